@@ -1,0 +1,67 @@
+//! Command-line arguments, as users type them.
+
+use clap::{Args, Parser, Subcommand};
+use std::path::PathBuf;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "zdd",
+    version,
+    about = "Rolling deploys behind a load balancer, with zero downtime",
+    long_about = "zdd runs Ansible-style playbooks over SSH, batch by batch: each batch is taken out \
+of the load balancer, upgraded, checked and put back. Existing playbooks and INI inventories run \
+unchanged; everything that can be checked (YAML, modules, variables, templates, handlers) is checked \
+before any host is touched.",
+    after_help = "Examples:\n  zdd check playbooks/zero-downtime.yml -i inventory.ini\n  zdd apply playbooks/zero-downtime.yml -i inventory.ini\n  zdd apply site.yml -i hosts.ini -l 'web*' -e version=1.4.2 -e @vars.yml\n\nExit codes: 0 ok, 2 a host failed, 4 a host was unreachable, 5 invalid input, 130 interrupted, 1 internal error."
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run a playbook: batch by batch, pre_tasks, tasks, handlers, post_tasks.
+    Apply(ApplyArgs),
+    /// Parse and validate a playbook (and inventory) without connecting to anything.
+    Check(CheckArgs),
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct InputArgs {
+    /// The playbook to run (Ansible YAML).
+    pub playbook: PathBuf,
+
+    /// Inventory file (Ansible INI). Without one, only `localhost` exists.
+    #[arg(short = 'i', long = "inventory", value_name = "FILE")]
+    pub inventory: Option<PathBuf>,
+
+    /// Extra variables, highest precedence: `k=v`, a JSON/YAML mapping, or `@file.yml`.
+    /// May be repeated.
+    #[arg(short = 'e', long = "extra-vars", value_name = "VARS")]
+    pub extra_vars: Vec<String>,
+
+    /// Only run on hosts matching this pattern (`web1`, `web*`, `'web:!web3'`).
+    #[arg(short = 'l', long = "limit", value_name = "PATTERN")]
+    pub limit: Option<String>,
+
+    /// More output: -v command output, -vv the commands, -vvv SSH details.
+    #[arg(short = 'v', long = "verbose", action = clap::ArgAction::Count)]
+    pub verbose: u8,
+}
+
+#[derive(Debug, Args)]
+pub struct ApplyArgs {
+    #[command(flatten)]
+    pub input: InputArgs,
+
+    /// How many hosts of a batch run a task at the same time.
+    #[arg(short = 'f', long = "forks", value_name = "N", default_value_t = 20, value_parser = clap::value_parser!(u32).range(1..))]
+    pub forks: u32,
+}
+
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    #[command(flatten)]
+    pub input: InputArgs,
+}

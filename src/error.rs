@@ -1,0 +1,185 @@
+//! The one error type users see, and where its messages are drawn.
+//!
+//! Every diagnostic knows the file, line and column it came from, the source line
+//! itself (so it can be shown with a caret), and what to do about it.
+
+use std::fmt;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+/// A place in a user's file. Lines and columns are 1-based.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Location {
+    pub file: Arc<PathBuf>,
+    pub line: usize,
+    pub col: usize,
+}
+
+impl Location {
+    pub fn new(file: Arc<PathBuf>, line: usize, col: usize) -> Self {
+        Location { file, line, col }
+    }
+}
+
+impl fmt::Display for Location {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}:{}", self.file.display(), self.line, self.col)
+    }
+}
+
+/// One problem with the user's input, found before any host is touched.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Diagnostic {
+    pub message: String,
+    pub location: Option<Location>,
+    /// The source line the location points into, without its newline.
+    pub snippet: Option<String>,
+    /// What to do about it ("did you mean `delegate_to`?").
+    pub hint: Option<String>,
+}
+
+impl Diagnostic {
+    pub fn new(message: impl Into<String>) -> Self {
+        Diagnostic {
+            message: message.into(),
+            location: None,
+            snippet: None,
+            hint: None,
+        }
+    }
+
+    pub fn at(mut self, location: Location) -> Self {
+        self.location = Some(location);
+        self
+    }
+
+    pub fn at_opt(mut self, location: Option<Location>) -> Self {
+        self.location = location;
+        self
+    }
+
+    pub fn snippet(mut self, line: impl Into<String>) -> Self {
+        self.snippet = Some(line.into());
+        self
+    }
+
+    pub fn hint(mut self, hint: impl Into<String>) -> Self {
+        self.hint = Some(hint.into());
+        self
+    }
+
+    /// Fill in the snippet from the file on disk when the producer did not have it.
+    pub fn with_snippet_from_disk(mut self) -> Self {
+        if self.snippet.is_none() {
+            if let Some(loc) = &self.location {
+                if let Ok(text) = std::fs::read_to_string(loc.file.as_ref()) {
+                    self.snippet = text.lines().nth(loc.line.saturating_sub(1)).map(str::to_owned);
+                }
+            }
+        }
+        self
+    }
+}
+
+impl fmt::Display for Diagnostic {
+    /// Drawn like rustc and just: message, location, the line with a caret, the hint.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(f, "error: {}", self.message)?;
+        if let Some(loc) = &self.location {
+            let gutter = loc.line.to_string().len();
+            writeln!(f, "{:gutter$}--> {}", "", loc)?;
+            if let Some(line) = &self.snippet {
+                writeln!(f, "{:gutter$} |", "")?;
+                writeln!(f, "{} | {}", loc.line, line)?;
+                writeln!(f, "{:gutter$} | {:>col$}", "", "^", col = loc.col.max(1))?;
+            }
+        }
+        if let Some(hint) = &self.hint {
+            writeln!(f, "  = help: {hint}")?;
+        }
+        Ok(())
+    }
+}
+
+/// Errors that end a run. Host failures are not errors: they are outcomes of a run
+/// (see `runner::RunSummary`), reported through events and mapped to exit codes at the end.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// Bad input: playbook, inventory, templates, variables, arguments. Nothing was touched.
+    #[error("{} problem(s) in the input", .0.len())]
+    Invalid(Vec<Diagnostic>),
+    /// Hosts that could not be reached before the first batch. Nothing was touched.
+    #[error("unreachable: {}", .0.iter().map(|(h, why)| format!("{h} ({why})")).collect::<Vec<_>>().join(", "))]
+    Unreachable(Vec<(String, String)>),
+    #[error("interrupted")]
+    Interrupted,
+    #[error("{0}")]
+    Internal(String),
+}
+
+impl Error {
+    pub fn invalid(d: Diagnostic) -> Self {
+        Error::Invalid(vec![d])
+    }
+
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            Error::Invalid(_) => exit::INVALID,
+            Error::Unreachable(_) => exit::UNREACHABLE,
+            Error::Interrupted => exit::INTERRUPTED,
+            Error::Internal(_) => exit::INTERNAL,
+        }
+    }
+}
+
+impl From<std::io::Error> for Error {
+    fn from(e: std::io::Error) -> Self {
+        Error::Internal(e.to_string())
+    }
+}
+
+/// The exit codes zdd promises (Ansible's, plus 5 and 130).
+pub mod exit {
+    pub const OK: i32 = 0;
+    pub const INTERNAL: i32 = 1;
+    pub const HOST_FAILED: i32 = 2;
+    pub const UNREACHABLE: i32 = 4;
+    pub const INVALID: i32 = 5;
+    pub const INTERRUPTED: i32 = 130;
+}
+
+/// "did you mean ...?" for a misspelt keyword or module name.
+pub fn did_you_mean<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<String> {
+    candidates
+        .into_iter()
+        .map(|c| (strsim::damerau_levenshtein(word, c), c))
+        .filter(|(d, c)| *d <= 2.max(c.len() / 4))
+        .min_by_key(|(d, _)| *d)
+        .map(|(_, c)| format!("did you mean `{c}`?"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn diagnostic_draws_location_caret_and_hint() {
+        let loc = Location::new(Arc::new(PathBuf::from("site.yml")), 12, 7);
+        let d = Diagnostic::new("unknown keyword `delegateto`")
+            .at(loc)
+            .snippet("      delegateto: lb")
+            .hint("did you mean `delegate_to`?");
+        let text = d.to_string();
+        assert_eq!(
+            text,
+            "error: unknown keyword `delegateto`\n  --> site.yml:12:7\n   |\n12 |       delegateto: lb\n   |       ^\n  = help: did you mean `delegate_to`?\n"
+        );
+    }
+
+    #[test]
+    fn did_you_mean_finds_close_words_only() {
+        let words = ["delegate_to", "when", "notify"];
+        assert_eq!(did_you_mean("delegateto", words).as_deref(), Some("did you mean `delegate_to`?"));
+        assert_eq!(did_you_mean("completely_else", words), None);
+    }
+}

@@ -1,0 +1,132 @@
+//! What the runner says happened. The runner never prints: it emits these, and the
+//! renderers (human, live progress, JSON) draw them.
+
+use crate::playbook::Section;
+use indexmap::IndexMap;
+use serde::Serialize;
+use serde_json::Value;
+use std::sync::Mutex;
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "event", rename_all = "snake_case")]
+pub enum Event {
+    PlaybookStart {
+        playbook: String,
+        plays: usize,
+    },
+    /// Emitted for every batch, as Ansible prints `PLAY [...]` per batch with `serial`.
+    BatchStart {
+        play: String,
+        /// 1-based.
+        index: usize,
+        total: usize,
+        hosts: Vec<String>,
+    },
+    TaskStart {
+        name: String,
+        section: Section,
+        handler: bool,
+    },
+    HostResult(HostResult),
+    BatchEnd {
+        play: String,
+        index: usize,
+        total: usize,
+        /// Hosts that finished the batch without failing.
+        completed: Vec<String>,
+        failed: Vec<String>,
+        unreachable: Vec<String>,
+        duration_ms: u64,
+    },
+    /// Every host of the batch failed, or a failure rule ended the play.
+    NoMoreHosts {
+        reason: String,
+    },
+    Warning {
+        message: String,
+    },
+    Recap {
+        hosts: IndexMap<String, HostStats>,
+        duration_ms: u64,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    Ok,
+    Changed,
+    Failed,
+    Skipped,
+    Unreachable,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct HostResult {
+    pub host: String,
+    /// Where the task ran, when it was delegated to another host.
+    pub delegate: Option<String>,
+    pub task: String,
+    pub status: Status,
+    pub changed: bool,
+    /// The loop item's label for a per-item result; `None` for a whole-task result.
+    pub item: Option<String>,
+    /// The task failed but `ignore_errors` let the host go on.
+    pub ignored: bool,
+    pub rc: Option<i32>,
+    pub duration_ms: u64,
+    /// The result as Ansible would register it (`msg`, `stdout`, `stderr`, ...), shown on
+    /// failure and for `debug`. Hidden with `no_log`.
+    pub result: Value,
+    /// Only print the result body (debug's `msg`/`var`), Ansible's `ok: [h] => {...}`.
+    pub show_result: bool,
+}
+
+/// Ansible's per-host counters, as `PLAY RECAP` prints them.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct HostStats {
+    pub ok: u32,
+    pub changed: u32,
+    pub unreachable: u32,
+    pub failed: u32,
+    pub skipped: u32,
+    pub rescued: u32,
+    pub ignored: u32,
+}
+
+/// A renderer of events.
+pub trait Reporter: Send {
+    fn event(&mut self, event: &Event);
+}
+
+/// Fans events out to the reporters, in order, from any task.
+pub struct EventSink {
+    reporters: Mutex<Vec<Box<dyn Reporter>>>,
+}
+
+impl EventSink {
+    pub fn new(reporters: Vec<Box<dyn Reporter>>) -> Self {
+        EventSink {
+            reporters: Mutex::new(reporters),
+        }
+    }
+
+    pub fn emit(&self, event: Event) {
+        let mut reporters = self.reporters.lock().unwrap_or_else(|e| e.into_inner());
+        for r in reporters.iter_mut() {
+            r.event(&event);
+        }
+    }
+}
+
+/// Collects events; for tests and for the run summary.
+#[derive(Debug, Default, Clone)]
+pub struct Recorder {
+    pub events: std::sync::Arc<Mutex<Vec<Event>>>,
+}
+
+impl Reporter for Recorder {
+    fn event(&mut self, event: &Event) {
+        self.events.lock().unwrap_or_else(|e| e.into_inner()).push(event.clone());
+    }
+}

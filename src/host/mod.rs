@@ -1,0 +1,177 @@
+//! Hosts behind one trait: an SSH host (one multiplexed master per host) or the local
+//! machine. Modules turn their work into shell commands and files; a host runs them.
+
+use crate::vars::VarMap;
+use async_trait::async_trait;
+use std::path::PathBuf;
+use std::time::Duration;
+
+pub mod local;
+pub mod pool;
+pub mod ssh;
+
+pub use pool::Connections;
+
+/// Run the command as another user (`become`). Only `sudo` is supported, non-interactively.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Become {
+    pub user: String,
+    pub method: String,
+}
+
+/// A piece of POSIX shell to run on a host, as the connecting user or through `become`.
+#[derive(Debug, Clone, Default)]
+pub struct RemoteCommand {
+    /// Shell source; run by `sh -c` on the target (wrapped in `sudo -n -u USER` with become).
+    pub script: String,
+    /// Bytes fed to the command's standard input (how files travel to the host).
+    pub stdin: Option<Vec<u8>>,
+    pub run_as: Option<Become>,
+    /// Give up after this long (the command is then failed, the host is not).
+    pub timeout: Option<Duration>,
+}
+
+impl RemoteCommand {
+    pub fn new(script: impl Into<String>) -> Self {
+        RemoteCommand {
+            script: script.into(),
+            ..Default::default()
+        }
+    }
+
+    pub fn stdin(mut self, data: Vec<u8>) -> Self {
+        self.stdin = Some(data);
+        self
+    }
+
+    pub fn run_as(mut self, run_as: Option<Become>) -> Self {
+        self.run_as = run_as;
+        self
+    }
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CommandOutput {
+    pub rc: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum HostError {
+    /// The host cannot be reached, or the connection died: Ansible's UNREACHABLE.
+    #[error("{0}")]
+    Unreachable(String),
+    /// The command did not finish in time.
+    #[error("command timed out after {0:?}")]
+    Timeout(Duration),
+    /// `become` was asked for and sudo refused (needs a password, user not in sudoers).
+    #[error("{0}")]
+    Become(String),
+}
+
+#[async_trait]
+pub trait Host: Send + Sync + std::fmt::Debug {
+    /// The inventory name.
+    fn name(&self) -> &str;
+    async fn run(&self, cmd: &RemoteCommand) -> Result<CommandOutput, HostError>;
+    /// Close the connection (ends an SSH master). Idempotent.
+    async fn close(&self);
+}
+
+/// How to reach one host, from its inventory variables.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct ConnectSpec {
+    /// The inventory name.
+    pub name: String,
+    /// `ansible_host`, or the inventory name.
+    pub address: String,
+    pub port: Option<u16>,
+    pub user: Option<String>,
+    pub private_key: Option<PathBuf>,
+    /// `ansible_ssh_common_args` and `ansible_ssh_extra_args`, split like a shell would.
+    pub ssh_args: Vec<String>,
+    /// `ansible_connection=local`.
+    pub local: bool,
+}
+
+impl ConnectSpec {
+    /// Read `ansible_host`, `ansible_port`, `ansible_user`, `ansible_ssh_private_key_file`,
+    /// `ansible_ssh_common_args`, `ansible_ssh_extra_args`, `ansible_connection` (and the old
+    /// `ansible_ssh_host`/`ansible_ssh_port`/`ansible_ssh_user` spellings). Values must
+    /// already be templated.
+    pub fn from_vars(name: &str, vars: &VarMap) -> Result<ConnectSpec, String> {
+        let text = |keys: &[&str]| -> Option<String> {
+            keys.iter().find_map(|k| match vars.get(*k)? {
+                serde_json::Value::String(s) => Some(s.clone()),
+                serde_json::Value::Number(n) => Some(n.to_string()),
+                _ => None,
+            })
+        };
+        let port = match text(&["ansible_port", "ansible_ssh_port"]) {
+            Some(p) => Some(p.parse::<u16>().map_err(|_| format!("ansible_port `{p}` is not a port number"))?),
+            None => None,
+        };
+        let mut ssh_args = Vec::new();
+        for key in ["ansible_ssh_common_args", "ansible_ssh_extra_args"] {
+            if let Some(args) = text(&[key]) {
+                ssh_args.extend(shell_words::split(&args).map_err(|e| format!("{key}: {e}"))?);
+            }
+        }
+        let connection = text(&["ansible_connection"]).unwrap_or_else(|| "ssh".into());
+        let local = match connection.as_str() {
+            "local" => true,
+            "ssh" | "smart" | "paramiko" => false,
+            other => return Err(format!("ansible_connection `{other}` is not supported (use ssh or local)")),
+        };
+        Ok(ConnectSpec {
+            name: name.to_owned(),
+            address: text(&["ansible_host", "ansible_ssh_host"]).unwrap_or_else(|| name.to_owned()),
+            port,
+            user: text(&["ansible_user", "ansible_ssh_user"]),
+            private_key: text(&["ansible_ssh_private_key_file", "ansible_private_key_file"]).map(PathBuf::from),
+            ssh_args,
+            local,
+        })
+    }
+}
+
+/// Quote a string for POSIX sh.
+pub fn sh_quote(s: &str) -> String {
+    if !s.is_empty() && s.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_./=:@,+%".contains(&b)) {
+        s.to_owned()
+    } else {
+        format!("'{}'", s.replace('\'', r"'\''"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn connect_spec_reads_ansible_connection_vars() {
+        let vars = VarMap::from([
+            ("ansible_host".into(), json!("127.0.0.2")),
+            ("ansible_port".into(), json!(2222)),
+            ("ansible_user".into(), json!("deploy")),
+            ("ansible_ssh_common_args".into(), json!("-o StrictHostKeyChecking=no -o 'UserKnownHostsFile /dev/null'")),
+        ]);
+        let spec = ConnectSpec::from_vars("web1", &vars).unwrap();
+        assert_eq!(spec.address, "127.0.0.2");
+        assert_eq!(spec.port, Some(2222));
+        assert_eq!(spec.user.as_deref(), Some("deploy"));
+        assert_eq!(spec.ssh_args, ["-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile /dev/null"]);
+        assert!(!spec.local);
+        let bad = VarMap::from([("ansible_port".into(), json!("twenty"))]);
+        assert!(ConnectSpec::from_vars("web1", &bad).unwrap_err().contains("not a port"));
+    }
+
+    #[test]
+    fn sh_quote_quotes_only_when_needed() {
+        assert_eq!(sh_quote("/etc/nginx.conf"), "/etc/nginx.conf");
+        assert_eq!(sh_quote("it's"), r"'it'\''s'");
+        assert_eq!(sh_quote(""), "''");
+    }
+}

@@ -1,0 +1,26 @@
+//! zdd: declarative rolling deploys.
+//!
+//! The pipeline, one module per phase: `inventory` and `parse` load, `validate` checks,
+//! `plan` batches (pure), `runner` runs over `host` connections with `modules`, emitting
+//! `events` that `report` renders.
+
+pub mod cli;
+pub mod error;
+pub mod events;
+pub mod host;
+pub mod inventory;
+pub mod modules;
+pub mod parse;
+pub mod plan;
+pub mod playbook;
+pub mod report;
+pub mod runner;
+pub mod template;
+pub mod validate;
+pub mod vars;
+
+/// Run the command line; returns the process exit code.
+pub fn run(cli: cli::Cli) -> i32 {
+    let _ = cli;
+    error::exit::INTERNAL
+}

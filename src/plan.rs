@@ -1,0 +1,81 @@
+//! Pure planning: which hosts a play runs on, and in which batches.
+
+use crate::playbook::Serial;
+
+/// Split `hosts` into batches as Ansible's `serial` does: each entry is a batch size (a
+/// count or a percentage of all the play's hosts, at least 1), the last entry repeats,
+/// and an empty list means one batch of everything.
+pub fn batches(hosts: &[String], serial: &[Serial]) -> Vec<Vec<String>> {
+    if hosts.is_empty() {
+        return Vec::new();
+    }
+    if serial.is_empty() {
+        return vec![hosts.to_vec()];
+    }
+    let total = hosts.len();
+    let size_of = |s: &Serial| -> usize {
+        let n = match *s {
+            Serial::Count(0) => total,
+            Serial::Count(n) => n,
+            // Ansible truncates: int(total * pct / 100), then at least one.
+            Serial::Percent(p) => ((total as f64) * p / 100.0) as usize,
+        };
+        n.clamp(1, total)
+    };
+    let mut out = Vec::new();
+    let mut start = 0;
+    let mut i = 0;
+    while start < total {
+        let size = size_of(&serial[i.min(serial.len() - 1)]);
+        let end = (start + size).min(total);
+        out.push(hosts[start..end].to_vec());
+        start = end;
+        i += 1;
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn hosts(n: usize) -> Vec<String> {
+        (1..=n).map(|i| format!("web{i}")).collect()
+    }
+
+    fn sizes(b: &[Vec<String>]) -> Vec<usize> {
+        b.iter().map(Vec::len).collect()
+    }
+
+    #[test]
+    fn no_serial_is_one_batch() {
+        assert_eq!(sizes(&batches(&hosts(4), &[])), [4]);
+    }
+
+    #[test]
+    fn count_splits_in_order() {
+        let b = batches(&hosts(5), &[Serial::Count(2)]);
+        assert_eq!(sizes(&b), [2, 2, 1]);
+        assert_eq!(b[0], ["web1", "web2"]);
+        assert_eq!(b[2], ["web5"]);
+    }
+
+    #[test]
+    fn percent_truncates_but_is_at_least_one() {
+        assert_eq!(sizes(&batches(&hosts(4), &[Serial::Percent(50.0)])), [2, 2]);
+        assert_eq!(sizes(&batches(&hosts(3), &[Serial::Percent(30.0)])), [1, 1, 1]);
+        assert_eq!(sizes(&batches(&hosts(10), &[Serial::Percent(25.0)])), [2, 2, 2, 2, 2]);
+    }
+
+    #[test]
+    fn list_last_entry_repeats() {
+        let b = batches(&hosts(10), &[Serial::Count(1), Serial::Percent(50.0), Serial::Count(2)]);
+        assert_eq!(sizes(&b), [1, 5, 2, 2]);
+    }
+
+    #[test]
+    fn serial_larger_than_hosts_is_one_batch() {
+        assert_eq!(sizes(&batches(&hosts(3), &[Serial::Count(10)])), [3]);
+        assert!(batches(&[], &[Serial::Count(1)]).is_empty());
+    }
+}

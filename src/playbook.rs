@@ -1,0 +1,168 @@
+//! The playbook model: what a parsed, Ansible-compatible playbook means.
+//!
+//! `parse` (in `parse.rs`) builds it from YAML; `validate` checks it; `plan` and the
+//! runner consume it. Strings that may hold templates are kept raw here.
+
+use crate::error::Location;
+use crate::vars::VarMap;
+use indexmap::IndexMap;
+use serde_json::Value;
+use std::path::PathBuf;
+
+#[derive(Debug, Clone)]
+pub struct Playbook {
+    pub path: PathBuf,
+    /// `playbook_dir`: templates and files are looked up relative to it (then `templates/`,
+    /// `files/`, and the same folders one level up).
+    pub dir: PathBuf,
+    pub plays: Vec<Play>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Play {
+    pub loc: Location,
+    pub name: Option<String>,
+    /// A host pattern: `webservers`, `a:b`, `a:&b`, `a:!b`, `web*`, `all`.
+    pub hosts: String,
+    /// Batch sizes; empty means all hosts in one batch. The last one repeats.
+    pub serial: Vec<Serial>,
+    pub privilege: BecomeOpts,
+    pub gather_facts: bool,
+    pub vars: VarMap,
+    /// Files listed in `vars_files`, already loaded and merged in order.
+    pub vars_files: Vec<PathBuf>,
+    pub pre_tasks: Vec<Task>,
+    pub tasks: Vec<Task>,
+    pub post_tasks: Vec<Task>,
+    pub handlers: Vec<Task>,
+    pub max_fail_percentage: Option<f64>,
+    pub any_errors_fatal: bool,
+    pub force_handlers: bool,
+    /// `connection: local` on the play.
+    pub connection: Option<String>,
+}
+
+impl Play {
+    /// The display name: `name`, or the hosts pattern as Ansible prints it.
+    pub fn display_name(&self) -> &str {
+        self.name.as_deref().unwrap_or(&self.hosts)
+    }
+
+    /// The three task sections in the order they run.
+    pub fn sections(&self) -> [(Section, &[Task]); 3] {
+        [
+            (Section::PreTasks, &self.pre_tasks),
+            (Section::Tasks, &self.tasks),
+            (Section::PostTasks, &self.post_tasks),
+        ]
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Section {
+    PreTasks,
+    Tasks,
+    PostTasks,
+    Handlers,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Serial {
+    Count(usize),
+    /// A percentage of the play's hosts, 0 < p <= 100.
+    Percent(f64),
+}
+
+/// `become`, `become_method`, `become_user` as written; `None` means inherit.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct BecomeOpts {
+    pub enabled: Option<bool>,
+    pub method: Option<String>,
+    pub user: Option<String>,
+}
+
+impl BecomeOpts {
+    /// These options, with `parent`'s filling the gaps.
+    pub fn inherit(&self, parent: &BecomeOpts) -> BecomeOpts {
+        BecomeOpts {
+            enabled: self.enabled.or(parent.enabled),
+            method: self.method.clone().or_else(|| parent.method.clone()),
+            user: self.user.clone().or_else(|| parent.user.clone()),
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Task {
+    pub loc: Location,
+    pub name: Option<String>,
+    /// Canonical module name: `ansible.builtin.shell` and `shell` are both `shell`.
+    pub module: String,
+    pub module_loc: Location,
+    /// Module arguments as a JSON object. Free-form text (`shell: echo hi`) is under
+    /// `_raw_params`, as in Ansible; `key=value` text is split into keys.
+    pub args: Value,
+    /// Where each argument key was written, for error messages.
+    pub arg_locs: IndexMap<String, Location>,
+    pub delegate_to: Option<String>,
+    pub delegate_facts: bool,
+    pub run_once: bool,
+    pub loop_: Option<Loop>,
+    pub loop_control: LoopControl,
+    /// Conditions, all of which must hold (a YAML list is an `and`).
+    pub when: Vec<String>,
+    pub register: Option<String>,
+    pub until: Option<String>,
+    /// Raw, may be templated; Ansible's defaults are 3 retries, 5 s delay when `until` is set.
+    pub retries: Option<Value>,
+    pub delay: Option<Value>,
+    pub notify: Vec<String>,
+    /// Handlers only: extra topics this handler answers to.
+    pub listen: Vec<String>,
+    pub privilege: BecomeOpts,
+    /// Raw bool or template.
+    pub ignore_errors: Option<Value>,
+    pub ignore_unreachable: bool,
+    pub changed_when: Option<Vec<String>>,
+    pub failed_when: Option<Vec<String>>,
+    pub vars: VarMap,
+    pub tags: Vec<String>,
+    pub no_log: bool,
+    pub check_mode: Option<bool>,
+    pub connection: Option<String>,
+}
+
+impl Task {
+    /// What Ansible prints in `TASK [...]`: the name, or the module name.
+    pub fn display_name(&self) -> &str {
+        self.name.as_deref().unwrap_or(&self.module)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Loop {
+    /// `with_items`: flattens one level of lists.
+    WithItems(Value),
+    /// `loop`: the list as given.
+    Loop(Value),
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct LoopControl {
+    pub loop_var: String,
+    pub index_var: Option<String>,
+    pub label: Option<String>,
+    pub pause: Option<f64>,
+}
+
+impl Default for LoopControl {
+    fn default() -> Self {
+        LoopControl {
+            loop_var: "item".into(),
+            index_var: None,
+            label: None,
+            pause: None,
+        }
+    }
+}

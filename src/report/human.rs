@@ -1,0 +1,1 @@
+//! Output shaped like ansible-playbook's.

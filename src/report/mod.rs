@@ -1,0 +1,3 @@
+//! Renderers of runner events.
+
+pub mod human;

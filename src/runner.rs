@@ -1,0 +1,1 @@
+//! Runs a validated playbook: plays, batches, tasks, handlers; emits events.

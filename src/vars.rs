@@ -1,0 +1,78 @@
+//! Variables as the runner sees them: layers of maps, lowest precedence first.
+//!
+//! Layers are shared (`Arc`), so the big ones (groups, hostvars) cost nothing per host.
+//! Values are raw: a string may still hold `{{ ... }}`; the templater renders it lazily
+//! when it is read, as Ansible does.
+
+use indexmap::IndexMap;
+use serde_json::Value;
+use std::sync::Arc;
+
+pub type VarMap = IndexMap<String, Value>;
+
+#[derive(Debug, Clone, Default)]
+pub struct Context {
+    layers: Vec<Arc<VarMap>>,
+}
+
+impl Context {
+    pub fn new() -> Self {
+        Context::default()
+    }
+
+    /// Add a layer above all existing ones.
+    pub fn push(&mut self, layer: Arc<VarMap>) {
+        self.layers.push(layer);
+    }
+
+    /// A copy of this context with one more layer on top.
+    pub fn with(&self, layer: VarMap) -> Context {
+        let mut ctx = self.clone();
+        ctx.push(Arc::new(layer));
+        ctx
+    }
+
+    /// A copy with a single variable on top (`item`, a registered result, ...).
+    pub fn with_var(&self, name: &str, value: Value) -> Context {
+        let mut layer = VarMap::new();
+        layer.insert(name.to_owned(), value);
+        self.with(layer)
+    }
+
+    /// The highest-precedence value of `name`, raw (not yet templated).
+    pub fn get(&self, name: &str) -> Option<&Value> {
+        self.layers.iter().rev().find_map(|l| l.get(name))
+    }
+
+    pub fn contains(&self, name: &str) -> bool {
+        self.get(name).is_some()
+    }
+
+    /// Every variable name visible, each once.
+    pub fn keys(&self) -> Vec<&str> {
+        let mut seen = indexmap::IndexSet::new();
+        for layer in &self.layers {
+            for k in layer.keys() {
+                seen.insert(k.as_str());
+            }
+        }
+        seen.into_iter().collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn upper_layers_win_and_keys_are_unique() {
+        let mut ctx = Context::new();
+        ctx.push(Arc::new(VarMap::from([("a".into(), json!(1)), ("b".into(), json!(2))])));
+        let ctx = ctx.with_var("a", json!(10));
+        assert_eq!(ctx.get("a"), Some(&json!(10)));
+        assert_eq!(ctx.get("b"), Some(&json!(2)));
+        assert_eq!(ctx.keys(), vec!["a", "b"]);
+        assert!(!ctx.contains("c"));
+    }
+}
