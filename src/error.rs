@@ -179,7 +179,10 @@ mod tests {
     #[test]
     fn did_you_mean_finds_close_words_only() {
         let words = ["delegate_to", "when", "notify"];
-        assert_eq!(did_you_mean("delegateto", words).as_deref(), Some("did you mean `delegate_to`?"));
+        assert_eq!(
+            did_you_mean("delegateto", words).as_deref(),
+            Some("did you mean `delegate_to`?")
+        );
         assert_eq!(did_you_mean("completely_else", words), None);
     }
 }

@@ -127,6 +127,9 @@ pub struct Recorder {
 
 impl Reporter for Recorder {
     fn event(&mut self, event: &Event) {
-        self.events.lock().unwrap_or_else(|e| e.into_inner()).push(event.clone());
+        self.events
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(event.clone());
     }
 }

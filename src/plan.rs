@@ -64,12 +64,18 @@ mod tests {
     fn percent_truncates_but_is_at_least_one() {
         assert_eq!(sizes(&batches(&hosts(4), &[Serial::Percent(50.0)])), [2, 2]);
         assert_eq!(sizes(&batches(&hosts(3), &[Serial::Percent(30.0)])), [1, 1, 1]);
-        assert_eq!(sizes(&batches(&hosts(10), &[Serial::Percent(25.0)])), [2, 2, 2, 2, 2]);
+        assert_eq!(
+            sizes(&batches(&hosts(10), &[Serial::Percent(25.0)])),
+            [2, 2, 2, 2, 2]
+        );
     }
 
     #[test]
     fn list_last_entry_repeats() {
-        let b = batches(&hosts(10), &[Serial::Count(1), Serial::Percent(50.0), Serial::Count(2)]);
+        let b = batches(
+            &hosts(10),
+            &[Serial::Count(1), Serial::Percent(50.0), Serial::Count(2)],
+        );
         assert_eq!(sizes(&b), [1, 5, 2, 2]);
     }
 

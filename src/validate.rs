@@ -9,7 +9,12 @@ use crate::template::Templater;
 use crate::vars::VarMap;
 
 /// Check the playbook against the inventory; every problem found, not just the first.
-pub fn validate(playbook: &Playbook, inventory: &Inventory, extra_vars: &VarMap, templater: &Templater) -> Result<(), Error> {
+pub fn validate(
+    playbook: &Playbook,
+    inventory: &Inventory,
+    extra_vars: &VarMap,
+    templater: &Templater,
+) -> Result<(), Error> {
     let _ = (playbook, inventory, extra_vars, templater);
     todo!("validator")
 }

@@ -68,7 +68,10 @@ mod tests {
     #[test]
     fn upper_layers_win_and_keys_are_unique() {
         let mut ctx = Context::new();
-        ctx.push(Arc::new(VarMap::from([("a".into(), json!(1)), ("b".into(), json!(2))])));
+        ctx.push(Arc::new(VarMap::from([
+            ("a".into(), json!(1)),
+            ("b".into(), json!(2)),
+        ])));
         let ctx = ctx.with_var("a", json!(10));
         assert_eq!(ctx.get("a"), Some(&json!(10)));
         assert_eq!(ctx.get("b"), Some(&json!(2)));

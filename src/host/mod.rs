@@ -109,7 +109,10 @@ impl ConnectSpec {
             })
         };
         let port = match text(&["ansible_port", "ansible_ssh_port"]) {
-            Some(p) => Some(p.parse::<u16>().map_err(|_| format!("ansible_port `{p}` is not a port number"))?),
+            Some(p) => Some(
+                p.parse::<u16>()
+                    .map_err(|_| format!("ansible_port `{p}` is not a port number"))?,
+            ),
             None => None,
         };
         let mut ssh_args = Vec::new();
@@ -122,23 +125,49 @@ impl ConnectSpec {
         let local = match connection.as_str() {
             "local" => true,
             "ssh" | "smart" | "paramiko" => false,
-            other => return Err(format!("ansible_connection `{other}` is not supported (use ssh or local)")),
+            other => {
+                return Err(format!(
+                    "ansible_connection `{other}` is not supported (use ssh or local)"
+                ))
+            }
         };
         Ok(ConnectSpec {
             name: name.to_owned(),
             address: text(&["ansible_host", "ansible_ssh_host"]).unwrap_or_else(|| name.to_owned()),
             port,
             user: text(&["ansible_user", "ansible_ssh_user"]),
-            private_key: text(&["ansible_ssh_private_key_file", "ansible_private_key_file"]).map(PathBuf::from),
+            private_key: text(&["ansible_ssh_private_key_file", "ansible_private_key_file"])
+                .map(PathBuf::from),
             ssh_args,
             local,
         })
     }
 }
 
+/// The command line a host hands to its shell: `sh -c SCRIPT`, wrapped in
+/// `sudo -n -H -u USER --` for `become` (non-interactive: a password prompt is a failure,
+/// never a hang).
+pub fn command_line(cmd: &RemoteCommand) -> String {
+    let inner = format!("sh -c {}", sh_quote(&cmd.script));
+    match &cmd.run_as {
+        Some(b) => format!("sudo -n -H -u {} -- {inner}", sh_quote(&b.user)),
+        None => inner,
+    }
+}
+
+/// sudo's own complaint when it cannot become without a password.
+pub fn is_sudo_refusal(stderr: &str) -> bool {
+    stderr.starts_with("sudo: a password is required")
+        || stderr.starts_with("sudo: a terminal is required")
+        || stderr.contains("is not in the sudoers file")
+}
+
 /// Quote a string for POSIX sh.
 pub fn sh_quote(s: &str) -> String {
-    if !s.is_empty() && s.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_./=:@,+%".contains(&b)) {
+    if !s.is_empty()
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-_./=:@,+%".contains(&b))
+    {
         s.to_owned()
     } else {
         format!("'{}'", s.replace('\'', r"'\''"))
@@ -156,16 +185,43 @@ mod tests {
             ("ansible_host".into(), json!("127.0.0.2")),
             ("ansible_port".into(), json!(2222)),
             ("ansible_user".into(), json!("deploy")),
-            ("ansible_ssh_common_args".into(), json!("-o StrictHostKeyChecking=no -o 'UserKnownHostsFile /dev/null'")),
+            (
+                "ansible_ssh_common_args".into(),
+                json!("-o StrictHostKeyChecking=no -o 'UserKnownHostsFile /dev/null'"),
+            ),
         ]);
         let spec = ConnectSpec::from_vars("web1", &vars).unwrap();
         assert_eq!(spec.address, "127.0.0.2");
         assert_eq!(spec.port, Some(2222));
         assert_eq!(spec.user.as_deref(), Some("deploy"));
-        assert_eq!(spec.ssh_args, ["-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile /dev/null"]);
+        assert_eq!(
+            spec.ssh_args,
+            [
+                "-o",
+                "StrictHostKeyChecking=no",
+                "-o",
+                "UserKnownHostsFile /dev/null"
+            ]
+        );
         assert!(!spec.local);
         let bad = VarMap::from([("ansible_port".into(), json!("twenty"))]);
-        assert!(ConnectSpec::from_vars("web1", &bad).unwrap_err().contains("not a port"));
+        assert!(ConnectSpec::from_vars("web1", &bad)
+            .unwrap_err()
+            .contains("not a port"));
+    }
+
+    #[test]
+    fn command_line_wraps_become_in_non_interactive_sudo() {
+        let plain = RemoteCommand::new("echo 'hi'");
+        assert_eq!(command_line(&plain), r"sh -c 'echo '\''hi'\'''");
+        let root = plain.run_as(Some(Become {
+            user: "root".into(),
+            method: "sudo".into(),
+        }));
+        assert_eq!(
+            command_line(&root),
+            r"sudo -n -H -u root -- sh -c 'echo '\''hi'\'''"
+        );
     }
 
     #[test]

@@ -128,7 +128,10 @@ impl Registry {
     /// `community.general.haproxy`. Aliases (`yum`, `dnf`, `apt` -> `package`) resolve too.
     pub fn get(&self, name: &str) -> Option<&dyn Module> {
         let short = canonical_name(name);
-        self.modules.iter().find(|m| m.name() == short).map(|m| m.as_ref())
+        self.modules
+            .iter()
+            .find(|m| m.name() == short)
+            .map(|m| m.as_ref())
     }
 
     pub fn names(&self) -> impl Iterator<Item = &'static str> + '_ {
