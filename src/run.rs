@@ -1,12 +1,13 @@
 //! The pipeline behind every command: load -> validate -> plan/run -> report.
 
-use crate::cli::{ApplyArgs, CheckArgs, Cli, Command, InputArgs};
+use crate::cli::{ApplyArgs, CheckArgs, Cli, Command, InputArgs, OutputFormat};
 use crate::error::{exit, Diagnostic, Error};
-use crate::events::EventSink;
+use crate::events::{EventSink, Reporter};
 use crate::inventory::Inventory;
 use crate::parse;
 use crate::playbook::Playbook;
 use crate::report::human::HumanReporter;
+use crate::report::json::JsonReporter;
 use crate::runner::{RunOptions, Runner, StopSignal};
 use crate::template::Templater;
 use crate::validate::validate;
@@ -122,10 +123,17 @@ async fn apply(args: ApplyArgs) -> Result<i32, Error> {
     let input = load(&args.input)?;
     let templater = Arc::new(Templater::new());
     validate(&input.playbook, &input.inventory, &input.extra_vars, &templater)?;
-    let events = Arc::new(EventSink::new(vec![Box::new(HumanReporter::new(
-        std::io::stdout(),
-        args.input.verbose,
-    ))]));
+    let reporters: Vec<Box<dyn Reporter>> = match args.output {
+        OutputFormat::Human => vec![Box::new(HumanReporter::new(
+            std::io::stdout(),
+            args.input.verbose,
+        ))],
+        OutputFormat::Json => vec![
+            Box::new(JsonReporter::new(std::io::stdout())),
+            Box::new(HumanReporter::new(std::io::stderr(), args.input.verbose)),
+        ],
+    };
+    let events = Arc::new(EventSink::new(reporters));
     let stop = Arc::new(StopSignal::default());
     watch_signals(stop.clone(), events.clone());
     let opts = RunOptions {
