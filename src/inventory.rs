@@ -4,6 +4,7 @@
 //! Loading lives in `ini` and `yaml`, host patterns in `pattern`, and here the model and
 //! how a host's variables are merged.
 
+mod hostdef;
 mod ini;
 mod literal;
 mod pattern;

@@ -421,3 +421,143 @@ fn select_host_with_port_like_names_and_ipv6() {
     assert_eq!(inv.select("::1").unwrap(), names(&["::1"]));
     assert_eq!(inv.select("127.0.0.2:v6").unwrap(), names(&["127.0.0.2", "::1"]));
 }
+
+fn write(dir: &Path, rel: &str, text: &str) -> PathBuf {
+    let path = dir.join(rel);
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+#[test]
+fn group_vars_and_host_vars_dirs_take_ansible_precedence() {
+    let dir = tempfile::tempdir().unwrap();
+    let inv_path = write(
+        dir.path(),
+        "inventory.ini",
+        "[web]\nw1 d=ini_host e=ini_host\n[all:vars]\na=ini_all\nb=ini_all\n\
+         [web:vars]\na=ini_web\nc=ini_web\nd=ini_web\n",
+    );
+    write(
+        dir.path(),
+        "group_vars/all.yml",
+        "a: gv_all\nb: gv_all\nports: [80, 443]\n",
+    );
+    write(dir.path(), "group_vars/web/10-base.yml", "c: gv_web\nf: gv_web\n");
+    write(
+        dir.path(),
+        "group_vars/web/20-over.json",
+        "{\"c\": \"gv_web_json\"}\n",
+    );
+    write(dir.path(), "group_vars/web/.hidden.yml", "c: hidden\n");
+    write(dir.path(), "group_vars/web/notes.txt", "c: not vars\n");
+    write(dir.path(), "host_vars/w1.yaml", "e: hv\n");
+    write(dir.path(), "host_vars/localhost.yml", "x: local\n");
+    let inv = Inventory::load(&inv_path).unwrap();
+    let v = inv.host_vars("w1");
+    // group_vars/all beats every group's vars written in the inventory file.
+    assert_eq!(v["a"], json!("gv_all"));
+    assert_eq!(v["b"], json!("gv_all"));
+    assert_eq!(v["ports"], json!([80, 443]));
+    // A directory's files in name order, hidden and foreign files skipped.
+    assert_eq!(v["c"], json!("gv_web_json"));
+    assert_eq!(v["f"], json!("gv_web"));
+    // Inline host vars beat group_vars/, host_vars/ beats both.
+    assert_eq!(v["d"], json!("ini_host"));
+    assert_eq!(v["e"], json!("hv"));
+    let local = inv.host_vars("localhost");
+    assert_eq!(local["x"], json!("local"));
+    assert_eq!(local["a"], json!("gv_all"));
+    assert_eq!(local["ansible_connection"], json!("local"));
+}
+
+#[test]
+fn a_broken_vars_file_is_an_input_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let inv_path = write(dir.path(), "hosts", "[web]\nw1\n");
+    write(dir.path(), "group_vars/web.yml", "a: [1, 2\n");
+    match Inventory::load(&inv_path) {
+        Err(Error::Invalid(d)) => {
+            let loc = d[0].location.as_ref().expect("located");
+            assert!(loc.file.ends_with("group_vars/web.yml"), "{loc}");
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+const YAML_LAB: &str = "\
+all:
+  vars:
+    ansible_port: 2222
+  hosts:
+    lb:
+      ansible_host: 127.0.3.10
+  children:
+    webappservers:
+      hosts:
+        web[1:3]:
+          ansible_user: deploy
+      vars:
+        http_port: 8081
+    prod:
+      children:
+        webappservers:
+";
+
+#[test]
+fn yaml_inventory_hosts_groups_and_vars() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = write(dir.path(), "inventory.yml", YAML_LAB);
+    let inv = Inventory::load(&path).unwrap();
+    assert_eq!(
+        inv.hosts.keys().collect::<Vec<_>>(),
+        ["lb", "web1", "web2", "web3"]
+    );
+    assert_eq!(inv.group_hosts("prod"), names(&["web1", "web2", "web3"]));
+    assert_eq!(inv.group_names("web1"), names(&["prod", "webappservers"]));
+    assert_eq!(inv.group_names("lb"), names(&["ungrouped"]));
+    let v = inv.host_vars("web2");
+    assert_eq!(v["ansible_port"], json!(2222));
+    assert_eq!(v["http_port"], json!(8081));
+    assert_eq!(v["ansible_user"], json!("deploy"));
+    assert_eq!(inv.select("prod:!web2").unwrap(), names(&["web1", "web3"]));
+    assert_eq!(
+        inv.hosts["web2"].loc.as_ref().map(|l| (l.line, l.col)),
+        Some((10, 9))
+    );
+}
+
+#[test]
+fn yaml_inventory_errors_are_located() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = write(
+        dir.path(),
+        "hosts.yaml",
+        "all:\n  children:\n    web:\n      host:\n        w1:\n    db:\n      hosts: [d1]\n",
+    );
+    match Inventory::load(&path) {
+        Err(Error::Invalid(d)) => {
+            let at: Vec<_> = d
+                .iter()
+                .map(|d| d.location.as_ref().map(|l| (l.line, l.col)).unwrap())
+                .collect();
+            assert_eq!(at, [(4, 7), (7, 7)]);
+            assert_eq!(d[0].message, "unknown key `host` in group `web`");
+            assert_eq!(d[0].hint.as_deref(), Some("did you mean `hosts`?"));
+            assert_eq!(d[0].snippet.as_deref(), Some("      host:"));
+            assert!(d[1].message.contains("must be a mapping"), "{}", d[1].message);
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn explicit_all_children_and_ungrouped_sections() {
+    let inv = ini("[ungrouped]\nu1\n[all]\na1\n[all:children]\ng\n[g]\ng1\n[g:vars]\nv=g\n");
+    assert_eq!(inv.group_hosts("ungrouped"), names(&["u1", "a1"]));
+    assert_eq!(inv.group_hosts("all"), names(&["u1", "a1", "g1"]));
+    assert_eq!(inv.group_names("g1"), names(&["g"]));
+    assert_eq!(inv.host_vars("g1")["v"], json!("g"));
+    let d = ini_errors("[g:children]\nall\n");
+    assert_eq!(place(&d[0]), (2, 1, "all"));
+}

@@ -3,7 +3,7 @@
 //! Values are typed by `parse::load_vars_file` (YAML 1.1, as Ansible reads it); the
 //! structure is checked here, and errors are located with marked-yaml.
 
-use super::ini::{expand_hostname_range, split_host_port};
+use super::hostdef::{expand_hostname_range, split_host_port};
 use super::Inventory;
 use crate::error::{did_you_mean, Diagnostic, Error, Location};
 use serde_json::Value;
