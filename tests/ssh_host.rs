@@ -29,10 +29,7 @@ impl Sshd {
     /// sshd listens on at most 16 addresses.
     fn with_max_startups(addresses: &[String], max_startups: &str) -> Sshd {
         ensure_users();
-        let dir = tempfile::Builder::new()
-            .prefix("zdd-sshd")
-            .tempdir()
-            .unwrap();
+        let dir = tempfile::Builder::new().prefix("zdd-sshd").tempdir().unwrap();
         // sshd reads authorized_keys as the user.
         chmod(dir.path(), 0o755);
         let path = |name: &str| dir.path().join(name);
@@ -232,7 +229,10 @@ fn root() -> Option<Become> {
 fn pid_alive(pid: u32) -> bool {
     // Zombies count as gone: they are reaped by their parent, which is us.
     std::fs::read_to_string(format!("/proc/{pid}/stat"))
-        .map(|s| !s.rsplit_once(')').is_some_and(|(_, r)| r.trim_start().starts_with('Z')))
+        .map(|s| {
+            !s.rsplit_once(')')
+                .is_some_and(|(_, r)| r.trim_start().starts_with('Z'))
+        })
         .unwrap_or(false)
 }
 
@@ -250,7 +250,10 @@ async fn runs_a_command_with_stdin_and_reports_rc() {
     assert_eq!(out.stderr, "oops\n");
     assert_eq!(out.rc, 3);
     // 127 is an rc like any other (the openssh crate reports it as an error).
-    let out = host.run(&RemoteCommand::new("no-such-command-zdd")).await.unwrap();
+    let out = host
+        .run(&RemoteCommand::new("no-such-command-zdd"))
+        .await
+        .unwrap();
     assert_eq!(out.rc, 127);
     assert!(out.stderr.contains("not found"), "{}", out.stderr);
     // A large stdin travels whole.
@@ -274,7 +277,11 @@ async fn become_root_through_sudo() {
     let pool = Connections::new();
     let host = pool.get(&sshd.deploy()).await.unwrap();
     let out = host
-        .run(&RemoteCommand::new("id -u; cat").stdin(b"x".to_vec()).run_as(root()))
+        .run(
+            &RemoteCommand::new("id -u; cat")
+                .stdin(b"x".to_vec())
+                .run_as(root()),
+        )
         .await
         .unwrap();
     assert_eq!((out.rc, out.stdout.as_str()), (0, "0\nx"));
@@ -314,6 +321,8 @@ async fn thirty_concurrent_commands_on_one_host() {
         let out = task.await.unwrap().unwrap();
         assert_eq!(out.stdout, format!("{i}\n"));
     }
+    // Queued below MaxSessions, not refused and retried.
+    assert!(!sshd.log().contains("no more sessions"), "{}", sshd.log());
     pool.close_all().await;
 }
 
@@ -436,6 +445,64 @@ async fn close_all_ends_every_master() {
     }
     assert!(!dir.exists());
     pool.close_all().await;
+}
+
+#[test]
+fn masters_die_with_zdd_and_ignore_its_ctrl_c() {
+    let sshd = Sshd::on(211);
+    let spec = sshd.deploy();
+    // The pool lives in a child test process, which is then SIGKILLed.
+    let mut child = Command::new(std::env::current_exe().unwrap())
+        .args(["--exact", "pool_owner_child", "--ignored", "--nocapture"])
+        .env("ZDD_TEST_ADDRESS", &spec.address)
+        .env("ZDD_TEST_KEY", spec.private_key.as_ref().unwrap())
+        .env("ZDD_TEST_SSH_ARGS", spec.ssh_args.join(" "))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut lines = std::io::BufRead::lines(std::io::BufReader::new(child.stdout.take().unwrap()));
+    let master: i32 = loop {
+        let line = lines.next().expect("child ended early").unwrap();
+        if let Some(pid) = line.strip_prefix("MASTER ") {
+            break pid.parse().unwrap();
+        }
+    };
+    assert!(pid_alive(master as u32));
+    // Its own process group: a terminal Ctrl-C (SIGINT to zdd's group) does not reach it.
+    // SAFETY: plain queries and signals to processes this test started.
+    unsafe {
+        assert_eq!(libc::getpgid(master), master);
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    let started = Instant::now();
+    while pid_alive(master as u32) {
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "master {master} outlived its owner"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[tokio::test]
+#[ignore = "run by masters_die_with_zdd_and_ignore_its_ctrl_c"]
+async fn pool_owner_child() {
+    let var = |name| std::env::var(name).unwrap();
+    let spec = ConnectSpec {
+        name: "web1".into(),
+        address: var("ZDD_TEST_ADDRESS"),
+        port: Some(PORT),
+        user: Some("deploy".into()),
+        private_key: Some(var("ZDD_TEST_KEY").into()),
+        ssh_args: var("ZDD_TEST_SSH_ARGS").split(' ').map(String::from).collect(),
+        local: false,
+    };
+    let pool = Connections::new();
+    pool.get(&spec).await.unwrap();
+    println!("MASTER {}", pool.master_pids()[0]);
+    tokio::time::sleep(Duration::from_secs(60)).await;
 }
 
 #[tokio::test]
@@ -571,7 +638,54 @@ async fn speed() {
         stdout.read_exact(&mut body).await.unwrap();
         assert_eq!(rc, "0");
     }
-    eprintln!("(c) framed commands to one remote shell: {:.2} ms", per(started, N));
+    eprintln!(
+        "(c) framed commands to one remote shell: {:.2} ms",
+        per(started, N)
+    );
+    drop(stdin);
+    let _ = child.wait().await;
+
+    // (c') the same, robust: script and stdin framed into files, stdout and stderr framed back.
+    let server = r#"export LC_ALL=C; d=$(mktemp -d); while read -r n m; do head -c "$n" >"$d/s"; head -c "$m" >"$d/i"; sh "$d/s" <"$d/i" >"$d/o" 2>"$d/e"; printf '%s %s %s\n' "$?" $(wc -c <"$d/o") $(wc -c <"$d/e"); cat "$d/o" "$d/e"; done; rm -rf "$d""#;
+    let mut shell = session.raw_command(format!("sh -c {}", zdd::host::sh_quote(server)));
+    shell
+        .stdin(openssh::Stdio::piped())
+        .stdout(openssh::Stdio::piped());
+    let mut child = shell.spawn().await.unwrap();
+    let mut stdin = child.stdin().take().unwrap();
+    let mut stdout = tokio::io::BufReader::new(child.stdout().take().unwrap());
+    let started = Instant::now();
+    for _ in 0..N {
+        let script = "cat";
+        let input = "x";
+        stdin
+            .write_all(format!("{} {}\n{script}{input}", script.len(), input.len()).as_bytes())
+            .await
+            .unwrap();
+        stdin.flush().await.unwrap();
+        let mut header = String::new();
+        stdout.read_line(&mut header).await.unwrap();
+        let fields: Vec<usize> = header.split_whitespace().map(|f| f.parse().unwrap()).collect();
+        let mut body = vec![0; fields[1] + fields[2]];
+        stdout.read_exact(&mut body).await.unwrap();
+        assert_eq!((fields[0], body.as_slice()), (0, &b"x"[..]));
+    }
+    eprintln!(
+        "(c') framed, with stdin/stdout/stderr through files: {:.2} ms",
+        per(started, N)
+    );
+    let started = Instant::now();
+    for _ in 0..N {
+        let out = host
+            .run(&RemoteCommand::new("cat").stdin(b"x".to_vec()))
+            .await
+            .unwrap();
+        assert_eq!(out.stdout, "x");
+    }
+    eprintln!(
+        "(a') mux session per command, with stdin: {:.2} ms",
+        per(started, N)
+    );
     drop(stdin);
     let _ = child.wait().await;
     pool.close_all().await;

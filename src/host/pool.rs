@@ -63,7 +63,9 @@ impl Connections {
         let mut results = Vec::with_capacity(tasks.len());
         for task in tasks {
             results.push(task.await.unwrap_or_else(|e| {
-                Err(HostError::Unreachable(format!("opening the connection failed: {e}")))
+                Err(HostError::Unreachable(format!(
+                    "opening the connection failed: {e}"
+                )))
             }));
         }
         results
@@ -89,10 +91,7 @@ impl Connections {
 
     /// The pids of the `ssh` master processes currently open.
     pub fn master_pids(&self) -> Vec<u32> {
-        lock(&self.inner.masters)
-            .iter()
-            .map(|m| m.master_pid())
-            .collect()
+        lock(&self.inner.masters).iter().map(|m| m.master_pid()).collect()
     }
 
     /// The directory holding the control sockets, once one master was started.
@@ -111,10 +110,7 @@ impl Drop for Connections {
 
 impl Inner {
     async fn get(&self, spec: &ConnectSpec) -> Opened {
-        let cell = lock(&self.hosts)
-            .entry(spec.name.clone())
-            .or_default()
-            .clone();
+        let cell = lock(&self.hosts).entry(spec.name.clone()).or_default().clone();
         cell.get_or_init(|| self.open(spec)).await.clone()
     }
 
@@ -153,6 +149,7 @@ impl ControlDir {
         let mut last_error = None;
         let bases = [Path::new("/tmp").to_owned(), std::env::temp_dir()];
         for base in bases.iter().filter(|b| b.as_os_str().len() < 60) {
+            remove_stale(base);
             for _ in 0..100 {
                 let n = NEXT.fetch_add(1, Ordering::Relaxed);
                 let path = base.join(format!("zdd-{}-{n}", std::process::id()));
@@ -167,6 +164,30 @@ impl ControlDir {
             }
         }
         Err(last_error.unwrap_or_else(|| std::io::Error::other("no usable temporary directory")))
+    }
+}
+
+/// Remove the control directories of zdd processes that were killed before they could.
+fn remove_stale(base: &Path) {
+    let Ok(entries) = std::fs::read_dir(base) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let Some(pid) = name
+            .to_str()
+            .and_then(|n| n.strip_prefix("zdd-"))
+            .and_then(|n| n.split_once('-'))
+            .and_then(|(pid, _)| pid.parse::<libc::pid_t>().ok())
+        else {
+            continue;
+        };
+        // SAFETY: signal 0 only checks whether the process exists.
+        let gone = unsafe { libc::kill(pid, 0) } != 0
+            && std::io::Error::last_os_error().raw_os_error() == Some(libc::ESRCH);
+        if gone {
+            let _ = std::fs::remove_dir_all(entry.path());
+        }
     }
 }
 
@@ -191,8 +212,7 @@ fn raise_fd_limit() {
         };
         // SAFETY: plain syscalls on a stack value.
         unsafe {
-            if libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) == 0 && limit.rlim_cur < limit.rlim_max
-            {
+            if libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) == 0 && limit.rlim_cur < limit.rlim_max {
                 limit.rlim_cur = limit.rlim_max.min(65536);
                 libc::setrlimit(libc::RLIMIT_NOFILE, &limit);
             }

@@ -5,8 +5,8 @@
 //! then go over the master's control socket through the `openssh` crate's native mux client
 //! (one socket connection and one SSH channel per command, no local process).
 
-use super::{command_line, is_sudo_refusal, CommandOutput, ConnectSpec, Host, HostError};
 use super::RemoteCommand;
+use super::{command_line, is_sudo_refusal, CommandOutput, ConnectSpec, Host, HostError};
 use async_trait::async_trait;
 use openssh::{Session, Stdio};
 use std::io;
@@ -75,8 +75,7 @@ impl SshHost {
                 Err(message) if attempt < KEX_RETRIES && dropped_during_kex(&message) => {
                     attempt += 1;
                     let jitter = u64::from(std::process::id() ^ attempt) % 50;
-                    tokio::time::sleep(Duration::from_millis(100 * u64::from(attempt) + jitter))
-                        .await;
+                    tokio::time::sleep(Duration::from_millis(100 * u64::from(attempt) + jitter)).await;
                 }
                 Err(message) => return Err(HostError::Unreachable(message)),
             }
