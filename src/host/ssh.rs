@@ -419,16 +419,6 @@ async fn watch_master(
     let _ = state.send(MasterState::Exited(message));
 }
 
-/// The `ssh` arguments a master for `spec` gets (for messages and tests).
-pub fn master_args(spec: &ConnectSpec, ctl: &Path) -> Vec<String> {
-    let command = master_command(spec, ctl);
-    command
-        .as_std()
-        .get_args()
-        .map(|a| a.to_string_lossy().into_owned())
-        .collect()
-}
-
 /// A control socket path for the master of host number `index` under `dir`.
 pub fn control_path(dir: &Path, index: usize) -> PathBuf {
     dir.join(format!("{index}"))
