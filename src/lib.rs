@@ -18,6 +18,7 @@ pub mod runner;
 pub mod template;
 pub mod validate;
 pub mod vars;
+pub mod yaml;
 
 /// Run the command line; returns the process exit code.
 pub fn run(cli: cli::Cli) -> i32 {
