@@ -95,7 +95,7 @@ impl Source {
         if top == TopLevel::Sequence {
             if let Node::Mapping(m) = &node {
                 if m.is_empty() {
-                    return Ok(Node::Sequence(MarkedSequenceNode::new_empty(m.span().clone())));
+                    return Ok(Node::Sequence(MarkedSequenceNode::new_empty(*m.span())));
                 }
             }
         }
