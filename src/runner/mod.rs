@@ -786,6 +786,7 @@ fn gather_facts_task(play: &Play) -> Task {
         module_loc: play.loc.clone(),
         args: json!({}),
         arg_locs: IndexMap::new(),
+        keyword_locs: IndexMap::new(),
         delegate_to: None,
         delegate_facts: false,
         run_once: false,
