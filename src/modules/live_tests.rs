@@ -149,6 +149,9 @@ async fn copy_is_atomic_idempotent_and_tracks_mode() {
     assert!(r.changed);
     assert_eq!(mode_of(&dest), 0o644);
 
+    // A second name for the current file: an in-place write would show through it.
+    let old = env.path("old-link");
+    std::fs::hard_link(&dest, &old).unwrap();
     let r = env
         .run("copy", json!({"content": "port=2\n", "dest": dest}))
         .await;
@@ -157,8 +160,12 @@ async fn copy_is_atomic_idempotent_and_tracks_mode() {
     assert_eq!(mode_of(&dest), 0o644, "mode is kept when not given");
     assert_ne!(
         std::fs::metadata(&dest).unwrap().ino(),
-        inode,
-        "written by rename"
+        std::fs::metadata(&old).unwrap().ino()
+    );
+    assert_eq!(
+        std::fs::read_to_string(&old).unwrap(),
+        "port=1\n",
+        "written by rename, not in place"
     );
     assert!(no_temp_files(env.dir.path()));
 
@@ -222,14 +229,19 @@ async fn template_renders_atomically_and_is_idempotent() {
     .unwrap();
     let dest = env.path("site.conf");
     std::fs::write(&dest, "old\n").unwrap();
-    let inode = std::fs::metadata(&dest).unwrap().ino();
+    let old = env.path("old-link");
+    std::fs::hard_link(&dest, &old).unwrap();
     let args = json!({"src": "site.j2", "dest": dest});
     let r = env.run("template", args.clone()).await;
     assert!(r.changed && !r.failed, "{r:?}");
     assert_eq!(std::fs::read_to_string(&dest).unwrap(), "listen 8080\n");
     assert_ne!(
         std::fs::metadata(&dest).unwrap().ino(),
-        inode,
+        std::fs::metadata(&old).unwrap().ino()
+    );
+    assert_eq!(
+        std::fs::read_to_string(&old).unwrap(),
+        "old\n",
         "replaced by rename, never rewritten in place"
     );
     assert!(no_temp_files(env.dir.path()));

@@ -206,3 +206,6 @@ pub fn find_local_file(playbook_dir: &Path, subdir: &str, name: &str) -> Option<
 
 #[cfg(test)]
 mod live_tests;
+
+#[cfg(test)]
+mod check_tests;
