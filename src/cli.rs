@@ -58,6 +58,17 @@ pub struct ApplyArgs {
     /// How many hosts of a batch run a task at the same time.
     #[arg(short = 'f', long = "forks", value_name = "N", default_value_t = 20, value_parser = clap::value_parser!(u32).range(1..))]
     pub forks: u32,
+
+    /// `human`: Ansible-style output. `json`: one JSON event per line on stdout (the
+    /// human output then goes to stderr).
+    #[arg(long = "output", short = 'o', value_enum, default_value_t = OutputFormat::Human)]
+    pub output: OutputFormat,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum OutputFormat {
+    Human,
+    Json,
 }
 
 #[derive(Debug, Args)]

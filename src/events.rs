@@ -28,6 +28,13 @@ pub enum Event {
         handler: bool,
     },
     HostResult(HostResult),
+    /// An `until` condition did not hold yet; the task runs again after its delay.
+    Retry {
+        host: String,
+        task: String,
+        retries_left: u32,
+        result: Value,
+    },
     BatchEnd {
         play: String,
         index: usize,
@@ -66,11 +73,15 @@ pub struct HostResult {
     pub host: String,
     /// Where the task ran, when it was delegated to another host.
     pub delegate: Option<String>,
+    /// The delegate's `ansible_host`, when it differs from its name.
+    pub delegate_address: Option<String>,
     pub task: String,
     pub status: Status,
     pub changed: bool,
     /// The loop item's label for a per-item result; `None` for a whole-task result.
     pub item: Option<String>,
+    /// A whole-task result of a looped task (its items were reported one by one).
+    pub looped: bool,
     /// The task failed but `ignore_errors` let the host go on.
     pub ignored: bool,
     pub rc: Option<i32>,

@@ -14,13 +14,10 @@ pub mod parse;
 pub mod plan;
 pub mod playbook;
 pub mod report;
+mod run;
 pub mod runner;
 pub mod template;
 pub mod validate;
 pub mod vars;
 
-/// Run the command line; returns the process exit code.
-pub fn run(cli: cli::Cli) -> i32 {
-    let _ = cli;
-    error::exit::INTERNAL
-}
+pub use run::run;

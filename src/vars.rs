@@ -79,3 +79,37 @@ mod tests {
         assert!(!ctx.contains("c"));
     }
 }
+
+/// Ansible's truthiness of a value: `yes`/`on`/`true`/`1` strings are true, empty
+/// containers and zero are false.
+pub fn truthy(value: &Value) -> bool {
+    match value {
+        Value::Null => false,
+        Value::Bool(b) => *b,
+        Value::Number(n) => n.as_f64().is_some_and(|f| f != 0.0),
+        Value::String(s) => matches!(
+            s.trim().to_ascii_lowercase().as_str(),
+            "yes" | "on" | "true" | "1" | "y" | "t"
+        ),
+        Value::Array(a) => !a.is_empty(),
+        Value::Object(o) => !o.is_empty(),
+    }
+}
+
+#[cfg(test)]
+mod truthy_tests {
+    use super::truthy;
+    use serde_json::json;
+
+    #[test]
+    fn strings_follow_ansible_booleans() {
+        for yes in ["yes", "True", "on", "1"] {
+            assert!(truthy(&json!(yes)), "{yes}");
+        }
+        for no in ["no", "false", "off", "0", ""] {
+            assert!(!truthy(&json!(no)), "{no}");
+        }
+        assert!(!truthy(&json!([])));
+        assert!(truthy(&json!(2)));
+    }
+}

@@ -1,1 +1,321 @@
-//! Output shaped like ansible-playbook's.
+//! Output shaped like ansible-playbook's default callback, so users feel at home:
+//! the same banners, result lines, JSON style and `PLAY RECAP` line format.
+
+use crate::events::{Event, HostResult, HostStats, Reporter, Status};
+use indexmap::IndexMap;
+use serde_json::Value;
+use std::io::Write;
+
+/// Ansible draws banners 79 columns wide when it is not on a terminal.
+const BANNER_COLUMNS: usize = 79;
+
+pub struct HumanReporter<W: Write + Send> {
+    out: W,
+    verbosity: u8,
+}
+
+impl<W: Write + Send> HumanReporter<W> {
+    pub fn new(out: W, verbosity: u8) -> Self {
+        HumanReporter { out, verbosity }
+    }
+
+    fn line(&mut self, text: &str) {
+        // A closed stdout (`zdd apply ... | head`) must not stop a rollout.
+        let _ = writeln!(self.out, "{text}");
+        let _ = self.out.flush();
+    }
+
+    fn banner(&mut self, title: &str) {
+        let text = banner(title);
+        self.line(&text);
+    }
+
+    fn host_result(&mut self, r: &HostResult) {
+        if r.looped && r.status != Status::Unreachable {
+            // Ansible reports a loop through its items only.
+            return;
+        }
+        let label = host_label(r);
+        let body = || python_json(&r.result, false);
+        let text = match (r.status, &r.item) {
+            (Status::Failed, None) => format!("fatal: [{label}]: FAILED! => {}", body()),
+            (Status::Failed, Some(item)) => format!("failed: [{label}] (item={item}) => {}", body()),
+            (Status::Unreachable, None) => format!("fatal: [{label}]: UNREACHABLE! => {}", body()),
+            (Status::Unreachable, Some(item)) => {
+                format!("fatal: [{label}]: UNREACHABLE! => (item={item}) => {}", body())
+            }
+            (Status::Skipped, None) => format!("skipping: [{label}]"),
+            (Status::Skipped, Some(item)) => format!("skipping: [{label}] => (item={item}) "),
+            (status, item) => {
+                let word = if status == Status::Changed {
+                    "changed"
+                } else {
+                    "ok"
+                };
+                let mut text = format!("{word}: [{label}]");
+                if let Some(item) = item {
+                    text.push_str(&format!(" => (item={item})"));
+                }
+                if r.show_result {
+                    text.push_str(&format!(" => {}", python_json(&r.result, true)));
+                } else if self.verbosity > 0 && item.is_none() {
+                    text.push_str(&format!(" => {}", body()));
+                }
+                text
+            }
+        };
+        self.line(&text);
+        if r.ignored {
+            self.line("...ignoring");
+        }
+    }
+
+    fn recap(&mut self, hosts: &IndexMap<String, HostStats>) {
+        self.banner("PLAY RECAP");
+        let mut names: Vec<&String> = hosts.keys().collect();
+        names.sort();
+        for name in names {
+            let line = recap_line(name, &hosts[name]);
+            self.line(&line);
+        }
+        self.line("");
+    }
+}
+
+impl<W: Write + Send> Reporter for HumanReporter<W> {
+    fn event(&mut self, event: &Event) {
+        match event {
+            Event::PlaybookStart { .. } => {}
+            Event::BatchStart { play, .. } => self.banner(&format!("PLAY [{play}]")),
+            Event::TaskStart { name, handler, .. } => {
+                let kind = if *handler { "RUNNING HANDLER" } else { "TASK" };
+                self.banner(&format!("{kind} [{name}]"));
+            }
+            Event::HostResult(r) => self.host_result(r),
+            Event::Retry {
+                host,
+                task,
+                retries_left,
+                result,
+            } => {
+                let mut text = format!("FAILED - RETRYING: [{host}]: {task} ({retries_left} retries left).");
+                if self.verbosity > 0 {
+                    text.push_str(&format!("Result was: {}", python_json(result, false)));
+                }
+                self.line(&text);
+            }
+            Event::BatchEnd { .. } => {}
+            Event::NoMoreHosts { .. } => self.banner("NO MORE HOSTS LEFT"),
+            Event::Warning { message } => {
+                let text = format!("[WARNING]: {message}");
+                self.line(&text);
+            }
+            Event::Recap { hosts, .. } => self.recap(hosts),
+        }
+    }
+}
+
+/// `\nTITLE *****...` as Ansible's `Display.banner` draws it.
+pub fn banner(title: &str) -> String {
+    let stars = BANNER_COLUMNS.saturating_sub(title.chars().count()).max(3);
+    format!("\n{title} {}", "*".repeat(stars))
+}
+
+/// `web1`, or `web1 -> lb(127.0.0.10)` for a delegated task, as Ansible labels hosts.
+fn host_label(r: &HostResult) -> String {
+    match (&r.delegate, &r.delegate_address) {
+        (Some(d), Some(addr)) if d != &r.host && addr != d => format!("{} -> {d}({addr})", r.host),
+        (Some(d), _) if d != &r.host => format!("{} -> {d}", r.host),
+        _ => r.host.clone(),
+    }
+}
+
+/// One `PLAY RECAP` line, byte for byte Ansible's (`%-26s` host, `%-4s` counts).
+pub fn recap_line(host: &str, s: &HostStats) -> String {
+    format!(
+        "{host:<26} : ok={:<4} changed={:<4} unreachable={:<4} failed={:<4} skipped={:<4} rescued={:<4} ignored={:<4}",
+        s.ok, s.changed, s.unreachable, s.failed, s.skipped, s.rescued, s.ignored
+    )
+}
+
+/// JSON the way Python's `json.dumps(sort_keys=True)` writes it: `{"a": 1, "b": [1, 2]}`,
+/// or with `indent=4` for `debug` output. Keys starting with `_ansible` are internal.
+pub fn python_json(value: &Value, indent: bool) -> String {
+    let mut out = String::new();
+    write_json(&mut out, value, if indent { Some(0) } else { None });
+    out
+}
+
+fn write_json(out: &mut String, value: &Value, depth: Option<usize>) {
+    let newline = |out: &mut String, d: usize| {
+        out.push('\n');
+        out.push_str(&"    ".repeat(d));
+    };
+    match value {
+        Value::Array(items) if !items.is_empty() => {
+            out.push('[');
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push_str(if depth.is_some() { "," } else { ", " });
+                }
+                if let Some(d) = depth {
+                    newline(out, d + 1);
+                }
+                write_json(out, item, depth.map(|d| d + 1));
+            }
+            if let Some(d) = depth {
+                newline(out, d);
+            }
+            out.push(']');
+        }
+        Value::Object(map) if !map.is_empty() => {
+            let mut keys: Vec<&String> = map.keys().filter(|k| !k.starts_with("_ansible")).collect();
+            keys.sort();
+            out.push('{');
+            for (i, key) in keys.iter().enumerate() {
+                if i > 0 {
+                    out.push_str(if depth.is_some() { "," } else { ", " });
+                }
+                if let Some(d) = depth {
+                    newline(out, d + 1);
+                }
+                out.push_str(&Value::String((*key).clone()).to_string());
+                out.push_str(": ");
+                write_json(out, &map[key.as_str()], depth.map(|d| d + 1));
+            }
+            if let Some(d) = depth {
+                newline(out, d);
+            }
+            out.push('}');
+        }
+        other => out.push_str(&other.to_string()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn result(status: Status) -> HostResult {
+        HostResult {
+            host: "web1".into(),
+            delegate: None,
+            delegate_address: None,
+            task: "t".into(),
+            status,
+            changed: status == Status::Changed,
+            item: None,
+            looped: false,
+            ignored: false,
+            rc: None,
+            duration_ms: 1,
+            result: json!({"changed": status == Status::Changed}),
+            show_result: false,
+        }
+    }
+
+    fn render(events: &[Event], verbosity: u8) -> String {
+        let mut buf = Vec::new();
+        {
+            let mut r = HumanReporter::new(&mut buf, verbosity);
+            for e in events {
+                r.event(e);
+            }
+        }
+        String::from_utf8(buf).unwrap()
+    }
+
+    #[test]
+    fn banners_are_80_columns_like_ansible() {
+        let b = banner("PLAY [all]");
+        assert_eq!(b.len(), 81);
+        assert!(b.starts_with("\nPLAY [all] ***"));
+        assert_eq!(banner(&"x".repeat(100)), format!("\n{} ***", "x".repeat(100)));
+    }
+
+    #[test]
+    fn recap_line_matches_ansible_byte_for_byte() {
+        let s = HostStats {
+            ok: 2,
+            changed: 1,
+            ..Default::default()
+        };
+        assert_eq!(
+            recap_line("192.168.77.20", &s),
+            "192.168.77.20              : ok=2    changed=1    unreachable=0    failed=0    skipped=0    rescued=0    ignored=0   "
+        );
+    }
+
+    #[test]
+    fn python_json_sorts_keys_and_spaces_separators() {
+        let v = json!({"rc": 1, "msg": "non-zero return code", "cmd": ["a", "b"], "_ansible_no_log": false});
+        assert_eq!(
+            python_json(&v, false),
+            r#"{"cmd": ["a", "b"], "msg": "non-zero return code", "rc": 1}"#
+        );
+        assert_eq!(
+            python_json(&json!({"msg": "hi"}), true),
+            "{\n    \"msg\": \"hi\"\n}"
+        );
+        assert_eq!(
+            python_json(&json!({"a": [], "b": {}}), false),
+            r#"{"a": [], "b": {}}"#
+        );
+    }
+
+    #[test]
+    fn result_lines_follow_ansible() {
+        let mut delegated = result(Status::Changed);
+        delegated.delegate = Some("lb".into());
+        delegated.delegate_address = Some("127.0.0.10".into());
+        delegated.item = Some("lb".into());
+        let mut failed = result(Status::Failed);
+        failed.result = json!({"msg": "boom", "rc": 2});
+        let mut ignored = failed.clone();
+        ignored.ignored = true;
+        let mut debug = result(Status::Ok);
+        debug.show_result = true;
+        debug.result = json!({"msg": "hello"});
+        let mut looped = result(Status::Changed);
+        looped.looped = true;
+        let text = render(
+            &[
+                Event::TaskStart {
+                    name: "Disable".into(),
+                    section: crate::playbook::Section::PreTasks,
+                    handler: false,
+                },
+                Event::HostResult(delegated),
+                Event::HostResult(looped),
+                Event::HostResult(failed),
+                Event::HostResult(ignored),
+                Event::HostResult(result(Status::Skipped)),
+                Event::HostResult(debug),
+            ],
+            0,
+        );
+        let expected = format!(
+            "{}\nchanged: [web1 -> lb(127.0.0.10)] => (item=lb)\nfatal: [web1]: FAILED! => {{\"msg\": \"boom\", \"rc\": 2}}\nfatal: [web1]: FAILED! => {{\"msg\": \"boom\", \"rc\": 2}}\n...ignoring\nskipping: [web1]\nok: [web1] => {{\n    \"msg\": \"hello\"\n}}\n",
+            banner("TASK [Disable]")
+        );
+        assert_eq!(text, expected);
+    }
+
+    #[test]
+    fn handler_banner_and_verbose_results() {
+        let text = render(
+            &[
+                Event::TaskStart {
+                    name: "Restart nginx".into(),
+                    section: crate::playbook::Section::Handlers,
+                    handler: true,
+                },
+                Event::HostResult(result(Status::Changed)),
+            ],
+            1,
+        );
+        assert!(text.starts_with("\nRUNNING HANDLER [Restart nginx] ****"));
+        assert!(text.ends_with("changed: [web1] => {\"changed\": true}\n"));
+    }
+}

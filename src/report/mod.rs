@@ -1,3 +1,4 @@
-//! Renderers of runner events.
+//! Renderers of runner events: the same events drawn for people and for machines.
 
 pub mod human;
+pub mod json;

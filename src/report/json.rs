@@ -1,0 +1,74 @@
+//! `--output json`: one JSON object per event on its own line (NDJSON), for pipelines.
+
+use crate::events::{Event, Reporter};
+use std::io::Write;
+
+pub struct JsonReporter<W: Write + Send> {
+    out: W,
+}
+
+impl<W: Write + Send> JsonReporter<W> {
+    pub fn new(out: W) -> Self {
+        JsonReporter { out }
+    }
+}
+
+impl<W: Write + Send> Reporter for JsonReporter<W> {
+    fn event(&mut self, event: &Event) {
+        if let Ok(line) = serde_json::to_string(event) {
+            let _ = writeln!(self.out, "{line}");
+            let _ = self.out.flush();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::events::{HostResult, HostStats, Status};
+    use serde_json::{json, Value};
+
+    #[test]
+    fn every_event_is_one_parseable_line_tagged_with_its_kind() {
+        let mut buf = Vec::new();
+        {
+            let mut r = JsonReporter::new(&mut buf);
+            r.event(&Event::HostResult(HostResult {
+                host: "web1".into(),
+                delegate: Some("lb".into()),
+                delegate_address: None,
+                task: "Disable".into(),
+                status: Status::Changed,
+                changed: true,
+                item: Some("lb".into()),
+                looped: false,
+                ignored: false,
+                rc: Some(0),
+                duration_ms: 12,
+                result: json!({"stdout": "multi\nline"}),
+                show_result: false,
+            }));
+            r.event(&Event::Recap {
+                hosts: [(
+                    "web1".to_string(),
+                    HostStats {
+                        ok: 3,
+                        changed: 1,
+                        ..Default::default()
+                    },
+                )]
+                .into(),
+                duration_ms: 40,
+            });
+        }
+        let text = String::from_utf8(buf).unwrap();
+        let lines: Vec<Value> = text.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+        assert_eq!(lines.len(), 2);
+        assert_eq!(lines[0]["event"], "host_result");
+        assert_eq!(lines[0]["status"], "changed");
+        assert_eq!(lines[0]["delegate"], "lb");
+        assert_eq!(lines[0]["result"]["stdout"], "multi\nline");
+        assert_eq!(lines[1]["event"], "recap");
+        assert_eq!(lines[1]["hosts"]["web1"]["ok"], 3);
+    }
+}

@@ -1,0 +1,223 @@
+//! The pipeline behind every command: load -> validate -> plan/run -> report.
+
+use crate::cli::{ApplyArgs, CheckArgs, Cli, Command, InputArgs, OutputFormat};
+use crate::error::{exit, Diagnostic, Error};
+use crate::events::{EventSink, Reporter};
+use crate::inventory::Inventory;
+use crate::parse;
+use crate::playbook::Playbook;
+use crate::report::human::HumanReporter;
+use crate::report::json::JsonReporter;
+use crate::runner::{RunOptions, Runner, StopSignal};
+use crate::template::Templater;
+use crate::validate::validate;
+use crate::vars::VarMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+/// Run the command line; returns the process exit code.
+pub fn run(cli: Cli) -> i32 {
+    let verbosity = match &cli.command {
+        Command::Apply(a) => a.input.verbose,
+        Command::Check(c) => c.input.verbose,
+    };
+    init_tracing(verbosity);
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return exit::INTERNAL;
+        }
+    };
+    let result = runtime.block_on(async {
+        match cli.command {
+            Command::Apply(args) => apply(args).await,
+            Command::Check(args) => check(args),
+        }
+    });
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            report_error(&e);
+            e.exit_code()
+        }
+    }
+}
+
+/// What the input files say, loaded and parsed.
+struct Input {
+    playbook: Playbook,
+    inventory: Inventory,
+    inventory_path: Option<PathBuf>,
+    extra_vars: VarMap,
+}
+
+/// Load the inventory, the playbook and `-e` vars, reporting every problem at once.
+fn load(input: &InputArgs) -> Result<Input, Error> {
+    let mut problems = Vec::new();
+    let inventory = keep(
+        &mut problems,
+        match &input.inventory {
+            Some(path) => Inventory::load(path),
+            None => Ok(Inventory::implicit_localhost()),
+        },
+    );
+    let playbook = keep(&mut problems, parse::load_playbook(&input.playbook));
+    let mut extra_vars = VarMap::new();
+    for text in &input.extra_vars {
+        if let Some(vars) = keep(&mut problems, parse::parse_extra_vars(text)) {
+            extra_vars.extend(vars);
+        }
+    }
+    match (playbook, inventory) {
+        (Some(playbook), Some(inventory)) if problems.is_empty() => Ok(Input {
+            playbook,
+            inventory,
+            inventory_path: input.inventory.clone(),
+            extra_vars,
+        }),
+        _ => Err(Error::Invalid(problems)),
+    }
+}
+
+/// The value, or its problems added to the list.
+fn keep<T>(problems: &mut Vec<Diagnostic>, result: Result<T, Error>) -> Option<T> {
+    match result {
+        Ok(v) => Some(v),
+        Err(Error::Invalid(d)) => {
+            problems.extend(d);
+            None
+        }
+        Err(e) => {
+            problems.push(Diagnostic::new(e.to_string()));
+            None
+        }
+    }
+}
+
+fn check(args: CheckArgs) -> Result<i32, Error> {
+    let input = load(&args.input)?;
+    validate(
+        &input.playbook,
+        &input.inventory,
+        &input.extra_vars,
+        &Templater::new(),
+    )?;
+    let tasks: usize = input
+        .playbook
+        .plays
+        .iter()
+        .map(|p| p.pre_tasks.len() + p.tasks.len() + p.post_tasks.len() + p.handlers.len())
+        .sum();
+    println!(
+        "{}: ok ({} plays, {} tasks and handlers, {} inventory hosts); nothing was contacted",
+        input.playbook.path.display(),
+        input.playbook.plays.len(),
+        tasks,
+        input.inventory.hosts.len()
+    );
+    Ok(exit::OK)
+}
+
+async fn apply(args: ApplyArgs) -> Result<i32, Error> {
+    let input = load(&args.input)?;
+    let templater = Arc::new(Templater::new());
+    validate(&input.playbook, &input.inventory, &input.extra_vars, &templater)?;
+    let reporters: Vec<Box<dyn Reporter>> = match args.output {
+        OutputFormat::Human => vec![Box::new(HumanReporter::new(
+            std::io::stdout(),
+            args.input.verbose,
+        ))],
+        OutputFormat::Json => vec![
+            Box::new(JsonReporter::new(std::io::stdout())),
+            Box::new(HumanReporter::new(std::io::stderr(), args.input.verbose)),
+        ],
+    };
+    let events = Arc::new(EventSink::new(reporters));
+    let stop = Arc::new(StopSignal::default());
+    watch_signals(stop.clone(), events.clone());
+    let opts = RunOptions {
+        forks: args.forks as usize,
+        limit: args.input.limit.clone(),
+        check_mode: false,
+        diff: false,
+    };
+    let runner = Runner::new(
+        input.playbook,
+        input.inventory,
+        input.inventory_path,
+        input.extra_vars,
+        templater,
+        events,
+        opts,
+        stop,
+    );
+    let summary = runner.run().await?;
+    Ok(summary.exit_code())
+}
+
+/// SIGINT and SIGTERM: the first finishes the batch in flight and stops, the second
+/// stops after the running task. Either way connections are closed and no master is
+/// left behind.
+fn watch_signals(stop: Arc<StopSignal>, events: Arc<EventSink>) {
+    use tokio::signal::unix::{signal, SignalKind};
+    let (Ok(mut int), Ok(mut term)) = (signal(SignalKind::interrupt()), signal(SignalKind::terminate()))
+    else {
+        tracing::warn!("cannot install signal handlers");
+        return;
+    };
+    tokio::spawn(async move {
+        loop {
+            tokio::select! {
+                _ = int.recv() => {}
+                _ = term.recv() => {}
+            }
+            let message = if stop.escalate() == StopSignal::FINISH_BATCH {
+                "interrupted: finishing the batch in flight (post_tasks included), then stopping; \
+                 interrupt again to stop after the running task"
+            } else {
+                "interrupted again: stopping after the running task"
+            };
+            events.emit(crate::events::Event::Warning {
+                message: message.into(),
+            });
+        }
+    });
+}
+
+fn report_error(e: &Error) {
+    match e {
+        Error::Invalid(problems) => {
+            for d in problems {
+                eprint!("{}", d.clone().with_snippet_from_disk());
+            }
+            eprintln!(
+                "zdd: {} problem{} found before touching any host; nothing was changed",
+                problems.len(),
+                if problems.len() == 1 { "" } else { "s" }
+            );
+        }
+        Error::Unreachable(hosts) => {
+            eprintln!("error: {} host(s) unreachable; nothing was changed:", hosts.len());
+            for (host, why) in hosts {
+                eprintln!("  {host}: {}", why.trim());
+            }
+        }
+        other => eprintln!("error: {other}"),
+    }
+}
+
+fn init_tracing(verbosity: u8) {
+    let default = match verbosity {
+        0..=2 => "warn",
+        3 => "zdd=debug",
+        _ => "debug",
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_env("ZDD_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .without_time()
+        .try_init();
+}

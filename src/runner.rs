@@ -1,1 +1,0 @@
-//! Runs a validated playbook: plays, batches, tasks, handlers; emits events.

@@ -1,0 +1,838 @@
+//! Runs a validated playbook: opens every connection first, then plays, batches, task
+//! sections and handlers, applying Ansible's failure rules. It never prints: it emits
+//! events.
+
+mod task;
+
+use crate::error::{exit, Diagnostic, Error};
+use crate::events::{Event, EventSink, HostStats, Status};
+use crate::host::local::LocalHost;
+use crate::host::{Become, ConnectSpec, Connections, Host, HostError};
+use crate::inventory::Inventory;
+use crate::playbook::{Play, Playbook, Section, Task};
+use crate::template::Templater;
+use crate::vars::{Context, VarMap};
+use indexmap::{IndexMap, IndexSet};
+use serde_json::{json, Value};
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+/// Ansible's placeholder for `{{ omit }}`: an argument rendered to it is dropped.
+pub const OMIT: &str = "__omit_place_holder__zdd";
+
+#[derive(Debug, Clone)]
+pub struct RunOptions {
+    /// Hosts of a batch that run a task at the same time.
+    pub forks: usize,
+    pub limit: Option<String>,
+    pub check_mode: bool,
+    pub diff: bool,
+}
+
+/// What a signal asked for: nothing, finish the batch in flight, or stop after the task.
+#[derive(Debug, Default)]
+pub struct StopSignal(AtomicU8);
+
+impl StopSignal {
+    pub const FINISH_BATCH: u8 = 1;
+    pub const STOP_NOW: u8 = 2;
+
+    /// Record one more signal; returns how many there have been.
+    pub fn escalate(&self) -> u8 {
+        self.0.fetch_add(1, Ordering::SeqCst).saturating_add(1)
+    }
+
+    pub fn level(&self) -> u8 {
+        self.0.load(Ordering::SeqCst)
+    }
+}
+
+/// How a run ended, per host, for the exit code.
+#[derive(Debug, Clone, Default)]
+pub struct RunSummary {
+    pub stats: IndexMap<String, HostStats>,
+    pub failed_hosts: Vec<String>,
+    pub unreachable_hosts: Vec<String>,
+    pub interrupted: bool,
+}
+
+impl RunSummary {
+    /// Ansible's order: an interruption, then unreachable hosts, then failed hosts.
+    pub fn exit_code(&self) -> i32 {
+        if self.interrupted {
+            exit::INTERRUPTED
+        } else if !self.unreachable_hosts.is_empty() {
+            exit::UNREACHABLE
+        } else if !self.failed_hosts.is_empty() {
+            exit::HOST_FAILED
+        } else {
+            exit::OK
+        }
+    }
+}
+
+/// Whether the run goes on after a play or batch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Flow {
+    Continue,
+    /// Every host of the batch failed, or a failure rule fired: the run ends.
+    Stop,
+    /// A signal asked to stop.
+    Interrupted,
+}
+
+#[derive(Debug, Default)]
+struct HostState {
+    /// Gathered facts, `set_fact`s and registered results; they outlive the play.
+    facts: Arc<VarMap>,
+    stats: HostStats,
+    failed: bool,
+    unreachable: bool,
+}
+
+/// One host's result for one task, as the scheduler needs it.
+#[derive(Debug, Clone)]
+struct HostOutcome {
+    host: String,
+    status: Status,
+    /// Failed and not ignored: the host leaves the play.
+    failed: bool,
+    changed: bool,
+}
+
+pub struct Runner {
+    playbook: Playbook,
+    inventory: Inventory,
+    inventory_path: Option<std::path::PathBuf>,
+    extra_vars: Arc<VarMap>,
+    templater: Arc<Templater>,
+    conns: Connections,
+    events: Arc<EventSink>,
+    opts: RunOptions,
+    stop: Arc<StopSignal>,
+    /// Inventory variables of each host, merged once.
+    inventory_vars: HashMap<String, Arc<VarMap>>,
+    groups: Value,
+    state: Mutex<IndexMap<String, HostState>>,
+    specs: Mutex<HashMap<String, ConnectSpec>>,
+    local: Arc<LocalHost>,
+}
+
+/// What stays the same for every task of a play.
+struct PlayEnv<'a> {
+    play: &'a Play,
+    /// `ansible_play_hosts_all`.
+    hosts: Vec<String>,
+    vars: Arc<VarMap>,
+    /// Handler indices for each name and `listen` topic.
+    handlers: HashMap<String, Vec<usize>>,
+}
+
+impl Runner {
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        playbook: Playbook,
+        inventory: Inventory,
+        inventory_path: Option<std::path::PathBuf>,
+        extra_vars: VarMap,
+        templater: Arc<Templater>,
+        events: Arc<EventSink>,
+        opts: RunOptions,
+        stop: Arc<StopSignal>,
+    ) -> Runner {
+        let inventory_vars = inventory
+            .hosts
+            .keys()
+            .map(|h| (h.clone(), Arc::new(inventory.host_vars(h))))
+            .collect();
+        let groups = serde_json::to_value(inventory.groups_map()).unwrap_or(Value::Null);
+        Runner {
+            playbook,
+            inventory,
+            inventory_path,
+            extra_vars: Arc::new(extra_vars),
+            templater,
+            conns: Connections::new(),
+            events,
+            opts,
+            stop,
+            inventory_vars,
+            groups,
+            state: Mutex::new(IndexMap::new()),
+            specs: Mutex::new(HashMap::new()),
+            local: Arc::new(LocalHost::new("localhost")),
+        }
+    }
+
+    /// Run every play. Connections are opened before the first batch and closed on the
+    /// way out, whatever happens.
+    pub async fn run(&self) -> Result<RunSummary, Error> {
+        let started = Instant::now();
+        let result = self.run_plays().await;
+        self.conns.close_all().await;
+        let interrupted = match result {
+            Ok(flow) => flow == Flow::Interrupted,
+            Err(e) => return Err(e),
+        };
+        let summary = self.summary(interrupted);
+        self.events.emit(Event::Recap {
+            hosts: summary.stats.clone(),
+            duration_ms: started.elapsed().as_millis() as u64,
+        });
+        Ok(summary)
+    }
+
+    async fn run_plays(&self) -> Result<Flow, Error> {
+        self.events.emit(Event::PlaybookStart {
+            playbook: self.playbook.path.display().to_string(),
+            plays: self.playbook.plays.len(),
+        });
+        let play_hosts = self
+            .playbook
+            .plays
+            .iter()
+            .map(|p| self.select_hosts(p))
+            .collect::<Result<Vec<_>, _>>()?;
+        self.preflight(&play_hosts).await?;
+        for (play, hosts) in self.playbook.plays.iter().zip(play_hosts) {
+            let flow = self.run_play(play, hosts).await;
+            if flow != Flow::Continue {
+                return Ok(flow);
+            }
+        }
+        Ok(Flow::Continue)
+    }
+
+    /// The play's hosts: its pattern, narrowed by `--limit`, in inventory order.
+    fn select_hosts(&self, play: &Play) -> Result<Vec<String>, Error> {
+        let bad_pattern = |e: String| {
+            Error::invalid(Diagnostic::new(format!("bad host pattern: {e}")).at(play.loc.clone()))
+        };
+        let mut hosts = self.inventory.select(&play.hosts).map_err(bad_pattern)?;
+        if let Some(limit) = &self.opts.limit {
+            let allowed: IndexSet<String> = self
+                .inventory
+                .select(limit)
+                .map_err(|e| Error::invalid(Diagnostic::new(format!("bad --limit pattern: {e}"))))?
+                .into_iter()
+                .collect();
+            hosts.retain(|h| allowed.contains(h));
+        }
+        Ok(hosts)
+    }
+
+    /// Open a connection to every host and every delegate we can name in advance, all at
+    /// once. A host that cannot be reached stops the run here, before anything changed.
+    async fn preflight(&self, play_hosts: &[Vec<String>]) -> Result<(), Error> {
+        let mut names: IndexSet<String> = IndexSet::new();
+        for (play, hosts) in self.playbook.plays.iter().zip(play_hosts) {
+            if play.connection.as_deref() == Some("local") {
+                continue;
+            }
+            let env = self.play_env(play, hosts.clone());
+            let shared = self.shared_vars(&env, hosts);
+            names.extend(hosts.iter().cloned());
+            let tasks = play
+                .pre_tasks
+                .iter()
+                .chain(&play.tasks)
+                .chain(&play.post_tasks)
+                .chain(&play.handlers);
+            for task in tasks.filter(|t| t.delegate_to.is_some()) {
+                for host in hosts {
+                    names.extend(self.static_delegates(&env, task, host, &shared));
+                }
+            }
+        }
+        let mut specs = Vec::new();
+        let mut problems = Vec::new();
+        for name in &names {
+            match self.spec_for(name) {
+                Ok(spec) if !spec.local => specs.push(spec),
+                Ok(_) => {}
+                Err(e) => problems.push(e),
+            }
+        }
+        if !problems.is_empty() {
+            return Err(Error::Invalid(problems));
+        }
+        let results = self.conns.open_all(&specs).await;
+        let unreachable: Vec<(String, String)> = specs
+            .iter()
+            .zip(results)
+            .filter_map(|(spec, r)| r.err().map(|e| (spec.name.clone(), e.to_string())))
+            .collect();
+        if unreachable.is_empty() {
+            Ok(())
+        } else {
+            Err(Error::Unreachable(unreachable))
+        }
+    }
+
+    /// The delegates a task names for a host, where they can be worked out before the run
+    /// (they usually can: `delegate_to: "{{ item }}"` over `groups.loadbalancers`).
+    fn static_delegates(
+        &self,
+        env: &PlayEnv<'_>,
+        task: &Task,
+        host: &str,
+        shared: &Arc<VarMap>,
+    ) -> Vec<String> {
+        let Some(template) = &task.delegate_to else {
+            return Vec::new();
+        };
+        let ctx = self.context(env, host, task, shared);
+        let render = |ctx: &Context| self.templater.render_str(template, ctx).ok();
+        match &task.loop_ {
+            None => render(&ctx).into_iter().collect(),
+            Some(lp) => match task::loop_items(&self.templater, lp, &ctx) {
+                Ok(items) => items
+                    .into_iter()
+                    .filter_map(|item| render(&ctx.with_var(&task.loop_control.loop_var, item)))
+                    .collect(),
+                Err(_) => Vec::new(),
+            },
+        }
+    }
+
+    /// How to reach a host: its inventory connection variables, templated. A name that is
+    /// not in the inventory is reached by that name; `localhost` then is this machine.
+    fn spec_for(&self, name: &str) -> Result<ConnectSpec, Diagnostic> {
+        if let Some(spec) = self.specs.lock().unwrap_or_else(|e| e.into_inner()).get(name) {
+            return Ok(spec.clone());
+        }
+        let spec = match self.inventory_vars.get(name) {
+            Some(vars) => {
+                let mut ctx = Context::new();
+                ctx.push(vars.clone());
+                ctx.push(self.extra_vars.clone());
+                let mut conn_vars = VarMap::new();
+                for key in ctx.keys() {
+                    if key.starts_with("ansible_") {
+                        let raw = ctx.get(key).cloned().unwrap_or(Value::Null);
+                        let value = self.templater.render_value(&raw, &ctx).map_err(|e| {
+                            Diagnostic::new(format!("host `{name}`: cannot template `{key}`: {e}"))
+                        })?;
+                        conn_vars.insert(key.to_owned(), value);
+                    }
+                }
+                let loc = self.inventory.hosts.get(name).and_then(|h| h.loc.clone());
+                ConnectSpec::from_vars(name, &conn_vars).map_err(|e| {
+                    Diagnostic::new(format!("host `{name}`: {e}"))
+                        .at_opt(loc)
+                        .hint("fix the host's connection variables in the inventory")
+                })?
+            }
+            None if matches!(name, "localhost" | "127.0.0.1" | "::1") => ConnectSpec {
+                local: true,
+                ..ConnectSpec::from_vars(name, &VarMap::new()).map_err(Diagnostic::new)?
+            },
+            None => ConnectSpec::from_vars(name, &VarMap::new()).map_err(Diagnostic::new)?,
+        };
+        self.specs
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(name.to_owned(), spec.clone());
+        Ok(spec)
+    }
+
+    /// The connection a task uses for `name` (the inventory host or its delegate).
+    async fn connect(&self, name: &str, connection: Option<&str>) -> Result<Arc<dyn Host>, HostError> {
+        if connection == Some("local") {
+            return Ok(self.local.clone());
+        }
+        let spec = self
+            .spec_for(name)
+            .map_err(|d| HostError::Unreachable(d.message))?;
+        if spec.local {
+            return Ok(self.local.clone());
+        }
+        self.conns.get(&spec).await
+    }
+
+    fn play_env<'a>(&self, play: &'a Play, hosts: Vec<String>) -> PlayEnv<'a> {
+        let mut handlers: HashMap<String, Vec<usize>> = HashMap::new();
+        for (i, h) in play.handlers.iter().enumerate() {
+            let names = h.name.iter().chain(&h.listen);
+            for name in names {
+                handlers.entry(name.clone()).or_default().push(i);
+            }
+        }
+        PlayEnv {
+            play,
+            hosts,
+            vars: Arc::new(play.vars.clone()),
+            handlers,
+        }
+    }
+
+    async fn run_play(&self, play: &Play, hosts: Vec<String>) -> Flow {
+        // Hosts that failed in an earlier play sit this one out, as in Ansible.
+        let hosts: Vec<String> = {
+            let state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+            hosts
+                .into_iter()
+                .filter(|h| state.get(h).is_none_or(|s| !s.failed && !s.unreachable))
+                .collect()
+        };
+        if hosts.is_empty() {
+            self.events.emit(Event::Warning {
+                message: format!(
+                    "play `{}`: no hosts matched `{}`, skipping",
+                    play.display_name(),
+                    play.hosts
+                ),
+            });
+            return Flow::Continue;
+        }
+        let env = self.play_env(play, hosts.clone());
+        let batches = crate::plan::batches(&hosts, &play.serial);
+        let total = batches.len();
+        for (i, batch) in batches.iter().enumerate() {
+            if self.stop.level() >= StopSignal::FINISH_BATCH {
+                return Flow::Interrupted;
+            }
+            self.events.emit(Event::BatchStart {
+                play: play.display_name().to_owned(),
+                index: i + 1,
+                total,
+                hosts: batch.clone(),
+            });
+            let started = Instant::now();
+            let (flow, active) = self.run_batch(&env, batch).await;
+            let (failed, unreachable) = {
+                let state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+                let with = |f: fn(&HostState) -> bool| -> Vec<String> {
+                    batch
+                        .iter()
+                        .filter(|h| state.get(*h).is_some_and(f))
+                        .cloned()
+                        .collect()
+                };
+                (with(|s| s.failed), with(|s| s.unreachable))
+            };
+            self.events.emit(Event::BatchEnd {
+                play: play.display_name().to_owned(),
+                index: i + 1,
+                total,
+                completed: active,
+                failed,
+                unreachable,
+                duration_ms: started.elapsed().as_millis() as u64,
+            });
+            if flow != Flow::Continue {
+                return flow;
+            }
+        }
+        Flow::Continue
+    }
+
+    /// One batch: facts, then each section followed by its handlers. Returns the flow and
+    /// the hosts that completed the batch.
+    async fn run_batch(&self, env: &PlayEnv<'_>, batch: &[String]) -> (Flow, Vec<String>) {
+        let mut active: Vec<String> = batch.to_vec();
+        let mut notified: HashMap<String, IndexSet<usize>> = HashMap::new();
+        if env.play.gather_facts {
+            let setup = gather_facts_task(env.play);
+            let outcomes = self
+                .run_task(env, &setup, &active, batch, Section::PreTasks, false)
+                .await;
+            if let Some(flow) = self.apply_outcomes(env, batch, &mut active, &mut notified, &setup, outcomes)
+            {
+                return (flow, active);
+            }
+        }
+        for (section, tasks) in env.play.sections() {
+            for task in tasks {
+                if self.stop.level() >= StopSignal::STOP_NOW {
+                    return (Flow::Interrupted, active);
+                }
+                let outcomes = self.run_task(env, task, &active, batch, section, false).await;
+                if let Some(flow) =
+                    self.apply_outcomes(env, batch, &mut active, &mut notified, task, outcomes)
+                {
+                    return (flow, active);
+                }
+            }
+            if let Some(flow) = self.flush_handlers(env, batch, &mut active, &mut notified).await {
+                return (flow, active);
+            }
+        }
+        (Flow::Continue, active)
+    }
+
+    /// Run the notified handlers, in definition order, once per notified host.
+    async fn flush_handlers(
+        &self,
+        env: &PlayEnv<'_>,
+        batch: &[String],
+        active: &mut Vec<String>,
+        notified: &mut HashMap<String, IndexSet<usize>>,
+    ) -> Option<Flow> {
+        for (i, handler) in env.play.handlers.iter().enumerate() {
+            let hosts: Vec<String> = active
+                .iter()
+                .filter(|h| notified.get(*h).is_some_and(|n| n.contains(&i)))
+                .cloned()
+                .collect();
+            if hosts.is_empty() {
+                continue;
+            }
+            if self.stop.level() >= StopSignal::STOP_NOW {
+                return Some(Flow::Interrupted);
+            }
+            for h in &hosts {
+                if let Some(n) = notified.get_mut(h) {
+                    n.shift_remove(&i);
+                }
+            }
+            let outcomes = self
+                .run_task(env, handler, &hosts, batch, Section::Handlers, true)
+                .await;
+            if let Some(flow) = self.apply_outcomes(env, batch, active, notified, handler, outcomes) {
+                return Some(flow);
+            }
+        }
+        None
+    }
+
+    /// Record notifications and failures of one task, then apply Ansible's rules: failed
+    /// hosts leave the play (so they never reach post_tasks and stay out of rotation),
+    /// `any_errors_fatal`, `max_fail_percentage`, and a batch with no hosts left ends the run.
+    fn apply_outcomes(
+        &self,
+        env: &PlayEnv<'_>,
+        batch: &[String],
+        active: &mut Vec<String>,
+        notified: &mut HashMap<String, IndexSet<usize>>,
+        task: &Task,
+        outcomes: Vec<HostOutcome>,
+    ) -> Option<Flow> {
+        let mut failed_now = Vec::new();
+        for o in &outcomes {
+            if o.failed || o.status == Status::Unreachable {
+                failed_now.push(o.host.clone());
+                notified.remove(&o.host);
+            } else if o.changed {
+                for name in &task.notify {
+                    let handlers = env.handlers.get(name).into_iter().flatten();
+                    notified.entry(o.host.clone()).or_default().extend(handlers);
+                }
+            }
+        }
+        active.retain(|h| !failed_now.contains(h));
+        if failed_now.is_empty() {
+            return None;
+        }
+        let play = env.play;
+        if play.any_errors_fatal {
+            self.mark_failed(active);
+            self.events.emit(Event::NoMoreHosts {
+                reason: format!("any_errors_fatal: {} failed", failed_now.join(", ")),
+            });
+            return Some(Flow::Stop);
+        }
+        if let Some(max) = play.max_fail_percentage {
+            let state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+            let failed = batch
+                .iter()
+                .filter(|h| state.get(*h).is_some_and(|s| s.failed))
+                .count();
+            drop(state);
+            if failed as f64 * 100.0 / batch.len() as f64 > max {
+                self.mark_failed(active);
+                self.events.emit(Event::NoMoreHosts {
+                    reason: format!(
+                        "{failed} of {} hosts failed, over max_fail_percentage {max}",
+                        batch.len()
+                    ),
+                });
+                return Some(Flow::Stop);
+            }
+        }
+        if active.is_empty() {
+            self.events.emit(Event::NoMoreHosts {
+                reason: "every host of the batch failed".into(),
+            });
+            return Some(Flow::Stop);
+        }
+        None
+    }
+
+    /// Hosts stopped by a failure rule: they count as failed for the exit code and for
+    /// later plays, without a failed task of their own (as in Ansible's recap).
+    fn mark_failed(&self, hosts: &mut Vec<String>) {
+        let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        for h in hosts.drain(..) {
+            state.entry(h).or_default().failed = true;
+        }
+    }
+
+    /// Run one task on `hosts` (at most `forks` at a time) and report each host's outcome.
+    async fn run_task(
+        &self,
+        env: &PlayEnv<'_>,
+        task: &Task,
+        hosts: &[String],
+        batch: &[String],
+        section: Section,
+        handler: bool,
+    ) -> Vec<HostOutcome> {
+        self.events.emit(Event::TaskStart {
+            name: task.display_name().to_owned(),
+            section,
+            handler,
+        });
+        let shared = self.shared_vars(env, batch);
+        if task.run_once {
+            return self.run_once(env, task, hosts, &shared).await;
+        }
+        let forks = Arc::new(tokio::sync::Semaphore::new(self.opts.forks.max(1)));
+        let runs = hosts.iter().map(|host| {
+            let forks = forks.clone();
+            let shared = &shared;
+            async move {
+                let _permit = forks.acquire().await.ok();
+                self.run_on_host(env, task, host, shared).await
+            }
+        });
+        futures::future::join_all(runs).await
+    }
+
+    /// `run_once`: the first host runs it; every host of the batch gets its result.
+    async fn run_once(
+        &self,
+        env: &PlayEnv<'_>,
+        task: &Task,
+        hosts: &[String],
+        shared: &Arc<VarMap>,
+    ) -> Vec<HostOutcome> {
+        let Some(first) = hosts.first() else {
+            return Vec::new();
+        };
+        let outcome = self.run_on_host(env, task, first, shared).await;
+        if let Some(name) = &task.register {
+            let registered = self.fact(first, name);
+            for h in &hosts[1..] {
+                self.set_facts(h, VarMap::from([(name.clone(), registered.clone())]));
+            }
+        }
+        hosts
+            .iter()
+            .map(|h| HostOutcome {
+                host: h.clone(),
+                ..outcome.clone()
+            })
+            .collect()
+    }
+
+    /// The variables of `host` for `task`, lowest precedence first: inventory, play vars,
+    /// task vars, facts and registered results, magic variables, extra vars.
+    fn context(&self, env: &PlayEnv<'_>, host: &str, task: &Task, shared: &Arc<VarMap>) -> Context {
+        let mut ctx = Context::new();
+        if let Some(vars) = self.inventory_vars.get(host) {
+            ctx.push(vars.clone());
+        }
+        ctx.push(env.vars.clone());
+        if !task.vars.is_empty() {
+            ctx.push(Arc::new(task.vars.clone()));
+        }
+        let facts = {
+            let state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+            state.get(host).map(|s| s.facts.clone()).unwrap_or_default()
+        };
+        ctx.push(facts);
+        ctx.push(shared.clone());
+        ctx.push(Arc::new(VarMap::from_iter([
+            ("inventory_hostname".into(), json!(host)),
+            (
+                "inventory_hostname_short".into(),
+                json!(host.split('.').next().unwrap_or(host)),
+            ),
+            ("group_names".into(), json!(self.inventory.group_names(host))),
+        ])));
+        ctx.push(self.extra_vars.clone());
+        ctx
+    }
+
+    /// The magic variables every host of a task shares (`groups`, `hostvars`,
+    /// `ansible_play_batch`, ...), built once per task: they are the big ones.
+    fn shared_vars(&self, env: &PlayEnv<'_>, batch: &[String]) -> Arc<VarMap> {
+        let state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        let up = |h: &&String| state.get(*h).is_none_or(|s| !s.failed && !s.unreachable);
+        let active_batch: Vec<&String> = batch.iter().filter(up).collect();
+        let active_play: Vec<&String> = env.hosts.iter().filter(up).collect();
+        let mut hostvars = serde_json::Map::new();
+        for (name, vars) in &self.inventory_vars {
+            let mut host: serde_json::Map<String, Value> =
+                vars.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+            if let Some(s) = state.get(name) {
+                host.extend(s.facts.iter().map(|(k, v)| (k.clone(), v.clone())));
+            }
+            host.insert("inventory_hostname".into(), json!(name));
+            hostvars.insert(name.clone(), Value::Object(host));
+        }
+        let inventory_file = self.inventory_path.as_ref().map(|p| p.display().to_string());
+        let inventory_dir = self
+            .inventory_path
+            .as_ref()
+            .and_then(|p| p.parent())
+            .map(|p| p.display().to_string());
+        Arc::new(VarMap::from_iter([
+            ("groups".into(), self.groups.clone()),
+            ("hostvars".into(), Value::Object(hostvars)),
+            ("ansible_play_batch".into(), json!(active_batch)),
+            ("play_hosts".into(), json!(active_batch)),
+            ("ansible_play_hosts".into(), json!(active_play)),
+            ("ansible_play_hosts_all".into(), json!(env.hosts)),
+            ("ansible_play_name".into(), json!(env.play.display_name())),
+            (
+                "playbook_dir".into(),
+                json!(self.playbook.dir.display().to_string()),
+            ),
+            ("inventory_file".into(), json!(inventory_file)),
+            ("inventory_dir".into(), json!(inventory_dir)),
+            ("ansible_check_mode".into(), json!(self.opts.check_mode)),
+            ("ansible_diff_mode".into(), json!(self.opts.diff)),
+            ("ansible_forks".into(), json!(self.opts.forks)),
+            (
+                "ansible_version".into(),
+                json!({"full": env!("CARGO_PKG_VERSION"), "string": env!("CARGO_PKG_VERSION")}),
+            ),
+            ("omit".into(), json!(OMIT)),
+        ]))
+    }
+
+    fn fact(&self, host: &str, name: &str) -> Value {
+        let state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        state
+            .get(host)
+            .and_then(|s| s.facts.get(name).cloned())
+            .unwrap_or(Value::Null)
+    }
+
+    fn set_facts(&self, host: &str, facts: VarMap) {
+        if facts.is_empty() {
+            return;
+        }
+        let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        let entry = state.entry(host.to_owned()).or_default();
+        let merged = Arc::make_mut(&mut entry.facts);
+        merged.extend(facts);
+    }
+
+    /// Count a task's result for a host as Ansible's stats do.
+    fn count(&self, host: &str, status: Status, changed: bool, ignored: bool) {
+        let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        let s = state.entry(host.to_owned()).or_default();
+        match status {
+            Status::Unreachable => {
+                s.stats.unreachable += 1;
+                s.unreachable = true;
+            }
+            Status::Failed if !ignored => {
+                s.stats.failed += 1;
+                s.failed = true;
+            }
+            Status::Skipped => s.stats.skipped += 1,
+            Status::Failed | Status::Ok | Status::Changed => {
+                s.stats.ok += 1;
+                if changed {
+                    s.stats.changed += 1;
+                }
+                if ignored {
+                    s.stats.ignored += 1;
+                }
+            }
+        }
+    }
+
+    fn summary(&self, interrupted: bool) -> RunSummary {
+        let state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        RunSummary {
+            stats: state.iter().map(|(h, s)| (h.clone(), s.stats)).collect(),
+            failed_hosts: state
+                .iter()
+                .filter(|(_, s)| s.failed)
+                .map(|(h, _)| h.clone())
+                .collect(),
+            unreachable_hosts: state
+                .iter()
+                .filter(|(_, s)| s.unreachable)
+                .map(|(h, _)| h.clone())
+                .collect(),
+            interrupted,
+        }
+    }
+
+    /// `become` for a task: the task's settings over the play's; only sudo exists.
+    fn become_for(&self, env: &PlayEnv<'_>, task: &Task) -> Option<Become> {
+        let opts = task.privilege.inherit(&env.play.privilege);
+        opts.enabled.unwrap_or(false).then(|| Become {
+            user: opts.user.unwrap_or_else(|| "root".into()),
+            method: opts.method.unwrap_or_else(|| "sudo".into()),
+        })
+    }
+}
+
+/// The implicit first task of a batch when `gather_facts` is on.
+fn gather_facts_task(play: &Play) -> Task {
+    Task {
+        loc: play.loc.clone(),
+        name: Some("Gathering Facts".into()),
+        module: "setup".into(),
+        module_loc: play.loc.clone(),
+        args: json!({}),
+        arg_locs: IndexMap::new(),
+        delegate_to: None,
+        delegate_facts: false,
+        run_once: false,
+        loop_: None,
+        loop_control: Default::default(),
+        when: Vec::new(),
+        register: None,
+        until: None,
+        retries: None,
+        delay: None,
+        notify: Vec::new(),
+        listen: Vec::new(),
+        privilege: Default::default(),
+        ignore_errors: None,
+        ignore_unreachable: false,
+        changed_when: None,
+        failed_when: None,
+        vars: VarMap::new(),
+        tags: vec!["always".into()],
+        no_log: false,
+        check_mode: None,
+        connection: None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn exit_code_prefers_interrupt_then_unreachable_then_failed() {
+        let mut s = RunSummary::default();
+        assert_eq!(s.exit_code(), 0);
+        s.failed_hosts.push("web1".into());
+        assert_eq!(s.exit_code(), 2);
+        s.unreachable_hosts.push("web2".into());
+        assert_eq!(s.exit_code(), 4);
+        s.interrupted = true;
+        assert_eq!(s.exit_code(), 130);
+    }
+
+    #[test]
+    fn stop_signal_escalates() {
+        let stop = StopSignal::default();
+        assert_eq!(stop.level(), 0);
+        assert_eq!(stop.escalate(), StopSignal::FINISH_BATCH);
+        assert_eq!(stop.escalate(), StopSignal::STOP_NOW);
+        assert_eq!(stop.level(), 2);
+    }
+}

@@ -1,0 +1,563 @@
+//! One task on one host: conditions, loops, delegation, the module with `until` retries,
+//! `changed_when`/`failed_when`, `register`, facts, and the events that report it.
+
+use super::{HostOutcome, PlayEnv, Runner, OMIT};
+use crate::events::{Event, HostResult, Status};
+use crate::host::HostError;
+use crate::modules::{registry, ModuleCtx, ModuleResult};
+use crate::playbook::{Loop, Task};
+use crate::template::{TemplateError, Templater};
+use crate::vars::{Context, VarMap};
+use serde_json::{json, Map, Value};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// The result of one execution (one item, or the task when it has no loop).
+struct Run {
+    status: Status,
+    /// The result as `register` stores it.
+    result: Value,
+    delegate: Option<String>,
+    /// Facts to set (from `set_fact`, `setup`), and on which host.
+    facts: VarMap,
+    facts_host: Option<String>,
+}
+
+impl Run {
+    fn failed(msg: impl Into<String>) -> Run {
+        Run::from_json(
+            Status::Failed,
+            json!({"failed": true, "changed": false, "msg": msg.into()}),
+        )
+    }
+
+    fn unreachable(msg: String) -> Run {
+        Run::from_json(
+            Status::Unreachable,
+            json!({"unreachable": true, "changed": false, "msg": msg}),
+        )
+    }
+
+    fn skipped(condition: &str) -> Run {
+        Run::from_json(
+            Status::Skipped,
+            json!({"changed": false, "skipped": true, "skip_reason": "Conditional result was False", "false_condition": condition}),
+        )
+    }
+
+    fn from_json(status: Status, result: Value) -> Run {
+        Run {
+            status,
+            result,
+            delegate: None,
+            facts: VarMap::new(),
+            facts_host: None,
+        }
+    }
+
+    fn changed(&self) -> bool {
+        self.result
+            .get("changed")
+            .and_then(Value::as_bool)
+            .unwrap_or(false)
+    }
+}
+
+impl Runner {
+    pub(super) async fn run_on_host(
+        &self,
+        env: &PlayEnv<'_>,
+        task: &Task,
+        host: &str,
+        shared: &Arc<VarMap>,
+    ) -> HostOutcome {
+        let started = Instant::now();
+        let ctx = self.context(env, host, task, shared);
+        let (run, looped) = match &task.loop_ {
+            None => (self.run_item(env, task, host, &ctx).await, false),
+            Some(lp) => (self.run_loop(env, task, host, &ctx, lp, started).await, true),
+        };
+        let ignored = run.status == Status::Failed && self.ignore_errors(task, &ctx);
+        let changed = run.changed();
+        if let Some(name) = &task.register {
+            self.set_facts(host, VarMap::from([(name.clone(), run.result.clone())]));
+        }
+        if run.status != Status::Failed || ignored {
+            let target = run.facts_host.clone().unwrap_or_else(|| host.to_owned());
+            self.set_facts(&target, run.facts.clone());
+        }
+        self.count(host, run.status, changed, ignored);
+        self.events.emit(Event::HostResult(
+            self.host_result(task, host, &run, None, looped, ignored, started),
+        ));
+        HostOutcome {
+            host: host.to_owned(),
+            status: run.status,
+            failed: run.status == Status::Failed && !ignored,
+            changed,
+        }
+    }
+
+    /// A looped task: each item runs in turn and is reported on its own; the registered
+    /// result holds them all under `results`, as in Ansible.
+    async fn run_loop(
+        &self,
+        env: &PlayEnv<'_>,
+        task: &Task,
+        host: &str,
+        ctx: &Context,
+        lp: &Loop,
+        started: Instant,
+    ) -> Run {
+        let items = match loop_items(&self.templater, lp, ctx) {
+            Ok(items) => items,
+            Err(e) => return Run::failed(e),
+        };
+        let control = &task.loop_control;
+        let mut results = Vec::new();
+        let mut facts = VarMap::new();
+        let mut facts_host = None;
+        let (mut any_changed, mut any_failed, mut any_unreachable, mut all_skipped) =
+            (false, false, false, true);
+        for (index, item) in items.iter().enumerate() {
+            if index > 0 {
+                if let Some(pause) = control.pause {
+                    tokio::time::sleep(Duration::from_secs_f64(pause)).await;
+                }
+            }
+            let mut item_vars = VarMap::from([
+                (control.loop_var.clone(), item.clone()),
+                ("ansible_loop_var".into(), json!(control.loop_var)),
+            ]);
+            if let Some(index_var) = &control.index_var {
+                item_vars.insert(index_var.clone(), json!(index));
+            }
+            let item_ctx = ctx.with(item_vars);
+            let mut run = self.run_item(env, task, host, &item_ctx).await;
+            let label = match &control.label {
+                Some(label) => self
+                    .templater
+                    .render_str(label, &item_ctx)
+                    .unwrap_or_else(|_| label.clone()),
+                None => item_label(item),
+            };
+            if let Value::Object(map) = &mut run.result {
+                map.insert(control.loop_var.clone(), item.clone());
+                map.insert("ansible_loop_var".into(), json!(control.loop_var));
+            }
+            any_changed |= run.changed();
+            any_failed |= run.status == Status::Failed;
+            any_unreachable |= run.status == Status::Unreachable;
+            all_skipped &= run.status == Status::Skipped;
+            let ignored = run.status == Status::Failed && self.ignore_errors(task, &item_ctx);
+            self.events.emit(Event::HostResult(self.host_result(
+                task,
+                host,
+                &run,
+                Some(label),
+                false,
+                ignored,
+                started,
+            )));
+            facts.extend(std::mem::take(&mut run.facts));
+            facts_host = run.facts_host.take().or(facts_host);
+            results.push(run.result);
+            if any_unreachable {
+                break;
+            }
+        }
+        let mut result = json!({"changed": any_changed, "results": results});
+        let status = if any_unreachable {
+            Status::Unreachable
+        } else if any_failed {
+            result["failed"] = json!(true);
+            result["msg"] = json!("One or more items failed");
+            Status::Failed
+        } else if all_skipped {
+            result["skipped"] = json!(true);
+            result["msg"] = json!("All items skipped");
+            Status::Skipped
+        } else {
+            result["msg"] = json!("All items completed");
+            if any_changed {
+                Status::Changed
+            } else {
+                Status::Ok
+            }
+        };
+        Run {
+            status,
+            result,
+            delegate: None,
+            facts,
+            facts_host,
+        }
+    }
+
+    /// One execution: `when`, delegation, arguments, the module with retries.
+    async fn run_item(&self, env: &PlayEnv<'_>, task: &Task, host: &str, ctx: &Context) -> Run {
+        for condition in &task.when {
+            match self.templater.eval_bool(condition, ctx) {
+                Ok(true) => {}
+                Ok(false) => return Run::skipped(condition),
+                Err(e) => return Run::failed(format!("The conditional check '{condition}' failed: {e}")),
+            }
+        }
+        let delegate = match &task.delegate_to {
+            Some(t) => match self.templater.render_str(t, ctx) {
+                Ok(name) => Some(name.trim().to_owned()),
+                Err(e) => return Run::failed(format!("cannot template delegate_to: {e}")),
+            },
+            None => None,
+        };
+        let mut run = self.execute(env, task, host, delegate.as_deref(), ctx).await;
+        run.delegate = delegate.clone();
+        if task.delegate_facts {
+            run.facts_host = delegate;
+        }
+        run
+    }
+
+    async fn execute(
+        &self,
+        env: &PlayEnv<'_>,
+        task: &Task,
+        host: &str,
+        delegate: Option<&str>,
+        ctx: &Context,
+    ) -> Run {
+        let Some(module) = registry().get(&task.module) else {
+            return Run::failed(format!("no module named `{}`", task.module));
+        };
+        let args = match self.templater.render_value(&task.args, ctx) {
+            Ok(args) => drop_omitted(args),
+            Err(e) => return Run::failed(undefined_message(&e)),
+        };
+        let target = delegate.unwrap_or(host);
+        let connection = task.connection.as_deref().or(env.play.connection.as_deref());
+        let target_host = if module.controller_only() {
+            self.local.clone()
+        } else {
+            match self.connect(target, connection).await {
+                Ok(h) => h,
+                Err(e) => return Run::unreachable(e.to_string()),
+            }
+        };
+        let run_as = self.become_for(env, task);
+        let (retries, delay) = match self.retry_policy(task, ctx) {
+            Ok(policy) => policy,
+            Err(e) => return Run::failed(e),
+        };
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let mctx = ModuleCtx {
+                host: target_host.as_ref(),
+                run_as: run_as.as_ref(),
+                templater: &self.templater,
+                vars: ctx,
+                playbook_dir: &self.playbook.dir,
+                check_mode: self.opts.check_mode,
+                diff: self.opts.diff,
+            };
+            let outcome = module.run(&mctx, &args).await;
+            let mut run = match outcome {
+                Ok(result) => Run {
+                    status: Status::Ok,
+                    result: Value::Null,
+                    delegate: None,
+                    facts: result.facts.clone(),
+                    facts_host: None,
+                }
+                .with_result(result_json(result)),
+                Err(HostError::Unreachable(msg)) => return Run::unreachable(msg),
+                Err(e @ HostError::Become(_)) => {
+                    Run::failed(format!("Missing sudo password or no sudo rights: {e}"))
+                }
+                Err(e @ HostError::Timeout(_)) => Run::failed(e.to_string()),
+            };
+            if retries > 1 {
+                run.result["attempts"] = json!(attempt);
+            }
+            let result_ctx = match &task.register {
+                Some(name) => ctx.with_var(name, run.result.clone()),
+                None => ctx.clone(),
+            };
+            if let Err(e) = self.apply_conditions(task, &mut run, &result_ctx) {
+                return Run::failed(e);
+            }
+            let Some(until) = &task.until else {
+                return run.settle();
+            };
+            let result_ctx = match &task.register {
+                Some(name) => ctx.with_var(name, run.result.clone()),
+                None => ctx.clone(),
+            };
+            match self.templater.eval_bool(until, &result_ctx) {
+                Ok(true) => return run.settle(),
+                Ok(false) if attempt < retries => {
+                    self.events.emit(Event::Retry {
+                        host: host.to_owned(),
+                        task: task.display_name().to_owned(),
+                        retries_left: retries - attempt,
+                        result: run.result.clone(),
+                    });
+                    tokio::time::sleep(delay).await;
+                }
+                Ok(false) => {
+                    run.result["failed"] = json!(true);
+                    run.result["attempts"] = json!(attempt);
+                    return run.settle();
+                }
+                Err(e) => return Run::failed(format!("The conditional check '{until}' failed: {e}")),
+            }
+        }
+    }
+
+    /// Ansible's `until` policy: `retries` (default 3) more attempts after the first, `delay`
+    /// seconds (default 5) apart. Without `until`, one attempt.
+    fn retry_policy(&self, task: &Task, ctx: &Context) -> Result<(u32, Duration), String> {
+        if task.until.is_none() {
+            return Ok((1, Duration::ZERO));
+        }
+        let number = |v: &Option<Value>, default: f64, what: &str| -> Result<f64, String> {
+            let Some(v) = v else { return Ok(default) };
+            let v = self
+                .templater
+                .render_value(v, ctx)
+                .map_err(|e| format!("{what}: {e}"))?;
+            match &v {
+                Value::Number(n) => n.as_f64(),
+                Value::String(s) => s.trim().parse().ok(),
+                _ => None,
+            }
+            .ok_or_else(|| format!("{what} must be a number, got {v}"))
+        };
+        let retries = number(&task.retries, 3.0, "retries")?;
+        let retries = if retries <= 0.0 { 1 } else { retries as u32 + 1 };
+        let delay = number(&task.delay, 5.0, "delay")?.max(0.0);
+        Ok((retries, Duration::from_secs_f64(delay)))
+    }
+
+    /// `changed_when` and `failed_when`, evaluated with the registered result in scope.
+    fn apply_conditions(&self, task: &Task, run: &mut Run, ctx: &Context) -> Result<(), String> {
+        let all = |conditions: &[String]| -> Result<bool, String> {
+            for c in conditions {
+                let ok = self
+                    .templater
+                    .eval_bool(c, ctx)
+                    .map_err(|e| format!("The conditional check '{c}' failed: {e}"))?;
+                if !ok {
+                    return Ok(false);
+                }
+            }
+            Ok(true)
+        };
+        if let Some(conditions) = &task.changed_when {
+            run.result["changed"] = json!(all(conditions)?);
+        }
+        if let Some(conditions) = &task.failed_when {
+            let failed = all(conditions)?;
+            run.result["failed"] = json!(failed);
+            if failed && run.result.get("msg").is_none() {
+                run.result["msg"] = json!("failed_when condition was met");
+            }
+        }
+        Ok(())
+    }
+
+    fn ignore_errors(&self, task: &Task, ctx: &Context) -> bool {
+        match &task.ignore_errors {
+            None => false,
+            Some(Value::Bool(b)) => *b,
+            Some(Value::String(s)) => self.templater.eval_bool(s, ctx).unwrap_or(false),
+            Some(other) => crate::vars::truthy(other),
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn host_result(
+        &self,
+        task: &Task,
+        host: &str,
+        run: &Run,
+        item: Option<String>,
+        looped: bool,
+        ignored: bool,
+        started: Instant,
+    ) -> HostResult {
+        let delegate_address = run.delegate.as_ref().and_then(|d| {
+            let spec = self
+                .specs
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .get(d)
+                .cloned();
+            spec.map(|s| s.address).filter(|a| a != d)
+        });
+        let result = if task.no_log {
+            json!({"censored": "the output has been hidden due to the fact that 'no_log: true' was specified for this result", "changed": run.changed()})
+        } else {
+            run.result.clone()
+        };
+        HostResult {
+            host: host.to_owned(),
+            delegate: run.delegate.clone(),
+            delegate_address,
+            task: task.display_name().to_owned(),
+            status: run.status,
+            changed: run.changed(),
+            item,
+            looped,
+            ignored,
+            rc: run.result.get("rc").and_then(Value::as_i64).map(|rc| rc as i32),
+            duration_ms: started.elapsed().as_millis() as u64,
+            show_result: task.module == "debug" && run.status == Status::Ok && !task.no_log,
+            result,
+        }
+    }
+}
+
+impl Run {
+    fn with_result(mut self, result: Value) -> Run {
+        self.result = result;
+        self
+    }
+
+    /// The status follows from the final `failed`/`changed` of the result.
+    fn settle(mut self) -> Run {
+        let failed = self
+            .result
+            .get("failed")
+            .and_then(Value::as_bool)
+            .unwrap_or(false);
+        self.status = if failed {
+            Status::Failed
+        } else if self.changed() {
+            Status::Changed
+        } else {
+            Status::Ok
+        };
+        self
+    }
+}
+
+/// A module's result as Ansible registers it: `changed` and `failed` always present,
+/// `stdout_lines`/`stderr_lines` beside `stdout`/`stderr`, facts under `ansible_facts`.
+fn result_json(r: ModuleResult) -> Value {
+    let mut map = Map::new();
+    map.insert("changed".into(), json!(r.changed));
+    map.insert("failed".into(), json!(r.failed));
+    if let Some(msg) = r.msg {
+        map.insert("msg".into(), json!(msg));
+    }
+    if let Some(rc) = r.rc {
+        map.insert("rc".into(), json!(rc));
+    }
+    for (key, text) in [("stdout", r.stdout), ("stderr", r.stderr)] {
+        if let Some(text) = text {
+            let lines: Vec<&str> = text.lines().collect();
+            map.insert(format!("{key}_lines"), json!(lines));
+            map.insert(key.into(), json!(text.strip_suffix('\n').unwrap_or(&text)));
+        }
+    }
+    if !r.facts.is_empty() {
+        map.insert("ansible_facts".into(), json!(r.facts));
+    }
+    for (k, v) in r.extra {
+        map.entry(k).or_insert(v);
+    }
+    Value::Object(map)
+}
+
+/// The items of a loop: `loop` takes its list as is; `with_items` flattens one level.
+pub(super) fn loop_items(templater: &Templater, lp: &Loop, ctx: &Context) -> Result<Vec<Value>, String> {
+    let (raw, flatten) = match lp {
+        Loop::WithItems(v) => (v, true),
+        Loop::Loop(v) => (v, false),
+    };
+    let rendered = templater
+        .render_value(raw, ctx)
+        .map_err(|e| undefined_message(&e))?;
+    let list = match rendered {
+        Value::Array(items) => items,
+        Value::Null => Vec::new(),
+        other if flatten => vec![other],
+        other => {
+            return Err(format!(
+                "Invalid data passed to 'loop', it requires a list, got this instead: {other}"
+            ))
+        }
+    };
+    if !flatten {
+        return Ok(list);
+    }
+    Ok(list
+        .into_iter()
+        .flat_map(|item| match item {
+            Value::Array(inner) => inner,
+            other => vec![other],
+        })
+        .collect())
+}
+
+/// How an item is shown in `(item=...)`.
+fn item_label(item: &Value) -> String {
+    match item {
+        Value::String(s) => s.clone(),
+        other => crate::report::human::python_json(other, false),
+    }
+}
+
+/// Arguments rendered to `{{ omit }}` are left out, as in Ansible.
+fn drop_omitted(args: Value) -> Value {
+    match args {
+        Value::Object(map) => Value::Object(
+            map.into_iter()
+                .filter(|(_, v)| v.as_str() != Some(OMIT))
+                .collect(),
+        ),
+        other => other,
+    }
+}
+
+fn undefined_message(e: &TemplateError) -> String {
+    match &e.undefined {
+        Some(name) => {
+            format!("The task includes an option with an undefined variable. '{name}' is undefined. {e}")
+        }
+        None => e.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn result_json_adds_lines_and_keeps_module_fields() {
+        let mut r = ModuleResult::changed(true);
+        r.rc = Some(0);
+        r.stdout = Some("a\nb\n".into());
+        r.extra.insert("cmd".into(), json!("echo"));
+        let v = result_json(r);
+        assert_eq!(v["stdout"], json!("a\nb"));
+        assert_eq!(v["stdout_lines"], json!(["a", "b"]));
+        assert_eq!(v["failed"], json!(false));
+        assert_eq!(v["cmd"], json!("echo"));
+    }
+
+    #[test]
+    fn omitted_arguments_are_dropped() {
+        let v = drop_omitted(json!({"a": 1, "mode": OMIT}));
+        assert_eq!(v, json!({"a": 1}));
+    }
+
+    #[test]
+    fn settle_reads_failed_then_changed() {
+        let run = Run::from_json(Status::Ok, json!({"changed": true, "failed": false})).settle();
+        assert_eq!(run.status, Status::Changed);
+        let run = Run::from_json(Status::Ok, json!({"changed": true, "failed": true})).settle();
+        assert_eq!(run.status, Status::Failed);
+    }
+}
