@@ -59,10 +59,10 @@ impl Module for Debug {
             }
             (None, msg) => {
                 let msg = msg.clone().unwrap_or_else(|| json!("Hello world!"));
-                r.msg = Some(match &msg {
-                    Value::String(s) => s.clone(),
-                    other => other.to_string(),
-                });
+                // A list or mapping keeps its shape: only `extra` carries it then.
+                if let Value::String(s) = &msg {
+                    r.msg = Some(s.clone());
+                }
                 r.extra.insert("msg".into(), msg);
             }
         }

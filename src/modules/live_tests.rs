@@ -468,4 +468,5 @@ async fn controller_modules() {
     assert_eq!(r.facts, VarMap::from([("web".into(), json!("nginx"))]));
     let r = env.run("debug", json!({"msg": ["a", 1]})).await;
     assert_eq!(r.extra["msg"], json!(["a", 1]));
+    assert_eq!(r.msg, None, "a list keeps its shape");
 }
