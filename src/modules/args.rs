@@ -252,6 +252,30 @@ pub fn opt_list<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Vec<String>>, 
     }
 }
 
+/// Ansible's free-form `shell: make install chdir=/src creates=/usr/bin/app`: options written
+/// as `key=value` words inside `_raw_params` move out into their own keys (the parser may
+/// have done it already; then there is nothing left to move).
+pub fn lift_free_form_options(args: &Value, keys: &[&str]) -> Value {
+    let Some(Value::String(raw)) = args.get("_raw_params") else {
+        return args.clone();
+    };
+    let re = regex::Regex::new(r#"(?:^|\s)([a-z_]+)=("[^"]*"|'[^']*'|\S+)"#).expect("valid regex");
+    let mut lifted = args.as_object().cloned().unwrap_or_default();
+    let mut rest = raw.clone();
+    for cap in re.captures_iter(raw).collect::<Vec<_>>().into_iter().rev() {
+        let (key, value) = (&cap[1], &cap[2]);
+        if !keys.contains(&key) || lifted.contains_key(key) {
+            continue;
+        }
+        let value = value.trim_matches(|c| c == '"' || c == '\'');
+        lifted.insert(key.to_owned(), Value::String(value.to_owned()));
+        let whole = cap.get(0).expect("match");
+        rest.replace_range(whole.range(), "");
+    }
+    lifted.insert("_raw_params".into(), Value::String(rest.trim().to_owned()));
+    Value::Object(lifted)
+}
+
 /// Lines the scripts print as `__zdd__ key=value`, and the output without them.
 pub const MARK: &str = "__zdd__ ";
 
@@ -344,6 +368,21 @@ mod tests {
         assert_eq!(err.key.as_deref(), Some("state"));
         assert_eq!(err.hint.as_deref(), Some("did you mean `installed`?"));
         assert!(check_choice("state", Some("{{ s }}"), &["absent"]).is_ok());
+    }
+
+    #[test]
+    fn free_form_options_are_lifted() {
+        let keys = ["chdir", "creates"];
+        let v = lift_free_form_options(
+            &json!({"_raw_params": "make  install chdir=/src creates='/usr/bin/app' X=1"}),
+            &keys,
+        );
+        assert_eq!(
+            v,
+            json!({"_raw_params": "make  install X=1", "chdir": "/src", "creates": "/usr/bin/app"})
+        );
+        let plain = json!({"_raw_params": "echo hi"});
+        assert_eq!(lift_free_form_options(&plain, &keys), plain);
     }
 
     #[test]

@@ -11,6 +11,9 @@ use serde_json::Value;
 
 pub struct Command;
 
+/// Options that may be written inside the free-form command as `key=value`.
+const FREE_FORM_OPTIONS: &[&str] = &["chdir", "creates", "removes", "stdin", "warn"];
+
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct Args {
@@ -83,12 +86,13 @@ impl Module for Command {
     }
 
     fn check_args(&self, raw: &Value, _ctx: &StaticCtx<'_>) -> Result<(), ArgError> {
-        let a: Args = args::parse(self.name(), raw)?;
+        let a: Args = args::parse(self.name(), &args::lift_free_form_options(raw, FREE_FORM_OPTIONS))?;
         a.words().map(|_| ())
     }
 
     async fn run(&self, ctx: &ModuleCtx<'_>, raw: &Value) -> Result<ModuleResult, HostError> {
-        let parsed = args::parse::<Args>(self.name(), raw).and_then(|a| a.words().map(|w| (a, w)));
+        let parsed = args::parse::<Args>(self.name(), &args::lift_free_form_options(raw, FREE_FORM_OPTIONS))
+            .and_then(|a| a.words().map(|w| (a, w)));
         let (a, words) = match parsed {
             Ok(p) => p,
             Err(e) => return Ok(ModuleResult::failed(e.message)),

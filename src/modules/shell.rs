@@ -11,6 +11,9 @@ use std::time::SystemTime;
 
 pub struct Shell;
 
+/// Options that may be written inside the free-form command as `key=value`.
+const FREE_FORM_OPTIONS: &[&str] = &["chdir", "creates", "removes", "executable", "stdin", "warn"];
+
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct Args {
@@ -72,12 +75,12 @@ impl Module for Shell {
     }
 
     fn check_args(&self, raw: &Value, _ctx: &StaticCtx<'_>) -> Result<(), ArgError> {
-        let a: Args = args::parse(self.name(), raw)?;
+        let a: Args = args::parse(self.name(), &args::lift_free_form_options(raw, FREE_FORM_OPTIONS))?;
         a.command().map(|_| ())
     }
 
     async fn run(&self, ctx: &ModuleCtx<'_>, raw: &Value) -> Result<ModuleResult, HostError> {
-        let a: Args = match args::parse(self.name(), raw) {
+        let a: Args = match args::parse(self.name(), &args::lift_free_form_options(raw, FREE_FORM_OPTIONS)) {
             Ok(a) => a,
             Err(e) => return Ok(ModuleResult::failed(e.message)),
         };
