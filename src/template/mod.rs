@@ -3,7 +3,7 @@
 //!
 //! The pieces: `scope.rs` shows a [`Context`] to templates without copying it and renders
 //! templated variables when they are read; `filters.rs`, `predicates.rs` and `methods.rs`
-//! are Ansible's filters, tests and the Python string/dict methods playbooks call;
+//! (with `text.rs`) are Ansible's filters, tests and the Python string/dict methods playbooks call;
 //! `pyrepr.rs` prints values as Python would (`True`, `['a']`, `to_json`, `to_yaml`);
 //! `analysis.rs` finds the variables a template reads, for the validator.
 
@@ -15,6 +15,7 @@ mod pyrepr;
 mod scope;
 #[cfg(test)]
 mod tests;
+mod text;
 
 use crate::vars::Context;
 use minijinja::value::ValueKind;

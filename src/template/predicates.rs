@@ -1,7 +1,8 @@
 //! Ansible's tests (`x is failed`, `x is match(..)`, `x is version(..)`) beside minijinja's
 //! (defined, undefined, none, string, number, mapping, sequence, iterable, boolean, in).
 
-use super::filters::{ansible_bool, regex, version_matches};
+use super::filters::{ansible_bool, version_matches};
+use super::text::regex;
 use minijinja::value::{Kwargs, StringInput, ValueKind};
 use minijinja::{Environment, Error, ErrorKind, State, Value};
 

@@ -180,6 +180,13 @@ fn lazy_variables_render_on_access() {
         "inventory_hostname": "web1",
     });
     assert_eq!(render("{{ a | length }}", vars.clone()), "2");
+    assert_eq!(
+        render(
+            "{{ a == [1, 2] }} {{ b == [1, 2] }} {{ app.port == 8001 }}",
+            vars.clone()
+        ),
+        "True True True"
+    );
     assert_eq!(render("{{ greeting }}", vars.clone()), "hello ann");
     assert_eq!(render("{{ app.url }}", vars.clone()), "http://web1:8001/");
     assert_eq!(eval("app.port + 1", vars.clone()), json!(8002));
