@@ -2,7 +2,7 @@
 //! `action:`/`local_action:`), and its keywords.
 
 use super::{kv, Parser};
-use crate::error::{did_you_mean, Location};
+use crate::error::{closest, did_you_mean, Location};
 use crate::modules::{canonical_name, registry};
 use crate::playbook::{BecomeOpts, Loop, LoopControl, Task};
 use crate::vars::VarMap;
@@ -146,10 +146,8 @@ impl Parser<'_> {
         let mut task = Task {
             loc,
             name: None,
-            module: registry()
-                .get(&module.name)
-                .map(|m| m.name().to_owned())
-                .unwrap_or_else(|| canonical_name(&module.name).to_owned()),
+            // As written (`yum` stays `yum`); the registry resolves aliases when it is used.
+            module: canonical_name(&module.name).to_owned(),
             module_loc: module.loc.clone(),
             args: Value::Null,
             arg_locs: IndexMap::new(),
@@ -242,7 +240,23 @@ impl Parser<'_> {
         // registry does not know it and it looks like a keyword.
         let known = |k: &str| registry().get(k).is_some();
         let registry_empty = registry().names().next().is_none();
-        if candidates.len() > 1 || (!registry_empty && candidates.len() == 1 && !known(candidates[0].0)) {
+        // A lone unknown key is a misspelt keyword only when it is nearer to a keyword than
+        // to any module (`nmae` -> `name`, but `shel` -> `shell`).
+        let nearer_a_keyword = |k: &str| {
+            let keyword = closest(k, TASK_KEYWORDS.iter().copied()).map(|(d, _)| d);
+            let module = closest(k, registry().names()).map(|(d, _)| d);
+            match (keyword, module) {
+                (Some(kd), Some(md)) => kd < md,
+                (Some(_), None) => true,
+                _ => false,
+            }
+        };
+        if candidates.len() > 1
+            || (!registry_empty
+                && candidates.len() == 1
+                && !known(candidates[0].0)
+                && nearer_a_keyword(candidates[0].0))
+        {
             let mut modules = Vec::new();
             for (key, value) in candidates {
                 let k = key.as_str();

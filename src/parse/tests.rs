@@ -212,10 +212,8 @@ fn misspelt_task_keyword_gets_did_you_mean() {
 fn two_modules_in_one_task() {
     let ds = errors("- hosts: all\n  tasks:\n    - shell: a\n      zorg: b\n");
     assert_eq!(ds.len(), 1);
-    assert_eq!(
-        ds[0].message,
-        "a task has one module, this one has `shell`, `zorg`"
-    );
+    assert_eq!(ds[0].message, "unknown keyword `zorg`");
+    assert_eq!(ds[0].hint.as_deref(), Some("the module of this task is `shell`"));
     assert_eq!(at(&ds[0]), (4, 7));
 }
 

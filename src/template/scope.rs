@@ -62,12 +62,18 @@ impl Scope {
     }
 
     /// A raw value from the context as a template value.
-    fn convert(self: &Arc<Self>, name: &Arc<str>, path: Vec<Segment>, raw: &Json) -> Option<Value> {
+    fn convert(
+        self: &Arc<Self>,
+        name: &Arc<str>,
+        path: Vec<Segment>,
+        raw: &Json,
+        data: bool,
+    ) -> Option<Value> {
         Some(match raw {
             Json::Null => Value::from(()),
             Json::Bool(b) => Value::from(*b),
             Json::Number(n) => Value::from(minijinja::value::Serde(n)),
-            Json::String(text) if Templater::is_template(text) => {
+            Json::String(text) if !data && Templater::is_template(text) => {
                 return self.render_lazy(label(name, &path), text);
             }
             Json::String(text) => Value::from(text.as_str()),
@@ -75,6 +81,7 @@ impl Scope {
                 scope: self.clone(),
                 name: name.clone(),
                 path,
+                data,
             }),
         })
     }
@@ -219,8 +226,8 @@ pub(super) fn number_to_json(value: &Value) -> Json {
 impl Object for Scope {
     fn get_value(self: &Arc<Self>, key: &Value) -> Option<Value> {
         let name = key.as_str()?;
-        match self.ctx.get(name) {
-            Some(raw) => self.convert(&Arc::from(name), Vec::new(), raw),
+        match self.ctx.entry(name) {
+            Some((raw, data)) => self.convert(&Arc::from(name), Vec::new(), raw, data),
             None => match name {
                 "vars" => Some(self.root()),
                 "omit" => Some(Value::from(OMIT)),
@@ -246,6 +253,8 @@ struct Node {
     scope: Arc<Scope>,
     name: Arc<str>,
     path: Vec<Segment>,
+    /// Read from a raw layer: strings inside are data, not templates.
+    data: bool,
 }
 
 impl fmt::Debug for Node {
@@ -287,13 +296,13 @@ impl Object for Node {
             Json::Array(items) => {
                 let index = key.as_usize()?;
                 let path = self.child(Segment::Index(index));
-                self.scope.convert(&self.name, path, items.get(index)?)
+                self.scope.convert(&self.name, path, items.get(index)?, self.data)
             }
             Json::Object(map) => {
                 let key = key.as_str()?;
                 let (key, raw) = map.get_key_value(key)?;
                 let path = self.child(Segment::Key(Arc::from(key.as_str())));
-                self.scope.convert(&self.name, path, raw)
+                self.scope.convert(&self.name, path, raw, self.data)
             }
             _ => None,
         }

@@ -236,16 +236,12 @@ fn template_files_are_checked_with_their_own_lines() {
 
 #[test]
 fn unknown_module_gets_a_hint() {
-    let (_d, pb) = setup(&[("site.yml", "- hosts: web\n  tasks:\n    - nmae: hello\n")]);
+    let (_d, pb) = setup(&[("site.yml", "- hosts: web\n  tasks:\n    - shel: echo hello\n")]);
     let ds = check(&pb, &[inventory(&[])], &VarMap::new(), &Names);
     assert_eq!(ds.len(), 1);
-    assert_eq!(ds[0].message, "unknown module `nmae`");
+    assert_eq!(ds[0].message, "unknown module `shel`");
     assert_eq!(at(&ds[0]), (3, 7));
-    let hint = ds[0].hint.as_deref().unwrap();
-    assert!(
-        hint == "`nmae` is not a module; did you mean `name`?" || hint.starts_with("did you mean"),
-        "{hint}"
-    );
+    assert_eq!(ds[0].hint.as_deref(), Some("did you mean `shell`?"));
 }
 
 #[test]
