@@ -7,6 +7,7 @@
 #   ZDD_RUNNER=ansible examples/lab/demo.sh   # ansible-playbook, for comparison
 #
 # Environment: ZDD_RUNNER (zdd | ansible), ZDD_DEMO_HOSTS (4), ZDD_DEMO_NET (127.0.99),
+# ZDD_DEMO_STRICT=1 (haproxy without retries: see lab.sh --strict),
 # ANSIBLE_PLAYBOOK (path of ansible-playbook; default /work/venv-ansible/bin/ansible-playbook
 # or the one on PATH). Run as root.
 set -euo pipefail
@@ -16,6 +17,8 @@ repo=$(cd "$here/../.." && pwd)
 runner=${ZDD_RUNNER:-zdd}
 hosts=${ZDD_DEMO_HOSTS:-4}
 net=${ZDD_DEMO_NET:-127.0.99}
+strict=()
+if [ "${ZDD_DEMO_STRICT:-0}" = 1 ]; then strict=(--strict); fi
 version=2
 
 say() { echo "demo: $*"; }
@@ -77,7 +80,7 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-"$here/lab.sh" start --hosts "$hosts" --dir "$dir" --net "$net"
+"$here/lab.sh" start --hosts "$hosts" --dir "$dir" --net "$net" "${strict[@]}"
 
 "$here/probe" --url "http://$net.10:8080/" --concurrency 4 --duration 1800 \
   --stop-file "$dir/probe.stop" >"$dir/probe.out" 2>"$dir/probe.err" &

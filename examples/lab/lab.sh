@@ -33,10 +33,10 @@ usage() {
 # The pid's command line mentions DIR: it is one of this lab's processes, whatever
 # the pid file says (pids get reused).
 ours() {
-  local pid=$1
+  local pid=$1 argv=()
   [[ $pid =~ ^[0-9]+$ ]] || return 1
-  [ -r "/proc/$pid/cmdline" ] || return 1
-  tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -qF -- "$DIR/"
+  mapfile -d '' argv <"/proc/$pid/cmdline" 2>/dev/null || return 1
+  [[ "${argv[*]}" == *"$DIR/"* ]]
 }
 
 live_pids() {
@@ -78,8 +78,6 @@ check_start_args() {
   if [ "$a" -eq 0 ]; then TAG=$b; else TAG=$a-$b; fi
   [ "$(id -u)" -eq 0 ] || die "start must run as root (it adds a user, sudoers and init scripts)"
 }
-
-addr() { echo "$NET.$((10 + $1))"; }
 
 # One lab per net at a time: mkdir is atomic. A lock whose lab has no live process is stale.
 lock_net() {
@@ -152,11 +150,9 @@ make_keys() {
   local host_key i
   host_key=$(cut -d' ' -f1,2 "$DIR/ssh_host_ed25519_key.pub")
   for ((i = 0; i <= HOSTS; i++)); do
-    echo "[$(addr "$i")]:$SSH_PORT $host_key"
+    echo "[$NET.$((10 + i))]:$SSH_PORT $host_key"
   done >"$DIR/known_hosts"
 }
-
-host_name() { if [ "$1" -eq 0 ]; then echo lb; else echo "web$1"; fi; }
 
 write_sshd_config() {
   local name=$1 address=$2
@@ -206,7 +202,7 @@ $(if [ "$STRICT" -eq 1 ]; then
     timeout http-request 10s
 
 frontend www
-    bind $(addr 0):$LB_PORT
+    bind $NET.10:$LB_PORT
     default_backend loadbalancer
 
 backend loadbalancer
@@ -215,14 +211,13 @@ backend loadbalancer
 EOF
     local i
     for ((i = 1; i <= HOSTS; i++)); do
-      echo "    server web$i $(addr "$i"):$HTTP_PORT check inter 200ms fall 2 rise 1"
+      echo "    server web$i $NET.$((10 + i)):$HTTP_PORT check inter 200ms fall 2 rise 1"
     done
   } >"$DIR/haproxy.cfg"
 }
 
 write_index() {
   local i=$1
-  mkdir -p "$DIR/www/web$i"
   cat >"$DIR/www/web$i/index.html" <<EOF
 <!DOCTYPE html>
 <html>
@@ -235,12 +230,10 @@ write_index() {
 EOF
 }
 
-init_script_name() { echo "zdd-lab-$TAG-web$1"; }
-
 # The web server's service: what the playbook's `service` handler restarts.
 write_init_script() {
   local i=$1 name
-  name=$(init_script_name "$i")
+  name=zdd-lab-$TAG-web$i
   cat >"/etc/init.d/$name" <<EOF
 #!/bin/sh
 ### BEGIN INIT INFO
@@ -249,12 +242,12 @@ write_init_script() {
 # Required-Stop:
 # Default-Start:
 # Default-Stop:
-# Short-Description: zdd lab web server web$i (busybox httpd on $(addr "$i"):$HTTP_PORT)
+# Short-Description: zdd lab web server web$i (busybox httpd on $NET.$((10 + i)):$HTTP_PORT)
 ### END INIT INFO
 # Installed by zdd's examples/lab/lab.sh for the lab in $DIR; \`lab.sh stop\` removes it.
 
 NAME=$name
-ADDR=$(addr "$i")
+ADDR=$NET.$((10 + i))
 PORT=$HTTP_PORT
 DOCROOT=$DIR/www/web$i
 PIDFILE=$DIR/run/web$i.pid
@@ -336,7 +329,6 @@ case "$1" in
     ;;
 esac
 EOF
-  chmod 755 "/etc/init.d/$name"
   echo "/etc/init.d/$name" >>"$DIR/init-scripts"
 }
 
@@ -345,11 +337,11 @@ write_inventory() {
   {
     echo "# zdd lab in $DIR (lab.sh start --hosts $HOSTS --net $NET)"
     echo "[loadbalancers]"
-    echo "lb ansible_host=$(addr 0)"
+    echo "lb ansible_host=$NET.10"
     echo
     echo "[webappservers]"
     for ((i = 1; i <= HOSTS; i++)); do
-      echo "web$i ansible_host=$(addr "$i") doc_root=$DIR/www/web$i web_service=$(init_script_name "$i") http_port=$HTTP_PORT"
+      echo "web$i ansible_host=$NET.$((10 + i)) doc_root=$DIR/www/web$i web_service=zdd-lab-$TAG-web$i http_port=$HTTP_PORT"
     done
     echo
     echo "[all:vars]"
@@ -368,7 +360,8 @@ spawn() {
   local name=$1 log=$2
   shift 2
   setsid "$@" </dev/null >>"$log" 2>&1 &
-  echo "$! $name" >>"$DIR/pids"
+  SPAWNED=$!
+  echo "$SPAWNED $name" >>"$DIR/pids"
 }
 
 wait_listening() {
@@ -415,54 +408,57 @@ start() {
   local i name
   : >"$DIR/run/listeners"
   for ((i = 0; i <= HOSTS; i++)); do
-    name=$(host_name "$i")
-    write_sshd_config "$name" "$(addr "$i")"
-    echo "$(addr "$i"):$SSH_PORT" >>"$DIR/run/listeners"
+    if [ "$i" -eq 0 ]; then name=lb; else name=web$i; fi
+    write_sshd_config "$name" "$NET.$((10 + i))"
+    echo "$NET.$((10 + i)):$SSH_PORT" >>"$DIR/run/listeners"
   done
   /usr/sbin/sshd -t -f "$DIR/sshd_config.lb" || die "sshd rejects $DIR/sshd_config.lb"
+  local docroots=()
+  for ((i = 1; i <= HOSTS; i++)); do docroots+=("$DIR/www/web$i"); done
+  mkdir -p "${docroots[@]}"
   for ((i = 1; i <= HOSTS; i++)); do
     write_index "$i"
     write_init_script "$i"
-    echo "$(addr "$i"):$HTTP_PORT" >>"$DIR/run/listeners"
+    echo "$NET.$((10 + i)):$HTTP_PORT" >>"$DIR/run/listeners"
   done
+  xargs chmod 755 <"$DIR/init-scripts"
   write_haproxy_config
   haproxy -c -q -f "$DIR/haproxy.cfg" || die "haproxy rejects $DIR/haproxy.cfg"
 
   for ((i = 0; i <= HOSTS; i++)); do
-    name=$(host_name "$i")
+    if [ "$i" -eq 0 ]; then name=lb; else name=web$i; fi
     # sshd re-executes itself, so it needs its absolute path.
     spawn "sshd-$name" "$DIR/log/sshd.$name.log" /usr/sbin/sshd -D -e -f "$DIR/sshd_config.$name"
   done
   # The same command as the init script's start, launched all at once and waited for below.
   for ((i = 1; i <= HOSTS; i++)); do
-    spawn "$(init_script_name "$i")" "$DIR/log/web$i.httpd.log" \
-      busybox httpd -f -p "$(addr "$i"):$HTTP_PORT" -h "$DIR/www/web$i"
-    tail -n1 "$DIR/pids" | cut -d' ' -f1 >"$DIR/run/web$i.pid"
+    spawn "zdd-lab-$TAG-web$i" "$DIR/log/web$i.httpd.log" \
+      busybox httpd -f -p "$NET.$((10 + i)):$HTTP_PORT" -h "$DIR/www/web$i"
+    echo "$SPAWNED" >"$DIR/run/web$i.pid"
   done
   wait_listening || false
   # Only now, so that its first health checks find every web server up.
   spawn haproxy "$DIR/log/haproxy.log" haproxy -db -f "$DIR/haproxy.cfg"
-  echo "$(addr 0):$LB_PORT" >>"$DIR/run/listeners"
+  echo "$NET.10:$LB_PORT" >>"$DIR/run/listeners"
   wait_listening || false
   wait_servers_up || false
   write_inventory
   STARTED=1
-  echo "lab: $HOSTS web hosts behind http://$(addr 0):$LB_PORT/ (inventory $DIR/inventory.ini)"
+  echo "lab: $HOSTS web hosts behind http://$NET.10:$LB_PORT/ (inventory $DIR/inventory.ini)"
 }
 
 # --- stop / status ------------------------------------------------------------------------
 
 stop() {
   [ "$(id -u)" -eq 0 ] || die "stop must run as root"
-  local pids pid child
+  local pids pid children
   pids=$(live_pids)
-  for pid in $pids; do
+  if [ -n "$pids" ]; then
     # sshd's per-connection children are the lab's too; their command line does not say so.
-    for child in $(ps -o pid= --ppid "$pid" 2>/dev/null); do
-      kill "$child" 2>/dev/null || true
-    done
-    kill "$pid" 2>/dev/null || true
-  done
+    children=$(ps -eo pid=,ppid= | awk -v ours=" $(echo $pids) " 'index(ours, " " $2 " ") { print $1 }')
+    # shellcheck disable=SC2086 # lists of pids
+    kill $children $pids 2>/dev/null || true
+  fi
   local deadline=$((SECONDS + 5))
   while [ -n "$pids" ]; do
     pids=$(for pid in $pids; do ours "$pid" && echo "$pid"; done || true)
