@@ -33,22 +33,23 @@ usage() {
 # The pid's command line mentions DIR: it is one of this lab's processes, whatever
 # the pid file says (pids get reused).
 ours() {
-  local pid=$1 argv=()
+  local pid=$1 dir=${2:-$DIR} argv=()
   [[ $pid =~ ^[0-9]+$ ]] || return 1
   mapfile -d '' argv <"/proc/$pid/cmdline" 2>/dev/null || return 1
-  [[ "${argv[*]}" == *"$DIR/"* ]]
+  [[ "${argv[*]}" == *"$dir/"* ]]
 }
 
+# The recorded pids of the lab in DIR (or the given directory) that still run.
 live_pids() {
-  [ -f "$DIR/pids" ] || return 0
-  local pid _
+  local dir=${1:-$DIR} pid _
+  [ -f "$dir/pids" ] || return 0
   while read -r pid _; do
-    if ours "$pid"; then echo "$pid"; fi
-  done <"$DIR/pids"
+    if ours "$pid" "$dir"; then echo "$pid"; fi
+  done <"$dir/pids"
 }
 
 parse_args() {
-  HOSTS=3 DIR= NET= STRICT=0
+  HOSTS=3 DIR='' NET='' STRICT=0
   while [ $# -gt 0 ]; do
     case $1 in
       --strict) STRICT=1; shift ;;
@@ -86,7 +87,7 @@ lock_net() {
   if ! mkdir "$lock" 2>/dev/null; then
     local owner
     owner=$(cat "$lock/dir" 2>/dev/null || true)
-    if [ -n "$owner" ] && [ "$owner" != "$DIR" ] && (DIR=$owner; [ -n "$(live_pids)" ]); then
+    if [ -n "$owner" ] && [ "$owner" != "$DIR" ] && [ -n "$(live_pids "$owner")" ]; then
       echo "lab.sh: net $NET is in use by the lab in $owner" >&2
       exit 3
     fi
@@ -455,7 +456,7 @@ stop() {
   pids=$(live_pids)
   if [ -n "$pids" ]; then
     # sshd's per-connection children are the lab's too; their command line does not say so.
-    children=$(ps -eo pid=,ppid= | awk -v ours=" $(echo $pids) " 'index(ours, " " $2 " ") { print $1 }')
+    children=$(ps -eo pid=,ppid= | awk -v ours=" ${pids//$'\n'/ } " 'index(ours, " " $2 " ") { print $1 }')
     # shellcheck disable=SC2086 # lists of pids
     kill $children $pids 2>/dev/null || true
   fi
