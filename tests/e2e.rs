@@ -4,7 +4,7 @@
 mod support;
 
 use std::process::Output;
-use support::{Lab, Probe};
+use support::Lab;
 
 const LAB_PLAYBOOK: &str = "examples/lab/zero-downtime.yml";
 
@@ -53,18 +53,44 @@ fn task_results<'a>(out: &'a str, task: &str) -> Vec<&'a str> {
 fn rolling_deploy_under_traffic_drops_no_request_and_upgrades_every_host() {
     let lab = Lab::start(3);
     let before: Vec<String> = lab.hosts().iter().map(|h| lab.web_pid(h)).collect();
-    let probe = Probe::start(&lab, 4);
+    let probe = lab.probe(4);
     let out = apply(&lab, LAB_PLAYBOOK, &["version=2"]);
     let counts = probe.stop();
     let text = stdout(&out);
-    assert_eq!(out.status.code(), Some(0), "zdd failed:\n{text}\n{}", stderr(&out));
-    assert!(counts.requests >= 50, "the probe sent too few requests to prove anything: {counts:?}");
-    assert_eq!(counts.failed, 0, "requests failed during the rollout: {counts:?}\n{text}");
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "zdd failed:\n{text}\n{}",
+        stderr(&out)
+    );
+    assert!(
+        counts.requests >= 50,
+        "the probe sent too few requests to prove anything: {counts:?}"
+    );
+    assert_eq!(
+        counts.failed, 0,
+        "requests failed during the rollout: {counts:?}\n{text}"
+    );
     for (host, old_pid) in lab.hosts().iter().zip(before) {
-        assert!(lab.page(host).contains("version 2"), "{host} was not upgraded: {}", lab.page(host));
-        assert_ne!(lab.web_pid(host), old_pid, "{host}'s web server was not restarted");
-        assert!(lab.server_state(host).contains("UP"), "{host} is not back in rotation");
-        assert!(recap_of(&text, host).contains("failed=0"), "{}", recap_of(&text, host));
+        assert!(
+            lab.page(host).contains("version: 2"),
+            "{host} was not upgraded: {}",
+            lab.page(host)
+        );
+        assert_ne!(
+            lab.web_pid(host),
+            old_pid,
+            "{host}'s web server was not restarted"
+        );
+        assert!(
+            lab.server_state(host).contains("UP"),
+            "{host} is not back in rotation"
+        );
+        assert!(
+            recap_of(&text, host).contains("failed=0"),
+            "{}",
+            recap_of(&text, host)
+        );
     }
     // serial: 1 -> one PLAY banner per host, each batch disabling then enabling its host.
     assert_eq!(text.matches("PLAY [").count(), lab.hosts().len());
@@ -81,13 +107,17 @@ fn second_run_changes_no_configuration_template() {
     assert_eq!(second.status.code(), Some(0), "{text}");
     let config = task_results(&text, "Write the web server configuration");
     assert_eq!(config.len(), 2, "expected one result per host:\n{text}");
-    assert!(config.iter().all(|l| l.starts_with("ok: ")), "config template changed on a second run:\n{text}");
+    assert!(
+        config.iter().all(|l| l.starts_with("ok: ")),
+        "config template changed on a second run:\n{text}"
+    );
 }
 
 #[test]
 fn failed_upgrade_leaves_the_host_out_of_rotation_and_stops_the_rollout() {
     let lab = Lab::start(3);
-    let web2 = &lab.hosts()[1];
+    let hosts = lab.hosts();
+    let web2 = &hosts[1];
     // The upgrade of web2 fails: its document root is not a directory any more.
     let doc_root = lab.doc_root(web2);
     let original = std::fs::read_to_string(doc_root.join("index.html")).unwrap();
@@ -95,42 +125,63 @@ fn failed_upgrade_leaves_the_host_out_of_rotation_and_stops_the_rollout() {
     let out = apply(&lab, LAB_PLAYBOOK, &["version=4"]);
     let text = stdout(&out);
     assert_eq!(out.status.code(), Some(2), "{text}");
-    let [web1, _, web3] = [&lab.hosts()[0], web2, &lab.hosts()[2]];
-    assert!(lab.page(web1).contains("version 4"), "web1 ran before the failure and is upgraded");
+    let (web1, web3) = (&hosts[0], &hosts[2]);
+    assert!(
+        lab.page(web1).contains("version: 4"),
+        "web1 ran before the failure and is upgraded"
+    );
     assert!(lab.server_state(web1).contains("UP"));
-    assert!(lab.server_state(web2).contains("MAINT"), "a failed host must stay out of rotation");
+    assert!(
+        lab.server_state(web2).contains("MAINT"),
+        "a failed host must stay out of rotation"
+    );
     assert!(recap_of(&text, web2).contains("failed=1"), "{text}");
     // serial: 1 and the whole batch failed: Ansible stops the play; web3 is untouched.
     assert!(text.contains("NO MORE HOSTS LEFT"), "{text}");
-    assert!(!lab.page(web3).contains("version 4"));
+    assert!(!lab.page(web3).contains("version: 4"));
     assert!(lab.server_state(web3).contains("UP"));
     lab.restore_doc_root(web2);
-    assert_eq!(std::fs::read_to_string(doc_root.join("index.html")).unwrap(), original);
+    assert_eq!(
+        std::fs::read_to_string(doc_root.join("index.html")).unwrap(),
+        original
+    );
 }
 
 #[test]
 fn haproxy_refusal_is_a_failure_even_though_socat_exits_zero() {
     let lab = Lab::start(1);
-    let host = &lab.hosts()[0];
+    let host = &lab.hosts()[0].clone();
     let before = lab.page(host);
-    let out = apply(&lab, LAB_PLAYBOOK, &["version=5", "haproxy_backend=nosuchbackend"]);
+    let out = apply(
+        &lab,
+        LAB_PLAYBOOK,
+        &["version=5", "haproxy_backend=nosuchbackend"],
+    );
     let text = stdout(&out);
     assert_eq!(out.status.code(), Some(2), "{text}");
-    assert!(text.contains("No such backend"), "HAProxy's answer should be shown:\n{text}");
-    assert_eq!(lab.page(host), before, "the host must not be upgraded after a failed disable");
+    assert!(
+        text.contains("No such backend"),
+        "HAProxy's answer should be shown:\n{text}"
+    );
+    assert_eq!(
+        lab.page(host),
+        before,
+        "the host must not be upgraded after a failed disable"
+    );
 }
 
 #[test]
 fn unreachable_host_is_found_before_anything_changes() {
     let lab = Lab::start(2);
-    let web2 = &lab.hosts()[1];
+    let hosts = lab.hosts();
+    let web2 = &hosts[1];
     lab.stop_sshd(web2);
-    let before = lab.page(&lab.hosts()[0]);
+    let before = lab.page(&hosts[0]);
     let out = apply(&lab, LAB_PLAYBOOK, &["version=6"]);
     assert_eq!(out.status.code(), Some(4), "{}\n{}", stdout(&out), stderr(&out));
     assert!(stderr(&out).contains(web2.as_str()), "{}", stderr(&out));
-    assert_eq!(lab.page(&lab.hosts()[0]), before, "web1 must not be touched");
-    assert!(lab.server_state(&lab.hosts()[0]).contains("UP"));
+    assert_eq!(lab.page(&hosts[0]), before, "web1 must not be touched");
+    assert!(lab.server_state(&hosts[0]).contains("UP"));
 }
 
 #[test]
@@ -161,7 +212,7 @@ fn sigint_finishes_the_batch_and_leaves_no_ssh_master_behind() {
     )
     .unwrap();
     let marker = std::process::id().to_string();
-    let mut child = lab
+    let child = lab
         .zdd()
         .args(["apply", playbook.to_str().unwrap(), "-i"])
         .arg(lab.inventory())
@@ -172,14 +223,20 @@ fn sigint_finishes_the_batch_and_leaves_no_ssh_master_behind() {
     std::thread::sleep(std::time::Duration::from_millis(800));
     let zdd_pid = child.id();
     let masters_before = support::ssh_masters_of(zdd_pid);
-    assert!(!masters_before.is_empty(), "zdd should hold ssh masters while it runs");
+    assert!(
+        !masters_before.is_empty(),
+        "zdd should hold ssh masters while it runs"
+    );
     unsafe { libc::kill(zdd_pid as i32, libc::SIGINT) };
     let out = child.wait_with_output().unwrap();
     let text = stdout(&out);
     assert_eq!(out.status.code(), Some(130), "{text}");
     let done = |h: &str| std::path::Path::new(&format!("/tmp/zdd-sigint-{h}-{marker}")).exists();
     assert!(done(&lab.hosts()[0]), "the batch in flight must finish:\n{text}");
-    assert!(!done(&lab.hosts()[1]), "no new batch may start after the signal:\n{text}");
+    assert!(
+        !done(&lab.hosts()[1]),
+        "no new batch may start after the signal:\n{text}"
+    );
     let _ = std::fs::remove_file(format!("/tmp/zdd-sigint-{}-{marker}", lab.hosts()[0]));
     for pid in masters_before {
         assert!(!support::alive(pid), "ssh master {pid} outlived zdd");

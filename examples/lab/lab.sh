@@ -217,6 +217,12 @@ EOF
   } >"$DIR/haproxy.cfg"
 }
 
+# The web server's configuration as the lab ships it: the playbook's template replaces it.
+write_web_conf() {
+  local i=$1
+  printf '# busybox httpd configuration of web%s, as the lab shipped it\n' "$i" >"$DIR/conf/web$i.conf"
+}
+
 write_index() {
   local i=$1
   cat >"$DIR/www/web$i/index.html" <<EOF
@@ -251,6 +257,7 @@ NAME=$name
 ADDR=$NET.$((10 + i))
 PORT=$HTTP_PORT
 DOCROOT=$DIR/www/web$i
+CONF=$DIR/conf/web$i.conf
 PIDFILE=$DIR/run/web$i.pid
 LOG=$DIR/log/web$i.httpd.log
 PIDS=$DIR/pids
@@ -274,7 +281,7 @@ do_start() {
     return 0
   fi
   # Its own session, no terminal, no inherited pipes: it outlives the caller's ssh session.
-  setsid busybox httpd -f -p "$ADDR:$PORT" -h "$DOCROOT" </dev/null >>"$LOG" 2>&1 &
+  setsid busybox httpd -f -p "$ADDR:$PORT" -h "$DOCROOT" -c "$CONF" </dev/null >>"$LOG" 2>&1 &
   pid=$!
   echo "$pid" >"$PIDFILE"
   echo "$pid $NAME" >>"$PIDS"
@@ -342,7 +349,7 @@ write_inventory() {
     echo
     echo "[webappservers]"
     for ((i = 1; i <= HOSTS; i++)); do
-      echo "web$i ansible_host=$NET.$((10 + i)) doc_root=$DIR/www/web$i web_service=zdd-lab-$TAG-web$i http_port=$HTTP_PORT"
+      echo "web$i ansible_host=$NET.$((10 + i)) doc_root=$DIR/www/web$i web_conf=$DIR/conf/web$i.conf web_service=zdd-lab-$TAG-web$i http_port=$HTTP_PORT"
     done
     echo
     echo "[all:vars]"
@@ -399,8 +406,8 @@ start() {
   check_net_free
   STARTED=0
   trap 'if [ "$STARTED" -eq 0 ]; then echo "lab.sh: start failed, cleaning up" >&2; stop >/dev/null 2>&1 || true; fi' EXIT
-  mkdir -p "$DIR/www" "$DIR/run" "$DIR/log"
-  chmod 755 "$DIR" "$DIR/www"
+  mkdir -p "$DIR/www" "$DIR/run" "$DIR/log" "$DIR/conf"
+  chmod 755 "$DIR" "$DIR/www" "$DIR/conf"
   rm -f "$DIR/pids" "$DIR/init-scripts" "$DIR/run/"*
   echo "NET=$NET HOSTS=$HOSTS TAG=$TAG" >"$DIR/lab.env"
   ensure_deploy_user
@@ -419,6 +426,7 @@ start() {
   mkdir -p "${docroots[@]}"
   for ((i = 1; i <= HOSTS; i++)); do
     write_index "$i"
+    write_web_conf "$i"
     write_init_script "$i"
     echo "$NET.$((10 + i)):$HTTP_PORT" >>"$DIR/run/listeners"
   done
@@ -434,7 +442,7 @@ start() {
   # The same command as the init script's start, launched all at once and waited for below.
   for ((i = 1; i <= HOSTS; i++)); do
     spawn "zdd-lab-$TAG-web$i" "$DIR/log/web$i.httpd.log" \
-      busybox httpd -f -p "$NET.$((10 + i)):$HTTP_PORT" -h "$DIR/www/web$i"
+      busybox httpd -f -p "$NET.$((10 + i)):$HTTP_PORT" -h "$DIR/www/web$i" -c "$DIR/conf/web$i.conf"
     echo "$SPAWNED" >"$DIR/run/web$i.pid"
   done
   wait_listening || false

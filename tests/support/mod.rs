@@ -281,6 +281,49 @@ impl Lab {
         cmd
     }
 
+    /// A host's document root.
+    pub fn doc_root(&self, host: &str) -> PathBuf {
+        self.dir().join("www").join(host)
+    }
+
+    /// The pid of a host's web server, as its init script recorded it.
+    pub fn web_pid(&self, host: &str) -> String {
+        let path = self.dir().join("run").join(format!("{host}.pid"));
+        std::fs::read_to_string(&path)
+            .unwrap_or_else(|e| panic!("read {}: {e}", path.display()))
+            .trim()
+            .to_owned()
+    }
+
+    /// Make a host's upgrade fail: its document root becomes a plain file (the web server
+    /// keeps serving the moved directory it already has open).
+    pub fn break_doc_root(&self, host: &str) {
+        let root = self.doc_root(host);
+        std::fs::rename(&root, root.with_extension("moved")).unwrap();
+        std::fs::write(&root, "not a directory\n").unwrap();
+    }
+
+    pub fn restore_doc_root(&self, host: &str) {
+        let root = self.doc_root(host);
+        std::fs::remove_file(&root).unwrap();
+        std::fs::rename(root.with_extension("moved"), &root).unwrap();
+    }
+
+    /// Stop a host's sshd (its listener and its sessions): the host becomes unreachable.
+    pub fn stop_sshd(&self, host: &str) {
+        let config = self.dir().join(format!("sshd_config.{host}"));
+        let config = config.to_string_lossy().into_owned();
+        for pid in pids_matching(|cmdline| cmdline.contains("sshd") && cmdline.contains(&config)) {
+            unsafe { libc::kill(pid as i32, libc::SIGTERM) };
+        }
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while Instant::now() < deadline
+            && TcpStream::connect(format!("{}:{SSH_PORT}", self.address(host))).is_ok()
+        {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
     /// A probe sending requests through haproxy until stopped.
     pub fn probe(&self, concurrency: usize) -> Probe {
         Probe::start(&self.haproxy_url(), concurrency)
@@ -443,5 +486,46 @@ impl Drop for Probe {
             let _ = child.kill();
             let _ = child.wait();
         }
+    }
+}
+
+/// Pids of the processes whose command line (NULs as spaces) satisfies `matches`.
+pub fn pids_matching(matches: impl Fn(&str) -> bool) -> Vec<u32> {
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    entries
+        .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|pid| {
+            std::fs::read(format!("/proc/{pid}/cmdline"))
+                .map(|raw| matches(&String::from_utf8_lossy(&raw).replace('\0', " ")))
+                .unwrap_or(false)
+        })
+        .collect()
+}
+
+/// The `ssh` master processes a zdd process started (its children running `ssh -M`).
+pub fn ssh_masters_of(zdd_pid: u32) -> Vec<u32> {
+    pids_matching(|cmdline| cmdline.starts_with("ssh ") && cmdline.contains(" -M "))
+        .into_iter()
+        .filter(|pid| parent_of(*pid) == Some(zdd_pid))
+        .collect()
+}
+
+fn parent_of(pid: u32) -> Option<u32> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The command name is in parentheses and may contain spaces: read after the last ')'.
+    stat.rsplit_once(')')?.1.split_whitespace().nth(1)?.parse().ok()
+}
+
+/// Is the process running (and not a zombie waiting to be reaped)?
+pub fn alive(pid: u32) -> bool {
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Ok(stat) => {
+            stat.rsplit_once(')')
+                .and_then(|(_, rest)| rest.split_whitespace().next())
+                != Some("Z")
+        }
+        Err(_) => false,
     }
 }
