@@ -150,12 +150,17 @@ pub mod exit {
 
 /// "did you mean ...?" for a misspelt keyword or module name.
 pub fn did_you_mean<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<String> {
+    closest(word, candidates).map(|(_, c)| format!("did you mean `{c}`?"))
+}
+
+/// The candidate nearest to `word` and its edit distance, if it is near enough to be a
+/// plausible typo (one edit per three letters, at least one).
+pub fn closest<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<(usize, &'a str)> {
     candidates
         .into_iter()
         .map(|c| (strsim::damerau_levenshtein(word, c), c))
-        .filter(|(d, c)| *d <= 2.max(c.len() / 4))
+        .filter(|(d, c)| *d <= 1.max(c.len() / 3))
         .min_by_key(|(d, _)| *d)
-        .map(|(_, c)| format!("did you mean `{c}`?"))
 }
 
 #[cfg(test)]
@@ -184,5 +189,14 @@ mod tests {
             Some("did you mean `delegate_to`?")
         );
         assert_eq!(did_you_mean("completely_else", words), None);
+        assert_eq!(
+            did_you_mean("nmae", ["name"]).as_deref(),
+            Some("did you mean `name`?")
+        );
+        assert_eq!(
+            did_you_mean("shel", words),
+            None,
+            "two edits on four letters is not a typo"
+        );
     }
 }

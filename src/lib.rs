@@ -19,5 +19,6 @@ pub mod runner;
 pub mod template;
 pub mod validate;
 pub mod vars;
+pub mod yaml;
 
 pub use run::run;

@@ -105,6 +105,8 @@ pub struct Task {
     pub args: Value,
     /// Where each argument key was written, for error messages.
     pub arg_locs: IndexMap<String, Location>,
+    /// Where each task keyword (`notify`, `when`, `delegate_to`...) was written.
+    pub keyword_locs: IndexMap<String, Location>,
     pub delegate_to: Option<String>,
     pub delegate_facts: bool,
     pub run_once: bool,

@@ -12,7 +12,15 @@ pub type VarMap = IndexMap<String, Value>;
 
 #[derive(Debug, Clone, Default)]
 pub struct Context {
-    layers: Vec<Arc<VarMap>>,
+    layers: Vec<Layer>,
+}
+
+#[derive(Debug, Clone)]
+struct Layer {
+    vars: Arc<VarMap>,
+    /// Values that are data, never templates (registered results, facts): a `{{` in a
+    /// command's output must not be rendered.
+    raw: bool,
 }
 
 impl Context {
@@ -22,7 +30,18 @@ impl Context {
 
     /// Add a layer above all existing ones.
     pub fn push(&mut self, layer: Arc<VarMap>) {
-        self.layers.push(layer);
+        self.layers.push(Layer {
+            vars: layer,
+            raw: false,
+        });
+    }
+
+    /// Add a layer of data that is never templated (registered results, facts).
+    pub fn push_raw(&mut self, layer: Arc<VarMap>) {
+        self.layers.push(Layer {
+            vars: layer,
+            raw: true,
+        });
     }
 
     /// A copy of this context with one more layer on top.
@@ -41,7 +60,15 @@ impl Context {
 
     /// The highest-precedence value of `name`, raw (not yet templated).
     pub fn get(&self, name: &str) -> Option<&Value> {
-        self.layers.iter().rev().find_map(|l| l.get(name))
+        self.entry(name).map(|(v, _)| v)
+    }
+
+    /// The value of `name` and whether it is raw data (never to be templated).
+    pub fn entry(&self, name: &str) -> Option<(&Value, bool)> {
+        self.layers
+            .iter()
+            .rev()
+            .find_map(|l| l.vars.get(name).map(|v| (v, l.raw)))
     }
 
     pub fn contains(&self, name: &str) -> bool {
@@ -52,7 +79,7 @@ impl Context {
     pub fn keys(&self) -> Vec<&str> {
         let mut seen = indexmap::IndexSet::new();
         for layer in &self.layers {
-            for k in layer.keys() {
+            for k in layer.vars.keys() {
                 seen.insert(k.as_str());
             }
         }
@@ -77,6 +104,18 @@ mod tests {
         assert_eq!(ctx.get("b"), Some(&json!(2)));
         assert_eq!(ctx.keys(), vec!["a", "b"]);
         assert!(!ctx.contains("c"));
+    }
+
+    #[test]
+    fn raw_layers_are_marked() {
+        let mut ctx = Context::new();
+        ctx.push(Arc::new(VarMap::from([("a".into(), json!("{{ b }}"))])));
+        ctx.push_raw(Arc::new(VarMap::from([(
+            "out".into(),
+            json!("{{ not a template }}"),
+        )])));
+        assert_eq!(ctx.entry("a"), Some((&json!("{{ b }}"), false)));
+        assert_eq!(ctx.entry("out"), Some((&json!("{{ not a template }}"), true)));
     }
 }
 

@@ -1,10 +1,48 @@
 //! All connections of a run: opened together before the first batch, closed at any exit.
 
+use super::local::LocalHost;
+use super::ssh::{control_path, SshHost};
 use super::{ConnectSpec, Host, HostError};
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, Once};
+use tokio::sync::{OnceCell, Semaphore};
 
-#[derive(Debug, Default)]
-pub struct Connections {}
+/// Masters authenticating at the same time: key exchange is CPU-bound, and beyond this
+/// many the machine only gets slower.
+const CONCURRENT_HANDSHAKES: usize = 64;
+
+type Opened = Result<Arc<dyn Host>, HostError>;
+
+#[derive(Debug)]
+pub struct Connections {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    /// One cell per inventory name: a second `get` waits for the first one's open.
+    hosts: Mutex<HashMap<String, Arc<OnceCell<Opened>>>>,
+    masters: Mutex<Vec<Arc<SshHost>>>,
+    dir: Mutex<Option<ControlDir>>,
+    next_socket: AtomicUsize,
+    handshakes: Semaphore,
+}
+
+impl Default for Connections {
+    fn default() -> Self {
+        Connections {
+            inner: Arc::new(Inner {
+                hosts: Mutex::default(),
+                masters: Mutex::default(),
+                dir: Mutex::default(),
+                next_socket: AtomicUsize::new(0),
+                handshakes: Semaphore::new(CONCURRENT_HANDSHAKES),
+            }),
+        }
+    }
+}
 
 impl Connections {
     pub fn new() -> Self {
@@ -13,16 +51,171 @@ impl Connections {
 
     /// Open every connection concurrently; one result per spec, in order.
     pub async fn open_all(&self, specs: &[ConnectSpec]) -> Vec<Result<Arc<dyn Host>, HostError>> {
-        let _ = specs;
-        todo!("host layer")
+        raise_fd_limit();
+        let tasks: Vec<_> = specs
+            .iter()
+            .map(|spec| {
+                let inner = self.inner.clone();
+                let spec = spec.clone();
+                tokio::spawn(async move { inner.get(&spec).await })
+            })
+            .collect();
+        let mut results = Vec::with_capacity(tasks.len());
+        for task in tasks {
+            results.push(task.await.unwrap_or_else(|e| {
+                Err(HostError::Unreachable(format!(
+                    "opening the connection failed: {e}"
+                )))
+            }));
+        }
+        results
     }
 
     /// The open connection for `spec.name`, opening it now if it is not open yet.
     pub async fn get(&self, spec: &ConnectSpec) -> Result<Arc<dyn Host>, HostError> {
-        let _ = spec;
-        todo!("host layer")
+        self.inner.get(spec).await
     }
 
     /// Close every master. Called on every exit path, signals included.
-    pub async fn close_all(&self) {}
+    pub async fn close_all(&self) {
+        let masters = std::mem::take(&mut *lock(&self.inner.masters));
+        lock(&self.inner.hosts).clear();
+        for master in &masters {
+            master.stop_now();
+        }
+        for master in &masters {
+            master.close().await;
+        }
+        lock(&self.inner.dir).take();
+    }
+
+    /// The pids of the `ssh` master processes currently open.
+    pub fn master_pids(&self) -> Vec<u32> {
+        lock(&self.inner.masters).iter().map(|m| m.master_pid()).collect()
+    }
+
+    /// The directory holding the control sockets, once one master was started.
+    pub fn control_dir(&self) -> Option<PathBuf> {
+        lock(&self.inner.dir).as_ref().map(|d| d.path.clone())
+    }
+}
+
+impl Drop for Connections {
+    fn drop(&mut self) {
+        for master in lock(&self.inner.masters).iter() {
+            master.stop_now();
+        }
+    }
+}
+
+impl Inner {
+    async fn get(&self, spec: &ConnectSpec) -> Opened {
+        let cell = lock(&self.hosts).entry(spec.name.clone()).or_default().clone();
+        cell.get_or_init(|| self.open(spec)).await.clone()
+    }
+
+    async fn open(&self, spec: &ConnectSpec) -> Opened {
+        if spec.local {
+            return Ok(Arc::new(LocalHost::new(spec.name.clone())));
+        }
+        let ctl = {
+            let mut dir = lock(&self.dir);
+            if dir.is_none() {
+                *dir = Some(ControlDir::create().map_err(|e| {
+                    HostError::Unreachable(format!("cannot create a control directory: {e}"))
+                })?);
+            }
+            let index = self.next_socket.fetch_add(1, Ordering::Relaxed);
+            control_path(&dir.as_ref().expect("just created").path, index)
+        };
+        let _turn = self.handshakes.acquire().await;
+        let host = Arc::new(SshHost::connect(spec, &ctl).await?);
+        lock(&self.masters).push(host.clone());
+        Ok(host)
+    }
+}
+
+/// A private directory for control sockets, short enough for a unix socket path (~100
+/// bytes) whatever `TMPDIR` is. Removed on drop.
+#[derive(Debug)]
+struct ControlDir {
+    path: PathBuf,
+}
+
+impl ControlDir {
+    fn create() -> std::io::Result<ControlDir> {
+        use std::os::unix::fs::DirBuilderExt;
+        static NEXT: AtomicUsize = AtomicUsize::new(0);
+        let mut last_error = None;
+        let bases = [Path::new("/tmp").to_owned(), std::env::temp_dir()];
+        for base in bases.iter().filter(|b| b.as_os_str().len() < 60) {
+            remove_stale(base);
+            for _ in 0..100 {
+                let n = NEXT.fetch_add(1, Ordering::Relaxed);
+                let path = base.join(format!("zdd-{}-{n}", std::process::id()));
+                match std::fs::DirBuilder::new().mode(0o700).create(&path) {
+                    Ok(()) => return Ok(ControlDir { path }),
+                    Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
+                    Err(e) => {
+                        last_error = Some(e);
+                        break;
+                    }
+                }
+            }
+        }
+        Err(last_error.unwrap_or_else(|| std::io::Error::other("no usable temporary directory")))
+    }
+}
+
+/// Remove the control directories of zdd processes that were killed before they could.
+fn remove_stale(base: &Path) {
+    let Ok(entries) = std::fs::read_dir(base) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let Some(pid) = name
+            .to_str()
+            .and_then(|n| n.strip_prefix("zdd-"))
+            .and_then(|n| n.split_once('-'))
+            .and_then(|(pid, _)| pid.parse::<libc::pid_t>().ok())
+        else {
+            continue;
+        };
+        // SAFETY: signal 0 only checks whether the process exists.
+        let gone = unsafe { libc::kill(pid, 0) } != 0
+            && std::io::Error::last_os_error().raw_os_error() == Some(libc::ESRCH);
+        if gone {
+            let _ = std::fs::remove_dir_all(entry.path());
+        }
+    }
+}
+
+impl Drop for ControlDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.path);
+    }
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Each master costs zdd a few descriptors; 200 hosts need more than the usual soft
+/// limit of 1024 once commands run in parallel.
+fn raise_fd_limit() {
+    static ONCE: Once = Once::new();
+    ONCE.call_once(|| {
+        let mut limit = libc::rlimit {
+            rlim_cur: 0,
+            rlim_max: 0,
+        };
+        // SAFETY: plain syscalls on a stack value.
+        unsafe {
+            if libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) == 0 && limit.rlim_cur < limit.rlim_max {
+                limit.rlim_cur = limit.rlim_max.min(65536);
+                libc::setrlimit(libc::RLIMIT_NOFILE, &limit);
+            }
+        }
+    });
 }

@@ -1,2 +1,425 @@
 //! An SSH host: one OpenSSH master per host, every command multiplexed over it.
-// Implemented by the host-layer work.
+//!
+//! zdd starts the master itself (`ssh -M -N -S CTL ...`) so that `~/.ssh/config`, the agent,
+//! known_hosts and `ansible_ssh_common_args` behave exactly as with plain `ssh`; commands
+//! then go over the master's control socket through the `openssh` crate's native mux client
+//! (one socket connection and one SSH channel per command, no local process).
+
+use super::RemoteCommand;
+use super::{command_line, is_sudo_refusal, CommandOutput, ConnectSpec, Host, HostError};
+use async_trait::async_trait;
+use openssh::{Session, Stdio};
+use std::io;
+use std::path::{Path, PathBuf};
+use std::process::Stdio as ProcessStdio;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::process::{Child, Command};
+use tokio::sync::{watch, Semaphore};
+
+/// sshd refuses more than `MaxSessions` (10 by default) channels on one connection; stay
+/// below it and queue the rest.
+pub const SESSIONS_PER_HOST: usize = 8;
+
+/// How long a master may take to connect and authenticate before the host is unreachable
+/// (`ConnectTimeout` only covers the TCP connect).
+const OPEN_DEADLINE: Duration = Duration::from_secs(30);
+
+/// Retries of a connection that sshd dropped during key exchange (`MaxStartups`).
+const KEX_RETRIES: u32 = 5;
+
+/// The `ssh` options every master gets, before the user's own arguments.
+const MASTER_OPTIONS: &[&str] = &[
+    "-o",
+    "ControlPersist=no",
+    "-o",
+    "BatchMode=yes",
+    "-o",
+    "ConnectTimeout=10",
+    "-o",
+    "ServerAliveInterval=5",
+    "-o",
+    "ServerAliveCountMax=3",
+];
+
+/// What became of a master process.
+#[derive(Debug, Clone)]
+enum MasterState {
+    Running,
+    /// The master exited; ssh's last words on stderr.
+    Exited(String),
+}
+
+#[derive(Debug)]
+pub struct SshHost {
+    name: String,
+    address: String,
+    session: Session,
+    master_pid: u32,
+    state: watch::Receiver<MasterState>,
+    stop: watch::Sender<bool>,
+    slots: Semaphore,
+    closed: Mutex<bool>,
+}
+
+impl SshHost {
+    /// Start a master for `spec` with its control socket at `ctl` and wait until it is
+    /// connected and authenticated. A connection reset during key exchange (sshd's
+    /// `MaxStartups` when many hosts connect at once) is retried a few times.
+    pub async fn connect(spec: &ConnectSpec, ctl: &Path) -> Result<SshHost, HostError> {
+        let mut attempt = 0;
+        loop {
+            match Master::start(spec, ctl).await {
+                Ok(master) => return Ok(SshHost::over(spec, ctl, master)),
+                Err(message) if attempt < KEX_RETRIES && dropped_during_kex(&message) => {
+                    attempt += 1;
+                    let jitter = u64::from(std::process::id() ^ attempt) % 50;
+                    tokio::time::sleep(Duration::from_millis(100 * u64::from(attempt) + jitter)).await;
+                }
+                Err(message) => return Err(HostError::Unreachable(message)),
+            }
+        }
+    }
+
+    fn over(spec: &ConnectSpec, ctl: &Path, master: Master) -> SshHost {
+        SshHost {
+            name: spec.name.clone(),
+            address: spec.address.clone(),
+            session: Session::resume_mux(ctl.into(), None),
+            master_pid: master.pid,
+            state: master.state,
+            stop: master.stop,
+            slots: Semaphore::new(SESSIONS_PER_HOST),
+            closed: Mutex::new(false),
+        }
+    }
+
+    /// The pid of the local `ssh` master process.
+    pub fn master_pid(&self) -> u32 {
+        self.master_pid
+    }
+
+    /// Ask the master to stop without waiting (for `Drop` paths).
+    pub fn stop_now(&self) {
+        let _ = self.stop.send(true);
+    }
+
+    /// The master's exit message if it has exited, waiting up to `grace` for it to do so
+    /// (a dying connection closes its channels a moment before the process ends).
+    async fn master_exit(&self, grace: Duration) -> Option<String> {
+        let mut state = self.state.clone();
+        let exited = tokio::time::timeout(grace, async {
+            loop {
+                if let MasterState::Exited(message) = &*state.borrow_and_update() {
+                    return message.clone();
+                }
+                if state.changed().await.is_err() {
+                    return String::new();
+                }
+            }
+        })
+        .await
+        .ok()?;
+        Some(exited)
+    }
+
+    fn unreachable(&self, message: &str) -> HostError {
+        let message = message.trim();
+        HostError::Unreachable(if message.is_empty() {
+            format!("connection to {} lost", self.address)
+        } else {
+            format!("connection to {} lost: {message}", self.address)
+        })
+    }
+
+    async fn run_once(&self, cmd: &RemoteCommand) -> Result<CommandOutput, RunFailure> {
+        let mut command = self.session.raw_command(command_line(cmd));
+        command
+            .stdin(if cmd.stdin.is_some() {
+                Stdio::piped()
+            } else {
+                Stdio::null()
+            })
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        let mut child = command.spawn().await.map_err(RunFailure::Open)?;
+        if let (Some(data), Some(mut stdin)) = (&cmd.stdin, child.stdin().take()) {
+            let data = data.clone();
+            // Feed stdin on the side so a command that does not read it cannot block us.
+            tokio::spawn(async move {
+                let _ = stdin.write_all(&data).await;
+            });
+        }
+        let mut stdout_pipe = child.stdout().take();
+        let mut stderr_pipe = child.stderr().take();
+        let (stdout, stderr) = tokio::join!(read_all(&mut stdout_pipe), read_all(&mut stderr_pipe));
+        let rc = match child.wait().await {
+            Ok(status) => status.code().unwrap_or(-1),
+            // The crate turns exit status 127 into an error; for a shell it is an rc.
+            Err(openssh::Error::Remote(e)) if e.kind() == io::ErrorKind::NotFound => 127,
+            Err(e) => return Err(RunFailure::Lost(e)),
+        };
+        Ok(CommandOutput {
+            rc,
+            stdout: String::from_utf8_lossy(&stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&stderr).into_owned(),
+        })
+    }
+
+    async fn run_in_slot(&self, cmd: &RemoteCommand) -> Result<CommandOutput, HostError> {
+        let _slot = self
+            .slots
+            .acquire()
+            .await
+            .map_err(|_| self.unreachable("closed"))?;
+        let mut refusals = 0;
+        loop {
+            if let Some(message) = self.master_exit(Duration::ZERO).await {
+                return Err(self.unreachable(&message));
+            }
+            match self.run_once(cmd).await {
+                Ok(out) => return Ok(out),
+                Err(failure) => {
+                    // Whatever went wrong, a master that is gone means the host is.
+                    if let Some(message) = self.master_exit(Duration::from_secs(2)).await {
+                        return Err(self.unreachable(&message));
+                    }
+                    match failure {
+                        // Another client of the same sshd may hold sessions: wait and retry.
+                        RunFailure::Open(e) if refusals < 20 && is_session_refusal(&e) => {
+                            refusals += 1;
+                            tokio::time::sleep(Duration::from_millis(50 * refusals)).await;
+                        }
+                        RunFailure::Open(e) => {
+                            return Err(self.unreachable(&format!("cannot open a session: {e}")))
+                        }
+                        RunFailure::Lost(openssh::Error::RemoteProcessTerminated) => {
+                            return Ok(CommandOutput {
+                                rc: -1,
+                                stdout: String::new(),
+                                stderr: "remote process terminated by a signal".into(),
+                            })
+                        }
+                        RunFailure::Lost(e) => return Err(self.unreachable(&e.to_string())),
+                    }
+                }
+            }
+        }
+    }
+}
+
+enum RunFailure {
+    /// The session could not be opened.
+    Open(openssh::Error),
+    /// The session ended without an exit status.
+    Lost(openssh::Error),
+}
+
+fn is_session_refusal(e: &openssh::Error) -> bool {
+    let text = format!("{e} {:?}", e);
+    text.contains("refused") && !text.contains("ConnectionRefused")
+}
+
+async fn read_all<R: tokio::io::AsyncRead + Unpin>(pipe: &mut Option<R>) -> Vec<u8> {
+    let mut buf = Vec::new();
+    if let Some(pipe) = pipe {
+        let _ = pipe.read_to_end(&mut buf).await;
+    }
+    buf
+}
+
+/// sshd dropped the connection before authentication: worth another try.
+fn dropped_during_kex(message: &str) -> bool {
+    message.contains("kex_exchange_identification")
+        || message.contains("Connection reset by peer")
+        || message.contains("Connection closed by remote host")
+        || message.contains("banner exchange")
+}
+
+#[async_trait]
+impl Host for SshHost {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    async fn run(&self, cmd: &RemoteCommand) -> Result<CommandOutput, HostError> {
+        let run = self.run_in_slot(cmd);
+        let out = match cmd.timeout {
+            Some(limit) => tokio::time::timeout(limit, run)
+                .await
+                .map_err(|_| HostError::Timeout(limit))?,
+            None => run.await,
+        }?;
+        if cmd.run_as.is_some() && out.rc != 0 && is_sudo_refusal(&out.stderr) {
+            return Err(HostError::Become(out.stderr.trim().to_owned()));
+        }
+        Ok(out)
+    }
+
+    async fn close(&self) {
+        {
+            let mut closed = self.closed.lock().unwrap_or_else(|e| e.into_inner());
+            if *closed {
+                return;
+            }
+            *closed = true;
+        }
+        self.slots.close();
+        self.stop_now();
+        // Wait until the master is reaped, so that no process outlives `close`.
+        let _ = self.master_exit(Duration::from_secs(5)).await;
+    }
+}
+
+impl Drop for SshHost {
+    fn drop(&mut self) {
+        self.stop_now();
+    }
+}
+
+/// A running `ssh -M` process, watched by a task that reaps it.
+struct Master {
+    pid: u32,
+    state: watch::Receiver<MasterState>,
+    stop: watch::Sender<bool>,
+}
+
+impl Master {
+    /// Spawn the master and wait for its control socket; on failure, ssh's stderr.
+    async fn start(spec: &ConnectSpec, ctl: &Path) -> Result<Master, String> {
+        let _ = std::fs::remove_file(ctl);
+        let mut child = master_command(spec, ctl)
+            .spawn()
+            .map_err(|e| format!("cannot run ssh: {e}"))?;
+        let pid = child.id().unwrap_or(0);
+        let stderr = child.stderr.take();
+        let (state_tx, state) = watch::channel(MasterState::Running);
+        let (stop, stop_rx) = watch::channel(false);
+        tokio::spawn(watch_master(child, stderr, state_tx, stop_rx));
+        let master = Master { pid, state, stop };
+        master.ready(ctl).await?;
+        Ok(master)
+    }
+
+    async fn ready(&self, ctl: &Path) -> Result<(), String> {
+        let started = Instant::now();
+        let mut state = self.state.clone();
+        loop {
+            if let MasterState::Exited(message) = &*state.borrow_and_update() {
+                return Err(message.trim().to_owned());
+            }
+            if ctl.exists() {
+                return Ok(());
+            }
+            if started.elapsed() > OPEN_DEADLINE {
+                let _ = self.stop.send(true);
+                return Err(format!("ssh did not connect within {OPEN_DEADLINE:?}"));
+            }
+            let _ = tokio::time::timeout(Duration::from_millis(5), state.changed()).await;
+        }
+    }
+}
+
+fn master_command(spec: &ConnectSpec, ctl: &Path) -> Command {
+    let mut command = Command::new("ssh");
+    command.args(["-M", "-N", "-S"]).arg(ctl).args(MASTER_OPTIONS);
+    if let Some(port) = spec.port {
+        command.arg("-p").arg(port.to_string());
+    }
+    if let Some(user) = &spec.user {
+        command.arg("-l").arg(user);
+    }
+    if let Some(key) = &spec.private_key {
+        command.arg("-i").arg(key);
+    }
+    command
+        .args(&spec.ssh_args)
+        .arg("--")
+        .arg(&spec.address)
+        .stdin(ProcessStdio::null())
+        .stdout(ProcessStdio::null())
+        .stderr(ProcessStdio::piped())
+        .kill_on_drop(true);
+    let parent = std::process::id() as libc::pid_t;
+    // SAFETY: only async-signal-safe calls between fork and exec.
+    unsafe {
+        command.pre_exec(move || {
+            // Its own process group: a Ctrl-C at the terminal must not end the masters while
+            // zdd finishes the batch in flight.
+            if libc::setpgid(0, 0) != 0 {
+                return Err(io::Error::last_os_error());
+            }
+            // No master outlives zdd, even a SIGKILLed one.
+            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGTERM) != 0 {
+                return Err(io::Error::last_os_error());
+            }
+            if libc::getppid() != parent {
+                libc::_exit(1);
+            }
+            Ok(())
+        });
+    }
+    command
+}
+
+/// Reap the master, stopping it when asked, and publish its exit with its stderr.
+async fn watch_master(
+    mut child: Child,
+    stderr: Option<tokio::process::ChildStderr>,
+    state: watch::Sender<MasterState>,
+    mut stop: watch::Receiver<bool>,
+) {
+    let log = Arc::new(Mutex::new(Vec::<u8>::new()));
+    let reader = stderr.map(|mut pipe| {
+        let log = log.clone();
+        tokio::spawn(async move {
+            let mut chunk = [0u8; 4096];
+            while let Ok(n @ 1..) = pipe.read(&mut chunk).await {
+                let mut log = log.lock().unwrap_or_else(|e| e.into_inner());
+                // Keep the tail: the reason a master ended is its last line.
+                if log.len() > 16 * 1024 {
+                    log.drain(..8 * 1024);
+                }
+                log.extend_from_slice(&chunk[..n]);
+            }
+        })
+    });
+    let asked_to_stop = tokio::select! {
+        _ = child.wait() => false,
+        _ = stop.wait_for(|stop| *stop) => true,
+    };
+    if asked_to_stop {
+        if let Some(pid) = child.id() {
+            // SIGTERM lets ssh say goodbye to the server and remove its socket.
+            // SAFETY: the child is not reaped yet, so the pid is still ours.
+            unsafe { libc::kill(pid as libc::pid_t, libc::SIGTERM) };
+        }
+        if tokio::time::timeout(Duration::from_secs(2), child.wait())
+            .await
+            .is_err()
+        {
+            let _ = child.kill().await;
+        }
+    }
+    if let Some(reader) = reader {
+        // A ProxyCommand may hold stderr open a little longer.
+        let _ = tokio::time::timeout(Duration::from_secs(1), reader).await;
+    }
+    let message = String::from_utf8_lossy(&log.lock().unwrap_or_else(|e| e.into_inner()))
+        .lines()
+        .filter(|line| !line.starts_with("Warning: Permanently added"))
+        .collect::<Vec<_>>()
+        .join("\n");
+    let message = if asked_to_stop && message.is_empty() {
+        "connection closed".to_owned()
+    } else {
+        message
+    };
+    let _ = state.send(MasterState::Exited(message));
+}
+
+/// A control socket path for the master of host number `index` under `dir`.
+pub fn control_path(dir: &Path, index: usize) -> PathBuf {
+    dir.join(format!("{index}"))
+}

@@ -10,6 +10,21 @@ use async_trait::async_trait;
 use serde_json::{Map, Value};
 use std::path::Path;
 
+pub mod args;
+mod command;
+mod copy;
+mod debug;
+mod fail;
+mod file;
+mod package;
+mod put;
+mod service;
+mod set_fact;
+pub mod setup;
+mod shell;
+mod template;
+mod wait_for;
+
 /// What a module needs while it runs.
 pub struct ModuleCtx<'a> {
     /// Where commands run: the delegate, or the inventory host.
@@ -105,6 +120,11 @@ pub trait Module: Send + Sync {
         false
     }
 
+    /// Other names for this module (`yum`, `dnf`, `apt` for `package`).
+    fn aliases(&self) -> &'static [&'static str] {
+        &[]
+    }
+
     /// Runs on the controller only, never on a host (`debug`, `set_fact`, `fail`).
     fn controller_only(&self) -> bool {
         false
@@ -130,12 +150,15 @@ impl Registry {
         let short = canonical_name(name);
         self.modules
             .iter()
-            .find(|m| m.name() == short)
+            .find(|m| m.name() == short || m.aliases().contains(&short))
             .map(|m| m.as_ref())
     }
 
+    /// Every name a task may use, aliases included (for "did you mean").
     pub fn names(&self) -> impl Iterator<Item = &'static str> + '_ {
-        self.modules.iter().map(|m| m.name())
+        self.modules
+            .iter()
+            .flat_map(|m| std::iter::once(m.name()).chain(m.aliases().iter().copied()))
     }
 }
 
@@ -147,7 +170,22 @@ pub fn canonical_name(name: &str) -> &str {
 /// Every module zdd knows. Adding one: a new file and a line here.
 pub fn registry() -> &'static Registry {
     static REGISTRY: std::sync::OnceLock<Registry> = std::sync::OnceLock::new();
-    REGISTRY.get_or_init(|| Registry { modules: vec![] })
+    REGISTRY.get_or_init(|| Registry {
+        modules: vec![
+            Box::new(shell::Shell),
+            Box::new(command::Command),
+            Box::new(template::Template),
+            Box::new(copy::Copy),
+            Box::new(file::File),
+            Box::new(service::Service),
+            Box::new(package::Package),
+            Box::new(debug::Debug),
+            Box::new(fail::Fail),
+            Box::new(set_fact::SetFact),
+            Box::new(wait_for::WaitFor),
+            Box::new(setup::Setup),
+        ],
+    })
 }
 
 /// Find a local file the way Ansible does for a playbook: `dir/templates/NAME` (or
@@ -165,3 +203,9 @@ pub fn find_local_file(playbook_dir: &Path, subdir: &str, name: &str) -> Option<
     }
     candidates.into_iter().find(|c| c.is_file())
 }
+
+#[cfg(test)]
+mod live_tests;
+
+#[cfg(test)]
+mod check_tests;

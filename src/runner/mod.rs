@@ -643,7 +643,7 @@ impl Runner {
             let state = self.state.lock().unwrap_or_else(|e| e.into_inner());
             state.get(host).map(|s| s.facts.clone()).unwrap_or_default()
         };
-        ctx.push(facts);
+        ctx.push_raw(facts);
         ctx.push(shared.clone());
         ctx.push(Arc::new(VarMap::from_iter([
             ("inventory_hostname".into(), json!(host)),
@@ -786,6 +786,7 @@ fn gather_facts_task(play: &Play) -> Task {
         module_loc: play.loc.clone(),
         args: json!({}),
         arg_locs: IndexMap::new(),
+        keyword_locs: IndexMap::new(),
         delegate_to: None,
         delegate_facts: false,
         run_once: false,

@@ -1,0 +1,118 @@
+#!/usr/bin/env bash
+# The zero-downtime demo on the local lab: four web servers behind haproxy, a probe
+# sending requests through haproxy the whole time, and a rolling upgrade to version 2.
+# Exits non-zero if a single request failed or a host does not serve version 2.
+#
+#   examples/lab/demo.sh                      # zdd (built with cargo build --release)
+#   ZDD_RUNNER=ansible examples/lab/demo.sh   # ansible-playbook, for comparison
+#
+# Environment: ZDD_RUNNER (zdd | ansible), ZDD_DEMO_HOSTS (4), ZDD_DEMO_NET (127.0.99),
+# ZDD_DEMO_STRICT=1 (haproxy without retries: see lab.sh --strict),
+# ANSIBLE_PLAYBOOK (path of ansible-playbook; default /work/venv-ansible/bin/ansible-playbook
+# or the one on PATH). Run as root.
+set -euo pipefail
+
+here=$(cd "$(dirname "$0")" && pwd)
+repo=$(cd "$here/../.." && pwd)
+runner=${ZDD_RUNNER:-zdd}
+hosts=${ZDD_DEMO_HOSTS:-4}
+net=${ZDD_DEMO_NET:-127.0.99}
+strict=()
+if [ "${ZDD_DEMO_STRICT:-0}" = 1 ]; then strict=(--strict); fi
+version=2
+
+say() { echo "demo: $*"; }
+
+install_missing() {
+  local missing=() cmd pkg
+  for pair in sshd:openssh-server haproxy:haproxy socat:socat sudo:sudo busybox:busybox curl:curl; do
+    cmd=${pair%%:*} pkg=${pair#*:}
+    command -v "$cmd" >/dev/null 2>&1 || [ -x "/usr/sbin/$cmd" ] || missing+=("$pkg")
+  done
+  if [ ${#missing[@]} -gt 0 ]; then
+    say "installing ${missing[*]}"
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+  fi
+}
+
+run_upgrade() {
+  case $runner in
+    zdd)
+      "$repo/target/release/zdd" apply "$here/zero-downtime.yml" -i "$dir/inventory.ini" -e "version=$version"
+      ;;
+    ansible)
+      local playbook=${ANSIBLE_PLAYBOOK:-}
+      if [ -z "$playbook" ]; then
+        if [ -x /work/venv-ansible/bin/ansible-playbook ]; then
+          playbook=/work/venv-ansible/bin/ansible-playbook
+        else
+          playbook=$(command -v ansible-playbook) || {
+            echo "demo: no ansible-playbook (python3 -m venv /work/venv-ansible && /work/venv-ansible/bin/pip install ansible-core)" >&2
+            return 1
+          }
+        fi
+      fi
+      ANSIBLE_PYTHON_INTERPRETER=auto_silent "$playbook" "$here/zero-downtime.yml" \
+        -i "$dir/inventory.ini" -e "version=$version"
+      ;;
+    *)
+      echo "demo: ZDD_RUNNER must be zdd or ansible, not $runner" >&2
+      return 1
+      ;;
+  esac
+}
+
+[ "$(id -u)" -eq 0 ] || { echo "demo: run as root (the lab adds a user and init scripts)" >&2; exit 1; }
+install_missing
+if [ "$runner" = zdd ]; then
+  say "building zdd"
+  (cd "$repo" && cargo build --release --quiet)
+fi
+
+dir=$(mktemp -d /tmp/zdd-demo.XXXXXX)
+probe_pid=
+cleanup() {
+  if [ -n "$probe_pid" ]; then kill "$probe_pid" 2>/dev/null || true; fi
+  "$here/lab.sh" stop --dir "$dir" >/dev/null 2>&1 || true
+  rm -rf "$dir"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+"$here/lab.sh" start --hosts "$hosts" --dir "$dir" --net "$net" "${strict[@]}"
+
+"$here/probe" --url "http://$net.10:8080/" --concurrency 4 --duration 1800 \
+  --stop-file "$dir/probe.stop" >"$dir/probe.out" 2>"$dir/probe.err" &
+probe_pid=$!
+sleep 0.5
+
+say "upgrading $hosts hosts to version $version with $runner"
+start=$EPOCHREALTIME
+status=0
+run_upgrade || status=$?
+elapsed=$(awk -v a="$start" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.1f", b - a }')
+
+touch "$dir/probe.stop"
+wait "$probe_pid" || true
+probe_pid=
+cat "$dir/probe.err" >&2
+result=$(head -n1 "$dir/probe.out")
+say "$result"
+say "$(sed -n 2p "$dir/probe.out")"
+say "$runner took ${elapsed}s (exit $status)"
+
+stale=0
+for ((i = 1; i <= hosts; i++)); do
+  if ! curl -fsS "http://$net.$((10 + i)):8081/" | grep -qF "version: $version<"; then
+    echo "demo: web$i does not serve version $version" >&2
+    stale=1
+  fi
+done
+
+failed=$(echo "$result" | sed -n 's/.*failed=\([0-9]*\).*/\1/p')
+if [ "$status" -ne 0 ] || [ "$stale" -ne 0 ] || [ "${failed:-1}" -ne 0 ]; then
+  say "FAILED"
+  exit 1
+fi
+say "zero downtime: every host serves version $version, no request failed"

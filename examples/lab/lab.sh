@@ -1,0 +1,524 @@
+#!/usr/bin/env bash
+# zdd's local lab: the Ansible workshop's load balancer and web servers, emulated on this
+# machine with real processes on loopback addresses only.
+#
+#   lab.sh start  --hosts N --dir DIR --net 127.0.X [--strict]   (as root)
+#   lab.sh status --dir DIR
+#   lab.sh stop   --dir DIR
+#
+# Per host one sshd on 127.0.X.(10+i):2222 (lb is i=0, webI is i=I), one busybox httpd per
+# web host on 127.0.X.(10+I):8081 behind a sysv-style init script /etc/init.d/zdd-lab-X-webI,
+# and one haproxy on 127.0.X.10:8080 with its runtime API on DIR/haproxy.sock.
+# DIR/inventory.ini is an Ansible INI inventory for all of it.
+#
+# haproxy retries a refused connection and redispatches it to another server, as a real
+# setup would. --strict turns that off, so that a web server restarted while still in the
+# pool costs failed requests: the probe then sees a deploy that forgot to disable it.
+#
+# Exit codes: 0 ok, 1 error, 2 usage, 3 the net is in use (pick another one).
+set -euo pipefail
+
+readonly SSH_PORT=2222 HTTP_PORT=8081 LB_PORT=8080 MAX_HOSTS=200
+readonly LOCKS=/run/zdd-lab
+readonly SUDOERS=/etc/sudoers.d/zdd-lab-deploy
+readonly DEPLOY_USER=deploy
+
+die() { echo "lab.sh: $*" >&2; exit 1; }
+
+usage() {
+  sed -n '5,7p' "$0" | sed 's/^#  *//' >&2
+  exit 2
+}
+
+# The pid's command line mentions DIR: it is one of this lab's processes, whatever
+# the pid file says (pids get reused).
+ours() {
+  local pid=$1 dir=${2:-$DIR} argv=()
+  [[ $pid =~ ^[0-9]+$ ]] || return 1
+  mapfile -d '' argv <"/proc/$pid/cmdline" 2>/dev/null || return 1
+  [[ "${argv[*]}" == *"$dir/"* ]]
+}
+
+# The recorded pids of the lab in DIR (or the given directory) that still run.
+live_pids() {
+  local dir=${1:-$DIR} pid _
+  [ -f "$dir/pids" ] || return 0
+  while read -r pid _; do
+    if ours "$pid" "$dir"; then echo "$pid"; fi
+  done <"$dir/pids"
+}
+
+parse_args() {
+  HOSTS=3 DIR='' NET='' STRICT=0
+  while [ $# -gt 0 ]; do
+    case $1 in
+      --strict) STRICT=1; shift ;;
+      --hosts) HOSTS=${2:-}; shift 2 ;;
+      --dir) DIR=${2:-}; shift 2 ;;
+      --net) NET=${2:-}; shift 2 ;;
+      -h | --help) usage ;;
+      *) echo "lab.sh: unknown argument \`$1\`" >&2; usage ;;
+    esac
+  done
+  [ -n "$DIR" ] || { echo "lab.sh: --dir is required" >&2; usage; }
+  DIR=$(realpath -m -- "$DIR")
+  # DIR ends up unquoted in ssh arguments and inventory values.
+  [[ $DIR =~ ^/[A-Za-z0-9_./-]+$ ]] || die "--dir must be a path of letters, digits, _ . / - (got $DIR)"
+}
+
+# --- start --------------------------------------------------------------------------------
+
+check_start_args() {
+  [[ $HOSTS =~ ^[0-9]+$ ]] && [ "$HOSTS" -ge 1 ] && [ "$HOSTS" -le $MAX_HOSTS ] ||
+    die "--hosts must be between 1 and $MAX_HOSTS (got $HOSTS)"
+  [[ $NET =~ ^127\.([0-9]{1,3})\.([0-9]{1,3})$ ]] ||
+    die "--net must be 127.A.B, a loopback /24 (got '${NET}')"
+  local a=${BASH_REMATCH[1]} b=${BASH_REMATCH[2]}
+  [ "$a" -le 255 ] && [ "$b" -le 255 ] || die "--net $NET is not an address"
+  # Names of init scripts: zdd-lab-X-webI for 127.0.X.
+  if [ "$a" -eq 0 ]; then TAG=$b; else TAG=$a-$b; fi
+  [ "$(id -u)" -eq 0 ] || die "start must run as root (it adds a user, sudoers and init scripts)"
+}
+
+# One lab per net at a time: mkdir is atomic. A lock whose lab has no live process is stale.
+lock_net() {
+  mkdir -p "$LOCKS"
+  local lock=$LOCKS/$NET
+  if ! mkdir "$lock" 2>/dev/null; then
+    local owner
+    owner=$(cat "$lock/dir" 2>/dev/null || true)
+    if [ -n "$owner" ] && [ "$owner" != "$DIR" ] && [ -n "$(live_pids "$owner")" ]; then
+      echo "lab.sh: net $NET is in use by the lab in $owner" >&2
+      exit 3
+    fi
+    rm -rf "$lock"
+    mkdir "$lock" 2>/dev/null || { echo "lab.sh: net $NET is being taken by another lab" >&2; exit 3; }
+  fi
+  echo "$DIR" >"$lock/dir"
+  LOCKED=$lock
+}
+
+unlock_net() {
+  local lock
+  for lock in "$LOCKS"/*/; do
+    [ -f "$lock/dir" ] && [ "$(cat "$lock/dir")" = "$DIR" ] && rm -rf "$lock"
+  done
+  return 0
+}
+
+# Someone outside the lab's locks may already listen on this net.
+check_net_free() {
+  local busy
+  busy=$(ss -Hltn | awk -v net="$NET." '$4 ~ "^" net { print $4 }' | head -3 | tr '\n' ' ')
+  if [ -n "$busy" ]; then
+    echo "lab.sh: something already listens on $NET.* ($busy)" >&2
+    rm -rf "$LOCKED"
+    exit 3
+  fi
+}
+
+ensure_deploy_user() {
+  mkdir -p /run/sshd && chmod 755 /run/sshd
+  (
+    flock 9
+    if ! id -u "$DEPLOY_USER" >/dev/null 2>&1; then
+      useradd --create-home --shell /bin/bash "$DEPLOY_USER"
+    fi
+    # sshd without PAM refuses a locked account ("!" password) even for keys.
+    if getent shadow "$DEPLOY_USER" | cut -d: -f2 | grep -q '^!'; then
+      usermod -p '*' "$DEPLOY_USER"
+    fi
+    if [ ! -f "$SUDOERS" ]; then
+      local tmp
+      tmp=$(mktemp)
+      echo "$DEPLOY_USER ALL=(ALL:ALL) NOPASSWD: ALL" >"$tmp"
+      visudo -cqf "$tmp" >/dev/null
+      install -m 0440 "$tmp" "$SUDOERS"
+      rm -f "$tmp"
+    fi
+  ) 9>"$LOCKS/user.lock"
+}
+
+make_keys() {
+  rm -f "$DIR/id_ed25519" "$DIR/id_ed25519.pub" "$DIR/ssh_host_ed25519_key" "$DIR/ssh_host_ed25519_key.pub"
+  ssh-keygen -q -t ed25519 -N '' -C "zdd-lab-client" -f "$DIR/id_ed25519"
+  ssh-keygen -q -t ed25519 -N '' -C "zdd-lab-host" -f "$DIR/ssh_host_ed25519_key"
+  cp "$DIR/id_ed25519.pub" "$DIR/authorized_keys"
+  chmod 644 "$DIR/authorized_keys"
+  # sshd reads authorized_keys as the user it logs in.
+  sudo -n -u "$DEPLOY_USER" test -r "$DIR/authorized_keys" ||
+    die "user $DEPLOY_USER cannot read $DIR/authorized_keys: make DIR's parents world-searchable"
+  local host_key i
+  host_key=$(cut -d' ' -f1,2 "$DIR/ssh_host_ed25519_key.pub")
+  for ((i = 0; i <= HOSTS; i++)); do
+    echo "[$NET.$((10 + i))]:$SSH_PORT $host_key"
+  done >"$DIR/known_hosts"
+}
+
+write_sshd_config() {
+  local name=$1 address=$2
+  cat >"$DIR/sshd_config.$name" <<EOF
+# zdd lab: sshd for $name
+ListenAddress $address:$SSH_PORT
+HostKey $DIR/ssh_host_ed25519_key
+AuthorizedKeysFile $DIR/authorized_keys
+PidFile none
+StrictModes no
+UsePAM no
+PermitRootLogin no
+AllowUsers $DEPLOY_USER
+PubkeyAuthentication yes
+PasswordAuthentication no
+KbdInteractiveAuthentication no
+X11Forwarding no
+PrintMotd no
+LogLevel INFO
+Subsystem sftp internal-sftp
+EOF
+}
+
+write_haproxy_config() {
+  {
+    cat <<EOF
+# zdd lab: the load balancer of the workshop
+global
+    maxconn 4096
+    stats socket $DIR/haproxy.sock mode 660 level admin
+    stats timeout 30s
+
+defaults
+    mode http
+$(if [ "$STRICT" -eq 1 ]; then
+      echo "    # --strict: no second chance, so a server that goes away unannounced shows as 503s."
+      echo "    retries 0"
+    else
+      echo "    # A connection refused by a server is retried, then sent to another one."
+      echo "    retries 3"
+      echo "    option redispatch"
+    fi)
+    timeout connect 2s
+    timeout client 30s
+    timeout server 30s
+    timeout queue 10s
+    timeout http-request 10s
+
+frontend www
+    bind $NET.10:$LB_PORT
+    default_backend loadbalancer
+
+backend loadbalancer
+    balance roundrobin
+    option httpchk GET /
+EOF
+    local i
+    for ((i = 1; i <= HOSTS; i++)); do
+      echo "    server web$i $NET.$((10 + i)):$HTTP_PORT check inter 200ms fall 2 rise 1"
+    done
+  } >"$DIR/haproxy.cfg"
+}
+
+# The web server's configuration as the lab ships it: the playbook's template replaces it.
+write_web_conf() {
+  local i=$1
+  printf '# busybox httpd configuration of web%s, as the lab shipped it\n' "$i" >"$DIR/conf/web$i.conf"
+}
+
+write_index() {
+  local i=$1
+  cat >"$DIR/www/web$i/index.html" <<EOF
+<!DOCTYPE html>
+<html>
+<head><title>web$i</title></head>
+<body>
+<p>host: web$i</p>
+<p>version: 1</p>
+</body>
+</html>
+EOF
+}
+
+# The web server's service: what the playbook's `service` handler restarts.
+write_init_script() {
+  local i=$1 name
+  name=zdd-lab-$TAG-web$i
+  cat >"/etc/init.d/$name" <<EOF
+#!/bin/sh
+### BEGIN INIT INFO
+# Provides:          $name
+# Required-Start:
+# Required-Stop:
+# Default-Start:
+# Default-Stop:
+# Short-Description: zdd lab web server web$i (busybox httpd on $NET.$((10 + i)):$HTTP_PORT)
+### END INIT INFO
+# Installed by zdd's examples/lab/lab.sh for the lab in $DIR; \`lab.sh stop\` removes it.
+
+NAME=$name
+ADDR=$NET.$((10 + i))
+PORT=$HTTP_PORT
+DOCROOT=$DIR/www/web$i
+CONF=$DIR/conf/web$i.conf
+PIDFILE=$DIR/run/web$i.pid
+LOG=$DIR/log/web$i.httpd.log
+PIDS=$DIR/pids
+EOF
+  cat >>"/etc/init.d/$name" <<'EOF'
+
+# The pid file's process serves this document root (pids get reused).
+running() {
+  [ -s "$PIDFILE" ] || return 1
+  pid=$(cat "$PIDFILE")
+  [ -r "/proc/$pid/cmdline" ] || return 1
+  tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -qF -- "-h $DOCROOT "
+}
+
+listening() {
+  ss -Hltn | awk -v want="$ADDR:$PORT" '$4 == want { found = 1 } END { exit !found }'
+}
+
+do_start() {
+  if running; then
+    return 0
+  fi
+  # Its own session, no terminal, no inherited pipes: it outlives the caller's ssh session.
+  setsid busybox httpd -f -p "$ADDR:$PORT" -h "$DOCROOT" -c "$CONF" </dev/null >>"$LOG" 2>&1 &
+  pid=$!
+  echo "$pid" >"$PIDFILE"
+  echo "$pid $NAME" >>"$PIDS"
+  # Return only once the port accepts connections: the load balancer must never be
+  # told about a server that is not there yet.
+  tries=0
+  while ! listening; do
+    if ! running; then
+      echo "$NAME: httpd exited, see $LOG" >&2
+      return 1
+    fi
+    tries=$((tries + 1))
+    if [ "$tries" -gt 250 ]; then
+      echo "$NAME: httpd not listening on $ADDR:$PORT after 5s" >&2
+      return 1
+    fi
+    sleep 0.02
+  done
+}
+
+do_stop() {
+  if running; then
+    kill "$pid" 2>/dev/null || true
+    tries=0
+    # Not `kill -0`: a killed httpd stays a zombie until init reaps it, which can take a
+    # while; a zombie has no command line, so `running` is false at once.
+    while running; do
+      tries=$((tries + 1))
+      if [ "$tries" -gt 250 ]; then
+        kill -9 "$pid" 2>/dev/null || true
+      fi
+      sleep 0.02
+    done
+  fi
+  rm -f "$PIDFILE"
+}
+
+case "$1" in
+  start) do_start ;;
+  stop) do_stop ;;
+  restart | force-reload) do_stop && do_start ;;
+  status)
+    if running && listening; then
+      echo "$NAME is running (pid $pid)"
+    else
+      echo "$NAME is not running"
+      exit 3
+    fi
+    ;;
+  *)
+    echo "usage: $0 start|stop|restart|status" >&2
+    exit 2
+    ;;
+esac
+EOF
+  echo "/etc/init.d/$name" >>"$DIR/init-scripts"
+}
+
+write_inventory() {
+  local i
+  {
+    echo "# zdd lab in $DIR (lab.sh start --hosts $HOSTS --net $NET)"
+    echo "[loadbalancers]"
+    echo "lb ansible_host=$NET.10"
+    echo
+    echo "[webappservers]"
+    for ((i = 1; i <= HOSTS; i++)); do
+      echo "web$i ansible_host=$NET.$((10 + i)) doc_root=$DIR/www/web$i web_conf=$DIR/conf/web$i.conf web_service=zdd-lab-$TAG-web$i http_port=$HTTP_PORT"
+    done
+    echo
+    echo "[all:vars]"
+    echo "ansible_port=$SSH_PORT"
+    echo "ansible_user=$DEPLOY_USER"
+    echo "ansible_ssh_private_key_file=$DIR/id_ed25519"
+    echo "ansible_ssh_common_args='-o UserKnownHostsFile=$DIR/known_hosts'"
+    echo "haproxy_socket=$DIR/haproxy.sock"
+    echo "haproxy_backend=loadbalancer"
+  } >"$DIR/inventory.ini"
+}
+
+# Daemons get their own session and no pipes of ours, so they outlive this script and
+# whoever runs it (a test harness reading our output) sees end-of-file when we exit.
+spawn() {
+  local name=$1 log=$2
+  shift 2
+  setsid "$@" </dev/null >>"$log" 2>&1 &
+  SPAWNED=$!
+  echo "$SPAWNED $name" >>"$DIR/pids"
+}
+
+wait_listening() {
+  local want=$DIR/run/listeners deadline=$((SECONDS + 20 + HOSTS / 10)) count total
+  total=$(wc -l <"$want")
+  while :; do
+    count=$(ss -Hltn | awk 'NR == FNR { want[$1]; next } ($4 in want) { n++ } END { print n + 0 }' "$want" -)
+    [ "$count" -ge "$total" ] && return 0
+    local pid name
+    while read -r pid name; do
+      kill -0 "$pid" 2>/dev/null || { echo "lab.sh: $name (pid $pid) exited" >&2; return 1; }
+    done <"$DIR/pids"
+    [ $SECONDS -lt $deadline ] || { echo "lab.sh: only $count of $total ports listening" >&2; return 1; }
+    sleep 0.05
+  done
+}
+
+# Until haproxy's first health checks have passed, its servers are not really UP.
+wait_servers_up() {
+  local deadline=$((SECONDS + 10 + HOSTS / 10)) up
+  while :; do
+    up=$(echo "show stat" | socat stdio "UNIX-CONNECT:$DIR/haproxy.sock" 2>/dev/null |
+      awk -F, '$1 == "loadbalancer" && $2 != "BACKEND" && $18 == "UP" { n++ } END { print n + 0 }')
+    [ "$up" -ge "$HOSTS" ] && return 0
+    [ $SECONDS -lt $deadline ] || { echo "lab.sh: haproxy reports $up of $HOSTS servers UP" >&2; return 1; }
+    sleep 0.05
+  done
+}
+
+start() {
+  check_start_args
+  [ -z "$(live_pids)" ] || die "a lab is already running in $DIR (lab.sh stop --dir $DIR)"
+  lock_net
+  check_net_free
+  STARTED=0
+  trap 'if [ "$STARTED" -eq 0 ]; then echo "lab.sh: start failed, cleaning up" >&2; stop >/dev/null 2>&1 || true; fi' EXIT
+  mkdir -p "$DIR/www" "$DIR/run" "$DIR/log" "$DIR/conf"
+  chmod 755 "$DIR" "$DIR/www" "$DIR/conf"
+  rm -f "$DIR/pids" "$DIR/init-scripts" "$DIR/run/"*
+  echo "NET=$NET HOSTS=$HOSTS TAG=$TAG" >"$DIR/lab.env"
+  ensure_deploy_user
+  make_keys
+
+  local i name
+  : >"$DIR/run/listeners"
+  for ((i = 0; i <= HOSTS; i++)); do
+    if [ "$i" -eq 0 ]; then name=lb; else name=web$i; fi
+    write_sshd_config "$name" "$NET.$((10 + i))"
+    echo "$NET.$((10 + i)):$SSH_PORT" >>"$DIR/run/listeners"
+  done
+  /usr/sbin/sshd -t -f "$DIR/sshd_config.lb" || die "sshd rejects $DIR/sshd_config.lb"
+  local docroots=()
+  for ((i = 1; i <= HOSTS; i++)); do docroots+=("$DIR/www/web$i"); done
+  mkdir -p "${docroots[@]}"
+  for ((i = 1; i <= HOSTS; i++)); do
+    write_index "$i"
+    write_web_conf "$i"
+    write_init_script "$i"
+    echo "$NET.$((10 + i)):$HTTP_PORT" >>"$DIR/run/listeners"
+  done
+  xargs chmod 755 <"$DIR/init-scripts"
+  write_haproxy_config
+  haproxy -c -q -f "$DIR/haproxy.cfg" || die "haproxy rejects $DIR/haproxy.cfg"
+
+  for ((i = 0; i <= HOSTS; i++)); do
+    if [ "$i" -eq 0 ]; then name=lb; else name=web$i; fi
+    # sshd re-executes itself, so it needs its absolute path.
+    spawn "sshd-$name" "$DIR/log/sshd.$name.log" /usr/sbin/sshd -D -e -f "$DIR/sshd_config.$name"
+  done
+  # The same command as the init script's start, launched all at once and waited for below.
+  for ((i = 1; i <= HOSTS; i++)); do
+    spawn "zdd-lab-$TAG-web$i" "$DIR/log/web$i.httpd.log" \
+      busybox httpd -f -p "$NET.$((10 + i)):$HTTP_PORT" -h "$DIR/www/web$i" -c "$DIR/conf/web$i.conf"
+    echo "$SPAWNED" >"$DIR/run/web$i.pid"
+  done
+  wait_listening || false
+  # Only now, so that its first health checks find every web server up.
+  spawn haproxy "$DIR/log/haproxy.log" haproxy -db -f "$DIR/haproxy.cfg"
+  echo "$NET.10:$LB_PORT" >>"$DIR/run/listeners"
+  wait_listening || false
+  wait_servers_up || false
+  write_inventory
+  STARTED=1
+  echo "lab: $HOSTS web hosts behind http://$NET.10:$LB_PORT/ (inventory $DIR/inventory.ini)"
+}
+
+# --- stop / status ------------------------------------------------------------------------
+
+stop() {
+  [ "$(id -u)" -eq 0 ] || die "stop must run as root"
+  local pids pid children
+  pids=$(live_pids)
+  if [ -n "$pids" ]; then
+    # sshd's per-connection children are the lab's too; their command line does not say so.
+    children=$(ps -eo pid=,ppid= | awk -v ours=" ${pids//$'\n'/ } " 'index(ours, " " $2 " ") { print $1 }')
+    # shellcheck disable=SC2086 # lists of pids
+    kill $children $pids 2>/dev/null || true
+  fi
+  local deadline=$((SECONDS + 5))
+  while [ -n "$pids" ]; do
+    pids=$(for pid in $pids; do ours "$pid" && echo "$pid"; done || true)
+    [ -n "$pids" ] || break
+    if [ $SECONDS -ge $deadline ]; then
+      for pid in $pids; do kill -9 "$pid" 2>/dev/null || true; done
+    fi
+    sleep 0.05
+  done
+  if [ -f "$DIR/init-scripts" ]; then
+    local script
+    while read -r script; do
+      # Only scripts that still say they belong to this lab.
+      if [ -f "$script" ] && grep -qF "for the lab in $DIR;" "$script"; then
+        rm -f "$script"
+      fi
+    done <"$DIR/init-scripts"
+    rm -f "$DIR/init-scripts"
+  fi
+  rm -f "$DIR/haproxy.sock"
+  unlock_net
+  echo "lab: stopped ($DIR)"
+}
+
+status() {
+  [ -f "$DIR/pids" ] || { echo "lab: not started in $DIR"; exit 3; }
+  local pid name down=0
+  while read -r pid name; do
+    if ours "$pid"; then
+      echo "$name pid $pid running"
+    elif [[ $name == sshd-* || $name == haproxy ]]; then
+      echo "$name pid $pid gone"
+      down=1
+    fi
+  done <"$DIR/pids"
+  if [ -S "$DIR/haproxy.sock" ]; then
+    echo "show stat" | socat stdio "UNIX-CONNECT:$DIR/haproxy.sock" |
+      awk -F, '$1 == "loadbalancer" && $2 != "BACKEND" { print "haproxy " $1 "/" $2 " " $18 }'
+  fi
+  [ "$down" -eq 0 ] || exit 3
+}
+
+main() {
+  local cmd=${1:-}
+  [ $# -gt 0 ] && shift
+  case $cmd in
+    start) parse_args "$@"; start ;;
+    stop) parse_args "$@"; stop ;;
+    status) parse_args "$@"; status ;;
+    *) usage ;;
+  esac
+}
+
+main "$@"

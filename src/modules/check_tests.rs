@@ -1,0 +1,167 @@
+//! Static argument checks, as the validator calls them before anything runs.
+
+use super::{registry, ArgError, StaticCtx};
+use serde_json::{json, Value};
+
+fn check_in(dir: &std::path::Path, module: &str, args: Value) -> Result<(), ArgError> {
+    registry()
+        .get(module)
+        .unwrap_or_else(|| panic!("no module {module}"))
+        .check_args(&args, &StaticCtx { playbook_dir: dir })
+}
+
+fn check(module: &str, args: Value) -> Result<(), ArgError> {
+    check_in(std::path::Path::new("/nonexistent"), module, args)
+}
+
+#[test]
+fn unknown_keys_name_the_key_and_suggest_the_right_one() {
+    let cases = [
+        (
+            "file",
+            json!({"path": "/x", "stat": "absent"}),
+            "stat",
+            Some("did you mean `state`?"),
+        ),
+        (
+            "service",
+            json!({"name": "nginx", "state": "started", "enable": true}),
+            "enable",
+            Some("did you mean `enabled`?"),
+        ),
+        (
+            "copy",
+            json!({"content": "x", "dest": "/x", "mdoe": "0644"}),
+            "mdoe",
+            Some("did you mean `mode`?"),
+        ),
+        (
+            "shell",
+            json!({"_raw_params": "ls", "chdri": "/tmp"}),
+            "chdri",
+            Some("did you mean `chdir`?"),
+        ),
+        (
+            "wait_for",
+            json!({"port": 80, "timout": 5}),
+            "timout",
+            Some("did you mean `timeout`?"),
+        ),
+        (
+            "yum",
+            json!({"name": "nginx", "stat": "present"}),
+            "stat",
+            Some("did you mean `state`?"),
+        ),
+        ("debug", json!({"mgs": "hi"}), "mgs", Some("did you mean `msg`?")),
+    ];
+    for (module, args, key, hint) in cases {
+        let err = check(module, args).expect_err(module);
+        assert_eq!(err.key.as_deref(), Some(key), "{module}: {err:?}");
+        assert_eq!(err.hint.as_deref(), hint, "{module}: {err:?}");
+    }
+    // Nothing close: the hint lists what the module takes.
+    let err = check("debug", json!({"text": "hi"})).unwrap_err();
+    assert_eq!(err.hint.as_deref(), Some("`debug` takes: msg, var, verbosity"));
+}
+
+#[test]
+fn bad_choices_suggest_the_close_one() {
+    let err = check("yum", json!({"name": "nginx", "state": "instaled"})).unwrap_err();
+    assert_eq!(
+        (err.key.as_deref(), err.hint.as_deref()),
+        (Some("state"), Some("did you mean `installed`?"))
+    );
+    let err = check("service", json!({"name": "nginx", "state": "restart"})).unwrap_err();
+    assert_eq!(err.hint.as_deref(), Some("did you mean `restarted`?"));
+    let err = check("file", json!({"path": "/x", "state": "directroy"})).unwrap_err();
+    assert_eq!(err.hint.as_deref(), Some("did you mean `directory`?"));
+    let err = check("wait_for", json!({"port": 80, "state": "strated"})).unwrap_err();
+    assert_eq!(err.hint.as_deref(), Some("did you mean `started`?"));
+}
+
+#[test]
+fn values_that_could_still_become_valid_are_accepted() {
+    assert!(check(
+        "service",
+        json!({"name": "{{ svc }}", "state": "{{ st }}", "enabled": "{{ on }}"})
+    )
+    .is_ok());
+    assert!(check("service", json!({"name": "nginx", "enabled": "yes"})).is_ok());
+    assert!(check(
+        "wait_for",
+        json!({"port": "{{ http_port }}", "delay": "2", "timeout": "30"})
+    )
+    .is_ok());
+    assert!(check("wait_for", json!({"port": "8080"})).is_ok());
+    assert!(check(
+        "file",
+        json!({"path": "/x", "mode": "{{ m }}", "recurse": "no", "state": "directory"})
+    )
+    .is_ok());
+    assert!(check("file", json!({"path": "/x", "mode": 493, "owner": 0})).is_ok());
+    assert!(check("copy", json!({"src": "{{ item }}.conf", "dest": "/etc/"})).is_ok());
+    assert!(check("template", json!({"src": "{{ tpl }}", "dest": "/etc/x"})).is_ok());
+    let err = check("service", json!({"name": "nginx", "enabled": "sometimes"})).unwrap_err();
+    assert_eq!(err.key.as_deref(), Some("enabled"));
+    let err = check("wait_for", json!({"port": "http"})).unwrap_err();
+    assert_eq!(err.key.as_deref(), Some("port"));
+}
+
+#[test]
+fn missing_required_arguments() {
+    assert!(check("template", json!({"src": "x.j2"}))
+        .unwrap_err()
+        .message
+        .contains("`dest`"));
+    assert!(check("file", json!({"state": "absent"}))
+        .unwrap_err()
+        .message
+        .contains("`path`"));
+    assert!(check("service", json!({"name": "nginx"})).is_err());
+    assert!(check("copy", json!({"dest": "/x"})).is_err());
+    assert!(check("shell", json!({})).is_err());
+    assert!(check("file", json!({"path": "/x", "state": "link"})).is_err());
+}
+
+#[test]
+fn template_and_copy_sources_must_exist() {
+    let dir = tempfile::tempdir().unwrap();
+    let play = dir.path().join("playbooks");
+    std::fs::create_dir_all(dir.path().join("templates")).unwrap();
+    std::fs::create_dir_all(play.join("files")).unwrap();
+    std::fs::write(dir.path().join("templates/nginx.conf.j2"), "x").unwrap();
+    std::fs::write(play.join("files/index.html"), "x").unwrap();
+    // One level up, as Ansible finds the top-level templates/ from playbooks/.
+    assert!(check_in(
+        &play,
+        "template",
+        json!({"src": "nginx.conf.j2", "dest": "/etc/nginx/nginx.conf"})
+    )
+    .is_ok());
+    assert!(check_in(&play, "copy", json!({"src": "index.html", "dest": "/srv/"})).is_ok());
+    let err = check_in(&play, "template", json!({"src": "ngnix.conf.j2", "dest": "/x"})).unwrap_err();
+    assert_eq!(err.key.as_deref(), Some("src"));
+    assert!(err.message.contains("ngnix.conf.j2"));
+    let err = check_in(&play, "copy", json!({"src": "missing.html", "dest": "/x"})).unwrap_err();
+    assert_eq!(err.key.as_deref(), Some("src"));
+}
+
+#[test]
+fn registry_resolves_names_and_aliases() {
+    for (name, module) in [
+        ("ansible.builtin.shell", "shell"),
+        ("dnf", "package"),
+        ("apt", "package"),
+        ("ansible.builtin.systemd", "service"),
+        ("gather_facts", "setup"),
+    ] {
+        assert_eq!(registry().get(name).map(|m| m.name()), Some(module));
+    }
+    assert!(registry().get("haproxyy").is_none());
+    assert!(registry().names().any(|n| n == "yum"));
+    assert!(["debug", "fail", "set_fact"]
+        .iter()
+        .all(|m| registry().get(m).unwrap().controller_only()));
+    assert!(registry().get("shell").unwrap().free_form() && !registry().get("copy").unwrap().free_form());
+}

@@ -1,0 +1,121 @@
+//! `copy`: put a local file (`src`) or inline `content` on the host.
+
+use super::args;
+use super::put::{put, PutFile};
+use super::{find_local_file, ArgError, Module, ModuleCtx, ModuleResult, StaticCtx};
+use crate::host::HostError;
+use async_trait::async_trait;
+use serde::Deserialize;
+use serde_json::Value;
+
+pub struct Copy;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Args {
+    #[serde(default)]
+    src: Option<String>,
+    #[serde(default)]
+    content: Option<Value>,
+    dest: String,
+    #[serde(default, deserialize_with = "args::opt_mode")]
+    mode: Option<String>,
+    #[serde(default, deserialize_with = "args::opt_text")]
+    owner: Option<String>,
+    #[serde(default, deserialize_with = "args::opt_text")]
+    group: Option<String>,
+    #[serde(default, deserialize_with = "args::opt_bool")]
+    backup: Option<bool>,
+    #[serde(default, deserialize_with = "args::opt_bool")]
+    force: Option<bool>,
+    #[serde(default)]
+    validate: Option<String>,
+}
+
+impl Args {
+    fn check(&self) -> Result<(), ArgError> {
+        match (&self.src, &self.content) {
+            (Some(_), Some(_)) => {
+                Err(ArgError::new("`copy` takes `src` or `content`, not both").key("content"))
+            }
+            (None, None) => Err(ArgError::new("`copy` needs `src` or `content`")),
+            _ => Ok(()),
+        }
+    }
+}
+
+/// `content` as Ansible writes it: text as is, anything else as JSON.
+fn content_text(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.clone(),
+        other => serde_json::to_string(other).unwrap_or_default(),
+    }
+}
+
+#[async_trait]
+impl Module for Copy {
+    fn name(&self) -> &'static str {
+        "copy"
+    }
+
+    fn check_args(&self, raw: &Value, ctx: &StaticCtx<'_>) -> Result<(), ArgError> {
+        let a: Args = args::parse(self.name(), raw)?;
+        a.check()?;
+        if let Some(src) = &a.src {
+            if !args::is_template(src) && find_local_file(ctx.playbook_dir, "files", src).is_none() {
+                return Err(ArgError::new(format!("file `{src}` not found"))
+                    .key("src")
+                    .hint(format!(
+                        "looked in {}/files/ and {} (and one level up); directories are not supported",
+                        ctx.playbook_dir.display(),
+                        ctx.playbook_dir.display()
+                    )));
+            }
+        }
+        Ok(())
+    }
+
+    async fn run(&self, ctx: &ModuleCtx<'_>, raw: &Value) -> Result<ModuleResult, HostError> {
+        let a: Args = match args::parse(self.name(), raw).and_then(|a: Args| a.check().map(|()| a)) {
+            Ok(a) => a,
+            Err(e) => return Ok(ModuleResult::failed(e.message)),
+        };
+        let (content, name) = match (&a.src, &a.content) {
+            (Some(src), _) => {
+                let Some(path) = find_local_file(ctx.playbook_dir, "files", src) else {
+                    return Ok(ModuleResult::failed(format!("Could not find or access '{src}'")));
+                };
+                match std::fs::read(&path) {
+                    Ok(bytes) => (bytes, path.file_name().map(|n| n.to_string_lossy().into_owned())),
+                    Err(e) => {
+                        return Ok(ModuleResult::failed(format!(
+                            "cannot read {}: {e}",
+                            path.display()
+                        )))
+                    }
+                }
+            }
+            (None, Some(content)) => (content_text(content).into_bytes(), None),
+            (None, None) => unreachable!("checked above"),
+        };
+        let mut r = put(
+            ctx,
+            &PutFile {
+                dest: &a.dest,
+                content: &content,
+                mode: a.mode.as_deref(),
+                owner: a.owner.as_deref(),
+                group: a.group.as_deref(),
+                backup: a.backup.unwrap_or(false),
+                force: a.force.unwrap_or(true),
+                validate: a.validate.as_deref(),
+                name_in_dir: name.as_deref(),
+            },
+        )
+        .await?;
+        if let Some(src) = &a.src {
+            r.extra.insert("src".into(), Value::String(src.clone()));
+        }
+        Ok(r)
+    }
+}

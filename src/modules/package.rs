@@ -1,0 +1,289 @@
+//! `package` (also `yum`, `dnf`, `apt`): install or remove packages with whichever of
+//! apt-get, dnf, yum the target has. What is already installed is checked first (dpkg-query,
+//! rpm) and left alone, so a second run changes nothing. One script per task.
+
+use super::args::{self, check_choice, split_marks, trim_end_newlines, MARK};
+use super::{ArgError, Module, ModuleCtx, ModuleResult, StaticCtx};
+use crate::host::{sh_quote, HostError, RemoteCommand};
+use async_trait::async_trait;
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+pub struct Package;
+
+const STATES: &[&str] = &["present", "installed", "latest", "absent", "removed"];
+const MANAGERS: &[&str] = &["auto", "apt", "dnf", "yum"];
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Args {
+    #[serde(default, alias = "pkg", deserialize_with = "args::opt_list")]
+    name: Option<Vec<String>>,
+    #[serde(default)]
+    state: Option<String>,
+    #[serde(default, deserialize_with = "args::opt_bool")]
+    update_cache: Option<bool>,
+    /// apt: accepted; the cache is refreshed whenever `update_cache` is set.
+    #[serde(default, deserialize_with = "args::opt_f64")]
+    #[allow(dead_code)]
+    cache_valid_time: Option<f64>,
+    #[serde(default, deserialize_with = "args::opt_bool")]
+    install_recommends: Option<bool>,
+    #[serde(default, deserialize_with = "args::opt_list")]
+    enablerepo: Option<Vec<String>>,
+    #[serde(default, deserialize_with = "args::opt_list")]
+    disablerepo: Option<Vec<String>>,
+    #[serde(default, deserialize_with = "args::opt_bool")]
+    disable_gpg_check: Option<bool>,
+    #[serde(default, rename = "use")]
+    manager: Option<String>,
+}
+
+impl Args {
+    fn check(&self) -> Result<(), ArgError> {
+        check_choice("state", self.state.as_deref(), STATES)?;
+        check_choice("use", self.manager.as_deref(), MANAGERS)?;
+        if self.name.as_ref().is_none_or(|n| n.is_empty()) && self.update_cache != Some(true) {
+            return Err(ArgError::new(
+                "`package` needs `name` (a package, a list, or a comma-separated string)",
+            ));
+        }
+        if let Some(bad) = self
+            .name
+            .iter()
+            .flatten()
+            .find(|n| !args::is_template(n) && (n.starts_with('-') || n.contains(char::is_whitespace)))
+        {
+            return Err(ArgError::new(format!("`{bad}` is not a package name")).key("name"));
+        }
+        Ok(())
+    }
+}
+
+fn script(a: &Args, check_mode: bool) -> String {
+    let names: Vec<String> = a.name.iter().flatten().map(|n| sh_quote(n)).collect();
+    let mut rpm_opts = String::new();
+    for repo in a.enablerepo.iter().flatten() {
+        rpm_opts.push_str(&format!(" --enablerepo={}", sh_quote(repo)));
+    }
+    for repo in a.disablerepo.iter().flatten() {
+        rpm_opts.push_str(&format!(" --disablerepo={}", sh_quote(repo)));
+    }
+    if a.disable_gpg_check == Some(true) {
+        rpm_opts.push_str(" --nogpgcheck");
+    }
+    let apt_opts = match a.install_recommends {
+        Some(true) => " --install-recommends",
+        Some(false) => " --no-install-recommends",
+        None => "",
+    };
+    let state = match a.state.as_deref().unwrap_or("present") {
+        "installed" => "present",
+        "removed" => "absent",
+        s => s,
+    };
+    format!(
+        r#"export LC_ALL=C DEBIAN_FRONTEND=noninteractive
+set -f
+set -- {names}
+state={state}; mgr={mgr}; check={check}; update={update}
+fail() {{ echo "$*" >&2; exit 1; }}
+if [ -z "$mgr" ] || [ "$mgr" = auto ]; then
+  if command -v apt-get >/dev/null 2>&1 && command -v dpkg-query >/dev/null 2>&1; then mgr=apt
+  elif command -v dnf >/dev/null 2>&1; then mgr=dnf
+  elif command -v yum >/dev/null 2>&1; then mgr=yum
+  else fail "no supported package manager on this host (looked for apt-get, dnf, yum)"; fi
+fi
+echo "{m}pkg_mgr=$mgr"
+installed() {{
+  if [ $mgr = apt ]; then dpkg-query -W -f='${{Status}}\n' "${{1%%=*}}" 2>/dev/null | grep -q ' installed$'
+  else rpm -q --quiet --whatprovides "$1" 2>/dev/null; fi
+}}
+upgradable() {{
+  if [ $mgr = apt ]; then apt-get -s -q install "$1" 2>/dev/null | grep -q '^Inst '
+  else $mgr -q check-update{rpm} "$1" >/dev/null 2>&1; [ $? = 100 ]; fi
+}}
+if [ $update = 1 ] && [ $check = 0 ]; then
+  if [ $mgr = apt ]; then apt-get update -q >&2 || fail "apt-get update failed"
+  else $mgr -q{rpm} makecache >&2 || fail "$mgr makecache failed"; fi
+fi
+new=; upgrade=; gone=
+for p in "$@"; do
+  case $state in
+  present) installed "$p" || new="$new $p" ;;
+  latest) if ! installed "$p"; then new="$new $p"; elif upgradable "$p"; then upgrade="$upgrade $p"; fi ;;
+  absent) ! installed "$p" || gone="$gone $p" ;;
+  esac
+done
+echo "{m}install=${{new# }}"
+echo "{m}upgrade=${{upgrade# }}"
+echo "{m}remove=${{gone# }}"
+[ -z "$new$upgrade$gone" ] && {{ echo "{m}changed=0"; exit 0; }}
+echo "{m}changed=1"
+[ $check = 1 ] && exit 0
+apt() {{ apt-get -y -q -o DPkg::Lock::Timeout=120 -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold "$@"; }}
+rc=0
+if [ -n "$new$upgrade" ]; then
+  case $mgr in
+  apt) apt install{apt_opts} $new $upgrade || rc=$? ;;
+  *) if [ -n "$new" ]; then $mgr -y{rpm} install $new || rc=$?; fi
+     if [ -n "$upgrade" ]; then $mgr -y{rpm} upgrade $upgrade || rc=$?; fi ;;
+  esac
+  missing=
+  for p in $new; do installed "$p" || missing="$missing $p"; done
+  echo "{m}missing=${{missing# }}"
+  [ -n "$missing" ] && [ $rc = 0 ] && rc=1
+fi
+if [ -n "$gone" ]; then
+  case $mgr in
+  apt) apt remove $gone || rc=$? ;;
+  *) $mgr -y remove $gone || rc=$? ;;
+  esac
+fi
+exit $rc
+"#,
+        names = names.join(" "),
+        state = state,
+        mgr = sh_quote(a.manager.as_deref().unwrap_or("")),
+        check = if check_mode { "1" } else { "0" },
+        update = if a.update_cache == Some(true) { "1" } else { "0" },
+        rpm = rpm_opts,
+        apt_opts = apt_opts,
+        m = MARK,
+    )
+}
+
+/// A package that exists only in another family's repositories gets a pointed message.
+fn missing_message(missing: &[&str], mgr: &str) -> String {
+    let mut msg = format!(
+        "No package matching '{}' is available (via {mgr})",
+        missing.join("', '")
+    );
+    let redhat_only = missing
+        .iter()
+        .any(|p| p.starts_with("epel-release") || p.starts_with("yum-utils"));
+    if mgr == "apt" && redhat_only {
+        msg.push_str(
+            ": epel-release is a RedHat/CentOS repository package and this host is Debian-family (apt); \
+             skip the task there with `when: ansible_os_family == \"RedHat\"`",
+        );
+    }
+    msg
+}
+
+fn words(s: Option<&String>) -> Vec<&str> {
+    s.map(|s| s.split_whitespace().collect()).unwrap_or_default()
+}
+
+#[async_trait]
+impl Module for Package {
+    fn name(&self) -> &'static str {
+        "package"
+    }
+
+    fn aliases(&self) -> &'static [&'static str] {
+        &["yum", "dnf", "apt"]
+    }
+
+    fn check_args(&self, raw: &Value, _ctx: &StaticCtx<'_>) -> Result<(), ArgError> {
+        args::parse::<Args>(self.name(), raw)?.check()
+    }
+
+    async fn run(&self, ctx: &ModuleCtx<'_>, raw: &Value) -> Result<ModuleResult, HostError> {
+        let a = match args::parse::<Args>(self.name(), raw).and_then(|a| a.check().map(|()| a)) {
+            Ok(a) => a,
+            Err(e) => return Ok(ModuleResult::failed(e.message)),
+        };
+        let cmd = RemoteCommand::new(script(&a, ctx.check_mode)).run_as(ctx.run_as.cloned());
+        let out = ctx.host.run(&cmd).await?;
+        let (marks, stdout) = split_marks(&out.stdout);
+        let mgr = marks.get("pkg_mgr").cloned().unwrap_or_default();
+        let install: Vec<&str> = words(marks.get("install"))
+            .into_iter()
+            .chain(words(marks.get("upgrade")))
+            .collect();
+        let remove = words(marks.get("remove"));
+        let missing = words(marks.get("missing"));
+        let mut r = ModuleResult::changed(marks.get("changed").map(String::as_str) == Some("1"));
+        r.rc = Some(out.rc);
+        r.stdout = Some(trim_end_newlines(&stdout));
+        r.stderr = Some(trim_end_newlines(&out.stderr));
+        r.extra.insert("pkg_mgr".into(), json!(mgr));
+        r.extra
+            .insert("changes".into(), json!({"installed": install, "removed": remove}));
+        if !missing.is_empty() {
+            r.failed = true;
+            r.changed = false;
+            r.msg = Some(missing_message(&missing, &mgr));
+        } else if out.rc != 0 {
+            r.failed = true;
+            let unknown: Vec<&str> = (stdout.lines().chain(out.stderr.lines()))
+                .filter_map(|l| {
+                    l.strip_prefix("E: Unable to locate package ")
+                        .or_else(|| l.strip_prefix("No match for argument: "))
+                        .map(str::trim)
+                })
+                .collect();
+            r.msg = Some(if unknown.is_empty() {
+                out.stderr
+                    .trim()
+                    .lines()
+                    .last()
+                    .unwrap_or("package manager failed")
+                    .to_owned()
+            } else {
+                missing_message(&unknown, &mgr)
+            });
+        } else {
+            r.msg = Some(match (install.is_empty(), remove.is_empty()) {
+                (true, true) => "Nothing to do".into(),
+                (false, _) => format!("Installed: {}", install.join(" ")),
+                (true, false) => format!("Removed: {}", remove.join(" ")),
+            });
+        }
+        Ok(r)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::Path;
+
+    #[test]
+    fn names_states_and_aliases() {
+        let ctx = StaticCtx {
+            playbook_dir: Path::new("."),
+        };
+        assert!(Package
+            .check_args(&json!({"name": "haproxy,socat", "state": "installed"}), &ctx)
+            .is_ok());
+        assert!(Package
+            .check_args(&json!({"name": "{{ item }}", "state": "{{ st }}"}), &ctx)
+            .is_ok());
+        let err = Package
+            .check_args(&json!({"name": "nginx", "state": "instaled"}), &ctx)
+            .unwrap_err();
+        assert_eq!(
+            (err.key.as_deref(), err.hint.as_deref()),
+            (Some("state"), Some("did you mean `installed`?"))
+        );
+        assert!(Package.check_args(&json!({"state": "present"}), &ctx).is_err());
+        assert!(Package.check_args(&json!({"update_cache": "yes"}), &ctx).is_ok());
+        for name in ["yum", "dnf", "apt", "ansible.builtin.yum", "package"] {
+            assert_eq!(
+                crate::modules::registry().get(name).map(|m| m.name()),
+                Some("package")
+            );
+        }
+    }
+
+    #[test]
+    fn epel_on_debian_says_why() {
+        let msg = missing_message(&["epel-release"], "apt");
+        assert!(
+            msg.contains("No package matching 'epel-release'") && msg.contains("Debian"),
+            "{msg}"
+        );
+    }
+}

@@ -1,0 +1,222 @@
+//! Writing a file on the host, shared by `template` and `copy`: one round trip.
+//!
+//! The content travels on stdin into a temp file in the destination's directory; the same
+//! script gives the temp file the wanted mode and owner, compares content (`cmp`) and
+//! attributes (`stat`) with the destination, and only then renames it into place (`mv`,
+//! atomic on one filesystem). Readers never see a partial file, and an unchanged file is
+//! left alone so a second run reports no change.
+
+use super::args::{split_marks, MARK};
+use super::{ModuleCtx, ModuleResult};
+use crate::host::{sh_quote, HostError, RemoteCommand};
+use serde_json::json;
+use sha1::{Digest, Sha1};
+
+/// A file to put on the host.
+pub struct PutFile<'a> {
+    pub dest: &'a str,
+    pub content: &'a [u8],
+    pub mode: Option<&'a str>,
+    pub owner: Option<&'a str>,
+    pub group: Option<&'a str>,
+    pub backup: bool,
+    /// `force: no`: leave an existing destination alone.
+    pub force: bool,
+    /// A command checking the new file before it goes live; `%s` is its path.
+    pub validate: Option<&'a str>,
+    /// When `dest` is a directory, write `dest/<name>` (copy's `src` basename).
+    pub name_in_dir: Option<&'a str>,
+}
+
+/// Diffs are shown only for text files up to this size.
+const DIFF_LIMIT: usize = 256 * 1024;
+/// Followed by the size in bytes and the old content, so the diff can show it.
+const BEFORE: &str = "before_size=";
+
+pub fn sha1_hex(data: &[u8]) -> String {
+    Sha1::digest(data).iter().map(|b| format!("{b:02x}")).collect()
+}
+
+pub fn script(p: &PutFile<'_>, check_mode: bool, diff: bool) -> String {
+    let flag = |b: bool| if b { "1" } else { "0" };
+    let opt = |o: Option<&str>| sh_quote(o.unwrap_or(""));
+    let mut fmt = String::from("%a");
+    if p.owner.is_some() {
+        fmt.push_str(" %u");
+    }
+    if p.group.is_some() {
+        fmt.push_str(" %g");
+    }
+    let validate = match p.validate {
+        Some(cmd) => format!(
+            "( {} ) 1>&2 || {{ echo \"failed to validate: {}\" >&2; exit 6; }}",
+            cmd.replace("%s", "\"$tmp\""),
+            cmd.replace(['"', '\\', '$', '`'], "")
+        ),
+        None => ":".into(),
+    };
+    format!(
+        r#"dest={dest}; name={name}; mode={mode}; owner={owner}; group={group}
+check={check}; diff={diff}; force={force}; backup={backup}
+if [ -n "$name" ] && [ -d "$dest" ]; then dest="${{dest%/}}/$name"; fi
+dir=$(dirname -- "$dest")
+[ -d "$dir" ] || {{ echo "Destination directory $dir does not exist" >&2; exit 3; }}
+[ -d "$dest" ] && {{ echo "Destination $dest is a directory" >&2; exit 3; }}
+exists=0; [ -e "$dest" ] && exists=1
+if [ $exists = 1 ] && [ $force = 0 ]; then
+  cat >/dev/null; echo "{m}changed=0"; echo "{m}dest=$dest"; exit 0
+fi
+if [ $check = 1 ]; then tmp=$(mktemp); else tmp=$(mktemp "$dir/.zdd.XXXXXX"); fi || exit 4
+trap 'rm -f "$tmp"' EXIT
+cat >"$tmp" || exit 4
+if [ $exists = 1 ]; then
+  chmod "$(stat -c %a "$dest")" "$tmp"
+  chown "$(stat -c %u:%g "$dest")" "$tmp" 2>/dev/null
+else
+  chmod "$(printf %o $(( 0666 & ~0$(umask) )))" "$tmp"
+fi
+if [ -n "$mode" ]; then chmod "$mode" "$tmp" || exit 5; fi
+if [ -n "$owner" ]; then chown "$owner" "$tmp" || exit 5; fi
+if [ -n "$group" ]; then chgrp "$group" "$tmp" || exit 5; fi
+content=1; attrs=1
+if [ $exists = 1 ]; then
+  cmp -s "$tmp" "$dest" && content=0
+  [ "$(stat -c '{fmt}' "$tmp")" = "$(stat -c '{fmt}' "$dest")" ] && attrs=0
+fi
+echo "{m}dest=$dest"
+echo "{m}stat=$(stat -c '%a %U %G' "$tmp")"
+if [ $content = 0 ] && [ $attrs = 0 ]; then
+  echo "{m}changed=0"; exit 0
+fi
+echo "{m}changed=1"
+echo "{m}content_changed=$content"
+if [ $diff = 1 ] && [ $content = 1 ] && [ $exists = 1 ]; then
+  size=$(stat -c %s "$dest")
+  if [ "$size" -le {limit} ]; then echo "{m}{before}$size"; cat "$dest"; fi
+fi
+if [ $check = 0 ]; then
+  {validate}
+  if [ $backup = 1 ] && [ $exists = 1 ]; then
+    b="$dest.$(date +%Y-%m-%d@%H:%M:%S)~"
+    cp -p "$dest" "$b" || exit 7
+    echo "{m}backup_file=$b"
+  fi
+  mv -f "$tmp" "$dest" || exit 7
+fi
+exit 0
+"#,
+        dest = sh_quote(p.dest),
+        name = opt(p.name_in_dir),
+        mode = opt(p.mode),
+        owner = opt(p.owner),
+        group = opt(p.group),
+        check = flag(check_mode),
+        diff = flag(diff),
+        force = flag(p.force),
+        backup = flag(p.backup),
+        m = MARK,
+        before = BEFORE,
+        limit = DIFF_LIMIT,
+    )
+}
+
+/// The marks, and the old content printed between them (`before_size=N`, then N bytes).
+fn split_before(stdout: &str) -> (indexmap::IndexMap<String, String>, Option<String>) {
+    let tag = format!("{MARK}{BEFORE}");
+    let Some(at) = stdout.find(&tag) else {
+        return (split_marks(stdout).0, None);
+    };
+    let after_tag = &stdout[at + tag.len()..];
+    let (size, rest) = after_tag.split_once('\n').unwrap_or((after_tag, ""));
+    let size: usize = size.parse().unwrap_or(0);
+    let cut = (0..=size.min(rest.len()))
+        .rev()
+        .find(|i| rest.is_char_boundary(*i))
+        .unwrap_or(0);
+    let mut text = stdout[..at].to_owned();
+    text.push_str(&rest[cut..]);
+    (split_marks(&text).0, Some(rest[..cut].to_owned()))
+}
+
+pub async fn put(ctx: &ModuleCtx<'_>, p: &PutFile<'_>) -> Result<ModuleResult, HostError> {
+    let cmd = RemoteCommand::new(script(p, ctx.check_mode, ctx.diff))
+        .stdin(p.content.to_vec())
+        .run_as(ctx.run_as.cloned());
+    let out = ctx.host.run(&cmd).await?;
+    let (marks, before) = split_before(&out.stdout);
+    if out.rc != 0 {
+        let mut r = ModuleResult::failed(match out.stderr.trim() {
+            "" => format!("writing {} failed (exit code {})", p.dest, out.rc),
+            msg => msg.to_owned(),
+        });
+        r.rc = Some(out.rc);
+        r.extra.insert("dest".into(), json!(p.dest));
+        return Ok(r);
+    }
+    let dest = marks.get("dest").cloned().unwrap_or_else(|| p.dest.to_owned());
+    let mut r = ModuleResult::changed(marks.get("changed").map(String::as_str) == Some("1"));
+    r.extra.insert("dest".into(), json!(dest));
+    r.extra.insert("checksum".into(), json!(sha1_hex(p.content)));
+    r.extra.insert("size".into(), json!(p.content.len()));
+    if let Some(stat) = marks.get("stat") {
+        let mut parts = stat.split(' ');
+        if let Some(mode) = parts.next() {
+            r.extra.insert("mode".into(), json!(format!("{mode:0>4}")));
+        }
+        if let (Some(owner), Some(group)) = (parts.next(), parts.next()) {
+            r.extra.insert("owner".into(), json!(owner));
+            r.extra.insert("group".into(), json!(group));
+        }
+    }
+    r.extra.insert("state".into(), json!("file"));
+    if let Some(backup) = marks.get("backup_file") {
+        r.extra.insert("backup_file".into(), json!(backup));
+    }
+    if ctx.diff && r.changed {
+        let after = String::from_utf8_lossy(p.content);
+        let before = before.as_deref().unwrap_or("");
+        if p.content.len() <= DIFF_LIMIT {
+            r.extra.insert(
+                "diff".into(),
+                json!({
+                    "before": before,
+                    "after": after,
+                    "before_header": dest,
+                    "after_header": dest,
+                }),
+            );
+        }
+    }
+    Ok(r)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sha1_matches_ansible_checksum() {
+        // `printf hello | sha1sum`
+        assert_eq!(sha1_hex(b"hello"), "aaf4c61ddcc5e8a2dabede0f3b482cd9aea9434d");
+    }
+
+    #[test]
+    fn script_quotes_paths_and_renames_from_the_destination_dir() {
+        let p = PutFile {
+            dest: "/etc/it's.conf",
+            content: b"",
+            mode: Some("0640"),
+            owner: None,
+            group: None,
+            backup: false,
+            force: true,
+            validate: Some("nginx -t -c %s"),
+            name_in_dir: None,
+        };
+        let s = script(&p, false, false);
+        assert!(s.contains(r"dest='/etc/it'\''s.conf'"));
+        assert!(s.contains(r#"mktemp "$dir/.zdd.XXXXXX""#));
+        assert!(s.contains(r#"( nginx -t -c "$tmp" ) 1>&2"#));
+        assert!(s.contains("stat -c '%a'"));
+    }
+}

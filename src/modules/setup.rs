@@ -1,0 +1,350 @@
+//! `setup`: gather facts (`gather_facts: true`) in one command: names, OS, kernel,
+//! addresses, package and service manager. Returned both as `ansible_*` variables and
+//! under `ansible_facts` without the prefix, as Ansible does.
+
+use super::args::{self, split_marks, MARK};
+use super::{ArgError, Module, ModuleCtx, ModuleResult, StaticCtx};
+use crate::host::{HostError, RemoteCommand};
+use crate::vars::VarMap;
+use async_trait::async_trait;
+use indexmap::IndexMap;
+use serde::Deserialize;
+use serde_json::{json, Map, Value};
+
+pub struct Setup;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)]
+struct Args {
+    /// Accepted for compatibility: the same small set is always gathered.
+    #[serde(default)]
+    gather_subset: Option<Value>,
+    #[serde(default)]
+    gather_timeout: Option<Value>,
+    #[serde(default)]
+    filter: Option<Value>,
+    #[serde(default)]
+    fact_path: Option<Value>,
+}
+
+/// Prints `__zdd__ key=value` lines; everything is parsed on the controller.
+pub fn script() -> String {
+    r#"m='__zdd__ '
+echo "${m}hostname=$(hostname 2>/dev/null || uname -n)"
+echo "${m}fqdn=$(hostname -f 2>/dev/null || hostname 2>/dev/null || uname -n)"
+echo "${m}nodename=$(uname -n)"
+echo "${m}machine=$(uname -m)"
+echo "${m}kernel=$(uname -r)"
+echo "${m}kernel_version=$(uname -v)"
+echo "${m}system=$(uname -s)"
+echo "${m}user_id=$(id -un 2>/dev/null)"
+if [ -r /etc/os-release ]; then
+  (. /etc/os-release; echo "${m}os_id=${ID-}"; echo "${m}os_id_like=${ID_LIKE-}"; echo "${m}os_version=${VERSION_ID-}"
+   echo "${m}os_name=${NAME-}"; echo "${m}os_codename=${VERSION_CODENAME-}")
+fi
+[ -r /etc/debian_version ] && echo "${m}debian_version=$(cat /etc/debian_version)"
+[ -r /etc/redhat-release ] && echo "${m}redhat_release=$(head -n1 /etc/redhat-release)"
+if command -v ip >/dev/null 2>&1; then
+  set -- $(ip -4 route show default 2>/dev/null | head -n1)
+  while [ $# -gt 1 ]; do
+    case $1 in via) echo "${m}gateway=$2" ;; dev) echo "${m}interface=$2"; iface=$2 ;; esac
+    shift
+  done
+  ip -4 -o addr show 2>/dev/null | while read -r _ dev _ addr _; do echo "${m}addr=$dev $addr"; done
+elif [ -r /proc/net/route ]; then
+  echo "${m}interface=$(awk '$2 == "00000000" { print $1; exit }' /proc/net/route)"
+fi
+for p in apt-get:apt dnf:dnf yum:yum apk:apk zypper:zypper pacman:pacman; do
+  if command -v "${p%%:*}" >/dev/null 2>&1; then echo "${m}pkg_mgr=${p#*:}"; break; fi
+done
+if [ -d /run/systemd/system ]; then echo "${m}service_mgr=systemd"
+else
+  echo "${m}proc_1=$(cat /proc/1/comm 2>/dev/null)"
+  command -v openrc >/dev/null 2>&1 && echo "${m}openrc=1"
+fi
+echo "${m}vcpus=$(nproc 2>/dev/null || grep -c ^processor /proc/cpuinfo)"
+echo "${m}memtotal_kb=$(awk '/^MemTotal:/ { print $2 }' /proc/meminfo 2>/dev/null)"
+echo "${m}date=$(date '+%s %Y %m %d %H %M %S')"
+echo "${m}iso8601=$(date -u '+%Y-%m-%dT%H:%M:%SZ')"
+"#
+    .replace("'__zdd__ '", &format!("'{MARK}'"))
+}
+
+/// `debian` -> `Debian`, as Ansible names distributions.
+fn distribution(id: &str) -> String {
+    let known = [
+        ("debian", "Debian"),
+        ("ubuntu", "Ubuntu"),
+        ("centos", "CentOS"),
+        ("rhel", "RedHat"),
+        ("fedora", "Fedora"),
+        ("rocky", "Rocky"),
+        ("almalinux", "AlmaLinux"),
+        ("ol", "OracleLinux"),
+        ("amzn", "Amazon"),
+        ("alpine", "Alpine"),
+        ("arch", "Archlinux"),
+        ("manjaro", "Manjaro"),
+        ("sles", "SLES"),
+        ("opensuse-leap", "openSUSE Leap"),
+        ("opensuse-tumbleweed", "openSUSE Tumbleweed"),
+        ("linuxmint", "Linux Mint"),
+        ("raspbian", "Debian"),
+        ("kali", "Kali"),
+        ("devuan", "Devuan"),
+        ("gentoo", "Gentoo"),
+    ];
+    match known.iter().find(|(k, _)| *k == id) {
+        Some((_, name)) => (*name).to_owned(),
+        None => {
+            let mut c = id.chars();
+            c.next()
+                .map(|f| f.to_uppercase().chain(c).collect())
+                .unwrap_or_default()
+        }
+    }
+}
+
+/// Ansible's OS family: from the distribution, else from `ID_LIKE`.
+fn os_family(id: &str, id_like: &str) -> Option<&'static str> {
+    let family = |word: &str| match word {
+        "rhel" | "centos" | "fedora" | "rocky" | "almalinux" | "ol" | "amzn" | "scientific"
+        | "cloudlinux" => Some("RedHat"),
+        "debian" | "ubuntu" | "linuxmint" | "raspbian" | "kali" | "devuan" | "pop" => Some("Debian"),
+        "sles" | "opensuse" | "opensuse-leap" | "opensuse-tumbleweed" | "suse" => Some("Suse"),
+        "alpine" => Some("Alpine"),
+        "arch" | "manjaro" => Some("Archlinux"),
+        "gentoo" => Some("Gentoo"),
+        _ => None,
+    };
+    std::iter::once(id)
+        .chain(id_like.split_whitespace())
+        .find_map(family)
+}
+
+/// The facts, without the `ansible_` prefix, from the script's output.
+pub fn parse_facts(stdout: &str) -> Map<String, Value> {
+    let (marks, _) = split_marks(stdout);
+    let get = |k: &str| marks.get(k).map(String::as_str).unwrap_or("");
+    let mut addrs: Vec<(String, String)> = Vec::new();
+    for line in stdout
+        .lines()
+        .filter_map(|l| l.strip_prefix(MARK)?.strip_prefix("addr="))
+    {
+        if let Some((dev, cidr)) = line.split_once(' ') {
+            addrs.push((dev.to_owned(), cidr.to_owned()));
+        }
+    }
+    let mut f = Map::new();
+    let hostname = get("hostname");
+    f.insert(
+        "hostname".into(),
+        json!(hostname.split('.').next().unwrap_or(hostname)),
+    );
+    let fqdn = get("fqdn");
+    f.insert("fqdn".into(), json!(fqdn));
+    f.insert(
+        "domain".into(),
+        json!(fqdn.split_once('.').map(|(_, d)| d).unwrap_or("")),
+    );
+    f.insert("nodename".into(), json!(get("nodename")));
+    let id = get("os_id");
+    let dist = if id.is_empty() {
+        if !get("redhat_release").is_empty() {
+            "RedHat".to_owned()
+        } else if !get("debian_version").is_empty() {
+            "Debian".to_owned()
+        } else {
+            get("system").to_owned()
+        }
+    } else {
+        distribution(id)
+    };
+    let family = os_family(id, get("os_id_like"))
+        .map(str::to_owned)
+        .unwrap_or_else(|| {
+            if !get("redhat_release").is_empty() {
+                "RedHat".into()
+            } else if !get("debian_version").is_empty() {
+                "Debian".into()
+            } else {
+                dist.clone()
+            }
+        });
+    // Debian's point release lives in /etc/debian_version (12.5), os-release says 12.
+    let debian_point = get("debian_version");
+    let version = if id == "debian" && debian_point.starts_with(|c: char| c.is_ascii_digit()) {
+        debian_point
+    } else {
+        get("os_version")
+    };
+    f.insert("distribution".into(), json!(dist));
+    f.insert("os_family".into(), json!(family));
+    f.insert("distribution_version".into(), json!(version));
+    f.insert(
+        "distribution_major_version".into(),
+        json!(version.split('.').next().unwrap_or(version)),
+    );
+    f.insert("distribution_release".into(), json!(get("os_codename")));
+    f.insert("architecture".into(), json!(get("machine")));
+    f.insert("machine".into(), json!(get("machine")));
+    f.insert("kernel".into(), json!(get("kernel")));
+    f.insert("kernel_version".into(), json!(get("kernel_version")));
+    f.insert("system".into(), json!(get("system")));
+    f.insert("user_id".into(), json!(get("user_id")));
+    let iface = get("interface");
+    let default_addr = addrs
+        .iter()
+        .find(|(dev, _)| dev == iface)
+        .map(|(_, c)| c.as_str())
+        .unwrap_or("");
+    let (address, prefix) = default_addr.split_once('/').unwrap_or((default_addr, ""));
+    let mut default = Map::new();
+    if !iface.is_empty() {
+        default.insert("interface".into(), json!(iface));
+        default.insert("alias".into(), json!(iface));
+        default.insert("address".into(), json!(address));
+        if let Ok(bits) = prefix.parse::<u32>() {
+            let mask = u32::MAX.checked_shl(32 - bits.min(32)).unwrap_or(0);
+            default.insert(
+                "netmask".into(),
+                json!(std::net::Ipv4Addr::from(mask).to_string()),
+            );
+            if let Ok(ip) = address.parse::<std::net::Ipv4Addr>() {
+                let net = u32::from(ip) & mask;
+                default.insert("network".into(), json!(std::net::Ipv4Addr::from(net).to_string()));
+            }
+            default.insert("prefix".into(), json!(prefix));
+        }
+        if !get("gateway").is_empty() {
+            default.insert("gateway".into(), json!(get("gateway")));
+        }
+    }
+    f.insert("default_ipv4".into(), Value::Object(default));
+    let all: Vec<&str> = addrs
+        .iter()
+        .map(|(_, c)| c.split('/').next().unwrap_or(c))
+        .filter(|a| !a.starts_with("127."))
+        .collect();
+    f.insert("all_ipv4_addresses".into(), json!(all));
+    f.insert(
+        "pkg_mgr".into(),
+        json!(marks.get("pkg_mgr").map(String::as_str).unwrap_or("unknown")),
+    );
+    let service_mgr = match (get("service_mgr"), get("proc_1")) {
+        ("systemd", _) => "systemd",
+        (_, _) if !get("openrc").is_empty() => "openrc",
+        (_, "init") => "sysvinit",
+        (_, p) if p.starts_with("runit") => "runit",
+        _ => "service",
+    };
+    f.insert("service_mgr".into(), json!(service_mgr));
+    let vcpus: u64 = get("vcpus").trim().parse().unwrap_or(1);
+    f.insert("processor_vcpus".into(), json!(vcpus));
+    f.insert("processor_nproc".into(), json!(vcpus));
+    if let Ok(kb) = get("memtotal_kb").parse::<u64>() {
+        f.insert("memtotal_mb".into(), json!(kb / 1024));
+    }
+    let d: Vec<&str> = get("date").split(' ').collect();
+    if let [epoch, y, mo, day, h, mi, s] = d[..] {
+        f.insert(
+            "date_time".into(),
+            json!({
+                "epoch": epoch, "year": y, "month": mo, "day": day, "hour": h, "minute": mi, "second": s,
+                "date": format!("{y}-{mo}-{day}"), "time": format!("{h}:{mi}:{s}"),
+                "iso8601": get("iso8601"),
+            }),
+        );
+    }
+    f
+}
+
+/// `ansible_facts` and each fact as `ansible_NAME`.
+pub fn as_vars(facts: Map<String, Value>) -> VarMap {
+    let mut vars: VarMap = IndexMap::new();
+    for (k, v) in &facts {
+        vars.insert(format!("ansible_{k}"), v.clone());
+    }
+    vars.insert("ansible_facts".into(), Value::Object(facts));
+    vars
+}
+
+#[async_trait]
+impl Module for Setup {
+    fn name(&self) -> &'static str {
+        "setup"
+    }
+
+    fn aliases(&self) -> &'static [&'static str] {
+        &["gather_facts"]
+    }
+
+    fn check_args(&self, raw: &Value, _ctx: &StaticCtx<'_>) -> Result<(), ArgError> {
+        args::parse::<Args>(self.name(), raw).map(|_| ())
+    }
+
+    async fn run(&self, ctx: &ModuleCtx<'_>, raw: &Value) -> Result<ModuleResult, HostError> {
+        if let Err(e) = args::parse::<Args>(self.name(), raw) {
+            return Ok(ModuleResult::failed(e.message));
+        }
+        let cmd = RemoteCommand::new(script()).run_as(ctx.run_as.cloned());
+        let out = ctx.host.run(&cmd).await?;
+        if out.rc != 0 && !out.stdout.contains(MARK) {
+            let mut r = ModuleResult::failed(format!("gathering facts failed: {}", out.stderr.trim()));
+            r.rc = Some(out.rc);
+            return Ok(r);
+        }
+        let facts = parse_facts(&out.stdout);
+        let mut r = ModuleResult::ok();
+        r.extra
+            .insert("ansible_facts".into(), Value::Object(facts.clone()));
+        r.facts = as_vars(facts);
+        Ok(r)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample(os: &str) -> String {
+        format!(
+            "{m}hostname=web1.example.com\n{m}fqdn=web1.example.com\n{m}machine=x86_64\n{os}\
+             {m}interface=eth0\n{m}gateway=10.0.0.1\n{m}addr=lo 127.0.0.1/8\n{m}addr=eth0 10.0.0.5/24\n\
+             {m}pkg_mgr=dnf\n{m}proc_1=init\n{m}vcpus=2\n",
+            m = MARK
+        )
+    }
+
+    #[test]
+    fn families_from_id_and_id_like() {
+        let f = parse_facts(&sample(&format!(
+            "{MARK}os_id=rocky\n{MARK}os_id_like=rhel centos fedora\n{MARK}os_version=9.3\n"
+        )));
+        assert_eq!(f["distribution"], "Rocky");
+        assert_eq!(f["os_family"], "RedHat");
+        assert_eq!(f["distribution_major_version"], "9");
+        let f = parse_facts(&sample(&format!(
+            "{MARK}os_id=pop\n{MARK}os_id_like=ubuntu debian\n"
+        )));
+        assert_eq!(f["os_family"], "Debian");
+        assert_eq!(f["hostname"], "web1");
+        assert_eq!(f["domain"], "example.com");
+        assert_eq!(f["service_mgr"], "sysvinit");
+    }
+
+    #[test]
+    fn default_ipv4_and_all_addresses() {
+        let f = parse_facts(&sample(""));
+        assert_eq!(
+            f["default_ipv4"],
+            json!({"interface": "eth0", "alias": "eth0", "address": "10.0.0.5", "netmask": "255.255.255.0",
+                   "network": "10.0.0.0", "prefix": "24", "gateway": "10.0.0.1"})
+        );
+        assert_eq!(f["all_ipv4_addresses"], json!(["10.0.0.5"]));
+        let vars = as_vars(f);
+        assert_eq!(vars["ansible_pkg_mgr"], "dnf");
+        assert_eq!(vars["ansible_facts"]["pkg_mgr"], "dnf");
+    }
+}

@@ -1,0 +1,275 @@
+//! `shell`: run a command through the target's shell. `command` (in `command.rs`) shares
+//! the running and the result shape, only building the command line differently.
+
+use super::args::{self, split_marks, trim_end_newlines, MARK};
+use super::{ArgError, Module, ModuleCtx, ModuleResult, StaticCtx};
+use crate::host::{sh_quote, HostError, RemoteCommand};
+use async_trait::async_trait;
+use serde::Deserialize;
+use serde_json::{json, Value};
+use std::time::SystemTime;
+
+pub struct Shell;
+
+/// Options that may be written inside the free-form command as `key=value`.
+const FREE_FORM_OPTIONS: &[&str] = &["chdir", "creates", "removes", "executable", "stdin", "warn"];
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Args {
+    #[serde(default, rename = "_raw_params")]
+    raw_params: Option<String>,
+    #[serde(default)]
+    cmd: Option<String>,
+    #[serde(default)]
+    chdir: Option<String>,
+    #[serde(default)]
+    creates: Option<String>,
+    #[serde(default)]
+    removes: Option<String>,
+    #[serde(default)]
+    executable: Option<String>,
+    #[serde(default, deserialize_with = "args::opt_text")]
+    stdin: Option<String>,
+    #[serde(default, deserialize_with = "args::opt_bool")]
+    stdin_add_newline: Option<bool>,
+    #[serde(default, deserialize_with = "args::opt_bool")]
+    strip_empty_ends: Option<bool>,
+    /// Gone from Ansible, still in old playbooks: accepted and ignored.
+    #[serde(default, deserialize_with = "args::opt_bool")]
+    #[allow(dead_code)]
+    warn: Option<bool>,
+}
+
+/// What `shell` and `command` run, once the command line is built.
+pub(super) struct Spec {
+    pub cmdline: String,
+    pub chdir: Option<String>,
+    pub creates: Option<String>,
+    pub removes: Option<String>,
+    pub stdin: Option<String>,
+    pub stdin_add_newline: bool,
+    pub strip_empty_ends: bool,
+}
+
+impl Args {
+    fn command(&self) -> Result<&str, ArgError> {
+        match (&self.raw_params, &self.cmd) {
+            (Some(_), Some(_)) => {
+                Err(ArgError::new("give the command either free-form or as `cmd`, not both").key("cmd"))
+            }
+            (Some(c), None) | (None, Some(c)) if !c.trim().is_empty() => Ok(c),
+            _ => Err(ArgError::new("`shell` needs a command (free-form or `cmd`)")),
+        }
+    }
+}
+
+#[async_trait]
+impl Module for Shell {
+    fn name(&self) -> &'static str {
+        "shell"
+    }
+
+    fn free_form(&self) -> bool {
+        true
+    }
+
+    fn check_args(&self, raw: &Value, _ctx: &StaticCtx<'_>) -> Result<(), ArgError> {
+        let a: Args = args::parse(self.name(), &args::lift_free_form_options(raw, FREE_FORM_OPTIONS))?;
+        a.command().map(|_| ())
+    }
+
+    async fn run(&self, ctx: &ModuleCtx<'_>, raw: &Value) -> Result<ModuleResult, HostError> {
+        let a: Args = match args::parse(self.name(), &args::lift_free_form_options(raw, FREE_FORM_OPTIONS)) {
+            Ok(a) => a,
+            Err(e) => return Ok(ModuleResult::failed(e.message)),
+        };
+        let cmd = match a.command() {
+            Ok(c) => c.to_owned(),
+            Err(e) => return Ok(ModuleResult::failed(e.message)),
+        };
+        let cmdline = match &a.executable {
+            Some(exe) => format!("exec {} -c {}", sh_quote(exe), sh_quote(&cmd)),
+            None => cmd,
+        };
+        run_spec(
+            ctx,
+            Spec {
+                cmdline,
+                chdir: a.chdir,
+                creates: a.creates,
+                removes: a.removes,
+                stdin: a.stdin,
+                stdin_add_newline: a.stdin_add_newline.unwrap_or(true),
+                strip_empty_ends: a.strip_empty_ends.unwrap_or(true),
+            },
+        )
+        .await
+    }
+}
+
+/// A path test for `creates`/`removes`: a glob stays unquoted so the shell expands it.
+fn exists_test(path: &str) -> String {
+    if path.contains(['*', '?', '[']) && !path.contains(['\'', '"', '$', '`', ';', '&', '|', ' ']) {
+        format!("for f in {path}; do [ -e \"$f\" ] && break; f=; done; [ -n \"$f\" ]")
+    } else {
+        format!("[ -e {} ]", sh_quote(path))
+    }
+}
+
+/// The whole task as one script: `cd`, the `creates`/`removes` guard, then the command
+/// itself as the script's tail, so its exit code is the script's.
+pub(super) fn script(spec: &Spec) -> String {
+    let mut s = String::new();
+    if let Some(dir) = &spec.chdir {
+        s.push_str(&format!("cd {} || exit 1\n", sh_quote(dir)));
+    }
+    if let Some(path) = &spec.creates {
+        s.push_str(&format!(
+            "if {}; then echo '{MARK}skipped=since {} exists'; exit 0; fi\n",
+            exists_test(path),
+            path.replace('\'', "")
+        ));
+    }
+    if let Some(path) = &spec.removes {
+        s.push_str(&format!(
+            "if ! {}; then echo '{MARK}skipped=since {} does not exist'; exit 0; fi\n",
+            exists_test(path),
+            path.replace('\'', "")
+        ));
+    }
+    s.push_str(&spec.cmdline);
+    s.push('\n');
+    s
+}
+
+pub(super) async fn run_spec(ctx: &ModuleCtx<'_>, spec: Spec) -> Result<ModuleResult, HostError> {
+    let mut r = ModuleResult::default();
+    r.extra.insert("cmd".into(), json!(spec.cmdline));
+    if ctx.check_mode && spec.creates.is_none() && spec.removes.is_none() {
+        r.msg = Some("Command would have run if not in check mode".into());
+        r.extra.insert("skipped".into(), json!(true));
+        return Ok(r);
+    }
+    let mut cmd = RemoteCommand::new(script(&spec)).run_as(ctx.run_as.cloned());
+    if let Some(input) = &spec.stdin {
+        let mut data = input.clone().into_bytes();
+        if spec.stdin_add_newline {
+            data.push(b'\n');
+        }
+        cmd = cmd.stdin(data);
+    }
+    let start = SystemTime::now();
+    let out = ctx.host.run(&cmd).await?;
+    let end = SystemTime::now();
+    // The guard prints its mark first and exits, so only a skipped run starts with one.
+    let skipped = out
+        .stdout
+        .starts_with(MARK)
+        .then(|| split_marks(&out.stdout).0.get("skipped").cloned())
+        .flatten();
+    if let Some(reason) = skipped {
+        let msg = format!("Did not run command {reason}");
+        r.rc = Some(0);
+        r.stdout = Some(format!("skipped, {reason}"));
+        r.stderr = Some(String::new());
+        r.extra
+            .insert("stdout_lines".into(), args::lines(&format!("skipped, {reason}")));
+        r.extra.insert("stderr_lines".into(), json!([]));
+        r.msg = Some(msg);
+        return Ok(r);
+    }
+    if ctx.check_mode {
+        r.changed = true;
+        r.msg = Some("Command would have run if not in check mode".into());
+        return Ok(r);
+    }
+    let (stdout, stderr) = if spec.strip_empty_ends {
+        (trim_end_newlines(&out.stdout), trim_end_newlines(&out.stderr))
+    } else {
+        (out.stdout, out.stderr)
+    };
+    r.changed = true;
+    r.rc = Some(out.rc);
+    r.extra.insert("stdout_lines".into(), args::lines(&stdout));
+    r.extra.insert("stderr_lines".into(), args::lines(&stderr));
+    r.extra.insert("start".into(), json!(format_time(start)));
+    r.extra.insert("end".into(), json!(format_time(end)));
+    r.extra.insert(
+        "delta".into(),
+        json!(format_delta(end.duration_since(start).unwrap_or_default())),
+    );
+    r.stdout = Some(stdout);
+    r.stderr = Some(stderr);
+    if out.rc != 0 {
+        r.failed = true;
+        r.msg = Some("non-zero return code".into());
+    } else {
+        r.msg = Some(String::new());
+    }
+    Ok(r)
+}
+
+/// Ansible's `start`/`end`: local time, `2024-05-01 12:00:00.123456`.
+pub(super) fn format_time(t: SystemTime) -> String {
+    let since = t.duration_since(SystemTime::UNIX_EPOCH).unwrap_or_default();
+    let secs = since.as_secs() as libc::time_t;
+    // SAFETY: localtime_r only writes the struct we hand it.
+    let tm = unsafe {
+        let mut tm: libc::tm = std::mem::zeroed();
+        libc::localtime_r(&secs, &mut tm);
+        tm
+    };
+    format!(
+        "{:04}-{:02}-{:02} {:02}:{:02}:{:02}.{:06}",
+        tm.tm_year + 1900,
+        tm.tm_mon + 1,
+        tm.tm_mday,
+        tm.tm_hour,
+        tm.tm_min,
+        tm.tm_sec,
+        since.subsec_micros()
+    )
+}
+
+/// Ansible's `delta`: `0:00:01.234567`.
+pub(super) fn format_delta(d: std::time::Duration) -> String {
+    let s = d.as_secs();
+    format!(
+        "{}:{:02}:{:02}.{:06}",
+        s / 3600,
+        s / 60 % 60,
+        s % 60,
+        d.subsec_micros()
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn guard_and_chdir_come_before_the_command() {
+        let s = script(&Spec {
+            cmdline: "make install".into(),
+            chdir: Some("/opt/app dir".into()),
+            creates: Some("/usr/local/bin/app".into()),
+            removes: None,
+            stdin: None,
+            stdin_add_newline: true,
+            strip_empty_ends: true,
+        });
+        assert_eq!(
+            s,
+            "cd '/opt/app dir' || exit 1\nif [ -e /usr/local/bin/app ]; then echo '__zdd__ skipped=since /usr/local/bin/app exists'; exit 0; fi\nmake install\n"
+        );
+    }
+
+    #[test]
+    fn delta_is_formatted_like_ansible() {
+        assert_eq!(
+            format_delta(std::time::Duration::from_micros(3_723_000_042)),
+            "1:02:03.000042"
+        );
+    }
+}

@@ -1,0 +1,110 @@
+//! `template`: render a local Jinja file with the host's variables and put it on the host.
+
+use super::args::{self, check_choice};
+use super::put::{put, PutFile};
+use super::{find_local_file, ArgError, Module, ModuleCtx, ModuleResult, StaticCtx};
+use crate::host::HostError;
+use async_trait::async_trait;
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+pub struct Template;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Args {
+    src: String,
+    dest: String,
+    #[serde(default, deserialize_with = "args::opt_mode")]
+    mode: Option<String>,
+    #[serde(default, deserialize_with = "args::opt_text")]
+    owner: Option<String>,
+    #[serde(default, deserialize_with = "args::opt_text")]
+    group: Option<String>,
+    #[serde(default, deserialize_with = "args::opt_bool")]
+    backup: Option<bool>,
+    #[serde(default, deserialize_with = "args::opt_bool")]
+    force: Option<bool>,
+    #[serde(default)]
+    validate: Option<String>,
+    #[serde(default)]
+    newline_sequence: Option<String>,
+}
+
+#[async_trait]
+impl Module for Template {
+    fn name(&self) -> &'static str {
+        "template"
+    }
+
+    fn check_args(&self, raw: &Value, ctx: &StaticCtx<'_>) -> Result<(), ArgError> {
+        let a: Args = args::parse(self.name(), raw)?;
+        check_choice(
+            "newline_sequence",
+            a.newline_sequence.as_deref(),
+            &["\n", "\r", "\r\n"],
+        )?;
+        if !args::is_template(&a.src) && find_local_file(ctx.playbook_dir, "templates", &a.src).is_none() {
+            return Err(ArgError::new(format!("template `{}` not found", a.src))
+                .key("src")
+                .hint(format!(
+                    "looked in {}/templates/ and {} (and one level up)",
+                    ctx.playbook_dir.display(),
+                    ctx.playbook_dir.display()
+                )));
+        }
+        Ok(())
+    }
+
+    async fn run(&self, ctx: &ModuleCtx<'_>, raw: &Value) -> Result<ModuleResult, HostError> {
+        let a: Args = match args::parse(self.name(), raw) {
+            Ok(a) => a,
+            Err(e) => return Ok(ModuleResult::failed(e.message)),
+        };
+        let Some(path) = find_local_file(ctx.playbook_dir, "templates", &a.src) else {
+            return Ok(ModuleResult::failed(format!(
+                "Could not find or access '{}'",
+                a.src
+            )));
+        };
+        let source = match std::fs::read_to_string(&path) {
+            Ok(s) => s,
+            Err(e) => {
+                return Ok(ModuleResult::failed(format!(
+                    "cannot read {}: {e}",
+                    path.display()
+                )))
+            }
+        };
+        // Ansible defines these while rendering a template.
+        let mut extra = crate::vars::VarMap::new();
+        if !ctx.vars.contains("ansible_managed") {
+            extra.insert("ansible_managed".into(), json!("Ansible managed"));
+        }
+        extra.insert("template_path".into(), json!(path.display().to_string()));
+        extra.insert("template_destpath".into(), json!(a.dest));
+        let vars = ctx.vars.with(extra);
+        let mut text = match ctx.templater.render_file(&a.src, &source, &vars) {
+            Ok(t) => t,
+            Err(e) => return Ok(ModuleResult::failed(e.message)),
+        };
+        if let Some(nl) = a.newline_sequence.as_deref().filter(|nl| *nl != "\n") {
+            text = text.replace('\n', nl);
+        }
+        put(
+            ctx,
+            &PutFile {
+                dest: &a.dest,
+                content: text.as_bytes(),
+                mode: a.mode.as_deref(),
+                owner: a.owner.as_deref(),
+                group: a.group.as_deref(),
+                backup: a.backup.unwrap_or(false),
+                force: a.force.unwrap_or(true),
+                validate: a.validate.as_deref(),
+                name_in_dir: None,
+            },
+        )
+        .await
+    }
+}

@@ -1,0 +1,214 @@
+//! `wait_for`: wait on the host for a port to open or close, connections to drain, or a
+//! file to appear (holding a pattern) or go. A POSIX sh loop on the target, one round trip.
+
+use super::args::{self, check_choice, split_marks, MARK};
+use super::{ArgError, Module, ModuleCtx, ModuleResult, StaticCtx};
+use crate::host::{sh_quote, HostError, RemoteCommand};
+use async_trait::async_trait;
+use serde::Deserialize;
+use serde_json::{json, Value};
+use std::time::Duration;
+
+pub struct WaitFor;
+
+const STATES: &[&str] = &["started", "stopped", "present", "absent", "drained"];
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Args {
+    #[serde(default, deserialize_with = "args::opt_text")]
+    host: Option<String>,
+    #[serde(default, deserialize_with = "args::opt_u16")]
+    port: Option<u16>,
+    #[serde(default)]
+    path: Option<String>,
+    #[serde(default)]
+    state: Option<String>,
+    #[serde(default, deserialize_with = "args::opt_f64")]
+    timeout: Option<f64>,
+    #[serde(default, deserialize_with = "args::opt_f64")]
+    delay: Option<f64>,
+    #[serde(default, deserialize_with = "args::opt_f64")]
+    sleep: Option<f64>,
+    #[serde(default, deserialize_with = "args::opt_f64")]
+    connect_timeout: Option<f64>,
+    #[serde(default)]
+    search_regex: Option<String>,
+    #[serde(default)]
+    msg: Option<String>,
+    /// Accepted for compatibility: `drained` counts ESTABLISHED connections only.
+    #[serde(default)]
+    #[allow(dead_code)]
+    active_connection_states: Option<Vec<String>>,
+    #[serde(default)]
+    #[allow(dead_code)]
+    exclude_hosts: Option<Vec<String>>,
+}
+
+impl Args {
+    fn check(&self, raw: &Value) -> Result<(), ArgError> {
+        check_choice("state", self.state.as_deref(), STATES)?;
+        let given = |k: &str| raw.get(k).is_some_and(|v| !v.is_null());
+        if given("port") && given("path") {
+            return Err(ArgError::new("`wait_for` takes `port` or `path`, not both").key("path"));
+        }
+        if self.state.as_deref() == Some("drained") && !given("port") {
+            return Err(ArgError::new("`state: drained` needs a `port`").key("state"));
+        }
+        if let Some(re) = self.search_regex.as_deref().filter(|r| !args::is_template(r)) {
+            regex::Regex::new(re)
+                .map_err(|e| ArgError::new(format!("bad `search_regex`: {e}")).key("search_regex"))?;
+        }
+        Ok(())
+    }
+
+    fn timeout(&self) -> f64 {
+        self.timeout.unwrap_or(300.0)
+    }
+}
+
+/// Seconds for sh: whole numbers print without a fraction.
+fn secs(s: f64) -> String {
+    if s.fract() == 0.0 {
+        format!("{}", s as u64)
+    } else {
+        format!("{s}")
+    }
+}
+
+fn script(a: &Args) -> String {
+    let state = a.state.as_deref().unwrap_or("started");
+    let check = match (a.port, &a.path, state) {
+        (Some(_), _, "stopped" | "absent") => "! port_open",
+        (Some(_), _, "drained") => "[ \"$(conns)\" = 0 ]",
+        (Some(_), _, _) if a.search_regex.is_some() => "port_matches",
+        (Some(_), _, _) => "port_open",
+        (None, Some(_), "absent" | "stopped") => "[ ! -e \"$path\" ]",
+        (None, Some(_), _) if a.search_regex.is_some() => {
+            "[ -f \"$path\" ] && grep -Eq -- \"$regex\" \"$path\""
+        }
+        (None, Some(_), _) => "[ -e \"$path\" ]",
+        // Neither port nor path: Ansible just sleeps for `timeout`.
+        (None, None, _) => "[ \"$(date +%s)\" -ge \"$end\" ]",
+    };
+    format!(
+        r#"host={host}; port={port}; path={path}; regex={regex}
+ct={ct}; pause={sleep}
+# Probing a port with what the target has: nc (openbsd, traditional and nmap's all take
+# -z -w), else bash's /dev/tcp (under `timeout` when present), else busybox nc.
+port_open() {{
+  if command -v nc >/dev/null 2>&1; then nc -z -w "$ct" "$host" "$port" </dev/null >/dev/null 2>&1
+  elif command -v bash >/dev/null 2>&1; then
+    if command -v timeout >/dev/null 2>&1; then to="timeout $ct"; else to=; fi
+    $to bash -c 'exec 3<>"/dev/tcp/$0/$1"' "$host" "$port" 2>/dev/null
+  elif command -v busybox >/dev/null 2>&1; then busybox nc -z -w "$ct" "$host" "$port" </dev/null >/dev/null 2>&1
+  else echo "cannot probe ports on this host: no nc, bash or busybox" >&2; exit 2; fi
+}}
+port_matches() {{
+  if command -v nc >/dev/null 2>&1; then nc -w "$ct" "$host" "$port" </dev/null 2>/dev/null | grep -Eq -- "$regex"
+  else timeout "$ct" bash -c 'exec 3<>"/dev/tcp/$0/$1"; cat <&3' "$host" "$port" 2>/dev/null | grep -Eq -- "$regex"; fi
+}}
+# ESTABLISHED (state 01) connections whose local port is ours, from the kernel's tables.
+conns() {{
+  awk -v p="$(printf ':%04X' "$port")" 'substr($2, length($2) - 4) == p && $4 == "01" {{ n++ }} END {{ print n + 0 }}' \
+    /proc/net/tcp /proc/net/tcp6 2>/dev/null
+}}
+sleep {delay}
+start=$(date +%s); end=$((start + {timeout}))
+while :; do
+  if {check}; then echo "{m}elapsed=$(( $(date +%s) - start ))"; exit 0; fi
+  [ "$(date +%s)" -ge "$end" ] && break
+  sleep "$pause"
+done
+echo "{m}elapsed=$(( $(date +%s) - start ))"
+exit 3
+"#,
+        host = sh_quote(a.host.as_deref().unwrap_or("127.0.0.1")),
+        port = a.port.map(|p| p.to_string()).unwrap_or_default(),
+        path = sh_quote(a.path.as_deref().unwrap_or("")),
+        regex = sh_quote(a.search_regex.as_deref().unwrap_or("")),
+        ct = secs(a.connect_timeout.unwrap_or(5.0).ceil().max(1.0)),
+        sleep = secs(a.sleep.unwrap_or(1.0)),
+        delay = secs(a.delay.unwrap_or(0.0)),
+        timeout = secs(a.timeout().ceil()),
+        m = MARK,
+    )
+}
+
+fn timeout_message(a: &Args) -> String {
+    let state = a.state.as_deref().unwrap_or("started");
+    let host = a.host.as_deref().unwrap_or("127.0.0.1");
+    match (a.port, &a.path) {
+        (Some(port), _) => match state {
+            "stopped" | "absent" => format!("Timeout when waiting for {host}:{port} to stop."),
+            "drained" => format!("Timeout when waiting for {host}:{port} to drain"),
+            _ if a.search_regex.is_some() => format!(
+                "Timeout when waiting for search string {} in {host}:{port}",
+                a.search_regex.as_deref().unwrap_or("")
+            ),
+            _ => format!("Timeout when waiting for {host}:{port}"),
+        },
+        (None, Some(path)) => match state {
+            "absent" | "stopped" => format!("Timeout when waiting for {path} to be absent."),
+            _ if a.search_regex.is_some() => format!(
+                "Timeout when waiting for search string {} in {path}",
+                a.search_regex.as_deref().unwrap_or("")
+            ),
+            _ => format!("Timeout when waiting for file {path}"),
+        },
+        (None, None) => "Timeout".into(),
+    }
+}
+
+#[async_trait]
+impl Module for WaitFor {
+    fn name(&self) -> &'static str {
+        "wait_for"
+    }
+
+    fn check_args(&self, raw: &Value, _ctx: &StaticCtx<'_>) -> Result<(), ArgError> {
+        args::parse::<Args>(self.name(), raw)?.check(raw)
+    }
+
+    async fn run(&self, ctx: &ModuleCtx<'_>, raw: &Value) -> Result<ModuleResult, HostError> {
+        let a = match args::parse::<Args>(self.name(), raw).and_then(|a| a.check(raw).map(|()| a)) {
+            Ok(a) => a,
+            Err(e) => return Ok(ModuleResult::failed(e.message)),
+        };
+        let mut cmd = RemoteCommand::new(script(&a)).run_as(ctx.run_as.cloned());
+        let budget = a.delay.unwrap_or(0.0) + a.timeout() + a.connect_timeout.unwrap_or(5.0) + 30.0;
+        cmd.timeout = Some(Duration::from_secs_f64(budget));
+        let out = ctx.host.run(&cmd).await?;
+        let (marks, _) = split_marks(&out.stdout);
+        let mut r = ModuleResult::ok();
+        let elapsed: u64 = marks.get("elapsed").and_then(|e| e.parse().ok()).unwrap_or(0);
+        r.extra.insert("elapsed".into(), json!(elapsed));
+        r.extra
+            .insert("state".into(), json!(a.state.as_deref().unwrap_or("started")));
+        if let Some(port) = a.port {
+            r.extra.insert("port".into(), json!(port));
+        }
+        if let Some(path) = &a.path {
+            r.extra.insert("path".into(), json!(path));
+        }
+        if let Some(re) = &a.search_regex {
+            r.extra.insert("search_regex".into(), json!(re));
+        }
+        match out.rc {
+            0 => {}
+            3 => {
+                r.failed = true;
+                r.msg = Some(a.msg.clone().unwrap_or_else(|| timeout_message(&a)));
+            }
+            rc => {
+                r.failed = true;
+                r.rc = Some(rc);
+                r.msg = Some(match out.stderr.trim() {
+                    "" => format!("wait_for failed (exit code {rc})"),
+                    e => e.to_owned(),
+                });
+            }
+        }
+        Ok(r)
+    }
+}

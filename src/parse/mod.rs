@@ -1,0 +1,536 @@
+//! YAML playbook text -> `Playbook`, with a location for every play, task, key and value.
+//!
+//! Every problem of a file is collected (not just the first) and returned as one
+//! `Error::Invalid`. Whether a module exists and accepts its arguments is left to
+//! `validate`, so that those problems are collected too.
+
+pub mod kv;
+mod task;
+
+use crate::error::{did_you_mean, Diagnostic, Error, Location};
+use crate::playbook::{BecomeOpts, Play, Playbook, Serial};
+use crate::vars::VarMap;
+use crate::yaml::{self, MarkedMappingNode, MarkedScalarNode, Source, TopLevel};
+use marked_yaml::Node;
+use std::path::{Path, PathBuf};
+
+pub use task::{TASK_KEYWORDS, UNSUPPORTED_TASK_KEYWORDS};
+
+/// The play keywords zdd understands.
+pub const PLAY_KEYWORDS: &[&str] = &[
+    "name",
+    "hosts",
+    "serial",
+    "become",
+    "become_method",
+    "become_user",
+    "gather_facts",
+    "vars",
+    "vars_files",
+    "pre_tasks",
+    "tasks",
+    "post_tasks",
+    "handlers",
+    "max_fail_percentage",
+    "any_errors_fatal",
+    "force_handlers",
+    "connection",
+    "strategy",
+    "tags",
+];
+
+/// Ansible play keywords zdd does not support yet, with what to do instead.
+pub const UNSUPPORTED_PLAY_KEYWORDS: &[(&str, &str)] = &[
+    ("roles", "list the role's tasks and handlers in the play"),
+    ("import_playbook", "run the playbooks one after the other"),
+    ("include", "run the playbooks one after the other"),
+    ("include_playbook", "run the playbooks one after the other"),
+    ("block", "list the tasks directly"),
+    ("vars_prompt", "pass the values with `-e`"),
+    (
+        "environment",
+        "set the variables in the command itself (`FOO=bar cmd`)",
+    ),
+    ("remote_user", "set `ansible_user` in the inventory"),
+    ("port", "set `ansible_port` in the inventory"),
+    (
+        "gather_subset",
+        "remove it: zdd gathers its own small set of facts",
+    ),
+    ("gather_timeout", "remove it"),
+    ("fact_path", "remove it"),
+    ("collections", "write modules by their full names"),
+    ("module_defaults", "write the arguments on each task"),
+    ("order", "order the hosts in the inventory"),
+    ("throttle", "use `serial`"),
+    ("run_once", "set `run_once` on the tasks"),
+    ("ignore_errors", "set `ignore_errors` on the tasks"),
+    ("ignore_unreachable", "set `ignore_unreachable` on the tasks"),
+    ("check_mode", "use `zdd apply --check`"),
+    ("diff", "use `zdd apply --diff`"),
+    ("no_log", "set `no_log` on the tasks"),
+    ("become_flags", "remove it"),
+    ("become_exe", "remove it"),
+    ("debugger", "remove it"),
+    ("timeout", "remove it"),
+];
+
+/// Read and parse a playbook file.
+pub fn load_playbook(path: &Path) -> Result<Playbook, Error> {
+    let src = Source::read(path).map_err(Error::invalid)?;
+    let dir = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    let dir = std::path::absolute(&dir).unwrap_or(dir);
+    let mut p = Parser::new(&src);
+    let plays = p.playbook(&dir);
+    p.finish()?;
+    Ok(Playbook {
+        path: path.to_path_buf(),
+        dir,
+        plays,
+    })
+}
+
+/// `-e @vars.yml` and `vars_files`: a YAML (or JSON) mapping of variables.
+pub fn load_vars_file(path: &Path) -> Result<VarMap, Error> {
+    let src = Source::read(path).map_err(Error::invalid)?;
+    vars_from_source(&src)
+}
+
+fn vars_from_source(src: &Source) -> Result<VarMap, Error> {
+    let node = src.parse(TopLevel::Mapping).map_err(Error::invalid)?;
+    let mut p = Parser::new(src);
+    let vars = p.vars(&node);
+    p.finish()?;
+    Ok(vars)
+}
+
+/// `-e` text: `k=v k2='v 2'` (values are strings, as in Ansible), a JSON/YAML mapping, or
+/// `@file.yml`.
+pub fn parse_extra_vars(text: &str) -> Result<VarMap, Error> {
+    let trimmed = text.trim();
+    if let Some(file) = trimmed.strip_prefix('@') {
+        return load_vars_file(Path::new(file));
+    }
+    if trimmed.is_empty() {
+        return Ok(VarMap::new());
+    }
+    if !trimmed.starts_with('{') && kv::all_key_values(trimmed) {
+        let parsed = kv::key_values(trimmed);
+        return Ok(parsed.args.into_iter().collect());
+    }
+    let src = Source::new("<extra vars>", text);
+    vars_from_source(&src).map_err(|e| match e {
+        Error::Invalid(mut ds) => {
+            for d in &mut ds {
+                if d.hint.is_none() {
+                    d.hint = Some("`-e` takes `key=value` pairs, a JSON or YAML mapping, or `@file`".into());
+                }
+            }
+            Error::Invalid(ds)
+        }
+        other => other,
+    })
+}
+
+/// A diagnostic just recorded, to add its hint.
+pub(crate) struct Recorded<'a>(&'a mut Diagnostic);
+
+impl Recorded<'_> {
+    pub fn hint(self, hint: impl Into<String>) {
+        self.0.hint = Some(hint.into());
+    }
+
+    pub fn hint_opt(self, hint: Option<String>) {
+        self.0.hint = hint;
+    }
+}
+
+/// Turns marked YAML nodes into the model, collecting every problem on the way.
+pub(crate) struct Parser<'s> {
+    pub src: &'s Source,
+    pub diags: Vec<Diagnostic>,
+}
+
+impl<'s> Parser<'s> {
+    pub fn new(src: &'s Source) -> Self {
+        Parser {
+            src,
+            diags: Vec::new(),
+        }
+    }
+
+    fn finish(self) -> Result<(), Error> {
+        if self.diags.is_empty() {
+            Ok(())
+        } else {
+            Err(Error::Invalid(self.diags))
+        }
+    }
+
+    pub fn loc(&self, node: &Node) -> Location {
+        self.src.node_location(node)
+    }
+
+    pub fn key_loc(&self, key: &MarkedScalarNode) -> Location {
+        self.src.span_location(key.span())
+    }
+
+    /// Where a mapping was written: its first key (the parser's own mark for a block
+    /// mapping is after it).
+    pub fn mapping_loc(&self, map: &MarkedMappingNode) -> Location {
+        match map.keys().next() {
+            Some(k) => self.key_loc(k),
+            None => self.src.span_location(map.span()),
+        }
+    }
+
+    /// Record a problem at `loc`; returns it to add a hint.
+    pub fn error(&mut self, message: impl Into<String>, loc: Location) -> Recorded<'_> {
+        self.diags.push(self.src.diag(message, loc));
+        Recorded(self.diags.last_mut().expect("just pushed"))
+    }
+
+    fn playbook(&mut self, dir: &Path) -> Vec<Play> {
+        let root = match self.src.parse(TopLevel::Sequence) {
+            Ok(n) => n,
+            Err(d) => {
+                self.diags.push(d);
+                return Vec::new();
+            }
+        };
+        let Node::Sequence(items) = &root else {
+            unreachable!("parsed as a sequence")
+        };
+        let mut plays = Vec::new();
+        for item in items.iter() {
+            match item {
+                Node::Mapping(m) => plays.extend(self.play(m, dir)),
+                other => {
+                    let loc = self.loc(other);
+                    self.error(
+                        format!("a play must be a mapping, found {}", yaml::kind(other)),
+                        loc,
+                    )
+                    .hint("start the play with `- hosts: ...`");
+                }
+            }
+        }
+        plays
+    }
+
+    fn play(&mut self, map: &MarkedMappingNode, dir: &Path) -> Option<Play> {
+        let loc = self.mapping_loc(map);
+        let errors_before = self.diags.len();
+        let mut play = Play {
+            loc: loc.clone(),
+            name: None,
+            hosts: String::new(),
+            serial: Vec::new(),
+            privilege: BecomeOpts::default(),
+            gather_facts: true,
+            vars: VarMap::new(),
+            vars_files: Vec::new(),
+            pre_tasks: Vec::new(),
+            tasks: Vec::new(),
+            post_tasks: Vec::new(),
+            handlers: Vec::new(),
+            max_fail_percentage: None,
+            any_errors_fatal: false,
+            force_handlers: false,
+            connection: None,
+        };
+        let mut has_hosts = false;
+        let mut file_vars = VarMap::new();
+        for (key, value) in map.iter() {
+            let k = key.as_str();
+            let kloc = self.key_loc(key);
+            match k {
+                "name" => play.name = self.string(k, value),
+                "hosts" => {
+                    has_hosts = true;
+                    play.hosts = self.hosts(value).unwrap_or_default();
+                }
+                "serial" => play.serial = self.serial(value),
+                "become" => play.privilege.enabled = self.boolean(k, value),
+                "become_method" => play.privilege.method = self.become_method(value),
+                "become_user" => play.privilege.user = self.string(k, value),
+                "gather_facts" => play.gather_facts = self.boolean(k, value).unwrap_or(true),
+                "vars" => play.vars = self.vars(value),
+                "vars_files" => {
+                    for (path, vars) in self.vars_files(value, dir) {
+                        play.vars_files.push(path);
+                        file_vars.extend(vars);
+                    }
+                }
+                "pre_tasks" => play.pre_tasks = self.tasks(value, false),
+                "tasks" => play.tasks = self.tasks(value, false),
+                "post_tasks" => play.post_tasks = self.tasks(value, false),
+                "handlers" => play.handlers = self.tasks(value, true),
+                "max_fail_percentage" => play.max_fail_percentage = self.percentage(k, value),
+                "any_errors_fatal" => play.any_errors_fatal = self.boolean(k, value).unwrap_or(false),
+                "force_handlers" => play.force_handlers = self.boolean(k, value).unwrap_or(false),
+                "connection" => play.connection = self.string(k, value),
+                "strategy" => {
+                    let s = self.string(k, value);
+                    if s.as_deref().is_some_and(|s| s != "linear") {
+                        let vloc = self.loc(value);
+                        self.error(
+                            format!("strategy `{}` is not supported by zdd yet", s.unwrap_or_default()),
+                            vloc,
+                        )
+                        .hint("zdd runs plays with the `linear` strategy; remove this line");
+                    }
+                }
+                // Tags only select tasks on the command line; listing them changes nothing.
+                "tags" => {
+                    let _ = self.string_list(k, value);
+                }
+                _ => self.unknown_play_key(k, kloc),
+            }
+        }
+        if !has_hosts {
+            self.error("this play has no `hosts`", loc.clone())
+                .hint("add `hosts: all` or a group of the inventory");
+        }
+        // vars_files come above play vars, in the order they are listed.
+        play.vars.extend(file_vars);
+        (self.diags.len() == errors_before).then_some(play)
+    }
+
+    fn unknown_play_key(&mut self, key: &str, loc: Location) {
+        if let Some((_, hint)) = UNSUPPORTED_PLAY_KEYWORDS.iter().find(|(k, _)| *k == key) {
+            self.error(format!("`{key}` is not supported by zdd yet"), loc)
+                .hint(*hint);
+        } else if TASK_KEYWORDS.contains(&key) || crate::modules::registry().get(key).is_some() {
+            self.error(format!("`{key}` is a task keyword, not a play keyword"), loc)
+                .hint("put it in a task under `tasks:`");
+        } else {
+            let hint = did_you_mean(key, PLAY_KEYWORDS.iter().copied());
+            self.error(format!("unknown play keyword `{key}`"), loc)
+                .hint_opt(hint);
+        }
+    }
+
+    fn hosts(&mut self, node: &Node) -> Option<String> {
+        match node {
+            Node::Sequence(items) => {
+                let parts: Vec<String> = items.iter().filter_map(|n| self.string("hosts", n)).collect();
+                Some(parts.join(":"))
+            }
+            _ => {
+                let h = self.string("hosts", node);
+                if h.as_deref().is_none_or(str::is_empty) {
+                    let loc = self.loc(node);
+                    self.error("`hosts` is empty", loc)
+                        .hint("write a host pattern such as `all`");
+                }
+                h
+            }
+        }
+    }
+
+    fn serial(&mut self, node: &Node) -> Vec<Serial> {
+        match node {
+            Node::Sequence(items) => items.iter().filter_map(|n| self.serial_one(n)).collect(),
+            _ => self.serial_one(node).into_iter().collect(),
+        }
+    }
+
+    fn serial_one(&mut self, node: &Node) -> Option<Serial> {
+        let loc = self.loc(node);
+        let Node::Scalar(s) = node else {
+            self.error(
+                format!(
+                    "`serial` must be a number or a percentage, found {}",
+                    yaml::kind(node)
+                ),
+                loc,
+            );
+            return None;
+        };
+        let text = s.as_str().trim();
+        if crate::template::Templater::is_template(text) {
+            self.error("a templated `serial` is not supported by zdd yet", loc)
+                .hint("write the batch size: `serial: 2` or `serial: \"30%\"`");
+            return None;
+        }
+        if let Some(pct) = text.strip_suffix('%') {
+            return match pct.trim().parse::<f64>() {
+                Ok(p) if p > 0.0 && p <= 100.0 => Some(Serial::Percent(p)),
+                Ok(p) => {
+                    self.error(format!("`serial: {p}%` is out of range"), loc)
+                        .hint("a percentage of the play's hosts must be above 0% and at most 100%");
+                    None
+                }
+                Err(_) => {
+                    self.error(format!("`serial: {text}` is not a percentage"), loc)
+                        .hint("write it as `\"30%\"`");
+                    None
+                }
+            };
+        }
+        match text.parse::<i64>() {
+            Ok(n) if n >= 0 => Some(Serial::Count(n as usize)),
+            Ok(n) => {
+                self.error(format!("`serial: {n}` is negative"), loc)
+                    .hint("a batch size is a number of hosts (0 means all at once)");
+                None
+            }
+            Err(_) => {
+                self.error(
+                    format!("`serial: {text}` is not a number of hosts or a percentage"),
+                    loc,
+                )
+                .hint("write `serial: 2` or `serial: \"30%\"`");
+                None
+            }
+        }
+    }
+
+    fn percentage(&mut self, key: &str, node: &Node) -> Option<f64> {
+        let loc = self.loc(node);
+        let text = self.string(key, node)?;
+        let number = text.trim().trim_end_matches('%').trim();
+        match number.parse::<f64>() {
+            Ok(p) if (0.0..=100.0).contains(&p) => Some(p),
+            _ => {
+                self.error(format!("`{key}: {text}` is not a percentage from 0 to 100"), loc);
+                None
+            }
+        }
+    }
+
+    pub fn become_method(&mut self, node: &Node) -> Option<String> {
+        let method = self.string("become_method", node)?;
+        if method != "sudo" {
+            let loc = self.loc(node);
+            self.error(format!("`become_method: {method}` is not supported by zdd"), loc)
+                .hint("zdd becomes another user with `sudo` only");
+        }
+        Some(method)
+    }
+
+    /// A mapping of variables (`vars:`, a vars file).
+    pub fn vars(&mut self, node: &Node) -> VarMap {
+        match node {
+            Node::Mapping(m) => {
+                let mut vars = VarMap::new();
+                for (k, v) in m.iter() {
+                    if !kv::is_identifier(k.as_str()) {
+                        let loc = self.key_loc(k);
+                        self.error(format!("`{}` is not a valid variable name", k.as_str()), loc)
+                            .hint("variable names are letters, digits and `_`, not starting with a digit");
+                    }
+                    vars.insert(k.as_str().to_owned(), yaml::to_value(v));
+                }
+                vars
+            }
+            Node::Scalar(s) if s.may_coerce() && matches!(s.as_str(), "" | "~" | "null") => VarMap::new(),
+            other => {
+                let loc = self.loc(other);
+                self.error(
+                    format!("variables must be a mapping, found {}", yaml::kind(other)),
+                    loc,
+                )
+                .hint("write `name: value` lines");
+                VarMap::new()
+            }
+        }
+    }
+
+    fn vars_files(&mut self, node: &Node, dir: &Path) -> Vec<(PathBuf, VarMap)> {
+        let items: Vec<&Node> = match node {
+            Node::Sequence(items) => items.iter().collect(),
+            other => vec![other],
+        };
+        let mut out = Vec::new();
+        for item in items {
+            let loc = self.loc(item);
+            let Some(name) = self.string("vars_files", item) else {
+                continue;
+            };
+            if crate::template::Templater::is_template(&name) {
+                self.error("a templated `vars_files` entry is not supported by zdd yet", loc)
+                    .hint("name the file directly");
+                continue;
+            }
+            let path = dir.join(&name);
+            if !path.is_file() {
+                self.error(format!("vars file `{name}` not found"), loc)
+                    .hint(format!("looked for {}", path.display()));
+                continue;
+            }
+            match load_vars_file(&path) {
+                Ok(vars) => out.push((path, vars)),
+                Err(Error::Invalid(ds)) => self.diags.extend(ds),
+                Err(e) => {
+                    self.error(e.to_string(), loc);
+                }
+            }
+        }
+        out
+    }
+
+    /// A scalar as text; `None` (and no error) for an empty value.
+    pub fn string(&mut self, key: &str, node: &Node) -> Option<String> {
+        match node {
+            Node::Scalar(s) => {
+                if s.may_coerce() && matches!(s.as_str(), "" | "~" | "null" | "Null" | "NULL") {
+                    None
+                } else {
+                    Some(s.as_str().to_owned())
+                }
+            }
+            other => {
+                let loc = self.loc(other);
+                self.error(
+                    format!("`{key}` must be a string, found {}", yaml::kind(other)),
+                    loc,
+                );
+                None
+            }
+        }
+    }
+
+    /// A string or a list of strings.
+    pub fn string_list(&mut self, key: &str, node: &Node) -> Vec<String> {
+        match node {
+            Node::Sequence(items) => items.iter().filter_map(|n| self.string(key, n)).collect(),
+            _ => self.string(key, node).into_iter().collect(),
+        }
+    }
+
+    /// A boolean as Ansible reads one: `yes`, `true`, `on`, quoted or not, or 1/0.
+    pub fn boolean(&mut self, key: &str, node: &Node) -> Option<bool> {
+        let loc = self.loc(node);
+        let text = match node {
+            Node::Scalar(s) => s.as_str().trim().to_owned(),
+            other => {
+                self.error(
+                    format!("`{key}` must be true or false, found {}", yaml::kind(other)),
+                    loc,
+                );
+                return None;
+            }
+        };
+        if let Some(b) = yaml::yaml11_bool(&text) {
+            return Some(b);
+        }
+        match text.as_str() {
+            "1" => return Some(true),
+            "0" => return Some(false),
+            _ => {}
+        }
+        let hint = crate::template::Templater::is_template(&text)
+            .then(|| format!("zdd does not template `{key}` yet: write true or false"));
+        self.error(format!("`{key}` must be true or false, found `{text}`"), loc)
+            .hint_opt(hint);
+        None
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,472 @@
+use super::*;
+use crate::error::Diagnostic;
+use crate::playbook::{Loop, Task};
+use serde_json::json;
+
+/// A playbook written into a fresh directory (kept alive by the returned guard).
+fn write(files: &[(&str, &str)]) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    for (name, text) in files {
+        let path = dir.path().join(name);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, text).unwrap();
+    }
+    dir
+}
+
+fn load(text: &str) -> Result<Playbook, Vec<Diagnostic>> {
+    let dir = write(&[("site.yml", text)]);
+    load_playbook(&dir.path().join("site.yml")).map_err(|e| match e {
+        Error::Invalid(ds) => ds,
+        other => panic!("unexpected error {other:?}"),
+    })
+}
+
+fn ok(text: &str) -> Playbook {
+    load(text).unwrap_or_else(|ds| panic!("{}", ds.iter().map(|d| d.to_string()).collect::<String>()))
+}
+
+fn errors(text: &str) -> Vec<Diagnostic> {
+    load(text).expect_err("expected errors")
+}
+
+fn only_task(text: &str) -> Task {
+    let pb = ok(text);
+    assert_eq!(pb.plays.len(), 1);
+    assert_eq!(pb.plays[0].tasks.len(), 1);
+    pb.plays[0].tasks[0].clone()
+}
+
+fn at(d: &Diagnostic) -> (usize, usize) {
+    let loc = d.location.as_ref().expect("a location");
+    (loc.line, loc.col)
+}
+
+fn pos(loc: &Location) -> (usize, usize) {
+    (loc.line, loc.col)
+}
+
+#[test]
+fn mapping_arguments_have_their_key_locations() {
+    let t = only_task(
+        "- hosts: all\n  tasks:\n    - name: conf\n      ansible.builtin.template:\n        src: a.j2\n        dest: /etc/a\n        mode: 0644\n",
+    );
+    assert_eq!(t.module, "template");
+    assert_eq!(pos(&t.module_loc), (4, 7));
+    assert_eq!(pos(&t.loc), (3, 7));
+    assert_eq!(t.args, json!({"src": "a.j2", "dest": "/etc/a", "mode": 420}));
+    assert_eq!(pos(&t.arg_locs["src"]), (5, 9));
+    assert_eq!(pos(&t.arg_locs["dest"]), (6, 9));
+}
+
+#[test]
+fn key_value_string_arguments() {
+    let t = only_task(
+        "- hosts: all\n  tasks:\n    - yum: name=\"{{ item }}\" state=installed\n      with_items: [a, b]\n",
+    );
+    assert_eq!(t.module, "yum");
+    assert_eq!(t.args, json!({"name": "{{ item }}", "state": "installed"}));
+    assert_eq!(pos(&t.arg_locs["name"]), (3, 12));
+    assert_eq!(pos(&t.arg_locs["state"]), (3, 30));
+    assert_eq!(t.loop_, Some(Loop::WithItems(json!(["a", "b"]))));
+}
+
+#[test]
+fn free_form_arguments_with_ansible_pairs() {
+    let t = only_task(
+        "- hosts: all\n  tasks:\n    - name: build\n      command: make install chdir=/src creates=/usr/bin/app\n",
+    );
+    assert_eq!(
+        t.args,
+        json!({"_raw_params": "make install", "chdir": "/src", "creates": "/usr/bin/app"})
+    );
+    assert_eq!(pos(&t.arg_locs["_raw_params"]), (4, 16));
+    assert_eq!(pos(&t.arg_locs["chdir"]), (4, 29));
+
+    // A shell line whose words contain `=` stays whole.
+    let t = only_task("- hosts: all\n  tasks:\n    - shell: echo a=b | tee /tmp/x\n");
+    assert_eq!(t.args, json!({"_raw_params": "echo a=b | tee /tmp/x"}));
+
+    // A block script is kept as written.
+    let t = only_task("- hosts: all\n  tasks:\n    - shell: |\n        set -e\n        echo \"x=1\"\n      args:\n        chdir: /tmp\n");
+    assert_eq!(
+        t.args,
+        json!({"_raw_params": "set -e\necho \"x=1\"", "chdir": "/tmp"})
+    );
+    assert_eq!(pos(&t.arg_locs["chdir"]), (7, 9));
+}
+
+#[test]
+fn args_keyword_is_overridden_by_inline_arguments() {
+    let t = only_task(
+        "- hosts: all\n  tasks:\n    - copy: dest=/a\n      args:\n        dest: /b\n        src: x\n",
+    );
+    assert_eq!(t.args, json!({"dest": "/a", "src": "x"}));
+    assert_eq!(pos(&t.arg_locs["src"]), (6, 9));
+}
+
+#[test]
+fn action_and_local_action_forms() {
+    let pb = ok("- hosts: all\n  tasks:\n    - action: shell echo hi chdir=/tmp\n    - local_action: ansible.builtin.command /bin/true\n    - action:\n        module: copy\n        src: a\n        dest: /b\n    - ping:\n");
+    let t = &pb.plays[0].tasks;
+    assert_eq!(t[0].module, "shell");
+    assert_eq!(t[0].args, json!({"_raw_params": "echo hi", "chdir": "/tmp"}));
+    assert_eq!(pos(&t[0].module_loc), (3, 15));
+    assert_eq!(pos(&t[0].arg_locs["chdir"]), (3, 29));
+    assert_eq!(t[0].delegate_to, None);
+    assert_eq!(t[1].module, "command");
+    assert_eq!(t[1].args, json!({"_raw_params": "/bin/true"}));
+    assert_eq!(t[1].delegate_to.as_deref(), Some("localhost"));
+    assert_eq!(t[2].module, "copy");
+    assert_eq!(t[2].args, json!({"src": "a", "dest": "/b"}));
+    assert_eq!(t[3].module, "ping");
+    assert_eq!(t[3].args, json!({}));
+}
+
+#[test]
+fn fqcn_modules_are_canonical() {
+    let t = only_task("- hosts: all\n  tasks:\n    - community.general.haproxy:\n        state: disabled\n        host: web1\n");
+    assert_eq!(t.module, "haproxy");
+}
+
+#[test]
+fn yaml11_booleans_versus_quoted_strings() {
+    let pb = ok("- hosts: all\n  become: yes\n  gather_facts: Off\n  vars:\n    a: on\n    b: 'on'\n    c: \"no\"\n    d: NO\n    e: 1.10\n  tasks: []\n");
+    let p = &pb.plays[0];
+    assert_eq!(p.privilege.enabled, Some(true));
+    assert!(!p.gather_facts);
+    assert_eq!(p.vars["a"], json!(true));
+    assert_eq!(p.vars["b"], json!("on"));
+    assert_eq!(p.vars["c"], json!("no"));
+    assert_eq!(p.vars["d"], json!(false));
+    assert_eq!(p.vars["e"], json!(1.1));
+}
+
+#[test]
+fn play_keywords_and_defaults() {
+    let pb = ok("- name: web\n  hosts: [web, db]\n  become_user: deploy\n  max_fail_percentage: 25\n  any_errors_fatal: true\n  force_handlers: yes\n  connection: local\n  strategy: linear\n  tags: deploy\n");
+    let p = &pb.plays[0];
+    assert_eq!(p.name.as_deref(), Some("web"));
+    assert_eq!(p.hosts, "web:db");
+    assert!(p.gather_facts);
+    assert_eq!(p.privilege.user.as_deref(), Some("deploy"));
+    assert_eq!(p.max_fail_percentage, Some(25.0));
+    assert!(p.any_errors_fatal && p.force_handlers);
+    assert_eq!(p.connection.as_deref(), Some("local"));
+    assert!(p.tasks.is_empty());
+    assert_eq!(pos(&p.loc), (1, 3));
+}
+
+#[test]
+fn serial_forms() {
+    let serial = |s: &str| {
+        ok(&format!("- hosts: all\n  serial: {s}\n")).plays[0]
+            .serial
+            .clone()
+    };
+    assert_eq!(serial("1"), [Serial::Count(1)]);
+    assert_eq!(serial("\"30%\""), [Serial::Percent(30.0)]);
+    assert_eq!(serial("'2'"), [Serial::Count(2)]);
+    assert_eq!(
+        serial("[1, \"50%\", 100%]"),
+        [Serial::Count(1), Serial::Percent(50.0), Serial::Percent(100.0)]
+    );
+    assert_eq!(serial("\n    - 1\n    - 5"), [Serial::Count(1), Serial::Count(5)]);
+}
+
+#[test]
+fn bad_serial_is_located() {
+    for (bad, col, msg) in [
+        ("0%", 11, "`serial: 0%` is out of range"),
+        ("-1", 11, "`serial: -1` is negative"),
+        ("150%", 11, "`serial: 150%` is out of range"),
+        ("[1, -5%]", 15, "`serial: -5%` is out of range"),
+        (
+            "lots",
+            11,
+            "`serial: lots` is not a number of hosts or a percentage",
+        ),
+    ] {
+        let ds = errors(&format!("- hosts: all\n  serial: {bad}\n"));
+        assert_eq!(ds.len(), 1, "{bad}");
+        assert_eq!(ds[0].message, msg);
+        assert_eq!(at(&ds[0]), (2, col), "{bad}");
+        assert_eq!(
+            ds[0].snippet.as_deref(),
+            Some(format!("  serial: {bad}").as_str())
+        );
+    }
+}
+
+#[test]
+fn misspelt_task_keyword_gets_did_you_mean() {
+    let ds = errors("- hosts: all\n  tasks:\n    - name: x\n      shell: echo\n      delegateto: lb\n");
+    assert_eq!(ds.len(), 1);
+    assert_eq!(ds[0].message, "unknown keyword `delegateto`");
+    assert_eq!(ds[0].hint.as_deref(), Some("did you mean `delegate_to`?"));
+    assert_eq!(at(&ds[0]), (5, 7));
+    assert_eq!(ds[0].snippet.as_deref(), Some("      delegateto: lb"));
+}
+
+#[test]
+fn two_modules_in_one_task() {
+    let ds = errors("- hosts: all\n  tasks:\n    - shell: a\n      zorg: b\n");
+    assert_eq!(ds.len(), 1);
+    assert_eq!(ds[0].message, "unknown keyword `zorg`");
+    assert_eq!(ds[0].hint.as_deref(), Some("the module of this task is `shell`"));
+    assert_eq!(at(&ds[0]), (4, 7));
+}
+
+#[test]
+fn task_without_module() {
+    let ds = errors("- hosts: all\n  tasks:\n    - name: nothing\n      when: x\n");
+    assert_eq!(ds[0].message, "this task has no module");
+    assert_eq!(at(&ds[0]), (3, 7));
+}
+
+#[test]
+fn misspelt_play_keyword_gets_did_you_mean() {
+    let ds = errors("- hosts: all\n  pre_task: []\n  gather_fact: no\n");
+    assert_eq!(ds.len(), 2);
+    assert_eq!(ds[0].message, "unknown play keyword `pre_task`");
+    assert_eq!(ds[0].hint.as_deref(), Some("did you mean `pre_tasks`?"));
+    assert_eq!(at(&ds[0]), (2, 3));
+    assert_eq!(ds[1].hint.as_deref(), Some("did you mean `gather_facts`?"));
+    assert_eq!(at(&ds[1]), (3, 3));
+}
+
+#[test]
+fn unsupported_keywords_say_so_with_location() {
+    let ds = errors(
+        "- hosts: all\n  roles: [web]\n  strategy: free\n  tasks:\n    - block:\n        - shell: a\n    - include_tasks: more.yml\n    - shell: b\n      with_dict: {a: 1}\n- import_playbook: other.yml\n",
+    );
+    let got: Vec<(String, (usize, usize))> = ds.iter().map(|d| (d.message.clone(), at(d))).collect();
+    assert_eq!(
+        got,
+        [
+            ("`roles` is not supported by zdd yet".to_string(), (2, 3)),
+            ("strategy `free` is not supported by zdd yet".to_string(), (3, 13)),
+            ("`block` is not supported by zdd yet".to_string(), (5, 7)),
+            ("`include_tasks` is not supported by zdd yet".to_string(), (7, 7)),
+            ("`with_dict` is not supported by zdd yet".to_string(), (9, 7)),
+            (
+                "`import_playbook` is not supported by zdd yet".to_string(),
+                (10, 3)
+            ),
+            ("this play has no `hosts`".to_string(), (10, 3)),
+        ]
+    );
+    assert_eq!(ds[4].hint.as_deref(), Some("use `loop:` with a list"));
+}
+
+#[test]
+fn only_sudo_is_a_become_method() {
+    let ds =
+        errors("- hosts: all\n  become_method: su\n  tasks:\n    - shell: a\n      become_method: doas\n");
+    assert_eq!(ds.len(), 2);
+    assert_eq!(ds[0].message, "`become_method: su` is not supported by zdd");
+    assert_eq!(at(&ds[0]), (2, 18));
+    assert_eq!(at(&ds[1]), (5, 22));
+}
+
+#[test]
+fn task_keywords() {
+    let pb = ok(r#"- hosts: all
+  tasks:
+    - name: wait
+      uri: url=http://x
+      register: r
+      until: r.status == 200
+      retries: 5
+      delay: "{{ d }}"
+      when:
+        - a
+        - "{{ b }}"
+        - yes
+      notify: restart
+      ignore_errors: "{{ lenient }}"
+      changed_when: false
+      failed_when: r.status >= 500
+      loop: "{{ urls }}"
+      loop_control:
+        loop_var: url
+        index_var: i
+        label: "{{ url }}"
+        pause: 1.5
+      delegate_to: lb
+      delegate_facts: true
+      run_once: yes
+      become: true
+      become_user: www
+      vars: {x: 1}
+      tags: [a, "b,c"]
+      no_log: true
+      check_mode: no
+      connection: local
+      ignore_unreachable: true
+  handlers:
+    - name: restart
+      service: name=nginx state=restarted
+      listen: [web restarted]
+      notify: [a, b]
+"#);
+    let t = &pb.plays[0].tasks[0];
+    assert_eq!(t.name.as_deref(), Some("wait"));
+    assert_eq!(t.register.as_deref(), Some("r"));
+    assert_eq!(t.until.as_deref(), Some("r.status == 200"));
+    assert_eq!(t.retries, Some(json!(5)));
+    assert_eq!(t.delay, Some(json!("{{ d }}")));
+    assert_eq!(t.when, ["a", "b", "True"]);
+    assert_eq!(t.notify, ["restart"]);
+    assert_eq!(t.ignore_errors, Some(json!("{{ lenient }}")));
+    assert_eq!(t.changed_when.as_deref(), Some(&["False".to_string()][..]));
+    assert_eq!(
+        t.failed_when.as_deref(),
+        Some(&["r.status >= 500".to_string()][..])
+    );
+    assert_eq!(t.loop_, Some(Loop::Loop(json!("{{ urls }}"))));
+    assert_eq!(t.loop_control.loop_var, "url");
+    assert_eq!(t.loop_control.index_var.as_deref(), Some("i"));
+    assert_eq!(t.loop_control.label.as_deref(), Some("{{ url }}"));
+    assert_eq!(t.loop_control.pause, Some(1.5));
+    assert_eq!(t.delegate_to.as_deref(), Some("lb"));
+    assert!(t.delegate_facts && t.run_once && t.no_log && t.ignore_unreachable);
+    assert_eq!(t.privilege.enabled, Some(true));
+    assert_eq!(t.privilege.user.as_deref(), Some("www"));
+    assert_eq!(t.vars["x"], json!(1));
+    assert_eq!(t.tags, ["a", "b", "c"]);
+    assert_eq!(t.check_mode, Some(false));
+    assert_eq!(t.connection.as_deref(), Some("local"));
+    assert_eq!(pos(&t.keyword_locs["notify"]), (13, 7));
+    let h = &pb.plays[0].handlers[0];
+    assert_eq!(h.listen, ["web restarted"]);
+    assert_eq!(h.notify, ["a", "b"]);
+    assert_eq!(h.args, json!({"name": "nginx", "state": "restarted"}));
+}
+
+#[test]
+fn keyword_value_errors_are_collected() {
+    let ds = errors("- hosts: all\n  tasks:\n    - shell: a\n      listen: x\n      run_once: maybe\n      loop: [1]\n      with_items: [2]\n      loop_control: {loopvar: x}\n      register: 2bad\n");
+    let got: Vec<(&str, (usize, usize))> = ds.iter().map(|d| (d.message.as_str(), at(d))).collect();
+    assert_eq!(
+        got,
+        [
+            ("`listen` only applies to handlers", (4, 7)),
+            ("`run_once` must be true or false, found `maybe`", (5, 17)),
+            ("`with_items`: this task already has a loop", (7, 7)),
+            ("unknown `loop_control` key `loopvar`", (8, 22)),
+            ("`register: 2bad` is not a valid variable name", (9, 17)),
+        ]
+    );
+    assert_eq!(ds[3].hint.as_deref(), Some("did you mean `loop_var`?"));
+}
+
+#[test]
+fn errors_of_all_plays_are_collected() {
+    let ds = errors("- hosts: a\n  taks: []\n- hosts: b\n  serial: 0%\n- just a string\n");
+    assert_eq!(ds.len(), 3);
+    assert_eq!(at(&ds[0]), (2, 3));
+    assert_eq!(at(&ds[1]), (4, 11));
+    assert_eq!(ds[2].message, "a play must be a mapping, found a scalar");
+    assert_eq!(at(&ds[2]), (5, 3));
+}
+
+#[test]
+fn yaml_syntax_error_is_invalid_with_location() {
+    let ds = errors("- hosts: all\n  tasks:\n    - shell: \"unterminated\n");
+    assert_eq!(ds.len(), 1);
+    assert!(ds[0].message.starts_with("invalid YAML"), "{}", ds[0].message);
+    assert_eq!(
+        ds[0].location.as_ref().unwrap().file.file_name().unwrap(),
+        "site.yml"
+    );
+}
+
+#[test]
+fn missing_playbook_is_invalid() {
+    let e = load_playbook(Path::new("/nonexistent/site.yml")).unwrap_err();
+    assert_eq!(e.exit_code(), crate::error::exit::INVALID);
+}
+
+#[test]
+fn vars_files_merge_in_order_over_play_vars() {
+    let dir = write(&[
+        ("site.yml", "- hosts: all\n  vars: {a: play, b: play, c: play}\n  vars_files:\n    - vars/one.yml\n    - vars/two.yml\n"),
+        ("vars/one.yml", "a: one\nb: one\n"),
+        ("vars/two.yml", "{\"b\": \"two\", \"n\": 3}\n"),
+    ]);
+    let pb = load_playbook(&dir.path().join("site.yml")).unwrap();
+    let p = &pb.plays[0];
+    assert_eq!(
+        serde_json::to_value(&p.vars).unwrap(),
+        json!({"a": "one", "b": "two", "c": "play", "n": 3})
+    );
+    assert_eq!(
+        p.vars_files,
+        [dir.path().join("vars/one.yml"), dir.path().join("vars/two.yml")]
+    );
+    assert_eq!(pb.dir, dir.path());
+}
+
+#[test]
+fn vars_file_problems_name_their_file() {
+    let dir = write(&[
+        ("site.yml", "- hosts: all\n  vars_files: [missing.yml, bad.yml]\n"),
+        ("bad.yml", "a: 1\nb: [\n"),
+    ]);
+    let Err(Error::Invalid(ds)) = load_playbook(&dir.path().join("site.yml")) else {
+        panic!()
+    };
+    assert_eq!(ds.len(), 2);
+    assert_eq!(ds[0].message, "vars file `missing.yml` not found");
+    assert_eq!(at(&ds[0]), (2, 16));
+    let loc = ds[1].location.as_ref().unwrap();
+    assert_eq!(loc.file.as_ref(), &dir.path().join("bad.yml"));
+    assert_eq!(loc.line, 3);
+}
+
+#[test]
+fn extra_vars_forms() {
+    let kv = parse_extra_vars("version=1.2 name='my app' on=yes").unwrap();
+    assert_eq!(
+        serde_json::to_value(&kv).unwrap(),
+        json!({"version": "1.2", "name": "my app", "on": "yes"})
+    );
+    let j = parse_extra_vars(r#"{"n": 3, "list": [1, 2], "ok": true}"#).unwrap();
+    assert_eq!(
+        serde_json::to_value(&j).unwrap(),
+        json!({"n": 3, "list": [1, 2], "ok": true})
+    );
+    let y = parse_extra_vars("n: 3\nflag: yes").unwrap();
+    assert_eq!(serde_json::to_value(&y).unwrap(), json!({"n": 3, "flag": true}));
+
+    let dir = write(&[("extra.yml", "release: v2\nweights: {a: 1}\n")]);
+    let f = parse_extra_vars(&format!("@{}", dir.path().join("extra.yml").display())).unwrap();
+    assert_eq!(
+        serde_json::to_value(&f).unwrap(),
+        json!({"release": "v2", "weights": {"a": 1}})
+    );
+}
+
+#[test]
+fn bad_extra_vars_are_invalid() {
+    let Err(Error::Invalid(ds)) = parse_extra_vars("{\"a\": ") else {
+        panic!()
+    };
+    assert!(ds[0].message.starts_with("invalid YAML"));
+    assert!(ds[0].hint.as_deref().unwrap().contains("key=value"));
+    assert!(matches!(parse_extra_vars("just words"), Err(Error::Invalid(_))));
+
+    let dir = write(&[("bad.yml", "a: 1\n- b\n")]);
+    let Err(Error::Invalid(ds)) = parse_extra_vars(&format!("@{}", dir.path().join("bad.yml").display()))
+    else {
+        panic!()
+    };
+    let loc = ds[0].location.as_ref().unwrap();
+    assert_eq!(loc.file.as_ref(), &dir.path().join("bad.yml"));
+    assert_eq!(loc.line, 2);
+    assert!(matches!(
+        parse_extra_vars("@/nonexistent.yml"),
+        Err(Error::Invalid(_))
+    ));
+}

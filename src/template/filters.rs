@@ -1,0 +1,558 @@
+//! Ansible's filters, with Ansible's results, where minijinja's builtins differ or lack them.
+//! String, regex, path and hash filters are in `text.rs`. Kept from minijinja: default/d, join, length/count, lower, upper, capitalize, trim,
+//! replace, map, select/reject/selectattr/rejectattr, first, last, unique, sort, list,
+//! min, max, sum, split, zip, items, dictsort, reverse, urlencode, batch, abs, round.
+
+use super::pyrepr::{self, py_str};
+use minijinja::value::{Kwargs, Rest, StringInput, ValueKind};
+use minijinja::{Environment, Error, ErrorKind, State, Value};
+use regex::Regex;
+
+pub fn register(env: &mut Environment<'static>) {
+    super::text::register(env);
+    env.add_filter("int", int);
+    env.add_filter("float", float);
+    env.add_filter("string", string);
+    env.add_filter("bool", to_bool);
+    env.add_filter("to_json", to_json);
+    env.add_filter("to_nice_json", to_nice_json);
+    env.add_filter("from_json", from_json);
+    env.add_filter("to_yaml", to_yaml);
+    env.add_filter("to_nice_yaml", to_nice_yaml);
+    env.add_filter("from_yaml", from_yaml);
+    env.add_filter("ternary", ternary);
+    env.add_filter("combine", combine);
+    env.add_filter("dict2items", dict2items);
+    env.add_filter("items2dict", items2dict);
+    env.add_filter("flatten", flatten);
+    env.add_filter("mandatory", mandatory);
+    env.add_filter("type_debug", type_debug);
+    env.add_filter("difference", difference);
+    env.add_filter("union", union);
+    env.add_filter("intersect", intersect);
+    env.add_filter("symmetric_difference", symmetric_difference);
+    env.add_filter("product", product);
+    env.add_filter("random", random);
+    env.add_filter("version_compare", version_compare);
+    env.add_filter("extract", extract);
+    env.add_function("lookup", lookup);
+    env.add_function("query", |name: String, terms: minijinja::value::Rest<String>| {
+        lookup(name, terms).map(|v| {
+            if v.kind() == ValueKind::Seq {
+                v
+            } else {
+                Value::from(vec![v])
+            }
+        })
+    });
+}
+
+/// `lookup('env', 'HOME')`; the other lookup plugins are not supported.
+fn lookup(name: String, terms: Rest<String>) -> Result<Value, Error> {
+    match name.as_str() {
+        "env" => {
+            let values: Vec<Value> = terms
+                .iter()
+                .map(|t| Value::from(std::env::var(t).unwrap_or_default()))
+                .collect();
+            Ok(if values.len() == 1 {
+                values[0].clone()
+            } else {
+                Value::from(values)
+            })
+        }
+        other => Err(invalid(format!(
+            "lookup plugin `{other}` is not supported (only `env`)"
+        ))),
+    }
+}
+
+/// Fail as minijinja does on an undefined input (naming it), where Ansible fails too.
+pub(super) fn defined(state: &State, value: &Value) -> Result<(), Error> {
+    if value.is_undefined() {
+        StringInput::new(state, value)?;
+    }
+    Ok(())
+}
+
+pub(super) fn invalid(message: impl Into<String>) -> Error {
+    Error::new(ErrorKind::InvalidOperation, message.into())
+}
+
+fn items(value: &Value) -> Result<Vec<Value>, Error> {
+    Ok(value.try_iter()?.collect())
+}
+
+/// Jinja's `int`: numbers, numeric strings (`"3"`, `"3.7"`, `"0x1A"` with base 16),
+/// otherwise the default (0).
+fn int(
+    state: &State,
+    value: &Value,
+    default: Option<Value>,
+    base: Option<u32>,
+    kwargs: Kwargs,
+) -> Result<Value, Error> {
+    defined(state, value)?;
+    let default = match default {
+        Some(d) => d,
+        None => kwargs.get::<Option<Value>>("default")?.unwrap_or(Value::from(0)),
+    };
+    let base = match base {
+        Some(b) => b,
+        None => kwargs.get::<Option<u32>>("base")?.unwrap_or(10),
+    };
+    kwargs.assert_all_used()?;
+    Ok(match value.kind() {
+        ValueKind::Bool => Value::from(value.is_true() as i64),
+        ValueKind::Number if value.is_integer() => value.clone(),
+        ValueKind::Number => Value::from(f64::try_from(value.clone())?.trunc() as i64),
+        ValueKind::String => {
+            let text = value.as_str().unwrap_or_default().trim();
+            let digits = match base {
+                16 => text.trim_start_matches("0x").trim_start_matches("0X"),
+                8 => text.trim_start_matches("0o"),
+                2 => text.trim_start_matches("0b"),
+                _ => text,
+            };
+            match i64::from_str_radix(digits, base) {
+                Ok(n) => Value::from(n),
+                Err(_) => match text.parse::<f64>() {
+                    Ok(f) if f.is_finite() => Value::from(f.trunc() as i64),
+                    _ => default,
+                },
+            }
+        }
+        _ => default,
+    })
+}
+
+fn float(state: &State, value: &Value, default: Option<Value>, kwargs: Kwargs) -> Result<Value, Error> {
+    defined(state, value)?;
+    let default = match default {
+        Some(d) => d,
+        None => kwargs
+            .get::<Option<Value>>("default")?
+            .unwrap_or(Value::from(0.0)),
+    };
+    kwargs.assert_all_used()?;
+    Ok(match value.kind() {
+        ValueKind::Bool => Value::from(if value.is_true() { 1.0 } else { 0.0 }),
+        ValueKind::Number => Value::from(f64::try_from(value.clone())?),
+        ValueKind::String => match value.as_str().unwrap_or_default().trim().parse::<f64>() {
+            Ok(f) => Value::from(f),
+            Err(_) => default,
+        },
+        _ => default,
+    })
+}
+
+fn string(state: &State, value: &Value) -> Result<String, Error> {
+    defined(state, value)?;
+    Ok(py_str(value))
+}
+
+/// Ansible's `bool`: true for true, "yes", "on", "1", "true" (any case) and 1.
+pub fn ansible_bool(value: &Value) -> bool {
+    match value.kind() {
+        ValueKind::Bool => value.is_true(),
+        ValueKind::String => matches!(
+            value
+                .as_str()
+                .unwrap_or_default()
+                .trim()
+                .to_ascii_lowercase()
+                .as_str(),
+            "yes" | "on" | "1" | "true" | "y"
+        ),
+        ValueKind::Number => f64::try_from(value.clone()).is_ok_and(|f| f == 1.0),
+        _ => false,
+    }
+}
+
+fn to_bool(state: &State, value: &Value) -> Result<bool, Error> {
+    defined(state, value)?;
+    Ok(ansible_bool(value))
+}
+
+fn to_json(state: &State, value: &Value, kwargs: Kwargs) -> Result<String, Error> {
+    defined(state, value)?;
+    let indent = kwargs.get::<Option<usize>>("indent")?;
+    let sort = kwargs.get::<Option<bool>>("sort_keys")?.unwrap_or(false);
+    kwargs.assert_all_used()?;
+    pyrepr::to_json(value, indent, sort)
+}
+
+fn to_nice_json(state: &State, value: &Value, kwargs: Kwargs) -> Result<String, Error> {
+    defined(state, value)?;
+    let indent = kwargs.get::<Option<usize>>("indent")?.unwrap_or(4);
+    let sort = kwargs.get::<Option<bool>>("sort_keys")?.unwrap_or(true);
+    kwargs.assert_all_used()?;
+    pyrepr::to_json(value, Some(indent), sort)
+}
+
+fn from_json(text: String) -> Result<Value, Error> {
+    let parsed: serde_json::Value =
+        serde_json::from_str(&text).map_err(|err| invalid(format!("from_json: {err}")))?;
+    Ok(Value::from(minijinja::value::Serde(&parsed)))
+}
+
+fn to_yaml(state: &State, value: &Value, kwargs: Kwargs) -> Result<String, Error> {
+    defined(state, value)?;
+    let indent = kwargs.get::<Option<usize>>("indent")?.unwrap_or(2);
+    kwargs.assert_all_used()?;
+    pyrepr::to_yaml(value, indent.max(2), true)
+}
+
+fn to_nice_yaml(state: &State, value: &Value, kwargs: Kwargs) -> Result<String, Error> {
+    defined(state, value)?;
+    let indent = kwargs.get::<Option<usize>>("indent")?.unwrap_or(4);
+    kwargs.assert_all_used()?;
+    pyrepr::to_yaml(value, indent.max(2), false)
+}
+
+fn from_yaml(text: String) -> Result<Value, Error> {
+    let docs =
+        yaml_rust2::YamlLoader::load_from_str(&text).map_err(|err| invalid(format!("from_yaml: {err}")))?;
+    Ok(docs.first().map_or(Value::from(()), yaml_to_value))
+}
+
+fn yaml_to_value(yaml: &yaml_rust2::Yaml) -> Value {
+    use yaml_rust2::Yaml;
+    match yaml {
+        Yaml::Real(text) => text
+            .parse::<f64>()
+            .map_or_else(|_| Value::from(text.as_str()), Value::from),
+        Yaml::Integer(n) => Value::from(*n),
+        Yaml::String(s) => Value::from(s.as_str()),
+        Yaml::Boolean(b) => Value::from(*b),
+        Yaml::Array(items) => Value::from(items.iter().map(yaml_to_value).collect::<Vec<_>>()),
+        Yaml::Hash(map) => Value::from_pairs(map.iter().map(|(k, v)| {
+            let key = match k {
+                Yaml::String(s) => s.clone(),
+                other => py_str(&yaml_to_value(other)),
+            };
+            (key, yaml_to_value(v))
+        })),
+        Yaml::Alias(_) | Yaml::Null | Yaml::BadValue => Value::from(()),
+    }
+}
+
+fn ternary(
+    state: &State,
+    value: &Value,
+    if_true: Value,
+    if_false: Value,
+    if_none: Option<Value>,
+) -> Result<Value, Error> {
+    defined(state, value)?;
+    Ok(match if_none {
+        Some(none) if value.is_none() => none,
+        _ if value.is_true() => if_true,
+        _ => if_false,
+    })
+}
+
+/// A map as an ordered list of key/value pairs (keys as Python `str`).
+fn pairs(value: &Value) -> Result<Vec<(String, Value)>, Error> {
+    if value.kind() != ValueKind::Map {
+        return Err(invalid(format!("expected a dictionary, got {}", value.kind())));
+    }
+    let mut out = Vec::new();
+    for key in value.try_iter()? {
+        let item = value.get_item(&key)?;
+        out.push((py_str(&key), item));
+    }
+    Ok(out)
+}
+
+fn merge(base: Vec<(String, Value)>, other: &Value, recursive: bool) -> Result<Vec<(String, Value)>, Error> {
+    let mut out = base;
+    for (key, value) in pairs(other)? {
+        match out.iter_mut().find(|(k, _)| *k == key) {
+            Some((_, old)) => {
+                *old = if recursive && old.kind() == ValueKind::Map && value.kind() == ValueKind::Map {
+                    Value::from_pairs(merge(pairs(old)?, &value, true)?)
+                } else {
+                    value
+                };
+            }
+            None => out.push((key, value)),
+        }
+    }
+    Ok(out)
+}
+
+/// Merge maps left to right; `recursive=true` merges nested maps too.
+fn combine(state: &State, value: &Value, others: Rest<Value>, kwargs: Kwargs) -> Result<Value, Error> {
+    defined(state, value)?;
+    let recursive = kwargs.get::<Option<bool>>("recursive")?.unwrap_or(false);
+    let _list_merge = kwargs.get::<Option<String>>("list_merge")?;
+    kwargs.assert_all_used()?;
+    let mut out = pairs(value)?;
+    for other in others.iter() {
+        let others = if other.kind() == ValueKind::Map {
+            vec![other.clone()]
+        } else {
+            items(other)?
+        };
+        for other in &others {
+            out = merge(out, other, recursive)?;
+        }
+    }
+    Ok(Value::from_pairs(out))
+}
+
+fn dict2items(state: &State, value: &Value, kwargs: Kwargs) -> Result<Value, Error> {
+    defined(state, value)?;
+    let key_name = kwargs.get::<Option<String>>("key_name")?.unwrap_or("key".into());
+    let value_name = kwargs
+        .get::<Option<String>>("value_name")?
+        .unwrap_or("value".into());
+    kwargs.assert_all_used()?;
+    let out: Vec<Value> = pairs(value)?
+        .into_iter()
+        .map(|(k, v)| Value::from_pairs([(key_name.clone(), Value::from(k)), (value_name.clone(), v)]))
+        .collect();
+    Ok(Value::from(out))
+}
+
+fn items2dict(state: &State, value: &Value, kwargs: Kwargs) -> Result<Value, Error> {
+    defined(state, value)?;
+    let key_name = kwargs.get::<Option<String>>("key_name")?.unwrap_or("key".into());
+    let value_name = kwargs
+        .get::<Option<String>>("value_name")?
+        .unwrap_or("value".into());
+    kwargs.assert_all_used()?;
+    let mut out = Vec::new();
+    for item in items(value)? {
+        let key = item.get_attr(&key_name)?;
+        let value = item.get_attr(&value_name)?;
+        if key.is_undefined() || value.is_undefined() {
+            return Err(invalid(format!(
+                "items2dict: each item needs `{key_name}` and `{value_name}`"
+            )));
+        }
+        out.push((py_str(&key), value));
+    }
+    Ok(Value::from_pairs(out))
+}
+
+fn flatten(state: &State, value: &Value, levels: Option<usize>, kwargs: Kwargs) -> Result<Value, Error> {
+    defined(state, value)?;
+    let levels = match levels {
+        Some(l) => Some(l),
+        None => kwargs.get::<Option<usize>>("levels")?,
+    };
+    let skip_nulls = kwargs.get::<Option<bool>>("skip_nulls")?.unwrap_or(true);
+    kwargs.assert_all_used()?;
+    fn walk(
+        out: &mut Vec<Value>,
+        value: &Value,
+        levels: Option<usize>,
+        skip_nulls: bool,
+    ) -> Result<(), Error> {
+        for item in value.try_iter()? {
+            let nested = matches!(item.kind(), ValueKind::Seq | ValueKind::Iterable);
+            if nested && levels != Some(0) {
+                walk(out, &item, levels.map(|l| l - 1), skip_nulls)?;
+            } else if !(skip_nulls && item.is_none()) {
+                out.push(item);
+            }
+        }
+        Ok(())
+    }
+    let mut out = Vec::new();
+    walk(&mut out, value, levels, skip_nulls)?;
+    Ok(Value::from(out))
+}
+
+fn mandatory(value: &Value, message: Option<String>) -> Result<Value, Error> {
+    if value.is_undefined() {
+        let message = message.unwrap_or_else(|| "mandatory variable not defined".into());
+        return Err(Error::new(ErrorKind::UndefinedError, message));
+    }
+    Ok(value.clone())
+}
+
+/// The Python type name Ansible reports.
+fn type_debug(value: &Value) -> &'static str {
+    match value.kind() {
+        ValueKind::Undefined => "AnsibleUndefined",
+        ValueKind::None => "NoneType",
+        ValueKind::Bool => "bool",
+        ValueKind::Number if value.is_integer() => "int",
+        ValueKind::Number => "float",
+        ValueKind::String => "str",
+        ValueKind::Bytes => "bytes",
+        ValueKind::Seq | ValueKind::Iterable => "list",
+        ValueKind::Map => "dict",
+        _ => "object",
+    }
+}
+
+fn unique_in_order(values: impl IntoIterator<Item = Value>) -> Vec<Value> {
+    let mut out: Vec<Value> = Vec::new();
+    for value in values {
+        if !out.contains(&value) {
+            out.push(value);
+        }
+    }
+    out
+}
+
+fn difference(state: &State, a: &Value, b: &Value) -> Result<Value, Error> {
+    defined(state, a)?;
+    let b = items(b)?;
+    Ok(Value::from(unique_in_order(
+        items(a)?.into_iter().filter(|x| !b.contains(x)),
+    )))
+}
+
+fn union(state: &State, a: &Value, b: &Value) -> Result<Value, Error> {
+    defined(state, a)?;
+    Ok(Value::from(unique_in_order(
+        items(a)?.into_iter().chain(items(b)?),
+    )))
+}
+
+fn intersect(state: &State, a: &Value, b: &Value) -> Result<Value, Error> {
+    defined(state, a)?;
+    let b = items(b)?;
+    Ok(Value::from(unique_in_order(
+        items(a)?.into_iter().filter(|x| b.contains(x)),
+    )))
+}
+
+fn symmetric_difference(state: &State, a: &Value, b: &Value) -> Result<Value, Error> {
+    defined(state, a)?;
+    let (a, b) = (items(a)?, items(b)?);
+    let only_a = a.iter().filter(|x| !b.contains(x)).cloned();
+    let only_b = b.iter().filter(|x| !a.contains(x)).cloned();
+    Ok(Value::from(unique_in_order(only_a.chain(only_b))))
+}
+
+/// `itertools.product`: every combination, one item from each list.
+fn product(state: &State, first: &Value, others: Rest<Value>) -> Result<Value, Error> {
+    defined(state, first)?;
+    let mut combos: Vec<Vec<Value>> = items(first)?.into_iter().map(|x| vec![x]).collect();
+    for other in others.iter() {
+        let other = items(other)?;
+        combos = combos
+            .into_iter()
+            .flat_map(|combo| {
+                other.iter().map(move |x| {
+                    let mut next = combo.clone();
+                    next.push(x.clone());
+                    next
+                })
+            })
+            .collect();
+    }
+    Ok(Value::from(
+        combos.into_iter().map(Value::from).collect::<Vec<_>>(),
+    ))
+}
+
+/// A random item of a list, or a number below an integer. `seed=` makes it repeatable.
+fn random(state: &State, value: &Value, kwargs: Kwargs) -> Result<Value, Error> {
+    defined(state, value)?;
+    let seed = kwargs.get::<Option<Value>>("seed")?;
+    let start = kwargs.get::<Option<i64>>("start")?.unwrap_or(0);
+    let step = kwargs.get::<Option<i64>>("step")?.unwrap_or(1).max(1);
+    kwargs.assert_all_used()?;
+    let seed_bytes = match seed {
+        Some(seed) => py_str(&seed).into_bytes(),
+        None => {
+            let now = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap_or_default();
+            now.as_nanos().to_le_bytes().to_vec()
+        }
+    };
+    use sha2::Digest;
+    let digest = sha2::Sha256::digest(&seed_bytes);
+    let roll = u64::from_le_bytes(digest[..8].try_into().expect("8 bytes"));
+    if value.is_integer() {
+        let end = i64::try_from(value.clone())?;
+        let choices = ((end - start).max(0) as u64).div_ceil(step as u64);
+        if choices == 0 {
+            return Err(invalid("random: empty range"));
+        }
+        return Ok(Value::from(start + (roll % choices) as i64 * step));
+    }
+    let all = items(value)?;
+    if all.is_empty() {
+        return Err(invalid("random: empty sequence"));
+    }
+    Ok(all[(roll % all.len() as u64) as usize].clone())
+}
+
+/// Compare versions the way Python's `LooseVersion` does: numbers as numbers, words as words.
+pub fn compare_versions(a: &str, b: &str) -> std::cmp::Ordering {
+    #[derive(PartialEq, Eq, PartialOrd, Ord)]
+    enum Part {
+        Num(u64),
+        Word(String),
+    }
+    fn parts(text: &str) -> Vec<Part> {
+        let re = Regex::new(r"\d+|[a-zA-Z]+").expect("static regex");
+        re.find_iter(text)
+            .map(|m| match m.as_str().parse::<u64>() {
+                Ok(n) => Part::Num(n),
+                Err(_) => Part::Word(m.as_str().to_owned()),
+            })
+            .collect()
+    }
+    parts(a).cmp(&parts(b))
+}
+
+pub fn version_matches(value: &str, other: &str, operator: &str) -> Result<bool, Error> {
+    use std::cmp::Ordering::*;
+    let order = compare_versions(value, other);
+    Ok(match operator {
+        "==" | "=" | "eq" => order == Equal,
+        "!=" | "<>" | "ne" => order != Equal,
+        "<" | "lt" => order == Less,
+        "<=" | "le" => order != Greater,
+        ">" | "gt" => order == Greater,
+        ">=" | "ge" => order != Less,
+        other => return Err(invalid(format!("version: unknown comparison operator `{other}`"))),
+    })
+}
+
+fn version_compare(
+    state: &State,
+    value: &Value,
+    other: &Value,
+    operator: Option<String>,
+    kwargs: Kwargs,
+) -> Result<bool, Error> {
+    defined(state, value)?;
+    let _strict = kwargs.get::<Option<bool>>("strict")?;
+    let _kind = kwargs.get::<Option<String>>("version_type")?;
+    kwargs.assert_all_used()?;
+    version_matches(
+        &py_str(value),
+        &py_str(other),
+        operator.as_deref().unwrap_or("eq"),
+    )
+}
+
+/// `groups.web | map('extract', hostvars, 'ansible_host')`: `container[key]`, then
+/// `[morekeys]` (one key or a list of keys).
+fn extract(state: &State, key: &Value, container: &Value, morekeys: Option<Value>) -> Result<Value, Error> {
+    defined(state, key)?;
+    defined(state, container)?;
+    let mut value = container.get_item(key)?;
+    if let Some(more) = morekeys {
+        let path = if matches!(more.kind(), ValueKind::Seq) {
+            items(&more)?
+        } else {
+            vec![more]
+        };
+        for step in path {
+            value = value.get_item(&step)?;
+        }
+    }
+    Ok(value)
+}

@@ -1,0 +1,563 @@
+use super::*;
+use crate::vars::VarMap;
+use serde_json::json;
+
+fn ctx(vars: Value) -> Context {
+    let mut ctx = Context::new();
+    let layer: VarMap = serde_json::from_value(vars).expect("a map");
+    ctx.push(Arc::new(layer));
+    ctx
+}
+
+fn render(text: &str, vars: Value) -> String {
+    Templater::new()
+        .render_str(text, &ctx(vars))
+        .unwrap_or_else(|e| panic!("{text}: {e}"))
+}
+
+fn eval(expr: &str, vars: Value) -> Value {
+    Templater::new()
+        .eval(expr, &ctx(vars))
+        .unwrap_or_else(|e| panic!("{expr}: {e}"))
+}
+
+fn reads(text: &str) -> Vec<String> {
+    Templater::new()
+        .variables_read(text)
+        .unwrap()
+        .into_iter()
+        .collect()
+}
+
+fn expr_reads(expr: &str) -> Vec<String> {
+    Templater::new()
+        .expr_variables_read(expr)
+        .unwrap()
+        .into_iter()
+        .collect()
+}
+
+#[test]
+fn templater_is_shared_across_threads() {
+    fn assert_send_sync<T: Send + Sync>() {}
+    assert_send_sync::<Templater>();
+}
+
+#[test]
+fn plain_strings_and_values_render() {
+    assert_eq!(render("no template", json!({})), "no template");
+    assert_eq!(
+        render("hello {{ name }}!", json!({"name": "web1"})),
+        "hello web1!"
+    );
+    assert_eq!(
+        render("{{ a }} {{ b }} {{ c }}", json!({"a": true, "b": null, "c": 1.5})),
+        "True None 1.5"
+    );
+    assert_eq!(
+        render("{{ l }}", json!({"l": ["a", 1, {"k": false}]})),
+        "['a', 1, {'k': False}]"
+    );
+    assert_eq!(
+        render(
+            "{% for h in hosts %}{{ h }},{% endfor %}",
+            json!({"hosts": ["a", "b"]})
+        ),
+        "a,b,"
+    );
+}
+
+#[test]
+fn undefined_is_an_error_naming_the_variable() {
+    let t = Templater::new();
+    let err = t.render_str("port {{ http_port }}", &ctx(json!({}))).unwrap_err();
+    assert_eq!(err.undefined.as_deref(), Some("http_port"));
+    assert!(err.message.contains("http_port"), "{}", err.message);
+    // The debug snippet shows the template line.
+    assert!(err.message.contains("port {{ http_port }}"), "{}", err.message);
+
+    let err = t.eval("result.rc != 0", &ctx(json!({}))).unwrap_err();
+    assert_eq!(err.undefined.as_deref(), Some("result"));
+    let err = t.eval_bool("missing", &ctx(json!({}))).unwrap_err();
+    assert_eq!(err.undefined.as_deref(), Some("missing"));
+    let err = t
+        .render_value(&json!(["{{ nope }}"]), &ctx(json!({})))
+        .unwrap_err();
+    assert_eq!(err.undefined.as_deref(), Some("nope"));
+    let err = t
+        .render_str("{{ r.stdout }}", &ctx(json!({"r": {"rc": 0}})))
+        .unwrap_err();
+    assert_eq!(err.undefined.as_deref(), Some("r.stdout"));
+    let err = t.render_str("{{ x | upper }}", &ctx(json!({}))).unwrap_err();
+    assert_eq!(err.undefined.as_deref(), Some("x"));
+}
+
+#[test]
+fn syntax_errors_are_errors_without_undefined() {
+    let err = Templater::new()
+        .render_str("{{ a + }}", &ctx(json!({"a": 1})))
+        .unwrap_err();
+    assert!(err.message.contains("syntax error"), "{}", err.message);
+    assert_eq!(err.undefined, None);
+    assert!(Templater::new().eval("a ==", &ctx(json!({"a": 1}))).is_err());
+}
+
+#[test]
+fn guards_on_undefined_work() {
+    let vars = json!({"x": 1, "r": {"rc": 0}});
+    assert_eq!(
+        render(
+            "{{ y is defined }} {{ y is undefined }} {{ x is defined }}",
+            vars.clone()
+        ),
+        "False True True"
+    );
+    assert_eq!(
+        render(
+            "{{ y | default(5) }} {{ y | d('z') }} {{ x | default(5) }}",
+            vars.clone()
+        ),
+        "5 z 1"
+    );
+    assert_eq!(
+        render(
+            "{{ '' | default('e', true) }} {{ '' | default('e') }}|",
+            vars.clone()
+        ),
+        "e |"
+    );
+    assert_eq!(
+        render("{{ r.stdout is defined }} {{ r.rc is defined }}", vars.clone()),
+        "False True"
+    );
+    assert_eq!(
+        render("{% if y is defined %}{{ y }}{% else %}none{% endif %}", vars),
+        "none"
+    );
+}
+
+#[test]
+fn lone_expression_keeps_its_type() {
+    let t = Templater::new();
+    let vars = ctx(json!({"groups": {"loadbalancers": ["lb1", "lb2"]}, "n": 3, "flag": false}));
+    let value = json!({
+        "with_items": "{{ groups.loadbalancers }}",
+        "count": " {{ n + 1 }} ",
+        "flag": "{{ flag }}",
+        "text": "lb: {{ groups.loadbalancers | join(',') }}",
+        "nested": [{"k": "{{ n }}"}, 7, null],
+        "dict": "{{ {'a': n} }}",
+    });
+    assert_eq!(
+        t.render_value(&value, &vars).unwrap(),
+        json!({
+            "with_items": ["lb1", "lb2"],
+            "count": 4,
+            "flag": false,
+            "text": "lb: lb1,lb2",
+            "nested": [{"k": 3}, 7, null],
+            "dict": {"a": 3},
+        })
+    );
+    // Two expressions make a string.
+    assert_eq!(
+        t.render_value(&json!("{{ n }}{{ n }}"), &vars).unwrap(),
+        json!("33")
+    );
+    assert_eq!(t.render_str("{{ n }}", &vars).unwrap(), "3");
+}
+
+#[test]
+fn lazy_variables_render_on_access() {
+    let vars = json!({
+        "a": "{{ b }}",
+        "b": [1, 2],
+        "greeting": "hello {{ who }}",
+        "who": "{{ names[0] }}",
+        "names": ["ann"],
+        "app": {"port": "{{ base_port + 1 }}", "url": "http://{{ inventory_hostname }}:{{ app.port }}/"},
+        "base_port": 8000,
+        "inventory_hostname": "web1",
+    });
+    assert_eq!(render("{{ a | length }}", vars.clone()), "2");
+    assert_eq!(
+        render(
+            "{{ a == [1, 2] }} {{ b == [1, 2] }} {{ app.port == 8001 }}",
+            vars.clone()
+        ),
+        "True True True"
+    );
+    assert_eq!(render("{{ greeting }}", vars.clone()), "hello ann");
+    assert_eq!(render("{{ app.url }}", vars.clone()), "http://web1:8001/");
+    assert_eq!(eval("app.port + 1", vars.clone()), json!(8002));
+    assert_eq!(
+        eval("app", vars.clone()),
+        json!({"port": 8001, "url": "http://web1:8001/"})
+    );
+    let t = Templater::new();
+    assert_eq!(
+        t.render_value(&json!("{{ a }}"), &ctx(vars)).unwrap(),
+        json!([1, 2])
+    );
+}
+
+#[test]
+fn lazy_variable_with_an_undefined_inside() {
+    let t = Templater::new();
+    let vars = ctx(json!({"a": "{{ b }}", "c": {"d": "x{{ e }}"}}));
+    assert_eq!(
+        t.render_str("{{ a is defined }} {{ a | default('fallback') }}", &vars)
+            .unwrap(),
+        "False fallback"
+    );
+    let err = t.render_str("{{ a }}", &vars).unwrap_err();
+    assert_eq!(err.undefined.as_deref(), Some("b"), "{}", err.message);
+    assert!(
+        err.message
+            .contains("while templating `a`: undefined value: `b` is undefined"),
+        "{}",
+        err.message
+    );
+    let err = t.render_str("{{ c.d }}", &vars).unwrap_err();
+    assert_eq!(err.undefined.as_deref(), Some("e"), "{}", err.message);
+    let err = t.render_value(&json!("{{ c }}"), &vars).unwrap_err();
+    assert_eq!(err.undefined.as_deref(), Some("e"), "{}", err.message);
+}
+
+#[test]
+fn variable_cycle_is_an_error() {
+    let t = Templater::new();
+    let vars = ctx(json!({"a": "{{ b }}", "b": "{{ a }}", "self_ref": "x{{ self_ref }}"}));
+    let err = t.render_str("{{ a }}", &vars).unwrap_err();
+    assert!(
+        err.message.contains("recursive loop in variables: a -> b -> a"),
+        "{}",
+        err.message
+    );
+    assert_eq!(err.undefined, None);
+    let err = t.eval("self_ref", &vars).unwrap_err();
+    assert!(err.message.contains("self_ref -> self_ref"), "{}", err.message);
+}
+
+#[test]
+fn upper_layers_shadow_lower_ones() {
+    let t = Templater::new();
+    let base = ctx(json!({"x": "{{ y }}", "y": 1}));
+    let item = base
+        .with_var("y", json!(2))
+        .with_var("item", json!({"name": "n{{ y }}"}));
+    assert_eq!(t.render_str("{{ x }} {{ item.name }}", &item).unwrap(), "2 n2");
+    assert_eq!(
+        t.render_str("{{ vars['x'] }} {{ omit == omit }}", &base).unwrap(),
+        "1 True"
+    );
+}
+
+#[test]
+fn conditions() {
+    let t = Templater::new();
+    let vars = ctx(json!({
+        "result": {"rc": 1, "stdout": "active", "changed": true},
+        "ok": {"rc": 0, "changed": false, "skipped": true},
+        "loop_result": {"results": [{"changed": false}, {"changed": true}]},
+        "s_yes": "yes", "s_no": "no", "s_off": "Off", "s_zero": "0", "s_true": "True", "empty": "",
+        "b": ["x", "y"], "n": 0,
+        "lb": {"balancer": {"status": "ACTIVE"}},
+    }));
+    let yes = |e: &str| t.eval_bool(e, &vars).unwrap_or_else(|err| panic!("{e}: {err}"));
+    assert!(yes("result.rc != 0"));
+    assert!(yes("result is failed"));
+    assert!(!yes("result is succeeded"));
+    assert!(yes("result is changed"));
+    assert!(yes("ok is success and ok is not changed and ok is skipped"));
+    assert!(yes("loop_result is changed"));
+    assert!(yes("'x' in b"));
+    assert!(yes("'active' in result.stdout"));
+    assert!(!yes("lb.balancer.status != 'ACTIVE'"));
+    assert!(
+        yes("s_yes") && !yes("s_no") && !yes("s_off") && !yes("s_zero") && yes("s_true") && !yes("empty")
+    );
+    assert!(!yes("n"));
+    assert!(yes("true") && yes("True") && !yes("false"));
+    assert!(yes("{{ result.rc == 1 }}"));
+    assert!(yes("result.stdout is match('act')") && !yes("result.stdout is match('tive')"));
+    assert!(yes("result.stdout is search('tive')") && yes("result.stdout is regex('^a.t')"));
+    assert!(yes("'1.10.2' is version('1.9', '>')") && yes("'2.0' is version_compare('2.0.0', '<')"));
+    assert!(yes("result.stdout.startswith('act') and b.index('y') == 1"));
+    assert_eq!(t.eval("result.stdout | upper", &vars).unwrap(), json!("ACTIVE"));
+    assert!(t.eval_bool("'a' is failed", &vars).is_err());
+}
+
+#[test]
+fn ansible_filters_basic() {
+    let vars = json!({"l": [3, 1, 2, 1], "s": "Hello World", "d": {"b": 2, "a": 1}, "xs": ["1", "2"]});
+    let cases = [
+        ("{{ l | join('-') }}", "3-1-2-1"),
+        ("{{ '42' | int + 1 }} {{ '3.7' | int }} {{ 'x' | int }} {{ 'ff' | int(base=16) }}", "43 3 0 255"),
+        ("{{ '1.5' | float }} {{ 2 | float }} {{ 'x' | float }}", "1.5 2.0 0.0"),
+        ("{{ 5 | string }} {{ [1] | string }}", "5 [1]"),
+        ("{{ 'yes' | bool }} {{ 'off' | bool }} {{ 1 | bool }} {{ 'TRUE' | bool }}", "True False True True"),
+        ("{{ l | length }} {{ s | count }}", "4 11"),
+        ("{{ s | lower }} {{ s | upper }} {{ 'aBC' | capitalize }}", "hello world HELLO WORLD Abc"),
+        ("[{{ '  x ' | trim }}] {{ s | replace('World', 'zdd') }}", "[x] Hello zdd"),
+        ("{{ l | first }} {{ l | last }} {{ l | unique | list }} {{ l | sort }}", "3 1 [3, 1, 2] [1, 1, 2, 3]"),
+        ("{{ l | min }} {{ l | max }} {{ l | sum }}", "1 3 7"),
+        ("{{ xs | map('int') | sum }}", "3"),
+        ("{{ [[1, [2]], 3, none] | flatten }} {{ [[1, [2]], 3] | flatten(1) }}", "[1, 2, 3] [1, [2], 3]"),
+        ("{{ 'a,b' | split(',') }}", "['a', 'b']"),
+        ("{{ true | ternary('on', 'off') }} {{ none | ternary(1, 2, 3) }}", "on 3"),
+        ("{{ [1, 2, 3] | difference([2]) }} {{ [1, 2] | union([2, 3]) }} {{ [1, 2] | intersect([2, 3]) }}", "[1, 3] [1, 2, 3] [2]"),
+        ("{{ [1, 2] | zip(['a', 'b']) | list }}", "[[1, 'a'], [2, 'b']]"),
+        ("{{ [1, 2] | product(['a']) | list }}", "[[1, 'a'], [2, 'a']]"),
+        ("{{ 1 | type_debug }} {{ 's' | type_debug }} {{ d | type_debug }} {{ l | type_debug }} {{ none | type_debug }}", "int str dict list NoneType"),
+        ("{{ 'a b&c' | urlencode }}", "a%20b%26c"),
+        ("{{ d | dict2items }}", "[{'key': 'b', 'value': 2}, {'key': 'a', 'value': 1}]"),
+        ("{{ [{'key': 'k', 'value': 1}] | items2dict }}", "{'k': 1}"),
+        ("{{ d | dict2items(key_name='n', value_name='v') | items2dict(key_name='n', value_name='v') }}", "{'b': 2, 'a': 1}"),
+        ("{{ [{'n': 1}, {'n': 2}] | map(attribute='n') | list }}", "[1, 2]"),
+        ("{{ [{'n': 1, 'on': true}, {'n': 2, 'on': false}] | selectattr('on') | map(attribute='n') | list }}", "[1]"),
+        ("{{ [{'n': 1, 'on': true}, {'n': 2, 'on': false}] | rejectattr('on') | map(attribute='n') | list }}", "[2]"),
+        ("{{ [1, 2, 3, 4] | select('even') | list }} {{ [1, 2, 3, 4] | reject('even') | list }}", "[2, 4] [1, 3]"),
+        ("{{ ['web1', 'db1'] | select('match', 'web') | list }}", "['web1']"),
+        ("{{ [1, 2, 3] | random(seed='x') in [1, 2, 3] }} {{ [1, 2, 3] | random(seed='x') == [1, 2, 3] | random(seed='x') }}", "True True"),
+        ("{{ range(3) | list }}", "[0, 1, 2]"),
+        ("{{ '1.2.10' | version_compare('1.2.9', '>') }} {{ '1.0' | version_compare('1.0', 'eq') }}", "True True"),
+        ("{{ ['a', 'b'] | map('extract', {'a': 1, 'b': 2}) | list }}", "[1, 2]"),
+        ("{{ ['web1'] | map('extract', {'web1': {'ip': '10.0.0.1'}}, 'ip') | list }}", "['10.0.0.1']"),
+    ];
+    for (template, expected) in cases {
+        assert_eq!(render(template, vars.clone()), expected, "{template}");
+    }
+}
+
+#[test]
+fn ansible_filters_strings_and_paths() {
+    let cases = [
+        ("{{ 'foobar' | regex_replace('o+', '0') }}", "f0bar"),
+        (
+            "{{ 'host-12.example' | regex_replace('^host-(\\\\d+).*$', 'n\\\\1') }}",
+            "n12",
+        ),
+        (
+            "{{ 'ab' | regex_replace('(?P<x>a)', '\\\\g<x>\\\\g<x>') }}",
+            "aab",
+        ),
+        ("{{ 'ABC' | regex_replace('b', 'x', ignorecase=true) }}", "AxC"),
+        ("{{ 'cost $5' | regex_replace('cost', '$') }}", "$ $5"),
+        (
+            "{{ 'server1 server22' | regex_search('server\\\\d+') }}",
+            "server1",
+        ),
+        (
+            "{{ 'k=v' | regex_search('(\\\\w)=(\\\\w)', '\\\\2', '\\\\1') }}",
+            "['v', 'k']",
+        ),
+        ("{{ 'abc' | regex_search('z') }}", "None"),
+        (
+            "{{ 'a1b22' | regex_findall('\\\\d+') }} {{ 'a=1 b=2' | regex_findall('(\\\\w)=(\\\\d)') }}",
+            "['1', '22'] [['a', '1'], ['b', '2']]",
+        ),
+        ("{{ 'a.b*c d' | regex_escape }}", "a\\.b\\*c\\ d"),
+        ("{{ 'zdd' | b64encode }} {{ 'emRk' | b64decode }}", "emRk zdd"),
+        (
+            "{{ '/etc/nginx/nginx.conf' | basename }} {{ '/etc/nginx/nginx.conf' | dirname }}",
+            "nginx.conf /etc/nginx",
+        ),
+        (
+            "[{{ '/a/b/' | basename }}] [{{ 'file' | dirname }}] {{ '/x' | dirname }}",
+            "[] [] /",
+        ),
+        (
+            "{{ 'a/b.tar.gz' | splitext }} {{ '.bashrc' | splitext }}",
+            "['a/b.tar', '.gz'] ['.bashrc', '']",
+        ),
+        (
+            "{{ 'abc' | quote }} {{ \"it's here\" | quote }} {{ '' | quote }}",
+            "abc 'it'\"'\"'s here' ''",
+        ),
+        (
+            "{{ 'abc' | hash('sha1') }}",
+            "a9993e364706816aba3e25717850c26c9cd0d89d",
+        ),
+        ("{{ 'abc' | hash('md5') }}", "900150983cd24fb0d6963f7d28e17f72"),
+        (
+            "{{ 'abc' | hash('sha256') }}",
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad",
+        ),
+        (
+            "{{ 'abc' | checksum }}",
+            "a9993e364706816aba3e25717850c26c9cd0d89d",
+        ),
+        (
+            "{{ 'a b  c'.split() }} {{ ' x '.strip() }} {{ 'a-b-c'.split('-', 1) }}",
+            "['a', 'b', 'c'] x ['a', 'b-c']",
+        ),
+        (
+            "{{ {'a': 1}.get('a') }} {{ {'a': 1}.get('z', 9) }} {{ {'a': 1}.keys() | list }}",
+            "1 9 ['a']",
+        ),
+    ];
+    for (template, expected) in cases {
+        assert_eq!(render(template, json!({})), expected, "{template}");
+    }
+    let home = std::env::var("HOME").unwrap_or_default();
+    assert_eq!(
+        render("{{ '~/x' | expanduser }}", json!({})),
+        format!("{}/x", home.trim_end_matches('/'))
+    );
+}
+
+#[test]
+fn combine_merges_maps() {
+    let vars = json!({"a": {"x": 1, "n": {"p": 1, "q": 2}}, "b": {"y": 2, "n": {"q": 3}}});
+    assert_eq!(
+        eval("a | combine(b)", vars.clone()),
+        json!({"x": 1, "n": {"q": 3}, "y": 2})
+    );
+    assert_eq!(
+        eval("a | combine(b, recursive=true)", vars.clone()),
+        json!({"x": 1, "n": {"p": 1, "q": 3}, "y": 2})
+    );
+    assert_eq!(
+        eval("{} | combine(a, {'x': 5})", vars),
+        json!({"x": 5, "n": {"p": 1, "q": 2}})
+    );
+}
+
+#[test]
+fn json_filters_match_python() {
+    let vars = json!({"d": {"b": [1, 2.5, true, null], "a": "é\"", "c": {}}});
+    assert_eq!(
+        render("{{ d | to_json }}", vars.clone()),
+        r#"{"b": [1, 2.5, true, null], "a": "\u00e9\"", "c": {}}"#
+    );
+    assert_eq!(
+        render("{{ d | to_nice_json }}", vars.clone()),
+        "{\n    \"a\": \"\\u00e9\\\"\",\n    \"b\": [\n        1,\n        2.5,\n        true,\n        null\n    ],\n    \"c\": {}\n}"
+    );
+    assert_eq!(
+        render("{{ d | to_nice_json(indent=2) }}", json!({"d": {"k": [1]}})),
+        "{\n  \"k\": [\n    1\n  ]\n}"
+    );
+    assert_eq!(
+        eval("'{\"a\": [1, \"x\"]}' | from_json", json!({})),
+        json!({"a": [1, "x"]})
+    );
+}
+
+#[test]
+fn yaml_filters_match_pyyaml() {
+    let vars = json!({"d": {"b": [1, 2], "a": "x", "c": {"k": "yes"}}, "l": [{"n": 1, "m": "two words"}]});
+    assert_eq!(
+        render("{{ d | to_yaml }}", vars.clone()),
+        "a: x\nb: [1, 2]\nc: {k: 'yes'}\n"
+    );
+    assert_eq!(render("{{ {'a': 1} | to_yaml }}", vars.clone()), "{a: 1}\n");
+    assert_eq!(
+        render("{{ d | to_nice_yaml }}", vars.clone()),
+        "a: x\nb:\n- 1\n- 2\nc:\n    k: 'yes'\n"
+    );
+    assert_eq!(
+        render("{{ l | to_nice_yaml }}", vars.clone()),
+        "-   m: two words\n    n: 1\n"
+    );
+    assert_eq!(
+        render("{{ l | to_nice_yaml(indent=2) }}", vars.clone()),
+        "- m: two words\n  n: 1\n"
+    );
+    assert_eq!(render("{{ 'abc' | to_yaml }}", vars.clone()), "abc\n...\n");
+    assert_eq!(
+        eval("'a: 1\nb: [x, 2.5, true, null]\n' | from_yaml", json!({})),
+        json!({"a": 1, "b": ["x", 2.5, true, null]})
+    );
+}
+
+#[test]
+fn mandatory_fails_on_undefined() {
+    let t = Templater::new();
+    let err = t
+        .render_str("{{ x | mandatory('x is required') }}", &ctx(json!({})))
+        .unwrap_err();
+    assert!(err.message.contains("x is required"), "{}", err.message);
+    assert_eq!(render("{{ x | mandatory }}", json!({"x": 1})), "1");
+}
+
+#[test]
+fn template_file_keeps_trailing_newline_and_trims_blocks() {
+    let t = Templater::new();
+    let source = "backend web\n{% for h in hosts %}\n    server {{ h }} {{ h }}:80 check\n{% endfor %}\n";
+    let out = t
+        .render_file("haproxy.cfg.j2", source, &ctx(json!({"hosts": ["w1", "w2"]})))
+        .unwrap();
+    assert_eq!(
+        out,
+        "backend web\n    server w1 w1:80 check\n    server w2 w2:80 check\n"
+    );
+    let err = t
+        .render_file("site.conf.j2", "a\n{{ missing }}\n", &ctx(json!({})))
+        .unwrap_err();
+    assert!(err.message.contains("site.conf.j2"), "{}", err.message);
+    assert_eq!(err.undefined.as_deref(), Some("missing"));
+}
+
+#[test]
+fn each_source_is_compiled_once() {
+    let t = Templater::new();
+    let vars = ctx(json!({"x": 1, "l": "{{ x }}"}));
+    for _ in 0..5 {
+        t.render_str("a {{ x }}", &vars).unwrap();
+        t.eval_bool("x == 1", &vars).unwrap();
+        t.render_value(&json!("{{ l }}"), &vars).unwrap();
+    }
+    // "a {{ x }}", "x == 1", " l " (the lone expression) and " x " (l's value).
+    assert_eq!(t.compilations(), 4);
+}
+
+#[test]
+fn variables_read_by_templates() {
+    assert_eq!(reads("{{ a }} {{ b.c }} {{ d['e'] | upper }}"), ["a", "b", "d"]);
+    assert_eq!(
+        reads("{% for h in groups.web %}{{ h }}{{ loop.index }}{% endfor %}"),
+        ["groups"]
+    );
+    assert_eq!(reads("{% set x = y %}{{ x }}"), ["y"]);
+    assert_eq!(
+        reads("{{ range(3) | list }} {{ lookup('env', 'HOME') }} {{ omit }}"),
+        Vec::<String>::new()
+    );
+    assert_eq!(reads("{{ x | default(y) }}"), ["y"]);
+    assert_eq!(
+        reads("{{ x | d('z') }} {{ w is defined }} {{ v is undefined }}"),
+        Vec::<String>::new()
+    );
+    assert_eq!(
+        reads("{% if x is defined %}{{ x }}{% else %}{{ z }}{% endif %}"),
+        ["z"]
+    );
+    assert_eq!(
+        reads("{% if x is undefined %}none{% else %}{{ x }}{% endif %}"),
+        Vec::<String>::new()
+    );
+    assert_eq!(reads("{{ x if x is defined else 'n' }}"), Vec::<String>::new());
+    // A guard covers only what it protects.
+    assert_eq!(reads("{% if x is defined %}{% endif %}{{ x }}"), ["x"]);
+    assert_eq!(reads("{{ x.attr is defined }}"), ["x"]);
+    assert_eq!(
+        reads("{% macro m(a) %}{{ a }}{{ b }}{% endmacro %}{{ m(1) }}"),
+        ["b"]
+    );
+    assert!(Templater::new().variables_read("{{ a +").is_err());
+}
+
+#[test]
+fn variables_read_by_expressions() {
+    assert_eq!(expr_reads("result.rc != 0"), ["result"]);
+    assert_eq!(expr_reads("result is failed and 'a' in b"), ["b", "result"]);
+    assert_eq!(expr_reads("x is defined and x > 1"), Vec::<String>::new());
+    assert_eq!(expr_reads("x is undefined or x == 1"), Vec::<String>::new());
+    assert_eq!(expr_reads("not (x is defined) or x"), Vec::<String>::new());
+    assert_eq!(expr_reads("x > 1 and x is defined"), ["x"]);
+    assert_eq!(expr_reads("y | default(z) | int > 0"), ["z"]);
+    assert_eq!(expr_reads("{{ q }}"), ["q"]);
+    assert!(Templater::new().expr_variables_read("a ==").is_err());
+}

@@ -1,0 +1,555 @@
+//! Everything that can be checked before any host is touched: modules and their
+//! arguments, handlers named by `notify`, templates that exist and parse, variables that
+//! something could define.
+
+use crate::error::{did_you_mean, Diagnostic, Error, Location};
+use crate::inventory::Inventory;
+use crate::modules::{find_local_file, registry, StaticCtx};
+use crate::parse::TASK_KEYWORDS;
+use crate::playbook::{Loop, Play, Playbook, Task};
+use crate::template::{TemplateError, Templater};
+use crate::vars::VarMap;
+use serde_json::Value;
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+
+/// Variables Ansible defines for every host.
+pub const MAGIC_VARS: &[&str] = &[
+    "inventory_hostname",
+    "inventory_hostname_short",
+    "groups",
+    "group_names",
+    "hostvars",
+    "play_hosts",
+    "ansible_play_hosts",
+    "ansible_play_hosts_all",
+    "ansible_play_batch",
+    "ansible_play_name",
+    "playbook_dir",
+    "inventory_dir",
+    "inventory_file",
+    "ansible_check_mode",
+    "ansible_diff_mode",
+    "ansible_version",
+    "ansible_forks",
+    "omit",
+    "ansible_loop",
+    "ansible_loop_var",
+    "ansible_index_var",
+    "ansible_failed_task",
+    "ansible_failed_result",
+    "role_path",
+    "environment",
+];
+
+/// Facts zdd gathers when `gather_facts` is on.
+pub const FACT_VARS: &[&str] = &[
+    "ansible_facts",
+    "ansible_hostname",
+    "ansible_fqdn",
+    "ansible_os_family",
+    "ansible_distribution",
+    "ansible_distribution_version",
+    "ansible_distribution_major_version",
+    "ansible_default_ipv4",
+    "ansible_all_ipv4_addresses",
+    "ansible_nodename",
+    "ansible_architecture",
+    "ansible_kernel",
+    "ansible_pkg_mgr",
+    "ansible_service_mgr",
+];
+
+/// Check the playbook against the inventory; every problem found, not just the first.
+pub fn validate(
+    playbook: &Playbook,
+    inventory: &Inventory,
+    extra_vars: &VarMap,
+    templater: &Templater,
+) -> Result<(), Error> {
+    let mut diags = Vec::new();
+    let mut plays = Vec::new();
+    for play in &playbook.plays {
+        match inventory.select(&play.hosts) {
+            Ok(hosts) => {
+                let mut names = BTreeSet::new();
+                for h in &hosts {
+                    names.extend(inventory.host_vars(h).into_keys());
+                }
+                plays.push(PlayInventory {
+                    has_hosts: !hosts.is_empty(),
+                    var_names: names,
+                });
+            }
+            Err(why) => {
+                diags.push(
+                    Diagnostic::new(format!("bad host pattern `{}`: {why}", play.hosts))
+                        .at(play.loc.clone())
+                        .with_snippet_from_disk(),
+                );
+                plays.push(PlayInventory {
+                    has_hosts: false,
+                    var_names: BTreeSet::new(),
+                });
+            }
+        }
+    }
+    diags.extend(check(playbook, &plays, extra_vars, templater));
+    if diags.is_empty() {
+        Ok(())
+    } else {
+        Err(Error::Invalid(diags))
+    }
+}
+
+/// What the inventory gives a play: whether it selects any host, and the variable names
+/// its hosts have (host and group vars).
+#[derive(Debug, Clone, Default)]
+pub struct PlayInventory {
+    pub has_hosts: bool,
+    pub var_names: BTreeSet<String>,
+}
+
+/// How the validator learns which variables a template reads.
+pub trait ReadsVariables {
+    fn template(&self, text: &str) -> Result<BTreeSet<String>, TemplateError>;
+    fn expression(&self, expr: &str) -> Result<BTreeSet<String>, TemplateError>;
+}
+
+impl ReadsVariables for Templater {
+    fn template(&self, text: &str) -> Result<BTreeSet<String>, TemplateError> {
+        self.variables_read(text)
+    }
+
+    fn expression(&self, expr: &str) -> Result<BTreeSet<String>, TemplateError> {
+        self.expr_variables_read(expr)
+    }
+}
+
+/// Where a variable could come from, for the hint of an undefined one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Origin {
+    Magic,
+    Fact,
+    Inventory,
+    ExtraVars,
+    PlayVars,
+    Registered,
+    TaskVars,
+    LoopVar,
+}
+
+/// The variables visible in one place, each with where it comes from.
+#[derive(Debug, Clone, Default)]
+struct Scope {
+    names: BTreeMap<String, Origin>,
+}
+
+impl Scope {
+    fn add<'a>(&mut self, names: impl IntoIterator<Item = &'a str>, origin: Origin) {
+        for n in names {
+            self.names.insert(n.to_owned(), origin);
+        }
+    }
+
+    fn defines(&self, name: &str) -> bool {
+        self.names.contains_key(name) || name.starts_with("ansible_")
+    }
+}
+
+/// The checks, given what the inventory says about each play (one entry per play).
+pub fn check(
+    playbook: &Playbook,
+    plays: &[PlayInventory],
+    extra_vars: &VarMap,
+    reader: &dyn ReadsVariables,
+) -> Vec<Diagnostic> {
+    let mut v = Validator {
+        reader,
+        playbook_dir: &playbook.dir,
+        diags: Vec::new(),
+    };
+    let mut earlier_registered: BTreeSet<String> = BTreeSet::new();
+    for (i, play) in playbook.plays.iter().enumerate() {
+        let inv = plays.get(i).cloned().unwrap_or_default();
+        let mut scope = Scope::default();
+        scope.add(MAGIC_VARS.iter().copied(), Origin::Magic);
+        if play.gather_facts {
+            scope.add(FACT_VARS.iter().copied(), Origin::Fact);
+        }
+        scope.add(inv.var_names.iter().map(String::as_str), Origin::Inventory);
+        scope.add(play.vars.keys().map(String::as_str), Origin::PlayVars);
+        scope.add(extra_vars.keys().map(String::as_str), Origin::ExtraVars);
+        let registered = registered_names(play);
+        scope.add(earlier_registered.iter().map(String::as_str), Origin::Registered);
+        scope.add(registered.iter().map(String::as_str), Origin::Registered);
+        earlier_registered.extend(registered);
+        v.play(play, &scope, inv.has_hosts);
+    }
+    v.diags
+}
+
+/// Every `register` name and `set_fact` key of a play.
+fn registered_names(play: &Play) -> BTreeSet<String> {
+    let mut names = BTreeSet::new();
+    let all = play
+        .sections()
+        .into_iter()
+        .flat_map(|(_, t)| t.iter())
+        .chain(&play.handlers);
+    for task in all {
+        names.extend(task.register.clone());
+        if task.module == "set_fact" {
+            if let Value::Object(args) = &task.args {
+                names.extend(
+                    args.keys()
+                        .filter(|k| !matches!(k.as_str(), "cacheable" | "_raw_params"))
+                        .cloned(),
+                );
+            }
+        }
+    }
+    names
+}
+
+struct Validator<'a> {
+    reader: &'a dyn ReadsVariables,
+    playbook_dir: &'a Path,
+    diags: Vec<Diagnostic>,
+}
+
+/// One string of a task to check, and how to read it.
+enum Text<'t> {
+    Template(&'t str),
+    Expression(&'t str),
+}
+
+impl Validator<'_> {
+    fn error(&mut self, message: impl Into<String>, loc: &Location, hint: Option<String>) {
+        let mut d = Diagnostic::new(message).at(loc.clone()).with_snippet_from_disk();
+        d.hint = hint;
+        self.diags.push(d);
+    }
+
+    fn play(&mut self, play: &Play, scope: &Scope, has_hosts: bool) {
+        let mut topics: Vec<&str> = Vec::new();
+        for h in &play.handlers {
+            topics.extend(h.name.as_deref());
+            topics.extend(h.listen.iter().map(String::as_str));
+        }
+        let tasks = play
+            .sections()
+            .into_iter()
+            .flat_map(|(_, t)| t.iter())
+            .chain(&play.handlers);
+        for task in tasks {
+            let start = self.diags.len();
+            self.module(task);
+            self.notify(task, &topics);
+            self.variables(task, scope, has_hosts);
+            // In the order they were written (template files after the playbook).
+            self.diags[start..].sort_by_key(|d| {
+                d.location
+                    .as_ref()
+                    .map(|l| (l.file != task.loc.file, l.line, l.col))
+            });
+        }
+    }
+
+    fn module(&mut self, task: &Task) {
+        let Some(module) = registry().get(&task.module) else {
+            let hint = did_you_mean(&task.module, registry().names()).or_else(|| {
+                did_you_mean(&task.module, TASK_KEYWORDS.iter().copied())
+                    .map(|h| format!("`{}` is not a module; {h}", task.module))
+            });
+            self.error(
+                format!("unknown module `{}`", task.module),
+                &task.module_loc,
+                hint,
+            );
+            return;
+        };
+        let ctx = StaticCtx {
+            playbook_dir: self.playbook_dir,
+        };
+        if let Err(e) = module.check_args(&task.args, &ctx) {
+            let loc = e
+                .key
+                .as_ref()
+                .and_then(|k| task.arg_locs.get(k))
+                .unwrap_or(&task.module_loc)
+                .clone();
+            self.error(format!("`{}`: {}", task.module, e.message), &loc, e.hint);
+        }
+    }
+
+    fn notify(&mut self, task: &Task, topics: &[&str]) {
+        let loc = task.keyword_locs.get("notify").unwrap_or(&task.loc).clone();
+        for name in &task.notify {
+            if !topics.contains(&name.as_str()) {
+                let hint = did_you_mean(name, topics.iter().copied()).or_else(|| {
+                    Some(if topics.is_empty() {
+                        "this play has no handlers: add one under `handlers:`".to_owned()
+                    } else {
+                        format!(
+                            "the handlers of this play are {}",
+                            topics
+                                .iter()
+                                .map(|t| format!("`{t}`"))
+                                .collect::<Vec<_>>()
+                                .join(", ")
+                        )
+                    })
+                });
+                self.error(
+                    format!("`notify: {name}` names no handler of this play"),
+                    &loc,
+                    hint,
+                );
+            }
+        }
+    }
+
+    fn variables(&mut self, task: &Task, play_scope: &Scope, check_undefined: bool) {
+        let mut scope = play_scope.clone();
+        scope.add(task.vars.keys().map(String::as_str), Origin::TaskVars);
+        // The loop list itself is read before the loop variable exists.
+        let outer = scope.clone();
+        if task.loop_.is_some() {
+            scope.add([task.loop_control.loop_var.as_str()], Origin::LoopVar);
+            scope.add(task.loop_control.index_var.as_deref(), Origin::LoopVar);
+        }
+        let kw = |k: &str| task.keyword_locs.get(k).unwrap_or(&task.loc).clone();
+        let mut texts: Vec<(Text, Location, &Scope)> = Vec::new();
+        if let Some(name) = &task.name {
+            texts.push((Text::Template(name), kw("name"), &scope));
+        }
+        if let Value::Object(args) = &task.args {
+            for (k, v) in args {
+                if task.module == "debug" && k == "var" {
+                    // `debug: var=x` prints "VARIABLE IS NOT DEFINED!" rather than failing.
+                    continue;
+                }
+                let loc = task.arg_locs.get(k).unwrap_or(&task.module_loc).clone();
+                strings(v, &mut |s| texts.push((Text::Template(s), loc.clone(), &scope)));
+            }
+        }
+        for w in &task.when {
+            texts.push((Text::Expression(w), kw("when"), &scope));
+        }
+        for (key, list) in [
+            ("changed_when", &task.changed_when),
+            ("failed_when", &task.failed_when),
+        ] {
+            for c in list.iter().flatten() {
+                texts.push((Text::Expression(c), kw(key), &scope));
+            }
+        }
+        if let Some(u) = &task.until {
+            texts.push((Text::Expression(u), kw("until"), &scope));
+        }
+        if let Some(d) = &task.delegate_to {
+            texts.push((Text::Template(d), kw("delegate_to"), &scope));
+        }
+        if let Some(l) = &task.loop_control.label {
+            texts.push((Text::Template(l), kw("loop_control"), &scope));
+        }
+        if let Some(lp) = &task.loop_ {
+            let (key, items) = match lp {
+                Loop::WithItems(v) => (
+                    if task.keyword_locs.contains_key("with_items") {
+                        "with_items"
+                    } else {
+                        "with_list"
+                    },
+                    v,
+                ),
+                Loop::Loop(v) => (
+                    if task.keyword_locs.contains_key("loop") {
+                        "loop"
+                    } else {
+                        "with_list"
+                    },
+                    v,
+                ),
+            };
+            let loc = kw(key);
+            strings(items, &mut |s| {
+                texts.push((Text::Template(s), loc.clone(), &outer))
+            });
+        }
+        for (key, value) in [
+            ("retries", &task.retries),
+            ("delay", &task.delay),
+            ("ignore_errors", &task.ignore_errors),
+        ] {
+            if let Some(v) = value {
+                let loc = kw(key);
+                strings(v, &mut |s| texts.push((Text::Template(s), loc.clone(), &scope)));
+            }
+        }
+        for v in task.vars.values() {
+            let loc = kw("vars");
+            strings(v, &mut |s| texts.push((Text::Template(s), loc.clone(), &scope)));
+        }
+        for (text, loc, scope) in texts {
+            self.text(task, text, &loc, scope, check_undefined);
+        }
+        if task.module == "template" {
+            self.template_file(task, &scope, check_undefined);
+        }
+    }
+
+    fn text(&mut self, task: &Task, text: Text, loc: &Location, scope: &Scope, check_undefined: bool) {
+        let read = match text {
+            Text::Template(s) if !Templater::is_template(s) => return,
+            Text::Template(s) => self.reader.template(s),
+            Text::Expression(e) => self.reader.expression(e),
+        };
+        match read {
+            Ok(names) if check_undefined => {
+                for name in names.iter().filter(|n| !scope.defines(n)) {
+                    self.undefined(name, task, loc, scope);
+                }
+            }
+            Ok(_) => {}
+            Err(e) => self.error(
+                format!(
+                    "invalid template in task `{}`: {}",
+                    task.display_name(),
+                    e.message
+                ),
+                loc,
+                Some("fix the Jinja syntax".into()),
+            ),
+        }
+    }
+
+    fn undefined(&mut self, name: &str, task: &Task, loc: &Location, scope: &Scope) {
+        let close = did_you_mean(name, scope.names.keys().map(String::as_str));
+        let places = format!(
+            "define `{name}` in the inventory (host or group vars), in the play's `vars` or `vars_files`, \
+             in the task's `vars`, with `register`/`set_fact` in a task, or with `-e {name}=...`"
+        );
+        let hint = match close {
+            Some(c) => format!("{c} otherwise {places}"),
+            None => places,
+        };
+        let loc = word_in_line(loc, name).unwrap_or_else(|| loc.clone());
+        self.error(
+            format!("undefined variable `{name}` in task `{}`", task.display_name()),
+            &loc,
+            Some(hint),
+        );
+    }
+
+    /// A `template` task's source file: it exists (checked by the module) and reads only
+    /// variables that could be defined.
+    fn template_file(&mut self, task: &Task, scope: &Scope, check_undefined: bool) {
+        let Some(src) = task.args.get("src").and_then(Value::as_str) else {
+            return;
+        };
+        if Templater::is_template(src) {
+            return;
+        }
+        let Some(path) = find_local_file(self.playbook_dir, "templates", src) else {
+            return;
+        };
+        let Ok(text) = std::fs::read_to_string(&path) else {
+            return;
+        };
+        let file = std::sync::Arc::new(path);
+        match self.reader.template(&text) {
+            Ok(names) if check_undefined => {
+                for name in names.iter().filter(|n| !scope.defines(n)) {
+                    let (line, col) = first_use(&text, name);
+                    let loc = Location::new(file.clone(), line, col);
+                    self.undefined(name, task, &loc, scope);
+                }
+            }
+            Ok(_) => {}
+            Err(e) => {
+                let line = error_line(&e.message).unwrap_or(1);
+                self.error(
+                    format!("invalid template `{src}`: {}", e.message),
+                    &Location::new(file, line, 1),
+                    Some("fix the Jinja syntax".into()),
+                );
+            }
+        }
+    }
+}
+
+/// Every string inside a value.
+fn strings<'v>(v: &'v Value, f: &mut dyn FnMut(&'v str)) {
+    match v {
+        Value::String(s) => f(s),
+        Value::Array(items) => items.iter().for_each(|i| strings(i, f)),
+        Value::Object(map) => map.values().for_each(|i| strings(i, f)),
+        _ => {}
+    }
+}
+
+/// The variable's own column when it is written on the located line, at or after it.
+fn word_in_line(loc: &Location, name: &str) -> Option<Location> {
+    let text = std::fs::read_to_string(loc.file.as_ref()).ok()?;
+    let line = text.lines().nth(loc.line.checked_sub(1)?)?;
+    let skip: usize = line
+        .chars()
+        .take(loc.col.saturating_sub(1))
+        .map(char::len_utf8)
+        .sum();
+    let word = regex::Regex::new(&format!(r"\b{}\b", regex::escape(name))).ok()?;
+    let m = word.find(&line[skip..])?;
+    let col = line[..skip + m.start()].chars().count() + 1;
+    Some(Location::new(loc.file.clone(), loc.line, col))
+}
+
+/// Where a variable is first used in a template file: the first whole-word occurrence
+/// inside a `{{ }}` or `{% %}` block (else line 1).
+fn first_use(text: &str, name: &str) -> (usize, usize) {
+    let word = regex::Regex::new(&format!(r"\b{}\b", regex::escape(name))).expect("valid regex");
+    let mut in_block = false;
+    for (i, line) in text.lines().enumerate() {
+        let mut pos = 0;
+        while pos < line.len() {
+            let rest = &line[pos..];
+            if !in_block {
+                match rest.find("{{").into_iter().chain(rest.find("{%")).min() {
+                    Some(open) => {
+                        in_block = true;
+                        pos += open + 2;
+                    }
+                    None => break,
+                }
+            } else {
+                let close = rest
+                    .find("}}")
+                    .into_iter()
+                    .chain(rest.find("%}"))
+                    .min()
+                    .unwrap_or(rest.len());
+                if let Some(m) = word.find(&rest[..close]) {
+                    let col = line[..pos + m.start()].chars().count() + 1;
+                    return (i + 1, col);
+                }
+                if close < rest.len() {
+                    in_block = false;
+                    pos += close + 2;
+                } else {
+                    break;
+                }
+            }
+        }
+    }
+    (1, 1)
+}
+
+/// The line number in a minijinja message ("... (in x.j2:12)" or "line 12").
+fn error_line(message: &str) -> Option<usize> {
+    let re = regex::Regex::new(r"(?:line |:)(\d+)\)?").expect("valid regex");
+    re.captures_iter(message).last()?.get(1)?.as_str().parse().ok()
+}
+
+#[cfg(test)]
+mod tests;

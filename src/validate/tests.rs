@@ -1,0 +1,253 @@
+use super::*;
+use crate::parse::load_playbook;
+use serde_json::json;
+
+/// A stand-in for the templater: the names of a template's `{{ }}` blocks, or of an
+/// expression, that are not attributes, filters, tests or literals.
+struct Names;
+
+fn names_in(expr: &str) -> BTreeSet<String> {
+    let no_strings = regex::Regex::new(r#"'[^']*'|"[^"]*""#)
+        .unwrap()
+        .replace_all(expr, "''");
+    let word = regex::Regex::new(r"([.|]\s*|\bis\s+)?\b([A-Za-z_]\w*)").unwrap();
+    word.captures_iter(&no_strings)
+        .filter(|c| c.get(1).is_none())
+        .map(|c| c[2].to_string())
+        .filter(|w| {
+            ![
+                "and", "or", "not", "in", "is", "true", "false", "True", "False", "none",
+            ]
+            .contains(&w.as_str())
+        })
+        .collect()
+}
+
+impl ReadsVariables for Names {
+    fn template(&self, text: &str) -> Result<BTreeSet<String>, TemplateError> {
+        let mut out = BTreeSet::new();
+        for block in text.split("{{").skip(1) {
+            let Some((inner, _)) = block.split_once("}}") else {
+                return Err(TemplateError {
+                    message: "unexpected end of template".into(),
+                    undefined: None,
+                });
+            };
+            out.extend(names_in(inner));
+        }
+        Ok(out)
+    }
+
+    fn expression(&self, expr: &str) -> Result<BTreeSet<String>, TemplateError> {
+        Ok(names_in(expr))
+    }
+}
+
+fn setup(files: &[(&str, &str)]) -> (tempfile::TempDir, Playbook) {
+    let dir = tempfile::tempdir().unwrap();
+    for (name, text) in files {
+        let path = dir.path().join(name);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, text).unwrap();
+    }
+    let pb = load_playbook(&dir.path().join("site.yml")).unwrap();
+    (dir, pb)
+}
+
+fn inventory(names: &[&str]) -> PlayInventory {
+    PlayInventory {
+        has_hosts: true,
+        var_names: names.iter().map(|s| s.to_string()).collect(),
+    }
+}
+
+/// The diagnostics other than "unknown module" (the registry may be empty in this branch).
+fn problems(pb: &Playbook, inv: &[PlayInventory], extra: &VarMap) -> Vec<Diagnostic> {
+    check(pb, inv, extra, &Names)
+        .into_iter()
+        .filter(|d| !d.message.starts_with("unknown module"))
+        .collect()
+}
+
+fn at(d: &Diagnostic) -> (usize, usize) {
+    let l = d.location.as_ref().unwrap();
+    (l.line, l.col)
+}
+
+#[test]
+fn notify_must_name_a_handler_of_the_play() {
+    let (_d, pb) = setup(&[(
+        "site.yml",
+        "- hosts: web\n  tasks:\n    - shell: a\n      notify: restart ngnix\n    - shell: b\n      notify: [web changed, Restart nginx]\n  handlers:\n    - name: Restart nginx\n      service: name=nginx state=restarted\n    - name: reload\n      shell: c\n      listen: web changed\n- hosts: lb\n  tasks:\n    - shell: d\n      notify: Restart nginx\n",
+    )]);
+    let ds = problems(&pb, &[inventory(&[]), inventory(&[])], &VarMap::new());
+    let got: Vec<_> = ds
+        .iter()
+        .map(|d| (d.message.as_str(), at(d), d.hint.clone().unwrap()))
+        .collect();
+    assert_eq!(
+        got,
+        [
+            (
+                "`notify: restart ngnix` names no handler of this play",
+                (4, 7),
+                "did you mean `Restart nginx`?".to_string()
+            ),
+            (
+                "`notify: Restart nginx` names no handler of this play",
+                (16, 7),
+                "this play has no handlers: add one under `handlers:`".to_string()
+            ),
+        ]
+    );
+    assert_eq!(ds[0].snippet.as_deref(), Some("      notify: restart ngnix"));
+}
+
+#[test]
+fn undefined_variable_is_reported_where_it_is_used() {
+    let (_d, pb) = setup(&[(
+        "site.yml",
+        "- hosts: web\n  vars:\n    port: 80\n  tasks:\n    - name: use {{ port }} and {{ inventory_hostname }}\n      shell: echo {{ root }} {{ prot }}\n      delegate_to: \"{{ lb_host }}\"\n      when: ansible_os_family == 'Debian' and enabled\n",
+    )]);
+    let ds = problems(&pb, &[inventory(&["root"])], &VarMap::new());
+    let got: Vec<_> = ds.iter().map(|d| (d.message.as_str(), at(d))).collect();
+    assert_eq!(
+        got,
+        [
+            (
+                "undefined variable `prot` in task `use {{ port }} and {{ inventory_hostname }}`",
+                (6, 33)
+            ),
+            (
+                "undefined variable `lb_host` in task `use {{ port }} and {{ inventory_hostname }}`",
+                (7, 24)
+            ),
+            (
+                "undefined variable `enabled` in task `use {{ port }} and {{ inventory_hostname }}`",
+                (8, 47)
+            ),
+        ]
+    );
+    assert!(ds[0]
+        .hint
+        .as_deref()
+        .unwrap()
+        .starts_with("did you mean `port`? otherwise define `prot` in the inventory"));
+    assert!(ds[1].hint.as_deref().unwrap().contains("-e lb_host=..."));
+}
+
+#[test]
+fn variables_from_every_source_are_defined() {
+    let (_d, pb) = setup(&[
+        (
+            "site.yml",
+            "- hosts: web\n  gather_facts: true\n  vars_files: [v.yml]\n  tasks:\n    - shell: echo {{ from_file }} {{ from_extra }} {{ from_inventory }} {{ ansible_user }} {{ ansible_hostname }} {{ hostvars[inventory_hostname] }}\n      register: out\n    - set_fact:\n        computed: \"{{ out.stdout }}\"\n    - shell: echo {{ item }} {{ i }} {{ computed }} {{ local }}\n      loop: \"{{ groups['web'] }}\"\n      loop_control: {index_var: i}\n      vars: {local: 1}\n- hosts: lb\n  gather_facts: no\n  tasks:\n    - debug: msg={{ computed }}\n    - debug: var=never_defined\n",
+        ),
+        ("v.yml", "from_file: 1\n"),
+    ]);
+    let extra = VarMap::from([("from_extra".to_string(), json!("x"))]);
+    let ds = problems(&pb, &[inventory(&["from_inventory"]), inventory(&[])], &extra);
+    assert!(ds.is_empty(), "{ds:#?}");
+}
+
+#[test]
+fn loop_variable_only_inside_looped_tasks() {
+    let (_d, pb) = setup(&[(
+        "site.yml",
+        "- hosts: web\n  gather_facts: no\n  tasks:\n    - shell: echo {{ item }}\n    - shell: echo {{ host }}\n      with_items: \"{{ host }}\"\n      loop_control: {loop_var: host}\n",
+    )]);
+    let ds = problems(&pb, &[inventory(&[])], &VarMap::new());
+    let got: Vec<_> = ds.iter().map(|d| (d.message.as_str(), at(d))).collect();
+    assert_eq!(
+        got,
+        [
+            ("undefined variable `item` in task `shell`", (4, 22)),
+            // The list is read before the loop variable exists.
+            ("undefined variable `host` in task `shell`", (6, 23)),
+        ]
+    );
+}
+
+#[test]
+fn plays_without_hosts_skip_undefined_checks_but_not_syntax() {
+    let (_d, pb) = setup(&[(
+        "site.yml",
+        "- hosts: nothing\n  tasks:\n    - shell: echo {{ whatever }}\n    - shell: echo {{ broken\n",
+    )]);
+    let inv = PlayInventory {
+        has_hosts: false,
+        var_names: BTreeSet::new(),
+    };
+    let ds = problems(&pb, &[inv], &VarMap::new());
+    assert_eq!(ds.len(), 1);
+    assert_eq!(
+        ds[0].message,
+        "invalid template in task `shell`: unexpected end of template"
+    );
+    assert_eq!(at(&ds[0]), (4, 14));
+}
+
+#[test]
+fn template_files_are_checked_with_their_own_lines() {
+    let (_d, pb) = setup(&[
+        (
+            "site.yml",
+            "- hosts: web\n  tasks:\n    - name: conf\n      template: src=nginx.conf.j2 dest=/etc/nginx.conf\n    - template: src=bad.j2 dest=/x\n",
+        ),
+        ("templates/nginx.conf.j2", "user nginx;\n# {{ port }} in a comment line\nlisten {{ http_port }};\n{% if worker_count %}x{% endif %}\n"),
+        ("templates/bad.j2", "a\n{{ oops\n"),
+    ]);
+    let ds = problems(&pb, &[inventory(&["port"])], &VarMap::new());
+    let got: Vec<_> = ds
+        .iter()
+        .map(|d| {
+            (
+                d.message.as_str(),
+                d.location
+                    .as_ref()
+                    .unwrap()
+                    .file
+                    .file_name()
+                    .unwrap()
+                    .to_str()
+                    .unwrap()
+                    .to_owned(),
+                at(d),
+            )
+        })
+        .collect();
+    assert_eq!(
+        got,
+        [
+            (
+                "undefined variable `http_port` in task `conf`",
+                "nginx.conf.j2".to_string(),
+                (3, 11)
+            ),
+            (
+                "invalid template `bad.j2`: unexpected end of template",
+                "bad.j2".to_string(),
+                (1, 1)
+            ),
+        ]
+    );
+    assert_eq!(ds[0].snippet.as_deref(), Some("listen {{ http_port }};"));
+}
+
+#[test]
+fn unknown_module_gets_a_hint() {
+    let (_d, pb) = setup(&[("site.yml", "- hosts: web\n  tasks:\n    - shel: echo hello\n")]);
+    let ds = check(&pb, &[inventory(&[])], &VarMap::new(), &Names);
+    assert_eq!(ds.len(), 1);
+    assert_eq!(ds[0].message, "unknown module `shel`");
+    assert_eq!(at(&ds[0]), (3, 7));
+    assert_eq!(ds[0].hint.as_deref(), Some("did you mean `shell`?"));
+}
+
+#[test]
+fn first_use_and_error_line() {
+    assert_eq!(first_use("port\n{{ a }} {{ port }}\n", "port"), (2, 12));
+    assert_eq!(first_use("{% for x in\n   ports %}", "ports"), (2, 4));
+    assert_eq!(error_line("syntax error: unexpected end (in bad.j2:7)"), Some(7));
+    assert_eq!(error_line("no line here"), None);
+}

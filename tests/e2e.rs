@@ -1,0 +1,244 @@
+//! End to end: the real zdd binary against the real lab (sshd per host, haproxy with an
+//! admin socket, busybox httpd per host), all on loopback.
+
+mod support;
+
+use std::process::Output;
+use support::Lab;
+
+const LAB_PLAYBOOK: &str = "examples/lab/zero-downtime.yml";
+
+fn stdout(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+fn apply(lab: &Lab, playbook: &str, extra: &[&str]) -> Output {
+    let mut cmd = lab.zdd();
+    cmd.arg("apply").arg(playbook).arg("-i").arg(lab.inventory());
+    for e in extra {
+        cmd.arg("-e").arg(e);
+    }
+    cmd.output().expect("run zdd")
+}
+
+/// The `PLAY RECAP` line of a host, e.g. `ok=7 changed=5 unreachable=0 failed=0 ...`.
+fn recap_of(out: &str, host: &str) -> String {
+    let recap = out.split("PLAY RECAP").nth(1).expect("a PLAY RECAP");
+    recap
+        .lines()
+        .find(|l| l.split_whitespace().next() == Some(host))
+        .unwrap_or_else(|| panic!("no recap line for {host} in:\n{out}"))
+        .split(':')
+        .nth(1)
+        .unwrap()
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// The result lines (`ok: [...]`, `changed: [...]`) printed under `TASK [name]`.
+fn task_results<'a>(out: &'a str, task: &str) -> Vec<&'a str> {
+    let banner = format!("TASK [{task}]");
+    out.split(&banner)
+        .skip(1)
+        .flat_map(|section| section.lines().skip(1).take_while(|l| !l.is_empty()))
+        .collect()
+}
+
+#[test]
+fn rolling_deploy_under_traffic_drops_no_request_and_upgrades_every_host() {
+    let lab = Lab::start(3);
+    let before: Vec<String> = lab.hosts().iter().map(|h| lab.web_pid(h)).collect();
+    let probe = lab.probe(4);
+    let out = apply(&lab, LAB_PLAYBOOK, &["version=2"]);
+    let counts = probe.stop();
+    let text = stdout(&out);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "zdd failed:\n{text}\n{}",
+        stderr(&out)
+    );
+    assert!(
+        counts.requests >= 50,
+        "the probe sent too few requests to prove anything: {counts:?}"
+    );
+    assert_eq!(
+        counts.failed, 0,
+        "requests failed during the rollout: {counts:?}\n{text}"
+    );
+    for (host, old_pid) in lab.hosts().iter().zip(before) {
+        assert!(
+            lab.page(host).contains("version: 2"),
+            "{host} was not upgraded: {}",
+            lab.page(host)
+        );
+        assert_ne!(
+            lab.web_pid(host),
+            old_pid,
+            "{host}'s web server was not restarted"
+        );
+        assert!(
+            lab.server_state(host).contains("UP"),
+            "{host} is not back in rotation"
+        );
+        assert!(
+            recap_of(&text, host).contains("failed=0"),
+            "{}",
+            recap_of(&text, host)
+        );
+    }
+    // serial: 1 -> one PLAY banner per host, each batch disabling then enabling its host.
+    assert_eq!(text.matches("PLAY [").count(), lab.hosts().len());
+    assert!(text.contains("RUNNING HANDLER ["), "no handler ran:\n{text}");
+}
+
+#[test]
+fn second_run_changes_no_configuration_template() {
+    let lab = Lab::start(2);
+    let first = apply(&lab, LAB_PLAYBOOK, &["version=3"]);
+    assert_eq!(first.status.code(), Some(0), "{}", stdout(&first));
+    let second = apply(&lab, LAB_PLAYBOOK, &["version=3"]);
+    let text = stdout(&second);
+    assert_eq!(second.status.code(), Some(0), "{text}");
+    let config = task_results(&text, "Write the web server configuration");
+    assert_eq!(config.len(), 2, "expected one result per host:\n{text}");
+    assert!(
+        config.iter().all(|l| l.starts_with("ok: ")),
+        "config template changed on a second run:\n{text}"
+    );
+}
+
+#[test]
+fn failed_upgrade_leaves_the_host_out_of_rotation_and_stops_the_rollout() {
+    let lab = Lab::start(3);
+    let hosts = lab.hosts();
+    let web2 = &hosts[1];
+    // The upgrade of web2 fails: its document root is not a directory any more.
+    let doc_root = lab.doc_root(web2);
+    let original = std::fs::read_to_string(doc_root.join("index.html")).unwrap();
+    lab.break_doc_root(web2);
+    let out = apply(&lab, LAB_PLAYBOOK, &["version=4"]);
+    let text = stdout(&out);
+    assert_eq!(out.status.code(), Some(2), "{text}");
+    let (web1, web3) = (&hosts[0], &hosts[2]);
+    assert!(
+        lab.page(web1).contains("version: 4"),
+        "web1 ran before the failure and is upgraded"
+    );
+    assert!(lab.server_state(web1).contains("UP"));
+    assert!(
+        lab.server_state(web2).contains("MAINT"),
+        "a failed host must stay out of rotation"
+    );
+    assert!(recap_of(&text, web2).contains("failed=1"), "{text}");
+    // serial: 1 and the whole batch failed: Ansible stops the play; web3 is untouched.
+    assert!(text.contains("NO MORE HOSTS LEFT"), "{text}");
+    assert!(!lab.page(web3).contains("version: 4"));
+    assert!(lab.server_state(web3).contains("UP"));
+    lab.restore_doc_root(web2);
+    assert_eq!(
+        std::fs::read_to_string(doc_root.join("index.html")).unwrap(),
+        original
+    );
+}
+
+#[test]
+fn haproxy_refusal_is_a_failure_even_though_socat_exits_zero() {
+    let lab = Lab::start(1);
+    let host = &lab.hosts()[0].clone();
+    let before = lab.page(host);
+    let out = apply(
+        &lab,
+        LAB_PLAYBOOK,
+        &["version=5", "haproxy_backend=nosuchbackend"],
+    );
+    let text = stdout(&out);
+    assert_eq!(out.status.code(), Some(2), "{text}");
+    assert!(
+        text.contains("No such backend"),
+        "HAProxy's answer should be shown:\n{text}"
+    );
+    assert_eq!(
+        lab.page(host),
+        before,
+        "the host must not be upgraded after a failed disable"
+    );
+}
+
+#[test]
+fn unreachable_host_is_found_before_anything_changes() {
+    let lab = Lab::start(2);
+    let hosts = lab.hosts();
+    let web2 = &hosts[1];
+    lab.stop_sshd(web2);
+    let before = lab.page(&hosts[0]);
+    let out = apply(&lab, LAB_PLAYBOOK, &["version=6"]);
+    assert_eq!(out.status.code(), Some(4), "{}\n{}", stdout(&out), stderr(&out));
+    assert!(stderr(&out).contains(web2.as_str()), "{}", stderr(&out));
+    assert_eq!(lab.page(&hosts[0]), before, "web1 must not be touched");
+    assert!(lab.server_state(&hosts[0]).contains("UP"));
+}
+
+#[test]
+fn invalid_playbook_is_refused_with_file_and_line_before_any_connection() {
+    let lab = Lab::start(1);
+    let dir = tempfile::tempdir().unwrap();
+    let playbook = dir.path().join("typo.yml");
+    std::fs::write(
+        &playbook,
+        "- hosts: webappservers\n  tasks:\n    - name: Disable\n      shell: echo hi\n      delegateto: lb\n",
+    )
+    .unwrap();
+    let out = apply(&lab, playbook.to_str().unwrap(), &[]);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(5), "{err}");
+    assert!(err.contains("typo.yml:5:7"), "{err}");
+    assert!(err.contains("did you mean `delegate_to`?"), "{err}");
+}
+
+#[test]
+fn sigint_finishes_the_batch_and_leaves_no_ssh_master_behind() {
+    let lab = Lab::start(2);
+    let dir = tempfile::tempdir().unwrap();
+    let playbook = dir.path().join("slow.yml");
+    std::fs::write(
+        &playbook,
+        "- hosts: webappservers\n  serial: 1\n  gather_facts: false\n  tasks:\n    - shell: sleep 2\n    - shell: touch /tmp/zdd-sigint-{{ inventory_hostname }}-{{ marker }}\n",
+    )
+    .unwrap();
+    let marker = std::process::id().to_string();
+    let child = lab
+        .zdd()
+        .args(["apply", playbook.to_str().unwrap(), "-i"])
+        .arg(lab.inventory())
+        .args(["-e", &format!("marker={marker}")])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(800));
+    let zdd_pid = child.id();
+    let masters_before = support::ssh_masters_of(zdd_pid);
+    assert!(
+        !masters_before.is_empty(),
+        "zdd should hold ssh masters while it runs"
+    );
+    unsafe { libc::kill(zdd_pid as i32, libc::SIGINT) };
+    let out = child.wait_with_output().unwrap();
+    let text = stdout(&out);
+    assert_eq!(out.status.code(), Some(130), "{text}");
+    let done = |h: &str| std::path::Path::new(&format!("/tmp/zdd-sigint-{h}-{marker}")).exists();
+    assert!(done(&lab.hosts()[0]), "the batch in flight must finish:\n{text}");
+    assert!(
+        !done(&lab.hosts()[1]),
+        "no new batch may start after the signal:\n{text}"
+    );
+    let _ = std::fs::remove_file(format!("/tmp/zdd-sigint-{}-{marker}", lab.hosts()[0]));
+    for pid in masters_before {
+        assert!(!support::alive(pid), "ssh master {pid} outlived zdd");
+    }
+}

@@ -1,0 +1,175 @@
+//! The local lab itself: what zdd's end-to-end tests stand on must really work.
+
+mod support;
+
+use std::time::Duration;
+use support::{http_get, Lab};
+
+fn stdout(out: &std::process::Output) -> String {
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn stderr(out: &std::process::Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+/// The process is alive and one of the lab's (its command line names the lab's
+/// directory). A zombie waiting for init to reap it has no command line left.
+fn runs_in(pid: u32, dir: &str) -> bool {
+    let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+    String::from_utf8_lossy(&cmdline).contains(dir)
+}
+
+#[test]
+fn every_host_takes_the_deploy_key_and_sudo_without_password() {
+    let lab = Lab::start(3);
+    assert_eq!(lab.all_hosts(), ["lb", "web1", "web2", "web3"]);
+    for host in lab.all_hosts() {
+        let out = lab.ssh(&host, "whoami && sudo -n true && sudo -n id -u");
+        assert!(out.status.success(), "ssh {host}: {}", stderr(&out));
+        assert_eq!(stdout(&out), "deploy\n0\n", "ssh {host}");
+    }
+    let inventory = std::fs::read_to_string(lab.inventory()).unwrap();
+    for host in lab.hosts() {
+        let line = format!("{host} ansible_host={} ", lab.address(&host));
+        assert!(inventory.contains(&line), "no `{line}` in\n{inventory}");
+    }
+}
+
+#[test]
+fn a_host_key_that_is_not_in_known_hosts_is_refused() {
+    let lab = Lab::start(1);
+    std::fs::write(lab.known_hosts(), "").unwrap();
+    let out = lab.ssh("web1", "true");
+    assert!(!out.status.success(), "ssh accepted an unknown host key");
+    assert!(
+        stderr(&out).contains("Host key verification failed"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn haproxy_balances_over_all_servers_up() {
+    let lab = Lab::start(3);
+    for host in lab.hosts() {
+        assert_eq!(lab.server_state(&host), "UP", "{host}");
+        assert!(lab.page(&host).contains(&format!("host: {host}<")));
+        assert!(lab.page(&host).contains("version: 1<"));
+    }
+    let lb = format!("{}:{}", lab.lb_address(), support::LB_PORT);
+    let mut seen = std::collections::BTreeSet::new();
+    for _ in 0..6 {
+        let (status, body) = http_get(&lb, "/").unwrap();
+        assert_eq!(status, 200);
+        let host = body.split("host: ").nth(1).unwrap().split('<').next().unwrap();
+        seen.insert(host.to_string());
+    }
+    assert_eq!(seen.into_iter().collect::<Vec<_>>(), lab.hosts());
+}
+
+#[test]
+fn a_disabled_server_is_in_maint_and_traffic_keeps_flowing() {
+    let lab = Lab::start(3);
+    let probe = lab.probe(4);
+    assert_eq!(lab.haproxy_command("disable server loadbalancer/web2"), "\n");
+    assert_eq!(lab.server_state("web2"), "MAINT");
+    // In maintenance the server may go away without anyone noticing.
+    let out = lab.service("web2", "stop");
+    assert!(out.status.success(), "{}", stderr(&out));
+    std::thread::sleep(Duration::from_millis(800));
+    let during = lab.probe(2).stop();
+    let out = lab.service("web2", "start");
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(lab.haproxy_command("enable server loadbalancer/web2"), "\n");
+    assert!(lab.wait_server_state("web2", "UP", Duration::from_secs(5)));
+    // A server haproxy does not know is an answer, not an empty line.
+    assert_eq!(
+        lab.haproxy_command("disable server loadbalancer/web9"),
+        "No such server.\n\n"
+    );
+    std::thread::sleep(Duration::from_millis(300));
+    let counts = probe.stop();
+
+    assert_eq!(counts.failed, 0, "{counts:?}");
+    assert!(counts.requests > 100, "{counts:?}");
+    assert_eq!(during.failed, 0, "{during:?}");
+    assert!(during.requests > 0, "{during:?}");
+    assert_eq!(
+        during.hosts.get("web2"),
+        None,
+        "web2 answered in MAINT: {during:?}"
+    );
+    assert!(counts.hosts["web2"] > 0, "web2 never came back: {counts:?}");
+}
+
+#[test]
+fn the_probe_counts_failures_when_no_server_is_up() {
+    let lab = Lab::start(2);
+    for host in lab.hosts() {
+        assert!(lab.service(&host, "stop").status.success());
+    }
+    let counts = lab.probe(2).stop();
+    assert!(counts.requests > 0, "{counts:?}");
+    assert_eq!(counts.failed, counts.requests, "{counts:?}");
+    assert!(counts.stderr.contains("HTTP 503"), "{counts:?}");
+}
+
+#[test]
+fn the_init_script_restarts_the_web_server() {
+    let lab = Lab::start(2);
+    let pid_file = lab.dir().join("run/web1.pid");
+    let before = std::fs::read_to_string(&pid_file).unwrap();
+    std::fs::write(
+        lab.dir().join("www/web1/index.html"),
+        "<p>host: web1</p><p>version: 7</p>",
+    )
+    .unwrap();
+
+    let out = lab.service("web1", "restart");
+    assert!(out.status.success(), "{}", stderr(&out));
+    // `restart` returns once the new server listens: no wait needed.
+    assert!(lab.page("web1").contains("version: 7<"));
+    let after = std::fs::read_to_string(&pid_file).unwrap();
+    assert_ne!(before, after, "restart kept the same process");
+    let dir = lab.dir().display().to_string();
+    assert!(
+        !runs_in(before.trim().parse().unwrap(), &dir),
+        "the old server survived"
+    );
+
+    let out = lab.service("web1", "status");
+    assert!(out.status.success());
+    assert!(stdout(&out).contains(&format!("is running (pid {})", after.trim())));
+    assert!(lab.service("web1", "stop").status.success());
+    assert_eq!(lab.service("web1", "status").status.code(), Some(3));
+    assert!(http_get(&format!("{}:{}", lab.address("web1"), support::HTTP_PORT), "/").is_err());
+    assert!(lab.page("web2").contains("host: web2<"));
+}
+
+#[test]
+fn stop_ends_every_recorded_process_and_removes_the_init_scripts() {
+    let mut lab = Lab::start(2);
+    assert!(lab.service("web2", "restart").status.success());
+    let pids = lab.pids();
+    // 3 sshd, 2 httpd, haproxy, and web2's second httpd.
+    assert_eq!(pids.len(), 7, "{pids:?}");
+    let dir = lab.dir().display().to_string();
+    let scripts: Vec<_> = lab
+        .hosts()
+        .iter()
+        .map(|h| format!("/etc/init.d/{}", lab.web_service(h)))
+        .collect();
+    assert!(scripts.iter().all(|s| std::path::Path::new(s).exists()));
+
+    // All but web2's first httpd, which the restart ended.
+    let alive = pids.iter().filter(|&&pid| runs_in(pid, &dir)).count();
+    assert_eq!(alive, 6, "{pids:?}");
+    lab.stop();
+    for pid in pids {
+        assert!(!runs_in(pid, &dir), "pid {pid} survived stop");
+    }
+    assert!(scripts.iter().all(|s| !std::path::Path::new(s).exists()));
+    // Stopping again is fine.
+    lab.stop();
+}

@@ -1,0 +1,531 @@
+//! The local lab for integration tests: real sshd, haproxy and web server processes on a
+//! loopback /24 of its own (examples/lab/lab.sh), stopped when the `Lab` is dropped.
+//!
+//! ```ignore
+//! mod support;
+//! let lab = support::Lab::start(3);
+//! let probe = lab.probe(4);
+//! let out = lab.zdd().args(["apply", "examples/lab/zero-downtime.yml", "-i"]).arg(lab.inventory()).output().unwrap();
+//! assert_eq!(probe.stop().failed, 0);
+//! ```
+//!
+//! Needs root (the lab adds a `deploy` user, sudoers and init scripts), as on CI.
+#![allow(dead_code)]
+
+use std::collections::BTreeMap;
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+pub const SSH_PORT: u16 = 2222;
+pub const HTTP_PORT: u16 = 8081;
+pub const LB_PORT: u16 = 8080;
+/// lab.sh's exit code when the net is taken by another lab or another process.
+const NET_IN_USE: i32 = 3;
+
+pub fn repo_root() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+}
+
+pub fn lab_script() -> PathBuf {
+    repo_root().join("examples/lab/lab.sh")
+}
+
+pub fn probe_script() -> PathBuf {
+    repo_root().join("examples/lab/probe")
+}
+
+/// The lab's own zero-downtime playbook.
+pub fn lab_playbook() -> PathBuf {
+    repo_root().join("examples/lab/zero-downtime.yml")
+}
+
+static NEXT_NET: AtomicUsize = AtomicUsize::new(0);
+
+/// 127.0.X with X in 100..=199, different for every call in this process and, through the
+/// pid, most likely different from other test processes (lab.sh refuses a taken net and
+/// `Lab::start` then tries the next one).
+fn next_net() -> String {
+    let n = NEXT_NET.fetch_add(1, Ordering::Relaxed);
+    let x = 100 + (std::process::id() as usize * 7 + n) % 100;
+    format!("127.0.{x}")
+}
+
+/// A running lab: `lb` and `web1..webN`, stopped on drop.
+#[derive(Debug)]
+pub struct Lab {
+    dir: tempfile::TempDir,
+    net: String,
+    hosts: usize,
+    strict: bool,
+    stopped: bool,
+}
+
+impl Lab {
+    /// A lab with `hosts` web servers. haproxy retries and redispatches refused connections.
+    pub fn start(hosts: usize) -> Lab {
+        Lab::start_with(hosts, false)
+    }
+
+    /// A lab whose haproxy never retries (`lab.sh --strict`): a web server restarted while
+    /// still in the pool shows up as failed requests.
+    pub fn start_strict(hosts: usize) -> Lab {
+        Lab::start_with(hosts, true)
+    }
+
+    fn start_with(hosts: usize, strict: bool) -> Lab {
+        let dir = tempfile::Builder::new()
+            .prefix("zdd-lab-")
+            .tempdir()
+            .expect("create the lab's temporary directory");
+        for _ in 0..100 {
+            let net = next_net();
+            let mut cmd = Command::new("bash");
+            cmd.arg(lab_script())
+                .args(["start", "--hosts", &hosts.to_string(), "--net", &net])
+                .arg("--dir")
+                .arg(dir.path());
+            if strict {
+                cmd.arg("--strict");
+            }
+            let out = cmd.output().expect("run examples/lab/lab.sh");
+            if out.status.success() {
+                return Lab {
+                    dir,
+                    net,
+                    hosts,
+                    strict,
+                    stopped: false,
+                };
+            }
+            if out.status.code() != Some(NET_IN_USE) {
+                panic!(
+                    "lab.sh start --hosts {hosts} --net {net} failed ({}):\n{}{}",
+                    out.status,
+                    String::from_utf8_lossy(&out.stdout),
+                    String::from_utf8_lossy(&out.stderr)
+                );
+            }
+        }
+        panic!("no free net in 127.0.100.0-127.0.199.0 for a lab");
+    }
+
+    pub fn dir(&self) -> &Path {
+        self.dir.path()
+    }
+
+    pub fn inventory(&self) -> PathBuf {
+        self.dir().join("inventory.ini")
+    }
+
+    /// `127.0.X`.
+    pub fn net(&self) -> &str {
+        &self.net
+    }
+
+    pub fn is_strict(&self) -> bool {
+        self.strict
+    }
+
+    /// `web1..webN`, the inventory names (and haproxy's server names).
+    pub fn hosts(&self) -> Vec<String> {
+        (1..=self.hosts).map(|i| format!("web{i}")).collect()
+    }
+
+    /// `lb` and the web hosts.
+    pub fn all_hosts(&self) -> Vec<String> {
+        std::iter::once("lb".to_string()).chain(self.hosts()).collect()
+    }
+
+    /// The address of an inventory host: `lb` is 127.0.X.10, `webI` 127.0.X.(10+I).
+    pub fn address(&self, host: &str) -> String {
+        let index = if host == "lb" {
+            0
+        } else {
+            host.strip_prefix("web")
+                .and_then(|i| i.parse::<usize>().ok())
+                .filter(|i| (1..=self.hosts).contains(i))
+                .unwrap_or_else(|| panic!("no host `{host}` in this lab"))
+        };
+        format!("{}.{}", self.net, 10 + index)
+    }
+
+    pub fn lb_address(&self) -> String {
+        self.address("lb")
+    }
+
+    /// `http://127.0.X.10:8080/`, the load balancer's frontend.
+    pub fn haproxy_url(&self) -> String {
+        format!("http://{}:{LB_PORT}/", self.lb_address())
+    }
+
+    /// haproxy's runtime API (`stats socket ... level admin`).
+    pub fn socket(&self) -> PathBuf {
+        self.dir().join("haproxy.sock")
+    }
+
+    pub fn private_key(&self) -> PathBuf {
+        self.dir().join("id_ed25519")
+    }
+
+    pub fn known_hosts(&self) -> PathBuf {
+        self.dir().join("known_hosts")
+    }
+
+    /// The sysv init script name of a web host (`web_service` in the inventory).
+    pub fn web_service(&self, host: &str) -> String {
+        let last = self.net.rsplit('.').next().unwrap_or_default();
+        self.address(host); // panics on unknown hosts
+        format!("zdd-lab-{last}-{host}")
+    }
+
+    /// Every pid lab.sh and the init scripts recorded (sshd, httpd, haproxy).
+    pub fn pids(&self) -> Vec<u32> {
+        let text = std::fs::read_to_string(self.dir().join("pids")).unwrap_or_default();
+        text.lines()
+            .filter_map(|l| l.split_whitespace().next()?.parse().ok())
+            .collect()
+    }
+
+    /// Send one command to haproxy's runtime API; its reply.
+    pub fn haproxy_command(&self, command: &str) -> String {
+        let mut child = Command::new("socat")
+            .arg("stdio")
+            .arg(format!("UNIX-CONNECT:{}", self.socket().display()))
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("run socat");
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(format!("{command}\n").as_bytes())
+            .unwrap();
+        let out = child.wait_with_output().unwrap();
+        assert!(
+            out.status.success(),
+            "socat to {}: {}",
+            self.socket().display(),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// haproxy's status of a server of backend `loadbalancer`, from `show stat`: `UP`,
+    /// `DOWN`, `MAINT`, or a transition such as `UP 1/2`.
+    pub fn server_state(&self, name: &str) -> String {
+        let stat = self.haproxy_command("show stat");
+        stat.lines()
+            .map(|l| l.split(',').collect::<Vec<_>>())
+            .find(|f| f.len() > 17 && f[0] == "loadbalancer" && f[1] == name)
+            .map(|f| f[17].to_string())
+            .unwrap_or_else(|| panic!("haproxy has no server loadbalancer/{name}:\n{stat}"))
+    }
+
+    /// Poll `server_state` until it is `want`; false after `timeout`.
+    pub fn wait_server_state(&self, name: &str, want: &str, timeout: Duration) -> bool {
+        let deadline = Instant::now() + timeout;
+        loop {
+            if self.server_state(name) == want {
+                return true;
+            }
+            if Instant::now() >= deadline {
+                return false;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// A web host's index.html, fetched from its own web server (not through haproxy).
+    pub fn page(&self, host: &str) -> String {
+        let (status, body) = http_get(&format!("{}:{HTTP_PORT}", self.address(host)), "/")
+            .unwrap_or_else(|e| panic!("GET http://{}:{HTTP_PORT}/: {e}", self.address(host)));
+        assert_eq!(status, 200, "GET {host}'s index.html: {body}");
+        body
+    }
+
+    /// `ssh deploy@HOST COMMAND` with the lab's key and known_hosts (strict host keys).
+    pub fn ssh(&self, host: &str, command: &str) -> Output {
+        Command::new("ssh")
+            .arg("-i")
+            .arg(self.private_key())
+            .arg("-o")
+            .arg(format!("UserKnownHostsFile={}", self.known_hosts().display()))
+            .args(["-o", "BatchMode=yes", "-o", "IdentitiesOnly=yes"])
+            .args(["-o", "ConnectTimeout=5", "-p", &SSH_PORT.to_string()])
+            .arg(format!("deploy@{}", self.address(host)))
+            .arg(command)
+            .stdin(Stdio::null())
+            .output()
+            .expect("run ssh")
+    }
+
+    /// Run a web host's init script (`start`, `stop`, `restart`, `status`) locally.
+    pub fn service(&self, host: &str, action: &str) -> Output {
+        Command::new(format!("/etc/init.d/{}", self.web_service(host)))
+            .arg(action)
+            .stdin(Stdio::null())
+            .output()
+            .expect("run the init script")
+    }
+
+    /// The zdd binary built for these integration tests, run from the repository root.
+    pub fn zdd(&self) -> Command {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_zdd"));
+        cmd.current_dir(repo_root()).stdin(Stdio::null());
+        cmd
+    }
+
+    /// A host's document root.
+    pub fn doc_root(&self, host: &str) -> PathBuf {
+        self.dir().join("www").join(host)
+    }
+
+    /// The pid of a host's web server, as its init script recorded it.
+    pub fn web_pid(&self, host: &str) -> String {
+        let path = self.dir().join("run").join(format!("{host}.pid"));
+        std::fs::read_to_string(&path)
+            .unwrap_or_else(|e| panic!("read {}: {e}", path.display()))
+            .trim()
+            .to_owned()
+    }
+
+    /// Make a host's upgrade fail: its document root becomes a plain file (the web server
+    /// keeps serving the moved directory it already has open).
+    pub fn break_doc_root(&self, host: &str) {
+        let root = self.doc_root(host);
+        std::fs::rename(&root, root.with_extension("moved")).unwrap();
+        std::fs::write(&root, "not a directory\n").unwrap();
+    }
+
+    pub fn restore_doc_root(&self, host: &str) {
+        let root = self.doc_root(host);
+        std::fs::remove_file(&root).unwrap();
+        std::fs::rename(root.with_extension("moved"), &root).unwrap();
+    }
+
+    /// Stop a host's sshd (its listener and its sessions): the host becomes unreachable.
+    pub fn stop_sshd(&self, host: &str) {
+        let config = self.dir().join(format!("sshd_config.{host}"));
+        let config = config.to_string_lossy().into_owned();
+        for pid in pids_matching(|cmdline| cmdline.contains("sshd") && cmdline.contains(&config)) {
+            unsafe { libc::kill(pid as i32, libc::SIGTERM) };
+        }
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while Instant::now() < deadline
+            && TcpStream::connect(format!("{}:{SSH_PORT}", self.address(host))).is_ok()
+        {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// A probe sending requests through haproxy until stopped.
+    pub fn probe(&self, concurrency: usize) -> Probe {
+        Probe::start(&self.haproxy_url(), concurrency)
+    }
+
+    /// Stop now rather than on drop; panics if lab.sh fails.
+    pub fn stop(&mut self) {
+        let out = self.run_stop();
+        assert!(
+            out.status.success(),
+            "lab.sh stop: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
+    fn run_stop(&mut self) -> Output {
+        self.stopped = true;
+        Command::new("bash")
+            .arg(lab_script())
+            .arg("stop")
+            .arg("--dir")
+            .arg(self.dir.path())
+            .output()
+            .expect("run examples/lab/lab.sh stop")
+    }
+}
+
+impl Drop for Lab {
+    fn drop(&mut self) {
+        if !self.stopped {
+            let out = self.run_stop();
+            if !out.status.success() {
+                eprintln!("lab.sh stop: {}", String::from_utf8_lossy(&out.stderr));
+            }
+        }
+    }
+}
+
+/// A one-shot HTTP/1.0 GET on a loopback address: (status, body).
+pub fn http_get(addr: &str, path: &str) -> std::io::Result<(u16, String)> {
+    let mut stream = TcpStream::connect(addr)?;
+    stream.set_read_timeout(Some(Duration::from_secs(5)))?;
+    write!(stream, "GET {path} HTTP/1.0\r\nHost: {addr}\r\n\r\n")?;
+    let mut response = Vec::new();
+    stream.read_to_end(&mut response)?;
+    let text = String::from_utf8_lossy(&response);
+    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+    let status = head
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .ok_or_else(|| std::io::Error::other(format!("not an HTTP response: {head:?}")))?;
+    Ok((status, body.to_string()))
+}
+
+/// What the probe saw.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ProbeCounts {
+    pub requests: u64,
+    pub failed: u64,
+    pub p50_ms: f64,
+    pub p99_ms: f64,
+    /// Which web host answered how often.
+    pub hosts: BTreeMap<String, u64>,
+    /// The probe's description of failures.
+    pub stderr: String,
+}
+
+impl ProbeCounts {
+    /// Parse the probe's output: `requests=N failed=M p50_ms=X p99_ms=Y` and
+    /// `hosts web1=N ...`.
+    pub fn parse(stdout: &str, stderr: &str) -> Option<ProbeCounts> {
+        let mut lines = stdout.lines();
+        let mut counts = ProbeCounts {
+            stderr: stderr.to_string(),
+            ..Default::default()
+        };
+        let mut seen = 0;
+        for field in lines.next()?.split_whitespace() {
+            let (key, value) = field.split_once('=')?;
+            match key {
+                "requests" => counts.requests = value.parse().ok()?,
+                "failed" => counts.failed = value.parse().ok()?,
+                "p50_ms" => counts.p50_ms = value.parse().ok()?,
+                "p99_ms" => counts.p99_ms = value.parse().ok()?,
+                _ => continue,
+            }
+            seen += 1;
+        }
+        if seen != 4 {
+            return None;
+        }
+        for field in lines.next()?.strip_prefix("hosts")?.split_whitespace() {
+            let (host, n) = field.split_once('=')?;
+            counts.hosts.insert(host.to_string(), n.parse().ok()?);
+        }
+        Some(counts)
+    }
+}
+
+/// examples/lab/probe running in the background; `stop` returns its counts, drop kills it.
+#[derive(Debug)]
+pub struct Probe {
+    child: Option<Child>,
+    stop_dir: tempfile::TempDir,
+}
+
+impl Probe {
+    /// Start `concurrency` clients requesting `url` (loopback only) for at most ten
+    /// minutes; returns once the first request has completed.
+    pub fn start(url: &str, concurrency: usize) -> Probe {
+        let stop_dir = tempfile::Builder::new()
+            .prefix("zdd-probe-")
+            .tempdir()
+            .expect("create the probe's directory");
+        let child = Command::new("python3")
+            .arg(probe_script())
+            .args(["--url", url, "--concurrency", &concurrency.to_string()])
+            .args(["--duration", "600", "--stop-file"])
+            .arg(stop_dir.path().join("stop"))
+            .arg("--ready-file")
+            .arg(stop_dir.path().join("ready"))
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("run examples/lab/probe");
+        let mut probe = Probe {
+            child: Some(child),
+            stop_dir,
+        };
+        let ready = probe.stop_dir.path().join("ready");
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !ready.exists() {
+            let child = probe.child.as_mut().unwrap();
+            if let Ok(Some(status)) = child.try_wait() {
+                panic!("the probe exited before its first request ({status})");
+            }
+            assert!(Instant::now() < deadline, "the probe sent no request in 10s");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        probe
+    }
+
+    /// Stop the clients (they finish their request in flight) and count.
+    pub fn stop(mut self) -> ProbeCounts {
+        std::fs::write(self.stop_dir.path().join("stop"), b"").expect("write the stop file");
+        let child = self.child.take().expect("probe already stopped");
+        let out = child.wait_with_output().expect("wait for the probe");
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        ProbeCounts::parse(&stdout, &stderr)
+            .unwrap_or_else(|| panic!("unexpected probe output ({}):\n{stdout}{stderr}", out.status))
+    }
+}
+
+impl Drop for Probe {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+/// Pids of the processes whose command line (NULs as spaces) satisfies `matches`.
+pub fn pids_matching(matches: impl Fn(&str) -> bool) -> Vec<u32> {
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    entries
+        .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|pid| {
+            std::fs::read(format!("/proc/{pid}/cmdline"))
+                .map(|raw| matches(&String::from_utf8_lossy(&raw).replace('\0', " ")))
+                .unwrap_or(false)
+        })
+        .collect()
+}
+
+/// The `ssh` master processes a zdd process started (its children running `ssh -M`).
+pub fn ssh_masters_of(zdd_pid: u32) -> Vec<u32> {
+    pids_matching(|cmdline| cmdline.starts_with("ssh ") && cmdline.contains(" -M "))
+        .into_iter()
+        .filter(|pid| parent_of(*pid) == Some(zdd_pid))
+        .collect()
+}
+
+fn parent_of(pid: u32) -> Option<u32> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The command name is in parentheses and may contain spaces: read after the last ')'.
+    stat.rsplit_once(')')?.1.split_whitespace().nth(1)?.parse().ok()
+}
+
+/// Is the process running (and not a zombie waiting to be reaped)?
+pub fn alive(pid: u32) -> bool {
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Ok(stat) => {
+            stat.rsplit_once(')')
+                .and_then(|(_, rest)| rest.split_whitespace().next())
+                != Some("Z")
+        }
+        Err(_) => false,
+    }
+}
