@@ -35,7 +35,7 @@ usage() {
 ours() {
   local pid=$1 dir=${2:-$DIR} argv=()
   [[ $pid =~ ^[0-9]+$ ]] || return 1
-  mapfile -d '' argv <"/proc/$pid/cmdline" 2>/dev/null || return 1
+  { mapfile -d "" argv <"/proc/$pid/cmdline"; } 2>/dev/null || return 1
   [[ "${argv[*]}" == *"$dir/"* ]]
 }
 
