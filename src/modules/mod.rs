@@ -11,11 +11,13 @@ use serde_json::{Map, Value};
 use std::path::Path;
 
 pub mod args;
+mod assert;
 mod command;
 mod copy;
 mod debug;
 mod fail;
 mod file;
+pub mod meta;
 mod package;
 mod put;
 mod service;
@@ -181,6 +183,8 @@ pub fn registry() -> &'static Registry {
             Box::new(package::Package),
             Box::new(debug::Debug),
             Box::new(fail::Fail),
+            Box::new(assert::Assert),
+            Box::new(meta::Meta),
             Box::new(set_fact::SetFact),
             Box::new(wait_for::WaitFor),
             Box::new(setup::Setup),
