@@ -133,6 +133,34 @@ pub struct Task {
     pub no_log: bool,
     pub check_mode: Option<bool>,
     pub connection: Option<String>,
+    /// `block:`: this task is a block (its `module` is `block`); the block's keywords
+    /// (`when`, `vars`, `tags`, `become`...) are already inherited by its tasks.
+    pub block: Option<Box<Block>>,
+}
+
+/// `block` / `rescue` / `always`.
+#[derive(Debug, Clone, Default)]
+pub struct Block {
+    pub tasks: Vec<Task>,
+    pub rescue: Vec<Task>,
+    pub always: Vec<Task>,
+}
+
+/// Every task of a list, the tasks of blocks in their place (the blocks themselves left
+/// out), in the order they were written.
+pub fn flatten(tasks: &[Task]) -> Vec<&Task> {
+    let mut out = Vec::new();
+    for task in tasks {
+        match &task.block {
+            Some(b) => {
+                out.extend(flatten(&b.tasks));
+                out.extend(flatten(&b.rescue));
+                out.extend(flatten(&b.always));
+            }
+            None => out.push(task),
+        }
+    }
+    out
 }
 
 impl Task {

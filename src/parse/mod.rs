@@ -244,6 +244,7 @@ impl<'s> Parser<'s> {
         };
         let mut has_hosts = false;
         let mut file_vars = VarMap::new();
+        let mut play_tags: Vec<String> = Vec::new();
         for (key, value) in map.iter() {
             let k = key.as_str();
             let kloc = self.key_loc(key);
@@ -284,16 +285,28 @@ impl<'s> Parser<'s> {
                         .hint("zdd runs plays with the `linear` strategy; remove this line");
                     }
                 }
-                // Tags only select tasks on the command line; listing them changes nothing.
-                "tags" => {
-                    let _ = self.string_list(k, value);
-                }
+                // The play's tags pass down to its tasks (for `--tags`).
+                "tags" => play_tags = self.string_list(k, value),
                 _ => self.unknown_play_key(k, kloc),
             }
         }
         if !has_hosts {
             self.error("this play has no `hosts`", loc.clone())
                 .hint("add `hosts: all` or a group of the inventory");
+        }
+        let play_tags: Vec<String> = play_tags
+            .iter()
+            .flat_map(|t| t.split(','))
+            .map(|t| t.trim().to_owned())
+            .filter(|t| !t.is_empty())
+            .collect();
+        for t in play
+            .pre_tasks
+            .iter_mut()
+            .chain(&mut play.tasks)
+            .chain(&mut play.post_tasks)
+        {
+            task::inherit_tags(t, &play_tags);
         }
         // vars_files come above play vars, in the order they are listed.
         play.vars.extend(file_vars);

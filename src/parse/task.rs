@@ -4,7 +4,7 @@
 use super::{kv, Parser};
 use crate::error::{closest, did_you_mean, Location};
 use crate::modules::{canonical_name, registry};
-use crate::playbook::{BecomeOpts, Loop, LoopControl, Task};
+use crate::playbook::{BecomeOpts, Block, Loop, LoopControl, Task};
 use crate::vars::VarMap;
 use crate::yaml::{self, MarkedMappingNode, MarkedScalarNode};
 use indexmap::IndexMap;
@@ -48,12 +48,6 @@ pub const TASK_KEYWORDS: &[&str] = &[
 /// Ansible task keywords (and task-like actions) zdd does not support yet, with what to
 /// do instead.
 pub const UNSUPPORTED_TASK_KEYWORDS: &[(&str, &str)] = &[
-    ("block", "list the tasks directly"),
-    (
-        "rescue",
-        "use `ignore_errors` and a `when` on the registered result",
-    ),
-    ("always", "move these tasks to `post_tasks`"),
     ("include_tasks", "copy the tasks into the play"),
     ("import_tasks", "copy the tasks into the play"),
     ("include", "copy the tasks into the play"),
@@ -140,41 +134,22 @@ impl Parser<'_> {
     }
 
     fn task(&mut self, map: &MarkedMappingNode, handler: bool) -> Option<Task> {
+        if map.get_node("block").is_some() {
+            return self.block(map, handler);
+        }
         let loc = self.mapping_loc(map);
         let errors_before = self.diags.len();
+        for section in ["rescue", "always"] {
+            if let Some((key, _)) = map.iter().find(|(k, _)| k.as_str() == section) {
+                let kloc = self.key_loc(key);
+                self.error(format!("`{section}` without a `block`"), kloc)
+                    .hint(format!(
+                        "put the tasks that may fail under `block:`, beside `{section}:`"
+                    ));
+            }
+        }
         let module = self.find_module(map, &loc)?;
-        let mut task = Task {
-            loc,
-            name: None,
-            // As written (`yum` stays `yum`); the registry resolves aliases when it is used.
-            module: canonical_name(&module.name).to_owned(),
-            module_loc: module.loc.clone(),
-            args: Value::Null,
-            arg_locs: IndexMap::new(),
-            keyword_locs: IndexMap::new(),
-            delegate_to: None,
-            delegate_facts: false,
-            run_once: false,
-            loop_: None,
-            loop_control: LoopControl::default(),
-            when: Vec::new(),
-            register: None,
-            until: None,
-            retries: None,
-            delay: None,
-            notify: Vec::new(),
-            listen: Vec::new(),
-            privilege: BecomeOpts::default(),
-            ignore_errors: None,
-            ignore_unreachable: false,
-            changed_when: None,
-            failed_when: None,
-            vars: VarMap::new(),
-            tags: Vec::new(),
-            no_log: false,
-            check_mode: None,
-            connection: None,
-        };
+        let task = empty_task(loc, canonical_name(&module.name).to_owned(), module.loc.clone());
         let mut args = Map::new();
         let mut arg_locs = IndexMap::new();
         match &module.args {
@@ -190,6 +165,59 @@ impl Parser<'_> {
             }
             None => {}
         }
+        self.finish_task(task, map, handler, args, arg_locs, errors_before)
+    }
+
+    /// `block` with its `rescue` and `always`: the block's keywords pass down to its tasks.
+    fn block(&mut self, map: &MarkedMappingNode, handler: bool) -> Option<Task> {
+        let loc = self.mapping_loc(map);
+        let errors_before = self.diags.len();
+        let mut task = empty_task(loc.clone(), "block".into(), loc);
+        let mut block = Block::default();
+        let (mut args, mut arg_locs) = (Map::new(), IndexMap::new());
+        for (key, value) in map.iter() {
+            let k = key.as_str();
+            let kloc = self.key_loc(key);
+            match k {
+                "block" => block.tasks = self.tasks(value, handler),
+                "rescue" => block.rescue = self.tasks(value, handler),
+                "always" => block.always = self.tasks(value, handler),
+                _ if BLOCK_KEYWORDS.contains(&k) => {
+                    task.keyword_locs.insert(k.to_owned(), kloc);
+                    self.task_keyword(&mut task, key, value, handler, &mut args, &mut arg_locs);
+                }
+                _ => {
+                    let hint = if TASK_KEYWORDS.contains(&k) || registry().get(k).is_some() {
+                        Some("put it on the tasks inside the block".to_owned())
+                    } else {
+                        did_you_mean(k, BLOCK_KEYWORDS.iter().copied())
+                    };
+                    self.error(format!("`{k}` is not a block keyword"), kloc)
+                        .hint_opt(hint);
+                }
+            }
+        }
+        for child in block
+            .tasks
+            .iter_mut()
+            .chain(&mut block.rescue)
+            .chain(&mut block.always)
+        {
+            inherit(child, &task);
+        }
+        task.block = Some(Box::new(block));
+        (self.diags.len() == errors_before).then_some(task)
+    }
+
+    fn finish_task(
+        &mut self,
+        mut task: Task,
+        map: &MarkedMappingNode,
+        handler: bool,
+        mut args: Map<String, Value>,
+        mut arg_locs: IndexMap<String, Location>,
+        errors_before: usize,
+    ) -> Option<Task> {
         for (key, value) in map.iter() {
             let k = key.as_str();
             if !TASK_KEYWORDS.contains(&k) {
@@ -224,7 +252,8 @@ impl Parser<'_> {
         let mut unsupported = 0;
         for (key, value) in map.iter() {
             let k = key.as_str();
-            if TASK_KEYWORDS.contains(&k) {
+            // `rescue` and `always` without a `block` are reported by `task`.
+            if TASK_KEYWORDS.contains(&k) || matches!(k, "rescue" | "always") {
                 continue;
             }
             if let Some(hint) = unsupported_hint(k) {
@@ -628,6 +657,124 @@ fn condition_text(s: &MarkedScalarNode) -> Option<String> {
                 Some(i) if !i.contains("{{") && !i.contains("}}") => Some(i.trim().to_owned()),
                 _ => Some(text.to_owned()),
             }
+        }
+    }
+}
+
+/// The keywords a `block` takes besides `block`, `rescue` and `always`.
+pub const BLOCK_KEYWORDS: &[&str] = &[
+    "name",
+    "when",
+    "vars",
+    "tags",
+    "become",
+    "become_user",
+    "become_method",
+    "ignore_errors",
+    "ignore_unreachable",
+    "delegate_to",
+    "delegate_facts",
+    "run_once",
+    "no_log",
+    "check_mode",
+    "connection",
+    "notify",
+];
+
+/// A task with no keywords set yet.
+pub(crate) fn empty_task(loc: Location, module: String, module_loc: Location) -> Task {
+    Task {
+        loc,
+        name: None,
+        // As written (`yum` stays `yum`); the registry resolves aliases when it is used.
+        module,
+        module_loc,
+        args: Value::Null,
+        arg_locs: IndexMap::new(),
+        keyword_locs: IndexMap::new(),
+        delegate_to: None,
+        delegate_facts: false,
+        run_once: false,
+        loop_: None,
+        loop_control: LoopControl::default(),
+        when: Vec::new(),
+        register: None,
+        until: None,
+        retries: None,
+        delay: None,
+        notify: Vec::new(),
+        listen: Vec::new(),
+        privilege: BecomeOpts::default(),
+        ignore_errors: None,
+        ignore_unreachable: false,
+        changed_when: None,
+        failed_when: None,
+        vars: VarMap::new(),
+        tags: Vec::new(),
+        no_log: false,
+        check_mode: None,
+        connection: None,
+        block: None,
+    }
+}
+
+/// A task inside a block takes the block's keywords, as Ansible's parent chain does: the
+/// block's conditions come first, its vars and tags add to the task's, and the rest fill
+/// what the task leaves unset.
+pub(crate) fn inherit(child: &mut Task, parent: &Task) {
+    let mut when = parent.when.clone();
+    when.append(&mut child.when);
+    child.when = when;
+    let mut vars = parent.vars.clone();
+    vars.extend(std::mem::take(&mut child.vars));
+    child.vars = vars;
+    for tag in &parent.tags {
+        if !child.tags.contains(tag) {
+            child.tags.push(tag.clone());
+        }
+    }
+    child.privilege = child.privilege.inherit(&parent.privilege);
+    if child.ignore_errors.is_none() {
+        child.ignore_errors = parent.ignore_errors.clone();
+    }
+    child.ignore_unreachable |= parent.ignore_unreachable;
+    if child.delegate_to.is_none() {
+        child.delegate_to = parent.delegate_to.clone();
+        child.delegate_facts |= parent.delegate_facts;
+    }
+    child.run_once |= parent.run_once;
+    child.no_log |= parent.no_log;
+    if child.check_mode.is_none() {
+        child.check_mode = parent.check_mode;
+    }
+    if child.connection.is_none() {
+        child.connection = parent.connection.clone();
+    }
+    if child.notify.is_empty() {
+        child.notify = parent.notify.clone();
+    }
+    if let Some(block) = &mut child.block {
+        for grandchild in block
+            .tasks
+            .iter_mut()
+            .chain(&mut block.rescue)
+            .chain(&mut block.always)
+        {
+            inherit(grandchild, parent);
+        }
+    }
+}
+
+/// Add tags to a task and, for a block, to every task inside it.
+pub(crate) fn inherit_tags(task: &mut Task, tags: &[String]) {
+    for tag in tags {
+        if !task.tags.contains(tag) {
+            task.tags.push(tag.clone());
+        }
+    }
+    if let Some(b) = &mut task.block {
+        for c in b.tasks.iter_mut().chain(&mut b.rescue).chain(&mut b.always) {
+            inherit_tags(c, tags);
         }
     }
 }

@@ -246,7 +246,6 @@ fn unsupported_keywords_say_so_with_location() {
         [
             ("`roles` is not supported by zdd yet".to_string(), (2, 3)),
             ("strategy `free` is not supported by zdd yet".to_string(), (3, 13)),
-            ("`block` is not supported by zdd yet".to_string(), (5, 7)),
             ("`include_tasks` is not supported by zdd yet".to_string(), (7, 7)),
             ("`with_dict` is not supported by zdd yet".to_string(), (9, 7)),
             (
@@ -256,7 +255,7 @@ fn unsupported_keywords_say_so_with_location() {
             ("this play has no `hosts`".to_string(), (10, 3)),
         ]
     );
-    assert_eq!(ds[4].hint.as_deref(), Some("use `loop:` with a list"));
+    assert_eq!(ds[3].hint.as_deref(), Some("use `loop:` with a list"));
 }
 
 #[test]
@@ -469,4 +468,35 @@ fn bad_extra_vars_are_invalid() {
         parse_extra_vars("@/nonexistent.yml"),
         Err(Error::Invalid(_))
     ));
+}
+
+#[test]
+fn block_children_inherit_when_vars_and_tags() {
+    let src = "- hosts: all\n  tags: play\n  tasks:\n    - block:\n        - shell: a\n          when: y\n          vars: {v: task}\n      rescue:\n        - shell: b\n      always:\n        - shell: c\n      when: x\n      vars: {v: block, w: block}\n      tags: [t]\n      become: true\n";
+    let pb = ok(src);
+    let task = &pb.plays[0].tasks[0];
+    assert_eq!(task.module, "block");
+    let block = task.block.as_ref().expect("a block");
+    let a = &block.tasks[0];
+    assert_eq!(a.when, ["x", "y"]);
+    assert_eq!(a.vars["v"], json!("task"));
+    assert_eq!(a.vars["w"], json!("block"));
+    assert_eq!(a.tags, ["t", "play"]);
+    assert_eq!(a.privilege.enabled, Some(true));
+    assert_eq!(block.rescue[0].when, ["x"]);
+    assert_eq!(block.always[0].module, "shell");
+    assert_eq!(crate::playbook::flatten(&pb.plays[0].tasks).len(), 3);
+}
+
+#[test]
+fn block_keyword_errors_are_located() {
+    let ds = errors("- hosts: all\n  tasks:\n    - block:\n        - shell: a\n      register: r\n    - shell: b\n      rescue: []\n");
+    let got: Vec<(String, (usize, usize))> = ds.iter().map(|d| (d.message.clone(), at(d))).collect();
+    assert_eq!(
+        got,
+        [
+            ("`register` is not a block keyword".to_string(), (5, 7)),
+            ("`rescue` without a `block`".to_string(), (7, 7)),
+        ]
+    );
 }

@@ -195,7 +195,7 @@ fn registered_names(play: &Play) -> BTreeSet<String> {
     let all = play
         .sections()
         .into_iter()
-        .flat_map(|(_, t)| t.iter())
+        .flat_map(|(_, t)| crate::playbook::flatten(t))
         .chain(&play.handlers);
     for task in all {
         names.extend(task.register.clone());
@@ -240,7 +240,7 @@ impl Validator<'_> {
         let tasks = play
             .sections()
             .into_iter()
-            .flat_map(|(_, t)| t.iter())
+            .flat_map(|(_, t)| crate::playbook::flatten(t))
             .chain(&play.handlers);
         for task in tasks {
             let start = self.diags.len();
