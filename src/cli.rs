@@ -59,6 +59,24 @@ pub struct ApplyArgs {
     #[arg(short = 'f', long = "forks", value_name = "N", default_value_t = 20, value_parser = clap::value_parser!(u32).range(1..))]
     pub forks: u32,
 
+    /// Only run tasks (and blocks) tagged with one of these (comma-separated, may be
+    /// repeated); `always` tasks run anyway, `never` tasks only when named.
+    #[arg(short = 't', long = "tags", value_name = "TAGS", value_delimiter = ',')]
+    pub tags: Vec<String>,
+
+    /// Skip tasks tagged with one of these (comma-separated, may be repeated).
+    #[arg(long = "skip-tags", value_name = "TAGS", value_delimiter = ',')]
+    pub skip_tags: Vec<String>,
+
+    /// Change nothing: report what would change. Commands are skipped unless their task
+    /// says `check_mode: false`.
+    #[arg(short = 'C', long = "check")]
+    pub check: bool,
+
+    /// Show what template, copy and file change.
+    #[arg(short = 'D', long = "diff")]
+    pub diff: bool,
+
     /// `human`: Ansible-style output. `json`: one JSON event per line on stdout (the
     /// human output then goes to stderr).
     #[arg(long = "output", short = 'o', value_enum, default_value_t = OutputFormat::Human)]

@@ -139,8 +139,10 @@ async fn apply(args: ApplyArgs) -> Result<i32, Error> {
     let opts = RunOptions {
         forks: args.forks as usize,
         limit: args.input.limit.clone(),
-        check_mode: false,
-        diff: false,
+        check_mode: args.check,
+        diff: args.diff,
+        tags: args.tags.clone(),
+        skip_tags: args.skip_tags.clone(),
     };
     let runner = Runner::new(
         input.playbook,

@@ -2,6 +2,7 @@
 //! sections and handlers, applying Ansible's failure rules. It never prints: it emits
 //! events.
 
+mod block;
 mod task;
 
 use crate::error::{exit, Diagnostic, Error};
@@ -29,6 +30,10 @@ pub struct RunOptions {
     pub limit: Option<String>,
     pub check_mode: bool,
     pub diff: bool,
+    /// `--tags`: empty means `all`.
+    pub tags: Vec<String>,
+    /// `--skip-tags`.
+    pub skip_tags: Vec<String>,
 }
 
 /// What a signal asked for: nothing, finish the batch in flight, or stop after the task.
@@ -81,6 +86,10 @@ enum Flow {
     Stop,
     /// A signal asked to stop.
     Interrupted,
+    /// `meta: end_play`: the play ends, the run goes on with the next play.
+    EndPlay,
+    /// `meta: end_batch`: the batch ends, the play goes on with the next batch.
+    EndBatch,
 }
 
 #[derive(Debug, Default)]
@@ -90,6 +99,9 @@ struct HostState {
     stats: HostStats,
     failed: bool,
     unreachable: bool,
+    /// The last failed task (`{name, action}`) and its result, for `ansible_failed_task`
+    /// and `ansible_failed_result` in a `rescue`.
+    last_failure: Option<(Value, Value)>,
 }
 
 /// One host's result for one task, as the scheduler needs it.
@@ -234,11 +246,11 @@ impl Runner {
             let env = self.play_env(play, hosts.clone());
             let shared = self.shared_vars(&env, hosts);
             names.extend(hosts.iter().cloned());
-            let tasks = play
-                .pre_tasks
-                .iter()
-                .chain(&play.tasks)
-                .chain(&play.post_tasks)
+            let flatten = crate::playbook::flatten;
+            let tasks = flatten(&play.pre_tasks)
+                .into_iter()
+                .chain(flatten(&play.tasks))
+                .chain(flatten(&play.post_tasks))
                 .chain(&play.handlers);
             for task in tasks.filter(|t| t.delegate_to.is_some()) {
                 for host in hosts {
@@ -422,8 +434,10 @@ impl Runner {
                 unreachable,
                 duration_ms: started.elapsed().as_millis() as u64,
             });
-            if flow != Flow::Continue {
-                return flow;
+            match flow {
+                Flow::Continue | Flow::EndBatch => {}
+                Flow::EndPlay => return Flow::Continue,
+                Flow::Stop | Flow::Interrupted => return flow,
             }
         }
         Flow::Continue
@@ -445,16 +459,11 @@ impl Runner {
             }
         }
         for (section, tasks) in env.play.sections() {
-            for task in tasks {
-                if self.stop.level() >= StopSignal::STOP_NOW {
-                    return (Flow::Interrupted, active);
-                }
-                let outcomes = self.run_task(env, task, &active, batch, section, false).await;
-                if let Some(flow) =
-                    self.apply_outcomes(env, batch, &mut active, &mut notified, task, outcomes)
-                {
-                    return (flow, active);
-                }
+            if let Some(flow) = self
+                .run_list(env, tasks, batch, &mut active, &mut notified, section, false)
+                .await
+            {
+                return (flow, active);
             }
             if let Some(flow) = self.flush_handlers(env, batch, &mut active, &mut notified).await {
                 return (flow, active);
@@ -471,8 +480,19 @@ impl Runner {
         active: &mut Vec<String>,
         notified: &mut HashMap<String, IndexSet<usize>>,
     ) -> Option<Flow> {
+        // `force_handlers`: hosts that failed still run what they were notified of.
+        let candidates: Vec<String> = if env.play.force_handlers {
+            let state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+            batch
+                .iter()
+                .filter(|h| active.contains(h) || state.get(*h).is_some_and(|s| s.failed && !s.unreachable))
+                .cloned()
+                .collect()
+        } else {
+            active.clone()
+        };
         for (i, handler) in env.play.handlers.iter().enumerate() {
-            let hosts: Vec<String> = active
+            let hosts: Vec<String> = candidates
                 .iter()
                 .filter(|h| notified.get(*h).is_some_and(|n| n.contains(&i)))
                 .cloned()
@@ -514,7 +534,9 @@ impl Runner {
         for o in &outcomes {
             if o.failed || o.status == Status::Unreachable {
                 failed_now.push(o.host.clone());
-                notified.remove(&o.host);
+                if !env.play.force_handlers || o.status == Status::Unreachable {
+                    notified.remove(&o.host);
+                }
             } else if o.changed {
                 for name in &task.notify {
                     let handlers = env.handlers.get(name).into_iter().flatten();
@@ -809,6 +831,7 @@ fn gather_facts_task(play: &Play) -> Task {
         no_log: false,
         check_mode: None,
         connection: None,
+        block: None,
     }
 }
 

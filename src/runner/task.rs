@@ -87,6 +87,11 @@ impl Runner {
             self.set_facts(&target, run.facts.clone());
         }
         self.count(host, run.status, changed, ignored);
+        if run.status == Status::Failed && !ignored {
+            let failed_task = json!({"name": task.name.clone().unwrap_or_default(), "action": task.module});
+            let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+            state.entry(host.to_owned()).or_default().last_failure = Some((failed_task, run.result.clone()));
+        }
         self.events.emit(Event::HostResult(
             self.host_result(task, host, &run, None, looped, ignored, started),
         ));
@@ -257,7 +262,7 @@ impl Runner {
                 templater: &self.templater,
                 vars: ctx,
                 playbook_dir: &self.playbook.dir,
-                check_mode: self.opts.check_mode,
+                check_mode: task.check_mode.unwrap_or(self.opts.check_mode),
                 diff: self.opts.diff,
             };
             let outcome = module.run(&mctx, &args).await;
@@ -306,7 +311,8 @@ impl Runner {
                 }
                 Ok(false) => {
                     run.result["failed"] = json!(true);
-                    run.result["attempts"] = json!(attempt);
+                    // Ansible reports one attempt fewer than it made once retries run out.
+                    run.result["attempts"] = json!(attempt - 1);
                     return run.settle();
                 }
                 Err(e) => return Run::failed(format!("The conditional check '{until}' failed: {e}")),
@@ -431,8 +437,15 @@ impl Run {
             .get("failed")
             .and_then(Value::as_bool)
             .unwrap_or(false);
+        let skipped = self
+            .result
+            .get("skipped")
+            .and_then(Value::as_bool)
+            .unwrap_or(false);
         self.status = if failed {
             Status::Failed
+        } else if skipped {
+            Status::Skipped
         } else if self.changed() {
             Status::Changed
         } else {
