@@ -19,6 +19,7 @@ mod fail;
 mod file;
 pub mod meta;
 mod package;
+mod pause;
 mod put;
 mod service;
 mod set_fact;
@@ -185,6 +186,7 @@ pub fn registry() -> &'static Registry {
             Box::new(fail::Fail),
             Box::new(assert::Assert),
             Box::new(meta::Meta),
+            Box::new(pause::Pause),
             Box::new(set_fact::SetFact),
             Box::new(wait_for::WaitFor),
             Box::new(setup::Setup),
