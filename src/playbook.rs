@@ -40,6 +40,9 @@ pub struct Play {
     pub force_handlers: bool,
     /// `connection: local` on the play.
     pub connection: Option<String>,
+    /// `order`: `inventory` (None), `reverse_inventory`, `sorted`, `reverse_sorted`,
+    /// `shuffle`.
+    pub order: Option<String>,
 }
 
 impl Play {
@@ -133,6 +136,8 @@ pub struct Task {
     pub no_log: bool,
     pub check_mode: Option<bool>,
     pub connection: Option<String>,
+    /// `throttle`: at most this many hosts run the task at once (raw, may be templated).
+    pub throttle: Option<Value>,
     /// `block:`: this task is a block (its `module` is `block`); the block's keywords
     /// (`when`, `vars`, `tags`, `become`...) are already inherited by its tasks.
     pub block: Option<Box<Block>>,
@@ -176,6 +181,25 @@ pub enum Loop {
     WithItems(Value),
     /// `loop`: the list as given.
     Loop(Value),
+    /// `with_dict`: a mapping, as `{key, value}` items.
+    WithDict(Value),
+    /// `with_indexed_items`: `[index, item]` pairs of the flattened list.
+    WithIndexedItems(Value),
+    /// `with_sequence`: `start=1 end=5 stride=1 format=%d` or `count=N`, as strings.
+    WithSequence(Value),
+}
+
+impl Loop {
+    /// The raw value after the loop keyword.
+    pub fn value(&self) -> &Value {
+        match self {
+            Loop::WithItems(v)
+            | Loop::Loop(v)
+            | Loop::WithDict(v)
+            | Loop::WithIndexedItems(v)
+            | Loop::WithSequence(v) => v,
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq)]

@@ -37,6 +37,7 @@ pub const PLAY_KEYWORDS: &[&str] = &[
     "connection",
     "strategy",
     "tags",
+    "order",
 ];
 
 /// Ansible play keywords zdd does not support yet, with what to do instead.
@@ -61,7 +62,6 @@ pub const UNSUPPORTED_PLAY_KEYWORDS: &[(&str, &str)] = &[
     ("fact_path", "remove it"),
     ("collections", "write modules by their full names"),
     ("module_defaults", "write the arguments on each task"),
-    ("order", "order the hosts in the inventory"),
     ("throttle", "use `serial`"),
     ("run_once", "set `run_once` on the tasks"),
     ("ignore_errors", "set `ignore_errors` on the tasks"),
@@ -241,6 +241,7 @@ impl<'s> Parser<'s> {
             any_errors_fatal: false,
             force_handlers: false,
             connection: None,
+            order: None,
         };
         let mut has_hosts = false;
         let mut file_vars = VarMap::new();
@@ -274,6 +275,22 @@ impl<'s> Parser<'s> {
                 "any_errors_fatal" => play.any_errors_fatal = self.boolean(k, value).unwrap_or(false),
                 "force_handlers" => play.force_handlers = self.boolean(k, value).unwrap_or(false),
                 "connection" => play.connection = self.string(k, value),
+                "order" => {
+                    const ORDERS: &[&str] = &[
+                        "inventory",
+                        "reverse_inventory",
+                        "sorted",
+                        "reverse_sorted",
+                        "shuffle",
+                    ];
+                    play.order = self.string(k, value);
+                    if let Some(o) = play.order.as_deref().filter(|o| !ORDERS.contains(o)) {
+                        let hint = did_you_mean(o, ORDERS.iter().copied())
+                            .unwrap_or_else(|| format!("`order` is one of {}", ORDERS.join(", ")));
+                        let vloc = self.loc(value);
+                        self.error(format!("unknown host order `{o}`"), vloc).hint(hint);
+                    }
+                }
                 "strategy" => {
                     let s = self.string(k, value);
                     if s.as_deref().is_some_and(|s| s != "linear") {

@@ -19,6 +19,10 @@ pub const TASK_KEYWORDS: &[&str] = &[
     "run_once",
     "with_items",
     "with_list",
+    "with_dict",
+    "with_indexed_items",
+    "with_sequence",
+    "throttle",
     "loop",
     "loop_control",
     "when",
@@ -64,7 +68,6 @@ pub const UNSUPPORTED_TASK_KEYWORDS: &[(&str, &str)] = &[
     ),
     ("async", "remove it: zdd waits for every task"),
     ("poll", "remove it: zdd waits for every task"),
-    ("throttle", "use `serial` on the play"),
     ("diff", "use `zdd apply --diff`"),
     ("any_errors_fatal", "set `any_errors_fatal` on the play"),
     ("debugger", "remove it"),
@@ -487,7 +490,8 @@ impl Parser<'_> {
             "delegate_to" => task.delegate_to = self.string(k, value),
             "delegate_facts" => task.delegate_facts = self.boolean(k, value).unwrap_or(false),
             "run_once" => task.run_once = self.boolean(k, value).unwrap_or(false),
-            "with_items" | "with_list" | "loop" => {
+            "throttle" => task.throttle = Some(yaml::to_value(value)),
+            "with_items" | "with_list" | "loop" | "with_dict" | "with_indexed_items" | "with_sequence" => {
                 if task.loop_.is_some() {
                     self.error(format!("`{k}`: this task already has a loop"), self.key_loc(key))
                         .hint("a task has one of `loop`, `with_items`, `with_list`");
@@ -495,6 +499,9 @@ impl Parser<'_> {
                 let v = yaml::to_value(value);
                 task.loop_ = Some(match k {
                     "with_items" => Loop::WithItems(v),
+                    "with_dict" => Loop::WithDict(v),
+                    "with_indexed_items" => Loop::WithIndexedItems(v),
+                    "with_sequence" => Loop::WithSequence(v),
                     _ => Loop::Loop(v),
                 });
             }
@@ -679,6 +686,7 @@ pub const BLOCK_KEYWORDS: &[&str] = &[
     "check_mode",
     "connection",
     "notify",
+    "throttle",
 ];
 
 /// A task with no keywords set yet.
@@ -714,6 +722,7 @@ pub(crate) fn empty_task(loc: Location, module: String, module_loc: Location) ->
         no_log: false,
         check_mode: None,
         connection: None,
+        throttle: None,
         block: None,
     }
 }
@@ -743,6 +752,9 @@ pub(crate) fn inherit(child: &mut Task, parent: &Task) {
         child.delegate_facts |= parent.delegate_facts;
     }
     child.run_once |= parent.run_once;
+    if child.throttle.is_none() {
+        child.throttle = parent.throttle.clone();
+    }
     child.no_log |= parent.no_log;
     if child.check_mode.is_none() {
         child.check_mode = parent.check_mode;

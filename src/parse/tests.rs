@@ -238,7 +238,7 @@ fn misspelt_play_keyword_gets_did_you_mean() {
 #[test]
 fn unsupported_keywords_say_so_with_location() {
     let ds = errors(
-        "- hosts: all\n  roles: [web]\n  strategy: free\n  tasks:\n    - block:\n        - shell: a\n    - include_tasks: more.yml\n    - shell: b\n      with_dict: {a: 1}\n- import_playbook: other.yml\n",
+        "- hosts: all\n  roles: [web]\n  strategy: free\n  tasks:\n    - block:\n        - shell: a\n    - include_tasks: more.yml\n    - shell: b\n      with_together: [[a]]\n- import_playbook: other.yml\n",
     );
     let got: Vec<(String, (usize, usize))> = ds.iter().map(|d| (d.message.clone(), at(d))).collect();
     assert_eq!(
@@ -247,7 +247,7 @@ fn unsupported_keywords_say_so_with_location() {
             ("`roles` is not supported by zdd yet".to_string(), (2, 3)),
             ("strategy `free` is not supported by zdd yet".to_string(), (3, 13)),
             ("`include_tasks` is not supported by zdd yet".to_string(), (7, 7)),
-            ("`with_dict` is not supported by zdd yet".to_string(), (9, 7)),
+            ("`with_together` is not supported by zdd yet".to_string(), (9, 7)),
             (
                 "`import_playbook` is not supported by zdd yet".to_string(),
                 (10, 3)

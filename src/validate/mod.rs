@@ -6,7 +6,7 @@ use crate::error::{did_you_mean, Diagnostic, Error, Location};
 use crate::inventory::Inventory;
 use crate::modules::{find_local_file, registry, StaticCtx};
 use crate::parse::TASK_KEYWORDS;
-use crate::playbook::{Loop, Play, Playbook, Task};
+use crate::playbook::{Play, Playbook, Task};
 use crate::template::{TemplateError, Templater};
 use crate::vars::VarMap;
 use serde_json::Value;
@@ -355,24 +355,12 @@ impl Validator<'_> {
             texts.push((Text::Template(l), kw("loop_control"), &scope));
         }
         if let Some(lp) = &task.loop_ {
-            let (key, items) = match lp {
-                Loop::WithItems(v) => (
-                    if task.keyword_locs.contains_key("with_items") {
-                        "with_items"
-                    } else {
-                        "with_list"
-                    },
-                    v,
-                ),
-                Loop::Loop(v) => (
-                    if task.keyword_locs.contains_key("loop") {
-                        "loop"
-                    } else {
-                        "with_list"
-                    },
-                    v,
-                ),
-            };
+            let key = task
+                .keyword_locs
+                .keys()
+                .find(|k| k.as_str() == "loop" || k.starts_with("with_"))
+                .map_or("loop", String::as_str);
+            let items = lp.value();
             let loc = kw(key);
             strings(items, &mut |s| {
                 texts.push((Text::Template(s), loc.clone(), &outer))
