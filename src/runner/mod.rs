@@ -3,6 +3,7 @@
 //! events.
 
 mod block;
+mod loops;
 mod task;
 
 use crate::error::{exit, Diagnostic, Error};
@@ -231,6 +232,13 @@ impl Runner {
                 .into_iter()
                 .collect();
             hosts.retain(|h| allowed.contains(h));
+        }
+        match play.order.as_deref() {
+            Some("reverse_inventory") => hosts.reverse(),
+            Some("sorted") => hosts.sort(),
+            Some("reverse_sorted") => hosts.sort_by(|a, b| b.cmp(a)),
+            Some("shuffle") => shuffle(&mut hosts),
+            _ => {}
         }
         Ok(hosts)
     }
@@ -608,10 +616,13 @@ impl Runner {
             handler,
         });
         let shared = self.shared_vars(env, batch);
-        if task.run_once {
+        // `pause` bypasses the host loop in Ansible: it runs once, for the first host.
+        if task.run_once || task.module == "pause" {
             return self.run_once(env, task, hosts, &shared).await;
         }
-        let forks = Arc::new(tokio::sync::Semaphore::new(self.opts.forks.max(1)));
+        let forks = Arc::new(tokio::sync::Semaphore::new(
+            self.throttle(env, task, hosts, &shared),
+        ));
         let runs = hosts.iter().map(|host| {
             let forks = forks.clone();
             let shared = &shared;
@@ -621,6 +632,26 @@ impl Runner {
             }
         });
         futures::future::join_all(runs).await
+    }
+
+    /// How many hosts run a task at once: `--forks`, lowered by the task's `throttle`
+    /// (templated with the first host's variables).
+    fn throttle(&self, env: &PlayEnv<'_>, task: &Task, hosts: &[String], shared: &Arc<VarMap>) -> usize {
+        let forks = self.opts.forks.max(1);
+        let (Some(raw), Some(first)) = (&task.throttle, hosts.first()) else {
+            return forks;
+        };
+        let ctx = self.context(env, first, task, shared);
+        let value = self.templater.render_value(raw, &ctx).unwrap_or(Value::Null);
+        let n = match &value {
+            Value::Number(n) => n.as_u64(),
+            Value::String(s) => s.trim().parse().ok(),
+            _ => None,
+        };
+        match n {
+            Some(n) if n > 0 => forks.min(n as usize),
+            _ => forks,
+        }
     }
 
     /// `run_once`: the first host runs it; every host of the batch gets its result.
@@ -774,7 +805,16 @@ impl Runner {
     fn summary(&self, interrupted: bool) -> RunSummary {
         let state = self.state.lock().unwrap_or_else(|e| e.into_inner());
         RunSummary {
-            stats: state.iter().map(|(h, s)| (h.clone(), s.stats)).collect(),
+            // Like Ansible's recap, only hosts that ran something (a delegate given
+            // facts has a state but no stats).
+            stats: state
+                .iter()
+                .filter(|(_, s)| {
+                    let t = &s.stats;
+                    t.ok + t.changed + t.unreachable + t.failed + t.skipped + t.rescued + t.ignored > 0
+                })
+                .map(|(h, s)| (h.clone(), s.stats))
+                .collect(),
             failed_hosts: state
                 .iter()
                 .filter(|(_, s)| s.failed)
@@ -796,6 +836,21 @@ impl Runner {
             user: opts.user.unwrap_or_else(|| "root".into()),
             method: opts.method.unwrap_or_else(|| "sudo".into()),
         })
+    }
+}
+
+/// `order: shuffle`: a random order (seeded by the standard library's random hasher keys).
+fn shuffle(hosts: &mut [String]) {
+    use std::hash::{BuildHasher, Hasher};
+    let mut seed = std::collections::hash_map::RandomState::new()
+        .build_hasher()
+        .finish()
+        | 1;
+    for i in (1..hosts.len()).rev() {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        hosts.swap(i, (seed % (i as u64 + 1)) as usize);
     }
 }
 
@@ -831,6 +886,7 @@ fn gather_facts_task(play: &Play) -> Task {
         no_log: false,
         check_mode: None,
         connection: None,
+        throttle: None,
         block: None,
     }
 }

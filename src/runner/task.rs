@@ -488,6 +488,7 @@ pub(super) fn loop_items(templater: &Templater, lp: &Loop, ctx: &Context) -> Res
     let (raw, flatten) = match lp {
         Loop::WithItems(v) => (v, true),
         Loop::Loop(v) => (v, false),
+        other => return super::loops::other_loop_items(templater, other, ctx),
     };
     let rendered = templater
         .render_value(raw, ctx)
@@ -534,7 +535,7 @@ fn drop_omitted(args: Value) -> Value {
     }
 }
 
-fn undefined_message(e: &TemplateError) -> String {
+pub(super) fn undefined_message(e: &TemplateError) -> String {
     match &e.undefined {
         Some(name) => {
             format!("The task includes an option with an undefined variable. '{name}' is undefined. {e}")
