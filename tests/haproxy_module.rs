@@ -6,7 +6,7 @@ mod support;
 use serde_json::Value;
 use std::process::Output;
 use std::time::{Duration, Instant};
-use support::{http_get, Lab, LB_PORT};
+use support::{Lab, LB_PORT};
 
 /// A play of `tasks` (YAML, indented as a play's task list) on `hosts`, run with zdd.
 fn apply(lab: &Lab, hosts: &str, tasks: &str) -> (Output, Vec<Value>) {
