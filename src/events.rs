@@ -14,6 +14,15 @@ pub enum Event {
         playbook: String,
         plays: usize,
     },
+    /// Every host and delegate answered, sudo works where `become` is used, and every
+    /// HAProxy socket the playbook names answers.
+    Preflight {
+        hosts: usize,
+        sudo_checked: usize,
+        /// `host:path` of each socket checked.
+        sockets: Vec<String>,
+        duration_ms: u64,
+    },
     /// Emitted for every batch, as Ansible prints `PLAY [...]` per batch with `serial`.
     BatchStart {
         play: String,

@@ -212,7 +212,7 @@ fn sigint_finishes_the_batch_and_leaves_no_ssh_master_behind() {
     )
     .unwrap();
     let marker = std::process::id().to_string();
-    let child = lab
+    let mut child = lab
         .zdd()
         .args(["apply", playbook.to_str().unwrap(), "-i"])
         .arg(lab.inventory())
@@ -220,7 +220,26 @@ fn sigint_finishes_the_batch_and_leaves_no_ssh_master_behind() {
         .stdout(std::process::Stdio::piped())
         .spawn()
         .unwrap();
-    std::thread::sleep(std::time::Duration::from_millis(800));
+    // Read the output as it comes; interrupt once the first batch is running its first task.
+    let (lines_tx, lines_rx) = std::sync::mpsc::channel::<String>();
+    let reader = std::io::BufReader::new(child.stdout.take().unwrap());
+    let collector = std::thread::spawn(move || {
+        use std::io::BufRead;
+        let mut all = String::new();
+        for line in reader.lines().map_while(Result::ok) {
+            let _ = lines_tx.send(line.clone());
+            all.push_str(&line);
+            all.push('\n');
+        }
+        all
+    });
+    let started = std::time::Instant::now();
+    while !lines_rx
+        .recv_timeout(std::time::Duration::from_secs(30))
+        .expect("zdd printed no task within 30 s")
+        .starts_with("TASK [shell]")
+    {}
+    std::thread::sleep(std::time::Duration::from_millis(300));
     let zdd_pid = child.id();
     let masters_before = support::ssh_masters_of(zdd_pid);
     assert!(
@@ -228,9 +247,10 @@ fn sigint_finishes_the_batch_and_leaves_no_ssh_master_behind() {
         "zdd should hold ssh masters while it runs"
     );
     unsafe { libc::kill(zdd_pid as i32, libc::SIGINT) };
-    let out = child.wait_with_output().unwrap();
-    let text = stdout(&out);
-    assert_eq!(out.status.code(), Some(130), "{text}");
+    let status = child.wait().unwrap();
+    let text = collector.join().unwrap();
+    assert!(started.elapsed().as_secs() < 30);
+    assert_eq!(status.code(), Some(130), "{text}");
     let done = |h: &str| std::path::Path::new(&format!("/tmp/zdd-sigint-{h}-{marker}")).exists();
     assert!(done(&lab.hosts()[0]), "the batch in flight must finish:\n{text}");
     assert!(
@@ -241,4 +261,61 @@ fn sigint_finishes_the_batch_and_leaves_no_ssh_master_behind() {
     for pid in masters_before {
         assert!(!support::alive(pid), "ssh master {pid} outlived zdd");
     }
+}
+
+#[test]
+fn missing_load_balancer_socket_is_found_in_preflight_before_anything_changes() {
+    let lab = Lab::start(2);
+    let hosts = lab.hosts();
+    let before: Vec<String> = hosts.iter().map(|h| lab.page(h)).collect();
+    let out = apply(
+        &lab,
+        LAB_PLAYBOOK,
+        &["version=7", "haproxy_socket=/tmp/zdd-no-such-haproxy.sock"],
+    );
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(2), "{}\n{err}", stdout(&out));
+    assert!(err.contains("preflight failed"), "{err}");
+    assert!(
+        err.contains("lb: no HAProxy socket at /tmp/zdd-no-such-haproxy.sock"),
+        "{err}"
+    );
+    assert!(
+        !stdout(&out).contains("TASK ["),
+        "no task may run:\n{}",
+        stdout(&out)
+    );
+    for (host, page) in hosts.iter().zip(before) {
+        assert_eq!(lab.page(host), page);
+        assert!(lab.server_state(host).contains("UP"));
+    }
+}
+
+#[test]
+fn sudo_that_does_not_work_is_found_in_preflight() {
+    let lab = Lab::start(1);
+    let out = apply(
+        &lab,
+        LAB_PLAYBOOK,
+        &["version=8", "ansible_become_user=zdd-no-such-user"],
+    );
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(2), "{}\n{err}", stdout(&out));
+    assert!(err.contains("web1: sudo -n -u zdd-no-such-user failed"), "{err}");
+    assert!(lab.server_state(&lab.hosts()[0]).contains("UP"));
+}
+
+#[test]
+fn preflight_reports_what_it_checked() {
+    let lab = Lab::start(2);
+    let out = apply(&lab, LAB_PLAYBOOK, &["version=9"]);
+    let text = stdout(&out);
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    let socket = format!("lb:{}", lab.socket().display());
+    let line = text
+        .lines()
+        .find(|l| l.starts_with("ok: 3 hosts reachable"))
+        .unwrap_or_else(|| panic!("no preflight line:\n{text}"));
+    assert!(line.contains("sudo works on 3"), "{line}");
+    assert!(line.contains(&socket), "{line}");
 }

@@ -86,6 +86,23 @@ impl<W: Write + Send> Reporter for HumanReporter<W> {
     fn event(&mut self, event: &Event) {
         match event {
             Event::PlaybookStart { .. } => {}
+            Event::Preflight {
+                hosts,
+                sudo_checked,
+                sockets,
+                duration_ms,
+            } => {
+                self.banner("PREFLIGHT");
+                let mut text = format!(
+                    "ok: {hosts} host{} reachable, sudo works on {sudo_checked}",
+                    if *hosts == 1 { "" } else { "s" }
+                );
+                if !sockets.is_empty() {
+                    text.push_str(&format!(", HAProxy answers on {}", sockets.join(", ")));
+                }
+                text.push_str(&format!(" ({:.2}s)", *duration_ms as f64 / 1000.0));
+                self.line(&text);
+            }
             Event::BatchStart { play, .. } => self.banner(&format!("PLAY [{play}]")),
             Event::TaskStart { name, handler, .. } => {
                 let kind = if *handler { "RUNNING HANDLER" } else { "TASK" };

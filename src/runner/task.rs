@@ -243,7 +243,13 @@ impl Runner {
                 Err(e) => return Run::unreachable(e.to_string()),
             }
         };
-        let run_as = self.become_for(env, task);
+        let run_as = self.become_for(env, task, ctx);
+        if let Some(b) = run_as.as_ref().filter(|b| b.method != "sudo") {
+            return Run::failed(format!(
+                "become_method `{}` is not supported: zdd becomes another user through `sudo -n`",
+                b.method
+            ));
+        }
         let (retries, delay) = match self.retry_policy(task, ctx) {
             Ok(policy) => policy,
             Err(e) => return Run::failed(e),
