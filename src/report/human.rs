@@ -128,6 +128,37 @@ impl<W: Write + Send> Reporter for HumanReporter<W> {
                 self.line(&text);
             }
             Event::Recap { hosts, .. } => self.recap(hosts),
+            Event::Interrupted {
+                completed,
+                failed,
+                not_started,
+            } => {
+                self.banner("INTERRUPTED");
+                let list = |hosts: &[String]| {
+                    if hosts.is_empty() {
+                        "none".to_owned()
+                    } else {
+                        hosts.join(", ")
+                    }
+                };
+                let text = format!(
+                    "completed: {}\nfailed: {}\nnot started: {}",
+                    list(completed),
+                    list(failed),
+                    list(not_started)
+                );
+                self.line(&text);
+            }
+            Event::OutOfRotation { servers } => {
+                self.banner("OUT OF ROTATION");
+                for s in servers {
+                    let text = format!(
+                        "{}: {} is disabled on {}; to put it back, run there:\n    {}",
+                        s.host, s.server, s.load_balancer, s.command
+                    );
+                    self.line(&text);
+                }
+            }
         }
     }
 }

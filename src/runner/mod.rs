@@ -3,6 +3,7 @@
 //! events.
 
 mod preflight;
+mod rotation;
 mod task;
 
 use crate::error::{exit, Diagnostic, Error};
@@ -121,6 +122,10 @@ pub struct Runner {
     state: Mutex<IndexMap<String, HostState>>,
     specs: Mutex<HashMap<String, ConnectSpec>>,
     local: Arc<LocalHost>,
+    rotation: rotation::RotationLedger,
+    /// Hosts whose batch started, and hosts that completed their batch, across plays.
+    started: Mutex<IndexSet<String>>,
+    completed: Mutex<IndexSet<String>>,
 }
 
 /// What stays the same for every task of a play.
@@ -166,6 +171,9 @@ impl Runner {
             state: Mutex::new(IndexMap::new()),
             specs: Mutex::new(HashMap::new()),
             local: Arc::new(LocalHost::new("localhost")),
+            rotation: Default::default(),
+            started: Default::default(),
+            completed: Default::default(),
         }
     }
 
@@ -180,11 +188,38 @@ impl Runner {
             Err(e) => return Err(e),
         };
         let summary = self.summary(interrupted);
+        if interrupted {
+            self.events.emit(self.interrupted_event(&summary));
+        }
+        let out = self.rotation.out_of_rotation();
+        if !out.is_empty() {
+            self.events.emit(Event::OutOfRotation { servers: out });
+        }
         self.events.emit(Event::Recap {
             hosts: summary.stats.clone(),
             duration_ms: started.elapsed().as_millis() as u64,
         });
         Ok(summary)
+    }
+
+    /// Which hosts finished, failed, or were never started when a signal stopped the run.
+    fn interrupted_event(&self, summary: &RunSummary) -> Event {
+        let lock = |m: &Mutex<IndexSet<String>>| m.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        let (started, completed) = (lock(&self.started), lock(&self.completed));
+        let mut all: IndexSet<String> = IndexSet::new();
+        for play in &self.playbook.plays {
+            all.extend(self.select_hosts(play).unwrap_or_default());
+        }
+        Event::Interrupted {
+            completed: completed.into_iter().collect(),
+            failed: summary
+                .failed_hosts
+                .iter()
+                .chain(&summary.unreachable_hosts)
+                .cloned()
+                .collect(),
+            not_started: all.into_iter().filter(|h| !started.contains(h)).collect(),
+        }
     }
 
     async fn run_plays(&self) -> Result<Flow, Error> {
@@ -330,7 +365,17 @@ impl Runner {
                 hosts: batch.clone(),
             });
             let started = Instant::now();
+            self.started
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .extend(batch.iter().cloned());
             let (flow, active) = self.run_batch(&env, batch).await;
+            if flow == Flow::Continue {
+                self.completed
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .extend(active.iter().cloned());
+            }
             let (failed, unreachable) = {
                 let state = self.state.lock().unwrap_or_else(|e| e.into_inner());
                 let with = |f: fn(&HostState) -> bool| -> Vec<String> {

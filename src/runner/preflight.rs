@@ -215,7 +215,7 @@ fn socket_check_script(path: &str) -> String {
 }
 
 /// The unix socket paths among the addresses of every `socat` in a shell command.
-fn socat_sockets(command: &str) -> Vec<String> {
+pub(super) fn socat_sockets(command: &str) -> Vec<String> {
     let mut paths = Vec::new();
     for segment in command.split(['|', ';', '&', '(', ')', '\n']) {
         let mut words = segment.split_whitespace();
