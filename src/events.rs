@@ -27,6 +27,11 @@ pub enum Event {
         section: Section,
         handler: bool,
     },
+    /// A host begins a task (it holds one of the forks); its `HostResult` follows.
+    HostStart {
+        host: String,
+        task: String,
+    },
     HostResult(HostResult),
     /// An `until` condition did not hold yet; the task runs again after its delay.
     Retry {
@@ -51,6 +56,11 @@ pub enum Event {
     },
     Warning {
         message: String,
+    },
+    /// Hosts the preflight could not connect to, with why: the run stops there, before
+    /// any host was changed, and no `Recap` follows.
+    Unreachable {
+        hosts: IndexMap<String, String>,
     },
     Recap {
         hosts: IndexMap<String, HostStats>,

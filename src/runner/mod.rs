@@ -267,6 +267,9 @@ impl Runner {
         if unreachable.is_empty() {
             Ok(())
         } else {
+            self.events.emit(Event::Unreachable {
+                hosts: unreachable.iter().cloned().collect(),
+            });
             Err(Error::Unreachable(unreachable))
         }
     }
