@@ -134,6 +134,7 @@ async fn apply(args: ApplyArgs) -> Result<i32, Error> {
         limit: args.input.limit.clone(),
         check_mode: false,
         diff: false,
+        no_preflight: args.no_preflight,
     };
     let runner = Runner::new(
         input.playbook,
@@ -224,6 +225,15 @@ fn report_error(e: &Error) {
         Error::Unreachable(hosts) => {
             eprintln!("error: {} host(s) unreachable; nothing was changed:", hosts.len());
             for (host, why) in hosts {
+                eprintln!("  {host}: {}", why.trim());
+            }
+        }
+        Error::Preflight(failures) => {
+            eprintln!(
+                "error: preflight failed on {} host(s); nothing was changed:",
+                failures.len()
+            );
+            for (host, why) in failures {
                 eprintln!("  {host}: {}", why.trim());
             }
         }

@@ -221,8 +221,9 @@ fn unreachable_host_is_an_event_with_the_reason_and_exits_4() {
     assert_eq!(out.status.code(), Some(4), "expected unreachable:\n{stderr}");
     let events = events(&out);
     let kinds: Vec<&str> = events.iter().map(|e| e["event"].as_str().unwrap()).collect();
-    assert_eq!(kinds, ["playbook_start", "unreachable"], "nothing ran");
-    let hosts = events[1]["hosts"].as_object().unwrap();
+    assert_eq!(kinds, ["playbook_start", "preflight_failed"], "nothing ran");
+    assert_eq!(events[1]["problems"], serde_json::json!([]));
+    let hosts = events[1]["unreachable"].as_object().unwrap();
     assert_eq!(hosts.keys().collect::<Vec<_>>(), ["web2"]);
     let why = hosts["web2"].as_str().unwrap();
     assert!(why.contains("refused"), "the reason is ssh's: {why}");
@@ -234,7 +235,7 @@ fn unreachable_host_is_an_event_with_the_reason_and_exits_4() {
     let root = doc.root_element();
     assert_eq!(root.attribute("errors"), Some("1"));
     let case = doc.descendants().find(|n| n.has_tag_name("testcase")).unwrap();
-    assert_eq!(case.attribute("name"), Some("connect [web2]"));
+    assert_eq!(case.attribute("name"), Some("preflight [web2]"));
     let error = case.children().find(|n| n.has_tag_name("error")).unwrap();
     assert_eq!(error.attribute("type"), Some("unreachable"));
     assert!(error.attribute("message").unwrap().contains("refused"));

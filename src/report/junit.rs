@@ -93,12 +93,17 @@ impl Reporter for JunitReporter {
         match event {
             Event::BatchStart { play, .. } => self.play = play.clone(),
             Event::HostResult(r) => self.add(r),
-            Event::Unreachable { hosts } => {
-                for (host, why) in hosts {
+            Event::PreflightFailed {
+                unreachable,
+                problems,
+            } => {
+                let unreachable = unreachable.iter().map(|(h, why)| (h, why, Status::Unreachable));
+                let problems = problems.iter().map(|p| (&p.host, &p.message, Status::Failed));
+                for (host, why, status) in unreachable.chain(problems) {
                     let case = Case {
-                        task: "connect".into(),
+                        task: "preflight".into(),
                         host: host.clone(),
-                        status: Status::Unreachable,
+                        status,
                         ignored: false,
                         message: why.trim().to_owned(),
                         detail: why.clone(),

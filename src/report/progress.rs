@@ -172,7 +172,7 @@ impl Reporter for Progress {
                 self.show(state.line());
                 self.batch = Some(state);
             }
-            Event::BatchEnd { .. } | Event::Recap { .. } | Event::Unreachable { .. } => self.clear(),
+            Event::BatchEnd { .. } | Event::Recap { .. } | Event::PreflightFailed { .. } => self.clear(),
             other => {
                 if let (Some(state), Some(bar)) = (&mut self.batch, &self.bar) {
                     state.apply(other);
