@@ -45,7 +45,9 @@ pub struct InputArgs {
     #[arg(short = 'l', long = "limit", value_name = "PATTERN")]
     pub limit: Option<String>,
 
-    /// More output: -v command output, -vv the commands, -vvv SSH details.
+    /// More output: -v each result's output, -vv also the commands run on hosts (on
+    /// stderr), -vvv also SSH details. `ZDD_LOG` takes a tracing filter instead
+    /// (`ZDD_LOG=zdd::cmd=debug`).
     #[arg(short = 'v', long = "verbose", action = clap::ArgAction::Count)]
     pub verbose: u8,
 }
@@ -87,6 +89,15 @@ pub struct ApplyArgs {
     /// human output then goes to stderr).
     #[arg(long = "output", short = 'o', value_enum, default_value_t = OutputFormat::Human)]
     pub output: OutputFormat,
+
+    /// Write a JUnit XML report to FILE when the run ends (one testcase per host per
+    /// task), for CI systems.
+    #[arg(long = "junit", value_name = "FILE")]
+    pub junit: Option<PathBuf>,
+
+    /// No live progress line (it is only drawn when stdout is a terminal).
+    #[arg(long = "no-progress")]
+    pub no_progress: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
