@@ -45,7 +45,9 @@ pub struct InputArgs {
     #[arg(short = 'l', long = "limit", value_name = "PATTERN")]
     pub limit: Option<String>,
 
-    /// More output: -v command output, -vv the commands, -vvv SSH details.
+    /// More output: -v each result's output, -vv also the commands run on hosts (on
+    /// stderr), -vvv also SSH details. `ZDD_LOG` takes a tracing filter instead
+    /// (`ZDD_LOG=zdd::cmd=debug`).
     #[arg(short = 'v', long = "verbose", action = clap::ArgAction::Count)]
     pub verbose: u8,
 }
@@ -77,10 +79,43 @@ pub struct ApplyArgs {
     #[arg(short = 'D', long = "diff")]
     pub diff: bool,
 
+    /// While the rollout runs, send requests to this URL (the load balancer) and report
+    /// requests, failures and latency at the end.
+    #[arg(long = "probe", value_name = "URL")]
+    pub probe: Option<String>,
+
+    /// How many probe requests are in flight at once.
+    #[arg(
+        long = "probe-concurrency",
+        value_name = "N",
+        default_value_t = 4,
+        requires = "probe"
+    )]
+    pub probe_concurrency: usize,
+
+    /// Stop the rollout (exit 2) after the first batch that brings the probe's failed
+    /// requests over N; no further batch starts.
+    #[arg(long = "max-failed-requests", value_name = "N", requires = "probe")]
+    pub max_failed_requests: Option<u64>,
+
+    /// Skip preflight (sudo and HAProxy socket checks; an unreachable host then fails its
+    /// first task instead of stopping the run before anything changed).
+    #[arg(long = "no-preflight")]
+    pub no_preflight: bool,
+
     /// `human`: Ansible-style output. `json`: one JSON event per line on stdout (the
     /// human output then goes to stderr).
     #[arg(long = "output", short = 'o', value_enum, default_value_t = OutputFormat::Human)]
     pub output: OutputFormat,
+
+    /// Write a JUnit XML report to FILE when the run ends (one testcase per host per
+    /// task), for CI systems.
+    #[arg(long = "junit", value_name = "FILE")]
+    pub junit: Option<PathBuf>,
+
+    /// No live progress line (it is only drawn when stdout is a terminal).
+    #[arg(long = "no-progress")]
+    pub no_progress: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]

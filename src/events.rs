@@ -14,6 +14,15 @@ pub enum Event {
         playbook: String,
         plays: usize,
     },
+    /// Every host and delegate answered, sudo works where `become` is used, and every
+    /// HAProxy socket the playbook names answers.
+    Preflight {
+        hosts: usize,
+        sudo_checked: usize,
+        /// `host:path` of each socket checked.
+        sockets: Vec<String>,
+        duration_ms: u64,
+    },
     /// Emitted for every batch, as Ansible prints `PLAY [...]` per batch with `serial`.
     BatchStart {
         play: String,
@@ -26,6 +35,11 @@ pub enum Event {
         name: String,
         section: Section,
         handler: bool,
+    },
+    /// A host begins a task (it holds one of the forks); its `HostResult` follows.
+    HostStart {
+        host: String,
+        task: String,
     },
     HostResult(HostResult),
     /// An `until` condition did not hold yet; the task runs again after its delay.
@@ -52,10 +66,30 @@ pub enum Event {
     Warning {
         message: String,
     },
+    /// Preflight found hosts it cannot use: the run stops there, before any host was
+    /// changed, and no `Recap` follows.
+    PreflightFailed {
+        /// Hosts that could not be reached, with ssh's reason (exit 4).
+        unreachable: IndexMap<String, String>,
+        /// Reachable hosts where sudo or a load balancer socket does not work (exit 2).
+        problems: Vec<HostProblem>,
+    },
+    /// A signal stopped the run: which hosts finished their batch, which were never started.
+    Interrupted {
+        completed: Vec<String>,
+        failed: Vec<String>,
+        not_started: Vec<String>,
+    },
+    /// Servers this run took out of the load balancer and did not put back.
+    OutOfRotation {
+        servers: Vec<OutOfRotation>,
+    },
     Recap {
         hosts: IndexMap<String, HostStats>,
         duration_ms: u64,
     },
+    /// What `--probe` saw during the run.
+    Probe(crate::probe::ProbeReport),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -91,6 +125,25 @@ pub struct HostResult {
     pub result: Value,
     /// Only print the result body (debug's `msg`/`var`), Ansible's `ok: [h] => {...}`.
     pub show_result: bool,
+}
+
+/// One host's problem found by preflight.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct HostProblem {
+    pub host: String,
+    pub message: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct OutOfRotation {
+    /// `backend/server` as HAProxy names it.
+    pub server: String,
+    /// The inventory host it was disabled for.
+    pub host: String,
+    /// Where HAProxy runs (the delegate of the disable task).
+    pub load_balancer: String,
+    /// What puts it back, run on the load balancer.
+    pub command: String,
 }
 
 /// Ansible's per-host counters, as `PLAY RECAP` prints them.

@@ -2,12 +2,15 @@
 
 use crate::cli::{ApplyArgs, CheckArgs, Cli, Command, InputArgs, OutputFormat};
 use crate::error::{exit, Diagnostic, Error};
-use crate::events::{EventSink, Reporter};
+use crate::events::{Event, EventSink, Reporter};
 use crate::inventory::Inventory;
 use crate::parse;
 use crate::playbook::Playbook;
+use crate::probe::{Probe, Target};
 use crate::report::human::HumanReporter;
 use crate::report::json::JsonReporter;
+use crate::report::junit::JunitReporter;
+use crate::report::progress::{self, Progress, StderrLog};
 use crate::runner::{RunOptions, Runner, StopSignal};
 use crate::template::Templater;
 use crate::validate::validate;
@@ -123,16 +126,7 @@ async fn apply(args: ApplyArgs) -> Result<i32, Error> {
     let input = load(&args.input)?;
     let templater = Arc::new(Templater::new());
     validate(&input.playbook, &input.inventory, &input.extra_vars, &templater)?;
-    let reporters: Vec<Box<dyn Reporter>> = match args.output {
-        OutputFormat::Human => vec![Box::new(HumanReporter::new(
-            std::io::stdout(),
-            args.input.verbose,
-        ))],
-        OutputFormat::Json => vec![
-            Box::new(JsonReporter::new(std::io::stdout())),
-            Box::new(HumanReporter::new(std::io::stderr(), args.input.verbose)),
-        ],
-    };
+    let reporters = reporters(&args)?;
     let events = Arc::new(EventSink::new(reporters));
     let stop = Arc::new(StopSignal::default());
     watch_signals(stop.clone(), events.clone());
@@ -143,19 +137,83 @@ async fn apply(args: ApplyArgs) -> Result<i32, Error> {
         diff: args.diff,
         tags: args.tags.clone(),
         skip_tags: args.skip_tags.clone(),
+        no_preflight: args.no_preflight,
     };
-    let runner = Runner::new(
+    let probe_target = match &args.probe {
+        Some(url) => Some(Target::parse(url).map_err(|e| Error::invalid(Diagnostic::new(e)))?),
+        None => None,
+    };
+    let mut runner = Runner::new(
         input.playbook,
         input.inventory,
         input.inventory_path,
         input.extra_vars,
         templater,
-        events,
+        events.clone(),
         opts,
         stop,
     );
-    let summary = runner.run().await?;
-    Ok(summary.exit_code())
+    let probe = probe_target.map(|t| Arc::new(Probe::start(t, args.probe_concurrency)));
+    if let (Some(probe), Some(budget)) = (&probe, args.max_failed_requests) {
+        let probe = probe.clone();
+        runner = runner.with_gate(Box::new(move || match probe.failed() {
+            failed if failed > budget => Err(format!(
+                "the probe counted {failed} failed requests, over the budget of {budget}"
+            )),
+            _ => Ok(()),
+        }));
+    }
+    let result = runner.run().await;
+    // The runner's gate holds the probe too: release it so the probe can be stopped.
+    drop(runner);
+    let mut code = match &result {
+        Ok(summary) => summary.exit_code(),
+        Err(e) => e.exit_code(),
+    };
+    if let Some(probe) = probe.and_then(Arc::into_inner) {
+        let report = probe.stop().await;
+        if code == exit::OK
+            && args
+                .max_failed_requests
+                .is_some_and(|budget| report.failed > budget)
+        {
+            code = exit::HOST_FAILED;
+        }
+        events.emit(Event::Probe(report));
+    }
+    result?;
+    Ok(code)
+}
+
+/// The renderers `args` ask for: human (on stdout, or on stderr with `--output json`),
+/// JSON, the live progress line on a terminal, and the JUnit report.
+fn reporters(args: &ApplyArgs) -> Result<Vec<Box<dyn Reporter>>, Error> {
+    let verbosity = args.input.verbose;
+    let mut reporters: Vec<Box<dyn Reporter>> = Vec::new();
+    match args.output {
+        OutputFormat::Human if progress::wanted(args.no_progress) => {
+            // The line learns of a task before its banner is printed above it.
+            let progress = Progress::new();
+            let human = HumanReporter::new(progress.writer(), verbosity);
+            reporters.push(Box::new(progress));
+            reporters.push(Box::new(human));
+        }
+        OutputFormat::Human => reporters.push(Box::new(HumanReporter::new(std::io::stdout(), verbosity))),
+        OutputFormat::Json => {
+            reporters.push(Box::new(JsonReporter::new(std::io::stdout())));
+            reporters.push(Box::new(HumanReporter::new(std::io::stderr(), verbosity)));
+        }
+    }
+    if let Some(path) = &args.junit {
+        let junit = JunitReporter::create(path).map_err(|e| {
+            Error::invalid(Diagnostic::new(format!(
+                "cannot write the JUnit report {}: {e}",
+                path.display()
+            )))
+        })?;
+        reporters.push(Box::new(junit));
+    }
+    Ok(reporters)
 }
 
 /// SIGINT and SIGTERM: the first finishes the batch in flight and stops, the second
@@ -205,21 +263,35 @@ fn report_error(e: &Error) {
                 eprintln!("  {host}: {}", why.trim());
             }
         }
+        Error::Preflight(failures) => {
+            eprintln!(
+                "error: preflight failed on {} host(s); nothing was changed:",
+                failures.len()
+            );
+            for (host, why) in failures {
+                eprintln!("  {host}: {}", why.trim());
+            }
+        }
         other => eprintln!("error: {other}"),
     }
 }
 
+/// Logs on stderr: `-vv` the commands run on hosts (`zdd::cmd`), `-vvv` also SSH
+/// details (`zdd::ssh`) and the rest of zdd's debug logs, `-vvvv` every crate's.
+/// `ZDD_LOG` overrides with a filter of its own.
 fn init_tracing(verbosity: u8) {
     let default = match verbosity {
-        0..=2 => "warn",
-        3 => "zdd=debug",
+        0 | 1 => "warn",
+        2 => "warn,zdd::cmd=debug",
+        3 => "warn,zdd=debug",
         _ => "debug",
     };
     let filter = tracing_subscriber::EnvFilter::try_from_env("ZDD_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
+        .with_writer(StderrLog)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .without_time()
         .try_init();
 }

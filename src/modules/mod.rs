@@ -17,6 +17,7 @@ mod copy;
 mod debug;
 mod fail;
 mod file;
+mod haproxy;
 pub mod meta;
 mod package;
 mod pause;
@@ -26,6 +27,7 @@ mod set_fact;
 pub mod setup;
 mod shell;
 mod template;
+mod uri;
 mod wait_for;
 
 /// What a module needs while it runs.
@@ -187,9 +189,11 @@ pub fn registry() -> &'static Registry {
             Box::new(assert::Assert),
             Box::new(meta::Meta),
             Box::new(pause::Pause),
+            Box::new(haproxy::Haproxy),
             Box::new(set_fact::SetFact),
             Box::new(wait_for::WaitFor),
             Box::new(setup::Setup),
+            Box::new(uri::Uri),
         ],
     })
 }

@@ -36,7 +36,9 @@ impl<W: Write + Send> HumanReporter<W> {
             return;
         }
         let label = host_label(r);
-        let body = || python_json(&r.result, false);
+        // Ansible indents result bodies from -vvv on.
+        let body = || python_json(&r.result, self.verbosity > 2);
+        let verbose = self.verbosity > 0;
         let text = match (r.status, &r.item) {
             (Status::Failed, None) => format!("fatal: [{label}]: FAILED! => {}", body()),
             (Status::Failed, Some(item)) => format!("failed: [{label}] (item={item}) => {}", body()),
@@ -44,7 +46,11 @@ impl<W: Write + Send> HumanReporter<W> {
             (Status::Unreachable, Some(item)) => {
                 format!("fatal: [{label}]: UNREACHABLE! => (item={item}) => {}", body())
             }
+            (Status::Skipped, None) if verbose => format!("skipping: [{label}] => {}", body()),
             (Status::Skipped, None) => format!("skipping: [{label}]"),
+            (Status::Skipped, Some(item)) if verbose => {
+                format!("skipping: [{label}] => (item={item})  => {}", body())
+            }
             (Status::Skipped, Some(item)) => format!("skipping: [{label}] => (item={item}) "),
             (status, item) => {
                 let word = if status == Status::Changed {
@@ -58,7 +64,7 @@ impl<W: Write + Send> HumanReporter<W> {
                 }
                 if r.show_result {
                     text.push_str(&format!(" => {}", python_json(&r.result, true)));
-                } else if self.verbosity > 0 && item.is_none() {
+                } else if verbose {
                     text.push_str(&format!(" => {}", body()));
                 }
                 text
@@ -86,11 +92,29 @@ impl<W: Write + Send> Reporter for HumanReporter<W> {
     fn event(&mut self, event: &Event) {
         match event {
             Event::PlaybookStart { .. } => {}
+            Event::Preflight {
+                hosts,
+                sudo_checked,
+                sockets,
+                duration_ms,
+            } => {
+                self.banner("PREFLIGHT");
+                let mut text = format!(
+                    "ok: {hosts} host{} reachable, sudo works on {sudo_checked}",
+                    if *hosts == 1 { "" } else { "s" }
+                );
+                if !sockets.is_empty() {
+                    text.push_str(&format!(", HAProxy answers on {}", sockets.join(", ")));
+                }
+                text.push_str(&format!(" ({:.2}s)", *duration_ms as f64 / 1000.0));
+                self.line(&text);
+            }
             Event::BatchStart { play, .. } => self.banner(&format!("PLAY [{play}]")),
             Event::TaskStart { name, handler, .. } => {
                 let kind = if *handler { "RUNNING HANDLER" } else { "TASK" };
                 self.banner(&format!("{kind} [{name}]"));
             }
+            Event::HostStart { .. } => {}
             Event::HostResult(r) => self.host_result(r),
             Event::Retry {
                 host,
@@ -110,7 +134,52 @@ impl<W: Write + Send> Reporter for HumanReporter<W> {
                 let text = format!("[WARNING]: {message}");
                 self.line(&text);
             }
+            // Drawn by the error report, after the run.
+            Event::PreflightFailed { .. } => {}
             Event::Recap { hosts, .. } => self.recap(hosts),
+            Event::Probe(p) => {
+                self.banner("PROBE RECAP");
+                let mut text = format!(
+                    "{} : requests={} failed={} p50={:.1}ms p90={:.1}ms p99={:.1}ms max={:.1}ms",
+                    p.url, p.requests, p.failed, p.p50_ms, p.p90_ms, p.p99_ms, p.max_ms
+                );
+                if let Some(first) = &p.first_failure {
+                    text.push_str(&format!(" (first failure: {first})"));
+                }
+                self.line(&text);
+                self.line("");
+            }
+            Event::Interrupted {
+                completed,
+                failed,
+                not_started,
+            } => {
+                self.banner("INTERRUPTED");
+                let list = |hosts: &[String]| {
+                    if hosts.is_empty() {
+                        "none".to_owned()
+                    } else {
+                        hosts.join(", ")
+                    }
+                };
+                let text = format!(
+                    "completed: {}\nfailed: {}\nnot started: {}",
+                    list(completed),
+                    list(failed),
+                    list(not_started)
+                );
+                self.line(&text);
+            }
+            Event::OutOfRotation { servers } => {
+                self.banner("OUT OF ROTATION");
+                for s in servers {
+                    let text = format!(
+                        "{}: {} is disabled on {}; to put it back, run there:\n    {}",
+                        s.host, s.server, s.load_balancer, s.command
+                    );
+                    self.line(&text);
+                }
+            }
         }
     }
 }
@@ -300,6 +369,32 @@ mod tests {
             banner("TASK [Disable]")
         );
         assert_eq!(text, expected);
+    }
+
+    #[test]
+    fn verbose_shows_item_and_skip_results_and_indents_from_vvv() {
+        let mut item = result(Status::Ok);
+        item.item = Some("lb".into());
+        item.result = json!({"changed": false, "rc": 0});
+        let mut skipped = result(Status::Skipped);
+        skipped.result = json!({"skipped": true, "false_condition": "x"});
+        let mut skipped_item = skipped.clone();
+        skipped_item.item = Some("a".into());
+        let events = [
+            Event::HostResult(item.clone()),
+            Event::HostResult(skipped),
+            Event::HostResult(skipped_item),
+        ];
+        assert_eq!(
+            render(&events, 1),
+            "ok: [web1] => (item=lb) => {\"changed\": false, \"rc\": 0}\n\
+             skipping: [web1] => {\"false_condition\": \"x\", \"skipped\": true}\n\
+             skipping: [web1] => (item=a)  => {\"false_condition\": \"x\", \"skipped\": true}\n"
+        );
+        assert_eq!(
+            render(&[Event::HostResult(item)], 3),
+            "ok: [web1] => (item=lb) => {\n    \"changed\": false,\n    \"rc\": 0\n}\n"
+        );
     }
 
     #[test]

@@ -230,7 +230,7 @@ impl Runner {
                 if !holds(&first) {
                     return None;
                 }
-                active.clear();
+                // The batch's hosts end here without failing: they completed it.
                 Some(if action == "end_play" {
                     Flow::EndPlay
                 } else {

@@ -4,6 +4,8 @@
 
 mod block;
 mod loops;
+mod preflight;
+mod rotation;
 mod task;
 
 use crate::error::{exit, Diagnostic, Error};
@@ -35,6 +37,8 @@ pub struct RunOptions {
     pub tags: Vec<String>,
     /// `--skip-tags`.
     pub skip_tags: Vec<String>,
+    /// Skip the sudo and socket checks, and let unreachable hosts fail their first task.
+    pub no_preflight: bool,
 }
 
 /// What a signal asked for: nothing, finish the batch in flight, or stop after the task.
@@ -62,6 +66,8 @@ pub struct RunSummary {
     pub failed_hosts: Vec<String>,
     pub unreachable_hosts: Vec<String>,
     pub interrupted: bool,
+    /// A batch gate (the probe's failure budget) stopped the rollout, and why.
+    pub stopped_by: Option<String>,
 }
 
 impl RunSummary {
@@ -71,13 +77,16 @@ impl RunSummary {
             exit::INTERRUPTED
         } else if !self.unreachable_hosts.is_empty() {
             exit::UNREACHABLE
-        } else if !self.failed_hosts.is_empty() {
+        } else if !self.failed_hosts.is_empty() || self.stopped_by.is_some() {
             exit::HOST_FAILED
         } else {
             exit::OK
         }
     }
 }
+
+/// Asked after every batch whether the rollout may go on; `Err(why)` stops it (exit 2).
+pub type BatchGate = Box<dyn Fn() -> Result<(), String> + Send + Sync>;
 
 /// Whether the run goes on after a play or batch.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -131,6 +140,12 @@ pub struct Runner {
     state: Mutex<IndexMap<String, HostState>>,
     specs: Mutex<HashMap<String, ConnectSpec>>,
     local: Arc<LocalHost>,
+    rotation: rotation::RotationLedger,
+    gate: Option<BatchGate>,
+    stopped_by: Mutex<Option<String>>,
+    /// Hosts whose batch started, and hosts that completed their batch, across plays.
+    started: Mutex<IndexSet<String>>,
+    completed: Mutex<IndexSet<String>>,
 }
 
 /// What stays the same for every task of a play.
@@ -176,7 +191,18 @@ impl Runner {
             state: Mutex::new(IndexMap::new()),
             specs: Mutex::new(HashMap::new()),
             local: Arc::new(LocalHost::new("localhost")),
+            rotation: Default::default(),
+            gate: None,
+            stopped_by: Mutex::new(None),
+            started: Default::default(),
+            completed: Default::default(),
         }
+    }
+
+    /// Stop the rollout after a batch when `gate` says so (e.g. the probe's failure budget).
+    pub fn with_gate(mut self, gate: BatchGate) -> Runner {
+        self.gate = Some(gate);
+        self
     }
 
     /// Run every play. Connections are opened before the first batch and closed on the
@@ -190,11 +216,38 @@ impl Runner {
             Err(e) => return Err(e),
         };
         let summary = self.summary(interrupted);
+        if interrupted {
+            self.events.emit(self.interrupted_event(&summary));
+        }
+        let out = self.rotation.out_of_rotation();
+        if !out.is_empty() {
+            self.events.emit(Event::OutOfRotation { servers: out });
+        }
         self.events.emit(Event::Recap {
             hosts: summary.stats.clone(),
             duration_ms: started.elapsed().as_millis() as u64,
         });
         Ok(summary)
+    }
+
+    /// Which hosts finished, failed, or were never started when a signal stopped the run.
+    fn interrupted_event(&self, summary: &RunSummary) -> Event {
+        let lock = |m: &Mutex<IndexSet<String>>| m.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        let (started, completed) = (lock(&self.started), lock(&self.completed));
+        let mut all: IndexSet<String> = IndexSet::new();
+        for play in &self.playbook.plays {
+            all.extend(self.select_hosts(play).unwrap_or_default());
+        }
+        Event::Interrupted {
+            completed: completed.into_iter().collect(),
+            failed: summary
+                .failed_hosts
+                .iter()
+                .chain(&summary.unreachable_hosts)
+                .cloned()
+                .collect(),
+            not_started: all.into_iter().filter(|h| !started.contains(h)).collect(),
+        }
     }
 
     async fn run_plays(&self) -> Result<Flow, Error> {
@@ -241,80 +294,6 @@ impl Runner {
             _ => {}
         }
         Ok(hosts)
-    }
-
-    /// Open a connection to every host and every delegate we can name in advance, all at
-    /// once. A host that cannot be reached stops the run here, before anything changed.
-    async fn preflight(&self, play_hosts: &[Vec<String>]) -> Result<(), Error> {
-        let mut names: IndexSet<String> = IndexSet::new();
-        for (play, hosts) in self.playbook.plays.iter().zip(play_hosts) {
-            if play.connection.as_deref() == Some("local") {
-                continue;
-            }
-            let env = self.play_env(play, hosts.clone());
-            let shared = self.shared_vars(&env, hosts);
-            names.extend(hosts.iter().cloned());
-            let flatten = crate::playbook::flatten;
-            let tasks = flatten(&play.pre_tasks)
-                .into_iter()
-                .chain(flatten(&play.tasks))
-                .chain(flatten(&play.post_tasks))
-                .chain(&play.handlers);
-            for task in tasks.filter(|t| t.delegate_to.is_some()) {
-                for host in hosts {
-                    names.extend(self.static_delegates(&env, task, host, &shared));
-                }
-            }
-        }
-        let mut specs = Vec::new();
-        let mut problems = Vec::new();
-        for name in &names {
-            match self.spec_for(name) {
-                Ok(spec) if !spec.local => specs.push(spec),
-                Ok(_) => {}
-                Err(e) => problems.push(e),
-            }
-        }
-        if !problems.is_empty() {
-            return Err(Error::Invalid(problems));
-        }
-        let results = self.conns.open_all(&specs).await;
-        let unreachable: Vec<(String, String)> = specs
-            .iter()
-            .zip(results)
-            .filter_map(|(spec, r)| r.err().map(|e| (spec.name.clone(), e.to_string())))
-            .collect();
-        if unreachable.is_empty() {
-            Ok(())
-        } else {
-            Err(Error::Unreachable(unreachable))
-        }
-    }
-
-    /// The delegates a task names for a host, where they can be worked out before the run
-    /// (they usually can: `delegate_to: "{{ item }}"` over `groups.loadbalancers`).
-    fn static_delegates(
-        &self,
-        env: &PlayEnv<'_>,
-        task: &Task,
-        host: &str,
-        shared: &Arc<VarMap>,
-    ) -> Vec<String> {
-        let Some(template) = &task.delegate_to else {
-            return Vec::new();
-        };
-        let ctx = self.context(env, host, task, shared);
-        let render = |ctx: &Context| self.templater.render_str(template, ctx).ok();
-        match &task.loop_ {
-            None => render(&ctx).into_iter().collect(),
-            Some(lp) => match task::loop_items(&self.templater, lp, &ctx) {
-                Ok(items) => items
-                    .into_iter()
-                    .filter_map(|item| render(&ctx.with_var(&task.loop_control.loop_var, item)))
-                    .collect(),
-                Err(_) => Vec::new(),
-            },
-        }
     }
 
     /// How to reach a host: its inventory connection variables, templated. A name that is
@@ -421,7 +400,17 @@ impl Runner {
                 hosts: batch.clone(),
             });
             let started = Instant::now();
+            self.started
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .extend(batch.iter().cloned());
             let (flow, active) = self.run_batch(&env, batch).await;
+            if matches!(flow, Flow::Continue | Flow::EndBatch | Flow::EndPlay) {
+                self.completed
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .extend(active.iter().cloned());
+            }
             let (failed, unreachable) = {
                 let state = self.state.lock().unwrap_or_else(|e| e.into_inner());
                 let with = |f: fn(&HostState) -> bool| -> Vec<String> {
@@ -446,6 +435,14 @@ impl Runner {
                 Flow::Continue | Flow::EndBatch => {}
                 Flow::EndPlay => return Flow::Continue,
                 Flow::Stop | Flow::Interrupted => return flow,
+            }
+            if let Some(Err(why)) = self.gate.as_ref().map(|gate| gate()) {
+                self.events.emit(Event::Warning {
+                    message: format!("stopping after batch {}/{total}: {why}", i + 1),
+                });
+                self.events.emit(Event::NoMoreHosts { reason: why.clone() });
+                *self.stopped_by.lock().unwrap_or_else(|e| e.into_inner()) = Some(why);
+                return Flow::Stop;
             }
         }
         Flow::Continue
@@ -826,15 +823,37 @@ impl Runner {
                 .map(|(h, _)| h.clone())
                 .collect(),
             interrupted,
+            stopped_by: self.stopped_by.lock().unwrap_or_else(|e| e.into_inner()).clone(),
         }
     }
 
     /// `become` for a task: the task's settings over the play's; only sudo exists.
-    fn become_for(&self, env: &PlayEnv<'_>, task: &Task) -> Option<Become> {
+    /// `become` for a task on a host: the `ansible_become*` variables override the task's
+    /// keywords, which override the play's (Ansible's precedence); the user defaults to root.
+    fn become_for(&self, env: &PlayEnv<'_>, task: &Task, ctx: &Context) -> Option<Become> {
         let opts = task.privilege.inherit(&env.play.privilege);
-        opts.enabled.unwrap_or(false).then(|| Become {
-            user: opts.user.unwrap_or_else(|| "root".into()),
-            method: opts.method.unwrap_or_else(|| "sudo".into()),
+        let var = |name: &str| {
+            let raw = ctx.get(name)?;
+            let value = self.templater.render_value(raw, ctx).ok()?;
+            Some(value)
+        };
+        let text = |v: Value| match v {
+            Value::String(s) => s,
+            other => other.to_string(),
+        };
+        let enabled = var("ansible_become")
+            .map(|v| crate::vars::truthy(&v))
+            .or(opts.enabled)
+            .unwrap_or(false);
+        enabled.then(|| Become {
+            user: var("ansible_become_user")
+                .map(text)
+                .or(opts.user)
+                .unwrap_or_else(|| "root".into()),
+            method: var("ansible_become_method")
+                .map(text)
+                .or(opts.method)
+                .unwrap_or_else(|| "sudo".into()),
         })
     }
 }

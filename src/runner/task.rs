@@ -72,6 +72,10 @@ impl Runner {
         shared: &Arc<VarMap>,
     ) -> HostOutcome {
         let started = Instant::now();
+        self.events.emit(Event::HostStart {
+            host: host.to_owned(),
+            task: task.display_name().to_owned(),
+        });
         let ctx = self.context(env, host, task, shared);
         let (run, looped) = match &task.loop_ {
             None => (self.run_item(env, task, host, &ctx).await, false),
@@ -248,7 +252,42 @@ impl Runner {
                 Err(e) => return Run::unreachable(e.to_string()),
             }
         };
-        let run_as = self.become_for(env, task);
+        let run_as = self.become_for(env, task, ctx);
+        if let Some(b) = run_as.as_ref().filter(|b| b.method != "sudo") {
+            return Run::failed(format!(
+                "become_method `{}` is not supported: zdd becomes another user through `sudo -n`",
+                b.method
+            ));
+        }
+        let run = self
+            .attempts(
+                module,
+                task,
+                host,
+                ctx,
+                &args,
+                target_host.as_ref(),
+                run_as.as_ref(),
+            )
+            .await;
+        if matches!(run.status, Status::Ok | Status::Changed) {
+            self.rotation.observe(task, &args, host, target);
+        }
+        run
+    }
+
+    /// The module, run again while `until` does not hold (Ansible's retries and delay).
+    #[allow(clippy::too_many_arguments)]
+    async fn attempts(
+        &self,
+        module: &dyn crate::modules::Module,
+        task: &Task,
+        host: &str,
+        ctx: &Context,
+        args: &Value,
+        target_host: &dyn crate::host::Host,
+        run_as: Option<&crate::host::Become>,
+    ) -> Run {
         let (retries, delay) = match self.retry_policy(task, ctx) {
             Ok(policy) => policy,
             Err(e) => return Run::failed(e),
@@ -257,15 +296,15 @@ impl Runner {
         loop {
             attempt += 1;
             let mctx = ModuleCtx {
-                host: target_host.as_ref(),
-                run_as: run_as.as_ref(),
+                host: target_host,
+                run_as,
                 templater: &self.templater,
                 vars: ctx,
                 playbook_dir: &self.playbook.dir,
                 check_mode: task.check_mode.unwrap_or(self.opts.check_mode),
                 diff: self.opts.diff,
             };
-            let outcome = module.run(&mctx, &args).await;
+            let outcome = module.run(&mctx, args).await;
             let mut run = match outcome {
                 Ok(result) => Run {
                     status: Status::Ok,
