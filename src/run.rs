@@ -110,7 +110,10 @@ fn check(args: CheckArgs) -> Result<i32, Error> {
         .playbook
         .plays
         .iter()
-        .map(|p| p.pre_tasks.len() + p.tasks.len() + p.post_tasks.len() + p.handlers.len())
+        .map(|p| {
+            let flat = |t| crate::playbook::flatten(t).len();
+            flat(&p.pre_tasks) + flat(&p.tasks) + flat(&p.post_tasks) + p.handlers.len()
+        })
         .sum();
     println!(
         "{}: ok ({} plays, {} tasks and handlers, {} inventory hosts); nothing was contacted",

@@ -165,3 +165,24 @@ fn registry_resolves_names_and_aliases() {
         .all(|m| registry().get(m).unwrap().controller_only()));
     assert!(registry().get("shell").unwrap().free_form() && !registry().get("copy").unwrap().free_form());
 }
+
+#[test]
+fn meta_pause_and_assert_arguments_are_checked_before_running() {
+    assert!(check("meta", json!({"_raw_params": "flush_handlers"})).is_ok());
+    assert!(check("meta", json!({"_raw_params": "end_batch"})).is_ok());
+    let e = check("meta", json!({"_raw_params": "flush_handler"})).unwrap_err();
+    assert_eq!(e.hint.as_deref(), Some("did you mean `flush_handlers`?"));
+    assert!(check("pause", json!({"seconds": 3})).is_ok());
+    assert!(check("pause", json!({"minutes": "{{ wait }}"})).is_ok());
+    assert!(check("pause", json!({})).is_err());
+    assert!(check("pause", json!({"seconds": "soon"})).is_err());
+    assert!(check("assert", json!({"that": ["a", "b"], "msg": "m"})).is_ok());
+    assert!(check("assert", json!({"that": [{"a": 1}]})).is_err());
+    assert_eq!(
+        check("assert", json!({"that": "a", "fail_mgs": "x"}))
+            .unwrap_err()
+            .key
+            .as_deref(),
+        Some("fail_mgs")
+    );
+}

@@ -470,3 +470,36 @@ async fn controller_modules() {
     assert_eq!(r.extra["msg"], json!(["a", 1]));
     assert_eq!(r.msg, None, "a list keeps its shape");
 }
+
+#[tokio::test]
+async fn assert_checks_every_expression_and_reports_the_first_false_one() {
+    let env = Env::new();
+    let r = env
+        .run(
+            "assert",
+            json!({"that": ["http_port > 1024", "http_port == 8080"], "success_msg": "fine"}),
+        )
+        .await;
+    assert!(!r.failed);
+    assert_eq!(r.msg.as_deref(), Some("fine"));
+    let r = env
+        .run(
+            "assert",
+            json!({"that": ["http_port > 1024", "http_port < 100"], "fail_msg": "low port"}),
+        )
+        .await;
+    assert!(r.failed);
+    assert_eq!(r.msg.as_deref(), Some("low port"));
+    assert_eq!(r.extra["assertion"], json!("http_port < 100"));
+    let r = env.run("assert", json!({"that": "http_port == 1"})).await;
+    assert_eq!(r.msg.as_deref(), Some("Assertion failed"));
+}
+
+#[tokio::test]
+async fn pause_waits_the_seconds_given() {
+    let env = Env::new();
+    let started = std::time::Instant::now();
+    let r = env.run("pause", json!({"seconds": 0.2})).await;
+    assert!(!r.failed && !r.changed);
+    assert!(started.elapsed() >= std::time::Duration::from_millis(200));
+}

@@ -193,7 +193,11 @@ impl Parser<'_> {
                     let hint = if TASK_KEYWORDS.contains(&k) || registry().get(k).is_some() {
                         Some("put it on the tasks inside the block".to_owned())
                     } else {
-                        did_you_mean(k, BLOCK_KEYWORDS.iter().copied())
+                        let sections = ["block", "rescue", "always"];
+                        did_you_mean(k, BLOCK_KEYWORDS.iter().copied().chain(sections)).or_else(|| {
+                            did_you_mean(k, TASK_KEYWORDS.iter().copied())
+                                .map(|h| format!("{h} (it goes on the tasks inside the block)"))
+                        })
                     };
                     self.error(format!("`{k}` is not a block keyword"), kloc)
                         .hint_opt(hint);
