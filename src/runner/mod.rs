@@ -778,7 +778,7 @@ impl Runner {
         let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
         let s = state.entry(host.to_owned()).or_default();
         match status {
-            Status::Unreachable => {
+            Status::Unreachable if !ignored => {
                 s.stats.unreachable += 1;
                 s.unreachable = true;
             }
@@ -787,7 +787,8 @@ impl Runner {
                 s.failed = true;
             }
             Status::Skipped => s.stats.skipped += 1,
-            Status::Failed | Status::Ok | Status::Changed => {
+            // An ignored unreachable host (`ignore_unreachable`) counts as ok and ignored.
+            Status::Unreachable | Status::Failed | Status::Ok | Status::Changed => {
                 s.stats.ok += 1;
                 if changed {
                     s.stats.changed += 1;

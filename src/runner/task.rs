@@ -81,7 +81,8 @@ impl Runner {
             None => (self.run_item(env, task, host, &ctx).await, false),
             Some(lp) => (self.run_loop(env, task, host, &ctx, lp, started).await, true),
         };
-        let ignored = run.status == Status::Failed && self.ignore_errors(task, &ctx);
+        let ignored = (run.status == Status::Failed && self.ignore_errors(task, &ctx))
+            || (run.status == Status::Unreachable && task.ignore_unreachable);
         let changed = run.changed();
         if let Some(name) = &task.register {
             self.set_facts(host, VarMap::from([(name.clone(), run.result.clone())]));
@@ -101,7 +102,12 @@ impl Runner {
         ));
         HostOutcome {
             host: host.to_owned(),
-            status: run.status,
+            // An ignored unreachable host stays in the play.
+            status: if run.status == Status::Unreachable && ignored {
+                Status::Ok
+            } else {
+                run.status
+            },
             failed: run.status == Status::Failed && !ignored,
             changed,
         }
