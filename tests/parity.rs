@@ -6,7 +6,7 @@
 //! - `inventory.ini` (else the lab's own): `@NET@` becomes the lab's `127.0.X`, `@CONN@`
 //!   the lab's connection variables (a `[all:vars]` body; `@CONN_YAML@` alone on a line:
 //!   the same as YAML at that indentation); `inventory.yml` works the same way;
-//! - `args`: extra command-line arguments, one per line;
+//! - `args`: extra command-line arguments, one per line (`args-zdd`: for zdd only);
 //! - any other files the playbook reads (`vars.yml`, `group_vars/`, ...);
 //! - `zdd-differs`: zdd deliberately refuses this input before touching any host (the file
 //!   says why); the case then asserts exit 5, a `playbook.yml:LINE` location on stderr, and
@@ -147,15 +147,21 @@ fn run_tool(name: &str, case: &Path, run: &Path, lab: &Lab) -> Tool {
     } else {
         lab.inventory()
     };
-    let args: Vec<String> = std::fs::read_to_string(dir.join("args"))
-        .map(|t| {
-            t.lines()
-                .map(str::trim)
-                .filter(|l| !l.is_empty() && !l.starts_with('#'))
-                .map(|l| fill(l, lab).trim().to_owned())
-                .collect()
-        })
-        .unwrap_or_default();
+    let args_file = |name: &str| -> Vec<String> {
+        std::fs::read_to_string(dir.join(name))
+            .map(|t| {
+                t.lines()
+                    .map(str::trim)
+                    .filter(|l| !l.is_empty() && !l.starts_with('#'))
+                    .map(|l| fill(l, lab).trim().to_owned())
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let mut args = args_file("args");
+    if name == "zdd" {
+        args.extend(args_file("args-zdd"));
+    }
     let mut cmd = if name == "ansible" {
         let home = dir.join("home");
         std::fs::create_dir_all(home.join(".ansible/tmp")).unwrap();
