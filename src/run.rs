@@ -1,9 +1,12 @@
 //! The pipeline behind every command: load -> validate -> plan/run -> report.
 
+use crate::audit::AuditLog;
 use crate::cli::{ApplyArgs, CheckArgs, Cli, Command, InputArgs, OutputFormat};
+use crate::commands::resume::JournalSession;
 use crate::error::{exit, Diagnostic, Error};
 use crate::events::{EventSink, Reporter};
 use crate::inventory::Inventory;
+use crate::journal::JournalReporter;
 use crate::parse;
 use crate::playbook::Playbook;
 use crate::report::human::HumanReporter;
@@ -20,6 +23,8 @@ pub fn run(cli: Cli) -> i32 {
     let verbosity = match &cli.command {
         Command::Apply(a) => a.input.verbose,
         Command::Check(c) => c.input.verbose,
+        Command::Plan(p) => p.input.verbose,
+        Command::Status(_) => 0,
     };
     init_tracing(verbosity);
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
@@ -33,6 +38,8 @@ pub fn run(cli: Cli) -> i32 {
         match cli.command {
             Command::Apply(args) => apply(args).await,
             Command::Check(args) => check(args),
+            Command::Plan(args) => crate::commands::plan::plan(args),
+            Command::Status(args) => crate::commands::status::status(args),
         }
     });
     match result {
@@ -45,15 +52,15 @@ pub fn run(cli: Cli) -> i32 {
 }
 
 /// What the input files say, loaded and parsed.
-struct Input {
-    playbook: Playbook,
-    inventory: Inventory,
-    inventory_path: Option<PathBuf>,
-    extra_vars: VarMap,
+pub(crate) struct Input {
+    pub playbook: Playbook,
+    pub inventory: Inventory,
+    pub inventory_path: Option<PathBuf>,
+    pub extra_vars: VarMap,
 }
 
 /// Load the inventory, the playbook and `-e` vars, reporting every problem at once.
-fn load(input: &InputArgs) -> Result<Input, Error> {
+pub(crate) fn load(input: &InputArgs) -> Result<Input, Error> {
     let mut problems = Vec::new();
     let inventory = keep(
         &mut problems,
@@ -123,7 +130,9 @@ async fn apply(args: ApplyArgs) -> Result<i32, Error> {
     let input = load(&args.input)?;
     let templater = Arc::new(Templater::new());
     validate(&input.playbook, &input.inventory, &input.extra_vars, &templater)?;
-    let reporters: Vec<Box<dyn Reporter>> = match args.output {
+    let audit = args.audit_log.as_deref().map(AuditLog::open).transpose()?;
+    let journal = JournalSession::start(&args, &input)?;
+    let mut reporters: Vec<Box<dyn Reporter>> = match args.output {
         OutputFormat::Human => vec![Box::new(HumanReporter::new(
             std::io::stdout(),
             args.input.verbose,
@@ -133,7 +142,13 @@ async fn apply(args: ApplyArgs) -> Result<i32, Error> {
             Box::new(HumanReporter::new(std::io::stderr(), args.input.verbose)),
         ],
     };
+    reporters.push(Box::new(JournalReporter::new(journal.writer.clone())));
     let events = Arc::new(EventSink::new(reporters));
+    for message in &journal.resume.notes {
+        events.emit(crate::events::Event::Warning {
+            message: message.clone(),
+        });
+    }
     let stop = Arc::new(StopSignal::default());
     watch_signals(stop.clone(), events.clone());
     let opts = RunOptions {
@@ -141,6 +156,8 @@ async fn apply(args: ApplyArgs) -> Result<i32, Error> {
         limit: args.input.limit.clone(),
         check_mode: false,
         diff: false,
+        skip_batches: journal.resume.skip.clone(),
+        audit: audit.map(Arc::new),
     };
     let runner = Runner::new(
         input.playbook,
@@ -152,8 +169,9 @@ async fn apply(args: ApplyArgs) -> Result<i32, Error> {
         opts,
         stop,
     );
-    let summary = runner.run().await?;
-    Ok(summary.exit_code())
+    let result = runner.run().await;
+    journal.finish(result.as_ref());
+    Ok(result?.exit_code())
 }
 
 /// SIGINT and SIGTERM: the first finishes the batch in flight and stops, the second

@@ -2,8 +2,9 @@
 //! `changed_when`/`failed_when`, `register`, facts, and the events that report it.
 
 use super::{HostOutcome, PlayEnv, Runner, OMIT};
+use crate::audit::{AuditedHost, CommandContext};
 use crate::events::{Event, HostResult, Status};
-use crate::host::HostError;
+use crate::host::{Host, HostError};
 use crate::modules::{registry, ModuleCtx, ModuleResult};
 use crate::playbook::{Loop, Task};
 use crate::template::{TemplateError, Templater};
@@ -248,11 +249,19 @@ impl Runner {
             Ok(policy) => policy,
             Err(e) => return Run::failed(e),
         };
+        let audited = self.opts.audit.as_ref().map(|log| {
+            let about = CommandContext::new(host, delegate, task.display_name(), task.no_log);
+            AuditedHost::new(target_host.clone(), log.clone(), about)
+        });
+        let command_host: &dyn Host = match &audited {
+            Some(a) => a,
+            None => target_host.as_ref(),
+        };
         let mut attempt = 0;
         loop {
             attempt += 1;
             let mctx = ModuleCtx {
-                host: target_host.as_ref(),
+                host: command_host,
                 run_as: run_as.as_ref(),
                 templater: &self.templater,
                 vars: ctx,
