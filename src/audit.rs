@@ -112,6 +112,14 @@ impl CommandContext {
     }
 }
 
+/// `host`, audited when there is an audit log.
+pub fn audited(log: Option<&Arc<AuditLog>>, host: Arc<dyn Host>, about: CommandContext) -> Arc<dyn Host> {
+    match log {
+        Some(log) => Arc::new(AuditedHost::new(host, log.clone(), about)),
+        None => host,
+    }
+}
+
 /// A host whose every command is written to the audit log.
 #[derive(Debug)]
 pub struct AuditedHost {

@@ -66,6 +66,11 @@ pub struct ApplyArgs {
     #[arg(short = 'f', long = "forks", value_name = "N", default_value_t = 20, value_parser = clap::value_parser!(u32).range(1..))]
     pub forks: u32,
 
+    /// Skip preflight (sudo and HAProxy socket checks; an unreachable host then fails its
+    /// first task instead of stopping the run before anything changed).
+    #[arg(long = "no-preflight")]
+    pub no_preflight: bool,
+
     /// `human`: Ansible-style output. `json`: one JSON event per line on stdout (the
     /// human output then goes to stderr).
     #[arg(long = "output", short = 'o', value_enum, default_value_t = OutputFormat::Human)]

@@ -111,6 +111,10 @@ pub enum Error {
     /// Hosts that could not be reached before the first batch. Nothing was touched.
     #[error("unreachable: {}", .0.iter().map(|(h, why)| format!("{h} ({why})")).collect::<Vec<_>>().join(", "))]
     Unreachable(Vec<(String, String)>),
+    /// Preflight found a host where sudo or a load balancer socket does not work.
+    /// Nothing was touched.
+    #[error("preflight failed: {}", .0.iter().map(|(h, why)| format!("{h} ({why})")).collect::<Vec<_>>().join(", "))]
+    Preflight(Vec<(String, String)>),
     #[error("interrupted")]
     Interrupted,
     #[error("{0}")]
@@ -126,6 +130,7 @@ impl Error {
         match self {
             Error::Invalid(_) => exit::INVALID,
             Error::Unreachable(_) => exit::UNREACHABLE,
+            Error::Preflight(_) => exit::HOST_FAILED,
             Error::Interrupted => exit::INTERRUPTED,
             Error::Internal(_) => exit::INTERNAL,
         }

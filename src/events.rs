@@ -14,6 +14,15 @@ pub enum Event {
         playbook: String,
         plays: usize,
     },
+    /// Every host and delegate answered, sudo works where `become` is used, and every
+    /// HAProxy socket the playbook names answers.
+    Preflight {
+        hosts: usize,
+        sudo_checked: usize,
+        /// `host:path` of each socket checked.
+        sockets: Vec<String>,
+        duration_ms: u64,
+    },
     /// Emitted for every batch, as Ansible prints `PLAY [...]` per batch with `serial`.
     BatchStart {
         play: String,
@@ -59,6 +68,16 @@ pub enum Event {
     Warning {
         message: String,
     },
+    /// A signal stopped the run: which hosts finished their batch, which were never started.
+    Interrupted {
+        completed: Vec<String>,
+        failed: Vec<String>,
+        not_started: Vec<String>,
+    },
+    /// Servers this run took out of the load balancer and did not put back.
+    OutOfRotation {
+        servers: Vec<OutOfRotation>,
+    },
     Recap {
         hosts: IndexMap<String, HostStats>,
         duration_ms: u64,
@@ -98,6 +117,18 @@ pub struct HostResult {
     pub result: Value,
     /// Only print the result body (debug's `msg`/`var`), Ansible's `ok: [h] => {...}`.
     pub show_result: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct OutOfRotation {
+    /// `backend/server` as HAProxy names it.
+    pub server: String,
+    /// The inventory host it was disabled for.
+    pub host: String,
+    /// Where HAProxy runs (the delegate of the disable task).
+    pub load_balancer: String,
+    /// What puts it back, run on the load balancer.
+    pub command: String,
 }
 
 /// Ansible's per-host counters, as `PLAY RECAP` prints them.

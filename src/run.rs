@@ -156,6 +156,7 @@ async fn apply(args: ApplyArgs) -> Result<i32, Error> {
         limit: args.input.limit.clone(),
         check_mode: false,
         diff: false,
+        no_preflight: args.no_preflight,
         skip_batches: journal.resume.skip.clone(),
         audit: audit.map(Arc::new),
     };
@@ -218,6 +219,15 @@ fn report_error(e: &Error) {
         Error::Unreachable(hosts) => {
             eprintln!("error: {} host(s) unreachable; nothing was changed:", hosts.len());
             for (host, why) in hosts {
+                eprintln!("  {host}: {}", why.trim());
+            }
+        }
+        Error::Preflight(failures) => {
+            eprintln!(
+                "error: preflight failed on {} host(s); nothing was changed:",
+                failures.len()
+            );
+            for (host, why) in failures {
                 eprintln!("  {host}: {}", why.trim());
             }
         }

@@ -136,6 +136,10 @@ fn failed_upgrade_leaves_the_host_out_of_rotation_and_stops_the_rollout() {
         "a failed host must stay out of rotation"
     );
     assert!(recap_of(&text, web2).contains("failed=1"), "{text}");
+    assert!(
+        text.contains("web2: loadbalancer/web2 is disabled on lb; to put it back"),
+        "{text}"
+    );
     // serial: 1 and the whole batch failed: Ansible stops the play; web3 is untouched.
     assert!(text.contains("NO MORE HOSTS LEFT"), "{text}");
     assert!(!lab.page(web3).contains("version: 4"));
@@ -212,7 +216,7 @@ fn sigint_finishes_the_batch_and_leaves_no_ssh_master_behind() {
     )
     .unwrap();
     let marker = std::process::id().to_string();
-    let child = lab
+    let mut child = lab
         .zdd()
         .args(["apply", playbook.to_str().unwrap(), "-i"])
         .arg(lab.inventory())
@@ -220,7 +224,26 @@ fn sigint_finishes_the_batch_and_leaves_no_ssh_master_behind() {
         .stdout(std::process::Stdio::piped())
         .spawn()
         .unwrap();
-    std::thread::sleep(std::time::Duration::from_millis(800));
+    // Read the output as it comes; interrupt once the first batch is running its first task.
+    let (lines_tx, lines_rx) = std::sync::mpsc::channel::<String>();
+    let reader = std::io::BufReader::new(child.stdout.take().unwrap());
+    let collector = std::thread::spawn(move || {
+        use std::io::BufRead;
+        let mut all = String::new();
+        for line in reader.lines().map_while(Result::ok) {
+            let _ = lines_tx.send(line.clone());
+            all.push_str(&line);
+            all.push('\n');
+        }
+        all
+    });
+    let started = std::time::Instant::now();
+    while !lines_rx
+        .recv_timeout(std::time::Duration::from_secs(30))
+        .expect("zdd printed no task within 30 s")
+        .starts_with("TASK [shell]")
+    {}
+    std::thread::sleep(std::time::Duration::from_millis(300));
     let zdd_pid = child.id();
     let masters_before = support::ssh_masters_of(zdd_pid);
     assert!(
@@ -228,9 +251,10 @@ fn sigint_finishes_the_batch_and_leaves_no_ssh_master_behind() {
         "zdd should hold ssh masters while it runs"
     );
     unsafe { libc::kill(zdd_pid as i32, libc::SIGINT) };
-    let out = child.wait_with_output().unwrap();
-    let text = stdout(&out);
-    assert_eq!(out.status.code(), Some(130), "{text}");
+    let status = child.wait().unwrap();
+    let text = collector.join().unwrap();
+    assert!(started.elapsed().as_secs() < 30);
+    assert_eq!(status.code(), Some(130), "{text}");
     let done = |h: &str| std::path::Path::new(&format!("/tmp/zdd-sigint-{h}-{marker}")).exists();
     assert!(done(&lab.hosts()[0]), "the batch in flight must finish:\n{text}");
     assert!(
@@ -241,4 +265,168 @@ fn sigint_finishes_the_batch_and_leaves_no_ssh_master_behind() {
     for pid in masters_before {
         assert!(!support::alive(pid), "ssh master {pid} outlived zdd");
     }
+}
+
+#[test]
+fn missing_load_balancer_socket_is_found_in_preflight_before_anything_changes() {
+    let lab = Lab::start(2);
+    let hosts = lab.hosts();
+    let before: Vec<String> = hosts.iter().map(|h| lab.page(h)).collect();
+    let out = apply(
+        &lab,
+        LAB_PLAYBOOK,
+        &["version=7", "haproxy_socket=/tmp/zdd-no-such-haproxy.sock"],
+    );
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(2), "{}\n{err}", stdout(&out));
+    assert!(err.contains("preflight failed"), "{err}");
+    assert!(
+        err.contains("lb: no HAProxy socket at /tmp/zdd-no-such-haproxy.sock"),
+        "{err}"
+    );
+    assert!(
+        !stdout(&out).contains("TASK ["),
+        "no task may run:\n{}",
+        stdout(&out)
+    );
+    for (host, page) in hosts.iter().zip(before) {
+        assert_eq!(lab.page(host), page);
+        assert!(lab.server_state(host).contains("UP"));
+    }
+}
+
+#[test]
+fn sudo_that_does_not_work_is_found_in_preflight() {
+    let lab = Lab::start(1);
+    let out = apply(
+        &lab,
+        LAB_PLAYBOOK,
+        &["version=8", "ansible_become_user=zdd-no-such-user"],
+    );
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(2), "{}\n{err}", stdout(&out));
+    assert!(err.contains("web1: sudo -n -u zdd-no-such-user failed"), "{err}");
+    assert!(lab.server_state(&lab.hosts()[0]).contains("UP"));
+}
+
+#[test]
+fn preflight_reports_what_it_checked() {
+    let lab = Lab::start(2);
+    let out = apply(&lab, LAB_PLAYBOOK, &["version=9"]);
+    let text = stdout(&out);
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    let socket = format!("lb:{}", lab.socket().display());
+    let line = text
+        .lines()
+        .find(|l| l.starts_with("ok: 3 hosts reachable"))
+        .unwrap_or_else(|| panic!("no preflight line:\n{text}"));
+    assert!(line.contains("sudo works on 3"), "{line}");
+    assert!(line.contains(&socket), "{line}");
+}
+
+/// The lab playbook with a one-second step at the start of `tasks` (the host is out of
+/// rotation then), in a temporary directory that sees the lab's templates.
+fn slow_lab_playbook(dir: &std::path::Path) -> std::path::PathBuf {
+    let text = std::fs::read_to_string(support::lab_playbook()).unwrap();
+    let slow = text.replacen(
+        "  tasks:\n",
+        "  tasks:\n\n  - name: Slow upgrade step\n    shell: sleep 1\n",
+        1,
+    );
+    assert_ne!(slow, text, "the lab playbook has a tasks section");
+    let path = dir.join("slow-zero-downtime.yml");
+    std::fs::write(&path, slow).unwrap();
+    std::os::unix::fs::symlink(
+        support::repo_root().join("examples/lab/templates"),
+        dir.join("templates"),
+    )
+    .unwrap();
+    path
+}
+
+/// Start `zdd apply`, send `signals` SIGINTs once a line starting with `trigger` is printed,
+/// and return (exit code, stdout).
+fn interrupt_apply(
+    lab: &Lab,
+    playbook: &std::path::Path,
+    extra: &str,
+    trigger: &str,
+    signals: usize,
+) -> (Option<i32>, String) {
+    use std::io::BufRead;
+    let mut child = lab
+        .zdd()
+        .args(["apply", playbook.to_str().unwrap(), "-i"])
+        .arg(lab.inventory())
+        .args(["-e", extra])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let reader = std::io::BufReader::new(child.stdout.take().unwrap());
+    let mut text = String::new();
+    let mut lines = reader.lines().map_while(Result::ok);
+    for line in lines.by_ref() {
+        text.push_str(&line);
+        text.push('\n');
+        if line.starts_with(trigger) {
+            break;
+        }
+    }
+    for _ in 0..signals {
+        unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    for line in lines {
+        text.push_str(&line);
+        text.push('\n');
+    }
+    (child.wait().unwrap().code(), text)
+}
+
+#[test]
+fn ctrl_c_finishes_the_batch_in_flight_and_leaves_every_host_up() {
+    let lab = Lab::start(3);
+    let dir = tempfile::tempdir().unwrap();
+    let playbook = slow_lab_playbook(dir.path());
+    let (code, text) = interrupt_apply(&lab, &playbook, "version=11", "TASK [Slow upgrade step]", 1);
+    assert_eq!(code, Some(130), "{text}");
+    let hosts = lab.hosts();
+    for host in &hosts {
+        assert!(
+            lab.server_state(host).contains("UP"),
+            "{host} must be back in rotation:\n{text}"
+        );
+    }
+    assert!(
+        lab.page(&hosts[0]).contains("version: 11"),
+        "the batch in flight finishes:\n{text}"
+    );
+    assert!(!lab.page(&hosts[1]).contains("version: 11"));
+    assert!(
+        text.contains("completed: web1\nfailed: none\nnot started: web2, web3"),
+        "{text}"
+    );
+    assert!(!text.contains("OUT OF ROTATION"), "{text}");
+}
+
+#[test]
+fn second_ctrl_c_stops_after_the_task_and_says_how_to_put_the_host_back() {
+    let lab = Lab::start(2);
+    let dir = tempfile::tempdir().unwrap();
+    let playbook = slow_lab_playbook(dir.path());
+    let (code, text) = interrupt_apply(&lab, &playbook, "version=12", "TASK [Slow upgrade step]", 2);
+    assert_eq!(code, Some(130), "{text}");
+    let web1 = &lab.hosts()[0];
+    assert!(
+        lab.server_state(web1).contains("MAINT"),
+        "stopped mid-batch, web1 stays out:\n{text}"
+    );
+    let expected = format!(
+        "web1: loadbalancer/web1 is disabled on lb; to put it back, run there:\n    echo \"enable server loadbalancer/web1\" | socat stdio {}",
+        lab.socket().display()
+    );
+    assert!(text.contains(&expected), "{text}");
+    // The printed command is the right one: it puts web1 back.
+    assert_eq!(lab.haproxy_command("enable server loadbalancer/web1").trim(), "");
+    assert!(lab.wait_server_state(web1, "UP", std::time::Duration::from_secs(5)));
 }

@@ -54,10 +54,12 @@ fn audit_lines(path: &Path) -> Vec<Value> {
         .collect()
 }
 
-/// The inventory hosts that some command of the audit log was for.
+/// The inventory hosts that some task's command in the audit log was for (preflight's
+/// checks left out).
 fn audited_hosts(lines: &[Value]) -> Vec<String> {
     let mut hosts: Vec<String> = lines
         .iter()
+        .filter(|l| !l["task"].as_str().unwrap().starts_with("preflight"))
         .map(|l| l["host"].as_str().unwrap().to_owned())
         .collect();
     hosts.sort();
@@ -170,6 +172,7 @@ fn resume_continues_from_the_failed_batch_and_never_touches_completed_hosts_agai
     // Only web2 and web3 ran: no command for web1, not even a delegated one.
     let lines = audit_lines(&second_audit);
     assert_eq!(audited_hosts(&lines), ["web2", "web3"], "{lines:#?}");
+    assert!(!std::fs::read_to_string(&second_audit).unwrap().contains("web1"));
     assert!(!output.contains("[web1"), "web1 ran again:\n{output}");
     assert_eq!(
         lab.web_pid("web1"),
@@ -317,8 +320,14 @@ fn the_audit_log_has_one_line_per_command_with_host_delegate_task_rc_and_no_secr
             .filter(|l| l["host"] == host && l["task"] == task)
             .collect()
     };
+    // Preflight: sudo and the HAProxy socket on lb, where the become tasks are delegated.
+    let sudo = of("lb", "preflight: sudo");
+    assert_eq!(sudo.len(), 1, "{lines:#?}");
+    assert_eq!(sudo[0]["command"], "true");
+    assert_eq!(sudo[0]["become"], "root");
+    assert_eq!(of("lb", "preflight: HAProxy socket").len(), 1, "{lines:#?}");
     // web1: four tasks, one command each; web2: disable, then the failed read.
-    assert_eq!(lines.len(), 6, "{lines:#?}");
+    assert_eq!(lines.len(), 2 + 6, "{lines:#?}");
     let disable = of("web1", "Disable server in haproxy");
     assert_eq!(disable.len(), 1);
     assert_eq!(disable[0]["delegate"], "lb");

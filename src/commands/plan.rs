@@ -110,6 +110,7 @@ pub fn build(input: Input, templater: Arc<Templater>, limit: Option<String>) -> 
             limit: limit.clone(),
             check_mode: true,
             diff: false,
+            no_preflight: true,
             skip_batches: HashSet::new(),
             audit: None,
         },

@@ -26,8 +26,9 @@ pub const SESSIONS_PER_HOST: usize = 8;
 /// (`ConnectTimeout` only covers the TCP connect).
 const OPEN_DEADLINE: Duration = Duration::from_secs(30);
 
-/// Retries of a connection that sshd dropped during key exchange (`MaxStartups`).
-const KEX_RETRIES: u32 = 5;
+/// Retries of a connection that sshd dropped during key exchange (`MaxStartups`), with
+/// exponential backoff: up to about 15 s in all, enough for a busy sshd to let us in.
+const KEX_RETRIES: u32 = 8;
 
 /// The `ssh` options every master gets, before the user's own arguments.
 const MASTER_OPTIONS: &[&str] = &[
@@ -74,8 +75,7 @@ impl SshHost {
                 Ok(master) => return Ok(SshHost::over(spec, ctl, master)),
                 Err(message) if attempt < KEX_RETRIES && dropped_during_kex(&message) => {
                     attempt += 1;
-                    let jitter = u64::from(std::process::id() ^ attempt) % 50;
-                    tokio::time::sleep(Duration::from_millis(100 * u64::from(attempt) + jitter)).await;
+                    tokio::time::sleep(kex_backoff(&spec.name, attempt)).await;
                 }
                 Err(message) => return Err(HostError::Unreachable(message)),
             }
@@ -230,6 +230,17 @@ async fn read_all<R: tokio::io::AsyncRead + Unpin>(pipe: &mut Option<R>) -> Vec<
 }
 
 /// sshd dropped the connection before authentication: worth another try.
+/// How long to wait before retrying a dropped handshake: doubling from 200 ms up to 3.2 s,
+/// spread by a per-host, per-attempt jitter so that the hosts dropped together do not all
+/// come back at the same instant and get dropped again.
+fn kex_backoff(host: &str, attempt: u32) -> Duration {
+    use std::hash::{Hash, Hasher};
+    let base = 100u64 << attempt.min(5);
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    (host, attempt, std::time::SystemTime::now()).hash(&mut hasher);
+    Duration::from_millis(base / 2 + hasher.finish() % base)
+}
+
 fn dropped_during_kex(message: &str) -> bool {
     message.contains("kex_exchange_identification")
         || message.contains("Connection reset by peer")
@@ -422,4 +433,24 @@ async fn watch_master(
 /// A control socket path for the master of host number `index` under `dir`.
 pub fn control_path(dir: &Path, index: usize) -> PathBuf {
     dir.join(format!("{index}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn kex_backoff_grows_and_spreads_hosts() {
+        for attempt in 1..=8 {
+            let base = 100u64 << attempt.min(5);
+            let d = kex_backoff("web1", attempt).as_millis() as u64;
+            assert!(
+                (base / 2..base / 2 + base).contains(&d),
+                "attempt {attempt}: {d} ms"
+            );
+        }
+        let waits: std::collections::HashSet<_> =
+            (0..20).map(|i| kex_backoff(&format!("web{i}"), 3)).collect();
+        assert!(waits.len() > 10, "hosts should not retry in lockstep: {waits:?}");
+    }
 }

@@ -86,6 +86,23 @@ impl<W: Write + Send> Reporter for HumanReporter<W> {
     fn event(&mut self, event: &Event) {
         match event {
             Event::PlaybookStart { .. } => {}
+            Event::Preflight {
+                hosts,
+                sudo_checked,
+                sockets,
+                duration_ms,
+            } => {
+                self.banner("PREFLIGHT");
+                let mut text = format!(
+                    "ok: {hosts} host{} reachable, sudo works on {sudo_checked}",
+                    if *hosts == 1 { "" } else { "s" }
+                );
+                if !sockets.is_empty() {
+                    text.push_str(&format!(", HAProxy answers on {}", sockets.join(", ")));
+                }
+                text.push_str(&format!(" ({:.2}s)", *duration_ms as f64 / 1000.0));
+                self.line(&text);
+            }
             Event::BatchStart { play, .. } => self.banner(&format!("PLAY [{play}]")),
             Event::TaskStart { name, handler, .. } => {
                 let kind = if *handler { "RUNNING HANDLER" } else { "TASK" };
@@ -111,6 +128,37 @@ impl<W: Write + Send> Reporter for HumanReporter<W> {
                 self.line(&text);
             }
             Event::Recap { hosts, .. } => self.recap(hosts),
+            Event::Interrupted {
+                completed,
+                failed,
+                not_started,
+            } => {
+                self.banner("INTERRUPTED");
+                let list = |hosts: &[String]| {
+                    if hosts.is_empty() {
+                        "none".to_owned()
+                    } else {
+                        hosts.join(", ")
+                    }
+                };
+                let text = format!(
+                    "completed: {}\nfailed: {}\nnot started: {}",
+                    list(completed),
+                    list(failed),
+                    list(not_started)
+                );
+                self.line(&text);
+            }
+            Event::OutOfRotation { servers } => {
+                self.banner("OUT OF ROTATION");
+                for s in servers {
+                    let text = format!(
+                        "{}: {} is disabled on {}; to put it back, run there:\n    {}",
+                        s.host, s.server, s.load_balancer, s.command
+                    );
+                    self.line(&text);
+                }
+            }
         }
     }
 }

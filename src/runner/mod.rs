@@ -2,6 +2,8 @@
 //! sections and handlers, applying Ansible's failure rules. It never prints: it emits
 //! events.
 
+mod preflight;
+mod rotation;
 mod task;
 
 use crate::error::{exit, Diagnostic, Error};
@@ -29,6 +31,8 @@ pub struct RunOptions {
     pub limit: Option<String>,
     pub check_mode: bool,
     pub diff: bool,
+    /// Skip the sudo and socket checks, and let unreachable hosts fail their first task.
+    pub no_preflight: bool,
     /// Batches to skip, as (1-based play index, hosts of the batch): those a resumed run
     /// completed before. Keyed by hosts so a changed inventory never skips the wrong ones.
     pub skip_batches: HashSet<(usize, Vec<String>)>,
@@ -123,6 +127,10 @@ pub struct Runner {
     state: Mutex<IndexMap<String, HostState>>,
     specs: Mutex<HashMap<String, ConnectSpec>>,
     local: Arc<LocalHost>,
+    rotation: rotation::RotationLedger,
+    /// Hosts whose batch started, and hosts that completed their batch, across plays.
+    started: Mutex<IndexSet<String>>,
+    completed: Mutex<IndexSet<String>>,
 }
 
 /// What stays the same for every task of a play.
@@ -168,6 +176,9 @@ impl Runner {
             state: Mutex::new(IndexMap::new()),
             specs: Mutex::new(HashMap::new()),
             local: Arc::new(LocalHost::new("localhost")),
+            rotation: Default::default(),
+            started: Default::default(),
+            completed: Default::default(),
         }
     }
 
@@ -182,11 +193,38 @@ impl Runner {
             Err(e) => return Err(e),
         };
         let summary = self.summary(interrupted);
+        if interrupted {
+            self.events.emit(self.interrupted_event(&summary));
+        }
+        let out = self.rotation.out_of_rotation();
+        if !out.is_empty() {
+            self.events.emit(Event::OutOfRotation { servers: out });
+        }
         self.events.emit(Event::Recap {
             hosts: summary.stats.clone(),
             duration_ms: started.elapsed().as_millis() as u64,
         });
         Ok(summary)
+    }
+
+    /// Which hosts finished, failed, or were never started when a signal stopped the run.
+    fn interrupted_event(&self, summary: &RunSummary) -> Event {
+        let lock = |m: &Mutex<IndexSet<String>>| m.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        let (started, completed) = (lock(&self.started), lock(&self.completed));
+        let mut all: IndexSet<String> = IndexSet::new();
+        for play in &self.playbook.plays {
+            all.extend(self.select_hosts(play).unwrap_or_default());
+        }
+        Event::Interrupted {
+            completed: completed.into_iter().collect(),
+            failed: summary
+                .failed_hosts
+                .iter()
+                .chain(&summary.unreachable_hosts)
+                .cloned()
+                .collect(),
+            not_started: all.into_iter().filter(|h| !started.contains(h)).collect(),
+        }
     }
 
     async fn run_plays(&self) -> Result<Flow, Error> {
@@ -200,7 +238,7 @@ impl Runner {
             .iter()
             .map(|p| self.select_hosts(p))
             .collect::<Result<Vec<_>, _>>()?;
-        self.preflight(&play_hosts).await?;
+        self.preflight(&self.without_skipped_batches(&play_hosts)).await?;
         for (index, (play, hosts)) in self.playbook.plays.iter().zip(play_hosts).enumerate() {
             let flow = self.run_play(index + 1, play, hosts).await;
             if flow != Flow::Continue {
@@ -208,6 +246,21 @@ impl Runner {
             }
         }
         Ok(Flow::Continue)
+    }
+
+    /// The hosts of each play minus those of the batches a resumed run skips: those are
+    /// not contacted at all, not even by preflight.
+    fn without_skipped_batches(&self, play_hosts: &[Vec<String>]) -> Vec<Vec<String>> {
+        let plays = self.playbook.plays.iter().zip(play_hosts).enumerate();
+        plays
+            .map(|(i, (play, hosts))| {
+                let batches = crate::plan::batches(hosts, &play.serial).into_iter();
+                batches
+                    .filter(|b| !self.opts.skip_batches.contains(&(i + 1, b.clone())))
+                    .flatten()
+                    .collect()
+            })
+            .collect()
     }
 
     /// The play's hosts: its pattern, narrowed by `--limit`, in inventory order.
@@ -228,80 +281,6 @@ impl Runner {
         Ok(hosts)
     }
 
-    /// Open a connection to every host and every delegate we can name in advance, all at
-    /// once. A host that cannot be reached stops the run here, before anything changed.
-    async fn preflight(&self, play_hosts: &[Vec<String>]) -> Result<(), Error> {
-        let mut names: IndexSet<String> = IndexSet::new();
-        for (play, hosts) in self.playbook.plays.iter().zip(play_hosts) {
-            if play.connection.as_deref() == Some("local") {
-                continue;
-            }
-            let env = self.play_env(play, hosts.clone());
-            let shared = self.shared_vars(&env, hosts);
-            names.extend(hosts.iter().cloned());
-            let tasks = play
-                .pre_tasks
-                .iter()
-                .chain(&play.tasks)
-                .chain(&play.post_tasks)
-                .chain(&play.handlers);
-            for task in tasks.filter(|t| t.delegate_to.is_some()) {
-                for host in hosts {
-                    names.extend(self.static_delegates(&env, task, host, &shared));
-                }
-            }
-        }
-        let mut specs = Vec::new();
-        let mut problems = Vec::new();
-        for name in &names {
-            match self.spec_for(name) {
-                Ok(spec) if !spec.local => specs.push(spec),
-                Ok(_) => {}
-                Err(e) => problems.push(e),
-            }
-        }
-        if !problems.is_empty() {
-            return Err(Error::Invalid(problems));
-        }
-        let results = self.conns.open_all(&specs).await;
-        let unreachable: Vec<(String, String)> = specs
-            .iter()
-            .zip(results)
-            .filter_map(|(spec, r)| r.err().map(|e| (spec.name.clone(), e.to_string())))
-            .collect();
-        if unreachable.is_empty() {
-            Ok(())
-        } else {
-            Err(Error::Unreachable(unreachable))
-        }
-    }
-
-    /// The delegates a task names for a host, where they can be worked out before the run
-    /// (they usually can: `delegate_to: "{{ item }}"` over `groups.loadbalancers`).
-    fn static_delegates(
-        &self,
-        env: &PlayEnv<'_>,
-        task: &Task,
-        host: &str,
-        shared: &Arc<VarMap>,
-    ) -> Vec<String> {
-        let Some(template) = &task.delegate_to else {
-            return Vec::new();
-        };
-        let ctx = self.context(env, host, task, shared);
-        let render = |ctx: &Context| self.templater.render_str(template, ctx).ok();
-        match &task.loop_ {
-            None => render(&ctx).into_iter().collect(),
-            Some(lp) => match task::loop_items(&self.templater, lp, &ctx) {
-                Ok(items) => items
-                    .into_iter()
-                    .filter_map(|item| render(&ctx.with_var(&task.loop_control.loop_var, item)))
-                    .collect(),
-                Err(_) => Vec::new(),
-            },
-        }
-    }
-
     /// The delegates `task` names for each host of `batch`, where they can be worked out
     /// before the run (empty where they cannot): for `zdd plan`, which connects to nothing.
     pub fn planned_delegates(
@@ -313,9 +292,21 @@ impl Runner {
     ) -> Vec<(String, Vec<String>)> {
         let env = self.play_env(play, play_hosts.to_vec());
         let shared = self.shared_vars(&env, batch);
+        let Some(template) = &task.delegate_to else {
+            return batch.iter().map(|h| (h.clone(), Vec::new())).collect();
+        };
         batch
             .iter()
-            .map(|h| (h.clone(), self.static_delegates(&env, task, h, &shared)))
+            .map(|h| {
+                let ctx = self.context(&env, h, task, &shared);
+                let delegates = self
+                    .static_item_contexts(task, &ctx)
+                    .iter()
+                    .filter_map(|c| self.templater.render_str(template, c).ok())
+                    .map(|name| name.trim().to_owned())
+                    .collect();
+                (h.clone(), delegates)
+            })
             .collect()
     }
 
@@ -425,6 +416,11 @@ impl Runner {
                         batch.join(", ")
                     ),
                 });
+                for done in [&self.started, &self.completed] {
+                    done.lock()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .extend(batch.iter().cloned());
+                }
                 continue;
             }
             self.events.emit(Event::BatchStart {
@@ -435,7 +431,17 @@ impl Runner {
                 hosts: batch.clone(),
             });
             let started = Instant::now();
+            self.started
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .extend(batch.iter().cloned());
             let (flow, active) = self.run_batch(&env, batch).await;
+            if flow == Flow::Continue {
+                self.completed
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .extend(active.iter().cloned());
+            }
             let (failed, unreachable) = {
                 let state = self.state.lock().unwrap_or_else(|e| e.into_inner());
                 let with = |f: fn(&HostState) -> bool| -> Vec<String> {
@@ -804,11 +810,32 @@ impl Runner {
     }
 
     /// `become` for a task: the task's settings over the play's; only sudo exists.
-    fn become_for(&self, env: &PlayEnv<'_>, task: &Task) -> Option<Become> {
+    /// `become` for a task on a host: the `ansible_become*` variables override the task's
+    /// keywords, which override the play's (Ansible's precedence); the user defaults to root.
+    fn become_for(&self, env: &PlayEnv<'_>, task: &Task, ctx: &Context) -> Option<Become> {
         let opts = task.privilege.inherit(&env.play.privilege);
-        opts.enabled.unwrap_or(false).then(|| Become {
-            user: opts.user.unwrap_or_else(|| "root".into()),
-            method: opts.method.unwrap_or_else(|| "sudo".into()),
+        let var = |name: &str| {
+            let raw = ctx.get(name)?;
+            let value = self.templater.render_value(raw, ctx).ok()?;
+            Some(value)
+        };
+        let text = |v: Value| match v {
+            Value::String(s) => s,
+            other => other.to_string(),
+        };
+        let enabled = var("ansible_become")
+            .map(|v| crate::vars::truthy(&v))
+            .or(opts.enabled)
+            .unwrap_or(false);
+        enabled.then(|| Become {
+            user: var("ansible_become_user")
+                .map(text)
+                .or(opts.user)
+                .unwrap_or_else(|| "root".into()),
+            method: var("ansible_become_method")
+                .map(text)
+                .or(opts.method)
+                .unwrap_or_else(|| "sudo".into()),
         })
     }
 }

@@ -2,9 +2,9 @@
 //! `changed_when`/`failed_when`, `register`, facts, and the events that report it.
 
 use super::{HostOutcome, PlayEnv, Runner, OMIT};
-use crate::audit::{AuditedHost, CommandContext};
+use crate::audit::{audited, CommandContext};
 use crate::events::{Event, HostResult, Status};
-use crate::host::{Host, HostError};
+use crate::host::HostError;
 use crate::modules::{registry, ModuleCtx, ModuleResult};
 use crate::playbook::{Loop, Task};
 use crate::template::{TemplateError, Templater};
@@ -244,32 +244,61 @@ impl Runner {
                 Err(e) => return Run::unreachable(e.to_string()),
             }
         };
-        let run_as = self.become_for(env, task);
+        let run_as = self.become_for(env, task, ctx);
+        if let Some(b) = run_as.as_ref().filter(|b| b.method != "sudo") {
+            return Run::failed(format!(
+                "become_method `{}` is not supported: zdd becomes another user through `sudo -n`",
+                b.method
+            ));
+        }
+        let about = CommandContext::new(host, delegate, task.display_name(), task.no_log);
+        let target_host = audited(self.opts.audit.as_ref(), target_host, about);
+        let run = self
+            .attempts(
+                module,
+                task,
+                host,
+                ctx,
+                &args,
+                target_host.as_ref(),
+                run_as.as_ref(),
+            )
+            .await;
+        if matches!(run.status, Status::Ok | Status::Changed) {
+            self.rotation.observe(task, &args, host, target);
+        }
+        run
+    }
+
+    /// The module, run again while `until` does not hold (Ansible's retries and delay).
+    #[allow(clippy::too_many_arguments)]
+    async fn attempts(
+        &self,
+        module: &dyn crate::modules::Module,
+        task: &Task,
+        host: &str,
+        ctx: &Context,
+        args: &Value,
+        target_host: &dyn crate::host::Host,
+        run_as: Option<&crate::host::Become>,
+    ) -> Run {
         let (retries, delay) = match self.retry_policy(task, ctx) {
             Ok(policy) => policy,
             Err(e) => return Run::failed(e),
-        };
-        let audited = self.opts.audit.as_ref().map(|log| {
-            let about = CommandContext::new(host, delegate, task.display_name(), task.no_log);
-            AuditedHost::new(target_host.clone(), log.clone(), about)
-        });
-        let command_host: &dyn Host = match &audited {
-            Some(a) => a,
-            None => target_host.as_ref(),
         };
         let mut attempt = 0;
         loop {
             attempt += 1;
             let mctx = ModuleCtx {
-                host: command_host,
-                run_as: run_as.as_ref(),
+                host: target_host,
+                run_as,
                 templater: &self.templater,
                 vars: ctx,
                 playbook_dir: &self.playbook.dir,
                 check_mode: self.opts.check_mode,
                 diff: self.opts.diff,
             };
-            let outcome = module.run(&mctx, &args).await;
+            let outcome = module.run(&mctx, args).await;
             let mut run = match outcome {
                 Ok(result) => Run {
                     status: Status::Ok,
