@@ -77,6 +77,27 @@ mod tests {
     }
 
     #[test]
+    fn play_hosts_follow_the_pattern_narrowed_by_the_limit_in_inventory_order() {
+        let inventory = Inventory::from_ini(
+            std::path::Path::new("hosts.ini"),
+            "[lb]\nlb1\n[web]\nweb3\nweb1\nweb2\n",
+        )
+        .unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("site.yml");
+        std::fs::write(&path, "- hosts: web\n  tasks: []\n").unwrap();
+        let play = crate::parse::load_playbook(&path).unwrap().plays.remove(0);
+        assert_eq!(
+            play_hosts(&inventory, &play, None).unwrap(),
+            ["web3", "web1", "web2"]
+        );
+        assert_eq!(
+            play_hosts(&inventory, &play, Some("web1:web2:lb1")).unwrap(),
+            ["web1", "web2"]
+        );
+    }
+
+    #[test]
     fn serial_is_shown_as_written() {
         assert_eq!(serial_text(&[]), None);
         assert_eq!(serial_text(&[Serial::Count(1)]).unwrap(), "1");

@@ -408,6 +408,17 @@ fn an_interrupted_run_is_journalled_and_resumed_from_the_next_batch() {
     let shown = String::from_utf8_lossy(&out.stdout);
     assert!(shown.contains("run       interrupted (exit 130)"), "{shown}");
     assert!(shown.contains("never reached: web2, web3"), "{shown}");
+    let out = zdd_in(&lab, cwd)
+        .args(["status", "--output", "json", "--journal"])
+        .arg(&journal)
+        .output()
+        .unwrap();
+    let state: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(state["resumable"], true);
+    assert_eq!(state["next_batch"]["batch"], 2);
+    assert_eq!(state["next_batch"]["hosts"], serde_json::json!(["web2"]));
+    assert_eq!(state["never_reached"], serde_json::json!(["web2", "web3"]));
+    assert_eq!(state["playbook_changed"], false);
 
     let audit = cwd.join("audit.jsonl");
     let out = apply(
