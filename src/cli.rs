@@ -66,6 +66,25 @@ pub struct ApplyArgs {
     #[arg(short = 'f', long = "forks", value_name = "N", default_value_t = 20, value_parser = clap::value_parser!(u32).range(1..))]
     pub forks: u32,
 
+    /// While the rollout runs, send requests to this URL (the load balancer) and report
+    /// requests, failures and latency at the end.
+    #[arg(long = "probe", value_name = "URL")]
+    pub probe: Option<String>,
+
+    /// How many probe requests are in flight at once.
+    #[arg(
+        long = "probe-concurrency",
+        value_name = "N",
+        default_value_t = 4,
+        requires = "probe"
+    )]
+    pub probe_concurrency: usize,
+
+    /// Stop the rollout (exit 2) after the first batch that brings the probe's failed
+    /// requests over N; no further batch starts.
+    #[arg(long = "max-failed-requests", value_name = "N", requires = "probe")]
+    pub max_failed_requests: Option<u64>,
+
     /// Skip preflight (sudo and HAProxy socket checks; an unreachable host then fails its
     /// first task instead of stopping the run before anything changed).
     #[arg(long = "no-preflight")]

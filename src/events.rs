@@ -82,6 +82,8 @@ pub enum Event {
         hosts: IndexMap<String, HostStats>,
         duration_ms: u64,
     },
+    /// What `--probe` saw during the run.
+    Probe(crate::probe::ProbeReport),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]

@@ -6,17 +6,14 @@
 //! full disk leaves the previous version, never half of one. `JournalReporter` writes it
 //! from the runner's events; `plan_resume` decides, purely, what a resumed run skips.
 
-use crate::error::{exit, Diagnostic, Error};
-use crate::events::{Event, Reporter, Status};
-use crate::runner::RunSummary;
+use crate::error::{Diagnostic, Error};
 use crate::vars::VarMap;
 use indexmap::IndexMap;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
 use std::time::SystemTime;
 
 /// The journal format's version; a journal of another version is not resumed from.
@@ -38,7 +35,8 @@ pub struct Journal {
     pub finished: Option<String>,
     pub state: RunState,
     pub exit_code: Option<i32>,
-    /// Why the run ended before its first batch (an unreachable host in preflight, ...).
+    /// Why the run stopped when no host's failure says it: an unreachable host in
+    /// preflight, the probe's failure budget, ...
     pub error: Option<String>,
     /// When the run this one resumed had started.
     pub resumed_from: Option<String>,
@@ -382,233 +380,6 @@ pub fn plan_resume(
     })
 }
 
-/// The journal of the run in progress, written on every change.
-#[derive(Debug)]
-pub struct JournalWriter {
-    path: PathBuf,
-    journal: Journal,
-}
-
-impl JournalWriter {
-    /// Start a run's journal (with the batches a resumed run carries over) and write it,
-    /// so that an unwritable journal stops the run before any host is touched.
-    pub fn begin(
-        path: &Path,
-        identity: Identity,
-        plan: Vec<PlannedPlay>,
-        resume: &Resume,
-    ) -> Result<JournalWriter, Error> {
-        let now = utc_timestamp(SystemTime::now());
-        let journal = Journal {
-            format: FORMAT,
-            identity,
-            pid: std::process::id(),
-            started: now.clone(),
-            updated: now,
-            finished: None,
-            state: RunState::Running,
-            exit_code: None,
-            error: None,
-            resumed_from: resume.resumed_from.clone(),
-            plan,
-            in_flight: None,
-            batches: resume.carried.clone(),
-        };
-        journal.save(path).map_err(|e| {
-            Error::invalid(
-                Diagnostic::new(format!("cannot write the journal {}: {e}", path.display()))
-                    .hint("pass a writable path to --journal"),
-            )
-        })?;
-        Ok(JournalWriter {
-            path: path.to_owned(),
-            journal,
-        })
-    }
-
-    pub fn path(&self) -> &Path {
-        &self.path
-    }
-
-    pub fn journal(&self) -> &Journal {
-        &self.journal
-    }
-
-    /// Record how the run ended: its summary, or the error that ended it.
-    pub fn finish(&mut self, outcome: Result<&RunSummary, &Error>) {
-        let (state, code, error) = match outcome {
-            Ok(summary) if summary.interrupted => (RunState::Interrupted, summary.exit_code(), None),
-            Ok(summary) if summary.exit_code() == exit::OK => (RunState::Completed, exit::OK, None),
-            Ok(summary) => (RunState::Failed, summary.exit_code(), None),
-            Err(Error::Interrupted) => (RunState::Interrupted, exit::INTERRUPTED, None),
-            Err(e) => (RunState::Failed, e.exit_code(), Some(e.to_string())),
-        };
-        self.journal.state = state;
-        self.journal.exit_code = Some(code);
-        self.journal.error = error;
-        self.journal.in_flight = None;
-        self.journal.finished = Some(utc_timestamp(SystemTime::now()));
-        self.save();
-    }
-
-    fn save(&mut self) {
-        self.journal.updated = utc_timestamp(SystemTime::now());
-        if let Err(e) = self.journal.save(&self.path) {
-            tracing::warn!("cannot write the journal {}: {e}", self.path.display());
-        }
-    }
-}
-
-/// Writes the journal from the runner's events.
-pub struct JournalReporter {
-    writer: Arc<Mutex<JournalWriter>>,
-    /// The first failure of each host in the batch in flight: (task, message).
-    failures: HashMap<String, (String, String)>,
-    note: Option<String>,
-}
-
-impl JournalReporter {
-    pub fn new(writer: Arc<Mutex<JournalWriter>>) -> Self {
-        JournalReporter {
-            writer,
-            failures: HashMap::new(),
-            note: None,
-        }
-    }
-}
-
-impl Reporter for JournalReporter {
-    fn event(&mut self, event: &Event) {
-        match event {
-            Event::BatchStart {
-                play,
-                play_index,
-                index,
-                total,
-                hosts,
-            } => {
-                self.failures.clear();
-                self.note = None;
-                let mut writer = self.writer.lock().unwrap_or_else(|e| e.into_inner());
-                writer.journal.in_flight = Some(InFlight {
-                    play_index: *play_index,
-                    play: play.clone(),
-                    batch: *index,
-                    batches: *total,
-                    hosts: hosts.clone(),
-                    started: utc_timestamp(SystemTime::now()),
-                });
-                writer.save();
-            }
-            Event::HostResult(r)
-                if (r.status == Status::Failed && !r.ignored) || r.status == Status::Unreachable =>
-            {
-                self.failures
-                    .entry(r.host.clone())
-                    .or_insert_with(|| (r.task.clone(), failure_message(&r.result)));
-            }
-            Event::NoMoreHosts { reason } => self.note = Some(reason.clone()),
-            Event::BatchEnd {
-                play,
-                play_index,
-                index,
-                total,
-                completed,
-                failed,
-                unreachable,
-                interrupted,
-                duration_ms,
-            } => {
-                let mut writer = self.writer.lock().unwrap_or_else(|e| e.into_inner());
-                let in_flight = writer.journal.in_flight.take();
-                let order = in_flight.as_ref().map(|f| f.hosts.clone()).unwrap_or_default();
-                let record = BatchRecord {
-                    play_index: *play_index,
-                    play: play.clone(),
-                    batch: *index,
-                    batches: *total,
-                    hosts: self.host_records(&order, completed, failed, unreachable, *interrupted),
-                    started: in_flight.map(|f| f.started).unwrap_or_default(),
-                    finished: utc_timestamp(SystemTime::now()),
-                    duration_ms: *duration_ms,
-                    interrupted: *interrupted,
-                    note: self.note.take(),
-                    earlier_run: None,
-                };
-                writer.journal.batches.push(record);
-                writer.save();
-            }
-            _ => {}
-        }
-    }
-}
-
-impl JournalReporter {
-    fn host_records(
-        &self,
-        order: &[String],
-        completed: &[String],
-        failed: &[String],
-        unreachable: &[String],
-        interrupted: bool,
-    ) -> IndexMap<String, HostRecord> {
-        let mut hosts: Vec<&String> = order.iter().collect();
-        for h in completed.iter().chain(failed).chain(unreachable) {
-            if !hosts.contains(&h) {
-                hosts.push(h);
-            }
-        }
-        hosts
-            .into_iter()
-            .map(|h| {
-                let outcome = if unreachable.contains(h) {
-                    HostOutcome::Unreachable
-                } else if failed.contains(h) {
-                    HostOutcome::Failed
-                } else if interrupted {
-                    HostOutcome::Interrupted
-                } else if completed.contains(h) {
-                    HostOutcome::Completed
-                } else {
-                    // Left the batch without a failure of its own: stopped by a failure rule.
-                    HostOutcome::Failed
-                };
-                let (task, msg) = match self.failures.get(h) {
-                    Some((t, m)) if outcome != HostOutcome::Completed => (Some(t.clone()), Some(m.clone())),
-                    _ => (None, None),
-                };
-                (h.clone(), HostRecord { outcome, task, msg })
-            })
-            .collect()
-    }
-}
-
-/// The line that says why a task failed: its `msg`, else its stderr, else its rc.
-fn failure_message(result: &serde_json::Value) -> String {
-    let text = |key: &str| {
-        result
-            .get(key)
-            .and_then(|v| v.as_str())
-            .map(str::trim)
-            .filter(|s| !s.is_empty())
-            .map(str::to_owned)
-    };
-    if result.get("censored").is_some() {
-        return "the output has been hidden (no_log: true)".into();
-    }
-    let msg = text("msg");
-    let stderr = text("stderr");
-    match (msg, stderr) {
-        (Some(m), Some(e)) if m == "non-zero return code" => format!("{m}: {e}"),
-        (Some(m), _) => m,
-        (None, Some(e)) => e,
-        (None, None) => match result.get("rc") {
-            Some(rc) => format!("rc={rc}"),
-            None => "failed".into(),
-        },
-    }
-}
-
 /// SHA-256 of a file's bytes, as `Identity::playbook_sha256` holds it; `None` when it
 /// cannot be read.
 pub fn file_sha256(path: &Path) -> Option<String> {
@@ -655,6 +426,9 @@ fn civil_from_days(days: i64) -> (i64, u32, u32) {
     let year = yoe + era * 400 + i64::from(month <= 2);
     (year, month, day)
 }
+
+mod writer;
+pub use writer::{JournalReporter, JournalWriter};
 
 #[cfg(test)]
 mod tests;

@@ -16,6 +16,7 @@ pub mod modules;
 pub mod parse;
 pub mod plan;
 pub mod playbook;
+pub mod probe;
 pub mod report;
 mod run;
 pub mod runner;

@@ -4,11 +4,12 @@ use crate::audit::AuditLog;
 use crate::cli::{ApplyArgs, CheckArgs, Cli, Command, InputArgs, OutputFormat};
 use crate::commands::resume::JournalSession;
 use crate::error::{exit, Diagnostic, Error};
-use crate::events::{EventSink, Reporter};
+use crate::events::{Event, EventSink, Reporter};
 use crate::inventory::Inventory;
 use crate::journal::JournalReporter;
 use crate::parse;
 use crate::playbook::Playbook;
+use crate::probe::{Probe, Target};
 use crate::report::human::HumanReporter;
 use crate::report::json::JsonReporter;
 use crate::runner::{RunOptions, Runner, StopSignal};
@@ -160,19 +161,51 @@ async fn apply(args: ApplyArgs) -> Result<i32, Error> {
         skip_batches: journal.resume.skip.clone(),
         audit: audit.map(Arc::new),
     };
-    let runner = Runner::new(
+    let probe_target = match &args.probe {
+        Some(url) => Some(Target::parse(url).map_err(|e| Error::invalid(Diagnostic::new(e)))?),
+        None => None,
+    };
+    let mut runner = Runner::new(
         input.playbook,
         input.inventory,
         input.inventory_path,
         input.extra_vars,
         templater,
-        events,
+        events.clone(),
         opts,
         stop,
     );
+    let probe = probe_target.map(|t| Arc::new(Probe::start(t, args.probe_concurrency)));
+    if let (Some(probe), Some(budget)) = (&probe, args.max_failed_requests) {
+        let probe = probe.clone();
+        runner = runner.with_gate(Box::new(move || match probe.failed() {
+            failed if failed > budget => Err(format!(
+                "the probe counted {failed} failed requests, over the budget of {budget}"
+            )),
+            _ => Ok(()),
+        }));
+    }
     let result = runner.run().await;
-    journal.finish(result.as_ref());
-    Ok(result?.exit_code())
+    // The runner's gate holds the probe too: release it so the probe can be stopped.
+    drop(runner);
+    let mut code = match &result {
+        Ok(summary) => summary.exit_code(),
+        Err(e) => e.exit_code(),
+    };
+    if let Some(probe) = probe.and_then(Arc::into_inner) {
+        let report = probe.stop().await;
+        if code == exit::OK
+            && args
+                .max_failed_requests
+                .is_some_and(|budget| report.failed > budget)
+        {
+            code = exit::HOST_FAILED;
+        }
+        events.emit(Event::Probe(report));
+    }
+    journal.finish(result.as_ref(), code);
+    result?;
+    Ok(code)
 }
 
 /// SIGINT and SIGTERM: the first finishes the batch in flight and stops, the second

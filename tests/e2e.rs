@@ -430,3 +430,114 @@ fn second_ctrl_c_stops_after_the_task_and_says_how_to_put_the_host_back() {
     assert_eq!(lab.haproxy_command("enable server loadbalancer/web1").trim(), "");
     assert!(lab.wait_server_state(web1, "UP", std::time::Duration::from_secs(5)));
 }
+
+/// The lab playbook without its disable/enable steps, and with an upgrade that takes half
+/// a second while the content is gone: what a rollout without the load balancer looks like.
+fn no_disable_lab_playbook(dir: &std::path::Path) -> std::path::PathBuf {
+    let text = std::fs::read_to_string(support::lab_playbook()).unwrap();
+    let start = text.find("  pre_tasks:").unwrap();
+    let end = text.find("  tasks:").unwrap();
+    let mut variant = format!("{}{}", &text[..start], &text[end..]);
+    let post = variant.find("  post_tasks:").unwrap();
+    variant.truncate(post);
+    let variant = variant.replacen(
+        "      state: absent\n",
+        "      state: absent\n\n  - name: Upgrade takes a moment\n    shell: sleep 0.5\n",
+        1,
+    );
+    assert!(variant.contains("sleep 0.5") && !variant.contains("disable server"));
+    let path = dir.join("no-disable.yml");
+    std::fs::write(&path, variant).unwrap();
+    std::os::unix::fs::symlink(
+        support::repo_root().join("examples/lab/templates"),
+        dir.join("templates"),
+    )
+    .unwrap();
+    path
+}
+
+/// `requests=N failed=M` from the PROBE RECAP line.
+fn probe_counts(text: &str) -> (u64, u64) {
+    let line = text
+        .lines()
+        .find(|l| l.contains(" : requests="))
+        .unwrap_or_else(|| panic!("no probe recap:\n{text}"));
+    let field = |name: &str| -> u64 {
+        let start = line.find(&format!("{name}=")).unwrap() + name.len() + 1;
+        line[start..].split_whitespace().next().unwrap().parse().unwrap()
+    };
+    (field("requests"), field("failed"))
+}
+
+#[test]
+fn probe_sees_downtime_without_a_disable_step_and_none_with_it() {
+    let lab = Lab::start(2);
+    let dir = tempfile::tempdir().unwrap();
+    let careless = no_disable_lab_playbook(dir.path());
+    let url = lab.haproxy_url();
+    let out = lab
+        .zdd()
+        .args(["apply", careless.to_str().unwrap(), "-i"])
+        .arg(lab.inventory())
+        .args(["-e", "version=13", "--probe", &url, "--probe-concurrency", "4"])
+        .output()
+        .unwrap();
+    let text = stdout(&out);
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    let (requests, failed) = probe_counts(&text);
+    assert!(requests > 50, "{text}");
+    assert!(
+        failed > 0,
+        "content removed while in rotation must cost requests:\n{text}"
+    );
+
+    let slow = dir.path().join("slow");
+    std::fs::create_dir(&slow).unwrap();
+    let careful = slow_lab_playbook(&slow);
+    let out = lab
+        .zdd()
+        .args(["apply", careful.to_str().unwrap(), "-i"])
+        .arg(lab.inventory())
+        .args(["-e", "version=14", "--probe", &url, "--max-failed-requests", "0"])
+        .output()
+        .unwrap();
+    let text = stdout(&out);
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    let (requests, failed) = probe_counts(&text);
+    assert!(requests > 50, "{text}");
+    assert_eq!(failed, 0, "{text}");
+}
+
+#[test]
+fn probe_budget_stops_the_rollout_after_the_batch_that_broke_it() {
+    let lab = Lab::start(3);
+    let dir = tempfile::tempdir().unwrap();
+    let careless = no_disable_lab_playbook(dir.path());
+    let out = lab
+        .zdd()
+        .args(["apply", careless.to_str().unwrap(), "-i"])
+        .arg(lab.inventory())
+        .args([
+            "-e",
+            "version=15",
+            "--probe",
+            &lab.haproxy_url(),
+            "--max-failed-requests",
+            "0",
+        ])
+        .output()
+        .unwrap();
+    let text = stdout(&out);
+    assert_eq!(out.status.code(), Some(2), "{text}");
+    assert!(
+        text.contains("stopping after batch 1/3: the probe counted"),
+        "{text}"
+    );
+    let hosts = lab.hosts();
+    assert!(lab.page(&hosts[0]).contains("version: 15"));
+    assert!(
+        !lab.page(&hosts[1]).contains("version: 15"),
+        "no batch may start after the budget broke"
+    );
+    assert!(!lab.page(&hosts[2]).contains("version: 15"));
+}

@@ -41,12 +41,12 @@ impl JournalSession {
         })
     }
 
-    /// Record how the run ended.
-    pub fn finish(&self, outcome: Result<&RunSummary, &Error>) {
+    /// Record how the run ended, and the exit code zdd ends with.
+    pub fn finish(&self, outcome: Result<&RunSummary, &Error>, code: i32) {
         self.writer
             .lock()
             .unwrap_or_else(|e| e.into_inner())
-            .finish(outcome);
+            .finish(outcome, code);
     }
 }
 

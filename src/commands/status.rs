@@ -139,7 +139,7 @@ pub fn render(
         let _ = writeln!(out, "          resumed the run started {from}");
     }
     if let Some(error) = &journal.error {
-        let _ = writeln!(out, "          stopped before the first batch: {error}");
+        let _ = writeln!(out, "          stopped: {error}");
     }
     for (p, play) in journal.plan.iter().enumerate() {
         let index = p + 1;

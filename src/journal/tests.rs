@@ -1,6 +1,10 @@
 use super::*;
+use crate::error::exit;
 use crate::events::HostResult;
+use crate::events::{Event, Reporter, Status};
+use crate::runner::RunSummary;
 use serde_json::json;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 fn identity(hash: &str) -> Identity {
@@ -260,29 +264,50 @@ fn the_reporter_records_each_batch_with_each_hosts_outcome_and_failure() {
         Some("non-zero return code: Not a directory")
     );
     assert!(!b.completed());
-    writer.lock().unwrap().finish(Ok(&RunSummary {
-        failed_hosts: vec!["web2".into()],
-        ..Default::default()
-    }));
+    writer.lock().unwrap().finish(
+        Ok(&RunSummary {
+            failed_hosts: vec!["web2".into()],
+            ..Default::default()
+        }),
+        2,
+    );
     let j = Journal::load(&path).unwrap().unwrap();
     assert_eq!((j.state, j.exit_code), (RunState::Failed, Some(2)));
     assert!(j.finished.is_some());
 }
 
 #[test]
-fn finish_records_interruptions_and_errors_before_the_first_batch() {
+fn finish_records_interruptions_errors_and_the_probes_verdict() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("j.json");
     let mut w = JournalWriter::begin(&path, identity("abc"), vec![], &Resume::default()).unwrap();
-    w.finish(Ok(&RunSummary {
+    let interrupted = RunSummary {
         interrupted: true,
         ..Default::default()
-    }));
+    };
+    w.finish(Ok(&interrupted), 130);
     assert_eq!(w.journal().state, RunState::Interrupted);
-    w.finish(Err(&Error::Unreachable(vec![("web1".into(), "refused".into())])));
+    w.finish(
+        Err(&Error::Unreachable(vec![("web1".into(), "refused".into())])),
+        4,
+    );
     let j = Journal::load(&path).unwrap().unwrap();
     assert_eq!((j.state, j.exit_code), (RunState::Failed, Some(4)));
     assert!(j.error.unwrap().contains("web1 (refused)"));
-    w.finish(Ok(&RunSummary::default()));
+    w.finish(Ok(&RunSummary::default()), 0);
     assert_eq!(w.journal().state, RunState::Completed);
+    // The probe's budget, broken by the last batch: the batches completed, the run failed.
+    w.finish(Ok(&RunSummary::default()), 2);
+    assert_eq!(w.journal().state, RunState::Failed);
+    assert!(w.journal().error.as_deref().unwrap().contains("exit 2"));
+    let gated = RunSummary {
+        stopped_by: Some("the probe counted 3 failed requests".into()),
+        ..Default::default()
+    };
+    w.finish(Ok(&gated), 2);
+    assert_eq!(w.journal().state, RunState::Failed);
+    assert_eq!(
+        w.journal().error.as_deref(),
+        Some("the probe counted 3 failed requests")
+    );
 }

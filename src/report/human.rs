@@ -128,6 +128,18 @@ impl<W: Write + Send> Reporter for HumanReporter<W> {
                 self.line(&text);
             }
             Event::Recap { hosts, .. } => self.recap(hosts),
+            Event::Probe(p) => {
+                self.banner("PROBE RECAP");
+                let mut text = format!(
+                    "{} : requests={} failed={} p50={:.1}ms p90={:.1}ms p99={:.1}ms max={:.1}ms",
+                    p.url, p.requests, p.failed, p.p50_ms, p.p90_ms, p.p99_ms, p.max_ms
+                );
+                if let Some(first) = &p.first_failure {
+                    text.push_str(&format!(" (first failure: {first})"));
+                }
+                self.line(&text);
+                self.line("");
+            }
             Event::Interrupted {
                 completed,
                 failed,

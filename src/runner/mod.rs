@@ -65,6 +65,8 @@ pub struct RunSummary {
     pub failed_hosts: Vec<String>,
     pub unreachable_hosts: Vec<String>,
     pub interrupted: bool,
+    /// A batch gate (the probe's failure budget) stopped the rollout, and why.
+    pub stopped_by: Option<String>,
 }
 
 impl RunSummary {
@@ -74,13 +76,16 @@ impl RunSummary {
             exit::INTERRUPTED
         } else if !self.unreachable_hosts.is_empty() {
             exit::UNREACHABLE
-        } else if !self.failed_hosts.is_empty() {
+        } else if !self.failed_hosts.is_empty() || self.stopped_by.is_some() {
             exit::HOST_FAILED
         } else {
             exit::OK
         }
     }
 }
+
+/// Asked after every batch whether the rollout may go on; `Err(why)` stops it (exit 2).
+pub type BatchGate = Box<dyn Fn() -> Result<(), String> + Send + Sync>;
 
 /// Whether the run goes on after a play or batch.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -128,6 +133,8 @@ pub struct Runner {
     specs: Mutex<HashMap<String, ConnectSpec>>,
     local: Arc<LocalHost>,
     rotation: rotation::RotationLedger,
+    gate: Option<BatchGate>,
+    stopped_by: Mutex<Option<String>>,
     /// Hosts whose batch started, and hosts that completed their batch, across plays.
     started: Mutex<IndexSet<String>>,
     completed: Mutex<IndexSet<String>>,
@@ -177,9 +184,17 @@ impl Runner {
             specs: Mutex::new(HashMap::new()),
             local: Arc::new(LocalHost::new("localhost")),
             rotation: Default::default(),
+            gate: None,
+            stopped_by: Mutex::new(None),
             started: Default::default(),
             completed: Default::default(),
         }
+    }
+
+    /// Stop the rollout after a batch when `gate` says so (e.g. the probe's failure budget).
+    pub fn with_gate(mut self, gate: BatchGate) -> Runner {
+        self.gate = Some(gate);
+        self
     }
 
     /// Run every play. Connections are opened before the first batch and closed on the
@@ -466,6 +481,14 @@ impl Runner {
             });
             if flow != Flow::Continue {
                 return flow;
+            }
+            if let Some(Err(why)) = self.gate.as_ref().map(|gate| gate()) {
+                self.events.emit(Event::Warning {
+                    message: format!("stopping after batch {}/{total}: {why}", i + 1),
+                });
+                self.events.emit(Event::NoMoreHosts { reason: why.clone() });
+                *self.stopped_by.lock().unwrap_or_else(|e| e.into_inner()) = Some(why);
+                return Flow::Stop;
             }
         }
         Flow::Continue
@@ -806,6 +829,7 @@ impl Runner {
                 .map(|(h, _)| h.clone())
                 .collect(),
             interrupted,
+            stopped_by: self.stopped_by.lock().unwrap_or_else(|e| e.into_inner()).clone(),
         }
     }
 
