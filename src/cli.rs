@@ -52,7 +52,9 @@ pub struct InputArgs {
     #[arg(short = 'l', long = "limit", value_name = "PATTERN")]
     pub limit: Option<String>,
 
-    /// More output: -v command output, -vv the commands, -vvv SSH details.
+    /// More output: -v each result's output, -vv also the commands run on hosts (on
+    /// stderr), -vvv also SSH details. `ZDD_LOG` takes a tracing filter instead
+    /// (`ZDD_LOG=zdd::cmd=debug`).
     #[arg(short = 'v', long = "verbose", action = clap::ArgAction::Count)]
     pub verbose: u8,
 }
@@ -113,6 +115,15 @@ pub struct ApplyArgs {
     /// command, rc, duration); `no_log` tasks' commands are censored.
     #[arg(long = "audit-log", value_name = "FILE")]
     pub audit_log: Option<PathBuf>,
+
+    /// Write a JUnit XML report to FILE when the run ends (one testcase per host per
+    /// task), for CI systems.
+    #[arg(long = "junit", value_name = "FILE")]
+    pub junit: Option<PathBuf>,
+
+    /// No live progress line (it is only drawn when stdout is a terminal).
+    #[arg(long = "no-progress")]
+    pub no_progress: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]

@@ -38,6 +38,11 @@ pub enum Event {
         section: Section,
         handler: bool,
     },
+    /// A host begins a task (it holds one of the forks); its `HostResult` follows.
+    HostStart {
+        host: String,
+        task: String,
+    },
     HostResult(HostResult),
     /// An `until` condition did not hold yet; the task runs again after its delay.
     Retry {
@@ -67,6 +72,14 @@ pub enum Event {
     },
     Warning {
         message: String,
+    },
+    /// Preflight found hosts it cannot use: the run stops there, before any host was
+    /// changed, and no `Recap` follows.
+    PreflightFailed {
+        /// Hosts that could not be reached, with ssh's reason (exit 4).
+        unreachable: IndexMap<String, String>,
+        /// Reachable hosts where sudo or a load balancer socket does not work (exit 2).
+        problems: Vec<HostProblem>,
     },
     /// A signal stopped the run: which hosts finished their batch, which were never started.
     Interrupted {
@@ -119,6 +132,13 @@ pub struct HostResult {
     pub result: Value,
     /// Only print the result body (debug's `msg`/`var`), Ansible's `ok: [h] => {...}`.
     pub show_result: bool,
+}
+
+/// One host's problem found by preflight.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct HostProblem {
+    pub host: String,
+    pub message: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

@@ -12,6 +12,8 @@ use crate::playbook::Playbook;
 use crate::probe::{Probe, Target};
 use crate::report::human::HumanReporter;
 use crate::report::json::JsonReporter;
+use crate::report::junit::JunitReporter;
+use crate::report::progress::{self, Progress, StderrLog};
 use crate::runner::{RunOptions, Runner, StopSignal};
 use crate::template::Templater;
 use crate::validate::validate;
@@ -133,16 +135,7 @@ async fn apply(args: ApplyArgs) -> Result<i32, Error> {
     validate(&input.playbook, &input.inventory, &input.extra_vars, &templater)?;
     let audit = args.audit_log.as_deref().map(AuditLog::open).transpose()?;
     let journal = JournalSession::start(&args, &input)?;
-    let mut reporters: Vec<Box<dyn Reporter>> = match args.output {
-        OutputFormat::Human => vec![Box::new(HumanReporter::new(
-            std::io::stdout(),
-            args.input.verbose,
-        ))],
-        OutputFormat::Json => vec![
-            Box::new(JsonReporter::new(std::io::stdout())),
-            Box::new(HumanReporter::new(std::io::stderr(), args.input.verbose)),
-        ],
-    };
+    let mut reporters = reporters(&args)?;
     reporters.push(Box::new(JournalReporter::new(journal.writer.clone())));
     let events = Arc::new(EventSink::new(reporters));
     for message in &journal.resume.notes {
@@ -208,6 +201,37 @@ async fn apply(args: ApplyArgs) -> Result<i32, Error> {
     Ok(code)
 }
 
+/// The renderers `args` ask for: human (on stdout, or on stderr with `--output json`),
+/// JSON, the live progress line on a terminal, and the JUnit report.
+fn reporters(args: &ApplyArgs) -> Result<Vec<Box<dyn Reporter>>, Error> {
+    let verbosity = args.input.verbose;
+    let mut reporters: Vec<Box<dyn Reporter>> = Vec::new();
+    match args.output {
+        OutputFormat::Human if progress::wanted(args.no_progress) => {
+            // The line learns of a task before its banner is printed above it.
+            let progress = Progress::new();
+            let human = HumanReporter::new(progress.writer(), verbosity);
+            reporters.push(Box::new(progress));
+            reporters.push(Box::new(human));
+        }
+        OutputFormat::Human => reporters.push(Box::new(HumanReporter::new(std::io::stdout(), verbosity))),
+        OutputFormat::Json => {
+            reporters.push(Box::new(JsonReporter::new(std::io::stdout())));
+            reporters.push(Box::new(HumanReporter::new(std::io::stderr(), verbosity)));
+        }
+    }
+    if let Some(path) = &args.junit {
+        let junit = JunitReporter::create(path).map_err(|e| {
+            Error::invalid(Diagnostic::new(format!(
+                "cannot write the JUnit report {}: {e}",
+                path.display()
+            )))
+        })?;
+        reporters.push(Box::new(junit));
+    }
+    Ok(reporters)
+}
+
 /// SIGINT and SIGTERM: the first finishes the batch in flight and stops, the second
 /// stops after the running task. Either way connections are closed and no master is
 /// left behind.
@@ -268,17 +292,22 @@ fn report_error(e: &Error) {
     }
 }
 
+/// Logs on stderr: `-vv` the commands run on hosts (`zdd::cmd`), `-vvv` also SSH
+/// details (`zdd::ssh`) and the rest of zdd's debug logs, `-vvvv` every crate's.
+/// `ZDD_LOG` overrides with a filter of its own.
 fn init_tracing(verbosity: u8) {
     let default = match verbosity {
-        0..=2 => "warn",
-        3 => "zdd=debug",
+        0 | 1 => "warn",
+        2 => "warn,zdd::cmd=debug",
+        3 => "warn,zdd=debug",
         _ => "debug",
     };
     let filter = tracing_subscriber::EnvFilter::try_from_env("ZDD_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
+        .with_writer(StderrLog)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .without_time()
         .try_init();
 }

@@ -24,9 +24,11 @@ impl Host for LocalHost {
     }
 
     async fn run(&self, cmd: &RemoteCommand) -> Result<CommandOutput, HostError> {
+        let line = command_line(cmd);
+        tracing::debug!(target: "zdd::cmd", "<{}> EXEC {line}", self.name);
         let mut child = Command::new("sh")
             .arg("-c")
-            .arg(command_line(cmd))
+            .arg(line)
             .stdin(if cmd.stdin.is_some() {
                 Stdio::piped()
             } else {

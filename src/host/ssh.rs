@@ -70,10 +70,22 @@ impl SshHost {
     /// `MaxStartups` when many hosts connect at once) is retried a few times.
     pub async fn connect(spec: &ConnectSpec, ctl: &Path) -> Result<SshHost, HostError> {
         let mut attempt = 0;
+        let started = Instant::now();
         loop {
             match Master::start(spec, ctl).await {
-                Ok(master) => return Ok(SshHost::over(spec, ctl, master)),
+                Ok(master) => {
+                    tracing::debug!(
+                        target: "zdd::ssh",
+                        "<{}> connected to {} in {} ms (master pid {})",
+                        spec.name,
+                        spec.address,
+                        started.elapsed().as_millis(),
+                        master.pid
+                    );
+                    return Ok(SshHost::over(spec, ctl, master));
+                }
                 Err(message) if attempt < KEX_RETRIES && dropped_during_kex(&message) => {
+                    tracing::debug!(target: "zdd::ssh", "<{}> dropped during key exchange, retrying: {}", spec.name, message.trim());
                     attempt += 1;
                     tokio::time::sleep(kex_backoff(&spec.name, attempt)).await;
                 }
@@ -134,7 +146,10 @@ impl SshHost {
     }
 
     async fn run_once(&self, cmd: &RemoteCommand) -> Result<CommandOutput, RunFailure> {
-        let mut command = self.session.raw_command(command_line(cmd));
+        let line = command_line(cmd);
+        tracing::debug!(target: "zdd::cmd", "<{}> EXEC {line}", self.name);
+        let started = Instant::now();
+        let mut command = self.session.raw_command(line);
         command
             .stdin(if cmd.stdin.is_some() {
                 Stdio::piped()
@@ -160,6 +175,12 @@ impl SshHost {
             Err(openssh::Error::Remote(e)) if e.kind() == io::ErrorKind::NotFound => 127,
             Err(e) => return Err(RunFailure::Lost(e)),
         };
+        tracing::debug!(
+            target: "zdd::cmd",
+            "<{}> rc={rc} in {} ms",
+            self.name,
+            started.elapsed().as_millis()
+        );
         Ok(CommandOutput {
             rc,
             stdout: String::from_utf8_lossy(&stdout).into_owned(),
@@ -300,9 +321,9 @@ impl Master {
     /// Spawn the master and wait for its control socket; on failure, ssh's stderr.
     async fn start(spec: &ConnectSpec, ctl: &Path) -> Result<Master, String> {
         let _ = std::fs::remove_file(ctl);
-        let mut child = master_command(spec, ctl)
-            .spawn()
-            .map_err(|e| format!("cannot run ssh: {e}"))?;
+        let mut command = master_command(spec, ctl);
+        tracing::debug!(target: "zdd::ssh", "<{}> SSH MASTER {:?}", spec.name, command.as_std());
+        let mut child = command.spawn().map_err(|e| format!("cannot run ssh: {e}"))?;
         let pid = child.id().unwrap_or(0);
         let stderr = child.stderr.take();
         let (state_tx, state) = watch::channel(MasterState::Running);

@@ -16,6 +16,7 @@ mod copy;
 mod debug;
 mod fail;
 mod file;
+mod haproxy;
 mod package;
 mod put;
 mod service;
@@ -23,6 +24,7 @@ mod set_fact;
 pub mod setup;
 mod shell;
 mod template;
+mod uri;
 mod wait_for;
 
 /// What a module needs while it runs.
@@ -181,9 +183,11 @@ pub fn registry() -> &'static Registry {
             Box::new(package::Package),
             Box::new(debug::Debug),
             Box::new(fail::Fail),
+            Box::new(haproxy::Haproxy),
             Box::new(set_fact::SetFact),
             Box::new(wait_for::WaitFor),
             Box::new(setup::Setup),
+            Box::new(uri::Uri),
         ],
     })
 }

@@ -104,9 +104,14 @@ port_open() {{
   elif command -v busybox >/dev/null 2>&1; then busybox nc -z -w "$ct" "$host" "$port" </dev/null >/dev/null 2>&1
   else echo "cannot probe ports on this host: no nc, bash or busybox" >&2; exit 2; fi
 }}
+# bash reads line by line and stops at the first match; `nc | grep` would hold the
+# connection open until nc's idle timeout when the server keeps talking (or keeps quiet).
 port_matches() {{
-  if command -v nc >/dev/null 2>&1; then nc -w "$ct" "$host" "$port" </dev/null 2>/dev/null | grep -Eq -- "$regex"
-  else timeout "$ct" bash -c 'exec 3<>"/dev/tcp/$0/$1"; cat <&3' "$host" "$port" 2>/dev/null | grep -Eq -- "$regex"; fi
+  if command -v bash >/dev/null 2>&1; then
+    bash -c 'exec 3<>"/dev/tcp/$0/$1" || exit 1
+      while IFS= read -r -t "$3" line <&3 || [ -n "$line" ]; do [[ $line =~ $2 ]] && exit 0; line=; done
+      exit 1' "$host" "$port" "$regex" "$ct" 2>/dev/null
+  else nc -w "$ct" "$host" "$port" </dev/null 2>/dev/null | grep -Eq -- "$regex"; fi
 }}
 # ESTABLISHED (state 01) connections whose local port is ours, from the kernel's tables.
 conns() {{
@@ -210,5 +215,110 @@ impl Module for WaitFor {
             }
         }
         Ok(r)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::host::local::LocalHost;
+    use crate::modules::ModuleCtx;
+    use crate::template::Templater;
+    use crate::vars::Context;
+    use std::io::Write;
+    use std::net::TcpListener;
+    use std::time::Instant;
+
+    async fn run(args: Value) -> ModuleResult {
+        WaitFor
+            .check_args(
+                &args,
+                &StaticCtx {
+                    playbook_dir: std::path::Path::new("/"),
+                },
+            )
+            .unwrap();
+        let host = LocalHost::new("localhost");
+        let ctx = ModuleCtx {
+            host: &host,
+            run_as: None,
+            templater: &Templater::new(),
+            vars: &Context::new(),
+            playbook_dir: std::path::Path::new("/"),
+            check_mode: false,
+            diff: false,
+        };
+        WaitFor.run(&ctx, &args).await.unwrap()
+    }
+
+    /// A server that greets every client with a banner and keeps the connection open.
+    fn banner_server(banner: &'static str) -> u16 {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        std::thread::spawn(move || {
+            let mut open = Vec::new();
+            for mut stream in listener.incoming().flatten() {
+                let _ = stream.write_all(banner.as_bytes());
+                open.push(stream);
+            }
+        });
+        port
+    }
+
+    #[tokio::test]
+    async fn search_regex_on_a_port_matches_without_waiting_for_the_close() {
+        let port = banner_server("SSH-2.0-zdd\r\nmore\n");
+        let started = Instant::now();
+        let r = run(json!({"port": port, "search_regex": "^SSH-2", "timeout": 10})).await;
+        assert!(!r.failed, "{r:?}");
+        assert!(
+            started.elapsed() < Duration::from_secs(3),
+            "{:?}",
+            started.elapsed()
+        );
+        let r =
+            run(json!({"port": port, "search_regex": "OpenSSH", "timeout": 1, "connect_timeout": 1})).await;
+        assert!(r.failed);
+        assert_eq!(
+            r.msg.as_deref(),
+            Some(format!("Timeout when waiting for search string OpenSSH in 127.0.0.1:{port}").as_str())
+        );
+    }
+
+    #[tokio::test]
+    async fn drained_waits_for_established_connections_to_close() {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let client = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+        let (server_side, _) = listener.accept().unwrap();
+        let r = run(json!({"port": port, "state": "drained", "timeout": 1, "sleep": 0.2})).await;
+        assert!(r.failed, "{r:?}");
+        assert_eq!(
+            r.msg.as_deref(),
+            Some(format!("Timeout when waiting for 127.0.0.1:{port} to drain").as_str())
+        );
+        let closer = std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(700));
+            drop(client);
+            drop(server_side);
+        });
+        let r = run(json!({"port": port, "state": "drained", "timeout": 5, "sleep": 0.2})).await;
+        closer.join().unwrap();
+        assert!(!r.failed, "{r:?}");
+    }
+
+    #[tokio::test]
+    async fn delay_comes_first_and_present_means_the_file_exists() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("flag");
+        std::fs::write(&path, "x").unwrap();
+        let started = Instant::now();
+        let r = run(json!({"path": path, "state": "present", "delay": 1, "timeout": 5})).await;
+        assert!(!r.failed, "{r:?}");
+        assert!(started.elapsed() >= Duration::from_secs(1));
+        let r = run(json!({"path": dir.path().join("none"), "state": "present", "timeout": 1, "sleep": 0.3}))
+            .await;
+        assert!(r.failed);
+        assert_eq!(r.extra["state"], json!("present"));
     }
 }

@@ -36,7 +36,9 @@ impl<W: Write + Send> HumanReporter<W> {
             return;
         }
         let label = host_label(r);
-        let body = || python_json(&r.result, false);
+        // Ansible indents result bodies from -vvv on.
+        let body = || python_json(&r.result, self.verbosity > 2);
+        let verbose = self.verbosity > 0;
         let text = match (r.status, &r.item) {
             (Status::Failed, None) => format!("fatal: [{label}]: FAILED! => {}", body()),
             (Status::Failed, Some(item)) => format!("failed: [{label}] (item={item}) => {}", body()),
@@ -44,7 +46,11 @@ impl<W: Write + Send> HumanReporter<W> {
             (Status::Unreachable, Some(item)) => {
                 format!("fatal: [{label}]: UNREACHABLE! => (item={item}) => {}", body())
             }
+            (Status::Skipped, None) if verbose => format!("skipping: [{label}] => {}", body()),
             (Status::Skipped, None) => format!("skipping: [{label}]"),
+            (Status::Skipped, Some(item)) if verbose => {
+                format!("skipping: [{label}] => (item={item})  => {}", body())
+            }
             (Status::Skipped, Some(item)) => format!("skipping: [{label}] => (item={item}) "),
             (status, item) => {
                 let word = if status == Status::Changed {
@@ -58,7 +64,7 @@ impl<W: Write + Send> HumanReporter<W> {
                 }
                 if r.show_result {
                     text.push_str(&format!(" => {}", python_json(&r.result, true)));
-                } else if self.verbosity > 0 && item.is_none() {
+                } else if verbose {
                     text.push_str(&format!(" => {}", body()));
                 }
                 text
@@ -108,6 +114,7 @@ impl<W: Write + Send> Reporter for HumanReporter<W> {
                 let kind = if *handler { "RUNNING HANDLER" } else { "TASK" };
                 self.banner(&format!("{kind} [{name}]"));
             }
+            Event::HostStart { .. } => {}
             Event::HostResult(r) => self.host_result(r),
             Event::Retry {
                 host,
@@ -127,6 +134,8 @@ impl<W: Write + Send> Reporter for HumanReporter<W> {
                 let text = format!("[WARNING]: {message}");
                 self.line(&text);
             }
+            // Drawn by the error report, after the run.
+            Event::PreflightFailed { .. } => {}
             Event::Recap { hosts, .. } => self.recap(hosts),
             Event::Probe(p) => {
                 self.banner("PROBE RECAP");
@@ -360,6 +369,32 @@ mod tests {
             banner("TASK [Disable]")
         );
         assert_eq!(text, expected);
+    }
+
+    #[test]
+    fn verbose_shows_item_and_skip_results_and_indents_from_vvv() {
+        let mut item = result(Status::Ok);
+        item.item = Some("lb".into());
+        item.result = json!({"changed": false, "rc": 0});
+        let mut skipped = result(Status::Skipped);
+        skipped.result = json!({"skipped": true, "false_condition": "x"});
+        let mut skipped_item = skipped.clone();
+        skipped_item.item = Some("a".into());
+        let events = [
+            Event::HostResult(item.clone()),
+            Event::HostResult(skipped),
+            Event::HostResult(skipped_item),
+        ];
+        assert_eq!(
+            render(&events, 1),
+            "ok: [web1] => (item=lb) => {\"changed\": false, \"rc\": 0}\n\
+             skipping: [web1] => {\"false_condition\": \"x\", \"skipped\": true}\n\
+             skipping: [web1] => (item=a)  => {\"false_condition\": \"x\", \"skipped\": true}\n"
+        );
+        assert_eq!(
+            render(&[Event::HostResult(item)], 3),
+            "ok: [web1] => (item=lb) => {\n    \"changed\": false,\n    \"rc\": 0\n}\n"
+        );
     }
 
     #[test]

@@ -1,7 +1,11 @@
 //! `--output json`: one JSON object per event on its own line (NDJSON), for pipelines.
+//! Each object is the event (`"event": "host_result"`, ...) with `time`, when it was
+//! reported, in milliseconds since the Unix epoch.
 
 use crate::events::{Event, Reporter};
+use serde_json::Value;
 use std::io::Write;
+use std::time::{SystemTime, UNIX_EPOCH};
 
 pub struct JsonReporter<W: Write + Send> {
     out: W,
@@ -15,7 +19,14 @@ impl<W: Write + Send> JsonReporter<W> {
 
 impl<W: Write + Send> Reporter for JsonReporter<W> {
     fn event(&mut self, event: &Event) {
-        if let Ok(line) = serde_json::to_string(event) {
+        let Ok(mut value) = serde_json::to_value(event) else {
+            return;
+        };
+        if let Value::Object(map) = &mut value {
+            let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
+            map.insert("time".into(), Value::from(now.as_millis() as u64));
+        }
+        if let Ok(line) = serde_json::to_string(&value) {
             let _ = writeln!(self.out, "{line}");
             let _ = self.out.flush();
         }
@@ -70,5 +81,10 @@ mod tests {
         assert_eq!(lines[0]["result"]["stdout"], "multi\nline");
         assert_eq!(lines[1]["event"], "recap");
         assert_eq!(lines[1]["hosts"]["web1"]["ok"], 3);
+        let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_millis() as u64;
+        for line in &lines {
+            let time = line["time"].as_u64().expect("a time on every event");
+            assert!(now - time < 60_000, "time {time} is not now ({now})");
+        }
     }
 }

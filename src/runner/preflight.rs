@@ -4,12 +4,12 @@
 
 use super::{PlayEnv, Runner};
 use crate::error::Error;
-use crate::events::Event;
+use crate::events::{Event, HostProblem};
 use crate::host::{sh_quote, Become, RemoteCommand};
 use crate::modules::registry;
 use crate::playbook::Task;
 use crate::vars::{Context, VarMap};
-use indexmap::IndexSet;
+use indexmap::{IndexMap, IndexSet};
 use serde_json::Value;
 use std::sync::Arc;
 use std::time::Instant;
@@ -52,6 +52,10 @@ impl Runner {
             .filter_map(|(spec, r)| r.err().map(|e| (spec.name.clone(), e.to_string())))
             .collect();
         if !unreachable.is_empty() {
+            self.events.emit(Event::PreflightFailed {
+                unreachable: unreachable.iter().cloned().collect(),
+                problems: Vec::new(),
+            });
             return Err(Error::Unreachable(unreachable));
         }
         let sudo = plan.sudo.iter().map(|(host, user)| self.check_sudo(host, user));
@@ -66,6 +70,16 @@ impl Runner {
         .await;
         let failures: Vec<(String, String)> = sudo.into_iter().chain(sockets).flatten().collect();
         if !failures.is_empty() {
+            self.events.emit(Event::PreflightFailed {
+                unreachable: IndexMap::new(),
+                problems: failures
+                    .iter()
+                    .map(|(host, message)| HostProblem {
+                        host: host.clone(),
+                        message: message.clone(),
+                    })
+                    .collect(),
+            });
             return Err(Error::Preflight(failures));
         }
         self.events.emit(Event::Preflight {

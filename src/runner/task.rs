@@ -73,6 +73,10 @@ impl Runner {
         shared: &Arc<VarMap>,
     ) -> HostOutcome {
         let started = Instant::now();
+        self.events.emit(Event::HostStart {
+            host: host.to_owned(),
+            task: task.display_name().to_owned(),
+        });
         let ctx = self.context(env, host, task, shared);
         let (run, looped) = match &task.loop_ {
             None => (self.run_item(env, task, host, &ctx).await, false),

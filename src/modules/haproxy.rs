@@ -1,0 +1,662 @@
+//! `haproxy`: put servers into or out of HAProxy's rotation through its runtime API, a
+//! drop-in for `community.general.haproxy` with a capacity guard and a real drain.
+//!
+//! The task runs on the load balancer (`delegate_to`). Each call is ONE remote command: a
+//! POSIX sh script that talks to the stats socket with whatever client the host has
+//! (`socat`, else OpenBSD `nc -U`, else nmap's `ncat -U`; busybox `nc` and bash cannot open
+//! a Unix socket, and Python is never used). Under a lock on the socket's directory (so
+//! that concurrent calls for the hosts of one batch see each other's changes) it reads
+//! `show stat`, plans in awk (which servers, which commands, would a backend keep `min_up`
+//! servers UP), sends the commands one session each, then drains and waits by polling.
+//!
+//! HAProxy answers an empty line when a command worked and a message ("No such server.")
+//! when it did not; `socat` exits 0 either way, so only the answer's text counts.
+
+use super::args::{self, check_choice, is_template};
+use super::{ArgError, Module, ModuleCtx, ModuleResult, StaticCtx};
+use crate::host::{sh_quote, HostError, RemoteCommand};
+use async_trait::async_trait;
+use serde::Deserialize;
+use serde_json::{json, Value};
+use std::time::Duration;
+
+pub struct Haproxy;
+
+const STATES: &[&str] = &["enabled", "disabled", "drain"];
+const DEFAULT_SOCKET: &str = "/var/run/haproxy.sock";
+/// How often the drain and the waits look at `show stat`: often enough that a drain ends
+/// promptly, whatever `wait_interval` says (that one, times `wait_retries`, is the budget).
+const POLL_SECONDS: f64 = 0.2;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Args {
+    #[serde(default)]
+    state: Option<String>,
+    /// One server name, or a list (`"{{ ansible_play_batch }}"`): one call for a batch.
+    #[serde(default, deserialize_with = "args::opt_list")]
+    host: Option<Vec<String>>,
+    #[serde(default, deserialize_with = "args::opt_text")]
+    backend: Option<String>,
+    #[serde(default, deserialize_with = "args::opt_text")]
+    socket: Option<String>,
+    /// An absolute weight (0-256) or a percentage of the configured one (`50%`).
+    #[serde(default, deserialize_with = "args::opt_text")]
+    weight: Option<String>,
+    #[serde(default, deserialize_with = "args::opt_bool")]
+    shutdown_sessions: Option<bool>,
+    #[serde(default, deserialize_with = "args::opt_bool")]
+    drain: Option<bool>,
+    #[serde(default, deserialize_with = "args::opt_bool")]
+    wait: Option<bool>,
+    #[serde(default, deserialize_with = "args::opt_f64")]
+    wait_interval: Option<f64>,
+    #[serde(default, deserialize_with = "args::opt_f64")]
+    wait_retries: Option<f64>,
+    #[serde(default, deserialize_with = "args::opt_bool")]
+    fail_on_not_found: Option<bool>,
+    /// Also enable/disable the agent checks, or the health checks, with the server.
+    #[serde(default, deserialize_with = "args::opt_bool")]
+    agent: Option<bool>,
+    #[serde(default, deserialize_with = "args::opt_bool")]
+    health: Option<bool>,
+    /// zdd: refuse to take servers out when a backend would keep fewer UP than this.
+    #[serde(default, deserialize_with = "args::opt_f64")]
+    min_up: Option<f64>,
+    /// zdd: seconds a drain may take before the task fails (default: the wait budget).
+    #[serde(default, deserialize_with = "args::opt_f64")]
+    drain_timeout: Option<f64>,
+}
+
+/// HAProxy's identifiers; anything else (`;`, spaces) would smuggle commands into the API.
+fn valid_name(name: &str) -> bool {
+    !name.is_empty()
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-_.:".contains(&b))
+}
+
+fn valid_weight(w: &str) -> bool {
+    let digits = w.strip_suffix('%').unwrap_or(w);
+    match digits.parse::<u32>() {
+        Ok(n) => w.ends_with('%') || n <= 256,
+        Err(_) => false,
+    }
+}
+
+impl Args {
+    fn check(&self, raw: &Value) -> Result<(), ArgError> {
+        let given = |k: &str| raw.get(k).is_some_and(|v| !v.is_null());
+        if !given("state") {
+            return Err(ArgError::new("`haproxy` requires the argument `state`")
+                .hint("state: enabled, disabled or drain"));
+        }
+        if !given("host") {
+            return Err(ArgError::new("`haproxy` requires the argument `host`")
+                .hint("the server's name in HAProxy, e.g. host: \"{{ inventory_hostname }}\""));
+        }
+        check_choice("state", self.state.as_deref(), STATES)?;
+        for name in self.host.iter().flatten() {
+            if !is_template(name) && !valid_name(name) {
+                return Err(ArgError::new(format!(
+                    "`host`: `{name}` is not a HAProxy server name (letters, digits, - _ . :)"
+                ))
+                .key("host"));
+            }
+        }
+        if let Some(b) = self.backend.as_deref().filter(|b| !is_template(b)) {
+            if !valid_name(b) {
+                return Err(ArgError::new(format!(
+                    "`backend`: `{b}` is not a HAProxy backend name (letters, digits, - _ . :)"
+                ))
+                .key("backend"));
+            }
+        }
+        if let Some(w) = self.weight.as_deref().filter(|w| !is_template(w)) {
+            if !valid_weight(w.trim()) {
+                return Err(ArgError::new(format!(
+                    "`weight`: `{w}` is not a weight (0 to 256, or a percentage like 50%)"
+                ))
+                .key("weight"));
+            }
+        }
+        if self.wait_interval == Some(0.0) {
+            return Err(ArgError::new("`wait_interval` must be more than 0").key("wait_interval"));
+        }
+        Ok(())
+    }
+
+    fn state(&self) -> &str {
+        self.state.as_deref().unwrap_or("enabled")
+    }
+
+    /// Ansible's budget for a wait: `wait_retries` × `wait_interval` (25 × 5 s).
+    fn wait_budget(&self) -> f64 {
+        self.wait_interval.unwrap_or(5.0) * self.wait_retries.unwrap_or(25.0)
+    }
+
+    fn drain_budget(&self) -> f64 {
+        self.drain_timeout.unwrap_or_else(|| self.wait_budget())
+    }
+
+    fn draining(&self) -> bool {
+        self.state() == "disabled" && self.drain == Some(true)
+    }
+
+    /// The status `wait` waits for, as the poll script names it.
+    fn wait_mode(&self) -> &'static str {
+        match self.state() {
+            "enabled" => "up",
+            "drain" => "drain",
+            _ => "maint",
+        }
+    }
+}
+
+fn polls(seconds: f64) -> u64 {
+    (seconds / POLL_SECONDS).ceil().max(1.0) as u64
+}
+
+fn flag(b: Option<bool>) -> &'static str {
+    if b == Some(true) {
+        "1"
+    } else {
+        "0"
+    }
+}
+
+/// Reads `show stat` (columns found by name in its header) and prints the plan, one
+/// tab-separated fact a line: `pair`, `missing`, `unknown`, `refuse`, `cmd`, `drainwait`.
+/// `unknown` pairs (an explicit backend without that server) get their command first: HAProxy
+/// refuses it with its own words before anything changes.
+const PLAN_AWK: &str = r#"
+function first(s,  w) { split(s, w, " "); return w[1] }
+function serving(s) { return first(s) == "UP" || s == "no check" }
+function emit(px, s, c) { print "cmd", px, s, c }
+BEGIN { FS = ","; OFS = "\t"; n = split(servers, targets, " ") }
+/^# / { sub(/^# /, ""); for (i = 1; i <= NF; i++) col[$i] = i; next }
+NF < 2 || !("status" in col) { next }
+$col["svname"] == "FRONTEND" || $col["svname"] == "BACKEND" { next }
+{
+  px = $col["pxname"]; sv = $col["svname"]
+  st[px, sv] = $col["status"]; scur[px, sv] = $col["scur"] + 0
+  checked[px, sv] = ($col["chkfail"] != ""); wt[px, sv] = $col["weight"]
+  if (!(px in known)) { known[px] = 1; pxs[++npx] = px }
+  if (serving($col["status"])) up[px]++
+  total[px]++
+}
+END {
+  for (t = 1; t <= n; t++) {
+    s = targets[t]; found = 0
+    for (p = 1; p <= npx; p++) {
+      px = pxs[p]
+      if ((backend != "" && px != backend) || !((px, s) in st)) continue
+      found = 1; np++; P[np] = px; S[np] = s
+      print "pair", px, s, st[px, s], scur[px, s]
+      if (serving(st[px, s])) lose[px]++
+    }
+    if (!found && backend != "") { print "unknown", backend, s; unknown[++nu] = s }
+    else if (!found) print "missing", s
+  }
+  if (want != "enabled" && min_up > 0)
+    for (px in lose) if (up[px] - lose[px] < min_up) print "refuse", px, up[px] + 0, lose[px], total[px]
+  verb = (want == "enabled") ? "enable" : "disable"
+  for (u = 1; u <= nu; u++)
+    emit(backend, unknown[u], (want == "enabled" ? "enable" : want == "drain" ? "set" : "disable") \
+      " server " backend "/" unknown[u] (want == "drain" ? " state drain" : ""))
+  for (k = 1; k <= np; k++) {
+    px = P[k]; s = S[k]; id = px "/" s; f = first(st[px, s])
+    if (want == "enabled") {
+      if (f == "MAINT" || f == "DRAIN") {
+        # Leaving maintenance, HAProxy sends traffic at once; forced DOWN, it waits for a
+        # passing health check (servers without checks would stay DOWN: not those).
+        c = "set server " id " state ready"
+        if (f == "MAINT" && checked[px, s]) c = c "; set server " id " health down"
+        emit(px, s, c)
+      }
+      if (weight != "" && (weight ~ /%$/ || weight != wt[px, s])) emit(px, s, "set weight " id " " weight)
+    } else if (want == "drain") {
+      if (f != "DRAIN") emit(px, s, "set server " id " state drain")
+    } else if (f != "MAINT") {
+      if (drain) {
+        if (f != "DRAIN") emit(px, s, "set server " id " state drain")
+        print "drainwait", px, s
+      } else {
+        c = "disable server " id
+        if (shutdown) c = c "; shutdown sessions server " id
+        emit(px, s, c)
+      }
+    }
+    if (agent) print "extra", px, s, verb " agent " id
+    if (health) print "extra", px, s, verb " health " id
+  }
+}
+"#;
+
+/// Reads `show stat` and prints `now` for the given `backend/server` pairs, then `done` when
+/// every one is where `mode` wants it (`drained`: no session left; `up`: UP after a passing
+/// check, not `UP 1/2`; `maint`; `drain`), else `pending`.
+const POLL_AWK: &str = r#"
+BEGIN { FS = ","; OFS = "\t"; n = split(pairs, p, " "); for (i = 1; i <= n; i++) wanted[p[i]] = 1; done = 1 }
+/^# / { sub(/^# /, ""); for (i = 1; i <= NF; i++) col[$i] = i; next }
+NF > 1 && (($col["pxname"] "/" $col["svname"]) in wanted) {
+  s = $col["status"]; c = $col["scur"] + 0; seen++
+  print "now", $col["pxname"], $col["svname"], s, c
+  if (mode == "drained" && c > 0) done = 0
+  if (mode == "up" && !((s ~ /^UP( |$)/ && s !~ /^UP [0-9]+\/[0-9]+/) || s == "no check")) done = 0
+  if (mode == "maint" && s !~ /^MAINT/) done = 0
+  if (mode == "drain" && s !~ /^DRAIN/) done = 0
+}
+END { if (seen < n) done = 0; print (done ? "done" : "pending") }
+"#;
+
+/// Exit codes of the script, read by `report`.
+const EXIT_ERROR: i32 = 2;
+const EXIT_REFUSED: i32 = 3;
+const EXIT_MISSING: i32 = 4;
+const EXIT_ANSWER: i32 = 5;
+const EXIT_DRAIN_TIMEOUT: i32 = 6;
+const EXIT_WAIT_TIMEOUT: i32 = 7;
+
+fn script(a: &Args, check_mode: bool) -> String {
+    let servers = a.host.clone().unwrap_or_default().join(" ");
+    format!(
+        r##"sock={sock}; want={want}; servers={servers}; backend={backend}; min_up={min_up}
+weight={weight}; shutdown={shutdown}; drain={drain}; agent={agent}; health={health}
+wait={wait}; wait_mode={wait_mode}; poll={poll}; wait_polls={wait_polls}; drain_polls={drain_polls}
+check={check}; fail_missing={fail_missing}
+plan_awk={plan_awk}
+poll_awk={poll_awk}
+fail() {{ printf 'error\t%s\n' "$*"; exit {e_error}; }}
+if command -v socat >/dev/null 2>&1; then client=socat
+elif command -v nc >/dev/null 2>&1 && nc -h 2>&1 | grep -q -- '-U'; then client=nc
+elif command -v ncat >/dev/null 2>&1; then client=ncat
+else fail "no client for HAProxy's socket on this host (socat, nc -U or ncat): install socat"; fi
+printf 'client\t%s\n' "$client"
+# One session: the command line in, HAProxy's answer out (it closes after answering).
+hap() {{
+  case $client in
+  socat) printf '%s\n' "$1" | socat -t 30 - "UNIX-CONNECT:$sock" ;;
+  nc) printf '%s\n' "$1" | nc -U "$sock" ;;
+  ncat) printf '%s\n' "$1" | ncat -U "$sock" ;;
+  esac
+}}
+# A group of commands in one session: each answers an empty line when it worked.
+send() {{
+  answer=$(hap "$1" 2>&1); rc=$?
+  answer=$(printf '%s' "$answer" | tr '\n' ' ' | sed 's/ *$//')
+  printf 'answer\t%s\t%s\n' "$1" "$answer"
+  [ "$rc" -eq 0 ] && [ -z "$answer" ]
+}}
+show_stat() {{
+  out=$(hap 'show stat' 2>&1) || fail "cannot talk to HAProxy at $sock: $out"
+  case $out in "# pxname"*) ;; *) fail "HAProxy at $sock answered show stat with: $out" ;; esac
+  printf '%s\n' "$out"
+}}
+# Until the answer is `done`, or give up after N polls (the last answer stays printed).
+poll() {{
+  p_mode=$1 p_pairs=$2 p_limit=$3 i=0
+  while :; do
+    now=$(show_stat) || {{ printf '%s\n' "$now"; exit {e_error}; }}
+    now=$(printf '%s\n' "$now" | awk -v pairs="$p_pairs" -v mode="$p_mode" "$poll_awk")
+    case $now in *done) printf '%s\n' "$now" | grep -v '^done'; return 0 ;; esac
+    i=$((i + 1))
+    if [ "$i" -ge "$p_limit" ]; then printf '%s\n' "$now" | grep -v '^pending'; return 1; fi
+    sleep "$poll"
+  done
+}}
+[ -S "$sock" ] || fail "no HAProxy socket at $sock (set \`socket\`)"
+[ -w "$sock" ] || fail "$(id -un) may not write to $sock (become: true?)"
+# Concurrent calls for one load balancer (the hosts of a batch) take turns to read and
+# change, so that each one's capacity guard sees the others' servers leave.
+lockdir=$(dirname "$sock")
+if command -v flock >/dev/null 2>&1 && [ -r "$lockdir" ] && [ -x "$lockdir" ]; then
+  exec 9<"$lockdir"; flock -w 60 9 || true
+fi
+before=$(show_stat) || {{ printf '%s\n' "$before"; exit {e_error}; }}
+plan=$(printf '%s\n' "$before" | awk -v servers="$servers" -v backend="$backend" -v want="$want" \
+  -v min_up="$min_up" -v weight="$weight" -v shutdown="$shutdown" -v drain="$drain" \
+  -v agent="$agent" -v health="$health" "$plan_awk") || fail "cannot read HAProxy's show stat"
+printf '%s\n' "$plan"
+if printf '%s\n' "$plan" | grep -q '^refuse'; then exit {e_refused}; fi
+if [ "$fail_missing" = 1 ] && printf '%s\n' "$plan" | grep -q '^missing'; then exit {e_missing}; fi
+[ "$check" = 1 ] && exit 0
+cmds=$(printf '%s\n' "$plan" | awk -F '\t' '$1 == "cmd" || $1 == "extra" {{ print $4 }}')
+while IFS= read -r c; do
+  [ -n "$c" ] || continue
+  send "$c" || exit {e_answer}
+done <<EOF
+$cmds
+EOF
+exec 9<&-
+pairs=$(printf '%s\n' "$plan" | awk -F '\t' '$1 == "pair" {{ printf "%s/%s ", $2, $3 }}')
+draining=$(printf '%s\n' "$plan" | awk -F '\t' '$1 == "drainwait" {{ printf "%s/%s ", $2, $3 }}')
+if [ -n "$draining" ]; then
+  poll drained "$draining" "$drain_polls" || {{ printf 'timeout\tdrain\n'; exit {e_drain}; }}
+  printf 'drained\n'
+  for p in $draining; do send "disable server $p" || exit {e_answer}; done
+fi
+if [ "$wait" = 1 ] && [ -n "$pairs" ]; then
+  poll "$wait_mode" "$pairs" "$wait_polls" || {{ printf 'timeout\twait\n'; exit {e_wait}; }}
+elif [ -n "$pairs" ]; then
+  poll any "$pairs" 1 || true
+fi
+"##,
+        sock = sh_quote(a.socket.as_deref().unwrap_or(DEFAULT_SOCKET)),
+        want = sh_quote(a.state()),
+        servers = sh_quote(&servers),
+        backend = sh_quote(a.backend.as_deref().unwrap_or("")),
+        min_up = a.min_up.unwrap_or(1.0) as u64,
+        weight = sh_quote(a.weight.as_deref().map(str::trim).unwrap_or("")),
+        shutdown = flag(a.shutdown_sessions),
+        drain = flag(Some(a.draining())),
+        agent = flag(a.agent),
+        health = flag(a.health),
+        wait = flag(a.wait),
+        wait_mode = a.wait_mode(),
+        poll = POLL_SECONDS,
+        wait_polls = polls(a.wait_budget()),
+        drain_polls = polls(a.drain_budget()),
+        check = if check_mode { "1" } else { "0" },
+        fail_missing = flag(a.fail_on_not_found),
+        plan_awk = sh_quote(PLAN_AWK),
+        poll_awk = sh_quote(POLL_AWK),
+        e_error = EXIT_ERROR,
+        e_refused = EXIT_REFUSED,
+        e_missing = EXIT_MISSING,
+        e_answer = EXIT_ANSWER,
+        e_drain = EXIT_DRAIN_TIMEOUT,
+        e_wait = EXIT_WAIT_TIMEOUT,
+    )
+}
+
+/// What the script printed, line by line.
+#[derive(Debug, Default, PartialEq)]
+struct Report {
+    client: Option<String>,
+    /// backend, server, status, current sessions: before any change.
+    before: Vec<(String, String, String, u64)>,
+    /// The same, as last seen (after the change, the drain and the wait).
+    now: Vec<(String, String, String, u64)>,
+    missing: Vec<String>,
+    /// backend, servers UP, of them to be taken out, servers in all.
+    refused: Vec<(String, u64, u64, u64)>,
+    planned: Vec<String>,
+    /// A command and HAProxy's answer (empty: it worked).
+    answers: Vec<(String, String)>,
+    drain_pairs: Vec<String>,
+    drained: bool,
+    error: Option<String>,
+}
+
+fn report(stdout: &str) -> Report {
+    let mut r = Report::default();
+    let num = |s: Option<&&str>| s.and_then(|s| s.parse::<u64>().ok()).unwrap_or(0);
+    for line in stdout.lines() {
+        let f: Vec<&str> = line.split('\t').collect();
+        let field = |i: usize| f.get(i).copied().unwrap_or("").to_owned();
+        match f[0] {
+            "client" => r.client = Some(field(1)),
+            "pair" => r.before.push((field(1), field(2), field(3), num(f.get(4)))),
+            "now" => {
+                // Each poll prints all pairs again: keep the last round only.
+                let key = (field(1), field(2));
+                r.now.retain(|(b, s, _, _)| (b.clone(), s.clone()) != key);
+                r.now.push((field(1), field(2), field(3), num(f.get(4))));
+            }
+            "missing" => r.missing.push(field(1)),
+            "refuse" => r
+                .refused
+                .push((field(1), num(f.get(2)), num(f.get(3)), num(f.get(4)))),
+            "cmd" => r.planned.push(field(3)),
+            "drainwait" => r.drain_pairs.push(format!("{}/{}", field(1), field(2))),
+            "answer" => r.answers.push((field(1), field(2))),
+            "drained" => r.drained = true,
+            "error" => r.error = Some(field(1)),
+            _ => {}
+        }
+    }
+    r
+}
+
+fn plural(n: u64, one: &str) -> String {
+    if n == 1 {
+        format!("1 {one}")
+    } else {
+        format!("{n} {one}s")
+    }
+}
+
+fn refusal_message(a: &Args, r: &Report) -> String {
+    let min_up = a.min_up.unwrap_or(1.0) as u64;
+    let parts: Vec<String> = r
+        .refused
+        .iter()
+        .map(|(backend, up, losing, total)| {
+            let names: Vec<&str> = r
+                .before
+                .iter()
+                .filter(|(b, ..)| b == backend)
+                .map(|(_, s, ..)| s.as_str())
+                .collect();
+            format!(
+                "backend {backend} has {up} of {total} servers UP; taking out {} ({}) would leave {}, fewer than min_up {min_up}",
+                plural(*losing, "server"),
+                names.join(", "),
+                up - losing
+            )
+        })
+        .collect();
+    format!(
+        "refusing to {} servers: {} (nothing was changed)",
+        if a.state() == "drain" { "drain" } else { "disable" },
+        parts.join("; ")
+    )
+}
+
+fn pairs_json(r: &Report) -> Value {
+    Value::Array(
+        r.before
+            .iter()
+            .map(|(b, s, status, scur)| {
+                let now = r.now.iter().find(|(nb, ns, ..)| nb == b && ns == s);
+                json!({
+                    "backend": b,
+                    "server": s,
+                    "status_before": status,
+                    "sessions_before": scur,
+                    "status": now.map(|n| n.2.clone()).unwrap_or_else(|| status.clone()),
+                    "sessions": now.map(|n| n.3).unwrap_or(*scur),
+                })
+            })
+            .collect(),
+    )
+}
+
+fn summarize(a: &Args, r: &Report, rc: i32, stderr: &str, check_mode: bool) -> ModuleResult {
+    let sent: Vec<&(String, String)> = r.answers.iter().filter(|(_, ans)| ans.is_empty()).collect();
+    let mut res = ModuleResult::ok();
+    res.changed = if check_mode {
+        !r.planned.is_empty() || !r.drain_pairs.is_empty()
+    } else {
+        !sent.is_empty()
+    };
+    res.extra.insert("state".into(), json!(a.state()));
+    res.extra.insert("servers".into(), pairs_json(r));
+    res.extra.insert(
+        "commands".into(),
+        json!(r.answers.iter().map(|(c, _)| c).collect::<Vec<_>>()),
+    );
+    if let Some(client) = &r.client {
+        res.extra.insert("client".into(), json!(client));
+    }
+    let fail = |res: &mut ModuleResult, msg: String| {
+        res.failed = true;
+        res.msg = Some(msg);
+    };
+    let stuck = |mode: &str| -> String {
+        r.now
+            .iter()
+            .map(|(b, s, status, scur)| match mode {
+                "drain" => format!("{b}/{s} has {} open", plural(*scur, "session")),
+                _ => format!("{b}/{s} is {status}"),
+            })
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    match rc {
+        0 => {
+            let names = |v: &[(String, String, String, u64)]| {
+                v.iter()
+                    .map(|(b, s, ..)| format!("{b}/{s}"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            };
+            res.msg = Some(if !r.missing.is_empty() && r.before.is_empty() {
+                format!("{} in no backend of HAProxy: nothing to do", r.missing.join(", "))
+            } else if res.changed {
+                format!("{}: {}", a.state(), names(&r.before))
+            } else {
+                format!("{} already {}", names(&r.before), a.state())
+            });
+        }
+        EXIT_REFUSED => fail(&mut res, refusal_message(a, r)),
+        EXIT_MISSING => fail(
+            &mut res,
+            format!(
+                "server {} not found in any backend of HAProxy",
+                r.missing.join(", ")
+            ),
+        ),
+        EXIT_ANSWER => {
+            let (cmd, answer) = r.answers.last().cloned().unwrap_or_default();
+            let answer = if answer.is_empty() {
+                "no answer (the connection failed)".to_owned()
+            } else {
+                answer
+            };
+            fail(&mut res, format!("{answer} (HAProxy's answer to `{cmd}`)"));
+        }
+        EXIT_DRAIN_TIMEOUT => fail(
+            &mut res,
+            format!(
+                "drain did not finish within {}s: {}; left in DRAIN, not disabled",
+                a.drain_budget(),
+                stuck("drain")
+            ),
+        ),
+        EXIT_WAIT_TIMEOUT => fail(
+            &mut res,
+            format!(
+                "{}, not {}, after {}s (wait_retries × wait_interval)",
+                stuck("wait"),
+                match a.wait_mode() {
+                    "up" => "UP",
+                    "drain" => "DRAIN",
+                    _ => "MAINT",
+                },
+                a.wait_budget()
+            ),
+        ),
+        _ => {
+            let msg = r.error.clone().unwrap_or_else(|| match stderr.trim() {
+                "" => format!("haproxy failed (exit code {rc})"),
+                e => e.to_owned(),
+            });
+            res.rc = Some(rc);
+            fail(&mut res, msg);
+        }
+    }
+    if r.drained {
+        res.extra.insert("drained".into(), json!(true));
+    }
+    res
+}
+
+#[async_trait]
+impl Module for Haproxy {
+    fn name(&self) -> &'static str {
+        "haproxy"
+    }
+
+    fn check_args(&self, raw: &Value, _ctx: &StaticCtx<'_>) -> Result<(), ArgError> {
+        args::parse::<Args>(self.name(), raw)?.check(raw)
+    }
+
+    async fn run(&self, ctx: &ModuleCtx<'_>, raw: &Value) -> Result<ModuleResult, HostError> {
+        let a = match args::parse::<Args>(self.name(), raw).and_then(|a| a.check(raw).map(|()| a)) {
+            Ok(a) => a,
+            Err(e) => return Ok(ModuleResult::failed(e.message)),
+        };
+        // Rendered templates: now every name must be one HAProxy could have.
+        if let Some(bad) = a.host.iter().flatten().find(|h| !valid_name(h)) {
+            return Ok(ModuleResult::failed(format!(
+                "`host`: `{bad}` is not a HAProxy server name"
+            )));
+        }
+        if a.host.as_ref().is_none_or(|h| h.is_empty()) {
+            return Ok(ModuleResult::failed("`host` names no server"));
+        }
+        let mut cmd = RemoteCommand::new(script(&a, ctx.check_mode)).run_as(ctx.run_as.cloned());
+        cmd.timeout = Some(Duration::from_secs_f64(a.drain_budget() + a.wait_budget() + 90.0));
+        let started = std::time::Instant::now();
+        let out = ctx.host.run(&cmd).await?;
+        let r = report(&out.stdout);
+        let mut res = summarize(&a, &r, out.rc, &out.stderr, ctx.check_mode);
+        res.extra.insert(
+            "elapsed".into(),
+            json!((started.elapsed().as_secs_f64() * 1000.0).round() / 1000.0),
+        );
+        Ok(res)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(v: Value) -> Result<Args, ArgError> {
+        args::parse::<Args>("haproxy", &v).and_then(|a| a.check(&v).map(|()| a))
+    }
+
+    #[test]
+    fn arguments_are_checked() {
+        assert!(parse(json!({"state": "disabled", "host": "web1"})).is_ok());
+        assert!(parse(json!({"state": "enabled", "host": ["web1", "web2"], "weight": "50%"})).is_ok());
+        assert!(parse(json!({"state": "{{ s }}", "host": "{{ ansible_play_batch }}"})).is_ok());
+        let err = parse(json!({"state": "disable", "host": "web1"})).unwrap_err();
+        assert_eq!(err.hint.as_deref(), Some("did you mean `disabled`?"));
+        let err = parse(json!({"state": "disabled", "host": "web1", "wiat": true})).unwrap_err();
+        assert_eq!(err.hint.as_deref(), Some("did you mean `wait`?"));
+        let err = parse(json!({"state": "disabled"})).unwrap_err();
+        assert!(err.message.contains("`host`"), "{err:?}");
+        let err = parse(json!({"state": "disabled", "host": "web1; shutdown sessions"})).unwrap_err();
+        assert_eq!(err.key.as_deref(), Some("host"));
+        let err = parse(json!({"state": "enabled", "host": "web1", "weight": 300})).unwrap_err();
+        assert_eq!(err.key.as_deref(), Some("weight"));
+    }
+
+    #[test]
+    fn the_report_is_read_line_by_line() {
+        let out = "client\tsocat\npair\tlb\tweb1\tUP\t2\nrefuse\tlb\t1\t1\t1\n\
+                   now\tlb\tweb1\tDRAIN\t2\nnow\tlb\tweb1\tDRAIN\t0\nanswer\tdisable server lb/web1\t\n";
+        let r = report(out);
+        assert_eq!(r.client.as_deref(), Some("socat"));
+        assert_eq!(r.before, [("lb".into(), "web1".into(), "UP".into(), 2)]);
+        assert_eq!(r.now, [("lb".into(), "web1".into(), "DRAIN".into(), 0)]);
+        assert_eq!(r.refused, [("lb".into(), 1, 1, 1)]);
+        assert_eq!(r.answers, [("disable server lb/web1".into(), String::new())]);
+    }
+
+    #[test]
+    fn a_refusal_says_why_and_that_nothing_changed() {
+        let a = parse(json!({"state": "disabled", "host": ["web1", "web2"]})).unwrap();
+        let r = report("pair\tlb\tweb1\tUP\t0\npair\tlb\tweb2\tUP\t0\nrefuse\tlb\t2\t2\t2\n");
+        let res = summarize(&a, &r, EXIT_REFUSED, "", false);
+        assert!(res.failed && !res.changed);
+        assert_eq!(
+            res.msg.as_deref(),
+            Some("refusing to disable servers: backend lb has 2 of 2 servers UP; taking out 2 servers (web1, web2) would leave 0, fewer than min_up 1 (nothing was changed)")
+        );
+    }
+}
