@@ -817,7 +817,13 @@ impl Runner {
     fn summary(&self, interrupted: bool) -> RunSummary {
         let state = self.state.lock().unwrap_or_else(|e| e.into_inner());
         RunSummary {
-            stats: state.iter().map(|(h, s)| (h.clone(), s.stats)).collect(),
+            // Sorted by name, as Ansible's recap is; hosts finish in any order.
+            stats: {
+                let mut stats: IndexMap<String, HostStats> =
+                    state.iter().map(|(h, s)| (h.clone(), s.stats)).collect();
+                stats.sort_keys();
+                stats
+            },
             failed_hosts: state
                 .iter()
                 .filter(|(_, s)| s.failed)
