@@ -25,6 +25,13 @@ pub enum Command {
     Apply(ApplyArgs),
     /// Parse and validate a playbook (and inventory) without connecting to anything.
     Check(CheckArgs),
+    /// Show what `apply` would do, without connecting to anything: the batches of each
+    /// play, the tasks of each section with their delegates, the handlers and who notifies
+    /// them.
+    Plan(PlanArgs),
+    /// Where the last rollout of a playbook stands, from its journal: finished batches,
+    /// failed hosts and why, hosts never reached, and whether `--resume` would continue.
+    Status(StatusArgs),
 }
 
 #[derive(Debug, Args, Clone)]
@@ -108,6 +115,25 @@ pub struct ApplyArgs {
     #[arg(long = "output", short = 'o', value_enum, default_value_t = OutputFormat::Human)]
     pub output: OutputFormat,
 
+    /// Where to record each finished batch (default:
+    /// `.zdd/journal/<playbook>-<inventory>.json` in the current directory).
+    #[arg(long = "journal", value_name = "PATH")]
+    pub journal: Option<PathBuf>,
+
+    /// Continue the last run of this playbook and inventory after a failure or an
+    /// interruption: skip the batches it completed, start at the first unfinished one.
+    #[arg(long = "resume")]
+    pub resume: bool,
+
+    /// With --resume: continue even though the playbook, inventory, -e or --limit changed.
+    #[arg(long = "force", requires = "resume")]
+    pub force: bool,
+
+    /// Append one JSON line per command run on a host (time, host, delegate, task,
+    /// command, rc, duration); `no_log` tasks' commands are censored.
+    #[arg(long = "audit-log", value_name = "FILE")]
+    pub audit_log: Option<PathBuf>,
+
     /// Write a JUnit XML report to FILE when the run ends (one testcase per host per
     /// task), for CI systems.
     #[arg(long = "junit", value_name = "FILE")]
@@ -128,4 +154,35 @@ pub enum OutputFormat {
 pub struct CheckArgs {
     #[command(flatten)]
     pub input: InputArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct PlanArgs {
+    #[command(flatten)]
+    pub input: InputArgs,
+
+    /// `human`: an outline. `json`: one JSON document.
+    #[arg(long = "output", short = 'o', value_enum, default_value_t = OutputFormat::Human)]
+    pub output: OutputFormat,
+}
+
+#[derive(Debug, Args)]
+#[command(
+    after_help = "Examples:\n  zdd status playbooks/zero-downtime.yml -i inventory.ini\n  zdd status --journal /var/lib/deploy/journal.json"
+)]
+pub struct StatusArgs {
+    /// The playbook whose last run to show (with -i, names the default journal).
+    pub playbook: Option<PathBuf>,
+
+    /// The inventory the playbook ran with.
+    #[arg(short = 'i', long = "inventory", value_name = "FILE")]
+    pub inventory: Option<PathBuf>,
+
+    /// Read this journal (as written by `zdd apply --journal PATH`).
+    #[arg(long = "journal", value_name = "PATH", conflicts_with = "playbook")]
+    pub journal: Option<PathBuf>,
+
+    /// `human`: a summary. `json`: the journal, with `resumable` and `next_batch` added.
+    #[arg(long = "output", short = 'o', value_enum, default_value_t = OutputFormat::Human)]
+    pub output: OutputFormat,
 }

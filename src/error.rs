@@ -23,7 +23,20 @@ impl Location {
 
 impl fmt::Display for Location {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}:{}:{}", self.file.display(), self.line, self.col)
+        write!(f, "{}:{}:{}", display_path(&self.file), self.line, self.col)
+    }
+}
+
+/// A path as users want to read it: relative to the current directory when it is below
+/// it (`playbooks/site.yml`), as it is otherwise.
+pub fn display_path(path: &std::path::Path) -> String {
+    let relative = std::env::current_dir()
+        .ok()
+        .and_then(|cwd| path.strip_prefix(cwd).ok().map(std::path::Path::to_path_buf));
+    match relative {
+        Some(p) if p.as_os_str().is_empty() => ".".into(),
+        Some(p) => p.display().to_string(),
+        None => path.display().to_string(),
     }
 }
 

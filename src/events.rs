@@ -26,6 +26,8 @@ pub enum Event {
     /// Emitted for every batch, as Ansible prints `PLAY [...]` per batch with `serial`.
     BatchStart {
         play: String,
+        /// 1-based position of the play in the playbook.
+        play_index: usize,
         /// 1-based.
         index: usize,
         total: usize,
@@ -51,12 +53,17 @@ pub enum Event {
     },
     BatchEnd {
         play: String,
+        /// 1-based position of the play in the playbook.
+        play_index: usize,
         index: usize,
         total: usize,
         /// Hosts that finished the batch without failing.
         completed: Vec<String>,
         failed: Vec<String>,
         unreachable: Vec<String>,
+        /// A second signal stopped the batch before it finished: `completed` hosts did
+        /// not finish it either.
+        interrupted: bool,
         duration_ms: u64,
     },
     /// Every host of the batch failed, or a failure rule ended the play.

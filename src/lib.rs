@@ -4,11 +4,14 @@
 //! `plan` batches (pure), `runner` runs over `host` connections with `modules`, emitting
 //! `events` that `report` renders.
 
+pub mod audit;
 pub mod cli;
+mod commands;
 pub mod error;
 pub mod events;
 pub mod host;
 pub mod inventory;
+pub mod journal;
 pub mod modules;
 pub mod parse;
 pub mod plan;

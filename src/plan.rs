@@ -1,6 +1,35 @@
 //! Pure planning: which hosts a play runs on, and in which batches.
 
-use crate::playbook::Serial;
+use crate::inventory::Inventory;
+use crate::playbook::{Play, Serial};
+use indexmap::IndexSet;
+
+/// The hosts `play` runs on: its pattern, narrowed by `--limit`, in inventory order. (Hosts
+/// that fail in an earlier play sit the later ones out; only a run knows those.)
+pub fn play_hosts(inventory: &Inventory, play: &Play, limit: Option<&str>) -> Result<Vec<String>, String> {
+    let mut hosts = inventory.select(&play.hosts)?;
+    if let Some(limit) = limit {
+        let allowed: IndexSet<String> = inventory.select(limit)?.into_iter().collect();
+        hosts.retain(|h| allowed.contains(h));
+    }
+    Ok(hosts)
+}
+
+/// `serial` as a playbook writes it: `1`, `50%`, `[1, "50%"]`; `None` when not set.
+pub fn serial_text(serial: &[Serial]) -> Option<String> {
+    let one = |s: &Serial| match s {
+        Serial::Count(n) => n.to_string(),
+        Serial::Percent(p) => format!("{p}%"),
+    };
+    match serial {
+        [] => None,
+        [s] => Some(one(s)),
+        many => Some(format!(
+            "[{}]",
+            many.iter().map(one).collect::<Vec<_>>().join(", ")
+        )),
+    }
+}
 
 /// Split `hosts` into batches as Ansible's `serial` does: each entry is a batch size (a
 /// count or a percentage of all the play's hosts, at least 1), the last entry repeats,
@@ -45,6 +74,37 @@ mod tests {
 
     fn sizes(b: &[Vec<String>]) -> Vec<usize> {
         b.iter().map(Vec::len).collect()
+    }
+
+    #[test]
+    fn play_hosts_follow_the_pattern_narrowed_by_the_limit_in_inventory_order() {
+        let inventory = Inventory::from_ini(
+            std::path::Path::new("hosts.ini"),
+            "[lb]\nlb1\n[web]\nweb3\nweb1\nweb2\n",
+        )
+        .unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("site.yml");
+        std::fs::write(&path, "- hosts: web\n  tasks: []\n").unwrap();
+        let play = crate::parse::load_playbook(&path).unwrap().plays.remove(0);
+        assert_eq!(
+            play_hosts(&inventory, &play, None).unwrap(),
+            ["web3", "web1", "web2"]
+        );
+        assert_eq!(
+            play_hosts(&inventory, &play, Some("web1:web2:lb1")).unwrap(),
+            ["web1", "web2"]
+        );
+    }
+
+    #[test]
+    fn serial_is_shown_as_written() {
+        assert_eq!(serial_text(&[]), None);
+        assert_eq!(serial_text(&[Serial::Count(1)]).unwrap(), "1");
+        assert_eq!(
+            serial_text(&[Serial::Count(1), Serial::Percent(50.0)]).unwrap(),
+            "[1, 50%]"
+        );
     }
 
     #[test]

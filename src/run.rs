@@ -1,9 +1,12 @@
 //! The pipeline behind every command: load -> validate -> plan/run -> report.
 
+use crate::audit::AuditLog;
 use crate::cli::{ApplyArgs, CheckArgs, Cli, Command, InputArgs, OutputFormat};
+use crate::commands::resume::JournalSession;
 use crate::error::{exit, Diagnostic, Error};
 use crate::events::{Event, EventSink, Reporter};
 use crate::inventory::Inventory;
+use crate::journal::JournalReporter;
 use crate::parse;
 use crate::playbook::Playbook;
 use crate::probe::{Probe, Target};
@@ -23,6 +26,8 @@ pub fn run(cli: Cli) -> i32 {
     let verbosity = match &cli.command {
         Command::Apply(a) => a.input.verbose,
         Command::Check(c) => c.input.verbose,
+        Command::Plan(p) => p.input.verbose,
+        Command::Status(_) => 0,
     };
     init_tracing(verbosity);
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
@@ -36,6 +41,8 @@ pub fn run(cli: Cli) -> i32 {
         match cli.command {
             Command::Apply(args) => apply(args).await,
             Command::Check(args) => check(args),
+            Command::Plan(args) => crate::commands::plan::plan(args),
+            Command::Status(args) => crate::commands::status::status(args),
         }
     });
     match result {
@@ -48,15 +55,15 @@ pub fn run(cli: Cli) -> i32 {
 }
 
 /// What the input files say, loaded and parsed.
-struct Input {
-    playbook: Playbook,
-    inventory: Inventory,
-    inventory_path: Option<PathBuf>,
-    extra_vars: VarMap,
+pub(crate) struct Input {
+    pub playbook: Playbook,
+    pub inventory: Inventory,
+    pub inventory_path: Option<PathBuf>,
+    pub extra_vars: VarMap,
 }
 
 /// Load the inventory, the playbook and `-e` vars, reporting every problem at once.
-fn load(input: &InputArgs) -> Result<Input, Error> {
+pub(crate) fn load(input: &InputArgs) -> Result<Input, Error> {
     let mut problems = Vec::new();
     let inventory = keep(
         &mut problems,
@@ -129,8 +136,16 @@ async fn apply(args: ApplyArgs) -> Result<i32, Error> {
     let input = load(&args.input)?;
     let templater = Arc::new(Templater::new());
     validate(&input.playbook, &input.inventory, &input.extra_vars, &templater)?;
-    let reporters = reporters(&args)?;
+    let audit = args.audit_log.as_deref().map(AuditLog::open).transpose()?;
+    let journal = JournalSession::start(&args, &input)?;
+    let mut reporters = reporters(&args)?;
+    reporters.push(Box::new(JournalReporter::new(journal.writer.clone())));
     let events = Arc::new(EventSink::new(reporters));
+    for message in &journal.resume.notes {
+        events.emit(crate::events::Event::Warning {
+            message: message.clone(),
+        });
+    }
     let stop = Arc::new(StopSignal::default());
     watch_signals(stop.clone(), events.clone());
     let opts = RunOptions {
@@ -141,6 +156,8 @@ async fn apply(args: ApplyArgs) -> Result<i32, Error> {
         tags: args.tags.clone(),
         skip_tags: args.skip_tags.clone(),
         no_preflight: args.no_preflight,
+        skip_batches: journal.resume.skip.clone(),
+        audit: audit.map(Arc::new),
     };
     let probe_target = match &args.probe {
         Some(url) => Some(Target::parse(url).map_err(|e| Error::invalid(Diagnostic::new(e)))?),
@@ -184,6 +201,7 @@ async fn apply(args: ApplyArgs) -> Result<i32, Error> {
         }
         events.emit(Event::Probe(report));
     }
+    journal.finish(result.as_ref(), code);
     result?;
     Ok(code)
 }

@@ -380,7 +380,16 @@ wait_listening() {
     [ "$count" -ge "$total" ] && return 0
     local pid name
     while read -r pid name; do
-      kill -0 "$pid" 2>/dev/null || { echo "lab.sh: $name (pid $pid) exited" >&2; return 1; }
+      if ! kill -0 "$pid" 2>/dev/null; then
+        echo "lab.sh: $name (pid $pid) exited" >&2
+        # Another process took one of our addresses between check_net_free and now:
+        # the caller should pick another net (exit 3; the EXIT trap cleans up).
+        if grep -qs -e "Address already in use" -e "Cannot bind" "$DIR"/log/*; then
+          echo "lab.sh: an address of $NET.* is in use" >&2
+          exit 3
+        fi
+        return 1
+      fi
     done <"$DIR/pids"
     [ $SECONDS -lt $deadline ] || { echo "lab.sh: only $count of $total ports listening" >&2; return 1; }
     sleep 0.05

@@ -67,8 +67,8 @@ impl Module for Copy {
                     .key("src")
                     .hint(format!(
                         "looked in {}/files/ and {} (and one level up); directories are not supported",
-                        ctx.playbook_dir.display(),
-                        ctx.playbook_dir.display()
+                        crate::error::display_path(ctx.playbook_dir),
+                        crate::error::display_path(ctx.playbook_dir)
                     )));
             }
         }

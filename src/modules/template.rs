@@ -49,8 +49,8 @@ impl Module for Template {
                 .key("src")
                 .hint(format!(
                     "looked in {}/templates/ and {} (and one level up)",
-                    ctx.playbook_dir.display(),
-                    ctx.playbook_dir.display()
+                    crate::error::display_path(ctx.playbook_dir),
+                    crate::error::display_path(ctx.playbook_dir)
                 )));
         }
         Ok(())

@@ -34,6 +34,10 @@ pub struct JunitReporter {
     suites: IndexMap<String, Vec<Case>>,
     /// Failed items of a looped task, by (host, task), until the task's own result.
     item_failures: HashMap<(String, String), Vec<String>>,
+    /// The running task's cases: hosts finish in any order, the report lists them in
+    /// the batch's order.
+    pending: Vec<Case>,
+    batch_hosts: Vec<String>,
 }
 
 impl JunitReporter {
@@ -47,7 +51,22 @@ impl JunitReporter {
             play: String::new(),
             suites: IndexMap::new(),
             item_failures: HashMap::new(),
+            pending: Vec::new(),
+            batch_hosts: Vec::new(),
         })
+    }
+
+    /// Move the running task's cases into the report, in the batch's host order.
+    fn flush_task(&mut self) {
+        let order = |c: &Case| {
+            self.batch_hosts
+                .iter()
+                .position(|h| *h == c.host)
+                .unwrap_or(usize::MAX)
+        };
+        let mut cases = std::mem::take(&mut self.pending);
+        cases.sort_by_key(order);
+        self.suites.entry(self.play.clone()).or_default().extend(cases);
     }
 
     fn add(&mut self, r: &HostResult) {
@@ -74,10 +93,11 @@ impl JunitReporter {
             detail,
             duration_ms: r.duration_ms,
         };
-        self.suites.entry(self.play.clone()).or_default().push(case);
+        self.pending.push(case);
     }
 
     fn write(&mut self, duration_ms: Option<u64>) {
+        self.flush_task();
         let Some(mut file) = self.file.take() else {
             return;
         };
@@ -91,7 +111,12 @@ impl JunitReporter {
 impl Reporter for JunitReporter {
     fn event(&mut self, event: &Event) {
         match event {
-            Event::BatchStart { play, .. } => self.play = play.clone(),
+            Event::BatchStart { play, hosts, .. } => {
+                self.flush_task();
+                self.play = play.clone();
+                self.batch_hosts = hosts.clone();
+            }
+            Event::TaskStart { .. } | Event::BatchEnd { .. } => self.flush_task(),
             Event::HostResult(r) => self.add(r),
             Event::PreflightFailed {
                 unreachable,

@@ -167,6 +167,7 @@ impl Reporter for Progress {
                 index,
                 total,
                 hosts,
+                ..
             } => {
                 let state = BatchState::new(play, *index, *total, hosts.len());
                 self.show(state.line());

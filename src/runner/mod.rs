@@ -18,7 +18,7 @@ use crate::template::Templater;
 use crate::vars::{Context, VarMap};
 use indexmap::{IndexMap, IndexSet};
 use serde_json::{json, Value};
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
@@ -39,6 +39,11 @@ pub struct RunOptions {
     pub skip_tags: Vec<String>,
     /// Skip the sudo and socket checks, and let unreachable hosts fail their first task.
     pub no_preflight: bool,
+    /// Batches to skip, as (1-based play index, hosts of the batch): those a resumed run
+    /// completed before. Keyed by hosts so a changed inventory never skips the wrong ones.
+    pub skip_batches: HashSet<(usize, Vec<String>)>,
+    /// `--audit-log`: every command a module runs is written there.
+    pub audit: Option<Arc<crate::audit::AuditLog>>,
 }
 
 /// What a signal asked for: nothing, finish the batch in flight, or stop after the task.
@@ -261,9 +266,9 @@ impl Runner {
             .iter()
             .map(|p| self.select_hosts(p))
             .collect::<Result<Vec<_>, _>>()?;
-        self.preflight(&play_hosts).await?;
-        for (play, hosts) in self.playbook.plays.iter().zip(play_hosts) {
-            let flow = self.run_play(play, hosts).await;
+        self.preflight(&self.without_skipped_batches(&play_hosts)).await?;
+        for (index, (play, hosts)) in self.playbook.plays.iter().zip(play_hosts).enumerate() {
+            let flow = self.run_play(index + 1, play, hosts).await;
             if flow != Flow::Continue {
                 return Ok(flow);
             }
@@ -271,8 +276,23 @@ impl Runner {
         Ok(Flow::Continue)
     }
 
+    /// The hosts of each play minus those of the batches a resumed run skips: those are
+    /// not contacted at all, not even by preflight.
+    fn without_skipped_batches(&self, play_hosts: &[Vec<String>]) -> Vec<Vec<String>> {
+        let plays = self.playbook.plays.iter().zip(play_hosts).enumerate();
+        plays
+            .map(|(i, (play, hosts))| {
+                let batches = crate::plan::batches(hosts, &play.serial).into_iter();
+                batches
+                    .filter(|b| !self.opts.skip_batches.contains(&(i + 1, b.clone())))
+                    .flatten()
+                    .collect()
+            })
+            .collect()
+    }
+
     /// The play's hosts: its pattern, narrowed by `--limit`, in inventory order.
-    fn select_hosts(&self, play: &Play) -> Result<Vec<String>, Error> {
+    pub fn select_hosts(&self, play: &Play) -> Result<Vec<String>, Error> {
         let bad_pattern = |e: String| {
             Error::invalid(Diagnostic::new(format!("bad host pattern: {e}")).at(play.loc.clone()))
         };
@@ -294,6 +314,35 @@ impl Runner {
             _ => {}
         }
         Ok(hosts)
+    }
+
+    /// The delegates `task` names for each host of `batch`, where they can be worked out
+    /// before the run (empty where they cannot): for `zdd plan`, which connects to nothing.
+    pub fn planned_delegates(
+        &self,
+        play: &Play,
+        play_hosts: &[String],
+        batch: &[String],
+        task: &Task,
+    ) -> Vec<(String, Vec<String>)> {
+        let env = self.play_env(play, play_hosts.to_vec());
+        let shared = self.shared_vars(&env, batch);
+        let Some(template) = &task.delegate_to else {
+            return batch.iter().map(|h| (h.clone(), Vec::new())).collect();
+        };
+        batch
+            .iter()
+            .map(|h| {
+                let ctx = self.context(&env, h, task, &shared);
+                let delegates = self
+                    .static_item_contexts(task, &ctx)
+                    .iter()
+                    .filter_map(|c| self.templater.render_str(template, c).ok())
+                    .map(|name| name.trim().to_owned())
+                    .collect();
+                (h.clone(), delegates)
+            })
+            .collect()
     }
 
     /// How to reach a host: its inventory connection variables, templated. A name that is
@@ -367,7 +416,7 @@ impl Runner {
         }
     }
 
-    async fn run_play(&self, play: &Play, hosts: Vec<String>) -> Flow {
+    async fn run_play(&self, play_index: usize, play: &Play, hosts: Vec<String>) -> Flow {
         // Hosts that failed in an earlier play sit this one out, as in Ansible.
         let hosts: Vec<String> = {
             let state = self.state.lock().unwrap_or_else(|e| e.into_inner());
@@ -393,8 +442,25 @@ impl Runner {
             if self.stop.level() >= StopSignal::FINISH_BATCH {
                 return Flow::Interrupted;
             }
+            if self.opts.skip_batches.contains(&(play_index, batch.clone())) {
+                self.events.emit(Event::Warning {
+                    message: format!(
+                        "play `{}` batch {}/{total} ({}) completed in the run being resumed: skipping it",
+                        play.display_name(),
+                        i + 1,
+                        batch.join(", ")
+                    ),
+                });
+                for done in [&self.started, &self.completed] {
+                    done.lock()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .extend(batch.iter().cloned());
+                }
+                continue;
+            }
             self.events.emit(Event::BatchStart {
                 play: play.display_name().to_owned(),
+                play_index,
                 index: i + 1,
                 total,
                 hosts: batch.clone(),
@@ -424,11 +490,13 @@ impl Runner {
             };
             self.events.emit(Event::BatchEnd {
                 play: play.display_name().to_owned(),
+                play_index,
                 index: i + 1,
                 total,
                 completed: active,
                 failed,
                 unreachable,
+                interrupted: flow == Flow::Interrupted,
                 duration_ms: started.elapsed().as_millis() as u64,
             });
             match flow {
@@ -803,16 +871,20 @@ impl Runner {
     fn summary(&self, interrupted: bool) -> RunSummary {
         let state = self.state.lock().unwrap_or_else(|e| e.into_inner());
         RunSummary {
-            // Like Ansible's recap, only hosts that ran something (a delegate given
-            // facts has a state but no stats).
-            stats: state
-                .iter()
-                .filter(|(_, s)| {
-                    let t = &s.stats;
-                    t.ok + t.changed + t.unreachable + t.failed + t.skipped + t.rescued + t.ignored > 0
-                })
-                .map(|(h, s)| (h.clone(), s.stats))
-                .collect(),
+            // Sorted by name, as Ansible's recap is; hosts finish in any order. Only hosts
+            // that ran something (a delegate given facts has a state but no stats).
+            stats: {
+                let mut stats: IndexMap<String, HostStats> = state
+                    .iter()
+                    .filter(|(_, s)| {
+                        let t = &s.stats;
+                        t.ok + t.changed + t.unreachable + t.failed + t.skipped + t.rescued + t.ignored > 0
+                    })
+                    .map(|(h, s)| (h.clone(), s.stats))
+                    .collect();
+                stats.sort_keys();
+                stats
+            },
             failed_hosts: state
                 .iter()
                 .filter(|(_, s)| s.failed)

@@ -182,6 +182,17 @@ impl Runner {
         }
     }
 
+    /// The connection a check uses, written to the audit log like any task's.
+    fn preflight_host(
+        &self,
+        h: Arc<dyn crate::host::Host>,
+        host: &str,
+        check: &str,
+    ) -> Arc<dyn crate::host::Host> {
+        let about = crate::audit::CommandContext::new(host, None, check, false);
+        crate::audit::audited(self.opts.audit.as_ref(), h, about)
+    }
+
     async fn check_sudo(&self, host: &str, user: &str) -> Option<(String, String)> {
         let run_as = Become {
             user: user.to_owned(),
@@ -190,7 +201,7 @@ impl Runner {
         let cmd = RemoteCommand::new("true").run_as(Some(run_as));
         let failure = match self.connect(host, None).await {
             Err(e) => Some(e.to_string()),
-            Ok(h) => match h.run(&cmd).await {
+            Ok(h) => match self.preflight_host(h, host, "preflight: sudo").run(&cmd).await {
                 Ok(out) if out.rc == 0 => None,
                 Ok(out) => Some(format!("sudo -n -u {user} failed: {}", out.stderr.trim())),
                 Err(e) => Some(format!("sudo -n -u {user} failed: {e}")),
@@ -207,7 +218,11 @@ impl Runner {
         let cmd = RemoteCommand::new(socket_check_script(path)).run_as(run_as);
         let failure = match self.connect(host, None).await {
             Err(e) => Some(e.to_string()),
-            Ok(h) => match h.run(&cmd).await {
+            Ok(h) => match self
+                .preflight_host(h, host, "preflight: HAProxy socket")
+                .run(&cmd)
+                .await
+            {
                 Ok(out) if out.rc == 0 => None,
                 Ok(out) => Some(out.stderr.trim().to_owned()),
                 Err(e) => Some(e.to_string()),

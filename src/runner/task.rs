@@ -2,6 +2,7 @@
 //! `changed_when`/`failed_when`, `register`, facts, and the events that report it.
 
 use super::{HostOutcome, PlayEnv, Runner, OMIT};
+use crate::audit::{audited, CommandContext};
 use crate::events::{Event, HostResult, Status};
 use crate::host::HostError;
 use crate::modules::{registry, ModuleCtx, ModuleResult};
@@ -265,6 +266,8 @@ impl Runner {
                 b.method
             ));
         }
+        let about = CommandContext::new(host, delegate, task.display_name(), task.no_log);
+        let target_host = audited(self.opts.audit.as_ref(), target_host, about);
         let run = self
             .attempts(
                 module,

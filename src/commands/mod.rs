@@ -1,0 +1,6 @@
+//! Subcommands beyond check and apply, and the parts of `apply` that sit around the runner
+//! (journal and resume).
+
+pub mod plan;
+pub mod resume;
+pub mod status;

@@ -1,0 +1,250 @@
+//! Writing the journal of the run in progress, from the runner's events.
+
+use super::{
+    utc_timestamp, BatchRecord, HostOutcome, HostRecord, Identity, InFlight, Journal, PlannedPlay, Resume,
+    RunState, FORMAT,
+};
+use crate::error::{exit, Diagnostic, Error};
+use crate::events::{Event, Reporter, Status};
+use crate::runner::RunSummary;
+use indexmap::IndexMap;
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::SystemTime;
+
+/// The journal of the run in progress, written on every change.
+#[derive(Debug)]
+pub struct JournalWriter {
+    path: PathBuf,
+    journal: Journal,
+}
+
+impl JournalWriter {
+    /// Start a run's journal (with the batches a resumed run carries over) and write it,
+    /// so that an unwritable journal stops the run before any host is touched.
+    pub fn begin(
+        path: &Path,
+        identity: Identity,
+        plan: Vec<PlannedPlay>,
+        resume: &Resume,
+    ) -> Result<JournalWriter, Error> {
+        let now = utc_timestamp(SystemTime::now());
+        let journal = Journal {
+            format: FORMAT,
+            identity,
+            pid: std::process::id(),
+            started: now.clone(),
+            updated: now,
+            finished: None,
+            state: RunState::Running,
+            exit_code: None,
+            error: None,
+            resumed_from: resume.resumed_from.clone(),
+            plan,
+            in_flight: None,
+            batches: resume.carried.clone(),
+        };
+        journal.save(path).map_err(|e| {
+            Error::invalid(
+                Diagnostic::new(format!("cannot write the journal {}: {e}", path.display()))
+                    .hint("pass a writable path to --journal"),
+            )
+        })?;
+        Ok(JournalWriter {
+            path: path.to_owned(),
+            journal,
+        })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    pub fn journal(&self) -> &Journal {
+        &self.journal
+    }
+
+    /// Record how the run ended: its summary, or the error that ended it, and the exit
+    /// code zdd ends with (a check after the run, such as the probe's budget, may fail a
+    /// run whose batches all completed).
+    pub fn finish(&mut self, outcome: Result<&RunSummary, &Error>, code: i32) {
+        let (state, error) = match outcome {
+            Ok(summary) if summary.interrupted => (RunState::Interrupted, None),
+            Ok(summary) if summary.stopped_by.is_some() => (RunState::Failed, summary.stopped_by.clone()),
+            Ok(summary) if summary.exit_code() == exit::OK && code == exit::OK => (RunState::Completed, None),
+            Ok(summary) if summary.exit_code() == exit::OK => (
+                RunState::Failed,
+                Some(format!(
+                    "every batch completed, but the run ended with exit {code}"
+                )),
+            ),
+            Ok(_) => (RunState::Failed, None),
+            Err(Error::Interrupted) => (RunState::Interrupted, None),
+            Err(e) => (RunState::Failed, Some(e.to_string())),
+        };
+        self.journal.state = state;
+        self.journal.exit_code = Some(code);
+        self.journal.error = error;
+        self.journal.in_flight = None;
+        self.journal.finished = Some(utc_timestamp(SystemTime::now()));
+        self.save();
+    }
+
+    fn save(&mut self) {
+        self.journal.updated = utc_timestamp(SystemTime::now());
+        if let Err(e) = self.journal.save(&self.path) {
+            tracing::warn!("cannot write the journal {}: {e}", self.path.display());
+        }
+    }
+}
+
+/// Writes the journal from the runner's events.
+pub struct JournalReporter {
+    writer: Arc<Mutex<JournalWriter>>,
+    /// The first failure of each host in the batch in flight: (task, message).
+    failures: HashMap<String, (String, String)>,
+    note: Option<String>,
+}
+
+impl JournalReporter {
+    pub fn new(writer: Arc<Mutex<JournalWriter>>) -> Self {
+        JournalReporter {
+            writer,
+            failures: HashMap::new(),
+            note: None,
+        }
+    }
+}
+
+impl Reporter for JournalReporter {
+    fn event(&mut self, event: &Event) {
+        match event {
+            Event::BatchStart {
+                play,
+                play_index,
+                index,
+                total,
+                hosts,
+            } => {
+                self.failures.clear();
+                self.note = None;
+                let mut writer = self.writer.lock().unwrap_or_else(|e| e.into_inner());
+                writer.journal.in_flight = Some(InFlight {
+                    play_index: *play_index,
+                    play: play.clone(),
+                    batch: *index,
+                    batches: *total,
+                    hosts: hosts.clone(),
+                    started: utc_timestamp(SystemTime::now()),
+                });
+                writer.save();
+            }
+            Event::HostResult(r)
+                if (r.status == Status::Failed && !r.ignored) || r.status == Status::Unreachable =>
+            {
+                self.failures
+                    .entry(r.host.clone())
+                    .or_insert_with(|| (r.task.clone(), failure_message(&r.result)));
+            }
+            Event::NoMoreHosts { reason } => self.note = Some(reason.clone()),
+            Event::BatchEnd {
+                play,
+                play_index,
+                index,
+                total,
+                completed,
+                failed,
+                unreachable,
+                interrupted,
+                duration_ms,
+            } => {
+                let mut writer = self.writer.lock().unwrap_or_else(|e| e.into_inner());
+                let in_flight = writer.journal.in_flight.take();
+                let order = in_flight.as_ref().map(|f| f.hosts.clone()).unwrap_or_default();
+                let record = BatchRecord {
+                    play_index: *play_index,
+                    play: play.clone(),
+                    batch: *index,
+                    batches: *total,
+                    hosts: self.host_records(&order, completed, failed, unreachable, *interrupted),
+                    started: in_flight.map(|f| f.started).unwrap_or_default(),
+                    finished: utc_timestamp(SystemTime::now()),
+                    duration_ms: *duration_ms,
+                    interrupted: *interrupted,
+                    note: self.note.take(),
+                    earlier_run: None,
+                };
+                writer.journal.batches.push(record);
+                writer.save();
+            }
+            _ => {}
+        }
+    }
+}
+
+impl JournalReporter {
+    fn host_records(
+        &self,
+        order: &[String],
+        completed: &[String],
+        failed: &[String],
+        unreachable: &[String],
+        interrupted: bool,
+    ) -> IndexMap<String, HostRecord> {
+        let mut hosts: Vec<&String> = order.iter().collect();
+        for h in completed.iter().chain(failed).chain(unreachable) {
+            if !hosts.contains(&h) {
+                hosts.push(h);
+            }
+        }
+        hosts
+            .into_iter()
+            .map(|h| {
+                let outcome = if unreachable.contains(h) {
+                    HostOutcome::Unreachable
+                } else if failed.contains(h) {
+                    HostOutcome::Failed
+                } else if interrupted {
+                    HostOutcome::Interrupted
+                } else if completed.contains(h) {
+                    HostOutcome::Completed
+                } else {
+                    // Left the batch without a failure of its own: stopped by a failure rule.
+                    HostOutcome::Failed
+                };
+                let (task, msg) = match self.failures.get(h) {
+                    Some((t, m)) if outcome != HostOutcome::Completed => (Some(t.clone()), Some(m.clone())),
+                    _ => (None, None),
+                };
+                (h.clone(), HostRecord { outcome, task, msg })
+            })
+            .collect()
+    }
+}
+
+/// The line that says why a task failed: its `msg`, else its stderr, else its rc.
+fn failure_message(result: &serde_json::Value) -> String {
+    let text = |key: &str| {
+        result
+            .get(key)
+            .and_then(|v| v.as_str())
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(str::to_owned)
+    };
+    if result.get("censored").is_some() {
+        return "the output has been hidden (no_log: true)".into();
+    }
+    let msg = text("msg");
+    let stderr = text("stderr");
+    match (msg, stderr) {
+        (Some(m), Some(e)) if m == "non-zero return code" => format!("{m}: {e}"),
+        (Some(m), _) => m,
+        (None, Some(e)) => e,
+        (None, None) => match result.get("rc") {
+            Some(rc) => format!("rc={rc}"),
+            None => "failed".into(),
+        },
+    }
+}

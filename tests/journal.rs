@@ -1,0 +1,438 @@
+//! The journal, `--resume`, `zdd status` and `--audit-log`, on the real lab.
+
+mod support;
+
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+use support::Lab;
+
+fn text(out: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+/// zdd run from `cwd` (so that the default journal lands in `cwd/.zdd/journal`).
+fn zdd_in(lab: &Lab, cwd: &Path) -> Command {
+    let mut cmd = lab.zdd();
+    cmd.current_dir(cwd);
+    cmd
+}
+
+fn apply(lab: &Lab, cwd: &Path, playbook: &Path, extra: &[&str]) -> Output {
+    zdd_in(lab, cwd)
+        .arg("apply")
+        .arg(playbook)
+        .arg("-i")
+        .arg(lab.inventory())
+        .args(extra)
+        .output()
+        .expect("run zdd")
+}
+
+fn status(lab: &Lab, cwd: &Path, playbook: &Path) -> String {
+    let out = zdd_in(lab, cwd)
+        .arg("status")
+        .arg(playbook)
+        .arg("-i")
+        .arg(lab.inventory())
+        .output()
+        .expect("run zdd status");
+    assert_eq!(out.status.code(), Some(0), "zdd status:\n{}", text(&out));
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn audit_lines(path: &Path) -> Vec<Value> {
+    std::fs::read_to_string(path)
+        .unwrap_or_default()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
+        .collect()
+}
+
+/// The inventory hosts that some task's command in the audit log was for (preflight's
+/// checks left out).
+fn audited_hosts(lines: &[Value]) -> Vec<String> {
+    let mut hosts: Vec<String> = lines
+        .iter()
+        .filter(|l| !l["task"].as_str().unwrap().starts_with("preflight"))
+        .map(|l| l["host"].as_str().unwrap().to_owned())
+        .collect();
+    hosts.sort();
+    hosts.dedup();
+    hosts
+}
+
+/// A small rolling playbook: take the host out of haproxy (delegated to lb), read its
+/// page (fails when the doc root is broken), a `no_log` step with a secret, put it back.
+const PLAYBOOK: &str = r#"---
+- hosts: webappservers
+  serial: 1
+  gather_facts: false
+  tasks:
+    - name: Disable server in haproxy
+      shell: echo "disable server {{ haproxy_backend }}/{{ inventory_hostname }}" | socat stdio {{ haproxy_socket }}
+      delegate_to: "{{ groups.loadbalancers[0] }}"
+      become: true
+    - name: Read the page
+      command: cat {{ doc_root }}/index.html
+    - name: Use a secret
+      shell: test -n "{{ api_token }}"
+      no_log: true
+    - name: Enable server in haproxy
+      shell: echo "enable server {{ haproxy_backend }}/{{ inventory_hostname }}" | socat stdio {{ haproxy_socket }}
+      delegate_to: "{{ groups.loadbalancers[0] }}"
+      become: true
+"#;
+
+const TOKEN: &str = "api_token=s3cr3t-t0ken";
+
+fn write_playbook(dir: &Path) -> PathBuf {
+    let path = dir.join("rolling.yml");
+    std::fs::write(&path, PLAYBOOK).unwrap();
+    path
+}
+
+#[test]
+fn resume_continues_from_the_failed_batch_and_never_touches_completed_hosts_again() {
+    let lab = Lab::start(3);
+    let work = tempfile::tempdir().unwrap();
+    let cwd = work.path();
+    let playbook = support::lab_playbook();
+
+    lab.break_doc_root("web2");
+    let first_audit = cwd.join("first.jsonl");
+    let out = apply(
+        &lab,
+        cwd,
+        &playbook,
+        &["-e", "version=2", "--audit-log", first_audit.to_str().unwrap()],
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "the first run should fail on web2:\n{}",
+        text(&out)
+    );
+    let web1_pid = lab.web_pid("web1");
+
+    // The default journal, next to where zdd ran.
+    let journal_path = cwd.join(".zdd/journal/zero-downtime-inventory.json");
+    let journal: Value = serde_json::from_str(&std::fs::read_to_string(&journal_path).unwrap()).unwrap();
+    assert_eq!(journal["state"], "failed");
+    assert_eq!(journal["exit_code"], 2);
+    assert_eq!(journal["batches"].as_array().unwrap().len(), 2, "{journal:#}");
+    assert_eq!(journal["batches"][0]["hosts"]["web1"]["outcome"], "completed");
+    assert_eq!(journal["batches"][1]["hosts"]["web2"]["outcome"], "failed");
+    assert_eq!(
+        journal["batches"][1]["hosts"]["web2"]["task"],
+        "Copy over webapp content"
+    );
+    assert_eq!(audited_hosts(&audit_lines(&first_audit)), ["web1", "web2"]);
+
+    let shown = status(&lab, cwd, &playbook);
+    assert!(shown.contains("run       failed (exit 2)"), "{shown}");
+    assert!(shown.contains("  batch 1/3 web1: completed ("), "{shown}");
+    assert!(shown.contains("  batch 2/3 web2: failed ("), "{shown}");
+    assert!(
+        shown.contains("    web2: failed at task `Copy over webapp content`: Destination directory"),
+        "{shown}"
+    );
+    assert!(shown.contains("  batch 3/3 web3: not reached\n"), "{shown}");
+    assert!(shown.contains("never reached: web3\n"), "{shown}");
+    assert!(
+        shown.contains("`zdd apply --resume` would skip 1 completed batch, starting at play `webappservers` batch 2/3 (web2)"),
+        "{shown}"
+    );
+
+    lab.restore_doc_root("web2");
+    let second_audit = cwd.join("second.jsonl");
+    let out = apply(
+        &lab,
+        cwd,
+        &playbook,
+        &[
+            "-e",
+            "version=2",
+            "--resume",
+            "--audit-log",
+            second_audit.to_str().unwrap(),
+        ],
+    );
+    let output = text(&out);
+    assert_eq!(out.status.code(), Some(0), "the resumed run failed:\n{output}");
+    assert!(
+        output.contains("batch 1/3 (web1) completed in the run being resumed: skipping it"),
+        "{output}"
+    );
+    // Only web2 and web3 ran: no command for web1, not even a delegated one.
+    let lines = audit_lines(&second_audit);
+    assert_eq!(audited_hosts(&lines), ["web2", "web3"], "{lines:#?}");
+    assert!(!std::fs::read_to_string(&second_audit).unwrap().contains("web1"));
+    assert!(!output.contains("[web1"), "web1 ran again:\n{output}");
+    assert_eq!(
+        lab.web_pid("web1"),
+        web1_pid,
+        "web1's web server was restarted again"
+    );
+    for host in lab.hosts() {
+        assert!(
+            lab.page(&host).contains("version: 2"),
+            "{host}: {}",
+            lab.page(&host)
+        );
+        assert!(
+            lab.wait_server_state(&host, "UP", Duration::from_secs(5)),
+            "{host} is out of rotation: {}",
+            lab.server_state(&host)
+        );
+    }
+
+    let shown = status(&lab, cwd, &playbook);
+    assert!(shown.contains("run       completed (exit 0)"), "{shown}");
+    assert!(
+        shown.contains("  batch 1/3 web1: completed (in the run started "),
+        "{shown}"
+    );
+    assert!(shown.contains("  batch 3/3 web3: completed ("), "{shown}");
+    assert!(
+        shown.contains("would start a fresh run: this one completed"),
+        "{shown}"
+    );
+
+    // A completed run is not resumed: --resume runs every batch again.
+    let third_audit = cwd.join("third.jsonl");
+    let out = apply(
+        &lab,
+        cwd,
+        &playbook,
+        &[
+            "-e",
+            "version=2",
+            "--resume",
+            "--audit-log",
+            third_audit.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert!(
+        text(&out).contains("completed: starting a fresh run"),
+        "{}",
+        text(&out)
+    );
+    assert_eq!(
+        audited_hosts(&audit_lines(&third_audit)),
+        ["web1", "web2", "web3"]
+    );
+}
+
+#[test]
+fn a_changed_playbook_is_not_resumed_without_force() {
+    let lab = Lab::start(3);
+    let work = tempfile::tempdir().unwrap();
+    let cwd = work.path();
+    let playbook = write_playbook(cwd);
+    let journal = cwd.join("state/rollout.json");
+    let journal_arg = ["--journal", journal.to_str().unwrap()];
+
+    lab.break_doc_root("web2");
+    let out = apply(&lab, cwd, &playbook, &[&["-e", TOKEN][..], &journal_arg].concat());
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    lab.restore_doc_root("web2");
+
+    // The same -e is part of the run's identity; a different one is refused too.
+    let out = apply(
+        &lab,
+        cwd,
+        &playbook,
+        &[&["-e", "api_token=other", "--resume"][..], &journal_arg].concat(),
+    );
+    assert_eq!(out.status.code(), Some(5), "{}", text(&out));
+    assert!(
+        text(&out).contains("the extra variables (-e) differ"),
+        "{}",
+        text(&out)
+    );
+
+    std::fs::write(&playbook, format!("{PLAYBOOK}# edited\n")).unwrap();
+    let audit = cwd.join("audit.jsonl");
+    let audit_arg = ["--audit-log", audit.to_str().unwrap()];
+    let out = apply(
+        &lab,
+        cwd,
+        &playbook,
+        &[&["-e", TOKEN, "--resume"][..], &journal_arg, &audit_arg].concat(),
+    );
+    let output = text(&out);
+    assert_eq!(out.status.code(), Some(5), "{output}");
+    assert!(output.contains("rolling.yml changed since that run"), "{output}");
+    assert!(output.contains("--resume --force"), "{output}");
+    assert!(audit_lines(&audit).is_empty(), "a refused resume ran commands");
+
+    // `status --journal` reads the same journal and sees the change.
+    let out = zdd_in(&lab, cwd)
+        .args(["status", "--journal"])
+        .arg(&journal)
+        .output()
+        .unwrap();
+    let shown = String::from_utf8_lossy(&out.stdout);
+    assert!(shown.contains("(changed since this run)"), "{shown}");
+    assert!(shown.contains("refuses without --force"), "{shown}");
+
+    let out = apply(
+        &lab,
+        cwd,
+        &playbook,
+        &[
+            &["-e", TOKEN, "--resume", "--force"][..],
+            &journal_arg,
+            &audit_arg,
+        ]
+        .concat(),
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert_eq!(audited_hosts(&audit_lines(&audit)), ["web2", "web3"]);
+}
+
+#[test]
+fn the_audit_log_has_one_line_per_command_with_host_delegate_task_rc_and_no_secrets() {
+    let lab = Lab::start(2);
+    let work = tempfile::tempdir().unwrap();
+    let cwd = work.path();
+    let playbook = write_playbook(cwd);
+    let audit = cwd.join("audit.jsonl");
+    lab.break_doc_root("web2");
+    let out = apply(
+        &lab,
+        cwd,
+        &playbook,
+        &["-e", TOKEN, "--audit-log", audit.to_str().unwrap()],
+    );
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    let lines = audit_lines(&audit);
+    let of = |host: &str, task: &str| -> Vec<&Value> {
+        lines
+            .iter()
+            .filter(|l| l["host"] == host && l["task"] == task)
+            .collect()
+    };
+    // Preflight: sudo and the HAProxy socket on lb, where the become tasks are delegated.
+    let sudo = of("lb", "preflight: sudo");
+    assert_eq!(sudo.len(), 1, "{lines:#?}");
+    assert_eq!(sudo[0]["command"], "true");
+    assert_eq!(sudo[0]["become"], "root");
+    assert_eq!(of("lb", "preflight: HAProxy socket").len(), 1, "{lines:#?}");
+    // web1: four tasks, one command each; web2: disable, then the failed read.
+    assert_eq!(lines.len(), 2 + 6, "{lines:#?}");
+    let disable = of("web1", "Disable server in haproxy");
+    assert_eq!(disable.len(), 1);
+    assert_eq!(disable[0]["delegate"], "lb");
+    assert_eq!(disable[0]["become"], "root");
+    assert_eq!(disable[0]["rc"], 0);
+    assert!(disable[0]["command"]
+        .as_str()
+        .unwrap()
+        .starts_with("echo \"disable server loadbalancer/web1\" | socat stdio "));
+    let read = of("web1", "Read the page");
+    assert_eq!(read.len(), 1);
+    assert_eq!(read[0]["delegate"], Value::Null);
+    assert!(read[0]["command"]
+        .as_str()
+        .unwrap()
+        .contains("/www/web1/index.html"));
+    assert!(read[0]["duration_ms"].is_u64());
+    assert!(read[0]["time"].as_str().unwrap().ends_with('Z'));
+    let secret = of("web1", "Use a secret");
+    assert_eq!(secret.len(), 1);
+    assert_eq!(secret[0]["command"], "<censored>");
+    assert_eq!(secret[0]["rc"], 0);
+    let failed = of("web2", "Read the page");
+    assert_eq!(failed.len(), 1);
+    assert_ne!(failed[0]["rc"], 0, "{:#}", failed[0]);
+    assert!(of("web2", "Use a secret").is_empty());
+    let raw = std::fs::read_to_string(&audit).unwrap();
+    assert!(!raw.contains("s3cr3t"), "the no_log secret leaked:\n{raw}");
+    assert!(!raw.contains("version: 1"), "command output leaked:\n{raw}");
+}
+
+#[test]
+fn an_interrupted_run_is_journalled_and_resumed_from_the_next_batch() {
+    let lab = Lab::start(3);
+    let work = tempfile::tempdir().unwrap();
+    let cwd = work.path();
+    let playbook = cwd.join("slow.yml");
+    std::fs::write(
+        &playbook,
+        "- hosts: webappservers\n  serial: 1\n  gather_facts: false\n  tasks:\n    - name: Work\n      command: sleep 1\n",
+    )
+    .unwrap();
+    let journal = cwd.join("j.json");
+    let mut child = zdd_in(&lab, cwd)
+        .arg("apply")
+        .arg(&playbook)
+        .arg("-i")
+        .arg(lab.inventory())
+        .arg("--journal")
+        .arg(&journal)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    // Interrupt once the first batch is in flight: it finishes, nothing else starts.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let text = std::fs::read_to_string(&journal).unwrap_or_default();
+        if text.contains("\"in_flight\": {") {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the first batch never started");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(130));
+    let j: Value = serde_json::from_str(&std::fs::read_to_string(&journal).unwrap()).unwrap();
+    assert_eq!(j["state"], "interrupted", "{j:#}");
+    assert_eq!(j["batches"].as_array().unwrap().len(), 1, "{j:#}");
+    assert_eq!(j["batches"][0]["hosts"]["web1"]["outcome"], "completed");
+
+    let out = zdd_in(&lab, cwd)
+        .args(["status", "--journal"])
+        .arg(&journal)
+        .output()
+        .unwrap();
+    let shown = String::from_utf8_lossy(&out.stdout);
+    assert!(shown.contains("run       interrupted (exit 130)"), "{shown}");
+    assert!(shown.contains("never reached: web2, web3"), "{shown}");
+    let out = zdd_in(&lab, cwd)
+        .args(["status", "--output", "json", "--journal"])
+        .arg(&journal)
+        .output()
+        .unwrap();
+    let state: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(state["resumable"], true);
+    assert_eq!(state["next_batch"]["batch"], 2);
+    assert_eq!(state["next_batch"]["hosts"], serde_json::json!(["web2"]));
+    assert_eq!(state["never_reached"], serde_json::json!(["web2", "web3"]));
+    assert_eq!(state["playbook_changed"], false);
+
+    let audit = cwd.join("audit.jsonl");
+    let out = apply(
+        &lab,
+        cwd,
+        &playbook,
+        &[
+            "--resume",
+            "--journal",
+            journal.to_str().unwrap(),
+            "--audit-log",
+            audit.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert_eq!(audited_hosts(&audit_lines(&audit)), ["web2", "web3"]);
+}
