@@ -110,6 +110,8 @@ pub fn build(input: Input, templater: Arc<Templater>, limit: Option<String>) -> 
             limit: limit.clone(),
             check_mode: true,
             diff: false,
+            tags: Vec::new(),
+            skip_tags: Vec::new(),
             no_preflight: true,
             skip_batches: HashSet::new(),
             audit: None,
