@@ -136,6 +136,9 @@ pub struct Task {
     pub no_log: bool,
     pub check_mode: Option<bool>,
     pub connection: Option<String>,
+    /// `any_errors_fatal` on the task (or its block): a failure here ends the play for
+    /// every host, as the play keyword does.
+    pub any_errors_fatal: bool,
     /// `throttle`: at most this many hosts run the task at once (raw, may be templated).
     pub throttle: Option<Value>,
     /// `block:`: this task is a block (its `module` is `block`); the block's keywords

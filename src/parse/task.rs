@@ -23,6 +23,7 @@ pub const TASK_KEYWORDS: &[&str] = &[
     "with_indexed_items",
     "with_sequence",
     "throttle",
+    "any_errors_fatal",
     "loop",
     "loop_control",
     "when",
@@ -69,7 +70,6 @@ pub const UNSUPPORTED_TASK_KEYWORDS: &[(&str, &str)] = &[
     ("async", "remove it: zdd waits for every task"),
     ("poll", "remove it: zdd waits for every task"),
     ("diff", "use `zdd apply --diff`"),
-    ("any_errors_fatal", "set `any_errors_fatal` on the play"),
     ("debugger", "remove it"),
     ("collections", "write modules by their full names"),
     ("module_defaults", "write the arguments on the task"),
@@ -495,6 +495,7 @@ impl Parser<'_> {
             "delegate_facts" => task.delegate_facts = self.boolean(k, value).unwrap_or(false),
             "run_once" => task.run_once = self.boolean(k, value).unwrap_or(false),
             "throttle" => task.throttle = Some(yaml::to_value(value)),
+            "any_errors_fatal" => task.any_errors_fatal = self.boolean(k, value).unwrap_or(false),
             "with_items" | "with_list" | "loop" | "with_dict" | "with_indexed_items" | "with_sequence" => {
                 if task.loop_.is_some() {
                     self.error(format!("`{k}`: this task already has a loop"), self.key_loc(key))
@@ -691,6 +692,7 @@ pub const BLOCK_KEYWORDS: &[&str] = &[
     "connection",
     "notify",
     "throttle",
+    "any_errors_fatal",
 ];
 
 /// A task with no keywords set yet.
@@ -727,6 +729,7 @@ pub(crate) fn empty_task(loc: Location, module: String, module_loc: Location) ->
         check_mode: None,
         connection: None,
         throttle: None,
+        any_errors_fatal: false,
         block: None,
     }
 }
@@ -756,6 +759,7 @@ pub(crate) fn inherit(child: &mut Task, parent: &Task) {
         child.delegate_facts |= parent.delegate_facts;
     }
     child.run_once |= parent.run_once;
+    child.any_errors_fatal |= parent.any_errors_fatal;
     if child.throttle.is_none() {
         child.throttle = parent.throttle.clone();
     }

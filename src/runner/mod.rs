@@ -622,7 +622,7 @@ impl Runner {
             return None;
         }
         let play = env.play;
-        if play.any_errors_fatal {
+        if play.any_errors_fatal || task.any_errors_fatal {
             self.mark_failed(active);
             self.events.emit(Event::NoMoreHosts {
                 reason: format!("any_errors_fatal: {} failed", failed_now.join(", ")),
@@ -979,6 +979,7 @@ fn gather_facts_task(play: &Play) -> Task {
         check_mode: None,
         connection: None,
         throttle: None,
+        any_errors_fatal: false,
         block: None,
     }
 }
