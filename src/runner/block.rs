@@ -83,6 +83,11 @@ impl Runner {
                 let outcomes = self.run_task(env, task, active, batch, section, false).await;
                 if nested {
                     self.record_outcomes(env, active, notified, task, &outcomes);
+                    // `any_errors_fatal`: one failure ends the block for every host.
+                    if task.any_errors_fatal && outcomes.iter().any(|o| o.failed) {
+                        active.clear();
+                        return None;
+                    }
                 } else if let Some(flow) = self.apply_outcomes(env, batch, active, notified, task, outcomes) {
                     return Some(flow);
                 }
@@ -145,7 +150,17 @@ impl Runner {
             for h in &failed {
                 self.rescue_host(h);
             }
-            rescued = failed.clone();
+            rescued = if task.any_errors_fatal {
+                // As in Ansible, every host of the block was stopped with the failed one:
+                // they all run the rescue (only the failed ones count as rescued).
+                entering
+                    .iter()
+                    .filter(|h| failed.contains(h) || !self.host_flags(h).1)
+                    .cloned()
+                    .collect()
+            } else {
+                failed.clone()
+            };
             if let Some(flow) = self
                 .run_list(env, &block.rescue, batch, &mut rescued, notified, section, true)
                 .await
@@ -153,10 +168,22 @@ impl Runner {
                 return Some(flow);
             }
         }
+        // Without a rescue, the hosts `any_errors_fatal` stopped still run `always`.
+        let stopped: Vec<String> = if task.any_errors_fatal && !failed.is_empty() && block.rescue.is_empty() {
+            entering
+                .iter()
+                .filter(|h| !failed.contains(h) && !self.host_flags(h).1)
+                .cloned()
+                .collect()
+        } else {
+            Vec::new()
+        };
         let still_failed: Vec<String> = failed.iter().filter(|h| !rescued.contains(h)).cloned().collect();
         let mut done: Vec<String> = entering
             .iter()
-            .filter(|h| alive.contains(h) || rescued.contains(h) || still_failed.contains(h))
+            .filter(|h| {
+                alive.contains(h) || rescued.contains(h) || still_failed.contains(h) || stopped.contains(h)
+            })
             .cloned()
             .collect();
         if !block.always.is_empty() && !done.is_empty() {
