@@ -4,18 +4,20 @@
 
 mod block;
 mod loops;
+mod outcome;
 mod preflight;
 mod rotation;
+mod scope;
 mod task;
 
 use crate::error::{exit, Diagnostic, Error};
 use crate::events::{Event, EventSink, HostStats, Status};
 use crate::host::local::LocalHost;
-use crate::host::{Become, ConnectSpec, Connections, Host, HostError};
+use crate::host::{ConnectSpec, Connections};
 use crate::inventory::Inventory;
 use crate::playbook::{Play, Playbook, Section, Task};
 use crate::template::Templater;
-use crate::vars::{Context, VarMap};
+use crate::vars::VarMap;
 use indexmap::{IndexMap, IndexSet};
 use serde_json::{json, Value};
 use std::collections::{HashMap, HashSet};
@@ -345,61 +347,6 @@ impl Runner {
             .collect()
     }
 
-    /// How to reach a host: its inventory connection variables, templated. A name that is
-    /// not in the inventory is reached by that name; `localhost` then is this machine.
-    fn spec_for(&self, name: &str) -> Result<ConnectSpec, Diagnostic> {
-        if let Some(spec) = self.specs.lock().unwrap_or_else(|e| e.into_inner()).get(name) {
-            return Ok(spec.clone());
-        }
-        let spec = match self.inventory_vars.get(name) {
-            Some(vars) => {
-                let mut ctx = Context::new();
-                ctx.push(vars.clone());
-                ctx.push(self.extra_vars.clone());
-                let mut conn_vars = VarMap::new();
-                for key in ctx.keys() {
-                    if key.starts_with("ansible_") {
-                        let raw = ctx.get(key).cloned().unwrap_or(Value::Null);
-                        let value = self.templater.render_value(&raw, &ctx).map_err(|e| {
-                            Diagnostic::new(format!("host `{name}`: cannot template `{key}`: {e}"))
-                        })?;
-                        conn_vars.insert(key.to_owned(), value);
-                    }
-                }
-                let loc = self.inventory.hosts.get(name).and_then(|h| h.loc.clone());
-                ConnectSpec::from_vars(name, &conn_vars).map_err(|e| {
-                    Diagnostic::new(format!("host `{name}`: {e}"))
-                        .at_opt(loc)
-                        .hint("fix the host's connection variables in the inventory")
-                })?
-            }
-            None if matches!(name, "localhost" | "127.0.0.1" | "::1") => ConnectSpec {
-                local: true,
-                ..ConnectSpec::from_vars(name, &VarMap::new()).map_err(Diagnostic::new)?
-            },
-            None => ConnectSpec::from_vars(name, &VarMap::new()).map_err(Diagnostic::new)?,
-        };
-        self.specs
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .insert(name.to_owned(), spec.clone());
-        Ok(spec)
-    }
-
-    /// The connection a task uses for `name` (the inventory host or its delegate).
-    async fn connect(&self, name: &str, connection: Option<&str>) -> Result<Arc<dyn Host>, HostError> {
-        if connection == Some("local") {
-            return Ok(self.local.clone());
-        }
-        let spec = self
-            .spec_for(name)
-            .map_err(|d| HostError::Unreachable(d.message))?;
-        if spec.local {
-            return Ok(self.local.clone());
-        }
-        self.conns.get(&spec).await
-    }
-
     fn play_env<'a>(&self, play: &'a Play, hosts: Vec<String>) -> PlayEnv<'a> {
         let mut handlers: HashMap<String, Vec<usize>> = HashMap::new();
         for (i, h) in play.handlers.iter().enumerate() {
@@ -591,80 +538,6 @@ impl Runner {
         None
     }
 
-    /// Record notifications and failures of one task, then apply Ansible's rules: failed
-    /// hosts leave the play (so they never reach post_tasks and stay out of rotation),
-    /// `any_errors_fatal`, `max_fail_percentage`, and a batch with no hosts left ends the run.
-    fn apply_outcomes(
-        &self,
-        env: &PlayEnv<'_>,
-        batch: &[String],
-        active: &mut Vec<String>,
-        notified: &mut HashMap<String, IndexSet<usize>>,
-        task: &Task,
-        outcomes: Vec<HostOutcome>,
-    ) -> Option<Flow> {
-        let mut failed_now = Vec::new();
-        for o in &outcomes {
-            if o.failed || o.status == Status::Unreachable {
-                failed_now.push(o.host.clone());
-                if !env.play.force_handlers || o.status == Status::Unreachable {
-                    notified.remove(&o.host);
-                }
-            } else if o.changed {
-                for name in &task.notify {
-                    let handlers = env.handlers.get(name).into_iter().flatten();
-                    notified.entry(o.host.clone()).or_default().extend(handlers);
-                }
-            }
-        }
-        active.retain(|h| !failed_now.contains(h));
-        if failed_now.is_empty() {
-            return None;
-        }
-        let play = env.play;
-        if play.any_errors_fatal || task.any_errors_fatal {
-            self.mark_failed(active);
-            self.events.emit(Event::NoMoreHosts {
-                reason: format!("any_errors_fatal: {} failed", failed_now.join(", ")),
-            });
-            return Some(Flow::Stop);
-        }
-        if let Some(max) = play.max_fail_percentage {
-            let state = self.state.lock().unwrap_or_else(|e| e.into_inner());
-            let failed = batch
-                .iter()
-                .filter(|h| state.get(*h).is_some_and(|s| s.failed))
-                .count();
-            drop(state);
-            if failed as f64 * 100.0 / batch.len() as f64 > max {
-                self.mark_failed(active);
-                self.events.emit(Event::NoMoreHosts {
-                    reason: format!(
-                        "{failed} of {} hosts failed, over max_fail_percentage {max}",
-                        batch.len()
-                    ),
-                });
-                return Some(Flow::Stop);
-            }
-        }
-        if active.is_empty() {
-            self.events.emit(Event::NoMoreHosts {
-                reason: "every host of the batch failed".into(),
-            });
-            return Some(Flow::Stop);
-        }
-        None
-    }
-
-    /// Hosts stopped by a failure rule: they count as failed for the exit code and for
-    /// later plays, without a failed task of their own (as in Ansible's recap).
-    fn mark_failed(&self, hosts: &mut Vec<String>) {
-        let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
-        for h in hosts.drain(..) {
-            state.entry(h).or_default().failed = true;
-        }
-    }
-
     /// Run one task on `hosts` (at most `forks` at a time) and report each host's outcome.
     async fn run_task(
         &self,
@@ -744,190 +617,6 @@ impl Runner {
                 ..outcome.clone()
             })
             .collect()
-    }
-
-    /// The variables of `host` for `task`, lowest precedence first: inventory, play vars,
-    /// task vars, facts and registered results, magic variables, extra vars.
-    fn context(&self, env: &PlayEnv<'_>, host: &str, task: &Task, shared: &Arc<VarMap>) -> Context {
-        let mut ctx = Context::new();
-        if let Some(vars) = self.inventory_vars.get(host) {
-            ctx.push(vars.clone());
-        }
-        ctx.push(env.vars.clone());
-        if !task.vars.is_empty() {
-            ctx.push(Arc::new(task.vars.clone()));
-        }
-        let facts = {
-            let state = self.state.lock().unwrap_or_else(|e| e.into_inner());
-            state.get(host).map(|s| s.facts.clone()).unwrap_or_default()
-        };
-        ctx.push_raw(facts);
-        ctx.push(shared.clone());
-        ctx.push(Arc::new(VarMap::from_iter([
-            ("inventory_hostname".into(), json!(host)),
-            (
-                "inventory_hostname_short".into(),
-                json!(host.split('.').next().unwrap_or(host)),
-            ),
-            ("group_names".into(), json!(self.inventory.group_names(host))),
-        ])));
-        ctx.push(self.extra_vars.clone());
-        ctx
-    }
-
-    /// The magic variables every host of a task shares (`groups`, `hostvars`,
-    /// `ansible_play_batch`, ...), built once per task: they are the big ones.
-    fn shared_vars(&self, env: &PlayEnv<'_>, batch: &[String]) -> Arc<VarMap> {
-        let state = self.state.lock().unwrap_or_else(|e| e.into_inner());
-        let up = |h: &&String| state.get(*h).is_none_or(|s| !s.failed && !s.unreachable);
-        let active_batch: Vec<&String> = batch.iter().filter(up).collect();
-        let active_play: Vec<&String> = env.hosts.iter().filter(up).collect();
-        let mut hostvars = serde_json::Map::new();
-        for (name, vars) in &self.inventory_vars {
-            let mut host: serde_json::Map<String, Value> =
-                vars.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
-            if let Some(s) = state.get(name) {
-                host.extend(s.facts.iter().map(|(k, v)| (k.clone(), v.clone())));
-            }
-            host.insert("inventory_hostname".into(), json!(name));
-            hostvars.insert(name.clone(), Value::Object(host));
-        }
-        let inventory_file = self.inventory_path.as_ref().map(|p| p.display().to_string());
-        let inventory_dir = self
-            .inventory_path
-            .as_ref()
-            .and_then(|p| p.parent())
-            .map(|p| p.display().to_string());
-        Arc::new(VarMap::from_iter([
-            ("groups".into(), self.groups.clone()),
-            ("hostvars".into(), Value::Object(hostvars)),
-            ("ansible_play_batch".into(), json!(active_batch)),
-            ("play_hosts".into(), json!(active_batch)),
-            ("ansible_play_hosts".into(), json!(active_play)),
-            ("ansible_play_hosts_all".into(), json!(env.hosts)),
-            ("ansible_play_name".into(), json!(env.play.display_name())),
-            (
-                "playbook_dir".into(),
-                json!(self.playbook.dir.display().to_string()),
-            ),
-            ("inventory_file".into(), json!(inventory_file)),
-            ("inventory_dir".into(), json!(inventory_dir)),
-            ("ansible_check_mode".into(), json!(self.opts.check_mode)),
-            ("ansible_diff_mode".into(), json!(self.opts.diff)),
-            ("ansible_forks".into(), json!(self.opts.forks)),
-            (
-                "ansible_version".into(),
-                json!({"full": env!("CARGO_PKG_VERSION"), "string": env!("CARGO_PKG_VERSION")}),
-            ),
-            ("omit".into(), json!(OMIT)),
-        ]))
-    }
-
-    fn fact(&self, host: &str, name: &str) -> Value {
-        let state = self.state.lock().unwrap_or_else(|e| e.into_inner());
-        state
-            .get(host)
-            .and_then(|s| s.facts.get(name).cloned())
-            .unwrap_or(Value::Null)
-    }
-
-    fn set_facts(&self, host: &str, facts: VarMap) {
-        if facts.is_empty() {
-            return;
-        }
-        let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
-        let entry = state.entry(host.to_owned()).or_default();
-        let merged = Arc::make_mut(&mut entry.facts);
-        merged.extend(facts);
-    }
-
-    /// Count a task's result for a host as Ansible's stats do.
-    fn count(&self, host: &str, status: Status, changed: bool, ignored: bool) {
-        let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
-        let s = state.entry(host.to_owned()).or_default();
-        match status {
-            Status::Unreachable if !ignored => {
-                s.stats.unreachable += 1;
-                s.unreachable = true;
-            }
-            Status::Failed if !ignored => {
-                s.stats.failed += 1;
-                s.failed = true;
-            }
-            Status::Skipped => s.stats.skipped += 1,
-            // An ignored unreachable host (`ignore_unreachable`) counts as ok and ignored.
-            Status::Unreachable | Status::Failed | Status::Ok | Status::Changed => {
-                s.stats.ok += 1;
-                if changed {
-                    s.stats.changed += 1;
-                }
-                if ignored {
-                    s.stats.ignored += 1;
-                }
-            }
-        }
-    }
-
-    fn summary(&self, interrupted: bool) -> RunSummary {
-        let state = self.state.lock().unwrap_or_else(|e| e.into_inner());
-        RunSummary {
-            // Sorted by name, as Ansible's recap is; hosts finish in any order. Only hosts
-            // that ran something (a delegate given facts has a state but no stats).
-            stats: {
-                let mut stats: IndexMap<String, HostStats> = state
-                    .iter()
-                    .filter(|(_, s)| {
-                        let t = &s.stats;
-                        t.ok + t.changed + t.unreachable + t.failed + t.skipped + t.rescued + t.ignored > 0
-                    })
-                    .map(|(h, s)| (h.clone(), s.stats))
-                    .collect();
-                stats.sort_keys();
-                stats
-            },
-            failed_hosts: state
-                .iter()
-                .filter(|(_, s)| s.failed)
-                .map(|(h, _)| h.clone())
-                .collect(),
-            unreachable_hosts: state
-                .iter()
-                .filter(|(_, s)| s.unreachable)
-                .map(|(h, _)| h.clone())
-                .collect(),
-            interrupted,
-            stopped_by: self.stopped_by.lock().unwrap_or_else(|e| e.into_inner()).clone(),
-        }
-    }
-
-    /// `become` for a task: the task's settings over the play's; only sudo exists.
-    /// `become` for a task on a host: the `ansible_become*` variables override the task's
-    /// keywords, which override the play's (Ansible's precedence); the user defaults to root.
-    fn become_for(&self, env: &PlayEnv<'_>, task: &Task, ctx: &Context) -> Option<Become> {
-        let opts = task.privilege.inherit(&env.play.privilege);
-        let var = |name: &str| {
-            let raw = ctx.get(name)?;
-            let value = self.templater.render_value(raw, ctx).ok()?;
-            Some(value)
-        };
-        let text = |v: Value| match v {
-            Value::String(s) => s,
-            other => other.to_string(),
-        };
-        let enabled = var("ansible_become")
-            .map(|v| crate::vars::truthy(&v))
-            .or(opts.enabled)
-            .unwrap_or(false);
-        enabled.then(|| Become {
-            user: var("ansible_become_user")
-                .map(text)
-                .or(opts.user)
-                .unwrap_or_else(|| "root".into()),
-            method: var("ansible_become_method")
-                .map(text)
-                .or(opts.method)
-                .unwrap_or_else(|| "sudo".into()),
-        })
     }
 }
 

@@ -1,0 +1,203 @@
+//! What a task sees and where it runs: the variables of a host (inventory, play, task,
+//! facts, magic variables, extra vars, in Ansible's order of precedence), `become`, and the
+//! connection to the host or its delegate.
+
+use super::{PlayEnv, Runner, OMIT};
+use crate::error::Diagnostic;
+use crate::host::{Become, ConnectSpec, Host, HostError};
+use crate::playbook::Task;
+use crate::vars::{Context, VarMap};
+use serde_json::{json, Value};
+use std::sync::Arc;
+
+impl Runner {
+    /// How to reach a host: its inventory connection variables, templated. A name that is
+    /// not in the inventory is reached by that name; `localhost` then is this machine.
+    pub(super) fn spec_for(&self, name: &str) -> Result<ConnectSpec, Diagnostic> {
+        if let Some(spec) = self.specs.lock().unwrap_or_else(|e| e.into_inner()).get(name) {
+            return Ok(spec.clone());
+        }
+        let spec = match self.inventory_vars.get(name) {
+            Some(vars) => {
+                let mut ctx = Context::new();
+                ctx.push(vars.clone());
+                ctx.push(self.extra_vars.clone());
+                let mut conn_vars = VarMap::new();
+                for key in ctx.keys() {
+                    if key.starts_with("ansible_") {
+                        let raw = ctx.get(key).cloned().unwrap_or(Value::Null);
+                        let value = self.templater.render_value(&raw, &ctx).map_err(|e| {
+                            Diagnostic::new(format!("host `{name}`: cannot template `{key}`: {e}"))
+                        })?;
+                        conn_vars.insert(key.to_owned(), value);
+                    }
+                }
+                let loc = self.inventory.hosts.get(name).and_then(|h| h.loc.clone());
+                ConnectSpec::from_vars(name, &conn_vars).map_err(|e| {
+                    Diagnostic::new(format!("host `{name}`: {e}"))
+                        .at_opt(loc)
+                        .hint("fix the host's connection variables in the inventory")
+                })?
+            }
+            None if matches!(name, "localhost" | "127.0.0.1" | "::1") => ConnectSpec {
+                local: true,
+                ..ConnectSpec::from_vars(name, &VarMap::new()).map_err(Diagnostic::new)?
+            },
+            None => ConnectSpec::from_vars(name, &VarMap::new()).map_err(Diagnostic::new)?,
+        };
+        self.specs
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(name.to_owned(), spec.clone());
+        Ok(spec)
+    }
+
+    /// The connection a task uses for `name` (the inventory host or its delegate).
+    pub(super) async fn connect(
+        &self,
+        name: &str,
+        connection: Option<&str>,
+    ) -> Result<Arc<dyn Host>, HostError> {
+        if connection == Some("local") {
+            return Ok(self.local.clone());
+        }
+        let spec = self
+            .spec_for(name)
+            .map_err(|d| HostError::Unreachable(d.message))?;
+        if spec.local {
+            return Ok(self.local.clone());
+        }
+        self.conns.get(&spec).await
+    }
+
+    /// The variables of `host` for `task`, lowest precedence first: inventory, play vars,
+    /// task vars, facts and registered results, magic variables, extra vars.
+    pub(super) fn context(
+        &self,
+        env: &PlayEnv<'_>,
+        host: &str,
+        task: &Task,
+        shared: &Arc<VarMap>,
+    ) -> Context {
+        let mut ctx = Context::new();
+        if let Some(vars) = self.inventory_vars.get(host) {
+            ctx.push(vars.clone());
+        }
+        ctx.push(env.vars.clone());
+        if !task.vars.is_empty() {
+            ctx.push(Arc::new(task.vars.clone()));
+        }
+        let facts = {
+            let state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+            state.get(host).map(|s| s.facts.clone()).unwrap_or_default()
+        };
+        ctx.push_raw(facts);
+        ctx.push(shared.clone());
+        ctx.push(Arc::new(VarMap::from_iter([
+            ("inventory_hostname".into(), json!(host)),
+            (
+                "inventory_hostname_short".into(),
+                json!(host.split('.').next().unwrap_or(host)),
+            ),
+            ("group_names".into(), json!(self.inventory.group_names(host))),
+        ])));
+        ctx.push(self.extra_vars.clone());
+        ctx
+    }
+
+    /// The magic variables every host of a task shares (`groups`, `hostvars`,
+    /// `ansible_play_batch`, ...), built once per task: they are the big ones.
+    pub(super) fn shared_vars(&self, env: &PlayEnv<'_>, batch: &[String]) -> Arc<VarMap> {
+        let state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        let up = |h: &&String| state.get(*h).is_none_or(|s| !s.failed && !s.unreachable);
+        let active_batch: Vec<&String> = batch.iter().filter(up).collect();
+        let active_play: Vec<&String> = env.hosts.iter().filter(up).collect();
+        let mut hostvars = serde_json::Map::new();
+        for (name, vars) in &self.inventory_vars {
+            let mut host: serde_json::Map<String, Value> =
+                vars.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+            if let Some(s) = state.get(name) {
+                host.extend(s.facts.iter().map(|(k, v)| (k.clone(), v.clone())));
+            }
+            host.insert("inventory_hostname".into(), json!(name));
+            hostvars.insert(name.clone(), Value::Object(host));
+        }
+        let inventory_file = self.inventory_path.as_ref().map(|p| p.display().to_string());
+        let inventory_dir = self
+            .inventory_path
+            .as_ref()
+            .and_then(|p| p.parent())
+            .map(|p| p.display().to_string());
+        Arc::new(VarMap::from_iter([
+            ("groups".into(), self.groups.clone()),
+            ("hostvars".into(), Value::Object(hostvars)),
+            ("ansible_play_batch".into(), json!(active_batch)),
+            ("play_hosts".into(), json!(active_batch)),
+            ("ansible_play_hosts".into(), json!(active_play)),
+            ("ansible_play_hosts_all".into(), json!(env.hosts)),
+            ("ansible_play_name".into(), json!(env.play.display_name())),
+            (
+                "playbook_dir".into(),
+                json!(self.playbook.dir.display().to_string()),
+            ),
+            ("inventory_file".into(), json!(inventory_file)),
+            ("inventory_dir".into(), json!(inventory_dir)),
+            ("ansible_check_mode".into(), json!(self.opts.check_mode)),
+            ("ansible_diff_mode".into(), json!(self.opts.diff)),
+            ("ansible_forks".into(), json!(self.opts.forks)),
+            (
+                "ansible_version".into(),
+                json!({"full": env!("CARGO_PKG_VERSION"), "string": env!("CARGO_PKG_VERSION")}),
+            ),
+            ("omit".into(), json!(OMIT)),
+        ]))
+    }
+
+    pub(super) fn fact(&self, host: &str, name: &str) -> Value {
+        let state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        state
+            .get(host)
+            .and_then(|s| s.facts.get(name).cloned())
+            .unwrap_or(Value::Null)
+    }
+
+    pub(super) fn set_facts(&self, host: &str, facts: VarMap) {
+        if facts.is_empty() {
+            return;
+        }
+        let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        let entry = state.entry(host.to_owned()).or_default();
+        let merged = Arc::make_mut(&mut entry.facts);
+        merged.extend(facts);
+    }
+
+    /// `become` for a task: the task's settings over the play's; only sudo exists.
+    /// `become` for a task on a host: the `ansible_become*` variables override the task's
+    /// keywords, which override the play's (Ansible's precedence); the user defaults to root.
+    pub(super) fn become_for(&self, env: &PlayEnv<'_>, task: &Task, ctx: &Context) -> Option<Become> {
+        let opts = task.privilege.inherit(&env.play.privilege);
+        let var = |name: &str| {
+            let raw = ctx.get(name)?;
+            let value = self.templater.render_value(raw, ctx).ok()?;
+            Some(value)
+        };
+        let text = |v: Value| match v {
+            Value::String(s) => s,
+            other => other.to_string(),
+        };
+        let enabled = var("ansible_become")
+            .map(|v| crate::vars::truthy(&v))
+            .or(opts.enabled)
+            .unwrap_or(false);
+        enabled.then(|| Become {
+            user: var("ansible_become_user")
+                .map(text)
+                .or(opts.user)
+                .unwrap_or_else(|| "root".into()),
+            method: var("ansible_become_method")
+                .map(text)
+                .or(opts.method)
+                .unwrap_or_else(|| "sudo".into()),
+        })
+    }
+}
