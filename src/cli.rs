@@ -142,6 +142,24 @@ pub struct ApplyArgs {
     /// No live progress line (it is only drawn when stdout is a terminal).
     #[arg(long = "no-progress")]
     pub no_progress: bool,
+
+    /// Only check the playbook, as `zdd check` does (ansible-playbook's flag).
+    #[arg(long = "syntax-check")]
+    pub syntax_check: bool,
+
+    /// List each play's hosts, as ansible-playbook does, and connect to nothing.
+    #[arg(long = "list-hosts")]
+    pub list_hosts: bool,
+
+    /// List each play's tasks with their tags, as ansible-playbook does, and connect to
+    /// nothing.
+    #[arg(long = "list-tasks")]
+    pub list_tasks: bool,
+
+    /// Skip the tasks before the first one with this name (a glob), in the first play
+    /// that has one; later plays run whole.
+    #[arg(long = "start-at-task", value_name = "NAME")]
+    pub start_at_task: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]

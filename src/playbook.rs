@@ -43,6 +43,8 @@ pub struct Play {
     /// `order`: `inventory` (None), `reverse_inventory`, `sorted`, `reverse_sorted`,
     /// `shuffle`.
     pub order: Option<String>,
+    /// The play's own `tags` (its tasks already carry them too).
+    pub tags: Vec<String>,
 }
 
 impl Play {

@@ -133,6 +133,12 @@ fn check(args: CheckArgs) -> Result<i32, Error> {
 }
 
 async fn apply(args: ApplyArgs) -> Result<i32, Error> {
+    if args.syntax_check {
+        return check(CheckArgs { input: args.input });
+    }
+    if args.list_hosts || args.list_tasks {
+        return crate::commands::list::list(&args);
+    }
     let input = load(&args.input)?;
     let templater = Arc::new(Templater::new());
     validate(&input.playbook, &input.inventory, &input.extra_vars, &templater)?;

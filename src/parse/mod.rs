@@ -242,6 +242,7 @@ impl<'s> Parser<'s> {
             force_handlers: false,
             connection: None,
             order: None,
+            tags: Vec::new(),
         };
         let mut has_hosts = false;
         let mut file_vars = VarMap::new();
@@ -325,6 +326,7 @@ impl<'s> Parser<'s> {
         {
             task::inherit_tags(t, &play_tags);
         }
+        play.tags = play_tags;
         // vars_files come above play vars, in the order they are listed.
         play.vars.extend(file_vars);
         (self.diags.len() == errors_before).then_some(play)

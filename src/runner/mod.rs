@@ -10,6 +10,8 @@ mod rotation;
 mod scope;
 mod task;
 
+pub use block::tags_select;
+
 use crate::error::{exit, Diagnostic, Error};
 use crate::events::{Event, EventSink, HostStats, Status};
 use crate::host::local::LocalHost;
