@@ -8,6 +8,8 @@ mod hostdef;
 mod ini;
 mod literal;
 mod pattern;
+
+pub use pattern::fnmatch;
 mod vars_dirs;
 mod yaml;
 

@@ -164,6 +164,7 @@ async fn apply(args: ApplyArgs) -> Result<i32, Error> {
         no_preflight: args.no_preflight,
         skip_batches: journal.resume.skip.clone(),
         audit: audit.map(Arc::new),
+        start_at_task: args.start_at_task.clone(),
     };
     let probe_target = match &args.probe {
         Some(url) => Some(Target::parse(url).map_err(|e| Error::invalid(Diagnostic::new(e)))?),

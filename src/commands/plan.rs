@@ -115,6 +115,7 @@ pub fn build(input: Input, templater: Arc<Templater>, limit: Option<String>) -> 
             no_preflight: true,
             skip_batches: HashSet::new(),
             audit: None,
+            start_at_task: None,
         },
         Arc::new(StopSignal::default()),
     );

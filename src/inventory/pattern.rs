@@ -174,6 +174,11 @@ impl Matcher {
     }
 }
 
+/// Python's `fnmatch.fnmatch` (case-sensitive): whether `name` matches `glob`.
+pub fn fnmatch(glob: &str, name: &str) -> bool {
+    regex::Regex::new(&glob_to_regex(glob)).is_ok_and(|re| re.is_match(name))
+}
+
 /// Python's `fnmatch.translate`: `*`, `?`, `[seq]`, `[!seq]`, anchored at both ends.
 fn glob_to_regex(glob: &str) -> String {
     let chars: Vec<char> = glob.chars().collect();

@@ -70,7 +70,9 @@ impl Runner {
                     }
                     continue;
                 }
-                if !tags_select(&task.tags, &self.opts.tags, &self.opts.skip_tags) {
+                if !tags_select(&task.tags, &self.opts.tags, &self.opts.skip_tags)
+                    || self.skipped_by_start_at(task)
+                {
                     continue;
                 }
                 if task.module == "meta" {

@@ -48,6 +48,8 @@ pub struct RunOptions {
     pub skip_batches: HashSet<(usize, Vec<String>)>,
     /// `--audit-log`: every command a module runs is written there.
     pub audit: Option<Arc<crate::audit::AuditLog>>,
+    /// `--start-at-task`: a task name or glob.
+    pub start_at_task: Option<String>,
 }
 
 /// What a signal asked for: nothing, finish the batch in flight, or stop after the task.
@@ -155,6 +157,10 @@ pub struct Runner {
     /// Hosts whose batch started, and hosts that completed their batch, across plays.
     started: Mutex<IndexSet<String>>,
     completed: Mutex<IndexSet<String>>,
+    /// `--start-at-task` until a batch found its task; then the tasks that batch skips
+    /// (by address: the playbook does not move during a run).
+    start_at: Mutex<Option<String>>,
+    start_skips: Mutex<HashSet<usize>>,
 }
 
 /// What stays the same for every task of a play.
@@ -193,7 +199,7 @@ impl Runner {
             templater,
             conns: Connections::new(),
             events,
-            opts,
+            opts: opts.clone(),
             stop,
             inventory_vars,
             groups,
@@ -205,6 +211,8 @@ impl Runner {
             stopped_by: Mutex::new(None),
             started: Default::default(),
             completed: Default::default(),
+            start_at: Mutex::new(opts.start_at_task.clone()),
+            start_skips: Default::default(),
         }
     }
 
@@ -470,6 +478,9 @@ impl Runner {
     async fn run_batch(&self, env: &PlayEnv<'_>, batch: &[String]) -> (Flow, Vec<String>) {
         let mut active: Vec<String> = batch.to_vec();
         let mut notified: HashMap<String, IndexSet<usize>> = HashMap::new();
+        if !self.start_at_task(env.play) {
+            return (Flow::Continue, active);
+        }
         if env.play.gather_facts {
             let setup = gather_facts_task(env.play);
             let outcomes = self
@@ -492,6 +503,55 @@ impl Runner {
             }
         }
         (Flow::Continue, active)
+    }
+
+    /// `--start-at-task`: false when the batch runs nothing because its play lacks the
+    /// task; else the tasks before it are marked to be skipped (in this batch only, as
+    /// Ansible: later batches and plays run whole).
+    fn start_at_task(&self, play: &Play) -> bool {
+        fn walk(tasks: &[Task], name: &str, before: &mut HashSet<usize>) -> bool {
+            for t in tasks {
+                let found = match &t.block {
+                    // Ansible walks a block's tasks then its `always` (`rescue` only on failure).
+                    Some(b) => walk(&b.tasks, name, before) || walk(&b.always, name, before),
+                    None => {
+                        let matches = |n: &str| n == name || crate::inventory::fnmatch(name, n);
+                        if matches(t.display_name()) {
+                            return true;
+                        }
+                        before.insert(t as *const Task as usize);
+                        false
+                    }
+                };
+                if found {
+                    return true;
+                }
+            }
+            false
+        }
+        let mut start_at = self.start_at.lock().unwrap_or_else(|e| e.into_inner());
+        let mut skips = self.start_skips.lock().unwrap_or_else(|e| e.into_inner());
+        skips.clear();
+        let Some(name) = start_at.clone() else {
+            return true;
+        };
+        let mut before = HashSet::new();
+        if !play
+            .sections()
+            .iter()
+            .any(|(_, tasks)| walk(tasks, &name, &mut before))
+        {
+            return false;
+        }
+        *skips = before;
+        *start_at = None;
+        true
+    }
+
+    /// Whether `--start-at-task` skips this task in the running batch.
+    fn skipped_by_start_at(&self, task: &Task) -> bool {
+        let skips = self.start_skips.lock().unwrap_or_else(|e| e.into_inner());
+        !skips.is_empty() && skips.contains(&(task as *const Task as usize))
     }
 
     /// Run the notified handlers, in definition order, once per notified host.
