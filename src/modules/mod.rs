@@ -10,6 +10,7 @@ use async_trait::async_trait;
 use serde_json::{Map, Value};
 use std::path::Path;
 
+pub mod add_host;
 pub mod args;
 mod assert;
 mod command;
@@ -17,6 +18,7 @@ mod copy;
 mod debug;
 mod fail;
 mod file;
+mod group_by;
 mod haproxy;
 pub mod meta;
 mod package;
@@ -194,6 +196,8 @@ pub fn registry() -> &'static Registry {
             Box::new(wait_for::WaitFor),
             Box::new(setup::Setup),
             Box::new(uri::Uri),
+            Box::new(add_host::AddHost),
+            Box::new(group_by::GroupBy),
         ],
     })
 }

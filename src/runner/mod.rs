@@ -3,6 +3,7 @@
 //! events.
 
 mod block;
+mod hosts;
 mod loops;
 mod outcome;
 mod preflight;
@@ -135,9 +136,35 @@ struct HostOutcome {
     changed: bool,
 }
 
+/// The inventory as the run sees it now, with what is derived from it. `add_host` and
+/// `group_by` replace it with a changed copy.
+struct InventoryView {
+    inventory: Inventory,
+    /// Inventory variables of each host, merged once.
+    vars: HashMap<String, Arc<VarMap>>,
+    /// The `groups` magic variable.
+    groups: Value,
+}
+
+impl InventoryView {
+    fn new(inventory: Inventory) -> InventoryView {
+        let vars = inventory
+            .hosts
+            .keys()
+            .map(|h| (h.clone(), Arc::new(inventory.host_vars(h))))
+            .collect();
+        let groups = serde_json::to_value(inventory.groups_map()).unwrap_or(Value::Null);
+        InventoryView {
+            inventory,
+            vars,
+            groups,
+        }
+    }
+}
+
 pub struct Runner {
     playbook: Playbook,
-    inventory: Inventory,
+    inventory: std::sync::RwLock<Arc<InventoryView>>,
     inventory_path: Option<std::path::PathBuf>,
     extra_vars: Arc<VarMap>,
     templater: Arc<Templater>,
@@ -145,9 +172,6 @@ pub struct Runner {
     events: Arc<EventSink>,
     opts: RunOptions,
     stop: Arc<StopSignal>,
-    /// Inventory variables of each host, merged once.
-    inventory_vars: HashMap<String, Arc<VarMap>>,
-    groups: Value,
     state: Mutex<IndexMap<String, HostState>>,
     specs: Mutex<HashMap<String, ConnectSpec>>,
     local: Arc<LocalHost>,
@@ -185,15 +209,9 @@ impl Runner {
         opts: RunOptions,
         stop: Arc<StopSignal>,
     ) -> Runner {
-        let inventory_vars = inventory
-            .hosts
-            .keys()
-            .map(|h| (h.clone(), Arc::new(inventory.host_vars(h))))
-            .collect();
-        let groups = serde_json::to_value(inventory.groups_map()).unwrap_or(Value::Null);
         Runner {
             playbook,
-            inventory,
+            inventory: std::sync::RwLock::new(Arc::new(InventoryView::new(inventory))),
             inventory_path,
             extra_vars: Arc::new(extra_vars),
             templater,
@@ -201,8 +219,6 @@ impl Runner {
             events,
             opts: opts.clone(),
             stop,
-            inventory_vars,
-            groups,
             state: Mutex::new(IndexMap::new()),
             specs: Mutex::new(HashMap::new()),
             local: Arc::new(LocalHost::new("localhost")),
@@ -214,6 +230,26 @@ impl Runner {
             start_at: Mutex::new(opts.start_at_task.clone()),
             start_skips: Default::default(),
         }
+    }
+
+    /// The inventory as it stands now.
+    fn inv(&self) -> Arc<InventoryView> {
+        self.inventory.read().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    /// Change the inventory (`add_host`, `group_by`): later tasks and plays see the
+    /// change; the connection settings of `host` are worked out again. Returns whether
+    /// `host` is new or its groups or variables changed.
+    fn change_inventory(&self, host: &str, change: impl FnOnce(&mut Inventory)) -> bool {
+        let mut view = self.inventory.write().unwrap_or_else(|e| e.into_inner());
+        let mut inventory = view.inventory.clone();
+        change(&mut inventory);
+        let changed = !view.inventory.hosts.contains_key(host)
+            || view.inventory.group_names(host) != inventory.group_names(host)
+            || view.vars.get(host).map(|v| v.as_ref()) != Some(&inventory.host_vars(host));
+        *view = Arc::new(InventoryView::new(inventory));
+        self.specs.lock().unwrap_or_else(|e| e.into_inner()).remove(host);
+        changed
     }
 
     /// Stop the rollout after a batch when `gate` says so (e.g. the probe's failure budget).
@@ -279,7 +315,10 @@ impl Runner {
             .map(|p| self.select_hosts(p))
             .collect::<Result<Vec<_>, _>>()?;
         self.preflight(&self.without_skipped_batches(&play_hosts)).await?;
-        for (index, (play, hosts)) in self.playbook.plays.iter().zip(play_hosts).enumerate() {
+        for (index, play) in self.playbook.plays.iter().enumerate() {
+            // Selected again as the play starts: `add_host` and `group_by` may have
+            // changed the inventory since preflight.
+            let hosts = self.select_hosts(play)?;
             let flow = self.run_play(index + 1, play, hosts).await;
             if flow != Flow::Continue {
                 return Ok(flow);
@@ -308,10 +347,10 @@ impl Runner {
         let bad_pattern = |e: String| {
             Error::invalid(Diagnostic::new(format!("bad host pattern: {e}")).at(play.loc.clone()))
         };
-        let mut hosts = self.inventory.select(&play.hosts).map_err(bad_pattern)?;
+        let inventory = &self.inv().inventory;
+        let mut hosts = inventory.select(&play.hosts).map_err(bad_pattern)?;
         if let Some(limit) = &self.opts.limit {
-            let allowed: IndexSet<String> = self
-                .inventory
+            let allowed: IndexSet<String> = inventory
                 .select(limit)
                 .map_err(|e| Error::invalid(Diagnostic::new(format!("bad --limit pattern: {e}"))))?
                 .into_iter()
@@ -619,6 +658,14 @@ impl Runner {
         // `pause` bypasses the host loop in Ansible: it runs once, for the first host.
         if task.run_once || task.module == "pause" {
             return self.run_once(env, task, hosts, &shared).await;
+        }
+        // `add_host` bypasses it too, but only that host runs it, counts it and registers
+        // its result.
+        if task.module == "add_host" {
+            let Some(first) = hosts.first() else {
+                return Vec::new();
+            };
+            return vec![self.run_on_host(env, task, first, &shared).await];
         }
         let forks = Arc::new(tokio::sync::Semaphore::new(
             self.throttle(env, task, hosts, &shared),

@@ -17,7 +17,8 @@ impl Runner {
         if let Some(spec) = self.specs.lock().unwrap_or_else(|e| e.into_inner()).get(name) {
             return Ok(spec.clone());
         }
-        let spec = match self.inventory_vars.get(name) {
+        let inv = self.inv();
+        let spec = match inv.vars.get(name) {
             Some(vars) => {
                 let mut ctx = Context::new();
                 ctx.push(vars.clone());
@@ -32,7 +33,7 @@ impl Runner {
                         conn_vars.insert(key.to_owned(), value);
                     }
                 }
-                let loc = self.inventory.hosts.get(name).and_then(|h| h.loc.clone());
+                let loc = inv.inventory.hosts.get(name).and_then(|h| h.loc.clone());
                 ConnectSpec::from_vars(name, &conn_vars).map_err(|e| {
                     Diagnostic::new(format!("host `{name}`: {e}"))
                         .at_opt(loc)
@@ -79,8 +80,9 @@ impl Runner {
         task: &Task,
         shared: &Arc<VarMap>,
     ) -> Context {
+        let inv = self.inv();
         let mut ctx = Context::new();
-        if let Some(vars) = self.inventory_vars.get(host) {
+        if let Some(vars) = inv.vars.get(host) {
             ctx.push(vars.clone());
         }
         ctx.push(env.vars.clone());
@@ -99,7 +101,7 @@ impl Runner {
                 "inventory_hostname_short".into(),
                 json!(host.split('.').next().unwrap_or(host)),
             ),
-            ("group_names".into(), json!(self.inventory.group_names(host))),
+            ("group_names".into(), json!(inv.inventory.group_names(host))),
         ])));
         ctx.push(self.extra_vars.clone());
         ctx
@@ -112,8 +114,9 @@ impl Runner {
         let up = |h: &&String| state.get(*h).is_none_or(|s| !s.failed && !s.unreachable);
         let active_batch: Vec<&String> = batch.iter().filter(up).collect();
         let active_play: Vec<&String> = env.hosts.iter().filter(up).collect();
+        let inv = self.inv();
         let mut hostvars = serde_json::Map::new();
-        for (name, vars) in &self.inventory_vars {
+        for (name, vars) in &inv.vars {
             let mut host: serde_json::Map<String, Value> =
                 vars.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
             if let Some(s) = state.get(name) {
@@ -129,7 +132,7 @@ impl Runner {
             .and_then(|p| p.parent())
             .map(|p| p.display().to_string());
         Arc::new(VarMap::from_iter([
-            ("groups".into(), self.groups.clone()),
+            ("groups".into(), inv.groups.clone()),
             ("hostvars".into(), Value::Object(hostvars)),
             ("ansible_play_batch".into(), json!(active_batch)),
             ("play_hosts".into(), json!(active_batch)),

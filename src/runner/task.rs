@@ -313,7 +313,10 @@ impl Runner {
                 check_mode: task.check_mode.unwrap_or(self.opts.check_mode),
                 diff: self.opts.diff,
             };
-            let outcome = module.run(&mctx, args).await;
+            let outcome = module
+                .run(&mctx, args)
+                .await
+                .map(|result| self.apply_inventory_change(host, result));
             let mut run = match outcome {
                 Ok(result) => Run {
                     status: Status::Ok,

@@ -1,0 +1,60 @@
+//! `group_by`: put the host into the group its rendered `key` names (created when new),
+//! under the `parents` groups. Like `add_host`, the module describes the change under
+//! `add_group` and `parent_groups`, as Ansible's result does; the runner applies it.
+
+use super::add_host::group_list;
+use super::{ArgError, Module, ModuleCtx, ModuleResult, StaticCtx};
+use crate::host::HostError;
+use async_trait::async_trait;
+use serde_json::{json, Value};
+
+pub struct GroupBy;
+
+#[async_trait]
+impl Module for GroupBy {
+    fn name(&self) -> &'static str {
+        "group_by"
+    }
+
+    fn controller_only(&self) -> bool {
+        true
+    }
+
+    fn check_args(&self, raw: &Value, _ctx: &StaticCtx<'_>) -> Result<(), ArgError> {
+        let Some(obj) = raw.as_object() else {
+            return Err(ArgError::new("`group_by` takes `key` and `parents`"));
+        };
+        if let Some(bad) = obj.keys().find(|k| !["key", "parents"].contains(&k.as_str())) {
+            let hint = crate::error::did_you_mean(bad, ["key", "parents"])
+                .unwrap_or_else(|| "`group_by` takes `key` and `parents`".into());
+            return Err(ArgError::new(format!("`group_by` has no argument `{bad}`"))
+                .key(bad.clone())
+                .hint(hint));
+        }
+        if !obj.contains_key("key") {
+            return Err(ArgError::new(
+                "`group_by` needs a `key`: the group to put the host in",
+            ));
+        }
+        Ok(())
+    }
+
+    async fn run(&self, _ctx: &ModuleCtx<'_>, raw: &Value) -> Result<ModuleResult, HostError> {
+        let key = match raw.get("key") {
+            Some(Value::String(s)) => s.clone(),
+            Some(Value::Null) | None => return Ok(ModuleResult::failed("`group_by` needs a `key`")),
+            Some(other) => other.to_string(),
+        };
+        let parents = raw
+            .get("parents")
+            .map(group_list)
+            .unwrap_or_else(|| vec!["all".into()]);
+        let mut r = ModuleResult::ok();
+        r.extra.insert("add_group".into(), json!(key.replace(' ', "-")));
+        r.extra.insert(
+            "parent_groups".into(),
+            json!(parents.iter().map(|p| p.replace(' ', "-")).collect::<Vec<_>>()),
+        );
+        Ok(r)
+    }
+}
