@@ -83,3 +83,23 @@ impl Module for AddHost {
         Ok(r)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::Path;
+
+    #[test]
+    fn needs_a_name_and_splits_groups() {
+        let ctx = StaticCtx {
+            playbook_dir: Path::new("."),
+        };
+        assert!(AddHost
+            .check_args(&json!({"name": "web9", "groups": "a,b"}), &ctx)
+            .is_ok());
+        assert!(AddHost.check_args(&json!({"hostname": "web9"}), &ctx).is_ok());
+        assert!(AddHost.check_args(&json!({"groups": "a"}), &ctx).is_err());
+        assert_eq!(group_list(&json!("a, b,")), ["a", "b"]);
+        assert_eq!(group_list(&json!(["a", "b,c"])), ["a", "b", "c"]);
+    }
+}

@@ -58,3 +58,27 @@ impl Module for GroupBy {
         Ok(r)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::Path;
+
+    fn check(args: Value) -> Result<(), ArgError> {
+        GroupBy.check_args(
+            &args,
+            &StaticCtx {
+                playbook_dir: Path::new("."),
+            },
+        )
+    }
+
+    #[test]
+    fn needs_a_key_and_knows_its_arguments() {
+        assert!(check(json!({"key": "tier_{{ tier }}", "parents": "rollout"})).is_ok());
+        assert!(check(json!({"parents": "rollout"})).is_err());
+        let e = check(json!({"key": "x", "parent": "y"})).unwrap_err();
+        assert_eq!(e.key.as_deref(), Some("parent"));
+        assert!(e.hint.unwrap().contains("parents"), "did you mean");
+    }
+}
