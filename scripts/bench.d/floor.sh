@@ -54,23 +54,24 @@ on() {
     -i "$LAB/id_ed25519" -p 2222 -l deploy "$(address "$host")" "$@"
 }
 
-# Run FN HOST for every host, at most N at a time; fails if any of them failed.
+# Run FN HOST for every host, at most N at a time; fails (naming the hosts) if any failed.
 par() {
-  local n=$1 fn=$2 running=0 failed=0 host
+  local n=$1 fn=$2 running=0 host failed=$CTL/failed.$1
   shift 2
+  rm -f "$failed"
   for host in "$@"; do
     if [ "$running" -ge "$n" ]; then
-      wait -n || failed=1
+      wait -n || true
       running=$((running - 1))
     fi
-    "$fn" "$host" &
+    { "$fn" "$host" || echo "$host" >>"$failed"; } &
     running=$((running + 1))
   done
-  while [ "$running" -gt 0 ]; do
-    wait -n || failed=1
-    running=$((running - 1))
-  done
-  return "$failed"
+  wait
+  if [ -s "$failed" ]; then
+    echo "floor.sh: $fn failed on $(tr '\n' ' ' <"$failed")" >&2
+    return 1
+  fi
 }
 
 haproxy_cmd() { # disable|enable HOST
