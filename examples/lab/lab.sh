@@ -316,6 +316,13 @@ do_stop() {
       sleep 0.02
     done
   fi
+  # The command line goes away before the kernel closes the listening socket: a start right
+  # now could lose the port to the dying httpd (and `listening` would see the old socket).
+  tries=0
+  while listening && [ "$tries" -lt 250 ]; do
+    tries=$((tries + 1))
+    sleep 0.02
+  done
   rm -f "$PIDFILE"
 }
 
