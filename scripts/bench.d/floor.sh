@@ -4,7 +4,7 @@
 # else (no facts, no change detection, no templating engine, no output).
 #
 #   floor.sh open  --lab DIR --ctl CTLDIR            open a master per host (before the timer)
-#   floor.sh run   --lab DIR --ctl CTLDIR --version V --batch B [--forks F]
+#   floor.sh run   --lab DIR --ctl CTLDIR --version V --batch B [--forks F] [--cold]
 #   floor.sh close --lab DIR --ctl CTLDIR
 #
 # `run` follows the playbook's linear strategy: batches of B web hosts one after the other;
@@ -14,6 +14,10 @@
 #   -> restart (the handler) -> wait for the port -> enable in haproxy (on lb).
 # Everything runs under `sudo -n`, as the play's `become: yes` does. Exits non-zero when a
 # command fails.
+#
+# --cold does the remote work zdd does that the plain floor leaves out: it opens the masters
+# itself (all at once, before the first batch, inside its run) and gathers facts on each host
+# at the start of its batch (one command per host, as `gather_facts` does).
 set -euo pipefail
 
 LB_SESSIONS=8
@@ -22,7 +26,7 @@ die() { echo "floor.sh: $*" >&2; exit 1; }
 
 CMD=${1:-}
 [ $# -gt 0 ] && shift
-LAB='' CTL='' VERSION='' BATCH='' FORKS=20
+LAB='' CTL='' VERSION='' BATCH='' FORKS=20 COLD=0
 while [ $# -gt 0 ]; do
   case $1 in
     --lab) LAB=$2; shift 2 ;;
@@ -30,6 +34,7 @@ while [ $# -gt 0 ]; do
     --version) VERSION=$2; shift 2 ;;
     --batch) BATCH=$2; shift 2 ;;
     --forks) FORKS=$2; shift 2 ;;
+    --cold) COLD=1; shift ;;
     *) die "unknown argument $1" ;;
   esac
 done
@@ -103,6 +108,11 @@ wait_port() {
   on "$1" "sudo -n sh -c 'end=\$((\$(date +%s) + 10)); until timeout 5 bash -c \"exec 3<>/dev/tcp/$a/8081\" 2>/dev/null; do [ \$(date +%s) -lt \$end ] || exit 1; sleep 1; done'"
 }
 
+# One command per host for the facts `gather_facts` collects (hostname, OS, kernel, address).
+facts() {
+  on "$1" 'hostname; hostname -f 2>/dev/null; uname -srm; cat /etc/os-release; ip -4 route show default 2>/dev/null' >/dev/null
+}
+
 open_one() {
   # A master that stays up for ControlPersist after this first command.
   on "$1" true
@@ -130,9 +140,15 @@ case $CMD in
   run)
     [ -n "$VERSION" ] && [ -n "$BATCH" ] || die "run needs --version and --batch"
     lb_forks=$((FORKS < LB_SESSIONS ? FORKS : LB_SESSIONS))
+    if [ "$COLD" = 1 ]; then
+      mkdir -p "$CTL"
+      mapfile -t hosts < <(all_hosts)
+      par 64 open_one "${hosts[@]}"
+    fi
     for ((first = 1; first <= HOSTS; first += BATCH)); do
       batch=()
       for ((i = first; i < first + BATCH && i <= HOSTS; i++)); do batch+=("web$i"); done
+      if [ "$COLD" = 1 ]; then par "$FORKS" facts "${batch[@]}"; fi
       par "$lb_forks" disable "${batch[@]}"
       par "$FORKS" write_conf "${batch[@]}"
       par "$FORKS" remove_index "${batch[@]}"
