@@ -272,6 +272,13 @@ running() {
   tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -qF -- "-h $DOCROOT "
 }
 
+# The started process is still there (not a zombie). Not `running`: until the child has
+# exec'd busybox, its command line is this script's, and under load that takes a while.
+alive() {
+  state=$(cut -d' ' -f3 "/proc/$pid/stat" 2>/dev/null) || return 1
+  [ -n "$state" ] && [ "$state" != Z ]
+}
+
 listening() {
   ss -Hltn | awk -v want="$ADDR:$PORT" '$4 == want { found = 1 } END { exit !found }'
 }
@@ -289,7 +296,7 @@ do_start() {
   # told about a server that is not there yet.
   tries=0
   while ! listening; do
-    if ! running; then
+    if ! alive; then
       echo "$NAME: httpd exited, see $LOG" >&2
       return 1
     fi
@@ -316,6 +323,13 @@ do_stop() {
       sleep 0.02
     done
   fi
+  # The command line goes away before the kernel closes the listening socket: a start right
+  # now could lose the port to the dying httpd (and `listening` would see the old socket).
+  tries=0
+  while listening && [ "$tries" -lt 250 ]; do
+    tries=$((tries + 1))
+    sleep 0.02
+  done
   rm -f "$PIDFILE"
 }
 

@@ -339,10 +339,17 @@ async fn service_sysv_started_stopped_restarted() {
             .await
             .changed
     );
-    assert!(
-        env.run("service", json!({"name": svc, "state": "stopped"}))
-            .await
-            .changed
+    let r = env.run("service", json!({"name": svc, "state": "stopped"})).await;
+    assert!(r.changed);
+    assert_eq!(r.extra["status"], json!("stopped"));
+    let r = env
+        .run_as("service", json!({"name": svc, "state": "started"}), true, None)
+        .await;
+    assert!(r.changed, "check mode says it would start");
+    assert_eq!(
+        r.extra["status"],
+        json!("stopped"),
+        "check mode reports what it sees"
     );
     assert!(
         !env.run("service", json!({"name": svc, "state": "stopped"}))

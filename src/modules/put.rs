@@ -58,8 +58,10 @@ pub fn script(p: &PutFile<'_>, check_mode: bool, diff: bool) -> String {
     format!(
         r#"dest={dest}; name={name}; mode={mode}; owner={owner}; group={group}
 check={check}; diff={diff}; force={force}; backup={backup}
+nl='
+'
 if [ -n "$name" ] && [ -d "$dest" ]; then dest="${{dest%/}}/$name"; fi
-dir=$(dirname -- "$dest")
+case $dest in */*) dir=${{dest%/*}}; dir=${{dir:-/}} ;; *) dir=. ;; esac
 [ -d "$dir" ] || {{ echo "Destination directory $dir does not exist" >&2; exit 3; }}
 [ -d "$dest" ] && {{ echo "Destination $dest is a directory" >&2; exit 3; }}
 exists=0; [ -e "$dest" ] && exists=1
@@ -69,10 +71,12 @@ fi
 if [ $check = 1 ]; then tmp=$(mktemp); else tmp=$(mktemp "$dir/.zdd.XXXXXX"); fi || exit 4
 trap 'rm -f "$tmp"' EXIT
 cat >"$tmp" || exit 4
+# The new file starts with the old one's mode and owner (as Ansible's do): one `stat`.
 if [ $exists = 1 ]; then
-  chmod "$(stat -c %a "$dest")" "$tmp"
-  chown "$(stat -c %u:%g "$dest")" "$tmp" 2>/dev/null
-else
+  old=$(stat -c '%a %u:%g' "$dest")
+  [ -n "$mode" ] || chmod "${{old% *}}" "$tmp"
+  chown "${{old#* }}" "$tmp" 2>/dev/null
+elif [ -z "$mode" ]; then
   chmod "$(printf %o $(( 0666 & ~0$(umask) )))" "$tmp"
 fi
 if [ -n "$mode" ]; then chmod "$mode" "$tmp" || exit 5; fi
@@ -81,7 +85,8 @@ if [ -n "$group" ]; then chgrp "$group" "$tmp" || exit 5; fi
 content=1; attrs=1
 if [ $exists = 1 ]; then
   cmp -s "$tmp" "$dest" && content=0
-  [ "$(stat -c '{fmt}' "$tmp")" = "$(stat -c '{fmt}' "$dest")" ] && attrs=0
+  both=$(stat -c '{fmt}' "$tmp" "$dest")
+  [ "${{both%%"$nl"*}}" = "${{both#*"$nl"}}" ] && attrs=0
 fi
 echo "{m}dest=$dest"
 echo "{m}stat=$(stat -c '%a %U %G' "$tmp")"
@@ -102,6 +107,7 @@ if [ $check = 0 ]; then
     echo "{m}backup_file=$b"
   fi
   mv -f "$tmp" "$dest" || exit 7
+  trap - EXIT
 fi
 exit 0
 "#,

@@ -87,12 +87,15 @@ else
   }}
 fi
 do_() {{ changed=1; [ $check = 1 ] && return 0; act "$1" >&2 || fail "Unable to $1 service $name"; }}
+# What the service is now, when the action says so (asking again costs a status call).
+status=
 case $state in
-started) running || do_ start ;;
-stopped) ! running || do_ stop ;;
-restarted) do_ restart ;;
-reloaded) if running; then do_ reload; else do_ start; fi ;;
+started) running || do_ start; status=running ;;
+stopped) ! running || do_ stop; status=stopped ;;
+restarted) do_ restart; status=running ;;
+reloaded) if running; then do_ reload; else do_ start; fi; status=running ;;
 esac
+[ $check = 1 ] && status=
 if [ -n "$enabled" ]; then
   now=0; is_enabled && now=1
   if [ $now != $enabled ]; then
@@ -102,7 +105,8 @@ if [ -n "$enabled" ]; then
 fi
 echo "{m}changed=$changed"
 echo "{m}manager=$mgr"
-if running; then echo "{m}status=running"; else echo "{m}status=stopped"; fi
+if [ -z "$status" ]; then if running; then status=running; else status=stopped; fi; fi
+echo "{m}status=$status"
 "#,
         name = sh_quote(&a.name),
         state = sh_quote(a.state.as_deref().unwrap_or("")),

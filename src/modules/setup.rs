@@ -29,46 +29,76 @@ struct Args {
 }
 
 /// Prints `__zdd__ key=value` lines; everything is parsed on the controller.
+///
+/// It runs once per host and batch, so it starts as few programs as it can (uname,
+/// hostname -f, id, ip twice, nproc, date): files are read with the shell's `read`, and
+/// the UTC time is worked out from the epoch on the controller.
 pub fn script() -> String {
     r#"m='__zdd__ '
-echo "${m}hostname=$(hostname 2>/dev/null || uname -n)"
-echo "${m}fqdn=$(hostname -f 2>/dev/null || hostname 2>/dev/null || uname -n)"
-echo "${m}nodename=$(uname -n)"
-echo "${m}machine=$(uname -m)"
-echo "${m}kernel=$(uname -r)"
-echo "${m}kernel_version=$(uname -v)"
-echo "${m}system=$(uname -s)"
+nl='
+'
+set -- $(uname -snrm)
+echo "${m}system=$1"; echo "${m}nodename=$2"; echo "${m}hostname=$2"; echo "${m}kernel=$3"; echo "${m}machine=$4"
+if [ -r /proc/sys/kernel/version ]; then read -r v </proc/sys/kernel/version; else v=$(uname -v); fi
+echo "${m}kernel_version=$v"
+echo "${m}fqdn=$(hostname -f 2>/dev/null || uname -n)"
 echo "${m}user_id=$(id -un 2>/dev/null)"
 if [ -r /etc/os-release ]; then
   (. /etc/os-release; echo "${m}os_id=${ID-}"; echo "${m}os_id_like=${ID_LIKE-}"; echo "${m}os_version=${VERSION_ID-}"
    echo "${m}os_name=${NAME-}"; echo "${m}os_codename=${VERSION_CODENAME-}")
 fi
-[ -r /etc/debian_version ] && echo "${m}debian_version=$(cat /etc/debian_version)"
-[ -r /etc/redhat-release ] && echo "${m}redhat_release=$(head -n1 /etc/redhat-release)"
+[ -r /etc/debian_version ] && read -r v </etc/debian_version && echo "${m}debian_version=$v"
+[ -r /etc/redhat-release ] && read -r v </etc/redhat-release && echo "${m}redhat_release=$v"
 if command -v ip >/dev/null 2>&1; then
-  set -- $(ip -4 route show default 2>/dev/null | head -n1)
+  r=$(ip -4 route show default 2>/dev/null)
+  set -- ${r%%"$nl"*}
   while [ $# -gt 1 ]; do
-    case $1 in via) echo "${m}gateway=$2" ;; dev) echo "${m}interface=$2"; iface=$2 ;; esac
+    case $1 in via) echo "${m}gateway=$2" ;; dev) echo "${m}interface=$2" ;; esac
     shift
   done
   ip -4 -o addr show 2>/dev/null | while read -r _ dev _ addr _; do echo "${m}addr=$dev $addr"; done
 elif [ -r /proc/net/route ]; then
-  echo "${m}interface=$(awk '$2 == "00000000" { print $1; exit }' /proc/net/route)"
+  while read -r dev dst _; do
+    [ "$dst" = 00000000 ] && { echo "${m}interface=$dev"; break; }
+  done </proc/net/route
 fi
 for p in apt-get:apt dnf:dnf yum:yum apk:apk zypper:zypper pacman:pacman; do
   if command -v "${p%%:*}" >/dev/null 2>&1; then echo "${m}pkg_mgr=${p#*:}"; break; fi
 done
 if [ -d /run/systemd/system ]; then echo "${m}service_mgr=systemd"
 else
-  echo "${m}proc_1=$(cat /proc/1/comm 2>/dev/null)"
+  v=; [ -r /proc/1/comm ] && read -r v </proc/1/comm
+  echo "${m}proc_1=$v"
   command -v openrc >/dev/null 2>&1 && echo "${m}openrc=1"
 fi
 echo "${m}vcpus=$(nproc 2>/dev/null || grep -c ^processor /proc/cpuinfo)"
-echo "${m}memtotal_kb=$(awk '/^MemTotal:/ { print $2 }' /proc/meminfo 2>/dev/null)"
+while read -r k v _; do
+  [ "$k" = MemTotal: ] && { echo "${m}memtotal_kb=$v"; break; }
+done </proc/meminfo
 echo "${m}date=$(date '+%s %Y %m %d %H %M %S')"
-echo "${m}iso8601=$(date -u '+%Y-%m-%dT%H:%M:%SZ')"
 "#
     .replace("'__zdd__ '", &format!("'{MARK}'"))
+}
+
+/// `2024-05-01T12:00:00Z` for seconds since the epoch (days to civil date after
+/// Howard Hinnant's algorithm).
+fn iso8601_utc(epoch: i64) -> String {
+    let (days, secs) = (epoch.div_euclid(86_400), epoch.rem_euclid(86_400));
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
+        secs / 3600,
+        secs % 3600 / 60,
+        secs % 60
+    )
 }
 
 /// `debian` -> `Debian`, as Ansible names distributions.
@@ -253,7 +283,7 @@ pub fn parse_facts(stdout: &str) -> Map<String, Value> {
             json!({
                 "epoch": epoch, "year": y, "month": mo, "day": day, "hour": h, "minute": mi, "second": s,
                 "date": format!("{y}-{mo}-{day}"), "time": format!("{h}:{mi}:{s}"),
-                "iso8601": get("iso8601"),
+                "iso8601": epoch.parse::<i64>().map(iso8601_utc).unwrap_or_default(),
             }),
         );
     }
@@ -332,6 +362,15 @@ mod tests {
         assert_eq!(f["hostname"], "web1");
         assert_eq!(f["domain"], "example.com");
         assert_eq!(f["service_mgr"], "sysvinit");
+    }
+
+    #[test]
+    fn iso8601_from_the_epoch() {
+        assert_eq!(iso8601_utc(0), "1970-01-01T00:00:00Z");
+        // `date -u -d @1709251199 +%Y-%m-%dT%H:%M:%SZ` (a leap day)
+        assert_eq!(iso8601_utc(1_709_251_199), "2024-02-29T23:59:59Z");
+        assert_eq!(iso8601_utc(951_868_800), "2000-03-01T00:00:00Z");
+        assert_eq!(iso8601_utc(4_102_444_800), "2100-01-01T00:00:00Z");
     }
 
     #[test]

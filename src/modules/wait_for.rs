@@ -118,8 +118,7 @@ conns() {{
   awk -v p="$(printf ':%04X' "$port")" 'substr($2, length($2) - 4) == p && $4 == "01" {{ n++ }} END {{ print n + 0 }}' \
     /proc/net/tcp /proc/net/tcp6 2>/dev/null
 }}
-sleep {delay}
-start=$(date +%s); end=$((start + {timeout}))
+{delay}start=$(date +%s); end=$((start + {timeout}))
 while :; do
   if {check}; then echo "{m}elapsed=$(( $(date +%s) - start ))"; exit 0; fi
   [ "$(date +%s)" -ge "$end" ] && break
@@ -134,7 +133,11 @@ exit 3
         regex = sh_quote(a.search_regex.as_deref().unwrap_or("")),
         ct = secs(a.connect_timeout.unwrap_or(5.0).ceil().max(1.0)),
         sleep = secs(a.sleep.unwrap_or(1.0)),
-        delay = secs(a.delay.unwrap_or(0.0)),
+        // No `sleep 0`: every program started costs a fork and an exec.
+        delay = match a.delay.unwrap_or(0.0) {
+            d if d > 0.0 => format!("sleep {}\n", secs(d)),
+            _ => String::new(),
+        },
         timeout = secs(a.timeout().ceil()),
         m = MARK,
     )
