@@ -66,6 +66,9 @@ run_upgrade() {
 [ "$(id -u)" -eq 0 ] || { echo "demo: run as root (the lab adds a user and init scripts)" >&2; exit 1; }
 install_missing
 if [ "$runner" = zdd ]; then
+  # rustup installs cargo in ~/.cargo/bin, which `sudo` leaves out of PATH.
+  [ -x "$HOME/.cargo/bin/cargo" ] && PATH="$HOME/.cargo/bin:$PATH"
+  command -v cargo >/dev/null || { echo "demo: cargo not found: install the Rust toolchain (https://rustup.rs)" >&2; exit 1; }
   say "building zdd"
   (cd "$repo" && cargo build --release --quiet)
 fi
