@@ -541,3 +541,41 @@ fn probe_budget_stops_the_rollout_after_the_batch_that_broke_it() {
     );
     assert!(!lab.page(&hosts[2]).contains("version: 15"));
 }
+
+#[test]
+fn check_diff_shows_what_would_change_and_changes_nothing() {
+    let lab = Lab::start(1);
+    let web1 = lab.hosts()[0].clone();
+    let before = lab.page(&web1);
+    let out = lab
+        .zdd()
+        .args(["apply", LAB_PLAYBOOK, "-i"])
+        .arg(lab.inventory())
+        .args(["-e", "version=21", "--check", "--diff"])
+        .output()
+        .unwrap();
+    let text = stdout(&out);
+    assert_eq!(out.status.code(), Some(0), "{text}{}", stderr(&out));
+    let index = lab.doc_root(&web1).join("index.html");
+    let index = index.display();
+    // The file module's state change, then the template's content change.
+    assert!(
+        text.contains(&format!(
+            "--- before\n+++ after\n@@ -1,4 +1,4 @@\n {{\n     \"path\": \"{index}\",\n-    \"state\": \"file\"\n+    \"state\": \"absent\"\n }}\n"
+        )),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!("--- before: {index}\n+++ after: {index}\n")),
+        "{text}"
+    );
+    assert!(
+        text.contains("-<p>version: 1</p>\n+<p>version: 21</p>\n"),
+        "{text}"
+    );
+    assert_eq!(lab.page(&web1), before, "--check must not change the host");
+    assert!(
+        lab.server_state(&web1).contains("UP"),
+        "--check must not take the host out"
+    );
+}

@@ -108,6 +108,7 @@ case $state in absent|link|hard) ;; *)
 esac
 echo "{m}changed=$changed"
 echo "{m}state=$state"
+echo "{m}before=$cur"
 if [ -e "$p" ] || [ -L "$p" ]; then echo "{m}stat=$(stat -c '%a %U %G' -- "$p")"; fi
 "#,
         path = sh_quote(&a.path),
@@ -162,6 +163,15 @@ impl Module for File {
                 r.extra.insert("owner".into(), json!(owner));
                 r.extra.insert("group".into(), json!(group));
             }
+        }
+        // `--diff`: the path's state before and after, as Ansible's file module shows it.
+        if let (true, true, Some(before), Some(after)) =
+            (ctx.diff, r.changed, marks.get("before"), marks.get("state"))
+        {
+            r.extra.insert(
+                "diff".into(),
+                json!({"before": {"path": a.path, "state": before}, "after": {"path": a.path, "state": after}}),
+            );
         }
         Ok(r)
     }

@@ -35,6 +35,10 @@ impl<W: Write + Send> HumanReporter<W> {
             // Ansible reports a loop through its items only.
             return;
         }
+        if let Some(diff) = r.result.get("diff").and_then(unified_diff) {
+            // Ansible prints what would change (or changed) above the result line.
+            let _ = write!(self.out, "{diff}");
+        }
         let label = host_label(r);
         // Ansible indents result bodies from -vvv on.
         let body = || python_json(&r.result, self.verbosity > 2);
@@ -184,6 +188,39 @@ impl<W: Write + Send> Reporter for HumanReporter<W> {
     }
 }
 
+/// A module's `diff` (`before`/`after`, with optional headers) as the unified diff
+/// `--diff` shows: text as lines, data (a file's state) as indented JSON, as Ansible does.
+pub fn unified_diff(diff: &Value) -> Option<String> {
+    let side = |key: &str| -> Option<String> {
+        match diff.get(key)? {
+            Value::String(s) => Some(s.clone()),
+            Value::Null => Some(String::new()),
+            other => Some(python_json(other, true) + "\n"),
+        }
+    };
+    let (before, after) = (side("before")?, side("after")?);
+    if before == after {
+        return None;
+    }
+    let header = |key: &str, word: &str| match diff.get(key).and_then(Value::as_str) {
+        Some(h) => format!("{word}: {h}"),
+        None => word.to_owned(),
+    };
+    let text = similar::TextDiff::from_lines(&before, &after)
+        .unified_diff()
+        .context_radius(3)
+        .header(
+            &header("before_header", "before"),
+            &header("after_header", "after"),
+        )
+        .to_string();
+    let mut out = text;
+    if !out.ends_with('\n') {
+        out.push('\n');
+    }
+    Some(out)
+}
+
 /// `\nTITLE *****...` as Ansible's `Display.banner` draws it.
 pub fn banner(title: &str) -> String {
     let stars = BANNER_COLUMNS.saturating_sub(title.chars().count()).max(3);
@@ -293,6 +330,23 @@ mod tests {
             }
         }
         String::from_utf8(buf).unwrap()
+    }
+
+    #[test]
+    fn diffs_are_unified_with_headers() {
+        let d = json!({"before": "a\nb\n", "after": "a\nc\n", "before_header": "/etc/x", "after_header": "/etc/x"});
+        assert_eq!(
+            unified_diff(&d).unwrap(),
+            "--- before: /etc/x\n+++ after: /etc/x\n@@ -1,2 +1,2 @@\n a\n-b\n+c\n"
+        );
+        let state =
+            json!({"before": {"path": "/x", "state": "file"}, "after": {"path": "/x", "state": "absent"}});
+        let text = unified_diff(&state).unwrap();
+        assert!(
+            text.contains("-    \"state\": \"file\"\n+    \"state\": \"absent\"\n"),
+            "{text}"
+        );
+        assert_eq!(unified_diff(&json!({"before": "same", "after": "same"})), None);
     }
 
     #[test]

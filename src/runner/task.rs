@@ -339,8 +339,13 @@ impl Runner {
                 Some(name) => ctx.with_var(name, run.result.clone()),
                 None => ctx.clone(),
             };
-            if let Err(e) = self.apply_conditions(task, &mut run, &result_ctx) {
-                return Run::failed(e);
+            // As Ansible: a result the module skipped (a command in check mode) is not
+            // judged by `changed_when`/`failed_when`.
+            let skipped = run.result.get("skipped").and_then(Value::as_bool) == Some(true);
+            if !skipped {
+                if let Err(e) = self.apply_conditions(task, &mut run, &result_ctx) {
+                    return Run::failed(e);
+                }
             }
             let Some(until) = &task.until else {
                 return run.settle();
