@@ -378,9 +378,9 @@ impl Runner {
     ) -> Vec<(String, Vec<String>)> {
         let env = self.play_env(play, play_hosts.to_vec());
         let shared = self.shared_vars(&env, batch);
-        let Some(template) = &task.delegate_to else {
+        if task.delegate_to.is_none() {
             return batch.iter().map(|h| (h.clone(), Vec::new())).collect();
-        };
+        }
         batch
             .iter()
             .map(|h| {
@@ -388,8 +388,7 @@ impl Runner {
                 let delegates = self
                     .static_item_contexts(task, &ctx)
                     .iter()
-                    .filter_map(|c| self.templater.render_str(template, c).ok())
-                    .map(|name| name.trim().to_owned())
+                    .filter_map(|c| self.delegate_in(task, c)?.ok())
                     .collect();
                 (h.clone(), delegates)
             })

@@ -126,11 +126,10 @@ impl Runner {
         let ctx = self.context(env, host, task, shared);
         let run_as = self.become_for(env, task, &ctx);
         for item_ctx in self.static_item_contexts(task, &ctx) {
-            let target = match &task.delegate_to {
-                Some(t) => match self.templater.render_str(t, &item_ctx) {
-                    Ok(name) => name.trim().to_owned(),
-                    Err(_) => continue,
-                },
+            let target = match self.delegate_in(task, &item_ctx) {
+                Some(Ok(name)) => name,
+                // Decided at run time (it reads a registered result, say).
+                Some(Err(_)) => continue,
                 None => host.to_owned(),
             };
             if self.spec_for(&target).is_ok_and(|s| s.local) {

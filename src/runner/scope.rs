@@ -6,6 +6,7 @@ use super::{PlayEnv, Runner, OMIT};
 use crate::error::Diagnostic;
 use crate::host::{Become, ConnectSpec, Host, HostError};
 use crate::playbook::Task;
+use crate::template::TemplateError;
 use crate::vars::{Context, VarMap};
 use serde_json::{json, Value};
 use std::sync::Arc;
@@ -202,5 +203,16 @@ impl Runner {
                 .or(opts.method)
                 .unwrap_or_else(|| "sudo".into()),
         })
+    }
+
+    /// Where a task runs in this context: its `delegate_to`, rendered and trimmed; `None`
+    /// when it is not delegated. The one place the run, preflight and `zdd plan` work it out.
+    pub(super) fn delegate_in(&self, task: &Task, ctx: &Context) -> Option<Result<String, TemplateError>> {
+        let template = task.delegate_to.as_ref()?;
+        Some(
+            self.templater
+                .render_str(template, ctx)
+                .map(|name| name.trim().to_owned()),
+        )
     }
 }

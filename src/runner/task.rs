@@ -219,12 +219,9 @@ impl Runner {
                 Err(e) => return Run::failed(format!("The conditional check '{condition}' failed: {e}")),
             }
         }
-        let delegate = match &task.delegate_to {
-            Some(t) => match self.templater.render_str(t, ctx) {
-                Ok(name) => Some(name.trim().to_owned()),
-                Err(e) => return Run::failed(format!("cannot template delegate_to: {e}")),
-            },
-            None => None,
+        let delegate = match self.delegate_in(task, ctx).transpose() {
+            Ok(delegate) => delegate,
+            Err(e) => return Run::failed(format!("cannot template delegate_to: {e}")),
         };
         let mut run = self.execute(env, task, host, delegate.as_deref(), ctx).await;
         run.delegate = delegate.clone();
