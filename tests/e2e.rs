@@ -16,13 +16,22 @@ fn stderr(out: &Output) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()
 }
 
+/// `zdd apply PLAYBOOK -i INVENTORY -e V...` for each of `extra`.
 fn apply(lab: &Lab, playbook: &str, extra: &[&str]) -> Output {
-    let mut cmd = lab.zdd();
-    cmd.arg("apply").arg(playbook).arg("-i").arg(lab.inventory());
-    for e in extra {
-        cmd.arg("-e").arg(e);
-    }
-    cmd.output().expect("run zdd")
+    let args: Vec<&str> = extra.iter().flat_map(|e| ["-e", *e]).collect();
+    apply_with(lab, playbook, &args)
+}
+
+/// `zdd apply PLAYBOOK -i INVENTORY ARGS...`, run to the end.
+fn apply_with(lab: &Lab, playbook: impl AsRef<std::ffi::OsStr>, args: &[&str]) -> Output {
+    lab.zdd()
+        .arg("apply")
+        .arg(playbook)
+        .arg("-i")
+        .arg(lab.inventory())
+        .args(args)
+        .output()
+        .expect("run zdd")
 }
 
 /// The `PLAY RECAP` line of a host, e.g. `ok=7 changed=5 unreachable=0 failed=0 ...`.
@@ -475,13 +484,11 @@ fn probe_sees_downtime_without_a_disable_step_and_none_with_it() {
     let dir = tempfile::tempdir().unwrap();
     let careless = no_disable_lab_playbook(dir.path());
     let url = lab.haproxy_url();
-    let out = lab
-        .zdd()
-        .args(["apply", careless.to_str().unwrap(), "-i"])
-        .arg(lab.inventory())
-        .args(["-e", "version=13", "--probe", &url, "--probe-concurrency", "4"])
-        .output()
-        .unwrap();
+    let out = apply_with(
+        &lab,
+        &careless,
+        &["-e", "version=13", "--probe", &url, "--probe-concurrency", "4"],
+    );
     let text = stdout(&out);
     assert_eq!(out.status.code(), Some(0), "{text}");
     let (requests, failed) = probe_counts(&text);
@@ -494,13 +501,11 @@ fn probe_sees_downtime_without_a_disable_step_and_none_with_it() {
     let slow = dir.path().join("slow");
     std::fs::create_dir(&slow).unwrap();
     let careful = slow_lab_playbook(&slow);
-    let out = lab
-        .zdd()
-        .args(["apply", careful.to_str().unwrap(), "-i"])
-        .arg(lab.inventory())
-        .args(["-e", "version=14", "--probe", &url, "--max-failed-requests", "0"])
-        .output()
-        .unwrap();
+    let out = apply_with(
+        &lab,
+        &careful,
+        &["-e", "version=14", "--probe", &url, "--max-failed-requests", "0"],
+    );
     let text = stdout(&out);
     assert_eq!(out.status.code(), Some(0), "{text}");
     let (requests, failed) = probe_counts(&text);
@@ -513,20 +518,12 @@ fn probe_budget_stops_the_rollout_after_the_batch_that_broke_it() {
     let lab = Lab::start(3);
     let dir = tempfile::tempdir().unwrap();
     let careless = no_disable_lab_playbook(dir.path());
-    let out = lab
-        .zdd()
-        .args(["apply", careless.to_str().unwrap(), "-i"])
-        .arg(lab.inventory())
-        .args([
-            "-e",
-            "version=15",
-            "--probe",
-            &lab.haproxy_url(),
-            "--max-failed-requests",
-            "0",
-        ])
-        .output()
-        .unwrap();
+    let url = lab.haproxy_url();
+    let out = apply_with(
+        &lab,
+        &careless,
+        &["-e", "version=15", "--probe", &url, "--max-failed-requests", "0"],
+    );
     let text = stdout(&out);
     assert_eq!(out.status.code(), Some(2), "{text}");
     assert!(
@@ -547,13 +544,7 @@ fn check_diff_shows_what_would_change_and_changes_nothing() {
     let lab = Lab::start(1);
     let web1 = lab.hosts()[0].clone();
     let before = lab.page(&web1);
-    let out = lab
-        .zdd()
-        .args(["apply", LAB_PLAYBOOK, "-i"])
-        .arg(lab.inventory())
-        .args(["-e", "version=21", "--check", "--diff"])
-        .output()
-        .unwrap();
+    let out = apply_with(&lab, LAB_PLAYBOOK, &["-e", "version=21", "--check", "--diff"]);
     let text = stdout(&out);
     assert_eq!(out.status.code(), Some(0), "{text}{}", stderr(&out));
     let index = lab.doc_root(&web1).join("index.html");
