@@ -150,6 +150,53 @@ impl Error {
     }
 }
 
+impl Error {
+    /// The error as zdd prints it on stderr: every problem with its snippet, or each host
+    /// and why. The one place errors are drawn.
+    pub fn render(&self) -> String {
+        use std::fmt::Write;
+        let mut out = String::new();
+        let hosts = |out: &mut String, list: &[(String, String)]| {
+            for (host, why) in list {
+                let _ = writeln!(out, "  {host}: {}", why.trim());
+            }
+        };
+        match self {
+            Error::Invalid(problems) => {
+                for d in problems {
+                    out.push_str(&d.clone().with_snippet_from_disk().to_string());
+                }
+                let _ = writeln!(
+                    out,
+                    "zdd: {} problem{} found before touching any host; nothing was changed",
+                    problems.len(),
+                    if problems.len() == 1 { "" } else { "s" }
+                );
+            }
+            Error::Unreachable(list) => {
+                let _ = writeln!(
+                    out,
+                    "error: {} host(s) unreachable; nothing was changed:",
+                    list.len()
+                );
+                hosts(&mut out, list);
+            }
+            Error::Preflight(list) => {
+                let _ = writeln!(
+                    out,
+                    "error: preflight failed on {} host(s); nothing was changed:",
+                    list.len()
+                );
+                hosts(&mut out, list);
+            }
+            other => {
+                let _ = writeln!(out, "error: {other}");
+            }
+        }
+        out
+    }
+}
+
 impl From<std::io::Error> for Error {
     fn from(e: std::io::Error) -> Self {
         Error::Internal(e.to_string())
@@ -196,6 +243,25 @@ mod tests {
         assert_eq!(
             text,
             "error: unknown keyword `delegateto`\n  --> site.yml:12:7\n   |\n12 |       delegateto: lb\n   |       ^\n  = help: did you mean `delegate_to`?\n"
+        );
+    }
+
+    #[test]
+    fn errors_are_drawn_with_each_host_and_why() {
+        let e = Error::Unreachable(vec![("web2".into(), "connection refused\n".into())]);
+        assert_eq!(
+            e.render(),
+            "error: 1 host(s) unreachable; nothing was changed:\n  web2: connection refused\n"
+        );
+        let e = Error::Preflight(vec![("lb".into(), "no HAProxy socket at /s".into())]);
+        assert_eq!(
+            e.render(),
+            "error: preflight failed on 1 host(s); nothing was changed:\n  lb: no HAProxy socket at /s\n"
+        );
+        let e = Error::invalid(Diagnostic::new("bad --limit pattern: x"));
+        assert_eq!(
+            e.render(),
+            "error: bad --limit pattern: x\nzdd: 1 problem found before touching any host; nothing was changed\n"
         );
     }
 

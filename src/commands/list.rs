@@ -3,8 +3,8 @@
 
 use crate::cli::ApplyArgs;
 use crate::error::{exit, Error};
+use crate::load::load;
 use crate::playbook::{Play, Task};
-use crate::run::load;
 use crate::runner::tags_select;
 use crate::template::Templater;
 use crate::validate::validate;

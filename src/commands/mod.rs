@@ -1,6 +1,8 @@
-//! Subcommands beyond check and apply, and the parts of `apply` that sit around the runner
-//! (journal and resume).
+//! One file per subcommand (`apply`, `check`, `plan`, `status`), and the parts of `apply`
+//! that sit around the runner: `--list-hosts`/`--list-tasks` and the journal (resume).
 
+pub mod apply;
+pub mod check;
 pub mod list;
 pub mod plan;
 pub mod resume;

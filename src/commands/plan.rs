@@ -5,14 +5,13 @@
 use crate::cli::{OutputFormat, PlanArgs};
 use crate::error::{exit, Diagnostic, Error};
 use crate::events::EventSink;
+use crate::load::{load, Input};
 use crate::playbook::{Play, Section, Task};
-use crate::run::{load, Input};
 use crate::runner::{RunOptions, Runner, StopSignal};
 use crate::template::Templater;
 use crate::validate::validate;
 use indexmap::IndexMap;
 use serde::Serialize;
-use std::collections::HashSet;
 use std::fmt::Write;
 use std::sync::Arc;
 
@@ -109,13 +108,8 @@ pub fn build(input: Input, templater: Arc<Templater>, limit: Option<String>) -> 
             forks: 1,
             limit: limit.clone(),
             check_mode: true,
-            diff: false,
-            tags: Vec::new(),
-            skip_tags: Vec::new(),
             no_preflight: true,
-            skip_batches: HashSet::new(),
-            audit: None,
-            start_at_task: None,
+            ..RunOptions::default()
         },
         Arc::new(StopSignal::default()),
     );

@@ -4,7 +4,7 @@
 use crate::cli::ApplyArgs;
 use crate::error::Error;
 use crate::journal::{self, Identity, JournalWriter, PlannedPlay, Resume};
-use crate::run::Input;
+use crate::load::Input;
 use crate::runner::RunSummary;
 use std::sync::{Arc, Mutex};
 

@@ -31,7 +31,7 @@ use std::time::Instant;
 /// Ansible's placeholder for `{{ omit }}`: an argument rendered to it is dropped.
 pub const OMIT: &str = "__omit_place_holder__zdd";
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct RunOptions {
     /// Hosts of a batch that run a task at the same time.
     pub forks: usize,

@@ -1,0 +1,160 @@
+//! `zdd apply`: load, validate, journal, then run the playbook with the reporters the
+//! flags ask for, the probe and the signal handlers around it.
+
+use crate::audit::AuditLog;
+use crate::cli::{ApplyArgs, CheckArgs, OutputFormat};
+use crate::commands::resume::JournalSession;
+use crate::error::{exit, Diagnostic, Error};
+use crate::events::{Event, EventSink, Reporter};
+use crate::journal::JournalReporter;
+use crate::load::load;
+use crate::probe::{Probe, Target};
+use crate::report::human::HumanReporter;
+use crate::report::json::JsonReporter;
+use crate::report::junit::JunitReporter;
+use crate::report::progress::{self, Progress};
+use crate::runner::{RunOptions, Runner, StopSignal};
+use crate::template::Templater;
+use crate::validate::validate;
+use std::sync::Arc;
+
+pub async fn apply(args: ApplyArgs) -> Result<i32, Error> {
+    if args.syntax_check {
+        return super::check::check(CheckArgs { input: args.input });
+    }
+    if args.list_hosts || args.list_tasks {
+        return crate::commands::list::list(&args);
+    }
+    let input = load(&args.input)?;
+    let templater = Arc::new(Templater::new());
+    validate(&input.playbook, &input.inventory, &input.extra_vars, &templater)?;
+    let audit = args.audit_log.as_deref().map(AuditLog::open).transpose()?;
+    let journal = JournalSession::start(&args, &input)?;
+    let mut reporters = reporters(&args)?;
+    reporters.push(Box::new(JournalReporter::new(journal.writer.clone())));
+    let events = Arc::new(EventSink::new(reporters));
+    for message in &journal.resume.notes {
+        events.emit(crate::events::Event::Warning {
+            message: message.clone(),
+        });
+    }
+    let stop = Arc::new(StopSignal::default());
+    watch_signals(stop.clone(), events.clone());
+    let opts = RunOptions {
+        forks: args.forks as usize,
+        limit: args.input.limit.clone(),
+        check_mode: args.check,
+        diff: args.diff,
+        tags: args.tags.clone(),
+        skip_tags: args.skip_tags.clone(),
+        no_preflight: args.no_preflight,
+        skip_batches: journal.resume.skip.clone(),
+        audit: audit.map(Arc::new),
+        start_at_task: args.start_at_task.clone(),
+    };
+    let probe_target = match &args.probe {
+        Some(url) => Some(Target::parse(url).map_err(|e| Error::invalid(Diagnostic::new(e)))?),
+        None => None,
+    };
+    let mut runner = Runner::new(
+        input.playbook,
+        input.inventory,
+        input.inventory_path,
+        input.extra_vars,
+        templater,
+        events.clone(),
+        opts,
+        stop,
+    );
+    let probe = probe_target.map(|t| Arc::new(Probe::start(t, args.probe_concurrency)));
+    if let (Some(probe), Some(budget)) = (&probe, args.max_failed_requests) {
+        let probe = probe.clone();
+        runner = runner.with_gate(Box::new(move || match probe.failed() {
+            failed if failed > budget => Err(format!(
+                "the probe counted {failed} failed requests, over the budget of {budget}"
+            )),
+            _ => Ok(()),
+        }));
+    }
+    let result = runner.run().await;
+    // The runner's gate holds the probe too: release it so the probe can be stopped.
+    drop(runner);
+    let mut code = match &result {
+        Ok(summary) => summary.exit_code(),
+        Err(e) => e.exit_code(),
+    };
+    if let Some(probe) = probe.and_then(Arc::into_inner) {
+        let report = probe.stop().await;
+        if code == exit::OK
+            && args
+                .max_failed_requests
+                .is_some_and(|budget| report.failed > budget)
+        {
+            code = exit::HOST_FAILED;
+        }
+        events.emit(Event::Probe(report));
+    }
+    journal.finish(result.as_ref(), code);
+    result?;
+    Ok(code)
+}
+
+/// The renderers `args` ask for: human (on stdout, or on stderr with `--output json`),
+/// JSON, the live progress line on a terminal, and the JUnit report.
+fn reporters(args: &ApplyArgs) -> Result<Vec<Box<dyn Reporter>>, Error> {
+    let verbosity = args.input.verbose;
+    let mut reporters: Vec<Box<dyn Reporter>> = Vec::new();
+    match args.output {
+        OutputFormat::Human if progress::wanted(args.no_progress) => {
+            // The line learns of a task before its banner is printed above it.
+            let progress = Progress::new();
+            let human = HumanReporter::new(progress.writer(), verbosity);
+            reporters.push(Box::new(progress));
+            reporters.push(Box::new(human));
+        }
+        OutputFormat::Human => reporters.push(Box::new(HumanReporter::new(std::io::stdout(), verbosity))),
+        OutputFormat::Json => {
+            reporters.push(Box::new(JsonReporter::new(std::io::stdout())));
+            reporters.push(Box::new(HumanReporter::new(std::io::stderr(), verbosity)));
+        }
+    }
+    if let Some(path) = &args.junit {
+        let junit = JunitReporter::create(path).map_err(|e| {
+            Error::invalid(Diagnostic::new(format!(
+                "cannot write the JUnit report {}: {e}",
+                path.display()
+            )))
+        })?;
+        reporters.push(Box::new(junit));
+    }
+    Ok(reporters)
+}
+
+/// SIGINT and SIGTERM: the first finishes the batch in flight and stops, the second
+/// stops after the running task. Either way connections are closed and no master is
+/// left behind.
+fn watch_signals(stop: Arc<StopSignal>, events: Arc<EventSink>) {
+    use tokio::signal::unix::{signal, SignalKind};
+    let (Ok(mut int), Ok(mut term)) = (signal(SignalKind::interrupt()), signal(SignalKind::terminate()))
+    else {
+        tracing::warn!("cannot install signal handlers");
+        return;
+    };
+    tokio::spawn(async move {
+        loop {
+            tokio::select! {
+                _ = int.recv() => {}
+                _ = term.recv() => {}
+            }
+            let message = if stop.escalate() == StopSignal::FINISH_BATCH {
+                "interrupted: finishing the batch in flight (post_tasks included), then stopping; \
+                 interrupt again to stop after the running task"
+            } else {
+                "interrupted again: stopping after the running task"
+            };
+            events.emit(crate::events::Event::Warning {
+                message: message.into(),
+            });
+        }
+    });
+}

@@ -1,0 +1,61 @@
+//! The only place that reads the user's input files: inventory, playbook and `-e` vars,
+//! loaded once and parsed, with every problem reported at once.
+
+use crate::cli::InputArgs;
+use crate::error::{Diagnostic, Error};
+use crate::inventory::Inventory;
+use crate::parse;
+use crate::playbook::Playbook;
+use crate::vars::VarMap;
+use std::path::PathBuf;
+
+/// What the input files say, loaded and parsed.
+pub struct Input {
+    pub playbook: Playbook,
+    pub inventory: Inventory,
+    pub inventory_path: Option<PathBuf>,
+    pub extra_vars: VarMap,
+}
+
+/// Load the inventory, the playbook and `-e` vars, reporting every problem at once.
+pub fn load(input: &InputArgs) -> Result<Input, Error> {
+    let mut problems = Vec::new();
+    let inventory = keep(
+        &mut problems,
+        match &input.inventory {
+            Some(path) => Inventory::load(path),
+            None => Ok(Inventory::implicit_localhost()),
+        },
+    );
+    let playbook = keep(&mut problems, parse::load_playbook(&input.playbook));
+    let mut extra_vars = VarMap::new();
+    for text in &input.extra_vars {
+        if let Some(vars) = keep(&mut problems, parse::parse_extra_vars(text)) {
+            extra_vars.extend(vars);
+        }
+    }
+    match (playbook, inventory) {
+        (Some(playbook), Some(inventory)) if problems.is_empty() => Ok(Input {
+            playbook,
+            inventory,
+            inventory_path: input.inventory.clone(),
+            extra_vars,
+        }),
+        _ => Err(Error::Invalid(problems)),
+    }
+}
+
+/// The value, or its problems added to the list.
+fn keep<T>(problems: &mut Vec<Diagnostic>, result: Result<T, Error>) -> Option<T> {
+    match result {
+        Ok(v) => Some(v),
+        Err(Error::Invalid(d)) => {
+            problems.extend(d);
+            None
+        }
+        Err(e) => {
+            problems.push(Diagnostic::new(e.to_string()));
+            None
+        }
+    }
+}
