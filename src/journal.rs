@@ -40,8 +40,11 @@ pub struct Journal {
     pub error: Option<String>,
     /// When the run this one resumed had started.
     pub resumed_from: Option<String>,
-    /// The batches as planned before the run (hosts of each, per play).
+    /// The rollout plan the run follows (hosts and batches of each play).
     pub plan: Vec<PlannedPlay>,
+    /// The seed of `order: shuffle`, so that a resumed run draws the same order.
+    #[serde(default)]
+    pub shuffle_seed: Option<u64>,
     /// The batch running when the journal was last written, if any.
     pub in_flight: Option<InFlight>,
     /// Finished batches, in the order they finished; those a resumed run skipped first.
@@ -70,11 +73,8 @@ pub enum RunState {
     Interrupted,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct PlannedPlay {
-    pub name: String,
-    pub batches: Vec<Vec<String>>,
-}
+/// A play of the rollout plan, as the journal records it.
+pub use crate::plan::PlayRollout as PlannedPlay;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct InFlight {

@@ -29,7 +29,7 @@ pub async fn apply(args: ApplyArgs) -> Result<i32, Error> {
     let templater = Arc::new(Templater::new());
     validate(&input.playbook, &input.inventory, &input.extra_vars, &templater)?;
     let audit = args.audit_log.as_deref().map(AuditLog::open).transpose()?;
-    let journal = JournalSession::start(&args, &input)?;
+    let (journal, plan) = JournalSession::start(&args, &input)?;
     let mut reporters = reporters(&args)?;
     reporters.push(Box::new(JournalReporter::new(journal.writer.clone())));
     let events = Arc::new(EventSink::new(reporters));
@@ -56,16 +56,7 @@ pub async fn apply(args: ApplyArgs) -> Result<i32, Error> {
         Some(url) => Some(Target::parse(url).map_err(|e| Error::invalid(Diagnostic::new(e)))?),
         None => None,
     };
-    let mut runner = Runner::new(
-        input.playbook,
-        input.inventory,
-        input.inventory_path,
-        input.extra_vars,
-        templater,
-        events.clone(),
-        opts,
-        stop,
-    );
+    let mut runner = Runner::new(input, plan, templater, events.clone(), opts, stop);
     let probe = probe_target.map(|t| Arc::new(Probe::start(t, args.probe_concurrency)));
     if let (Some(probe), Some(budget)) = (&probe, args.max_failed_requests) {
         let probe = probe.clone();

@@ -3,9 +3,10 @@
 //! tasks that notify them.
 
 use crate::cli::{OutputFormat, PlanArgs};
-use crate::error::{exit, Diagnostic, Error};
+use crate::error::{exit, Error};
 use crate::events::EventSink;
 use crate::load::{load, Input};
+use crate::plan::{random_seed, PlayRollout, RolloutPlan};
 use crate::playbook::{Play, Section, Task};
 use crate::runner::{RunOptions, Runner, StopSignal};
 use crate::template::Templater;
@@ -31,6 +32,8 @@ pub struct PlayPlan {
     /// The `hosts:` pattern.
     pub pattern: String,
     pub serial: Option<String>,
+    /// `order`, when not the inventory's.
+    pub order: Option<String>,
     pub gather_facts: bool,
     pub batches: Vec<Vec<String>>,
     pub sections: Vec<SectionPlan>,
@@ -87,37 +90,31 @@ pub fn plan(args: PlanArgs) -> Result<i32, Error> {
 /// Plan every play. A `Runner` is built to render delegates with the variables the run
 /// would have, but it is never run: nothing is contacted.
 pub fn build(input: Input, templater: Arc<Templater>, limit: Option<String>) -> Result<PlaybookPlan, Error> {
-    let mut play_hosts = Vec::new();
-    for play in &input.playbook.plays {
-        let hosts = crate::plan::play_hosts(&input.inventory, play, limit.as_deref()).map_err(|e| {
-            Error::invalid(Diagnostic::new(format!("bad host pattern: {e}")).at(play.loc.clone()))
-        })?;
-        play_hosts.push(hosts);
-    }
+    // `order: shuffle` draws its order when `apply` starts; the plan shows one such draw.
+    let rollout = RolloutPlan::new(&input.playbook, &input.inventory, limit.as_deref(), random_seed())?;
     let playbook_path = input.playbook.path.display().to_string();
     let inventory = input.inventory_path.as_ref().map(|p| p.display().to_string());
     let plays = input.playbook.plays.clone();
+    let opts = RunOptions {
+        forks: 1,
+        limit: limit.clone(),
+        check_mode: true,
+        no_preflight: true,
+        ..RunOptions::default()
+    };
     let runner = Runner::new(
-        input.playbook,
-        input.inventory,
-        input.inventory_path,
-        input.extra_vars,
+        input,
+        rollout.clone(),
         templater,
         Arc::new(EventSink::new(Vec::new())),
-        RunOptions {
-            forks: 1,
-            limit: limit.clone(),
-            check_mode: true,
-            no_preflight: true,
-            ..RunOptions::default()
-        },
+        opts,
         Arc::new(StopSignal::default()),
     );
     let plays = plays
         .iter()
-        .zip(play_hosts)
+        .zip(&rollout.plays)
         .enumerate()
-        .map(|(i, (play, hosts))| plan_play(&runner, i + 1, play, &hosts))
+        .map(|(i, (play, planned))| plan_play(&runner, i + 1, play, planned))
         .collect();
     Ok(PlaybookPlan {
         playbook: playbook_path,
@@ -127,9 +124,9 @@ pub fn build(input: Input, templater: Arc<Templater>, limit: Option<String>) -> 
     })
 }
 
-fn plan_play(runner: &Runner, index: usize, play: &Play, hosts: &[String]) -> PlayPlan {
-    let batches = crate::plan::batches(hosts, &play.serial);
-    let plan_one = |task: &Task| plan_task(runner, play, hosts, &batches, task);
+fn plan_play(runner: &Runner, index: usize, play: &Play, planned: &PlayRollout) -> PlayPlan {
+    let (hosts, batches) = (&planned.hosts, &planned.batches);
+    let plan_one = |task: &Task| plan_task(runner, play, hosts, batches, task);
     let sections = play
         .sections()
         .into_iter()
@@ -168,8 +165,9 @@ fn plan_play(runner: &Runner, index: usize, play: &Play, hosts: &[String]) -> Pl
         name: play.display_name().to_owned(),
         pattern: play.hosts.clone(),
         serial: crate::plan::serial_text(&play.serial),
+        order: play.order.clone().filter(|o| o != "inventory"),
         gather_facts: play.gather_facts,
-        batches,
+        batches: batches.clone(),
         sections,
         handlers,
     }
@@ -226,6 +224,15 @@ fn render_play(out: &mut String, play: &PlayPlan) {
     let _ = write!(out, "  hosts: {} ({hosts} host{})", play.pattern, plural(hosts));
     if let Some(serial) = &play.serial {
         let _ = write!(out, ", serial: {serial}");
+    }
+    match play.order.as_deref() {
+        Some("shuffle") => {
+            let _ = write!(out, ", order: shuffle (apply draws its own order)");
+        }
+        Some(order) => {
+            let _ = write!(out, ", order: {order}");
+        }
+        None => {}
     }
     if play.gather_facts {
         let _ = write!(out, ", gather_facts");

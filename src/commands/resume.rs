@@ -3,8 +3,9 @@
 
 use crate::cli::ApplyArgs;
 use crate::error::Error;
-use crate::journal::{self, Identity, JournalWriter, PlannedPlay, Resume};
+use crate::journal::{self, Identity, JournalWriter, Resume};
 use crate::load::Input;
+use crate::plan::{random_seed, RolloutPlan};
 use crate::runner::RunSummary;
 use std::sync::{Arc, Mutex};
 
@@ -15,9 +16,10 @@ pub struct JournalSession {
 }
 
 impl JournalSession {
-    /// Decide what a `--resume` skips (refusing a changed playbook unless `--force`) and
-    /// write the new run's journal. Touches no host.
-    pub fn start(args: &ApplyArgs, input: &Input) -> Result<JournalSession, Error> {
+    /// Decide what a `--resume` skips (refusing a changed playbook unless `--force`), make
+    /// the rollout plan (a resumed run keeps the `order: shuffle` draw of the run it
+    /// resumes) and write the new run's journal. Touches no host.
+    pub fn start(args: &ApplyArgs, input: &Input) -> Result<(JournalSession, RolloutPlan), Error> {
         let path = args
             .journal
             .clone()
@@ -28,17 +30,30 @@ impl JournalSession {
             &input.extra_vars,
             args.input.limit.as_deref(),
         )?;
+        let mut seed = None;
         let resume = if args.resume {
             let previous = journal::Journal::load(&path)?;
-            journal::plan_resume(previous.as_ref(), &path, &identity, args.force).map_err(Error::invalid)?
+            let resume = journal::plan_resume(previous.as_ref(), &path, &identity, args.force)
+                .map_err(Error::invalid)?;
+            if resume.resumed_from.is_some() {
+                seed = previous.and_then(|p| p.shuffle_seed);
+            }
+            resume
         } else {
             Resume::default()
         };
-        let writer = JournalWriter::begin(&path, identity, planned(input, args), &resume)?;
-        Ok(JournalSession {
+        let plan = RolloutPlan::new(
+            &input.playbook,
+            &input.inventory,
+            args.input.limit.as_deref(),
+            seed.unwrap_or_else(random_seed),
+        )?;
+        let writer = JournalWriter::begin(&path, identity, &plan, &resume)?;
+        let session = JournalSession {
             writer: Arc::new(Mutex::new(writer)),
             resume,
-        })
+        };
+        Ok((session, plan))
     }
 
     /// Record how the run ended, and the exit code zdd ends with.
@@ -48,21 +63,4 @@ impl JournalSession {
             .unwrap_or_else(|e| e.into_inner())
             .finish(outcome, code);
     }
-}
-
-/// The batches of every play as planned before the run, for `zdd status`.
-fn planned(input: &Input, args: &ApplyArgs) -> Vec<PlannedPlay> {
-    input
-        .playbook
-        .plays
-        .iter()
-        .map(|play| {
-            let hosts = crate::plan::play_hosts(&input.inventory, play, args.input.limit.as_deref())
-                .unwrap_or_default();
-            PlannedPlay {
-                name: play.display_name().to_owned(),
-                batches: crate::plan::batches(&hosts, &play.serial),
-            }
-        })
-        .collect()
 }

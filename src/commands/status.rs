@@ -311,8 +311,10 @@ mod tests {
             resumed_from: None,
             plan: vec![PlannedPlay {
                 name: "web".into(),
+                hosts: vec!["web1".into(), "web2".into(), "web3".into()],
                 batches: vec![vec!["web1".into()], vec!["web2".into()], vec!["web3".into()]],
             }],
+            shuffle_seed: None,
             in_flight: None,
             batches: vec![
                 rec(1, "web1", HostOutcome::Completed, None),

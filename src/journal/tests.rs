@@ -55,8 +55,10 @@ fn journal(state: RunState, batches: Vec<BatchRecord>) -> Journal {
         resumed_from: None,
         plan: vec![PlannedPlay {
             name: "web".into(),
+            hosts: vec!["web1".into(), "web2".into(), "web3".into()],
             batches: vec![vec!["web1".into()], vec!["web2".into()], vec!["web3".into()]],
         }],
+        shuffle_seed: None,
         in_flight: None,
         batches,
     }
@@ -222,7 +224,7 @@ fn failed_result(hostname: &str, task: &str, result: serde_json::Value) -> Event
 fn the_reporter_records_each_batch_with_each_hosts_outcome_and_failure() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("j.json");
-    let writer = JournalWriter::begin(&path, identity("abc"), vec![], &Resume::default()).unwrap();
+    let writer = JournalWriter::begin(&path, identity("abc"), &empty_plan(), &Resume::default()).unwrap();
     let writer = Arc::new(Mutex::new(writer));
     let mut reporter = JournalReporter::new(writer.clone());
     let start = |index: usize, hosts: &[&str]| Event::BatchStart {
@@ -280,7 +282,7 @@ fn the_reporter_records_each_batch_with_each_hosts_outcome_and_failure() {
 fn finish_records_interruptions_errors_and_the_probes_verdict() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("j.json");
-    let mut w = JournalWriter::begin(&path, identity("abc"), vec![], &Resume::default()).unwrap();
+    let mut w = JournalWriter::begin(&path, identity("abc"), &empty_plan(), &Resume::default()).unwrap();
     let interrupted = RunSummary {
         interrupted: true,
         ..Default::default()
@@ -310,4 +312,12 @@ fn finish_records_interruptions_errors_and_the_probes_verdict() {
         w.journal().error.as_deref(),
         Some("the probe counted 3 failed requests")
     );
+}
+
+fn empty_plan() -> crate::plan::RolloutPlan {
+    crate::plan::RolloutPlan {
+        plays: Vec::new(),
+        limit: None,
+        seed: 0,
+    }
 }

@@ -1,11 +1,12 @@
 //! Writing the journal of the run in progress, from the runner's events.
 
 use super::{
-    utc_timestamp, BatchRecord, HostOutcome, HostRecord, Identity, InFlight, Journal, PlannedPlay, Resume,
-    RunState, FORMAT,
+    utc_timestamp, BatchRecord, HostOutcome, HostRecord, Identity, InFlight, Journal, Resume, RunState,
+    FORMAT,
 };
 use crate::error::{exit, Diagnostic, Error};
 use crate::events::{Event, Reporter, Status};
+use crate::plan::RolloutPlan;
 use crate::runner::RunSummary;
 use indexmap::IndexMap;
 use std::collections::HashMap;
@@ -26,7 +27,7 @@ impl JournalWriter {
     pub fn begin(
         path: &Path,
         identity: Identity,
-        plan: Vec<PlannedPlay>,
+        plan: &RolloutPlan,
         resume: &Resume,
     ) -> Result<JournalWriter, Error> {
         let now = utc_timestamp(SystemTime::now());
@@ -41,7 +42,8 @@ impl JournalWriter {
             exit_code: None,
             error: None,
             resumed_from: resume.resumed_from.clone(),
-            plan,
+            plan: plan.plays.clone(),
+            shuffle_seed: Some(plan.seed),
             in_flight: None,
             batches: resume.carried.clone(),
         };

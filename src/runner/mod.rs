@@ -13,11 +13,13 @@ mod task;
 
 pub use block::tags_select;
 
-use crate::error::{exit, Diagnostic, Error};
+use crate::error::{exit, Error};
 use crate::events::{Event, EventSink, HostStats, Status};
 use crate::host::local::LocalHost;
 use crate::host::{ConnectSpec, Connections};
 use crate::inventory::Inventory;
+use crate::load::Input;
+use crate::plan::RolloutPlan;
 use crate::playbook::{Play, Playbook, Section, Task};
 use crate::template::Templater;
 use crate::vars::VarMap;
@@ -144,10 +146,13 @@ struct InventoryView {
     vars: HashMap<String, Arc<VarMap>>,
     /// The `groups` magic variable.
     groups: Value,
+    /// How many times `add_host`/`group_by` changed the inventory: 0 while it is the one
+    /// the rollout plan was made from.
+    generation: u64,
 }
 
 impl InventoryView {
-    fn new(inventory: Inventory) -> InventoryView {
+    fn new(inventory: Inventory, generation: u64) -> InventoryView {
         let vars = inventory
             .hosts
             .keys()
@@ -158,12 +163,15 @@ impl InventoryView {
             inventory,
             vars,
             groups,
+            generation,
         }
     }
 }
 
 pub struct Runner {
     playbook: Playbook,
+    /// The hosts and batches of every play, worked out before the run.
+    plan: RolloutPlan,
     inventory: std::sync::RwLock<Arc<InventoryView>>,
     inventory_path: Option<std::path::PathBuf>,
     extra_vars: Arc<VarMap>,
@@ -198,22 +206,21 @@ struct PlayEnv<'a> {
 }
 
 impl Runner {
-    #[allow(clippy::too_many_arguments)]
+    /// A runner for `input`, which `plan` was made from.
     pub fn new(
-        playbook: Playbook,
-        inventory: Inventory,
-        inventory_path: Option<std::path::PathBuf>,
-        extra_vars: VarMap,
+        input: Input,
+        plan: RolloutPlan,
         templater: Arc<Templater>,
         events: Arc<EventSink>,
         opts: RunOptions,
         stop: Arc<StopSignal>,
     ) -> Runner {
         Runner {
-            playbook,
-            inventory: std::sync::RwLock::new(Arc::new(InventoryView::new(inventory))),
-            inventory_path,
-            extra_vars: Arc::new(extra_vars),
+            playbook: input.playbook,
+            plan,
+            inventory: std::sync::RwLock::new(Arc::new(InventoryView::new(input.inventory, 0))),
+            inventory_path: input.inventory_path,
+            extra_vars: Arc::new(input.extra_vars),
             templater,
             conns: Connections::new(),
             events,
@@ -247,7 +254,7 @@ impl Runner {
         let changed = !view.inventory.hosts.contains_key(host)
             || view.inventory.group_names(host) != inventory.group_names(host)
             || view.vars.get(host).map(|v| v.as_ref()) != Some(&inventory.host_vars(host));
-        *view = Arc::new(InventoryView::new(inventory));
+        *view = Arc::new(InventoryView::new(inventory, view.generation + 1));
         self.specs.lock().unwrap_or_else(|e| e.into_inner()).remove(host);
         changed
     }
@@ -288,8 +295,8 @@ impl Runner {
         let lock = |m: &Mutex<IndexSet<String>>| m.lock().unwrap_or_else(|e| e.into_inner()).clone();
         let (started, completed) = (lock(&self.started), lock(&self.completed));
         let mut all: IndexSet<String> = IndexSet::new();
-        for play in &self.playbook.plays {
-            all.extend(self.select_hosts(play).unwrap_or_default());
+        for index in 1..=self.playbook.plays.len() {
+            all.extend(self.play_hosts(index).unwrap_or_default());
         }
         Event::Interrupted {
             completed: completed.into_iter().collect(),
@@ -308,17 +315,9 @@ impl Runner {
             playbook: self.playbook.path.display().to_string(),
             plays: self.playbook.plays.len(),
         });
-        let play_hosts = self
-            .playbook
-            .plays
-            .iter()
-            .map(|p| self.select_hosts(p))
-            .collect::<Result<Vec<_>, _>>()?;
-        self.preflight(&self.without_skipped_batches(&play_hosts)).await?;
+        self.preflight(&self.planned_hosts_to_run()).await?;
         for (index, play) in self.playbook.plays.iter().enumerate() {
-            // Selected again as the play starts: `add_host` and `group_by` may have
-            // changed the inventory since preflight.
-            let hosts = self.select_hosts(play)?;
+            let hosts = self.play_hosts(index + 1)?;
             let flow = self.run_play(index + 1, play, hosts).await;
             if flow != Flow::Continue {
                 return Ok(flow);
@@ -327,44 +326,36 @@ impl Runner {
         Ok(Flow::Continue)
     }
 
-    /// The hosts of each play minus those of the batches a resumed run skips: those are
-    /// not contacted at all, not even by preflight.
-    fn without_skipped_batches(&self, play_hosts: &[Vec<String>]) -> Vec<Vec<String>> {
-        let plays = self.playbook.plays.iter().zip(play_hosts).enumerate();
+    /// The planned hosts of each play minus those of the batches a resumed run skips:
+    /// those are not contacted at all, not even by preflight.
+    fn planned_hosts_to_run(&self) -> Vec<Vec<String>> {
+        let plays = self.plan.plays.iter().enumerate();
         plays
-            .map(|(i, (play, hosts))| {
-                let batches = crate::plan::batches(hosts, &play.serial).into_iter();
+            .map(|(i, play)| {
+                let batches = play.batches.iter();
                 batches
-                    .filter(|b| !self.opts.skip_batches.contains(&(i + 1, b.clone())))
+                    .filter(|b| !self.opts.skip_batches.contains(&(i + 1, b.to_vec())))
                     .flatten()
+                    .cloned()
                     .collect()
             })
             .collect()
     }
 
-    /// The play's hosts: its pattern, narrowed by `--limit`, in inventory order.
-    pub fn select_hosts(&self, play: &Play) -> Result<Vec<String>, Error> {
-        let bad_pattern = |e: String| {
-            Error::invalid(Diagnostic::new(format!("bad host pattern: {e}")).at(play.loc.clone()))
-        };
-        let inventory = &self.inv().inventory;
-        let mut hosts = inventory.select(&play.hosts).map_err(bad_pattern)?;
-        if let Some(limit) = &self.opts.limit {
-            let allowed: IndexSet<String> = inventory
-                .select(limit)
-                .map_err(|e| Error::invalid(Diagnostic::new(format!("bad --limit pattern: {e}"))))?
-                .into_iter()
-                .collect();
-            hosts.retain(|h| allowed.contains(h));
+    /// The hosts of the play at a 1-based index, in the order they run: the rollout
+    /// plan's, unless `add_host` or `group_by` changed the inventory since it was made;
+    /// then the same rules applied to the inventory as it is now.
+    fn play_hosts(&self, index: usize) -> Result<Vec<String>, Error> {
+        let view = self.inv();
+        match self.plan.play(index) {
+            Some(planned) if view.generation == 0 => Ok(planned.hosts.clone()),
+            _ => crate::plan::play_hosts(
+                &view.inventory,
+                &self.playbook.plays[index - 1],
+                self.plan.limit.as_deref(),
+                self.plan.seed,
+            ),
         }
-        match play.order.as_deref() {
-            Some("reverse_inventory") => hosts.reverse(),
-            Some("sorted") => hosts.sort(),
-            Some("reverse_sorted") => hosts.sort_by(|a, b| b.cmp(a)),
-            Some("shuffle") => shuffle(&mut hosts),
-            _ => {}
-        }
-        Ok(hosts)
     }
 
     /// The delegates `task` names for each host of `batch`, where they can be worked out
@@ -412,13 +403,19 @@ impl Runner {
     }
 
     async fn run_play(&self, play_index: usize, play: &Play, hosts: Vec<String>) -> Flow {
-        // Hosts that failed in an earlier play sit this one out, as in Ansible.
-        let hosts: Vec<String> = {
+        // Hosts that failed in an earlier play sit this one out, as in Ansible: batches
+        // are cut from all the play's hosts, then the failed ones are left out of theirs.
+        let batches = crate::plan::batches(&hosts, &play.serial);
+        let (hosts, batches) = {
             let state = self.state.lock().unwrap_or_else(|e| e.into_inner());
-            hosts
+            let ok = |h: &String| state.get(h).is_none_or(|s| !s.failed && !s.unreachable);
+            let hosts: Vec<String> = hosts.iter().filter(|h| ok(h)).cloned().collect();
+            let batches: Vec<Vec<String>> = batches
                 .into_iter()
-                .filter(|h| state.get(h).is_none_or(|s| !s.failed && !s.unreachable))
-                .collect()
+                .map(|b| b.into_iter().filter(ok).collect::<Vec<_>>())
+                .filter(|b| !b.is_empty())
+                .collect();
+            (hosts, batches)
         };
         if hosts.is_empty() {
             self.events.emit(Event::Warning {
@@ -431,7 +428,6 @@ impl Runner {
             return Flow::Continue;
         }
         let env = self.play_env(play, hosts.clone());
-        let batches = crate::plan::batches(&hosts, &play.serial);
         let total = batches.len();
         for (i, batch) in batches.iter().enumerate() {
             if self.stop.level() >= StopSignal::FINISH_BATCH {
@@ -725,21 +721,6 @@ impl Runner {
                 ..outcome.clone()
             })
             .collect()
-    }
-}
-
-/// `order: shuffle`: a random order (seeded by the standard library's random hasher keys).
-fn shuffle(hosts: &mut [String]) {
-    use std::hash::{BuildHasher, Hasher};
-    let mut seed = std::collections::hash_map::RandomState::new()
-        .build_hasher()
-        .finish()
-        | 1;
-    for i in (1..hosts.len()).rev() {
-        seed ^= seed << 13;
-        seed ^= seed >> 7;
-        seed ^= seed << 17;
-        hosts.swap(i, (seed % (i as u64 + 1)) as usize);
     }
 }
 
