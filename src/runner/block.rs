@@ -1,13 +1,11 @@
 //! Task lists as Ansible runs them: tag selection, `meta` tasks, and `block` / `rescue` /
 //! `always` with per-host failure handling.
 
-use super::{Flow, HostOutcome, PlayEnv, Runner, StopSignal};
-use crate::events::Status;
+use super::rules::{self, BatchState};
+use super::{Flow, PlayEnv, Runner, StopSignal};
 use crate::playbook::{Block, Section, Task};
 use futures::future::LocalBoxFuture;
-use indexmap::IndexSet;
 use serde_json::json;
-use std::collections::HashMap;
 
 /// Whether `--tags` / `--skip-tags` select a task with these tags, by Ansible's rules: an
 /// untagged task is `untagged`; `always` runs unless skipped by name; `never` runs only
@@ -47,9 +45,8 @@ impl Runner {
         &'a self,
         env: &'a PlayEnv<'a>,
         tasks: &'a [Task],
-        batch: &'a [String],
+        state: &'a mut BatchState,
         active: &'a mut Vec<String>,
-        notified: &'a mut HashMap<String, IndexSet<usize>>,
         section: Section,
         nested: bool,
     ) -> LocalBoxFuture<'a, Option<Flow>> {
@@ -63,61 +60,40 @@ impl Runner {
                 }
                 if let Some(block) = &task.block {
                     let flow = self
-                        .run_block(env, task, block, batch, active, notified, section, nested)
+                        .run_block(env, task, block, state, active, section, nested)
                         .await;
                     if flow.is_some() {
                         return flow;
                     }
                     continue;
                 }
-                if !tags_select(&task.tags, &self.opts.tags, &self.opts.skip_tags)
-                    || self.skipped_by_start_at(task)
+                if !tags_select(&task.tags, &self.opts.tags, &self.opts.skip_tags) || state.start_skips(task)
                 {
                     continue;
                 }
                 if task.module == "meta" {
-                    let flow = self.run_meta(env, task, batch, active, notified).await;
+                    let flow = self.run_meta(env, task, state, active).await;
                     if flow.is_some() {
                         return flow;
                     }
                     continue;
                 }
-                let outcomes = self.run_task(env, task, active, batch, section, false).await;
+                let outcomes = self
+                    .run_task(env, task, active, &state.batch, section, false)
+                    .await;
                 if nested {
-                    self.record_outcomes(env, active, notified, task, &outcomes);
+                    state.record_in_block(active, &env.handlers_of(task), &outcomes);
                     // `any_errors_fatal`: one failure ends the block for every host.
                     if task.any_errors_fatal && outcomes.iter().any(|o| o.failed) {
                         active.clear();
                         return None;
                     }
-                } else if let Some(flow) = self.apply_outcomes(env, batch, active, notified, task, outcomes) {
+                } else if let Some(flow) = self.apply_outcomes(env, state, active, task, outcomes) {
                     return Some(flow);
                 }
             }
             None
         })
-    }
-
-    /// Notifications of a task inside a block; failed hosts leave the block's hosts but
-    /// keep their notifications (a rescue may still save them).
-    fn record_outcomes(
-        &self,
-        env: &PlayEnv<'_>,
-        active: &mut Vec<String>,
-        notified: &mut HashMap<String, IndexSet<usize>>,
-        task: &Task,
-        outcomes: &[HostOutcome],
-    ) {
-        for o in outcomes {
-            if o.failed || o.status == Status::Unreachable {
-                active.retain(|h| h != &o.host);
-            } else if o.changed {
-                for name in &task.notify {
-                    let handlers = env.handlers.get(name).into_iter().flatten();
-                    notified.entry(o.host.clone()).or_default().extend(handlers);
-                }
-            }
-        }
     }
 
     /// A block: its tasks; `rescue` for the hosts that failed in them (which then count as
@@ -128,16 +104,16 @@ impl Runner {
         env: &PlayEnv<'_>,
         task: &Task,
         block: &Block,
-        batch: &[String],
+        state: &mut BatchState,
         active: &mut Vec<String>,
-        notified: &mut HashMap<String, IndexSet<usize>>,
         section: Section,
         nested: bool,
     ) -> Option<Flow> {
+        let flags = |h: &str| self.host_flags(h);
         let entering = active.clone();
         let mut alive = entering.clone();
         if let Some(flow) = self
-            .run_list(env, &block.tasks, batch, &mut alive, notified, section, true)
+            .run_list(env, &block.tasks, state, &mut alive, section, true)
             .await
         {
             return Some(flow);
@@ -152,78 +128,44 @@ impl Runner {
             for h in &failed {
                 self.rescue_host(h);
             }
-            rescued = if task.any_errors_fatal {
-                // As in Ansible, every host of the block was stopped with the failed one:
-                // they all run the rescue (only the failed ones count as rescued).
-                entering
-                    .iter()
-                    .filter(|h| failed.contains(h) || !self.host_flags(h).1)
-                    .cloned()
-                    .collect()
-            } else {
-                failed.clone()
-            };
+            rescued = rules::rescue_hosts(&entering, &failed, task.any_errors_fatal, &flags);
             if let Some(flow) = self
-                .run_list(env, &block.rescue, batch, &mut rescued, notified, section, true)
+                .run_list(env, &block.rescue, state, &mut rescued, section, true)
                 .await
             {
                 return Some(flow);
             }
         }
-        // Without a rescue, the hosts `any_errors_fatal` stopped still run `always`.
-        let stopped: Vec<String> = if task.any_errors_fatal && !failed.is_empty() && block.rescue.is_empty() {
-            entering
-                .iter()
-                .filter(|h| !failed.contains(h) && !self.host_flags(h).1)
-                .cloned()
-                .collect()
-        } else {
-            Vec::new()
-        };
-        let still_failed: Vec<String> = failed.iter().filter(|h| !rescued.contains(h)).cloned().collect();
-        let mut done: Vec<String> = entering
-            .iter()
-            .filter(|h| {
-                alive.contains(h) || rescued.contains(h) || still_failed.contains(h) || stopped.contains(h)
-            })
-            .cloned()
-            .collect();
+        let mut done = rules::always_hosts(
+            &entering,
+            &alive,
+            &failed,
+            &rescued,
+            task.any_errors_fatal,
+            !block.rescue.is_empty(),
+            &flags,
+        );
         if !block.always.is_empty() && !done.is_empty() {
             if let Some(flow) = self
-                .run_list(env, &block.always, batch, &mut done, notified, section, true)
+                .run_list(env, &block.always, state, &mut done, section, true)
                 .await
             {
                 return Some(flow);
             }
         }
+        let still_failed = |h: &String| failed.contains(h) && !rescued.contains(h);
         let ok: Vec<String> = done
             .into_iter()
-            .filter(|h| !still_failed.contains(h) && !self.host_failed(h))
+            .filter(|h| !still_failed(h) && !self.host_failed(h))
             .collect();
         if nested {
             active.retain(|h| ok.contains(h));
             return None;
         }
         // At the top level, the hosts the block lost meet the failure rules now.
-        let lost: Vec<HostOutcome> = entering
-            .iter()
-            .filter(|h| !ok.contains(h))
-            .filter_map(|h| {
-                let (failed, unreachable) = self.host_flags(h);
-                (failed || unreachable).then(|| HostOutcome {
-                    host: h.clone(),
-                    status: if unreachable {
-                        Status::Unreachable
-                    } else {
-                        Status::Failed
-                    },
-                    failed: true,
-                    changed: false,
-                })
-            })
-            .collect();
+        let lost = rules::lost_in_block(&entering, &ok, &flags);
         active.retain(|h| ok.contains(h) || lost.iter().any(|o| &o.host == h));
-        self.apply_outcomes(env, batch, active, notified, task, lost)
+        self.apply_outcomes(env, state, active, task, lost)
     }
 
     /// `meta` tasks: `flush_handlers`, `end_host` (per host, with `when`), `end_batch` and
@@ -232,12 +174,11 @@ impl Runner {
         &self,
         env: &PlayEnv<'_>,
         task: &Task,
-        batch: &[String],
+        state: &mut BatchState,
         active: &mut Vec<String>,
-        notified: &mut HashMap<String, IndexSet<usize>>,
     ) -> Option<Flow> {
         let action = crate::modules::meta::action(&task.args).unwrap_or("noop");
-        let shared = self.shared_vars(env, batch);
+        let shared = self.shared_vars(env, &state.batch);
         let holds = |host: &str| -> bool {
             let ctx = self.context(env, host, task, &shared);
             task.when
@@ -245,13 +186,10 @@ impl Runner {
                 .all(|c| self.templater.eval_bool(c, &ctx).unwrap_or(false))
         };
         match action {
-            "flush_handlers" => self.flush_handlers(env, batch, active, notified).await,
+            "flush_handlers" => self.flush_handlers(env, state, active).await,
             "end_host" => {
                 let ending: Vec<String> = active.iter().filter(|h| holds(h)).cloned().collect();
-                for h in &ending {
-                    notified.remove(h);
-                }
-                active.retain(|h| !ending.contains(h));
+                state.end_hosts(active, &ending);
                 None
             }
             "end_batch" | "end_play" => {
@@ -271,7 +209,7 @@ impl Runner {
     }
 
     /// (failed, unreachable) for a host.
-    fn host_flags(&self, host: &str) -> (bool, bool) {
+    pub(super) fn host_flags(&self, host: &str) -> (bool, bool) {
         let state = self.state.lock().unwrap_or_else(|e| e.into_inner());
         state
             .get(host)

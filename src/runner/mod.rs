@@ -2,12 +2,14 @@
 //! sections and handlers, applying Ansible's failure rules. It never prints: it emits
 //! events.
 
+mod batch;
 mod block;
 mod hosts;
 mod loops;
 mod outcome;
 mod preflight;
 mod rotation;
+mod rules;
 mod scope;
 mod task;
 
@@ -23,7 +25,9 @@ use crate::plan::RolloutPlan;
 use crate::playbook::{Play, Playbook, Section, Task};
 use crate::template::Templater;
 use crate::vars::VarMap;
+use batch::RunProgress;
 use indexmap::{IndexMap, IndexSet};
+use rules::{HostOutcome, PlayRules};
 use serde_json::{json, Value};
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicU8, Ordering};
@@ -128,16 +132,6 @@ struct HostState {
     last_failure: Option<(Value, Value)>,
 }
 
-/// One host's result for one task, as the scheduler needs it.
-#[derive(Debug, Clone)]
-struct HostOutcome {
-    host: String,
-    status: Status,
-    /// Failed and not ignored: the host leaves the play.
-    failed: bool,
-    changed: bool,
-}
-
 /// The inventory as the run sees it now, with what is derived from it. `add_host` and
 /// `group_by` replace it with a changed copy.
 struct InventoryView {
@@ -185,14 +179,6 @@ pub struct Runner {
     local: Arc<LocalHost>,
     rotation: rotation::RotationLedger,
     gate: Option<BatchGate>,
-    stopped_by: Mutex<Option<String>>,
-    /// Hosts whose batch started, and hosts that completed their batch, across plays.
-    started: Mutex<IndexSet<String>>,
-    completed: Mutex<IndexSet<String>>,
-    /// `--start-at-task` until a batch found its task; then the tasks that batch skips
-    /// (by address: the playbook does not move during a run).
-    start_at: Mutex<Option<String>>,
-    start_skips: Mutex<HashSet<usize>>,
 }
 
 /// What stays the same for every task of a play.
@@ -203,6 +189,15 @@ struct PlayEnv<'a> {
     vars: Arc<VarMap>,
     /// Handler indices for each name and `listen` topic.
     handlers: HashMap<String, Vec<usize>>,
+    rules: PlayRules,
+}
+
+impl PlayEnv<'_> {
+    /// The handlers a task notifies, by index.
+    fn handlers_of(&self, task: &Task) -> Vec<usize> {
+        let named = task.notify.iter().filter_map(|name| self.handlers.get(name));
+        named.flatten().copied().collect()
+    }
 }
 
 impl Runner {
@@ -224,18 +219,13 @@ impl Runner {
             templater,
             conns: Connections::new(),
             events,
-            opts: opts.clone(),
+            opts,
             stop,
             state: Mutex::new(IndexMap::new()),
             specs: Mutex::new(HashMap::new()),
             local: Arc::new(LocalHost::new("localhost")),
             rotation: Default::default(),
             gate: None,
-            stopped_by: Mutex::new(None),
-            started: Default::default(),
-            completed: Default::default(),
-            start_at: Mutex::new(opts.start_at_task.clone()),
-            start_skips: Default::default(),
         }
     }
 
@@ -269,15 +259,16 @@ impl Runner {
     /// way out, whatever happens.
     pub async fn run(&self) -> Result<RunSummary, Error> {
         let started = Instant::now();
-        let result = self.run_plays().await;
+        let mut progress = RunProgress::new(self.opts.start_at_task.clone());
+        let result = self.run_plays(&mut progress).await;
         self.conns.close_all().await;
         let interrupted = match result {
             Ok(flow) => flow == Flow::Interrupted,
             Err(e) => return Err(e),
         };
-        let summary = self.summary(interrupted);
+        let summary = self.summary(interrupted, progress.stopped_by.clone());
         if interrupted {
-            self.events.emit(self.interrupted_event(&summary));
+            self.events.emit(self.interrupted_event(&summary, &progress));
         }
         let out = self.rotation.out_of_rotation();
         if !out.is_empty() {
@@ -291,15 +282,14 @@ impl Runner {
     }
 
     /// Which hosts finished, failed, or were never started when a signal stopped the run.
-    fn interrupted_event(&self, summary: &RunSummary) -> Event {
-        let lock = |m: &Mutex<IndexSet<String>>| m.lock().unwrap_or_else(|e| e.into_inner()).clone();
-        let (started, completed) = (lock(&self.started), lock(&self.completed));
+    fn interrupted_event(&self, summary: &RunSummary, progress: &RunProgress) -> Event {
+        let (started, completed) = (&progress.started, &progress.completed);
         let mut all: IndexSet<String> = IndexSet::new();
         for index in 1..=self.playbook.plays.len() {
             all.extend(self.play_hosts(index).unwrap_or_default());
         }
         Event::Interrupted {
-            completed: completed.into_iter().collect(),
+            completed: completed.iter().cloned().collect(),
             failed: summary
                 .failed_hosts
                 .iter()
@@ -310,7 +300,7 @@ impl Runner {
         }
     }
 
-    async fn run_plays(&self) -> Result<Flow, Error> {
+    async fn run_plays(&self, progress: &mut RunProgress) -> Result<Flow, Error> {
         self.events.emit(Event::PlaybookStart {
             playbook: self.playbook.path.display().to_string(),
             plays: self.playbook.plays.len(),
@@ -318,7 +308,7 @@ impl Runner {
         self.preflight(&self.planned_hosts_to_run()).await?;
         for (index, play) in self.playbook.plays.iter().enumerate() {
             let hosts = self.play_hosts(index + 1)?;
-            let flow = self.run_play(index + 1, play, hosts).await;
+            let flow = self.run_play(progress, index + 1, play, hosts).await;
             if flow != Flow::Continue {
                 return Ok(flow);
             }
@@ -399,239 +389,12 @@ impl Runner {
             hosts,
             vars: Arc::new(play.vars.clone()),
             handlers,
+            rules: PlayRules {
+                any_errors_fatal: play.any_errors_fatal,
+                max_fail_percentage: play.max_fail_percentage,
+                force_handlers: play.force_handlers,
+            },
         }
-    }
-
-    async fn run_play(&self, play_index: usize, play: &Play, hosts: Vec<String>) -> Flow {
-        // Hosts that failed in an earlier play sit this one out, as in Ansible: batches
-        // are cut from all the play's hosts, then the failed ones are left out of theirs.
-        let batches = crate::plan::batches(&hosts, &play.serial);
-        let (hosts, batches) = {
-            let state = self.state.lock().unwrap_or_else(|e| e.into_inner());
-            let ok = |h: &String| state.get(h).is_none_or(|s| !s.failed && !s.unreachable);
-            let hosts: Vec<String> = hosts.iter().filter(|h| ok(h)).cloned().collect();
-            let batches: Vec<Vec<String>> = batches
-                .into_iter()
-                .map(|b| b.into_iter().filter(ok).collect::<Vec<_>>())
-                .filter(|b| !b.is_empty())
-                .collect();
-            (hosts, batches)
-        };
-        if hosts.is_empty() {
-            self.events.emit(Event::Warning {
-                message: format!(
-                    "play `{}`: no hosts matched `{}`, skipping",
-                    play.display_name(),
-                    play.hosts
-                ),
-            });
-            return Flow::Continue;
-        }
-        let env = self.play_env(play, hosts.clone());
-        let total = batches.len();
-        for (i, batch) in batches.iter().enumerate() {
-            if self.stop.level() >= StopSignal::FINISH_BATCH {
-                return Flow::Interrupted;
-            }
-            if self.opts.skip_batches.contains(&(play_index, batch.clone())) {
-                self.events.emit(Event::Warning {
-                    message: format!(
-                        "play `{}` batch {}/{total} ({}) completed in the run being resumed: skipping it",
-                        play.display_name(),
-                        i + 1,
-                        batch.join(", ")
-                    ),
-                });
-                for done in [&self.started, &self.completed] {
-                    done.lock()
-                        .unwrap_or_else(|e| e.into_inner())
-                        .extend(batch.iter().cloned());
-                }
-                continue;
-            }
-            self.events.emit(Event::BatchStart {
-                play: play.display_name().to_owned(),
-                play_index,
-                index: i + 1,
-                total,
-                hosts: batch.clone(),
-            });
-            let started = Instant::now();
-            self.started
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .extend(batch.iter().cloned());
-            let (flow, active) = self.run_batch(&env, batch).await;
-            if matches!(flow, Flow::Continue | Flow::EndBatch | Flow::EndPlay) {
-                self.completed
-                    .lock()
-                    .unwrap_or_else(|e| e.into_inner())
-                    .extend(active.iter().cloned());
-            }
-            let (failed, unreachable) = {
-                let state = self.state.lock().unwrap_or_else(|e| e.into_inner());
-                let with = |f: fn(&HostState) -> bool| -> Vec<String> {
-                    batch
-                        .iter()
-                        .filter(|h| state.get(*h).is_some_and(f))
-                        .cloned()
-                        .collect()
-                };
-                (with(|s| s.failed), with(|s| s.unreachable))
-            };
-            self.events.emit(Event::BatchEnd {
-                play: play.display_name().to_owned(),
-                play_index,
-                index: i + 1,
-                total,
-                completed: active,
-                failed,
-                unreachable,
-                interrupted: flow == Flow::Interrupted,
-                duration_ms: started.elapsed().as_millis() as u64,
-            });
-            match flow {
-                Flow::Continue | Flow::EndBatch => {}
-                Flow::EndPlay => return Flow::Continue,
-                Flow::Stop | Flow::Interrupted => return flow,
-            }
-            if let Some(Err(why)) = self.gate.as_ref().map(|gate| gate()) {
-                self.events.emit(Event::Warning {
-                    message: format!("stopping after batch {}/{total}: {why}", i + 1),
-                });
-                self.events.emit(Event::NoMoreHosts { reason: why.clone() });
-                *self.stopped_by.lock().unwrap_or_else(|e| e.into_inner()) = Some(why);
-                return Flow::Stop;
-            }
-        }
-        Flow::Continue
-    }
-
-    /// One batch: facts, then each section followed by its handlers. Returns the flow and
-    /// the hosts that completed the batch.
-    async fn run_batch(&self, env: &PlayEnv<'_>, batch: &[String]) -> (Flow, Vec<String>) {
-        let mut active: Vec<String> = batch.to_vec();
-        let mut notified: HashMap<String, IndexSet<usize>> = HashMap::new();
-        if !self.start_at_task(env.play) {
-            return (Flow::Continue, active);
-        }
-        if env.play.gather_facts {
-            let setup = gather_facts_task(env.play);
-            let outcomes = self
-                .run_task(env, &setup, &active, batch, Section::PreTasks, false)
-                .await;
-            if let Some(flow) = self.apply_outcomes(env, batch, &mut active, &mut notified, &setup, outcomes)
-            {
-                return (flow, active);
-            }
-        }
-        for (section, tasks) in env.play.sections() {
-            if let Some(flow) = self
-                .run_list(env, tasks, batch, &mut active, &mut notified, section, false)
-                .await
-            {
-                return (flow, active);
-            }
-            if let Some(flow) = self.flush_handlers(env, batch, &mut active, &mut notified).await {
-                return (flow, active);
-            }
-        }
-        (Flow::Continue, active)
-    }
-
-    /// `--start-at-task`: false when the batch runs nothing because its play lacks the
-    /// task; else the tasks before it are marked to be skipped (in this batch only, as
-    /// Ansible: later batches and plays run whole).
-    fn start_at_task(&self, play: &Play) -> bool {
-        fn walk(tasks: &[Task], name: &str, before: &mut HashSet<usize>) -> bool {
-            for t in tasks {
-                let found = match &t.block {
-                    // Ansible walks a block's tasks then its `always` (`rescue` only on failure).
-                    Some(b) => walk(&b.tasks, name, before) || walk(&b.always, name, before),
-                    None => {
-                        let matches = |n: &str| n == name || crate::inventory::fnmatch(name, n);
-                        if matches(t.display_name()) {
-                            return true;
-                        }
-                        before.insert(t as *const Task as usize);
-                        false
-                    }
-                };
-                if found {
-                    return true;
-                }
-            }
-            false
-        }
-        let mut start_at = self.start_at.lock().unwrap_or_else(|e| e.into_inner());
-        let mut skips = self.start_skips.lock().unwrap_or_else(|e| e.into_inner());
-        skips.clear();
-        let Some(name) = start_at.clone() else {
-            return true;
-        };
-        let mut before = HashSet::new();
-        if !play
-            .sections()
-            .iter()
-            .any(|(_, tasks)| walk(tasks, &name, &mut before))
-        {
-            return false;
-        }
-        *skips = before;
-        *start_at = None;
-        true
-    }
-
-    /// Whether `--start-at-task` skips this task in the running batch.
-    fn skipped_by_start_at(&self, task: &Task) -> bool {
-        let skips = self.start_skips.lock().unwrap_or_else(|e| e.into_inner());
-        !skips.is_empty() && skips.contains(&(task as *const Task as usize))
-    }
-
-    /// Run the notified handlers, in definition order, once per notified host.
-    async fn flush_handlers(
-        &self,
-        env: &PlayEnv<'_>,
-        batch: &[String],
-        active: &mut Vec<String>,
-        notified: &mut HashMap<String, IndexSet<usize>>,
-    ) -> Option<Flow> {
-        // `force_handlers`: hosts that failed still run what they were notified of.
-        let candidates: Vec<String> = if env.play.force_handlers {
-            let state = self.state.lock().unwrap_or_else(|e| e.into_inner());
-            batch
-                .iter()
-                .filter(|h| active.contains(h) || state.get(*h).is_some_and(|s| s.failed && !s.unreachable))
-                .cloned()
-                .collect()
-        } else {
-            active.clone()
-        };
-        for (i, handler) in env.play.handlers.iter().enumerate() {
-            let hosts: Vec<String> = candidates
-                .iter()
-                .filter(|h| notified.get(*h).is_some_and(|n| n.contains(&i)))
-                .cloned()
-                .collect();
-            if hosts.is_empty() {
-                continue;
-            }
-            if self.stop.level() >= StopSignal::STOP_NOW {
-                return Some(Flow::Interrupted);
-            }
-            for h in &hosts {
-                if let Some(n) = notified.get_mut(h) {
-                    n.shift_remove(&i);
-                }
-            }
-            let outcomes = self
-                .run_task(env, handler, &hosts, batch, Section::Handlers, true)
-                .await;
-            if let Some(flow) = self.apply_outcomes(env, batch, active, notified, handler, outcomes) {
-                return Some(flow);
-            }
-        }
-        None
     }
 
     /// Run one task on `hosts` (at most `forks` at a time) and report each host's outcome.

@@ -2,82 +2,47 @@
 //! `any_errors_fatal`, `max_fail_percentage`, a batch with no host left; and the per-host
 //! counters of `PLAY RECAP`.
 
-use super::{Event, Flow, HostOutcome, HostStats, PlayEnv, RunSummary, Runner, Status};
+use super::rules::{BatchState, HostOutcome, Verdict};
+use super::{Event, Flow, HostStats, PlayEnv, RunSummary, Runner, Status};
 use crate::playbook::Task;
-use indexmap::{IndexMap, IndexSet};
-use std::collections::HashMap;
+use indexmap::IndexMap;
 
 impl Runner {
-    /// Record notifications and failures of one task, then apply Ansible's rules: failed
-    /// hosts leave the play (so they never reach post_tasks and stay out of rotation),
-    /// `any_errors_fatal`, `max_fail_percentage`, and a batch with no hosts left ends the run.
+    /// Record notifications and failures of one task, then apply Ansible's rules
+    /// (`rules::BatchState::after_task`): failed hosts leave the play (so they never reach
+    /// post_tasks and stay out of rotation), and a rule may stop the rollout.
     pub(super) fn apply_outcomes(
         &self,
         env: &PlayEnv<'_>,
-        batch: &[String],
+        state: &mut BatchState,
         active: &mut Vec<String>,
-        notified: &mut HashMap<String, IndexSet<usize>>,
         task: &Task,
         outcomes: Vec<HostOutcome>,
     ) -> Option<Flow> {
-        let mut failed_now = Vec::new();
-        for o in &outcomes {
-            if o.failed || o.status == Status::Unreachable {
-                failed_now.push(o.host.clone());
-                if !env.play.force_handlers || o.status == Status::Unreachable {
-                    notified.remove(&o.host);
-                }
-            } else if o.changed {
-                for name in &task.notify {
-                    let handlers = env.handlers.get(name).into_iter().flatten();
-                    notified.entry(o.host.clone()).or_default().extend(handlers);
-                }
+        let failed_in_batch = state.batch.iter().filter(|h| self.host_flags(h).0).count();
+        let handlers = env.handlers_of(task);
+        match state.after_task(
+            active,
+            &env.rules,
+            task.any_errors_fatal,
+            &handlers,
+            &outcomes,
+            failed_in_batch,
+        ) {
+            Verdict::Continue => None,
+            Verdict::Stop { reason, stopped } => {
+                self.mark_failed(stopped);
+                self.events.emit(Event::NoMoreHosts { reason });
+                Some(Flow::Stop)
             }
         }
-        active.retain(|h| !failed_now.contains(h));
-        if failed_now.is_empty() {
-            return None;
-        }
-        let play = env.play;
-        if play.any_errors_fatal || task.any_errors_fatal {
-            self.mark_failed(active);
-            self.events.emit(Event::NoMoreHosts {
-                reason: format!("any_errors_fatal: {} failed", failed_now.join(", ")),
-            });
-            return Some(Flow::Stop);
-        }
-        if let Some(max) = play.max_fail_percentage {
-            let state = self.state.lock().unwrap_or_else(|e| e.into_inner());
-            let failed = batch
-                .iter()
-                .filter(|h| state.get(*h).is_some_and(|s| s.failed))
-                .count();
-            drop(state);
-            if failed as f64 * 100.0 / batch.len() as f64 > max {
-                self.mark_failed(active);
-                self.events.emit(Event::NoMoreHosts {
-                    reason: format!(
-                        "{failed} of {} hosts failed, over max_fail_percentage {max}",
-                        batch.len()
-                    ),
-                });
-                return Some(Flow::Stop);
-            }
-        }
-        if active.is_empty() {
-            self.events.emit(Event::NoMoreHosts {
-                reason: "every host of the batch failed".into(),
-            });
-            return Some(Flow::Stop);
-        }
-        None
     }
 
     /// Hosts stopped by a failure rule: they count as failed for the exit code and for
     /// later plays, without a failed task of their own (as in Ansible's recap).
-    pub(super) fn mark_failed(&self, hosts: &mut Vec<String>) {
+    pub(super) fn mark_failed(&self, hosts: Vec<String>) {
         let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
-        for h in hosts.drain(..) {
+        for h in hosts {
             state.entry(h).or_default().failed = true;
         }
     }
@@ -109,7 +74,7 @@ impl Runner {
         }
     }
 
-    pub(super) fn summary(&self, interrupted: bool) -> RunSummary {
+    pub(super) fn summary(&self, interrupted: bool, stopped_by: Option<String>) -> RunSummary {
         let state = self.state.lock().unwrap_or_else(|e| e.into_inner());
         RunSummary {
             // Sorted by name, as Ansible's recap is; hosts finish in any order. Only hosts
@@ -137,7 +102,7 @@ impl Runner {
                 .map(|(h, _)| h.clone())
                 .collect(),
             interrupted,
-            stopped_by: self.stopped_by.lock().unwrap_or_else(|e| e.into_inner()).clone(),
+            stopped_by,
         }
     }
 }
