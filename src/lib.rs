@@ -26,4 +26,4 @@ pub mod validate;
 pub mod vars;
 pub mod yaml;
 
-pub use run::run;
+pub use run::{run, usage_error};

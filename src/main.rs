@@ -1,7 +1,9 @@
 use clap::Parser;
 
 fn main() {
-    let cli = zdd::cli::Cli::parse();
-    let code = zdd::run(cli);
+    let code = match zdd::cli::Cli::try_parse() {
+        Ok(cli) => zdd::run(cli),
+        Err(usage) => zdd::usage_error(usage),
+    };
     std::process::exit(code);
 }

@@ -39,6 +39,17 @@ pub fn run(cli: Cli) -> i32 {
     }
 }
 
+/// A command line clap refused (exit 5, invalid input, not 2, which means a host failed),
+/// or `--help`/`--version` (exit 0).
+pub fn usage_error(e: clap::Error) -> i32 {
+    let _ = e.print();
+    if e.use_stderr() {
+        exit::INVALID
+    } else {
+        exit::OK
+    }
+}
+
 /// Logs on stderr: `-vv` the commands run on hosts (`zdd::cmd`), `-vvv` also SSH
 /// details (`zdd::ssh`) and the rest of zdd's debug logs, `-vvvv` every crate's.
 /// `ZDD_LOG` overrides with a filter of its own.
