@@ -34,6 +34,10 @@ pub fn load(input: &InputArgs) -> Result<Input, Error> {
             extra_vars.extend(vars);
         }
     }
+    let playbook = playbook.and_then(|mut p| {
+        let rendered = crate::plan::render_host_patterns(&mut p, &extra_vars);
+        keep(&mut problems, rendered).map(|()| p)
+    });
     match (playbook, inventory) {
         (Some(playbook), Some(inventory)) if problems.is_empty() => Ok(Input {
             playbook,

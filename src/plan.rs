@@ -6,8 +6,11 @@
 use crate::error::{Diagnostic, Error};
 use crate::inventory::Inventory;
 use crate::playbook::{Play, Playbook, Serial};
+use crate::template::Templater;
+use crate::vars::{Context, VarMap};
 use indexmap::IndexSet;
 use serde::{Deserialize, Serialize};
+use std::sync::Arc;
 
 /// One play of the rollout, as the journal records it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -39,6 +42,9 @@ impl RolloutPlan {
         limit: Option<&str>,
         seed: u64,
     ) -> Result<RolloutPlan, Error> {
+        if let Some(limit) = limit {
+            check_limit(inventory, limit)?;
+        }
         let plays = playbook
             .plays
             .iter()
@@ -64,6 +70,36 @@ impl RolloutPlan {
     }
 }
 
+/// Template each play's `hosts:` as Ansible does when a play starts: with the play's vars
+/// (`vars_files` included) and `-e`, never host variables. Ansible prints the rendered
+/// pattern in the `PLAY [...]` banner, so the play keeps only that.
+pub fn render_host_patterns(playbook: &mut Playbook, extra_vars: &VarMap) -> Result<(), Error> {
+    let templater = Templater::new();
+    let extra = Arc::new(extra_vars.clone());
+    let mut problems = Vec::new();
+    for play in &mut playbook.plays {
+        if !Templater::is_template(&play.hosts) {
+            continue;
+        }
+        let mut ctx = Context::new();
+        ctx.push(Arc::new(play.vars.clone()));
+        ctx.push(extra.clone());
+        match templater.render_str(&play.hosts, &ctx) {
+            Ok(pattern) => play.hosts = pattern,
+            Err(e) => problems.push(
+                Diagnostic::new(format!("cannot work out the play's `hosts: {}`: {e}", play.hosts))
+                    .at(play.loc.clone())
+                    .hint("`hosts` may use the play's vars and -e values, not host or group variables"),
+            ),
+        }
+    }
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(Error::Invalid(problems))
+    }
+}
+
 /// The hosts `play` runs on: its pattern, narrowed by `--limit`, in its `order`. (Hosts
 /// that fail in an earlier play sit the later ones out; only a run knows those.)
 pub fn play_hosts(
@@ -85,6 +121,22 @@ pub fn play_hosts(
     }
     order_hosts(&mut hosts, play.order.as_deref(), seed);
     Ok(hosts)
+}
+
+/// A `--limit` that leaves no host of the inventory is an error, as in ansible-playbook
+/// ("leaves us with no hosts to target"): a mistyped host name must not look like a
+/// rollout that had nothing to do.
+fn check_limit(inventory: &Inventory, limit: &str) -> Result<(), Error> {
+    let matched = inventory
+        .select(limit)
+        .map_err(|e| Error::invalid(Diagnostic::new(format!("bad --limit pattern: {e}"))))?;
+    if matched.is_empty() && !inventory.hosts.is_empty() {
+        return Err(Error::invalid(
+            Diagnostic::new(format!("--limit `{limit}` matches no host of the inventory"))
+                .hint("check the host or group name; `zdd plan` lists the hosts of each play"),
+        ));
+    }
+    Ok(())
 }
 
 /// Ansible's play `order`: `inventory` (or none), `reverse_inventory`, `sorted`,
