@@ -311,6 +311,7 @@ pub fn plan_resume(
     journal_path: &Path,
     identity: &Identity,
     force: bool,
+    alive: fn(u32) -> bool,
 ) -> Result<Resume, Diagnostic> {
     let Some(previous) = previous else {
         return Ok(Resume {
@@ -321,6 +322,16 @@ pub fn plan_resume(
             ..Resume::default()
         });
     };
+    if previous.state == RunState::Running && alive(previous.pid) {
+        // Never `--force`d: two runs over one fleet re-enable each other's servers.
+        return Err(Diagnostic::new(format!(
+            "cannot resume: the run that writes {} (zdd pid {}, started {}) is still running",
+            journal_path.display(),
+            previous.pid,
+            previous.started
+        ))
+        .hint("wait for it to finish, or stop it (Ctrl-C or kill) and then resume"));
+    }
     if !previous.resumable() {
         return Ok(Resume {
             notes: vec![format!(
@@ -378,6 +389,11 @@ pub fn plan_resume(
         resumed_from: Some(previous.started.clone()),
         notes,
     })
+}
+
+/// Whether a process runs (signal 0 checks it exists without touching it).
+pub fn pid_alive(pid: u32) -> bool {
+    i32::try_from(pid).is_ok_and(|pid| unsafe { libc::kill(pid, 0) } == 0)
 }
 
 /// SHA-256 of a file's bytes, as `Identity::playbook_sha256` holds it; `None` when it

@@ -13,6 +13,7 @@ pub mod host;
 pub mod inventory;
 pub mod journal;
 pub mod load;
+pub mod lock;
 pub mod modules;
 pub mod parse;
 pub mod plan;

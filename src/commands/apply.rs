@@ -8,6 +8,7 @@ use crate::error::{exit, Diagnostic, Error};
 use crate::events::{Event, EventSink, Reporter};
 use crate::journal::JournalReporter;
 use crate::load::load;
+use crate::lock::{self, RolloutLock};
 use crate::probe::{Probe, Target};
 use crate::report::human::HumanReporter;
 use crate::report::json::JsonReporter;
@@ -28,6 +29,16 @@ pub async fn apply(args: ApplyArgs) -> Result<i32, Error> {
     let input = load(&args.input)?;
     let templater = Arc::new(Templater::new());
     validate(&input.playbook, &input.inventory, &input.extra_vars, &templater)?;
+    // Before the journal is written: a second run must not touch the first one's journal.
+    let _lock = RolloutLock::acquire(
+        &lock::lock_dir(),
+        &lock::lock_key(args.input.inventory.as_deref()),
+        &format!(
+            "started {}, playbook {}",
+            crate::journal::utc_timestamp(std::time::SystemTime::now()),
+            args.input.playbook.display()
+        ),
+    )?;
     let audit = args.audit_log.as_deref().map(AuditLog::open).transpose()?;
     let (journal, plan) = JournalSession::start(&args, &input)?;
     let mut reporters = reporters(&args)?;

@@ -33,8 +33,14 @@ impl JournalSession {
         let mut seed = None;
         let resume = if args.resume {
             let previous = journal::Journal::load(&path)?;
-            let resume = journal::plan_resume(previous.as_ref(), &path, &identity, args.force)
-                .map_err(Error::invalid)?;
+            let resume = journal::plan_resume(
+                previous.as_ref(),
+                &path,
+                &identity,
+                args.force,
+                journal::pid_alive,
+            )
+            .map_err(Error::invalid)?;
             if resume.resumed_from.is_some() {
                 seed = previous.and_then(|p| p.shuffle_seed);
             }

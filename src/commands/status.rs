@@ -19,7 +19,10 @@ pub fn status(args: StatusArgs) -> Result<i32, Error> {
     };
     let playbook_changed = playbook_changed(&journal);
     match args.output {
-        OutputFormat::Human => print!("{}", render(&path, &journal, playbook_changed, pid_alive)),
+        OutputFormat::Human => print!(
+            "{}",
+            render(&path, &journal, playbook_changed, journal::pid_alive)
+        ),
         OutputFormat::Json => {
             let mut value = serde_json::to_value(&journal).map_err(|e| Error::Internal(e.to_string()))?;
             let next = journal.next_batch().map(|(play_index, play, batch, batches, hosts)| {
@@ -78,11 +81,6 @@ fn journal_path(args: &StatusArgs) -> Result<PathBuf, Error> {
 /// `Some(true)` when the playbook's bytes changed since the run, `None` when it is gone.
 fn playbook_changed(journal: &Journal) -> Option<bool> {
     journal::file_sha256(&journal.identity.playbook).map(|h| h != journal.identity.playbook_sha256)
-}
-
-fn pid_alive(pid: u32) -> bool {
-    // Signal 0 checks the process exists without touching it.
-    i32::try_from(pid).is_ok_and(|pid| unsafe { libc::kill(pid, 0) } == 0)
 }
 
 /// Hosts of planned batches that no batch of the run (or of the runs it resumed) ran.

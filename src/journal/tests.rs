@@ -102,7 +102,10 @@ fn default_path_is_named_after_playbook_and_inventory() {
 #[test]
 fn resume_skips_completed_batches_and_reruns_the_failed_one() {
     let prev = failed_run();
-    let r = plan_resume(Some(&prev), Path::new("j.json"), &identity("abc"), false).unwrap();
+    let r = plan_resume(Some(&prev), Path::new("j.json"), &identity("abc"), false, |_| {
+        false
+    })
+    .unwrap();
     assert_eq!(r.skip, HashSet::from([(1, vec!["web1".to_string()])]));
     assert_eq!(r.carried.len(), 1);
     assert_eq!(r.carried[0].earlier_run.as_deref(), Some(prev.started.as_str()));
@@ -118,21 +121,30 @@ fn resume_skips_completed_batches_and_reruns_the_failed_one() {
 fn resume_of_a_resumed_run_keeps_the_first_runs_batches() {
     let mut prev = failed_run();
     prev.batches[0].earlier_run = Some("first".into());
-    let r = plan_resume(Some(&prev), Path::new("j.json"), &identity("abc"), false).unwrap();
+    let r = plan_resume(Some(&prev), Path::new("j.json"), &identity("abc"), false, |_| {
+        false
+    })
+    .unwrap();
     assert_eq!(r.carried[0].earlier_run.as_deref(), Some("first"));
 }
 
 #[test]
 fn a_changed_playbook_is_refused_unless_forced() {
     let prev = failed_run();
-    let err = plan_resume(Some(&prev), Path::new("j.json"), &identity("def"), false).unwrap_err();
+    let err = plan_resume(Some(&prev), Path::new("j.json"), &identity("def"), false, |_| {
+        false
+    })
+    .unwrap_err();
     assert!(
         err.message.contains("/srv/deploy.yml changed since that run"),
         "{}",
         err.message
     );
     assert!(err.hint.as_deref().unwrap_or("").contains("--resume --force"));
-    let r = plan_resume(Some(&prev), Path::new("j.json"), &identity("def"), true).unwrap();
+    let r = plan_resume(Some(&prev), Path::new("j.json"), &identity("def"), true, |_| {
+        false
+    })
+    .unwrap();
     assert_eq!(r.skip.len(), 1);
     assert!(r.notes[0].contains("--force"), "{:?}", r.notes);
 }
@@ -153,10 +165,17 @@ fn a_completed_run_or_no_journal_starts_fresh() {
         RunState::Completed,
         vec![batch(1, &[("web1", HostOutcome::Completed)])],
     );
-    let r = plan_resume(Some(&done), Path::new("j.json"), &identity("other"), false).unwrap();
+    let r = plan_resume(
+        Some(&done),
+        Path::new("j.json"),
+        &identity("other"),
+        false,
+        |_| false,
+    )
+    .unwrap();
     assert!(r.skip.is_empty() && r.carried.is_empty());
     assert!(r.notes[0].contains("completed: starting a fresh run"));
-    let r = plan_resume(None, Path::new("j.json"), &identity("abc"), false).unwrap();
+    let r = plan_resume(None, Path::new("j.json"), &identity("abc"), false, |_| false).unwrap();
     assert!(r.skip.is_empty());
     assert!(r.notes[0].contains("no journal at j.json"));
 }
@@ -320,4 +339,36 @@ fn empty_plan() -> crate::plan::RolloutPlan {
         limit: None,
         seed: 0,
     }
+}
+
+#[test]
+fn a_journal_whose_writer_still_runs_is_never_resumed_even_with_force() {
+    let running = journal(
+        RunState::Running,
+        vec![batch(1, &[("web1", HostOutcome::Completed)])],
+    );
+    for force in [false, true] {
+        let err = plan_resume(
+            Some(&running),
+            Path::new("j.json"),
+            &identity("abc"),
+            force,
+            |pid| pid == 1,
+        )
+        .unwrap_err();
+        assert_eq!(
+            err.message,
+            "cannot resume: the run that writes j.json (zdd pid 1, started 2024-01-01T00:00:00.000Z) is still running"
+        );
+    }
+    // Killed (its pid is gone): resumable as before.
+    let r = plan_resume(
+        Some(&running),
+        Path::new("j.json"),
+        &identity("abc"),
+        false,
+        |_| false,
+    )
+    .unwrap();
+    assert_eq!(r.skip.len(), 1);
 }
