@@ -123,6 +123,10 @@ pub(super) struct RangeError {
     pub hint: String,
 }
 
+/// The most hosts one range line may stand for: far beyond any fleet zdd rolls out to,
+/// and small enough that a typo (`web[0:99999999]`) is an error, not all the memory.
+pub const MAX_RANGE_HOSTS: u64 = 100_000;
+
 /// `web[01:03].example.com`, `db-[a:c]`, `n[1:10:2]`, several ranges multiplying out.
 pub(super) fn expand_hostname_range(pattern: &str) -> Result<Vec<String>, RangeError> {
     let Some(open) = pattern.find('[') else {
@@ -189,6 +193,13 @@ pub(super) fn expand_hostname_range(pattern: &str) -> Result<Vec<String>, RangeE
                 "begin must not be greater than end: `web[1:3]`",
             ));
         }
+        let count = (e - b) / step as u64 + 1;
+        if count > MAX_RANGE_HOSTS {
+            return Err(err(
+                format!("host range `[{spec}]` stands for {count} hosts, more than {MAX_RANGE_HOSTS}"),
+                "check the bounds; a larger fleet needs several groups or a dynamic inventory",
+            ));
+        }
         let width = (beg.len() > 1 && beg.starts_with('0')).then_some(beg.len());
         if let Some(w) = width {
             if w != end.len() {
@@ -210,6 +221,13 @@ pub(super) fn expand_hostname_range(pattern: &str) -> Result<Vec<String>, RangeE
         e.at += close + 1;
         e
     })?;
+    let total = values.len() as u64 * tails.len() as u64;
+    if total > MAX_RANGE_HOSTS {
+        return Err(err(
+            format!("host range `{pattern}` stands for {total} hosts, more than {MAX_RANGE_HOSTS}"),
+            "check the bounds; a larger fleet needs several groups or a dynamic inventory",
+        ));
+    }
     Ok(values
         .iter()
         .flat_map(|v| tails.iter().map(move |t| format!("{head}{v}{t}")))
@@ -232,6 +250,23 @@ mod tests {
             .into_iter()
             .map(|t| (t.text, t.start))
             .collect()
+    }
+
+    #[test]
+    fn ranges_past_the_bound_are_refused_before_they_are_expanded() {
+        let started = std::time::Instant::now();
+        let e = expand_hostname_range("web[0:99999999]").unwrap_err();
+        assert_eq!(
+            e.message,
+            "host range `[0:99999999]` stands for 100000000 hosts, more than 100000"
+        );
+        let e = expand_hostname_range("r[0:999]-n[0:999]").unwrap_err();
+        assert_eq!(
+            e.message,
+            "host range `r[0:999]-n[0:999]` stands for 1000000 hosts, more than 100000"
+        );
+        assert!(started.elapsed() < std::time::Duration::from_secs(1));
+        assert_eq!(expand_hostname_range("web[1:100000]").unwrap().len(), 100_000);
     }
 
     #[test]
