@@ -443,10 +443,25 @@ impl Validator<'_> {
         let Some(path) = find_local_file(self.playbook_dir, "templates", src) else {
             return;
         };
-        let Ok(text) = std::fs::read_to_string(&path) else {
+        let Ok(bytes) = std::fs::read(&path) else {
             return;
         };
         let file = std::sync::Arc::new(path);
+        let text = match String::from_utf8(bytes) {
+            Ok(text) => text,
+            Err(e) => {
+                // Jinja templates are text: the run would fail here, after earlier hosts changed.
+                let valid = &e.as_bytes()[..e.utf8_error().valid_up_to()];
+                let line = valid.iter().filter(|b| **b == b'\n').count() + 1;
+                let col = valid.iter().rev().take_while(|b| **b != b'\n').count() + 1;
+                self.error(
+                    format!("template `{src}` is not UTF-8 text (invalid byte at line {line}, column {col})"),
+                    &Location::new(file, line, col),
+                    Some("save the template as UTF-8; to copy binary files, use `copy`".into()),
+                );
+                return;
+            }
+        };
         match self.reader.template(&text) {
             Ok(names) if check_undefined => {
                 for name in names.iter().filter(|n| !scope.defines(n)) {

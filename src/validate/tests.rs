@@ -251,3 +251,20 @@ fn first_use_and_error_line() {
     assert_eq!(error_line("syntax error: unexpected end (in bad.j2:7)"), Some(7));
     assert_eq!(error_line("no line here"), None);
 }
+
+#[test]
+fn a_template_that_is_not_utf8_is_refused_at_its_first_bad_byte() {
+    let (dir, pb) = setup(&[(
+        "site.yml",
+        "- hosts: web\n  tasks:\n    - template: src=latin1.j2 dest=/x\n",
+    )]);
+    std::fs::create_dir_all(dir.path().join("templates")).unwrap();
+    std::fs::write(dir.path().join("templates/latin1.j2"), b"ok line\ncaf\xe9 {{ x }}\n").unwrap();
+    let ds = problems(&pb, &[inventory(&["x"])], &VarMap::new());
+    assert_eq!(ds.len(), 1, "{ds:?}");
+    assert_eq!(
+        ds[0].message,
+        "template `latin1.j2` is not UTF-8 text (invalid byte at line 2, column 4)"
+    );
+    assert_eq!(at(&ds[0]), (2, 4));
+}
