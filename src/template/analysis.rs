@@ -33,7 +33,7 @@ pub fn expression_reads(expr: &str, env: &Environment<'static>) -> Result<BTreeS
 }
 
 fn compile_error(err: Option<minijinja::Error>) -> TemplateError {
-    TemplateError::new(err.map_or_else(|| "syntax error".to_owned(), |err| format!("{err:#}")))
+    TemplateError::new(err.map_or_else(|| "syntax error".to_owned(), |err| TemplateError::describe(&err)))
 }
 
 struct Reads<'a> {

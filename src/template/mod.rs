@@ -50,6 +50,13 @@ impl TemplateError {
             undefined: None,
         }
     }
+
+    /// minijinja's error with its source snippet (`{:#}`), but the variables it lists by
+    /// name only: their values may be secrets (a vaulted password, a `no_log` task's
+    /// argument) and an error message goes to the output, the journal and the JUnit report.
+    pub(crate) fn describe(err: &minijinja::Error) -> String {
+        names_only(&format!("{err:#}"))
+    }
 }
 
 /// Renders templates. Cheap to share across host tasks (`Send + Sync`): every distinct
@@ -145,6 +152,36 @@ impl Engine {
         let text = self.template(STRING_TEMPLATE_NAME, source)?.render(root)?;
         Ok(minijinja::Value::from(text))
     }
+}
+
+/// minijinja's debug block `Referenced variables: { name: value, ... }` reduced to the
+/// names. Fields are printed one per line at four spaces; deeper lines belong to a value.
+fn names_only(text: &str) -> String {
+    const OPEN: &str = "Referenced variables: {";
+    let mut out = String::with_capacity(text.len());
+    let mut names: Option<Vec<&str>> = None;
+    for line in text.split_inclusive('\n') {
+        let bare = line.trim_end_matches('\n');
+        match &mut names {
+            None if bare == OPEN => names = Some(Vec::new()),
+            None => out.push_str(line),
+            Some(list) if bare == "}" => {
+                out.push_str(&format!("Referenced variables (values not shown): {}\n", list.join(", ")));
+                names = None;
+            }
+            Some(list) => {
+                let field = bare.strip_prefix("    ").filter(|f| !f.starts_with(' '));
+                if let Some(name) = field.and_then(|f| f.split_once(':')).map(|(n, _)| n) {
+                    list.push(name);
+                }
+            }
+        }
+    }
+    if let Some(list) = names {
+        // Never closed (cut short): still no values.
+        out.push_str(&format!("Referenced variables (values not shown): {}\n", list.join(", ")));
+    }
+    out
 }
 
 /// The expression inside a string that is exactly one `{{ expr }}` (whitespace around it

@@ -136,7 +136,7 @@ impl Scope {
 
     /// minijinja's error as ours, naming the undefined variable behind it.
     pub fn error(&self, err: Error) -> TemplateError {
-        let message = format!("{err:#}");
+        let message = TemplateError::describe(&err);
         if !is_undefined_error(&err) {
             return TemplateError::new(message);
         }

@@ -561,3 +561,36 @@ fn variables_read_by_expressions() {
     assert_eq!(expr_reads("{{ q }}"), ["q"]);
     assert!(Templater::new().expr_variables_read("a ==").is_err());
 }
+
+#[test]
+fn template_errors_name_the_variables_they_read_but_never_show_their_values() {
+    let vars = json!({
+        "db_password": "S3CRET",
+        "nested": {"token": "T0KEN", "list": ["S3CRET-2"]},
+        "n": 3
+    });
+    let templater = Templater::new();
+    let file = "pass={{ db_password }}\nmore={{ nested.token }} {{ nested.list }}\nbad={{ n + 'x' }}\n";
+    let err = templater.render_file("app.conf.j2", file, &ctx(vars.clone())).unwrap_err();
+    assert!(!err.message.contains("S3CRET") && !err.message.contains("T0KEN"), "{}", err.message);
+    assert!(
+        err.message.contains("Referenced variables (values not shown): "),
+        "{}",
+        err.message
+    );
+    assert!(err.message.contains("app.conf.j2"), "the snippet stays: {}", err.message);
+    let err = templater
+        .render_str("{{ db_password | int + undefined_thing }}", &ctx(vars))
+        .unwrap_err();
+    assert!(!err.message.contains("S3CRET"), "{}", err.message);
+}
+
+#[test]
+fn names_only_keeps_everything_but_the_values() {
+    let text = "error: x\n---- t ----\n   1 > {{ a }}\n~~~~\nReferenced variables: {\n    a: \"S3CRET\",\n    b: {\n        \"k\": \"v\",\n    },\n}\n-------\n";
+    assert_eq!(
+        names_only(text),
+        "error: x\n---- t ----\n   1 > {{ a }}\n~~~~\nReferenced variables (values not shown): a, b\n-------\n"
+    );
+    assert_eq!(names_only("No referenced variables\n"), "No referenced variables\n");
+}
