@@ -112,25 +112,35 @@ impl CommandContext {
     }
 }
 
-/// `host`, audited when there is an audit log.
+/// `host`, audited when there is an audit log, and its commands marked `no_log` for a
+/// `no_log` task (so that no trace shows them).
 pub fn audited(log: Option<&Arc<AuditLog>>, host: Arc<dyn Host>, about: CommandContext) -> Arc<dyn Host> {
-    match log {
-        Some(log) => Arc::new(AuditedHost::new(host, log.clone(), about)),
-        None => host,
+    if log.is_none() && !about.no_log {
+        return host;
     }
+    Arc::new(AuditedHost {
+        inner: host,
+        log: log.cloned(),
+        about,
+    })
 }
 
-/// A host whose every command is written to the audit log.
+/// A host whose every command is written to the audit log (if there is one) and marked
+/// with what the runner knows of it.
 #[derive(Debug)]
 pub struct AuditedHost {
     inner: Arc<dyn Host>,
-    log: Arc<AuditLog>,
+    log: Option<Arc<AuditLog>>,
     about: CommandContext,
 }
 
 impl AuditedHost {
     pub fn new(inner: Arc<dyn Host>, log: Arc<AuditLog>, about: CommandContext) -> Self {
-        AuditedHost { inner, log, about }
+        AuditedHost {
+            inner,
+            log: Some(log),
+            about,
+        }
     }
 
     fn line(&self, cmd: &RemoteCommand, outcome: &Result<CommandOutput, HostError>, ms: u64) -> AuditLine {
@@ -167,9 +177,18 @@ impl Host for AuditedHost {
 
     async fn run(&self, cmd: &RemoteCommand) -> Result<CommandOutput, HostError> {
         let started = Instant::now();
-        let outcome = self.inner.run(cmd).await;
-        let line = self.line(cmd, &outcome, started.elapsed().as_millis() as u64);
-        self.log.write(&line);
+        let outcome = if self.about.no_log && !cmd.no_log {
+            let censored = RemoteCommand {
+                no_log: true,
+                ..cmd.clone()
+            };
+            self.inner.run(&censored).await
+        } else {
+            self.inner.run(cmd).await
+        };
+        if let Some(log) = &self.log {
+            log.write(&self.line(cmd, &outcome, started.elapsed().as_millis() as u64));
+        }
         outcome
     }
 

@@ -1,6 +1,8 @@
 //! The local machine as a host (`ansible_connection=local`, `delegate_to: localhost`).
 
-use super::{command_line, is_sudo_refusal, CommandOutput, Host, HostError, RemoteCommand};
+use super::{
+    command_line, is_sudo_refusal, stdin_payload, trace_text, CommandOutput, Host, HostError, RemoteCommand,
+};
 use async_trait::async_trait;
 use std::process::Stdio;
 use tokio::io::AsyncWriteExt;
@@ -25,22 +27,18 @@ impl Host for LocalHost {
 
     async fn run(&self, cmd: &RemoteCommand) -> Result<CommandOutput, HostError> {
         let line = command_line(cmd);
-        tracing::debug!(target: "zdd::cmd", "<{}> EXEC {line}", self.name);
+        tracing::debug!(target: "zdd::cmd", "<{}> EXEC {}", self.name, trace_text(cmd));
         let mut child = Command::new("sh")
             .arg("-c")
             .arg(line)
-            .stdin(if cmd.stdin.is_some() {
-                Stdio::piped()
-            } else {
-                Stdio::null()
-            })
+            .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .kill_on_drop(true)
             .spawn()
             .map_err(|e| HostError::Unreachable(format!("cannot start sh: {e}")))?;
-        if let (Some(data), Some(mut stdin)) = (&cmd.stdin, child.stdin.take()) {
-            let data = data.clone();
+        if let Some(mut stdin) = child.stdin.take() {
+            let data = stdin_payload(cmd);
             // Feed stdin concurrently so a command that does not read it cannot block us.
             tokio::spawn(async move {
                 let _ = stdin.write_all(&data).await;

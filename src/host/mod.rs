@@ -29,6 +29,8 @@ pub struct RemoteCommand {
     pub run_as: Option<Become>,
     /// Give up after this long (the command is then failed, the host is not).
     pub timeout: Option<Duration>,
+    /// A `no_log` task's command: never written to a log or trace.
+    pub no_log: bool,
 }
 
 impl RemoteCommand {
@@ -144,14 +146,39 @@ impl ConnectSpec {
     }
 }
 
-/// The command line a host hands to its shell: `sh -c SCRIPT`, wrapped in
-/// `sudo -n -H -u USER --` for `become` (non-interactive: a password prompt is a failure,
-/// never a hang).
+/// The command line a host hands to its shell. It is the same short bootstrap for every
+/// command: the script itself travels on standard input (see `stdin_payload`), so that no
+/// value in it (a password, a token) is ever in a process list or in sudo's log on the
+/// target. `head -c N` reads exactly the script's bytes and leaves the rest of standard
+/// input (a file's content) to the script. Wrapped in `sudo -n -H -u USER --` for
+/// `become` (non-interactive: a password prompt is a failure, never a hang).
 pub fn command_line(cmd: &RemoteCommand) -> String {
-    let inner = format!("sh -c {}", sh_quote(&cmd.script));
+    let bootstrap = format!(
+        "zdd_script=$(head -c {}) && eval \"$zdd_script\"",
+        cmd.script.len()
+    );
+    let inner = format!("sh -c {}", sh_quote(&bootstrap));
     match &cmd.run_as {
         Some(b) => format!("sudo -n -H -u {} -- {inner}", sh_quote(&b.user)),
         None => inner,
+    }
+}
+
+/// What the command reads on standard input: its script, then its own input, if any.
+pub fn stdin_payload(cmd: &RemoteCommand) -> Vec<u8> {
+    let data = cmd.stdin.as_deref().unwrap_or_default();
+    let mut payload = Vec::with_capacity(cmd.script.len() + data.len());
+    payload.extend_from_slice(cmd.script.as_bytes());
+    payload.extend_from_slice(data);
+    payload
+}
+
+/// The command as `-vv` shows it: the script, or `<censored>` for a `no_log` task.
+pub fn trace_text(cmd: &RemoteCommand) -> &str {
+    if cmd.no_log {
+        crate::audit::CENSORED
+    } else {
+        &cmd.script
     }
 }
 
@@ -211,17 +238,22 @@ mod tests {
     }
 
     #[test]
-    fn command_line_wraps_become_in_non_interactive_sudo() {
-        let plain = RemoteCommand::new("echo 'hi'");
-        assert_eq!(command_line(&plain), r"sh -c 'echo '\''hi'\'''");
+    fn command_line_wraps_become_in_non_interactive_sudo_and_never_holds_the_script() {
+        let plain = RemoteCommand::new("echo 'S3CRET'").stdin(b"data".to_vec());
+        assert_eq!(
+            command_line(&plain),
+            r#"sh -c 'zdd_script=$(head -c 13) && eval "$zdd_script"'"#
+        );
+        assert_eq!(stdin_payload(&plain), b"echo 'S3CRET'data");
         let root = plain.run_as(Some(Become {
             user: "root".into(),
             method: "sudo".into(),
         }));
         assert_eq!(
             command_line(&root),
-            r"sudo -n -H -u root -- sh -c 'echo '\''hi'\'''"
+            r#"sudo -n -H -u root -- sh -c 'zdd_script=$(head -c 13) && eval "$zdd_script"'"#
         );
+        assert!(!command_line(&root).contains("S3CRET"));
     }
 
     #[test]

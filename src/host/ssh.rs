@@ -6,7 +6,9 @@
 //! (one socket connection and one SSH channel per command, no local process).
 
 use super::RemoteCommand;
-use super::{command_line, is_sudo_refusal, CommandOutput, ConnectSpec, Host, HostError};
+use super::{
+    command_line, is_sudo_refusal, stdin_payload, trace_text, CommandOutput, ConnectSpec, Host, HostError,
+};
 use async_trait::async_trait;
 use openssh::{Session, Stdio};
 use std::io;
@@ -147,20 +149,16 @@ impl SshHost {
 
     async fn run_once(&self, cmd: &RemoteCommand) -> Result<CommandOutput, RunFailure> {
         let line = command_line(cmd);
-        tracing::debug!(target: "zdd::cmd", "<{}> EXEC {line}", self.name);
+        tracing::debug!(target: "zdd::cmd", "<{}> EXEC {}", self.name, trace_text(cmd));
         let started = Instant::now();
         let mut command = self.session.raw_command(line);
         command
-            .stdin(if cmd.stdin.is_some() {
-                Stdio::piped()
-            } else {
-                Stdio::null()
-            })
+            .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
         let mut child = command.spawn().await.map_err(RunFailure::Open)?;
-        if let (Some(data), Some(mut stdin)) = (&cmd.stdin, child.stdin().take()) {
-            let data = data.clone();
+        if let Some(mut stdin) = child.stdin().take() {
+            let data = stdin_payload(cmd);
             // Feed stdin on the side so a command that does not read it cannot block us.
             tokio::spawn(async move {
                 let _ = stdin.write_all(&data).await;

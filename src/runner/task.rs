@@ -466,7 +466,12 @@ impl Runner {
             task: task.display_name().to_owned(),
             status: run.status,
             changed: run.changed(),
-            item,
+            // As Ansible: a `no_log` loop says which item by nothing but that it was hidden.
+            item: if task.no_log {
+                item.map(|_| "(censored due to no_log)".to_owned())
+            } else {
+                item
+            },
             looped,
             ignored,
             rc: run.result.get("rc").and_then(Value::as_i64).map(|rc| rc as i32),

@@ -166,7 +166,10 @@ fn names_only(text: &str) -> String {
             None if bare == OPEN => names = Some(Vec::new()),
             None => out.push_str(line),
             Some(list) if bare == "}" => {
-                out.push_str(&format!("Referenced variables (values not shown): {}\n", list.join(", ")));
+                out.push_str(&format!(
+                    "Referenced variables (values not shown): {}\n",
+                    list.join(", ")
+                ));
                 names = None;
             }
             Some(list) => {
@@ -179,7 +182,10 @@ fn names_only(text: &str) -> String {
     }
     if let Some(list) = names {
         // Never closed (cut short): still no values.
-        out.push_str(&format!("Referenced variables (values not shown): {}\n", list.join(", ")));
+        out.push_str(&format!(
+            "Referenced variables (values not shown): {}\n",
+            list.join(", ")
+        ));
     }
     out
 }

@@ -571,14 +571,24 @@ fn template_errors_name_the_variables_they_read_but_never_show_their_values() {
     });
     let templater = Templater::new();
     let file = "pass={{ db_password }}\nmore={{ nested.token }} {{ nested.list }}\nbad={{ n + 'x' }}\n";
-    let err = templater.render_file("app.conf.j2", file, &ctx(vars.clone())).unwrap_err();
-    assert!(!err.message.contains("S3CRET") && !err.message.contains("T0KEN"), "{}", err.message);
+    let err = templater
+        .render_file("app.conf.j2", file, &ctx(vars.clone()))
+        .unwrap_err();
+    assert!(
+        !err.message.contains("S3CRET") && !err.message.contains("T0KEN"),
+        "{}",
+        err.message
+    );
     assert!(
         err.message.contains("Referenced variables (values not shown): "),
         "{}",
         err.message
     );
-    assert!(err.message.contains("app.conf.j2"), "the snippet stays: {}", err.message);
+    assert!(
+        err.message.contains("app.conf.j2"),
+        "the snippet stays: {}",
+        err.message
+    );
     let err = templater
         .render_str("{{ db_password | int + undefined_thing }}", &ctx(vars))
         .unwrap_err();
@@ -592,5 +602,8 @@ fn names_only_keeps_everything_but_the_values() {
         names_only(text),
         "error: x\n---- t ----\n   1 > {{ a }}\n~~~~\nReferenced variables (values not shown): a, b\n-------\n"
     );
-    assert_eq!(names_only("No referenced variables\n"), "No referenced variables\n");
+    assert_eq!(
+        names_only("No referenced variables\n"),
+        "No referenced variables\n"
+    );
 }

@@ -259,7 +259,11 @@ fn a_template_that_is_not_utf8_is_refused_at_its_first_bad_byte() {
         "- hosts: web\n  tasks:\n    - template: src=latin1.j2 dest=/x\n",
     )]);
     std::fs::create_dir_all(dir.path().join("templates")).unwrap();
-    std::fs::write(dir.path().join("templates/latin1.j2"), b"ok line\ncaf\xe9 {{ x }}\n").unwrap();
+    std::fs::write(
+        dir.path().join("templates/latin1.j2"),
+        b"ok line\ncaf\xe9 {{ x }}\n",
+    )
+    .unwrap();
     let ds = problems(&pb, &[inventory(&["x"])], &VarMap::new());
     assert_eq!(ds.len(), 1, "{ds:?}");
     assert_eq!(

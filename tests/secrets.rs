@@ -1,0 +1,156 @@
+//! Secrets stay secret, on the real lab: a `no_log` task's loop items, its script under
+//! `-vv`, a template error over a secret variable, and every command's script on the
+//! target's process list (where any local user could read it).
+
+mod support;
+
+use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use support::Lab;
+
+const SECRET: &str = "S3CRET-4f9a";
+
+/// Every command line on this machine (the lab's hosts are local sshd processes), polled
+/// every 10 ms while `run` runs; the lines that hold the secret.
+fn watch_process_list<T>(run: impl FnOnce() -> T) -> (T, Vec<String>) {
+    let stop = Arc::new(AtomicBool::new(false));
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let watcher = {
+        let (stop, seen) = (stop.clone(), seen.clone());
+        std::thread::spawn(move || {
+            let mut polls = 0;
+            while !stop.load(Ordering::Relaxed) {
+                let out = Command::new("ps").args(["-eo", "args"]).output().unwrap();
+                for line in String::from_utf8_lossy(&out.stdout).lines() {
+                    if line.contains(SECRET) {
+                        seen.lock().unwrap().push(line.to_owned());
+                    }
+                }
+                polls += 1;
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            polls
+        })
+    };
+    let result = run();
+    stop.store(true, Ordering::Relaxed);
+    let polls = watcher.join().unwrap();
+    assert!(
+        polls > 20,
+        "the process list was read {polls} times: too few to tell"
+    );
+    let seen = seen.lock().unwrap().clone();
+    (result, seen)
+}
+
+#[test]
+fn no_log_loops_traces_and_scripts_on_the_target_never_show_the_secret() {
+    let lab = Lab::start(2);
+    let work = tempfile::tempdir().unwrap();
+    let playbook = work.path().join("secret.yml");
+    std::fs::write(
+        &playbook,
+        format!(
+            "- hosts: webappservers\n  gather_facts: false\n  vars:\n    secret: {SECRET}\n  tasks:\n    \
+             - name: Loop over credentials\n      shell: test -n \"{{{{ item.password }}}}\"\n      \
+               loop:\n        - {{ user: admin, password: \"{{{{ secret }}}}\" }}\n      no_log: true\n    \
+             - name: A slow script that holds the secret, as root\n      \
+               shell: \"sleep 1; echo {{{{ secret }}}} > /dev/null\"\n      become: true\n      no_log: true\n    \
+             - name: The same without no_log\n      shell: \"sleep 1; test {{{{ secret }}}} = {SECRET}\"\n"
+        ),
+    )
+    .unwrap();
+    let (out, seen) = watch_process_list(|| {
+        lab.zdd()
+            .arg("apply")
+            .arg(&playbook)
+            .arg("-i")
+            .arg(lab.inventory())
+            .args(["-vv", "--output", "json", "--no-progress"])
+            .stdin(Stdio::null())
+            .output()
+            .unwrap()
+    });
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert_eq!(seen, Vec::<String>::new(), "the secret was on the process list");
+    // The loop: Ansible's label for a censored item, in the human output and in JSON.
+    assert!(
+        stderr.contains("changed: [web1] => (item=(censored due to no_log))"),
+        "{stderr}"
+    );
+    assert!(
+        stdout.contains(r#""item":"(censored due to no_log)""#),
+        "{stdout}"
+    );
+    // -vv shows the commands, but not a no_log task's.
+    assert!(stderr.contains("EXEC <censored>"), "{stderr}");
+    assert!(
+        stderr.contains("EXEC sleep 1; test "),
+        "-vv shows the other tasks: {stderr}"
+    );
+    let no_log_part = stdout.lines().filter(|l| !l.contains("The same without no_log"));
+    for line in no_log_part {
+        assert!(!line.contains(SECRET), "JSON line leaks the secret: {line}");
+    }
+    let leaked: Vec<&str> = stderr
+        .lines()
+        .filter(|l| l.contains(SECRET) && !l.contains("sleep 1; test "))
+        .collect();
+    assert_eq!(
+        leaked,
+        Vec::<&str>::new(),
+        "only the task without no_log may show it"
+    );
+}
+
+#[test]
+fn a_template_error_names_the_variable_but_not_its_value() {
+    let lab = Lab::start(1);
+    let work = tempfile::tempdir().unwrap();
+    let playbook = work.path().join("broken.yml");
+    std::fs::write(
+        &playbook,
+        format!(
+            "- hosts: webappservers\n  gather_facts: false\n  vars:\n    db_password: {SECRET}\n  tasks:\n    \
+             - name: Add to a string\n      debug:\n        msg: \"{{{{ db_password + 1 }}}}\"\n"
+        ),
+    )
+    .unwrap();
+    let junit = work.path().join("junit.xml");
+    let out = lab
+        .zdd()
+        .current_dir(work.path())
+        .arg("apply")
+        .arg(&playbook)
+        .arg("-i")
+        .arg(lab.inventory())
+        .args(["--output", "json", "--no-progress", "--junit"])
+        .arg(&junit)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("Referenced variables (values not shown): ") && stderr.contains("db_password"),
+        "the error names the variable: {stderr}"
+    );
+    let journal_dir = work.path().join(".zdd/journal");
+    let journal: String = std::fs::read_dir(&journal_dir)
+        .unwrap()
+        .map(|e| std::fs::read_to_string(e.unwrap().path()).unwrap())
+        .collect();
+    let junit = std::fs::read_to_string(&junit).unwrap();
+    for (what, text) in [
+        ("output", &*stderr),
+        ("JSON", &*stdout),
+        ("journal", &*journal),
+        ("JUnit", &*junit),
+    ] {
+        assert!(!text.contains(SECRET), "the {what} holds the secret:\n{text}");
+    }
+}
