@@ -2,8 +2,8 @@
 //! One script inspects the path, acts only where it differs, and says whether it did.
 
 use super::args::{self, check_choice, split_marks, MARK};
-use super::{ArgError, Module, ModuleCtx, ModuleResult, StaticCtx};
-use crate::host::{sh_quote, HostError, RemoteCommand};
+use super::{ArgError, Failure, ModuleCtx, ModuleResult, TypedModule};
+use crate::host::{sh_quote, RemoteCommand};
 use async_trait::async_trait;
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -14,7 +14,7 @@ const STATES: &[&str] = &["file", "directory", "absent", "touch", "link", "hard"
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct Args {
+pub struct Args {
     #[serde(alias = "dest", alias = "name")]
     path: String,
     #[serde(default)]
@@ -125,20 +125,18 @@ if [ -e "$p" ] || [ -L "$p" ]; then echo "{m}stat=$(stat -c '%a %U %G' -- "$p")"
 }
 
 #[async_trait]
-impl Module for File {
+impl TypedModule for File {
+    type Args = Args;
+
     fn name(&self) -> &'static str {
         "file"
     }
 
-    fn check_args(&self, raw: &Value, _ctx: &StaticCtx<'_>) -> Result<(), ArgError> {
-        args::parse::<Args>(self.name(), raw)?.check()
+    fn check(&self, a: &Args, _raw: &Value) -> Result<(), ArgError> {
+        a.check()
     }
 
-    async fn run(&self, ctx: &ModuleCtx<'_>, raw: &Value) -> Result<ModuleResult, HostError> {
-        let a = match args::parse::<Args>(self.name(), raw).and_then(|a| a.check().map(|()| a)) {
-            Ok(a) => a,
-            Err(e) => return Ok(ModuleResult::failed(e.message)),
-        };
+    async fn run(&self, ctx: &ModuleCtx<'_>, a: Args) -> Result<ModuleResult, Failure> {
         let cmd = RemoteCommand::new(script(&a, ctx.check_mode)).run_as(ctx.run_as.cloned());
         let out = ctx.host.run(&cmd).await?;
         let (marks, _) = split_marks(&out.stdout);

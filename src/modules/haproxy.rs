@@ -13,24 +13,24 @@
 //! when it did not; `socat` exits 0 either way, so only the answer's text counts.
 
 use super::args::{self, check_choice, is_template};
-use super::{ArgError, Module, ModuleCtx, ModuleResult, StaticCtx};
-use crate::host::{sh_quote, HostError, RemoteCommand};
+use super::{ArgError, Failure, ModuleCtx, ModuleResult, TypedModule};
+use crate::host::{sh_quote, RemoteCommand};
+use crate::lb::{Action, Endpoint, Haproxy, LbChange, LoadBalancer, HAPROXY};
 use async_trait::async_trait;
 use serde::Deserialize;
 use serde_json::{json, Value};
 use std::time::Duration;
 
-pub struct Haproxy;
+pub struct HaproxyModule;
 
 const STATES: &[&str] = &["enabled", "disabled", "drain"];
-const DEFAULT_SOCKET: &str = "/var/run/haproxy.sock";
 /// How often the drain and the waits look at `show stat`: often enough that a drain ends
 /// promptly, whatever `wait_interval` says (that one, times `wait_retries`, is the budget).
 const POLL_SECONDS: f64 = 0.2;
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct Args {
+pub struct Args {
     #[serde(default)]
     state: Option<String>,
     /// One server name, or a list (`"{{ ansible_play_batch }}"`): one call for a batch.
@@ -68,12 +68,8 @@ struct Args {
     drain_timeout: Option<f64>,
 }
 
-/// HAProxy's identifiers; anything else (`;`, spaces) would smuggle commands into the API.
 fn valid_name(name: &str) -> bool {
-    !name.is_empty()
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"-_.:".contains(&b))
+    Haproxy::valid_name(name)
 }
 
 fn valid_weight(w: &str) -> bool {
@@ -124,6 +120,10 @@ impl Args {
             return Err(ArgError::new("`wait_interval` must be more than 0").key("wait_interval"));
         }
         Ok(())
+    }
+
+    fn socket(&self) -> &str {
+        self.socket.as_deref().unwrap_or(HAPROXY.default_endpoint())
     }
 
     fn state(&self) -> &str {
@@ -342,7 +342,7 @@ elif [ -n "$pairs" ]; then
   poll any "$pairs" 1 || true
 fi
 "##,
-        sock = sh_quote(a.socket.as_deref().unwrap_or(DEFAULT_SOCKET)),
+        sock = sh_quote(a.socket()),
         want = sh_quote(a.state()),
         servers = sh_quote(&servers),
         backend = sh_quote(a.backend.as_deref().unwrap_or("")),
@@ -574,28 +574,51 @@ fn summarize(a: &Args, r: &Report, rc: i32, stderr: &str, check_mode: bool) -> M
 }
 
 #[async_trait]
-impl Module for Haproxy {
+impl TypedModule for HaproxyModule {
+    type Args = Args;
+
     fn name(&self) -> &'static str {
         "haproxy"
     }
 
-    fn check_args(&self, raw: &Value, _ctx: &StaticCtx<'_>) -> Result<(), ArgError> {
-        args::parse::<Args>(self.name(), raw)?.check(raw)
+    fn check(&self, a: &Args, raw: &Value) -> Result<(), ArgError> {
+        a.check(raw)
     }
 
-    async fn run(&self, ctx: &ModuleCtx<'_>, raw: &Value) -> Result<ModuleResult, HostError> {
-        let a = match args::parse::<Args>(self.name(), raw).and_then(|a| a.check(raw).map(|()| a)) {
-            Ok(a) => a,
-            Err(e) => return Ok(ModuleResult::failed(e.message)),
+    fn lb_changes(&self, a: &Args) -> Vec<LbChange> {
+        let action = match a.state.as_deref() {
+            Some("enabled") => Action::Enable,
+            Some("disabled") => Action::Disable,
+            Some("drain") => Action::Drain,
+            _ => return Vec::new(),
         };
+        let backend = a.backend.as_deref().unwrap_or("*");
+        a.host
+            .iter()
+            .flatten()
+            .map(|h| LbChange {
+                lb: &HAPROXY,
+                server: format!("{backend}/{h}"),
+                action,
+                endpoint: Some(a.socket().to_owned()),
+            })
+            .collect()
+    }
+
+    fn lb_endpoints(&self, a: &Args) -> Vec<Endpoint> {
+        vec![Endpoint {
+            lb: &HAPROXY,
+            address: a.socket().to_owned(),
+        }]
+    }
+
+    async fn run(&self, ctx: &ModuleCtx<'_>, a: Args) -> Result<ModuleResult, Failure> {
         // Rendered templates: now every name must be one HAProxy could have.
         if let Some(bad) = a.host.iter().flatten().find(|h| !valid_name(h)) {
-            return Ok(ModuleResult::failed(format!(
-                "`host`: `{bad}` is not a HAProxy server name"
-            )));
+            return Err(format!("`host`: `{bad}` is not a HAProxy server name").into());
         }
         if a.host.as_ref().is_none_or(|h| h.is_empty()) {
-            return Ok(ModuleResult::failed("`host` names no server"));
+            return Err("`host` names no server".into());
         }
         let mut cmd = RemoteCommand::new(script(&a, ctx.check_mode)).run_as(ctx.run_as.cloned());
         cmd.timeout = Some(Duration::from_secs_f64(a.drain_budget() + a.wait_budget() + 90.0));
@@ -634,6 +657,26 @@ mod tests {
         assert_eq!(err.key.as_deref(), Some("host"));
         let err = parse(json!({"state": "enabled", "host": "web1", "weight": 300})).unwrap_err();
         assert_eq!(err.key.as_deref(), Some("weight"));
+    }
+
+    #[test]
+    fn the_servers_it_takes_out_are_told_to_the_rotation_ledger() {
+        let a = parse(
+            json!({"state": "disabled", "host": ["web1", "web2"], "backend": "app", "socket": "/run/h.sock"}),
+        )
+        .unwrap();
+        let c = HaproxyModule.lb_changes(&a);
+        assert_eq!(c.len(), 2);
+        assert_eq!(c[1].server, "app/web2");
+        assert!(c[1].action.takes_out());
+        assert_eq!(
+            c[1].restore_command(),
+            r#"echo "enable server app/web2" | socat stdio /run/h.sock"#
+        );
+        let a = parse(json!({"state": "enabled", "host": "web1"})).unwrap();
+        let c = HaproxyModule.lb_changes(&a);
+        assert_eq!((c[0].server.as_str(), c[0].action), ("*/web1", Action::Enable));
+        assert_eq!(HaproxyModule.lb_endpoints(&a)[0].address, "/var/run/haproxy.sock");
     }
 
     #[test]

@@ -3,8 +3,8 @@
 //! rpm) and left alone, so a second run changes nothing. One script per task.
 
 use super::args::{self, check_choice, split_marks, trim_end_newlines, MARK};
-use super::{ArgError, Module, ModuleCtx, ModuleResult, StaticCtx};
-use crate::host::{sh_quote, HostError, RemoteCommand};
+use super::{ArgError, Failure, ModuleCtx, ModuleResult, TypedModule};
+use crate::host::{sh_quote, RemoteCommand};
 use async_trait::async_trait;
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -16,7 +16,7 @@ const MANAGERS: &[&str] = &["auto", "apt", "dnf", "yum"];
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct Args {
+pub struct Args {
     #[serde(default, alias = "pkg", deserialize_with = "args::opt_list")]
     name: Option<Vec<String>>,
     #[serde(default)]
@@ -176,7 +176,9 @@ fn words(s: Option<&String>) -> Vec<&str> {
 }
 
 #[async_trait]
-impl Module for Package {
+impl TypedModule for Package {
+    type Args = Args;
+
     fn name(&self) -> &'static str {
         "package"
     }
@@ -185,15 +187,11 @@ impl Module for Package {
         &["yum", "dnf", "apt"]
     }
 
-    fn check_args(&self, raw: &Value, _ctx: &StaticCtx<'_>) -> Result<(), ArgError> {
-        args::parse::<Args>(self.name(), raw)?.check()
+    fn check(&self, a: &Args, _raw: &Value) -> Result<(), ArgError> {
+        a.check()
     }
 
-    async fn run(&self, ctx: &ModuleCtx<'_>, raw: &Value) -> Result<ModuleResult, HostError> {
-        let a = match args::parse::<Args>(self.name(), raw).and_then(|a| a.check().map(|()| a)) {
-            Ok(a) => a,
-            Err(e) => return Ok(ModuleResult::failed(e.message)),
-        };
+    async fn run(&self, ctx: &ModuleCtx<'_>, a: Args) -> Result<ModuleResult, Failure> {
         let cmd = RemoteCommand::new(script(&a, ctx.check_mode)).run_as(ctx.run_as.cloned());
         let out = ctx.host.run(&cmd).await?;
         let (marks, stdout) = split_marks(&out.stdout);
@@ -248,6 +246,7 @@ impl Module for Package {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::modules::{Module, StaticCtx};
     use std::path::Path;
 
     #[test]

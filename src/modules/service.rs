@@ -5,8 +5,8 @@
 //! itself (handy for services installed outside /etc/init.d, and for tests).
 
 use super::args::{self, check_choice, split_marks, MARK};
-use super::{ArgError, Module, ModuleCtx, ModuleResult, StaticCtx};
-use crate::host::{sh_quote, HostError, RemoteCommand};
+use super::{ArgError, Failure, ModuleCtx, ModuleResult, StaticCtx, TypedModule};
+use crate::host::{sh_quote, RemoteCommand};
 use async_trait::async_trait;
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -18,7 +18,7 @@ const MANAGERS: &[&str] = &["auto", "systemd", "sysv", "service"];
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct Args {
+pub struct Args {
     name: String,
     #[serde(default)]
     state: Option<String>,
@@ -119,7 +119,9 @@ echo "{m}status=$status"
 }
 
 #[async_trait]
-impl Module for Service {
+impl TypedModule for Service {
+    type Args = Args;
+
     fn name(&self) -> &'static str {
         "service"
     }
@@ -128,8 +130,11 @@ impl Module for Service {
         &["systemd", "sysvinit"]
     }
 
-    fn check_args(&self, raw: &Value, _ctx: &StaticCtx<'_>) -> Result<(), ArgError> {
-        args::parse::<Args>(self.name(), raw)?.check()?;
+    fn check(&self, a: &Args, _raw: &Value) -> Result<(), ArgError> {
+        a.check()
+    }
+
+    fn check_static(&self, _a: &Args, raw: &Value, _ctx: &StaticCtx<'_>) -> Result<(), ArgError> {
         // Looked up raw: a templated `enabled` is `None` until rendered.
         let given = |k: &str| raw.get(k).is_some_and(|v| !v.is_null());
         if !given("state") && !given("enabled") && !given("daemon_reload") && !given("daemon-reload") {
@@ -138,11 +143,7 @@ impl Module for Service {
         Ok(())
     }
 
-    async fn run(&self, ctx: &ModuleCtx<'_>, raw: &Value) -> Result<ModuleResult, HostError> {
-        let a = match args::parse::<Args>(self.name(), raw).and_then(|a| a.check().map(|()| a)) {
-            Ok(a) => a,
-            Err(e) => return Ok(ModuleResult::failed(e.message)),
-        };
+    async fn run(&self, ctx: &ModuleCtx<'_>, a: Args) -> Result<ModuleResult, Failure> {
         let cmd = RemoteCommand::new(script(&a, ctx.check_mode)).run_as(ctx.run_as.cloned());
         let out = ctx.host.run(&cmd).await?;
         let (marks, _) = split_marks(&out.stdout);

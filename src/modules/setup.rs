@@ -2,9 +2,9 @@
 //! addresses, package and service manager. Returned both as `ansible_*` variables and
 //! under `ansible_facts` without the prefix, as Ansible does.
 
-use super::args::{self, split_marks, MARK};
-use super::{ArgError, Module, ModuleCtx, ModuleResult, StaticCtx};
-use crate::host::{HostError, RemoteCommand};
+use super::args::{split_marks, MARK};
+use super::{Failure, ModuleCtx, ModuleResult, TypedModule};
+use crate::host::RemoteCommand;
 use crate::vars::VarMap;
 use async_trait::async_trait;
 use indexmap::IndexMap;
@@ -16,7 +16,7 @@ pub struct Setup;
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 #[allow(dead_code)]
-struct Args {
+pub struct Args {
     /// Accepted for compatibility: the same small set is always gathered.
     #[serde(default)]
     gather_subset: Option<Value>,
@@ -301,7 +301,9 @@ pub fn as_vars(facts: Map<String, Value>) -> VarMap {
 }
 
 #[async_trait]
-impl Module for Setup {
+impl TypedModule for Setup {
+    type Args = Args;
+
     fn name(&self) -> &'static str {
         "setup"
     }
@@ -310,14 +312,7 @@ impl Module for Setup {
         &["gather_facts"]
     }
 
-    fn check_args(&self, raw: &Value, _ctx: &StaticCtx<'_>) -> Result<(), ArgError> {
-        args::parse::<Args>(self.name(), raw).map(|_| ())
-    }
-
-    async fn run(&self, ctx: &ModuleCtx<'_>, raw: &Value) -> Result<ModuleResult, HostError> {
-        if let Err(e) = args::parse::<Args>(self.name(), raw) {
-            return Ok(ModuleResult::failed(e.message));
-        }
+    async fn run(&self, ctx: &ModuleCtx<'_>, _a: Args) -> Result<ModuleResult, Failure> {
         let cmd = RemoteCommand::new(script()).run_as(ctx.run_as.cloned());
         let out = ctx.host.run(&cmd).await?;
         if out.rc != 0 && !out.stdout.contains(MARK) {

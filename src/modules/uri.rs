@@ -6,8 +6,8 @@
 //! marker lines. The request body travels on the command's standard input.
 
 use super::args::{self, check_choice, is_template};
-use super::{ArgError, Module, ModuleCtx, ModuleResult, StaticCtx};
-use crate::host::{sh_quote, HostError, RemoteCommand};
+use super::{ArgError, Failure, ModuleCtx, ModuleResult, StaticCtx, TypedModule};
+use crate::host::{sh_quote, RemoteCommand};
 use async_trait::async_trait;
 use serde::de::{Deserializer, Error as _};
 use serde::Deserialize;
@@ -24,7 +24,7 @@ const BODY: &str = "__zdd_uri_body__";
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct Args {
+pub struct Args {
     url: String,
     #[serde(default, deserialize_with = "args::opt_text")]
     method: Option<String>,
@@ -351,29 +351,26 @@ fn result(a: &Args, resp: &Response, stderr: &str) -> ModuleResult {
 }
 
 #[async_trait]
-impl Module for Uri {
+impl TypedModule for Uri {
+    type Args = Args;
+
     fn name(&self) -> &'static str {
         "uri"
     }
 
-    fn check_args(&self, raw: &Value, _ctx: &StaticCtx<'_>) -> Result<(), ArgError> {
-        let a = args::parse::<Args>(self.name(), raw)?;
-        a.check()?;
+    fn check(&self, a: &Args, _raw: &Value) -> Result<(), ArgError> {
+        a.check()
+    }
+
+    fn check_static(&self, a: &Args, raw: &Value, _ctx: &StaticCtx<'_>) -> Result<(), ArgError> {
         if !raw.to_string().contains("{{") {
             a.payload().map_err(|e| ArgError::new(e).key("body"))?;
         }
         Ok(())
     }
 
-    async fn run(&self, ctx: &ModuleCtx<'_>, raw: &Value) -> Result<ModuleResult, HostError> {
-        let a = match args::parse::<Args>(self.name(), raw).and_then(|a| a.check().map(|()| a)) {
-            Ok(a) => a,
-            Err(e) => return Ok(ModuleResult::failed(e.message)),
-        };
-        let payload = match a.payload() {
-            Ok(p) => p,
-            Err(e) => return Ok(ModuleResult::failed(e)),
-        };
+    async fn run(&self, ctx: &ModuleCtx<'_>, a: Args) -> Result<ModuleResult, Failure> {
+        let payload = a.payload()?;
         let content_type = payload.as_ref().and_then(|(_, ct)| *ct);
         let mut cmd =
             RemoteCommand::new(script(&a, content_type, payload.is_some())).run_as(ctx.run_as.cloned());

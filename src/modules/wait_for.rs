@@ -2,8 +2,8 @@
 //! file to appear (holding a pattern) or go. A POSIX sh loop on the target, one round trip.
 
 use super::args::{self, check_choice, split_marks, MARK};
-use super::{ArgError, Module, ModuleCtx, ModuleResult, StaticCtx};
-use crate::host::{sh_quote, HostError, RemoteCommand};
+use super::{ArgError, Failure, ModuleCtx, ModuleResult, TypedModule};
+use crate::host::{sh_quote, RemoteCommand};
 use async_trait::async_trait;
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -15,7 +15,7 @@ const STATES: &[&str] = &["started", "stopped", "present", "absent", "drained"];
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct Args {
+pub struct Args {
     #[serde(default, deserialize_with = "args::opt_text")]
     host: Option<String>,
     #[serde(default, deserialize_with = "args::opt_u16")]
@@ -169,20 +169,18 @@ fn timeout_message(a: &Args) -> String {
 }
 
 #[async_trait]
-impl Module for WaitFor {
+impl TypedModule for WaitFor {
+    type Args = Args;
+
     fn name(&self) -> &'static str {
         "wait_for"
     }
 
-    fn check_args(&self, raw: &Value, _ctx: &StaticCtx<'_>) -> Result<(), ArgError> {
-        args::parse::<Args>(self.name(), raw)?.check(raw)
+    fn check(&self, a: &Args, raw: &Value) -> Result<(), ArgError> {
+        a.check(raw)
     }
 
-    async fn run(&self, ctx: &ModuleCtx<'_>, raw: &Value) -> Result<ModuleResult, HostError> {
-        let a = match args::parse::<Args>(self.name(), raw).and_then(|a| a.check(raw).map(|()| a)) {
-            Ok(a) => a,
-            Err(e) => return Ok(ModuleResult::failed(e.message)),
-        };
+    async fn run(&self, ctx: &ModuleCtx<'_>, a: Args) -> Result<ModuleResult, Failure> {
         let mut cmd = RemoteCommand::new(script(&a)).run_as(ctx.run_as.cloned());
         let budget = a.delay.unwrap_or(0.0) + a.timeout() + a.connect_timeout.unwrap_or(5.0) + 30.0;
         cmd.timeout = Some(Duration::from_secs_f64(budget));
@@ -226,6 +224,7 @@ mod tests {
     use super::*;
     use crate::host::local::LocalHost;
     use crate::modules::ModuleCtx;
+    use crate::modules::{Module, StaticCtx};
     use crate::template::Templater;
     use crate::vars::Context;
     use std::io::Write;
@@ -251,7 +250,7 @@ mod tests {
             check_mode: false,
             diff: false,
         };
-        WaitFor.run(&ctx, &args).await.unwrap()
+        Module::run(&WaitFor, &ctx, &args).await.unwrap()
     }
 
     /// A server that greets every client with a banner and keeps the connection open.
