@@ -36,6 +36,7 @@ mod service;
 mod set_fact;
 pub mod setup;
 mod shell;
+mod stat;
 mod template;
 mod uri;
 mod wait_for;
@@ -428,6 +429,7 @@ pub fn registry() -> &'static Registry {
             Box::new(uri::Uri),
             Box::new(add_host::AddHost),
             Box::new(group_by::GroupBy),
+            Box::new(stat::Stat),
         ],
     })
 }
