@@ -1,5 +1,6 @@
 # `stat`: one (l)stat of $path and what Ansible adds to it, printed as marks for zdd.
 # shellcheck shell=sh disable=SC2154  # m, path, follow, algo, mime, attrs: set by zdd's quoted prologue
+# shellcheck disable=SC2088  # a literal ~, expanded here as Ansible expands it
 case $path in "~") path=$HOME ;; "~/"*) path=$HOME/${path#"~/"} ;; esac
 echo "${m}path=$path"
 if [ "$follow" = 1 ]; then set -- -L; else set --; fi
