@@ -3,11 +3,12 @@
 //! A module turns its (already templated) arguments into shell commands and files on the
 //! host, and reports what it did. No Python on targets: only POSIX sh and coreutils.
 //!
-//! Adding a module is one new file and one line in `registry()`: implement [`TypedModule`]
-//! (a `deny_unknown_fields` serde struct as `Args`, and `run`), override the hooks it needs,
-//! and keep its shell script in a `.sh` file beside it (`include_str!`, arguments passed as
-//! quoted variables, checked by shellcheck in `scripts/test`). The runner, the validator
-//! and preflight only ask hooks; none of them knows a module by name.
+//! Adding a module is one new file here and one line in `registry()` (with its `mod` line):
+//! implement [`TypedModule`] (a `deny_unknown_fields` serde struct as `Args`, and `run`) and
+//! override the hooks it needs. A script it runs on the host goes in a `.sh` beside it
+//! (`include_str!`, arguments set by a quoted prologue, `host::sh_script`), which
+//! `scripts/test` checks with shellcheck. The runner, the validator and preflight only ask
+//! hooks; none of them knows a module by name (`stat.rs` was added this way).
 
 use crate::host::{Become, Host, HostError};
 use crate::lb::{Endpoint, LbChange};
@@ -18,7 +19,7 @@ use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
 use std::path::Path;
 
-pub mod add_host;
+mod add_host;
 pub mod args;
 mod assert;
 mod command;
@@ -34,7 +35,7 @@ mod pause;
 mod put;
 mod service;
 mod set_fact;
-pub mod setup;
+mod setup;
 mod shell;
 mod stat;
 mod template;
