@@ -201,6 +201,17 @@ pub fn sh_quote(s: &str) -> String {
     }
 }
 
+/// A script from a `.sh` file with its arguments set first, each one quoted: the file
+/// reads `"$name"`, so no value is ever parsed as shell.
+pub fn sh_script(vars: &[(&str, &str)], body: &str) -> String {
+    let mut script = String::new();
+    for (name, value) in vars {
+        script.push_str(&format!("{name}={}\n", sh_quote(value)));
+    }
+    script.push_str(body);
+    script
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -3,8 +3,7 @@
 //! (as Ansible's result does); the runner applies it and says whether it changed anything.
 //! Like Ansible, it runs once per batch, for the batch's first host.
 
-use super::{ArgError, Module, ModuleCtx, ModuleResult, StaticCtx};
-use crate::host::HostError;
+use super::{ArgError, Failure, HostLoop, InventoryChange, ModuleCtx, ModuleResult, StaticCtx, TypedModule};
 use async_trait::async_trait;
 use serde_json::{json, Map, Value};
 
@@ -33,7 +32,10 @@ fn pick<'a>(obj: &'a Map<String, Value>, keys: &[&str]) -> Option<&'a Value> {
 }
 
 #[async_trait]
-impl Module for AddHost {
+impl TypedModule for AddHost {
+    /// `name`, `groups` and any variables for the host.
+    type Args = Map<String, Value>;
+
     fn name(&self) -> &'static str {
         "add_host"
     }
@@ -42,10 +44,19 @@ impl Module for AddHost {
         true
     }
 
-    fn check_args(&self, raw: &Value, _ctx: &StaticCtx<'_>) -> Result<(), ArgError> {
-        let Some(obj) = raw.as_object() else {
-            return Err(ArgError::new("`add_host` takes `name`, `groups` and variables"));
-        };
+    /// Like Ansible's, it bypasses the host loop: only the batch's first host runs it,
+    /// counts it and registers its result.
+    fn host_loop(&self) -> HostLoop {
+        HostLoop::FirstHostOnly
+    }
+
+    fn parse(&self, raw: &Value) -> Result<Self::Args, ArgError> {
+        raw.as_object()
+            .cloned()
+            .ok_or_else(|| ArgError::new("`add_host` takes `name`, `groups` and variables"))
+    }
+
+    fn check_static(&self, obj: &Self::Args, _raw: &Value, _ctx: &StaticCtx<'_>) -> Result<(), ArgError> {
         if let Some(raw) = obj.get("_raw_params") {
             return Err(
                 ArgError::new(format!("`add_host` needs `key=value` pairs, not `{raw}`")).key("_raw_params"),
@@ -58,18 +69,13 @@ impl Module for AddHost {
         Ok(())
     }
 
-    async fn run(&self, _ctx: &ModuleCtx<'_>, raw: &Value) -> Result<ModuleResult, HostError> {
-        let Some(obj) = raw.as_object() else {
-            return Ok(ModuleResult::failed(
-                "`add_host` takes `name`, `groups` and variables",
-            ));
-        };
-        let name = match pick(obj, NAME_KEYS) {
+    async fn run(&self, _ctx: &ModuleCtx<'_>, obj: Self::Args) -> Result<ModuleResult, Failure> {
+        let name = match pick(&obj, NAME_KEYS) {
             Some(Value::String(s)) if !s.trim().is_empty() => s.trim().to_owned(),
             Some(Value::Number(n)) => n.to_string(),
-            _ => return Ok(ModuleResult::failed("`add_host` needs a non-empty `name`")),
+            _ => return Err("`add_host` needs a non-empty `name`".into()),
         };
-        let groups = pick(obj, GROUP_KEYS).map(group_list).unwrap_or_default();
+        let groups = pick(&obj, GROUP_KEYS).map(group_list).unwrap_or_default();
         let vars: Map<String, Value> = obj
             .iter()
             .filter(|(k, _)| !NAME_KEYS.contains(&k.as_str()) && !GROUP_KEYS.contains(&k.as_str()))
@@ -80,6 +86,11 @@ impl Module for AddHost {
             "add_host".into(),
             json!({"host_name": name, "groups": groups, "host_vars": vars}),
         );
+        r.inventory = Some(InventoryChange::AddHost {
+            name,
+            groups,
+            vars: vars.into_iter().collect(),
+        });
         Ok(r)
     }
 }
@@ -87,6 +98,7 @@ impl Module for AddHost {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::modules::{Module, StaticCtx};
     use std::path::Path;
 
     #[test]

@@ -1,8 +1,6 @@
 //! `assert`: every expression of `that` must hold, evaluated on the controller like `when`.
 
-use super::args;
-use super::{ArgError, Module, ModuleCtx, ModuleResult, StaticCtx};
-use crate::host::HostError;
+use super::{ArgError, Failure, ModuleCtx, ModuleResult, TypedModule};
 use async_trait::async_trait;
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -11,7 +9,7 @@ pub struct Assert;
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct Args {
+pub struct Args {
     that: Value,
     #[serde(default, alias = "msg")]
     fail_msg: Option<Value>,
@@ -46,7 +44,9 @@ fn text(v: &Value) -> String {
 }
 
 #[async_trait]
-impl Module for Assert {
+impl TypedModule for Assert {
+    type Args = Args;
+
     fn name(&self) -> &'static str {
         "assert"
     }
@@ -55,29 +55,16 @@ impl Module for Assert {
         true
     }
 
-    fn check_args(&self, raw: &Value, _ctx: &StaticCtx<'_>) -> Result<(), ArgError> {
-        let a = args::parse::<Args>(self.name(), raw)?;
+    fn check(&self, a: &Args, _raw: &Value) -> Result<(), ArgError> {
         conditions(&a.that).map(|_| ())
     }
 
-    async fn run(&self, ctx: &ModuleCtx<'_>, raw: &Value) -> Result<ModuleResult, HostError> {
-        let a = match args::parse::<Args>(self.name(), raw) {
-            Ok(a) => a,
-            Err(e) => return Ok(ModuleResult::failed(e.message)),
-        };
-        let that = match conditions(&a.that) {
-            Ok(that) => that,
-            Err(e) => return Ok(ModuleResult::failed(e.message)),
-        };
-        for condition in &that {
-            let holds = match ctx.templater.eval_bool(condition, ctx.vars) {
-                Ok(holds) => holds,
-                Err(e) => {
-                    return Ok(ModuleResult::failed(format!(
-                        "The conditional check '{condition}' failed. The error was: {e}"
-                    )))
-                }
-            };
+    async fn run(&self, ctx: &ModuleCtx<'_>, a: Args) -> Result<ModuleResult, Failure> {
+        for condition in &conditions(&a.that)? {
+            let holds = ctx
+                .templater
+                .eval_bool(condition, ctx.vars)
+                .map_err(|e| format!("The conditional check '{condition}' failed. The error was: {e}"))?;
             if !holds {
                 let mut r = ModuleResult::failed(
                     a.fail_msg

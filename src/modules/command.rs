@@ -3,8 +3,9 @@
 
 use super::args;
 use super::shell::{run_spec, Spec};
-use super::{ArgError, Module, ModuleCtx, ModuleResult, StaticCtx};
-use crate::host::{sh_quote, HostError};
+use super::{ArgError, Failure, ModuleCtx, ModuleResult, TypedModule};
+use crate::host::sh_quote;
+use crate::lb::{self, Endpoint, LbChange};
 use async_trait::async_trait;
 use serde::Deserialize;
 use serde_json::Value;
@@ -16,7 +17,7 @@ const FREE_FORM_OPTIONS: &[&str] = &["chdir", "creates", "removes", "stdin", "wa
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct Args {
+pub struct Args {
     #[serde(default, rename = "_raw_params")]
     raw_params: Option<String>,
     #[serde(default)]
@@ -41,6 +42,11 @@ struct Args {
 }
 
 impl Args {
+    /// The command as written, for what it does to a load balancer.
+    fn text(&self) -> Option<&str> {
+        self.raw_params.as_deref().or(self.cmd.as_deref())
+    }
+
     /// The words to run.
     fn words(&self) -> Result<Vec<String>, ArgError> {
         let text = match (&self.raw_params, &self.cmd, &self.argv) {
@@ -76,7 +82,9 @@ impl Args {
 }
 
 #[async_trait]
-impl Module for Command {
+impl TypedModule for Command {
+    type Args = Args;
+
     fn name(&self) -> &'static str {
         "command"
     }
@@ -85,32 +93,35 @@ impl Module for Command {
         true
     }
 
-    fn check_args(&self, raw: &Value, _ctx: &StaticCtx<'_>) -> Result<(), ArgError> {
-        let a: Args = args::parse(self.name(), &args::lift_free_form_options(raw, FREE_FORM_OPTIONS))?;
+    fn parse(&self, raw: &Value) -> Result<Args, ArgError> {
+        args::parse(self.name(), &args::lift_free_form_options(raw, FREE_FORM_OPTIONS))
+    }
+
+    fn check(&self, a: &Args, _raw: &Value) -> Result<(), ArgError> {
         a.words().map(|_| ())
     }
 
-    async fn run(&self, ctx: &ModuleCtx<'_>, raw: &Value) -> Result<ModuleResult, HostError> {
-        let parsed = args::parse::<Args>(self.name(), &args::lift_free_form_options(raw, FREE_FORM_OPTIONS))
-            .and_then(|a| a.words().map(|w| (a, w)));
-        let (a, words) = match parsed {
-            Ok(p) => p,
-            Err(e) => return Ok(ModuleResult::failed(e.message)),
-        };
+    fn lb_changes(&self, a: &Args) -> Vec<LbChange> {
+        a.text().map(lb::changes_in_command).unwrap_or_default()
+    }
+
+    fn lb_endpoints(&self, a: &Args) -> Vec<Endpoint> {
+        a.text().map(lb::endpoints_in_command).unwrap_or_default()
+    }
+
+    async fn run(&self, ctx: &ModuleCtx<'_>, a: Args) -> Result<ModuleResult, Failure> {
+        let words = a.words()?;
         let cmdline = words.iter().map(|w| sh_quote(w)).collect::<Vec<_>>().join(" ");
-        run_spec(
-            ctx,
-            Spec {
-                cmdline,
-                chdir: a.chdir,
-                creates: a.creates,
-                removes: a.removes,
-                stdin: a.stdin,
-                stdin_add_newline: a.stdin_add_newline.unwrap_or(true),
-                strip_empty_ends: a.strip_empty_ends.unwrap_or(true),
-            },
-        )
-        .await
+        let spec = Spec {
+            cmdline,
+            chdir: a.chdir,
+            creates: a.creates,
+            removes: a.removes,
+            stdin: a.stdin,
+            stdin_add_newline: a.stdin_add_newline.unwrap_or(true),
+            strip_empty_ends: a.strip_empty_ends.unwrap_or(true),
+        };
+        Ok(run_spec(ctx, spec).await?)
     }
 }
 

@@ -2,8 +2,7 @@
 
 use super::args;
 use super::put::{put, PutFile};
-use super::{find_local_file, ArgError, Module, ModuleCtx, ModuleResult, StaticCtx};
-use crate::host::HostError;
+use super::{find_local_file, ArgError, Failure, ModuleCtx, ModuleResult, StaticCtx, TypedModule};
 use async_trait::async_trait;
 use serde::Deserialize;
 use serde_json::Value;
@@ -12,7 +11,7 @@ pub struct Copy;
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct Args {
+pub struct Args {
     #[serde(default)]
     src: Option<String>,
     #[serde(default)]
@@ -53,14 +52,18 @@ fn content_text(v: &Value) -> String {
 }
 
 #[async_trait]
-impl Module for Copy {
+impl TypedModule for Copy {
+    type Args = Args;
+
     fn name(&self) -> &'static str {
         "copy"
     }
 
-    fn check_args(&self, raw: &Value, ctx: &StaticCtx<'_>) -> Result<(), ArgError> {
-        let a: Args = args::parse(self.name(), raw)?;
-        a.check()?;
+    fn check(&self, a: &Args, _raw: &Value) -> Result<(), ArgError> {
+        a.check()
+    }
+
+    fn check_static(&self, a: &Args, _raw: &Value, ctx: &StaticCtx<'_>) -> Result<(), ArgError> {
         if let Some(src) = &a.src {
             if !args::is_template(src) && find_local_file(ctx.playbook_dir, "files", src).is_none() {
                 return Err(ArgError::new(format!("file `{src}` not found"))
@@ -75,25 +78,14 @@ impl Module for Copy {
         Ok(())
     }
 
-    async fn run(&self, ctx: &ModuleCtx<'_>, raw: &Value) -> Result<ModuleResult, HostError> {
-        let a: Args = match args::parse(self.name(), raw).and_then(|a: Args| a.check().map(|()| a)) {
-            Ok(a) => a,
-            Err(e) => return Ok(ModuleResult::failed(e.message)),
-        };
+    async fn run(&self, ctx: &ModuleCtx<'_>, a: Args) -> Result<ModuleResult, Failure> {
         let (content, name) = match (&a.src, &a.content) {
             (Some(src), _) => {
-                let Some(path) = find_local_file(ctx.playbook_dir, "files", src) else {
-                    return Ok(ModuleResult::failed(format!("Could not find or access '{src}'")));
-                };
-                match std::fs::read(&path) {
-                    Ok(bytes) => (bytes, path.file_name().map(|n| n.to_string_lossy().into_owned())),
-                    Err(e) => {
-                        return Ok(ModuleResult::failed(format!(
-                            "cannot read {}: {e}",
-                            path.display()
-                        )))
-                    }
-                }
+                let path = find_local_file(ctx.playbook_dir, "files", src)
+                    .ok_or_else(|| format!("Could not find or access '{src}'"))?;
+                let bytes =
+                    std::fs::read(&path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+                (bytes, path.file_name().map(|n| n.to_string_lossy().into_owned()))
             }
             (None, Some(content)) => (content_text(content).into_bytes(), None),
             (None, None) => unreachable!("checked above"),

@@ -1,8 +1,7 @@
 //! `debug`: print a message or a variable, on the controller.
 
 use super::args;
-use super::{ArgError, Module, ModuleCtx, ModuleResult, StaticCtx};
-use crate::host::HostError;
+use super::{ArgError, Failure, ModuleCtx, ModuleResult, StaticCtx, TypedModule};
 use async_trait::async_trait;
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -11,7 +10,7 @@ pub struct Debug;
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct Args {
+pub struct Args {
     #[serde(default)]
     msg: Option<Value>,
     #[serde(default)]
@@ -25,7 +24,9 @@ struct Args {
 pub const NOT_DEFINED: &str = "VARIABLE IS NOT DEFINED!";
 
 #[async_trait]
-impl Module for Debug {
+impl TypedModule for Debug {
+    type Args = Args;
+
     fn name(&self) -> &'static str {
         "debug"
     }
@@ -34,26 +35,29 @@ impl Module for Debug {
         true
     }
 
-    fn check_args(&self, raw: &Value, _ctx: &StaticCtx<'_>) -> Result<(), ArgError> {
-        let a: Args = args::parse(self.name(), raw)?;
+    fn shows_result(&self) -> bool {
+        true
+    }
+
+    fn tolerates_undefined(&self) -> &'static [&'static str] {
+        &["var"]
+    }
+
+    fn check_static(&self, a: &Args, _raw: &Value, _ctx: &StaticCtx<'_>) -> Result<(), ArgError> {
         if a.msg.is_some() && a.var.is_some() {
             return Err(ArgError::new("`debug` takes `msg` or `var`, not both").key("var"));
         }
         Ok(())
     }
 
-    async fn run(&self, ctx: &ModuleCtx<'_>, raw: &Value) -> Result<ModuleResult, HostError> {
-        let a: Args = match args::parse(self.name(), raw) {
-            Ok(a) => a,
-            Err(e) => return Ok(ModuleResult::failed(e.message)),
-        };
+    async fn run(&self, ctx: &ModuleCtx<'_>, a: Args) -> Result<ModuleResult, Failure> {
         let mut r = ModuleResult::ok();
         match (&a.var, &a.msg) {
             (Some(var), _) => {
                 let value = match ctx.templater.eval(var, ctx.vars) {
                     Ok(v) => v,
                     Err(e) if e.undefined.is_some() => json!(NOT_DEFINED),
-                    Err(e) => return Ok(ModuleResult::failed(e.message)),
+                    Err(e) => return Err(e.message.into()),
                 };
                 r.extra.insert(var.clone(), value);
             }

@@ -1,8 +1,6 @@
 //! `fail`: fail the host with a message, on the controller.
 
-use super::args;
-use super::{ArgError, Module, ModuleCtx, ModuleResult, StaticCtx};
-use crate::host::HostError;
+use super::{Failure, ModuleCtx, ModuleResult, TypedModule};
 use async_trait::async_trait;
 use serde::Deserialize;
 use serde_json::Value;
@@ -11,13 +9,15 @@ pub struct Fail;
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct Args {
+pub struct Args {
     #[serde(default)]
     msg: Option<Value>,
 }
 
 #[async_trait]
-impl Module for Fail {
+impl TypedModule for Fail {
+    type Args = Args;
+
     fn name(&self) -> &'static str {
         "fail"
     }
@@ -26,18 +26,11 @@ impl Module for Fail {
         true
     }
 
-    fn check_args(&self, raw: &Value, _ctx: &StaticCtx<'_>) -> Result<(), ArgError> {
-        args::parse::<Args>(self.name(), raw).map(|_| ())
-    }
-
-    async fn run(&self, _ctx: &ModuleCtx<'_>, raw: &Value) -> Result<ModuleResult, HostError> {
-        let msg = match args::parse::<Args>(self.name(), raw) {
-            Ok(Args {
-                msg: Some(Value::String(s)),
-            }) => s,
-            Ok(Args { msg: Some(other) }) => other.to_string(),
-            Ok(Args { msg: None }) => "Failed as requested from task".into(),
-            Err(e) => e.message,
+    async fn run(&self, _ctx: &ModuleCtx<'_>, a: Args) -> Result<ModuleResult, Failure> {
+        let msg = match a.msg {
+            Some(Value::String(s)) => s,
+            Some(other) => other.to_string(),
+            None => "Failed as requested from task".into(),
         };
         Ok(ModuleResult::failed(msg))
     }

@@ -3,15 +3,17 @@
 //! `add_group` and `parent_groups`, as Ansible's result does; the runner applies it.
 
 use super::add_host::group_list;
-use super::{ArgError, Module, ModuleCtx, ModuleResult, StaticCtx};
-use crate::host::HostError;
+use super::{ArgError, Failure, InventoryChange, ModuleCtx, ModuleResult, StaticCtx, TypedModule};
 use async_trait::async_trait;
-use serde_json::{json, Value};
+use serde_json::{json, Map, Value};
 
 pub struct GroupBy;
 
 #[async_trait]
-impl Module for GroupBy {
+impl TypedModule for GroupBy {
+    /// `key` and `parents`, checked by hand for a message that names both.
+    type Args = Map<String, Value>;
+
     fn name(&self) -> &'static str {
         "group_by"
     }
@@ -20,10 +22,13 @@ impl Module for GroupBy {
         true
     }
 
-    fn check_args(&self, raw: &Value, _ctx: &StaticCtx<'_>) -> Result<(), ArgError> {
-        let Some(obj) = raw.as_object() else {
-            return Err(ArgError::new("`group_by` takes `key` and `parents`"));
-        };
+    fn parse(&self, raw: &Value) -> Result<Self::Args, ArgError> {
+        raw.as_object()
+            .cloned()
+            .ok_or_else(|| ArgError::new("`group_by` takes `key` and `parents`"))
+    }
+
+    fn check_static(&self, obj: &Self::Args, _raw: &Value, _ctx: &StaticCtx<'_>) -> Result<(), ArgError> {
         if let Some(bad) = obj.keys().find(|k| !["key", "parents"].contains(&k.as_str())) {
             let hint = crate::error::did_you_mean(bad, ["key", "parents"])
                 .unwrap_or_else(|| "`group_by` takes `key` and `parents`".into());
@@ -39,22 +44,22 @@ impl Module for GroupBy {
         Ok(())
     }
 
-    async fn run(&self, _ctx: &ModuleCtx<'_>, raw: &Value) -> Result<ModuleResult, HostError> {
-        let key = match raw.get("key") {
+    async fn run(&self, _ctx: &ModuleCtx<'_>, obj: Self::Args) -> Result<ModuleResult, Failure> {
+        let key = match obj.get("key") {
             Some(Value::String(s)) => s.clone(),
-            Some(Value::Null) | None => return Ok(ModuleResult::failed("`group_by` needs a `key`")),
+            Some(Value::Null) | None => return Err("`group_by` needs a `key`".into()),
             Some(other) => other.to_string(),
         };
-        let parents = raw
+        let parents = obj
             .get("parents")
             .map(group_list)
             .unwrap_or_else(|| vec!["all".into()]);
+        let group = key.replace(' ', "-");
+        let parents: Vec<String> = parents.iter().map(|p| p.replace(' ', "-")).collect();
         let mut r = ModuleResult::ok();
-        r.extra.insert("add_group".into(), json!(key.replace(' ', "-")));
-        r.extra.insert(
-            "parent_groups".into(),
-            json!(parents.iter().map(|p| p.replace(' ', "-")).collect::<Vec<_>>()),
-        );
+        r.extra.insert("add_group".into(), json!(group));
+        r.extra.insert("parent_groups".into(), json!(parents));
+        r.inventory = Some(InventoryChange::GroupBy { group, parents });
         Ok(r)
     }
 }
@@ -62,6 +67,7 @@ impl Module for GroupBy {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::modules::{Module, StaticCtx};
     use std::path::Path;
 
     fn check(args: Value) -> Result<(), ArgError> {

@@ -13,24 +13,24 @@
 //! when it did not; `socat` exits 0 either way, so only the answer's text counts.
 
 use super::args::{self, check_choice, is_template};
-use super::{ArgError, Module, ModuleCtx, ModuleResult, StaticCtx};
-use crate::host::{sh_quote, HostError, RemoteCommand};
+use super::{ArgError, Failure, ModuleCtx, ModuleResult, TypedModule};
+use crate::host::{sh_script, RemoteCommand};
+use crate::lb::{Action, Endpoint, Haproxy, LbChange, LoadBalancer, HAPROXY};
 use async_trait::async_trait;
 use serde::Deserialize;
 use serde_json::{json, Value};
 use std::time::Duration;
 
-pub struct Haproxy;
+pub struct HaproxyModule;
 
 const STATES: &[&str] = &["enabled", "disabled", "drain"];
-const DEFAULT_SOCKET: &str = "/var/run/haproxy.sock";
 /// How often the drain and the waits look at `show stat`: often enough that a drain ends
 /// promptly, whatever `wait_interval` says (that one, times `wait_retries`, is the budget).
 const POLL_SECONDS: f64 = 0.2;
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct Args {
+pub struct Args {
     #[serde(default)]
     state: Option<String>,
     /// One server name, or a list (`"{{ ansible_play_batch }}"`): one call for a batch.
@@ -68,12 +68,8 @@ struct Args {
     drain_timeout: Option<f64>,
 }
 
-/// HAProxy's identifiers; anything else (`;`, spaces) would smuggle commands into the API.
 fn valid_name(name: &str) -> bool {
-    !name.is_empty()
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"-_.:".contains(&b))
+    Haproxy::valid_name(name)
 }
 
 fn valid_weight(w: &str) -> bool {
@@ -126,6 +122,10 @@ impl Args {
         Ok(())
     }
 
+    fn socket(&self) -> &str {
+        self.socket.as_deref().unwrap_or(HAPROXY.default_endpoint())
+    }
+
     fn state(&self) -> &str {
         self.state.as_deref().unwrap_or("enabled")
     }
@@ -169,86 +169,12 @@ fn flag(b: Option<bool>) -> &'static str {
 /// tab-separated fact a line: `pair`, `missing`, `unknown`, `refuse`, `cmd`, `drainwait`.
 /// `unknown` pairs (an explicit backend without that server) get their command first: HAProxy
 /// refuses it with its own words before anything changes.
-const PLAN_AWK: &str = r#"
-function first(s,  w) { split(s, w, " "); return w[1] }
-function serving(s) { return first(s) == "UP" || s == "no check" }
-function emit(px, s, c) { print "cmd", px, s, c }
-BEGIN { FS = ","; OFS = "\t"; n = split(servers, targets, " ") }
-/^# / { sub(/^# /, ""); for (i = 1; i <= NF; i++) col[$i] = i; next }
-NF < 2 || !("status" in col) { next }
-$col["svname"] == "FRONTEND" || $col["svname"] == "BACKEND" { next }
-{
-  px = $col["pxname"]; sv = $col["svname"]
-  st[px, sv] = $col["status"]; scur[px, sv] = $col["scur"] + 0
-  checked[px, sv] = ($col["chkfail"] != ""); wt[px, sv] = $col["weight"]
-  if (!(px in known)) { known[px] = 1; pxs[++npx] = px }
-  if (serving($col["status"])) up[px]++
-  total[px]++
-}
-END {
-  for (t = 1; t <= n; t++) {
-    s = targets[t]; found = 0
-    for (p = 1; p <= npx; p++) {
-      px = pxs[p]
-      if ((backend != "" && px != backend) || !((px, s) in st)) continue
-      found = 1; np++; P[np] = px; S[np] = s
-      print "pair", px, s, st[px, s], scur[px, s]
-      if (serving(st[px, s])) lose[px]++
-    }
-    if (!found && backend != "") { print "unknown", backend, s; unknown[++nu] = s }
-    else if (!found) print "missing", s
-  }
-  if (want != "enabled" && min_up > 0)
-    for (px in lose) if (up[px] - lose[px] < min_up) print "refuse", px, up[px] + 0, lose[px], total[px]
-  verb = (want == "enabled") ? "enable" : "disable"
-  for (u = 1; u <= nu; u++)
-    emit(backend, unknown[u], (want == "enabled" ? "enable" : want == "drain" ? "set" : "disable") \
-      " server " backend "/" unknown[u] (want == "drain" ? " state drain" : ""))
-  for (k = 1; k <= np; k++) {
-    px = P[k]; s = S[k]; id = px "/" s; f = first(st[px, s])
-    if (want == "enabled") {
-      if (f == "MAINT" || f == "DRAIN") {
-        # Leaving maintenance, HAProxy sends traffic at once; forced DOWN, it waits for a
-        # passing health check (servers without checks would stay DOWN: not those).
-        c = "set server " id " state ready"
-        if (f == "MAINT" && checked[px, s]) c = c "; set server " id " health down"
-        emit(px, s, c)
-      }
-      if (weight != "" && (weight ~ /%$/ || weight != wt[px, s])) emit(px, s, "set weight " id " " weight)
-    } else if (want == "drain") {
-      if (f != "DRAIN") emit(px, s, "set server " id " state drain")
-    } else if (f != "MAINT") {
-      if (drain) {
-        if (f != "DRAIN") emit(px, s, "set server " id " state drain")
-        print "drainwait", px, s
-      } else {
-        c = "disable server " id
-        if (shutdown) c = c "; shutdown sessions server " id
-        emit(px, s, c)
-      }
-    }
-    if (agent) print "extra", px, s, verb " agent " id
-    if (health) print "extra", px, s, verb " health " id
-  }
-}
-"#;
+const PLAN_AWK: &str = include_str!("haproxy_plan.awk");
 
 /// Reads `show stat` and prints `now` for the given `backend/server` pairs, then `done` when
 /// every one is where `mode` wants it (`drained`: no session left; `up`: UP after a passing
 /// check, not `UP 1/2`; `maint`; `drain`), else `pending`.
-const POLL_AWK: &str = r#"
-BEGIN { FS = ","; OFS = "\t"; n = split(pairs, p, " "); for (i = 1; i <= n; i++) wanted[p[i]] = 1; done = 1 }
-/^# / { sub(/^# /, ""); for (i = 1; i <= NF; i++) col[$i] = i; next }
-NF > 1 && (($col["pxname"] "/" $col["svname"]) in wanted) {
-  s = $col["status"]; c = $col["scur"] + 0; seen++
-  print "now", $col["pxname"], $col["svname"], s, c
-  if (mode == "drained" && c > 0) done = 0
-  if (mode == "up" && !((s ~ /^UP( |$)/ && s !~ /^UP [0-9]+\/[0-9]+/) || s == "no check")) done = 0
-  if (mode == "maint" && s !~ /^MAINT/) done = 0
-  if (mode == "drain" && s !~ /^DRAIN/) done = 0
-}
-END { if (seen < n) done = 0; print (done ? "done" : "pending") }
-"#;
+const POLL_AWK: &str = include_str!("haproxy_poll.awk");
 
 /// Exit codes of the script, read by `report`.
 const EXIT_ERROR: i32 = 2;
@@ -260,113 +186,45 @@ const EXIT_WAIT_TIMEOUT: i32 = 7;
 
 fn script(a: &Args, check_mode: bool) -> String {
     let servers = a.host.clone().unwrap_or_default().join(" ");
-    format!(
-        r##"sock={sock}; want={want}; servers={servers}; backend={backend}; min_up={min_up}
-weight={weight}; shutdown={shutdown}; drain={drain}; agent={agent}; health={health}
-wait={wait}; wait_mode={wait_mode}; poll={poll}; wait_polls={wait_polls}; drain_polls={drain_polls}
-check={check}; fail_missing={fail_missing}
-plan_awk={plan_awk}
-poll_awk={poll_awk}
-fail() {{ printf 'error\t%s\n' "$*"; exit {e_error}; }}
-if command -v socat >/dev/null 2>&1; then client=socat
-elif command -v nc >/dev/null 2>&1 && nc -h 2>&1 | grep -q -- '-U'; then client=nc
-elif command -v ncat >/dev/null 2>&1; then client=ncat
-else fail "no client for HAProxy's socket on this host (socat, nc -U or ncat): install socat"; fi
-printf 'client\t%s\n' "$client"
-# One session: the command line in, HAProxy's answer out (it closes after answering).
-hap() {{
-  case $client in
-  socat) printf '%s\n' "$1" | socat -t 30 - "UNIX-CONNECT:$sock" ;;
-  nc) printf '%s\n' "$1" | nc -U "$sock" ;;
-  ncat) printf '%s\n' "$1" | ncat -U "$sock" ;;
-  esac
-}}
-# A group of commands in one session: each answers an empty line when it worked.
-send() {{
-  answer=$(hap "$1" 2>&1); rc=$?
-  answer=$(printf '%s' "$answer" | tr '\n' ' ' | sed 's/ *$//')
-  printf 'answer\t%s\t%s\n' "$1" "$answer"
-  [ "$rc" -eq 0 ] && [ -z "$answer" ]
-}}
-show_stat() {{
-  out=$(hap 'show stat' 2>&1) || fail "cannot talk to HAProxy at $sock: $out"
-  case $out in "# pxname"*) ;; *) fail "HAProxy at $sock answered show stat with: $out" ;; esac
-  printf '%s\n' "$out"
-}}
-# Until the answer is `done`, or give up after N polls (the last answer stays printed).
-poll() {{
-  p_mode=$1 p_pairs=$2 p_limit=$3 i=0
-  while :; do
-    now=$(show_stat) || {{ printf '%s\n' "$now"; exit {e_error}; }}
-    now=$(printf '%s\n' "$now" | awk -v pairs="$p_pairs" -v mode="$p_mode" "$poll_awk")
-    case $now in *done) printf '%s\n' "$now" | grep -v '^done'; return 0 ;; esac
-    i=$((i + 1))
-    if [ "$i" -ge "$p_limit" ]; then printf '%s\n' "$now" | grep -v '^pending'; return 1; fi
-    sleep "$poll"
-  done
-}}
-[ -S "$sock" ] || fail "no HAProxy socket at $sock (set \`socket\`)"
-[ -w "$sock" ] || fail "$(id -un) may not write to $sock (become: true?)"
-# Concurrent calls for one load balancer (the hosts of a batch) take turns to read and
-# change, so that each one's capacity guard sees the others' servers leave.
-lockdir=$(dirname "$sock")
-if command -v flock >/dev/null 2>&1 && [ -r "$lockdir" ] && [ -x "$lockdir" ]; then
-  exec 9<"$lockdir"; flock -w 60 9 || true
-fi
-before=$(show_stat) || {{ printf '%s\n' "$before"; exit {e_error}; }}
-plan=$(printf '%s\n' "$before" | awk -v servers="$servers" -v backend="$backend" -v want="$want" \
-  -v min_up="$min_up" -v weight="$weight" -v shutdown="$shutdown" -v drain="$drain" \
-  -v agent="$agent" -v health="$health" "$plan_awk") || fail "cannot read HAProxy's show stat"
-printf '%s\n' "$plan"
-if printf '%s\n' "$plan" | grep -q '^refuse'; then exit {e_refused}; fi
-if [ "$fail_missing" = 1 ] && printf '%s\n' "$plan" | grep -q '^missing'; then exit {e_missing}; fi
-[ "$check" = 1 ] && exit 0
-cmds=$(printf '%s\n' "$plan" | awk -F '\t' '$1 == "cmd" || $1 == "extra" {{ print $4 }}')
-while IFS= read -r c; do
-  [ -n "$c" ] || continue
-  send "$c" || exit {e_answer}
-done <<EOF
-$cmds
-EOF
-exec 9<&-
-pairs=$(printf '%s\n' "$plan" | awk -F '\t' '$1 == "pair" {{ printf "%s/%s ", $2, $3 }}')
-draining=$(printf '%s\n' "$plan" | awk -F '\t' '$1 == "drainwait" {{ printf "%s/%s ", $2, $3 }}')
-if [ -n "$draining" ]; then
-  poll drained "$draining" "$drain_polls" || {{ printf 'timeout\tdrain\n'; exit {e_drain}; }}
-  printf 'drained\n'
-  for p in $draining; do send "disable server $p" || exit {e_answer}; done
-fi
-if [ "$wait" = 1 ] && [ -n "$pairs" ]; then
-  poll "$wait_mode" "$pairs" "$wait_polls" || {{ printf 'timeout\twait\n'; exit {e_wait}; }}
-elif [ -n "$pairs" ]; then
-  poll any "$pairs" 1 || true
-fi
-"##,
-        sock = sh_quote(a.socket.as_deref().unwrap_or(DEFAULT_SOCKET)),
-        want = sh_quote(a.state()),
-        servers = sh_quote(&servers),
-        backend = sh_quote(a.backend.as_deref().unwrap_or("")),
-        min_up = a.min_up.unwrap_or(1.0) as u64,
-        weight = sh_quote(a.weight.as_deref().map(str::trim).unwrap_or("")),
-        shutdown = flag(a.shutdown_sessions),
-        drain = flag(Some(a.draining())),
-        agent = flag(a.agent),
-        health = flag(a.health),
-        wait = flag(a.wait),
-        wait_mode = a.wait_mode(),
-        poll = POLL_SECONDS,
-        wait_polls = polls(a.wait_budget()),
-        drain_polls = polls(a.drain_budget()),
-        check = if check_mode { "1" } else { "0" },
-        fail_missing = flag(a.fail_on_not_found),
-        plan_awk = sh_quote(PLAN_AWK),
-        poll_awk = sh_quote(POLL_AWK),
-        e_error = EXIT_ERROR,
-        e_refused = EXIT_REFUSED,
-        e_missing = EXIT_MISSING,
-        e_answer = EXIT_ANSWER,
-        e_drain = EXIT_DRAIN_TIMEOUT,
-        e_wait = EXIT_WAIT_TIMEOUT,
+    let min_up = (a.min_up.unwrap_or(1.0) as u64).to_string();
+    let exits = [
+        EXIT_ERROR,
+        EXIT_REFUSED,
+        EXIT_MISSING,
+        EXIT_ANSWER,
+        EXIT_DRAIN_TIMEOUT,
+        EXIT_WAIT_TIMEOUT,
+    ]
+    .map(|code| code.to_string());
+    sh_script(
+        &[
+            ("sock", a.socket()),
+            ("want", a.state()),
+            ("servers", &servers),
+            ("backend", a.backend.as_deref().unwrap_or("")),
+            ("min_up", &min_up),
+            ("weight", a.weight.as_deref().map(str::trim).unwrap_or("")),
+            ("shutdown", flag(a.shutdown_sessions)),
+            ("drain", flag(Some(a.draining()))),
+            ("agent", flag(a.agent)),
+            ("health", flag(a.health)),
+            ("wait", flag(a.wait)),
+            ("wait_mode", a.wait_mode()),
+            ("poll", &POLL_SECONDS.to_string()),
+            ("wait_polls", &polls(a.wait_budget()).to_string()),
+            ("drain_polls", &polls(a.drain_budget()).to_string()),
+            ("check", flag(Some(check_mode))),
+            ("fail_missing", flag(a.fail_on_not_found)),
+            ("plan_awk", PLAN_AWK),
+            ("poll_awk", POLL_AWK),
+            ("e_error", &exits[0]),
+            ("e_refused", &exits[1]),
+            ("e_missing", &exits[2]),
+            ("e_answer", &exits[3]),
+            ("e_drain", &exits[4]),
+            ("e_wait", &exits[5]),
+        ],
+        include_str!("haproxy.sh"),
     )
 }
 
@@ -574,28 +432,51 @@ fn summarize(a: &Args, r: &Report, rc: i32, stderr: &str, check_mode: bool) -> M
 }
 
 #[async_trait]
-impl Module for Haproxy {
+impl TypedModule for HaproxyModule {
+    type Args = Args;
+
     fn name(&self) -> &'static str {
         "haproxy"
     }
 
-    fn check_args(&self, raw: &Value, _ctx: &StaticCtx<'_>) -> Result<(), ArgError> {
-        args::parse::<Args>(self.name(), raw)?.check(raw)
+    fn check(&self, a: &Args, raw: &Value) -> Result<(), ArgError> {
+        a.check(raw)
     }
 
-    async fn run(&self, ctx: &ModuleCtx<'_>, raw: &Value) -> Result<ModuleResult, HostError> {
-        let a = match args::parse::<Args>(self.name(), raw).and_then(|a| a.check(raw).map(|()| a)) {
-            Ok(a) => a,
-            Err(e) => return Ok(ModuleResult::failed(e.message)),
+    fn lb_changes(&self, a: &Args) -> Vec<LbChange> {
+        let action = match a.state.as_deref() {
+            Some("enabled") => Action::Enable,
+            Some("disabled") => Action::Disable,
+            Some("drain") => Action::Drain,
+            _ => return Vec::new(),
         };
+        let backend = a.backend.as_deref().unwrap_or("*");
+        a.host
+            .iter()
+            .flatten()
+            .map(|h| LbChange {
+                lb: &HAPROXY,
+                server: format!("{backend}/{h}"),
+                action,
+                endpoint: Some(a.socket().to_owned()),
+            })
+            .collect()
+    }
+
+    fn lb_endpoints(&self, a: &Args) -> Vec<Endpoint> {
+        vec![Endpoint {
+            lb: &HAPROXY,
+            address: a.socket().to_owned(),
+        }]
+    }
+
+    async fn run(&self, ctx: &ModuleCtx<'_>, a: Args) -> Result<ModuleResult, Failure> {
         // Rendered templates: now every name must be one HAProxy could have.
         if let Some(bad) = a.host.iter().flatten().find(|h| !valid_name(h)) {
-            return Ok(ModuleResult::failed(format!(
-                "`host`: `{bad}` is not a HAProxy server name"
-            )));
+            return Err(format!("`host`: `{bad}` is not a HAProxy server name").into());
         }
         if a.host.as_ref().is_none_or(|h| h.is_empty()) {
-            return Ok(ModuleResult::failed("`host` names no server"));
+            return Err("`host` names no server".into());
         }
         let mut cmd = RemoteCommand::new(script(&a, ctx.check_mode)).run_as(ctx.run_as.cloned());
         cmd.timeout = Some(Duration::from_secs_f64(a.drain_budget() + a.wait_budget() + 90.0));
@@ -634,6 +515,26 @@ mod tests {
         assert_eq!(err.key.as_deref(), Some("host"));
         let err = parse(json!({"state": "enabled", "host": "web1", "weight": 300})).unwrap_err();
         assert_eq!(err.key.as_deref(), Some("weight"));
+    }
+
+    #[test]
+    fn the_servers_it_takes_out_are_told_to_the_rotation_ledger() {
+        let a = parse(
+            json!({"state": "disabled", "host": ["web1", "web2"], "backend": "app", "socket": "/run/h.sock"}),
+        )
+        .unwrap();
+        let c = HaproxyModule.lb_changes(&a);
+        assert_eq!(c.len(), 2);
+        assert_eq!(c[1].server, "app/web2");
+        assert!(c[1].action.takes_out());
+        assert_eq!(
+            c[1].restore_command(),
+            r#"echo "enable server app/web2" | socat stdio /run/h.sock"#
+        );
+        let a = parse(json!({"state": "enabled", "host": "web1"})).unwrap();
+        let c = HaproxyModule.lb_changes(&a);
+        assert_eq!((c[0].server.as_str(), c[0].action), ("*/web1", Action::Enable));
+        assert_eq!(HaproxyModule.lb_endpoints(&a)[0].address, "/var/run/haproxy.sock");
     }
 
     #[test]

@@ -1,9 +1,8 @@
 //! `meta`: instructions to the runner itself (`flush_handlers`, `end_host`, `end_batch`,
 //! `end_play`, `noop`). The runner carries them out; this module only checks them.
 
-use super::{ArgError, Module, ModuleCtx, ModuleResult, StaticCtx};
+use super::{ArgError, Failure, ModuleCtx, ModuleResult, StaticCtx, TypedModule};
 use crate::error::did_you_mean;
-use crate::host::HostError;
 use async_trait::async_trait;
 use serde_json::Value;
 
@@ -22,7 +21,10 @@ pub fn action(args: &Value) -> Option<&str> {
 }
 
 #[async_trait]
-impl Module for Meta {
+impl TypedModule for Meta {
+    /// One word, or `_raw_params` holding it.
+    type Args = Value;
+
     fn name(&self) -> &'static str {
         "meta"
     }
@@ -35,7 +37,15 @@ impl Module for Meta {
         true
     }
 
-    fn check_args(&self, raw: &Value, _ctx: &StaticCtx<'_>) -> Result<(), ArgError> {
+    fn directs_the_runner(&self) -> bool {
+        true
+    }
+
+    fn parse(&self, raw: &Value) -> Result<Self::Args, ArgError> {
+        Ok(raw.clone())
+    }
+
+    fn check_static(&self, raw: &Value, _: &Value, _ctx: &StaticCtx<'_>) -> Result<(), ArgError> {
         match action(raw) {
             Some(a) if META_ACTIONS.contains(&a) => Ok(()),
             Some(a) if a.contains("{{") => Err(ArgError::new("`meta` cannot be templated")),
@@ -49,8 +59,8 @@ impl Module for Meta {
         }
     }
 
-    async fn run(&self, _ctx: &ModuleCtx<'_>, _raw: &Value) -> Result<ModuleResult, HostError> {
-        // The runner handles meta tasks before any module runs.
+    async fn run(&self, _ctx: &ModuleCtx<'_>, _raw: Value) -> Result<ModuleResult, Failure> {
+        // The runner carries meta tasks out itself (`directs_the_runner`).
         Ok(ModuleResult::ok())
     }
 }

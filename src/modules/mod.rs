@@ -1,16 +1,25 @@
-//! Modules: one file each, behind the `Module` trait, listed in `registry()`.
+//! Modules: one file each, listed in `registry()`.
 //!
 //! A module turns its (already templated) arguments into shell commands and files on the
 //! host, and reports what it did. No Python on targets: only POSIX sh and coreutils.
+//!
+//! Adding a module is one new file here and one line in `registry()` (with its `mod` line):
+//! implement [`TypedModule`] (a `deny_unknown_fields` serde struct as `Args`, and `run`) and
+//! override the hooks it needs. A script it runs on the host goes in a `.sh` beside it
+//! (`include_str!`, arguments set by a quoted prologue, `host::sh_script`), which
+//! `scripts/test` checks with shellcheck. The runner, the validator and preflight only ask
+//! hooks; none of them knows a module by name (`stat.rs` was added this way).
 
-use crate::host::{Become, Host};
+use crate::host::{Become, Host, HostError};
+use crate::lb::{Endpoint, LbChange};
 use crate::template::Templater;
 use crate::vars::{Context, VarMap};
 use async_trait::async_trait;
+use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
 use std::path::Path;
 
-pub mod add_host;
+mod add_host;
 pub mod args;
 mod assert;
 mod command;
@@ -26,8 +35,9 @@ mod pause;
 mod put;
 mod service;
 mod set_fact;
-pub mod setup;
+mod setup;
 mod shell;
+mod stat;
 mod template;
 mod uri;
 mod wait_for;
@@ -59,6 +69,8 @@ pub struct ModuleResult {
     pub facts: VarMap,
     /// Module-specific fields (`cmd`, `dest`, `state`, `diff`, ...).
     pub extra: Map<String, Value>,
+    /// `add_host`, `group_by`: what the runner is to change in the inventory.
+    pub inventory: Option<InventoryChange>,
 }
 
 impl ModuleResult {
@@ -118,18 +130,82 @@ pub struct StaticCtx<'a> {
     pub playbook_dir: &'a Path,
 }
 
-#[async_trait]
-pub trait Module: Send + Sync {
-    fn name(&self) -> &'static str;
+/// How a task's hosts run it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HostLoop {
+    /// Each host of the batch runs it (at most `forks` at a time).
+    EachHost,
+    /// It bypasses the host loop (`pause`): the first host runs it, every host gets its
+    /// result, as with `run_once`.
+    OnceForAll,
+    /// It bypasses the host loop and only the first host runs, counts and registers it
+    /// (`add_host`).
+    FirstHostOnly,
+}
 
-    /// Accepts free-form text (`shell: echo hi`), kept under `_raw_params`.
-    fn free_form(&self) -> bool {
-        false
+/// A change to the run's inventory that a module's result describes (`add_host`,
+/// `group_by`); the runner applies it, and later tasks and plays see it.
+#[derive(Debug, Clone, PartialEq)]
+pub enum InventoryChange {
+    AddHost {
+        name: String,
+        groups: Vec<String>,
+        vars: VarMap,
+    },
+    /// The host the task ran for joins `group`, a child of each of `parents`.
+    GroupBy { group: String, parents: Vec<String> },
+}
+
+/// Why a module did not do its job. `Task` becomes a failed result (the host stays in
+/// the run and `ignore_errors` applies); `Host` is the connection failing.
+#[derive(Debug)]
+pub enum Failure {
+    Task(String),
+    Host(HostError),
+}
+
+impl From<HostError> for Failure {
+    fn from(e: HostError) -> Self {
+        Failure::Host(e)
     }
+}
+
+impl From<ArgError> for Failure {
+    fn from(e: ArgError) -> Self {
+        Failure::Task(e.message)
+    }
+}
+
+impl From<String> for Failure {
+    fn from(msg: String) -> Self {
+        Failure::Task(msg)
+    }
+}
+
+impl From<&str> for Failure {
+    fn from(msg: &str) -> Self {
+        Failure::Task(msg.to_owned())
+    }
+}
+
+/// A module as it is written: typed arguments, parsed once per call, and hooks whose
+/// defaults fit a plain module that runs on each host and touches nothing else.
+/// The blanket impl below turns every one into the object-safe [`Module`].
+#[async_trait]
+pub trait TypedModule: Send + Sync + 'static {
+    /// A `deny_unknown_fields` struct: a misspelt key is an error with a line number.
+    type Args: DeserializeOwned + Send + Sync;
+
+    fn name(&self) -> &'static str;
 
     /// Other names for this module (`yum`, `dnf`, `apt` for `package`).
     fn aliases(&self) -> &'static [&'static str] {
         &[]
+    }
+
+    /// Accepts free-form text (`shell: echo hi`), kept under `_raw_params`.
+    fn free_form(&self) -> bool {
+        false
     }
 
     /// Runs on the controller only, never on a host (`debug`, `set_fact`, `fail`).
@@ -137,13 +213,169 @@ pub trait Module: Send + Sync {
         false
     }
 
+    fn host_loop(&self) -> HostLoop {
+        HostLoop::EachHost
+    }
+
+    /// The runner carries the task out itself (`meta`); `run` is never called.
+    fn directs_the_runner(&self) -> bool {
+        false
+    }
+
+    /// Its result is printed under the task, as `debug`'s is.
+    fn shows_result(&self) -> bool {
+        false
+    }
+
+    /// Argument keys whose templates may name undefined variables without an error
+    /// (`debug: var=x` prints "VARIABLE IS NOT DEFINED!" rather than failing).
+    fn tolerates_undefined(&self) -> &'static [&'static str] {
+        &[]
+    }
+
+    /// Raw arguments to `Args`; override to accept free-form text or a bare mapping.
+    fn parse(&self, raw: &Value) -> Result<Self::Args, ArgError> {
+        args::parse(self.name(), raw)
+    }
+
+    /// Rules on the arguments that hold before the run and once they are rendered.
+    /// `raw` tells a missing key from a templated one (which parses as "not known yet").
+    fn check(&self, _args: &Self::Args, _raw: &Value) -> Result<(), ArgError> {
+        Ok(())
+    }
+
+    /// Rules checked only before anything runs (a local `src` exists); values holding
+    /// `{{ }}` are not final yet and must be accepted if they could become valid.
+    fn check_static(&self, _args: &Self::Args, _raw: &Value, _ctx: &StaticCtx<'_>) -> Result<(), ArgError> {
+        Ok(())
+    }
+
+    /// Variables the task defines on the host (`set_fact`), for the validator's scope.
+    fn defines_vars(&self, _args: &Self::Args) -> Vec<String> {
+        Vec::new()
+    }
+
+    /// Local template files the task renders, for the validator to read.
+    fn template_files(&self, _args: &Self::Args) -> Vec<String> {
+        Vec::new()
+    }
+
+    /// What a successful run did to a load balancer's rotation (rendered arguments).
+    fn lb_changes(&self, _args: &Self::Args) -> Vec<LbChange> {
+        Vec::new()
+    }
+
+    /// Load balancer endpoints preflight must find answering before the first batch.
+    fn lb_endpoints(&self, _args: &Self::Args) -> Vec<Endpoint> {
+        Vec::new()
+    }
+
+    /// Run with parsed, templated arguments (already through `check`).
+    async fn run(&self, ctx: &ModuleCtx<'_>, args: Self::Args) -> Result<ModuleResult, Failure>;
+}
+
+/// What the registry holds: a module with its arguments still raw JSON.
+#[async_trait]
+pub trait Module: Send + Sync {
+    fn name(&self) -> &'static str;
+    fn aliases(&self) -> &'static [&'static str];
+    fn free_form(&self) -> bool;
+    fn controller_only(&self) -> bool;
+    fn host_loop(&self) -> HostLoop;
+    fn directs_the_runner(&self) -> bool;
+    fn shows_result(&self) -> bool;
+    fn tolerates_undefined(&self) -> &'static [&'static str];
+
     /// Check the raw arguments before anything runs: unknown or missing keys, bad
-    /// choices, a `src` file that does not exist. Values holding `{{ }}` are not final
-    /// yet and must be accepted here if they could become valid.
+    /// choices, a `src` file that does not exist.
     fn check_args(&self, args: &Value, ctx: &StaticCtx<'_>) -> Result<(), ArgError>;
 
+    /// The hooks below read arguments that may not parse (yet); those give nothing.
+    fn defines_vars(&self, args: &Value) -> Vec<String>;
+    fn template_files(&self, args: &Value) -> Vec<String>;
+    fn lb_changes(&self, args: &Value) -> Vec<LbChange>;
+    fn lb_endpoints(&self, args: &Value) -> Vec<Endpoint>;
+
     /// Run with templated arguments.
-    async fn run(&self, ctx: &ModuleCtx<'_>, args: &Value) -> Result<ModuleResult, crate::host::HostError>;
+    async fn run(&self, ctx: &ModuleCtx<'_>, args: &Value) -> Result<ModuleResult, HostError>;
+}
+
+#[async_trait]
+impl<M: TypedModule> Module for M {
+    fn name(&self) -> &'static str {
+        TypedModule::name(self)
+    }
+
+    fn aliases(&self) -> &'static [&'static str] {
+        TypedModule::aliases(self)
+    }
+
+    fn free_form(&self) -> bool {
+        TypedModule::free_form(self)
+    }
+
+    fn controller_only(&self) -> bool {
+        TypedModule::controller_only(self)
+    }
+
+    fn host_loop(&self) -> HostLoop {
+        TypedModule::host_loop(self)
+    }
+
+    fn directs_the_runner(&self) -> bool {
+        TypedModule::directs_the_runner(self)
+    }
+
+    fn shows_result(&self) -> bool {
+        TypedModule::shows_result(self)
+    }
+
+    fn tolerates_undefined(&self) -> &'static [&'static str] {
+        TypedModule::tolerates_undefined(self)
+    }
+
+    fn check_args(&self, raw: &Value, ctx: &StaticCtx<'_>) -> Result<(), ArgError> {
+        let args = self.parse(raw)?;
+        self.check(&args, raw)?;
+        self.check_static(&args, raw, ctx)
+    }
+
+    fn defines_vars(&self, raw: &Value) -> Vec<String> {
+        self.parse(raw)
+            .map(|a| TypedModule::defines_vars(self, &a))
+            .unwrap_or_default()
+    }
+
+    fn template_files(&self, raw: &Value) -> Vec<String> {
+        self.parse(raw)
+            .map(|a| TypedModule::template_files(self, &a))
+            .unwrap_or_default()
+    }
+
+    fn lb_changes(&self, raw: &Value) -> Vec<LbChange> {
+        self.parse(raw)
+            .map(|a| TypedModule::lb_changes(self, &a))
+            .unwrap_or_default()
+    }
+
+    fn lb_endpoints(&self, raw: &Value) -> Vec<Endpoint> {
+        self.parse(raw)
+            .map(|a| TypedModule::lb_endpoints(self, &a))
+            .unwrap_or_default()
+    }
+
+    async fn run(&self, ctx: &ModuleCtx<'_>, raw: &Value) -> Result<ModuleResult, HostError> {
+        let parsed = self.parse(raw).and_then(|a| self.check(&a, raw).map(|()| a));
+        let outcome = match parsed {
+            Ok(args) => TypedModule::run(self, ctx, args).await,
+            Err(e) => Err(e.into()),
+        };
+        match outcome {
+            Ok(result) => Ok(result),
+            Err(Failure::Task(msg)) => Ok(ModuleResult::failed(msg)),
+            Err(Failure::Host(e)) => Err(e),
+        }
+    }
 }
 
 pub struct Registry {
@@ -191,13 +423,14 @@ pub fn registry() -> &'static Registry {
             Box::new(assert::Assert),
             Box::new(meta::Meta),
             Box::new(pause::Pause),
-            Box::new(haproxy::Haproxy),
+            Box::new(haproxy::HaproxyModule),
             Box::new(set_fact::SetFact),
             Box::new(wait_for::WaitFor),
             Box::new(setup::Setup),
             Box::new(uri::Uri),
             Box::new(add_host::AddHost),
             Box::new(group_by::GroupBy),
+            Box::new(stat::Stat),
         ],
     })
 }

@@ -3,8 +3,8 @@
 //! rpm) and left alone, so a second run changes nothing. One script per task.
 
 use super::args::{self, check_choice, split_marks, trim_end_newlines, MARK};
-use super::{ArgError, Module, ModuleCtx, ModuleResult, StaticCtx};
-use crate::host::{sh_quote, HostError, RemoteCommand};
+use super::{ArgError, Failure, ModuleCtx, ModuleResult, TypedModule};
+use crate::host::{sh_script, RemoteCommand};
 use async_trait::async_trait;
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -16,7 +16,7 @@ const MANAGERS: &[&str] = &["auto", "apt", "dnf", "yum"];
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct Args {
+pub struct Args {
     #[serde(default, alias = "pkg", deserialize_with = "args::opt_list")]
     name: Option<Vec<String>>,
     #[serde(default)]
@@ -61,20 +61,10 @@ impl Args {
 }
 
 fn script(a: &Args, check_mode: bool) -> String {
-    let names: Vec<String> = a.name.iter().flatten().map(|n| sh_quote(n)).collect();
-    let mut rpm_opts = String::new();
-    for repo in a.enablerepo.iter().flatten() {
-        rpm_opts.push_str(&format!(" --enablerepo={}", sh_quote(repo)));
-    }
-    for repo in a.disablerepo.iter().flatten() {
-        rpm_opts.push_str(&format!(" --disablerepo={}", sh_quote(repo)));
-    }
-    if a.disable_gpg_check == Some(true) {
-        rpm_opts.push_str(" --nogpgcheck");
-    }
+    let flag = |b: bool| if b { "1" } else { "0" };
     let apt_opts = match a.install_recommends {
-        Some(true) => " --install-recommends",
-        Some(false) => " --no-install-recommends",
+        Some(true) => "--install-recommends",
+        Some(false) => "--no-install-recommends",
         None => "",
     };
     let state = match a.state.as_deref().unwrap_or("present") {
@@ -82,74 +72,21 @@ fn script(a: &Args, check_mode: bool) -> String {
         "removed" => "absent",
         s => s,
     };
-    format!(
-        r#"export LC_ALL=C DEBIAN_FRONTEND=noninteractive
-set -f
-set -- {names}
-state={state}; mgr={mgr}; check={check}; update={update}
-fail() {{ echo "$*" >&2; exit 1; }}
-if [ -z "$mgr" ] || [ "$mgr" = auto ]; then
-  if command -v apt-get >/dev/null 2>&1 && command -v dpkg-query >/dev/null 2>&1; then mgr=apt
-  elif command -v dnf >/dev/null 2>&1; then mgr=dnf
-  elif command -v yum >/dev/null 2>&1; then mgr=yum
-  else fail "no supported package manager on this host (looked for apt-get, dnf, yum)"; fi
-fi
-echo "{m}pkg_mgr=$mgr"
-installed() {{
-  if [ $mgr = apt ]; then dpkg-query -W -f='${{Status}}\n' "${{1%%=*}}" 2>/dev/null | grep -q ' installed$'
-  else rpm -q --quiet --whatprovides "$1" 2>/dev/null; fi
-}}
-upgradable() {{
-  if [ $mgr = apt ]; then apt-get -s -q install "$1" 2>/dev/null | grep -q '^Inst '
-  else $mgr -q check-update{rpm} "$1" >/dev/null 2>&1; [ $? = 100 ]; fi
-}}
-if [ $update = 1 ] && [ $check = 0 ]; then
-  if [ $mgr = apt ]; then apt-get update -q >&2 || fail "apt-get update failed"
-  else $mgr -q{rpm} makecache >&2 || fail "$mgr makecache failed"; fi
-fi
-new=; upgrade=; gone=
-for p in "$@"; do
-  case $state in
-  present) installed "$p" || new="$new $p" ;;
-  latest) if ! installed "$p"; then new="$new $p"; elif upgradable "$p"; then upgrade="$upgrade $p"; fi ;;
-  absent) ! installed "$p" || gone="$gone $p" ;;
-  esac
-done
-echo "{m}install=${{new# }}"
-echo "{m}upgrade=${{upgrade# }}"
-echo "{m}remove=${{gone# }}"
-[ -z "$new$upgrade$gone" ] && {{ echo "{m}changed=0"; exit 0; }}
-echo "{m}changed=1"
-[ $check = 1 ] && exit 0
-apt() {{ apt-get -y -q -o DPkg::Lock::Timeout=120 -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold "$@"; }}
-rc=0
-if [ -n "$new$upgrade" ]; then
-  case $mgr in
-  apt) apt install{apt_opts} $new $upgrade || rc=$? ;;
-  *) if [ -n "$new" ]; then $mgr -y{rpm} install $new || rc=$?; fi
-     if [ -n "$upgrade" ]; then $mgr -y{rpm} upgrade $upgrade || rc=$?; fi ;;
-  esac
-  missing=
-  for p in $new; do installed "$p" || missing="$missing $p"; done
-  echo "{m}missing=${{missing# }}"
-  [ -n "$missing" ] && [ $rc = 0 ] && rc=1
-fi
-if [ -n "$gone" ]; then
-  case $mgr in
-  apt) apt remove $gone || rc=$? ;;
-  *) $mgr -y remove $gone || rc=$? ;;
-  esac
-fi
-exit $rc
-"#,
-        names = names.join(" "),
-        state = state,
-        mgr = sh_quote(a.manager.as_deref().unwrap_or("")),
-        check = if check_mode { "1" } else { "0" },
-        update = if a.update_cache == Some(true) { "1" } else { "0" },
-        rpm = rpm_opts,
-        apt_opts = apt_opts,
-        m = MARK,
+    let lines = |v: &Option<Vec<String>>| v.iter().flatten().cloned().collect::<Vec<_>>().join("\n");
+    sh_script(
+        &[
+            ("m", MARK),
+            ("names", &lines(&a.name)),
+            ("state", state),
+            ("mgr", a.manager.as_deref().unwrap_or("")),
+            ("check", flag(check_mode)),
+            ("update", flag(a.update_cache == Some(true))),
+            ("apt_opts", apt_opts),
+            ("enablerepo", &lines(&a.enablerepo)),
+            ("disablerepo", &lines(&a.disablerepo)),
+            ("nogpgcheck", flag(a.disable_gpg_check == Some(true))),
+        ],
+        include_str!("package.sh"),
     )
 }
 
@@ -176,7 +113,9 @@ fn words(s: Option<&String>) -> Vec<&str> {
 }
 
 #[async_trait]
-impl Module for Package {
+impl TypedModule for Package {
+    type Args = Args;
+
     fn name(&self) -> &'static str {
         "package"
     }
@@ -185,15 +124,11 @@ impl Module for Package {
         &["yum", "dnf", "apt"]
     }
 
-    fn check_args(&self, raw: &Value, _ctx: &StaticCtx<'_>) -> Result<(), ArgError> {
-        args::parse::<Args>(self.name(), raw)?.check()
+    fn check(&self, a: &Args, _raw: &Value) -> Result<(), ArgError> {
+        a.check()
     }
 
-    async fn run(&self, ctx: &ModuleCtx<'_>, raw: &Value) -> Result<ModuleResult, HostError> {
-        let a = match args::parse::<Args>(self.name(), raw).and_then(|a| a.check().map(|()| a)) {
-            Ok(a) => a,
-            Err(e) => return Ok(ModuleResult::failed(e.message)),
-        };
+    async fn run(&self, ctx: &ModuleCtx<'_>, a: Args) -> Result<ModuleResult, Failure> {
         let cmd = RemoteCommand::new(script(&a, ctx.check_mode)).run_as(ctx.run_as.cloned());
         let out = ctx.host.run(&cmd).await?;
         let (marks, stdout) = split_marks(&out.stdout);
@@ -248,6 +183,7 @@ impl Module for Package {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::modules::{Module, StaticCtx};
     use std::path::Path;
 
     #[test]

@@ -1,9 +1,7 @@
 //! `pause`: wait `seconds` (or `minutes`) on the controller. Prompting for input is not
 //! supported: zdd runs unattended.
 
-use super::args;
-use super::{ArgError, Module, ModuleCtx, ModuleResult, StaticCtx};
-use crate::host::HostError;
+use super::{ArgError, Failure, HostLoop, ModuleCtx, ModuleResult, StaticCtx, TypedModule};
 use async_trait::async_trait;
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -13,7 +11,7 @@ pub struct Pause;
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct Args {
+pub struct Args {
     #[serde(default)]
     seconds: Option<Value>,
     #[serde(default)]
@@ -57,7 +55,9 @@ fn duration(a: &Args) -> Result<Option<Duration>, ArgError> {
 }
 
 #[async_trait]
-impl Module for Pause {
+impl TypedModule for Pause {
+    type Args = Args;
+
     fn name(&self) -> &'static str {
         "pause"
     }
@@ -66,24 +66,18 @@ impl Module for Pause {
         true
     }
 
-    fn check_args(&self, raw: &Value, _ctx: &StaticCtx<'_>) -> Result<(), ArgError> {
-        let a = args::parse::<Args>(self.name(), raw)?;
-        duration(&a).map(|_| ())
+    /// As in Ansible, it runs once, for the first host.
+    fn host_loop(&self) -> HostLoop {
+        HostLoop::OnceForAll
     }
 
-    async fn run(&self, _ctx: &ModuleCtx<'_>, raw: &Value) -> Result<ModuleResult, HostError> {
-        let a = match args::parse::<Args>(self.name(), raw) {
-            Ok(a) => a,
-            Err(e) => return Ok(ModuleResult::failed(e.message)),
-        };
-        let wait = match duration(&a) {
-            Ok(Some(d)) => d,
-            Ok(None) => {
-                return Ok(ModuleResult::failed(
-                    "pause: the duration did not render to a number",
-                ))
-            }
-            Err(e) => return Ok(ModuleResult::failed(e.message)),
+    fn check_static(&self, a: &Args, _raw: &Value, _ctx: &StaticCtx<'_>) -> Result<(), ArgError> {
+        duration(a).map(|_| ())
+    }
+
+    async fn run(&self, _ctx: &ModuleCtx<'_>, a: Args) -> Result<ModuleResult, Failure> {
+        let Some(wait) = duration(&a)? else {
+            return Err("pause: the duration did not render to a number".into());
         };
         let _ = (&a.prompt, &a.echo);
         tokio::time::sleep(wait).await;

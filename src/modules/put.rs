@@ -8,7 +8,7 @@
 
 use super::args::{split_marks, MARK};
 use super::{ModuleCtx, ModuleResult};
-use crate::host::{sh_quote, HostError, RemoteCommand};
+use crate::host::{sh_script, HostError, RemoteCommand};
 use serde_json::json;
 use sha1::{Digest, Sha1};
 
@@ -39,7 +39,6 @@ pub fn sha1_hex(data: &[u8]) -> String {
 
 pub fn script(p: &PutFile<'_>, check_mode: bool, diff: bool) -> String {
     let flag = |b: bool| if b { "1" } else { "0" };
-    let opt = |o: Option<&str>| sh_quote(o.unwrap_or(""));
     let mut fmt = String::from("%a");
     if p.owner.is_some() {
         fmt.push_str(" %u");
@@ -47,82 +46,27 @@ pub fn script(p: &PutFile<'_>, check_mode: bool, diff: bool) -> String {
     if p.group.is_some() {
         fmt.push_str(" %g");
     }
-    let validate = match p.validate {
-        Some(cmd) => format!(
-            "( {} ) 1>&2 || {{ echo \"failed to validate: {}\" >&2; exit 6; }}",
-            cmd.replace("%s", "\"$tmp\""),
-            cmd.replace(['"', '\\', '$', '`'], "")
-        ),
-        None => ":".into(),
-    };
-    format!(
-        r#"dest={dest}; name={name}; mode={mode}; owner={owner}; group={group}
-check={check}; diff={diff}; force={force}; backup={backup}
-nl='
-'
-if [ -n "$name" ] && [ -d "$dest" ]; then dest="${{dest%/}}/$name"; fi
-case $dest in */*) dir=${{dest%/*}}; dir=${{dir:-/}} ;; *) dir=. ;; esac
-[ -d "$dir" ] || {{ echo "Destination directory $dir does not exist" >&2; exit 3; }}
-[ -d "$dest" ] && {{ echo "Destination $dest is a directory" >&2; exit 3; }}
-exists=0; [ -e "$dest" ] && exists=1
-if [ $exists = 1 ] && [ $force = 0 ]; then
-  cat >/dev/null; echo "{m}changed=0"; echo "{m}dest=$dest"; exit 0
-fi
-if [ $check = 1 ]; then tmp=$(mktemp); else tmp=$(mktemp "$dir/.zdd.XXXXXX"); fi || exit 4
-trap 'rm -f "$tmp"' EXIT
-cat >"$tmp" || exit 4
-# The new file starts with the old one's mode and owner (as Ansible's do): one `stat`.
-if [ $exists = 1 ]; then
-  old=$(stat -c '%a %u:%g' "$dest")
-  [ -n "$mode" ] || chmod "${{old% *}}" "$tmp"
-  chown "${{old#* }}" "$tmp" 2>/dev/null
-elif [ -z "$mode" ]; then
-  chmod "$(printf %o $(( 0666 & ~0$(umask) )))" "$tmp"
-fi
-if [ -n "$mode" ]; then chmod "$mode" "$tmp" || exit 5; fi
-if [ -n "$owner" ]; then chown "$owner" "$tmp" || exit 5; fi
-if [ -n "$group" ]; then chgrp "$group" "$tmp" || exit 5; fi
-content=1; attrs=1
-if [ $exists = 1 ]; then
-  cmp -s "$tmp" "$dest" && content=0
-  both=$(stat -c '{fmt}' "$tmp" "$dest")
-  [ "${{both%%"$nl"*}}" = "${{both#*"$nl"}}" ] && attrs=0
-fi
-echo "{m}dest=$dest"
-echo "{m}stat=$(stat -c '%a %U %G' "$tmp")"
-if [ $content = 0 ] && [ $attrs = 0 ]; then
-  echo "{m}changed=0"; exit 0
-fi
-echo "{m}changed=1"
-echo "{m}content_changed=$content"
-if [ $diff = 1 ] && [ $content = 1 ] && [ $exists = 1 ]; then
-  size=$(stat -c %s "$dest")
-  if [ "$size" -le {limit} ]; then echo "{m}{before}$size"; cat "$dest"; fi
-fi
-if [ $check = 0 ]; then
-  {validate}
-  if [ $backup = 1 ] && [ $exists = 1 ]; then
-    b="$dest.$(date +%Y-%m-%d@%H:%M:%S)~"
-    cp -p "$dest" "$b" || exit 7
-    echo "{m}backup_file=$b"
-  fi
-  mv -f "$tmp" "$dest" || exit 7
-  trap - EXIT
-fi
-exit 0
-"#,
-        dest = sh_quote(p.dest),
-        name = opt(p.name_in_dir),
-        mode = opt(p.mode),
-        owner = opt(p.owner),
-        group = opt(p.group),
-        check = flag(check_mode),
-        diff = flag(diff),
-        force = flag(p.force),
-        backup = flag(p.backup),
-        m = MARK,
-        before = BEFORE,
-        limit = DIFF_LIMIT,
+    let validate = p.validate.map(|cmd| cmd.replace("%s", "\"$tmp\""));
+    let validate_shown = p.validate.map(|cmd| cmd.replace(['"', '\\', '$', '`'], ""));
+    sh_script(
+        &[
+            ("m", MARK),
+            ("dest", p.dest),
+            ("name", p.name_in_dir.unwrap_or("")),
+            ("mode", p.mode.unwrap_or("")),
+            ("owner", p.owner.unwrap_or("")),
+            ("group", p.group.unwrap_or("")),
+            ("check", flag(check_mode)),
+            ("diff", flag(diff)),
+            ("force", flag(p.force)),
+            ("backup", flag(p.backup)),
+            ("fmt", &fmt),
+            ("limit", &DIFF_LIMIT.to_string()),
+            ("before", BEFORE),
+            ("validate", validate.as_deref().unwrap_or("")),
+            ("validate_shown", validate_shown.as_deref().unwrap_or("")),
+        ],
+        include_str!("put.sh"),
     )
 }
 
@@ -222,7 +166,7 @@ mod tests {
         let s = script(&p, false, false);
         assert!(s.contains(r"dest='/etc/it'\''s.conf'"));
         assert!(s.contains(r#"mktemp "$dir/.zdd.XXXXXX""#));
-        assert!(s.contains(r#"( nginx -t -c "$tmp" ) 1>&2"#));
-        assert!(s.contains("stat -c '%a'"));
+        assert!(s.contains(r#"validate='nginx -t -c "$tmp"'"#), "{s}");
+        assert!(s.contains("\nfmt=%a\n"), "{s}");
     }
 }

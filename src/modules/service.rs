@@ -5,8 +5,8 @@
 //! itself (handy for services installed outside /etc/init.d, and for tests).
 
 use super::args::{self, check_choice, split_marks, MARK};
-use super::{ArgError, Module, ModuleCtx, ModuleResult, StaticCtx};
-use crate::host::{sh_quote, HostError, RemoteCommand};
+use super::{ArgError, Failure, ModuleCtx, ModuleResult, StaticCtx, TypedModule};
+use crate::host::{sh_script, RemoteCommand};
 use async_trait::async_trait;
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -18,7 +18,7 @@ const MANAGERS: &[&str] = &["auto", "systemd", "sysv", "service"];
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct Args {
+pub struct Args {
     name: String,
     #[serde(default)]
     state: Option<String>,
@@ -47,79 +47,26 @@ fn script(a: &Args, check_mode: bool) -> String {
         Some(false) => "0",
         None => "",
     };
-    format!(
-        r#"name={name}; state={state}; enabled={enabled}; mgr={mgr}; extra={extra}
-check={check}; daemon_reload={reload}; changed=0
-fail() {{ echo "$*" >&2; exit 1; }}
-if [ -z "$mgr" ] || [ "$mgr" = auto ]; then
-  case $name in
-  /*) mgr=sysv ;;
-  *) if [ -d /run/systemd/system ] && command -v systemctl >/dev/null 2>&1; then mgr=systemd; else mgr=sysv; fi ;;
-  esac
-fi
-[ "$mgr" = service ] && mgr=sysv
-if [ $mgr = systemd ]; then
-  unit=$name
-  [ $daemon_reload = 1 ] && [ $check = 0 ] && {{ systemctl daemon-reload >&2 || fail "systemctl daemon-reload failed"; }}
-  [ "$(systemctl show -p LoadState --value "$unit" 2>/dev/null)" = not-found ] && fail "Could not find the requested service $name: host"
-  running() {{ systemctl is-active --quiet "$unit"; }}
-  act() {{ systemctl "$1" "$unit"; }}
-  is_enabled() {{ systemctl is-enabled --quiet "$unit" 2>/dev/null; }}
-  set_enabled() {{ if [ $1 = 1 ]; then systemctl enable "$unit"; else systemctl disable "$unit"; fi; }}
-else
-  base=${{name##*/}}
-  case $name in
-  /*) [ -x "$name" ] || fail "Could not find the requested service $name: not an executable init script"; initd=$name ;;
-  *) if [ -x "/etc/init.d/$name" ]; then initd=/etc/init.d/$name
-     elif command -v service >/dev/null 2>&1; then initd=
-     else fail "Could not find the requested service $name: host"; fi ;;
-  esac
-  svc() {{ if [ -n "$initd" ]; then "$initd" "$@" $extra; else service "$name" "$@" $extra; fi; }}
-  running() {{ svc status >/dev/null 2>&1; }}
-  act() {{ if [ "$1" = restart ]; then svc restart || {{ svc stop; svc start; }}; else svc "$1"; fi; }}
-  is_enabled() {{ ls /etc/rc[2345].d/S[0-9][0-9]"$base" >/dev/null 2>&1; }}
-  set_enabled() {{
-    if command -v update-rc.d >/dev/null 2>&1; then
-      if [ $1 = 1 ]; then update-rc.d "$base" defaults && update-rc.d "$base" enable; else update-rc.d "$base" disable; fi
-    elif command -v chkconfig >/dev/null 2>&1; then
-      if [ $1 = 1 ]; then chkconfig "$base" on; else chkconfig "$base" off; fi
-    else fail "cannot change whether $name starts at boot: no update-rc.d or chkconfig"; fi
-  }}
-fi
-do_() {{ changed=1; [ $check = 1 ] && return 0; act "$1" >&2 || fail "Unable to $1 service $name"; }}
-# What the service is now, when the action says so (asking again costs a status call).
-status=
-case $state in
-started) running || do_ start; status=running ;;
-stopped) ! running || do_ stop; status=stopped ;;
-restarted) do_ restart; status=running ;;
-reloaded) if running; then do_ reload; else do_ start; fi; status=running ;;
-esac
-[ $check = 1 ] && status=
-if [ -n "$enabled" ]; then
-  now=0; is_enabled && now=1
-  if [ $now != $enabled ]; then
-    changed=1
-    [ $check = 1 ] || set_enabled $enabled >&2 || fail "Unable to change whether $name starts at boot"
-  fi
-fi
-echo "{m}changed=$changed"
-echo "{m}manager=$mgr"
-if [ -z "$status" ]; then if running; then status=running; else status=stopped; fi; fi
-echo "{m}status=$status"
-"#,
-        name = sh_quote(&a.name),
-        state = sh_quote(a.state.as_deref().unwrap_or("")),
-        mgr = sh_quote(a.manager.as_deref().unwrap_or("")),
-        extra = sh_quote(a.arguments.as_deref().unwrap_or("")),
-        check = if check_mode { "1" } else { "0" },
-        reload = if a.daemon_reload == Some(true) { "1" } else { "0" },
-        m = MARK,
+    let flag = |b: bool| if b { "1" } else { "0" };
+    sh_script(
+        &[
+            ("m", MARK),
+            ("name", &a.name),
+            ("state", a.state.as_deref().unwrap_or("")),
+            ("enabled", enabled),
+            ("mgr", a.manager.as_deref().unwrap_or("")),
+            ("extra", a.arguments.as_deref().unwrap_or("")),
+            ("check", flag(check_mode)),
+            ("daemon_reload", flag(a.daemon_reload == Some(true))),
+        ],
+        include_str!("service.sh"),
     )
 }
 
 #[async_trait]
-impl Module for Service {
+impl TypedModule for Service {
+    type Args = Args;
+
     fn name(&self) -> &'static str {
         "service"
     }
@@ -128,8 +75,11 @@ impl Module for Service {
         &["systemd", "sysvinit"]
     }
 
-    fn check_args(&self, raw: &Value, _ctx: &StaticCtx<'_>) -> Result<(), ArgError> {
-        args::parse::<Args>(self.name(), raw)?.check()?;
+    fn check(&self, a: &Args, _raw: &Value) -> Result<(), ArgError> {
+        a.check()
+    }
+
+    fn check_static(&self, _a: &Args, raw: &Value, _ctx: &StaticCtx<'_>) -> Result<(), ArgError> {
         // Looked up raw: a templated `enabled` is `None` until rendered.
         let given = |k: &str| raw.get(k).is_some_and(|v| !v.is_null());
         if !given("state") && !given("enabled") && !given("daemon_reload") && !given("daemon-reload") {
@@ -138,11 +88,7 @@ impl Module for Service {
         Ok(())
     }
 
-    async fn run(&self, ctx: &ModuleCtx<'_>, raw: &Value) -> Result<ModuleResult, HostError> {
-        let a = match args::parse::<Args>(self.name(), raw).and_then(|a| a.check().map(|()| a)) {
-            Ok(a) => a,
-            Err(e) => return Ok(ModuleResult::failed(e.message)),
-        };
+    async fn run(&self, ctx: &ModuleCtx<'_>, a: Args) -> Result<ModuleResult, Failure> {
         let cmd = RemoteCommand::new(script(&a, ctx.check_mode)).run_as(ctx.run_as.cloned());
         let out = ctx.host.run(&cmd).await?;
         let (marks, _) = split_marks(&out.stdout);

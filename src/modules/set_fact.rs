@@ -1,9 +1,8 @@
 //! `set_fact`: set variables on the host, on the controller.
 
-use super::{ArgError, Module, ModuleCtx, ModuleResult, StaticCtx};
-use crate::host::HostError;
+use super::{ArgError, Failure, ModuleCtx, ModuleResult, StaticCtx, TypedModule};
 use async_trait::async_trait;
-use serde_json::{json, Value};
+use serde_json::{json, Map, Value};
 
 pub struct SetFact;
 
@@ -17,7 +16,10 @@ fn is_identifier(name: &str) -> bool {
 }
 
 #[async_trait]
-impl Module for SetFact {
+impl TypedModule for SetFact {
+    /// Any keys: each names a variable.
+    type Args = Map<String, Value>;
+
     fn name(&self) -> &'static str {
         "set_fact"
     }
@@ -26,12 +28,13 @@ impl Module for SetFact {
         true
     }
 
-    fn check_args(&self, raw: &Value, _ctx: &StaticCtx<'_>) -> Result<(), ArgError> {
-        let Some(obj) = raw.as_object() else {
-            return Err(ArgError::new(
-                "`set_fact` takes a mapping of variable names to values",
-            ));
-        };
+    fn parse(&self, raw: &Value) -> Result<Self::Args, ArgError> {
+        raw.as_object()
+            .cloned()
+            .ok_or_else(|| ArgError::new("`set_fact` takes a mapping of variable names to values"))
+    }
+
+    fn check_static(&self, obj: &Self::Args, _raw: &Value, _ctx: &StaticCtx<'_>) -> Result<(), ArgError> {
         if let Some(raw) = obj.get("_raw_params") {
             return Err(
                 ArgError::new(format!("`set_fact` needs `name: value` pairs, not `{raw}`"))
@@ -52,15 +55,17 @@ impl Module for SetFact {
         Ok(())
     }
 
-    async fn run(&self, _ctx: &ModuleCtx<'_>, raw: &Value) -> Result<ModuleResult, HostError> {
+    fn defines_vars(&self, obj: &Self::Args) -> Vec<String> {
+        obj.keys()
+            .filter(|k| !OPTIONS.contains(&k.as_str()) && k.as_str() != "_raw_params")
+            .cloned()
+            .collect()
+    }
+
+    async fn run(&self, _ctx: &ModuleCtx<'_>, obj: Self::Args) -> Result<ModuleResult, Failure> {
         let mut r = ModuleResult::ok();
-        let Some(obj) = raw.as_object() else {
-            return Ok(ModuleResult::failed(
-                "`set_fact` takes a mapping of variable names to values",
-            ));
-        };
-        for (k, v) in obj.iter().filter(|(k, _)| !OPTIONS.contains(&k.as_str())) {
-            r.facts.insert(k.clone(), v.clone());
+        for (k, v) in obj.into_iter().filter(|(k, _)| !OPTIONS.contains(&k.as_str())) {
+            r.facts.insert(k, v);
         }
         r.extra.insert("ansible_facts".into(), json!(r.facts));
         Ok(r)
@@ -70,6 +75,7 @@ impl Module for SetFact {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::modules::{Module, StaticCtx};
     use std::path::Path;
 
     #[test]

@@ -2,9 +2,9 @@
 //! addresses, package and service manager. Returned both as `ansible_*` variables and
 //! under `ansible_facts` without the prefix, as Ansible does.
 
-use super::args::{self, split_marks, MARK};
-use super::{ArgError, Module, ModuleCtx, ModuleResult, StaticCtx};
-use crate::host::{HostError, RemoteCommand};
+use super::args::{split_marks, MARK};
+use super::{Failure, ModuleCtx, ModuleResult, TypedModule};
+use crate::host::{sh_script, RemoteCommand};
 use crate::vars::VarMap;
 use async_trait::async_trait;
 use indexmap::IndexMap;
@@ -16,7 +16,7 @@ pub struct Setup;
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 #[allow(dead_code)]
-struct Args {
+pub struct Args {
     /// Accepted for compatibility: the same small set is always gathered.
     #[serde(default)]
     gather_subset: Option<Value>,
@@ -34,50 +34,7 @@ struct Args {
 /// hostname -f, id, ip twice, nproc, date): files are read with the shell's `read`, and
 /// the UTC time is worked out from the epoch on the controller.
 pub fn script() -> String {
-    r#"m='__zdd__ '
-nl='
-'
-set -- $(uname -snrm)
-echo "${m}system=$1"; echo "${m}nodename=$2"; echo "${m}hostname=$2"; echo "${m}kernel=$3"; echo "${m}machine=$4"
-if [ -r /proc/sys/kernel/version ]; then read -r v </proc/sys/kernel/version; else v=$(uname -v); fi
-echo "${m}kernel_version=$v"
-echo "${m}fqdn=$(hostname -f 2>/dev/null || uname -n)"
-echo "${m}user_id=$(id -un 2>/dev/null)"
-if [ -r /etc/os-release ]; then
-  (. /etc/os-release; echo "${m}os_id=${ID-}"; echo "${m}os_id_like=${ID_LIKE-}"; echo "${m}os_version=${VERSION_ID-}"
-   echo "${m}os_name=${NAME-}"; echo "${m}os_codename=${VERSION_CODENAME-}")
-fi
-[ -r /etc/debian_version ] && read -r v </etc/debian_version && echo "${m}debian_version=$v"
-[ -r /etc/redhat-release ] && read -r v </etc/redhat-release && echo "${m}redhat_release=$v"
-if command -v ip >/dev/null 2>&1; then
-  r=$(ip -4 route show default 2>/dev/null)
-  set -- ${r%%"$nl"*}
-  while [ $# -gt 1 ]; do
-    case $1 in via) echo "${m}gateway=$2" ;; dev) echo "${m}interface=$2" ;; esac
-    shift
-  done
-  ip -4 -o addr show 2>/dev/null | while read -r _ dev _ addr _; do echo "${m}addr=$dev $addr"; done
-elif [ -r /proc/net/route ]; then
-  while read -r dev dst _; do
-    [ "$dst" = 00000000 ] && { echo "${m}interface=$dev"; break; }
-  done </proc/net/route
-fi
-for p in apt-get:apt dnf:dnf yum:yum apk:apk zypper:zypper pacman:pacman; do
-  if command -v "${p%%:*}" >/dev/null 2>&1; then echo "${m}pkg_mgr=${p#*:}"; break; fi
-done
-if [ -d /run/systemd/system ]; then echo "${m}service_mgr=systemd"
-else
-  v=; [ -r /proc/1/comm ] && read -r v </proc/1/comm
-  echo "${m}proc_1=$v"
-  command -v openrc >/dev/null 2>&1 && echo "${m}openrc=1"
-fi
-echo "${m}vcpus=$(nproc 2>/dev/null || grep -c ^processor /proc/cpuinfo)"
-while read -r k v _; do
-  [ "$k" = MemTotal: ] && { echo "${m}memtotal_kb=$v"; break; }
-done </proc/meminfo
-echo "${m}date=$(date '+%s %Y %m %d %H %M %S')"
-"#
-    .replace("'__zdd__ '", &format!("'{MARK}'"))
+    sh_script(&[("m", MARK)], include_str!("setup.sh"))
 }
 
 /// `2024-05-01T12:00:00Z` for seconds since the epoch (days to civil date after
@@ -301,7 +258,9 @@ pub fn as_vars(facts: Map<String, Value>) -> VarMap {
 }
 
 #[async_trait]
-impl Module for Setup {
+impl TypedModule for Setup {
+    type Args = Args;
+
     fn name(&self) -> &'static str {
         "setup"
     }
@@ -310,14 +269,7 @@ impl Module for Setup {
         &["gather_facts"]
     }
 
-    fn check_args(&self, raw: &Value, _ctx: &StaticCtx<'_>) -> Result<(), ArgError> {
-        args::parse::<Args>(self.name(), raw).map(|_| ())
-    }
-
-    async fn run(&self, ctx: &ModuleCtx<'_>, raw: &Value) -> Result<ModuleResult, HostError> {
-        if let Err(e) = args::parse::<Args>(self.name(), raw) {
-            return Ok(ModuleResult::failed(e.message));
-        }
+    async fn run(&self, ctx: &ModuleCtx<'_>, _a: Args) -> Result<ModuleResult, Failure> {
         let cmd = RemoteCommand::new(script()).run_as(ctx.run_as.cloned());
         let out = ctx.host.run(&cmd).await?;
         if out.rc != 0 && !out.stdout.contains(MARK) {

@@ -2,8 +2,9 @@
 //! the running and the result shape, only building the command line differently.
 
 use super::args::{self, split_marks, trim_end_newlines, MARK};
-use super::{ArgError, Module, ModuleCtx, ModuleResult, StaticCtx};
+use super::{ArgError, Failure, ModuleCtx, ModuleResult, TypedModule};
 use crate::host::{sh_quote, HostError, RemoteCommand};
+use crate::lb::{self, Endpoint, LbChange};
 use async_trait::async_trait;
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -16,7 +17,7 @@ const FREE_FORM_OPTIONS: &[&str] = &["chdir", "creates", "removes", "executable"
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct Args {
+pub struct Args {
     #[serde(default, rename = "_raw_params")]
     raw_params: Option<String>,
     #[serde(default)]
@@ -53,6 +54,11 @@ pub(super) struct Spec {
 }
 
 impl Args {
+    /// The command as written, for what it does to a load balancer.
+    fn text(&self) -> Option<&str> {
+        self.raw_params.as_deref().or(self.cmd.as_deref())
+    }
+
     fn command(&self) -> Result<&str, ArgError> {
         match (&self.raw_params, &self.cmd) {
             (Some(_), Some(_)) => {
@@ -65,7 +71,9 @@ impl Args {
 }
 
 #[async_trait]
-impl Module for Shell {
+impl TypedModule for Shell {
+    type Args = Args;
+
     fn name(&self) -> &'static str {
         "shell"
     }
@@ -74,37 +82,39 @@ impl Module for Shell {
         true
     }
 
-    fn check_args(&self, raw: &Value, _ctx: &StaticCtx<'_>) -> Result<(), ArgError> {
-        let a: Args = args::parse(self.name(), &args::lift_free_form_options(raw, FREE_FORM_OPTIONS))?;
+    fn parse(&self, raw: &Value) -> Result<Args, ArgError> {
+        args::parse(self.name(), &args::lift_free_form_options(raw, FREE_FORM_OPTIONS))
+    }
+
+    fn check(&self, a: &Args, _raw: &Value) -> Result<(), ArgError> {
         a.command().map(|_| ())
     }
 
-    async fn run(&self, ctx: &ModuleCtx<'_>, raw: &Value) -> Result<ModuleResult, HostError> {
-        let a: Args = match args::parse(self.name(), &args::lift_free_form_options(raw, FREE_FORM_OPTIONS)) {
-            Ok(a) => a,
-            Err(e) => return Ok(ModuleResult::failed(e.message)),
-        };
-        let cmd = match a.command() {
-            Ok(c) => c.to_owned(),
-            Err(e) => return Ok(ModuleResult::failed(e.message)),
-        };
+    /// The workshop's `echo "disable server ..." | socat ...`.
+    fn lb_changes(&self, a: &Args) -> Vec<LbChange> {
+        a.text().map(lb::changes_in_command).unwrap_or_default()
+    }
+
+    fn lb_endpoints(&self, a: &Args) -> Vec<Endpoint> {
+        a.text().map(lb::endpoints_in_command).unwrap_or_default()
+    }
+
+    async fn run(&self, ctx: &ModuleCtx<'_>, a: Args) -> Result<ModuleResult, Failure> {
+        let cmd = a.command()?.to_owned();
         let cmdline = match &a.executable {
             Some(exe) => format!("exec {} -c {}", sh_quote(exe), sh_quote(&cmd)),
             None => cmd,
         };
-        run_spec(
-            ctx,
-            Spec {
-                cmdline,
-                chdir: a.chdir,
-                creates: a.creates,
-                removes: a.removes,
-                stdin: a.stdin,
-                stdin_add_newline: a.stdin_add_newline.unwrap_or(true),
-                strip_empty_ends: a.strip_empty_ends.unwrap_or(true),
-            },
-        )
-        .await
+        let spec = Spec {
+            cmdline,
+            chdir: a.chdir,
+            creates: a.creates,
+            removes: a.removes,
+            stdin: a.stdin,
+            stdin_add_newline: a.stdin_add_newline.unwrap_or(true),
+            strip_empty_ends: a.strip_empty_ends.unwrap_or(true),
+        };
+        Ok(run_spec(ctx, spec).await?)
     }
 }
 

@@ -2,8 +2,7 @@
 
 use super::args::{self, check_choice};
 use super::put::{put, PutFile};
-use super::{find_local_file, ArgError, Module, ModuleCtx, ModuleResult, StaticCtx};
-use crate::host::HostError;
+use super::{find_local_file, ArgError, Failure, ModuleCtx, ModuleResult, StaticCtx, TypedModule};
 use async_trait::async_trait;
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -12,7 +11,7 @@ pub struct Template;
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct Args {
+pub struct Args {
     src: String,
     dest: String,
     #[serde(default, deserialize_with = "args::opt_mode")]
@@ -32,13 +31,14 @@ struct Args {
 }
 
 #[async_trait]
-impl Module for Template {
+impl TypedModule for Template {
+    type Args = Args;
+
     fn name(&self) -> &'static str {
         "template"
     }
 
-    fn check_args(&self, raw: &Value, ctx: &StaticCtx<'_>) -> Result<(), ArgError> {
-        let a: Args = args::parse(self.name(), raw)?;
+    fn check_static(&self, a: &Args, _raw: &Value, ctx: &StaticCtx<'_>) -> Result<(), ArgError> {
         check_choice(
             "newline_sequence",
             a.newline_sequence.as_deref(),
@@ -56,26 +56,15 @@ impl Module for Template {
         Ok(())
     }
 
-    async fn run(&self, ctx: &ModuleCtx<'_>, raw: &Value) -> Result<ModuleResult, HostError> {
-        let a: Args = match args::parse(self.name(), raw) {
-            Ok(a) => a,
-            Err(e) => return Ok(ModuleResult::failed(e.message)),
-        };
-        let Some(path) = find_local_file(ctx.playbook_dir, "templates", &a.src) else {
-            return Ok(ModuleResult::failed(format!(
-                "Could not find or access '{}'",
-                a.src
-            )));
-        };
-        let source = match std::fs::read_to_string(&path) {
-            Ok(s) => s,
-            Err(e) => {
-                return Ok(ModuleResult::failed(format!(
-                    "cannot read {}: {e}",
-                    path.display()
-                )))
-            }
-        };
+    fn template_files(&self, a: &Args) -> Vec<String> {
+        vec![a.src.clone()]
+    }
+
+    async fn run(&self, ctx: &ModuleCtx<'_>, a: Args) -> Result<ModuleResult, Failure> {
+        let path = find_local_file(ctx.playbook_dir, "templates", &a.src)
+            .ok_or_else(|| format!("Could not find or access '{}'", a.src))?;
+        let source =
+            std::fs::read_to_string(&path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
         // Ansible defines these while rendering a template.
         let mut extra = crate::vars::VarMap::new();
         if !ctx.vars.contains("ansible_managed") {
@@ -84,14 +73,14 @@ impl Module for Template {
         extra.insert("template_path".into(), json!(path.display().to_string()));
         extra.insert("template_destpath".into(), json!(a.dest));
         let vars = ctx.vars.with(extra);
-        let mut text = match ctx.templater.render_file(&a.src, &source, &vars) {
-            Ok(t) => t,
-            Err(e) => return Ok(ModuleResult::failed(e.message)),
-        };
+        let mut text = ctx
+            .templater
+            .render_file(&a.src, &source, &vars)
+            .map_err(|e| e.message)?;
         if let Some(nl) = a.newline_sequence.as_deref().filter(|nl| *nl != "\n") {
             text = text.replace('\n', nl);
         }
-        put(
+        let result = put(
             ctx,
             &PutFile {
                 dest: &a.dest,
@@ -105,6 +94,7 @@ impl Module for Template {
                 name_in_dir: None,
             },
         )
-        .await
+        .await?;
+        Ok(result)
     }
 }

@@ -6,8 +6,8 @@
 //! marker lines. The request body travels on the command's standard input.
 
 use super::args::{self, check_choice, is_template};
-use super::{ArgError, Module, ModuleCtx, ModuleResult, StaticCtx};
-use crate::host::{sh_quote, HostError, RemoteCommand};
+use super::{ArgError, Failure, ModuleCtx, ModuleResult, StaticCtx, TypedModule};
+use crate::host::{sh_script, RemoteCommand};
 use async_trait::async_trait;
 use serde::de::{Deserializer, Error as _};
 use serde::Deserialize;
@@ -24,7 +24,7 @@ const BODY: &str = "__zdd_uri_body__";
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct Args {
+pub struct Args {
     url: String,
     #[serde(default, deserialize_with = "args::opt_text")]
     method: Option<String>,
@@ -187,17 +187,8 @@ fn form_escape(s: &str) -> String {
 }
 
 fn script(a: &Args, content_type: Option<&str>, has_body: bool) -> String {
-    let mut words: Vec<String> = vec!["-sS".into(), "-X".into(), sh_quote(&a.method())];
-    words.push(format!("--max-time {}", a.timeout()));
-    if a.follow() {
-        words.push("-L".into());
-    }
-    if a.validate_certs == Some(false) {
-        words.push("-k".into());
-    }
-    if a.method() == "HEAD" {
-        words.push("-I".into());
-    }
+    let flag = |b: bool| if b { "1" } else { "0" };
+    let mut headers = Vec::new();
     let mut has_content_type = false;
     for (k, v) in a.headers.iter().flatten() {
         has_content_type |= k.eq_ignore_ascii_case("content-type");
@@ -205,41 +196,30 @@ fn script(a: &Args, content_type: Option<&str>, has_body: bool) -> String {
             Value::String(s) => s.clone(),
             other => other.to_string(),
         };
-        words.push(format!("-H {}", sh_quote(&format!("{k}: {v}"))));
+        headers.push(format!("{k}: {v}"));
     }
     if let (Some(ct), false) = (content_type, has_content_type) {
-        words.push(format!("-H {}", sh_quote(&format!("Content-Type: {ct}"))));
+        headers.push(format!("Content-Type: {ct}"));
     }
-    if has_body {
-        words.push("--data-binary @-".into());
-    }
-    if let Some(user) = &a.user {
-        let password = a.password.as_deref().unwrap_or("");
-        words.push(format!("-u {}", sh_quote(&format!("{user}:{password}"))));
-    }
-    format!(
-        r##"command -v curl >/dev/null 2>&1 || {{ echo "the uri module needs curl on this host" >&2; exit 127; }}
-tmp=$(mktemp -d) || exit 1
-trap 'rm -rf "$tmp"' EXIT
-curl {words} {stdin} -o "$tmp/body" -D "$tmp/headers" \
-  -w '%{{http_code}}\n%{{url_effective}}\n%{{num_redirects}}\n%{{time_total}}\n' -- {url} >"$tmp/meta" 2>"$tmp/err"
-rc=$?
-echo {meta}
-echo "$rc"
-cat "$tmp/meta"
-echo {headers}
-cat "$tmp/headers" 2>/dev/null
-echo {body}
-cat "$tmp/body" 2>/dev/null
-cat "$tmp/err" >&2
-exit 0
-"##,
-        words = words.join(" "),
-        stdin = if has_body { "" } else { "</dev/null" },
-        url = sh_quote(&a.url),
-        meta = META,
-        headers = HEADERS,
-        body = BODY,
+    let credentials = a
+        .user
+        .as_ref()
+        .map(|user| format!("{user}:{}", a.password.as_deref().unwrap_or("")));
+    sh_script(
+        &[
+            ("method", &a.method()),
+            ("max_time", &a.timeout().to_string()),
+            ("follow", flag(a.follow())),
+            ("insecure", flag(a.validate_certs == Some(false))),
+            ("headers", &headers.join("\n")),
+            ("has_body", flag(has_body)),
+            ("credentials", credentials.as_deref().unwrap_or("")),
+            ("url", &a.url),
+            ("meta", META),
+            ("headers_mark", HEADERS),
+            ("body_mark", BODY),
+        ],
+        include_str!("uri.sh"),
     )
 }
 
@@ -351,29 +331,26 @@ fn result(a: &Args, resp: &Response, stderr: &str) -> ModuleResult {
 }
 
 #[async_trait]
-impl Module for Uri {
+impl TypedModule for Uri {
+    type Args = Args;
+
     fn name(&self) -> &'static str {
         "uri"
     }
 
-    fn check_args(&self, raw: &Value, _ctx: &StaticCtx<'_>) -> Result<(), ArgError> {
-        let a = args::parse::<Args>(self.name(), raw)?;
-        a.check()?;
+    fn check(&self, a: &Args, _raw: &Value) -> Result<(), ArgError> {
+        a.check()
+    }
+
+    fn check_static(&self, a: &Args, raw: &Value, _ctx: &StaticCtx<'_>) -> Result<(), ArgError> {
         if !raw.to_string().contains("{{") {
             a.payload().map_err(|e| ArgError::new(e).key("body"))?;
         }
         Ok(())
     }
 
-    async fn run(&self, ctx: &ModuleCtx<'_>, raw: &Value) -> Result<ModuleResult, HostError> {
-        let a = match args::parse::<Args>(self.name(), raw).and_then(|a| a.check().map(|()| a)) {
-            Ok(a) => a,
-            Err(e) => return Ok(ModuleResult::failed(e.message)),
-        };
-        let payload = match a.payload() {
-            Ok(p) => p,
-            Err(e) => return Ok(ModuleResult::failed(e)),
-        };
+    async fn run(&self, ctx: &ModuleCtx<'_>, a: Args) -> Result<ModuleResult, Failure> {
+        let payload = a.payload()?;
         let content_type = payload.as_ref().and_then(|(_, ct)| *ct);
         let mut cmd =
             RemoteCommand::new(script(&a, content_type, payload.is_some())).run_as(ctx.run_as.cloned());

@@ -2,8 +2,8 @@
 //! file to appear (holding a pattern) or go. A POSIX sh loop on the target, one round trip.
 
 use super::args::{self, check_choice, split_marks, MARK};
-use super::{ArgError, Module, ModuleCtx, ModuleResult, StaticCtx};
-use crate::host::{sh_quote, HostError, RemoteCommand};
+use super::{ArgError, Failure, ModuleCtx, ModuleResult, TypedModule};
+use crate::host::{sh_script, RemoteCommand};
 use async_trait::async_trait;
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -15,7 +15,7 @@ const STATES: &[&str] = &["started", "stopped", "present", "absent", "drained"];
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct Args {
+pub struct Args {
     #[serde(default, deserialize_with = "args::opt_text")]
     host: Option<String>,
     #[serde(default, deserialize_with = "args::opt_u16")]
@@ -79,67 +79,33 @@ fn secs(s: f64) -> String {
 fn script(a: &Args) -> String {
     let state = a.state.as_deref().unwrap_or("started");
     let check = match (a.port, &a.path, state) {
-        (Some(_), _, "stopped" | "absent") => "! port_open",
-        (Some(_), _, "drained") => "[ \"$(conns)\" = 0 ]",
+        (Some(_), _, "stopped" | "absent") => "port_closed",
+        (Some(_), _, "drained") => "drained",
         (Some(_), _, _) if a.search_regex.is_some() => "port_matches",
         (Some(_), _, _) => "port_open",
-        (None, Some(_), "absent" | "stopped") => "[ ! -e \"$path\" ]",
-        (None, Some(_), _) if a.search_regex.is_some() => {
-            "[ -f \"$path\" ] && grep -Eq -- \"$regex\" \"$path\""
-        }
-        (None, Some(_), _) => "[ -e \"$path\" ]",
-        // Neither port nor path: Ansible just sleeps for `timeout`.
-        (None, None, _) => "[ \"$(date +%s)\" -ge \"$end\" ]",
+        (None, Some(_), "absent" | "stopped") => "path_absent",
+        (None, Some(_), _) if a.search_regex.is_some() => "path_matches",
+        (None, Some(_), _) => "path_present",
+        (None, None, _) => "sleep",
     };
-    format!(
-        r#"host={host}; port={port}; path={path}; regex={regex}
-ct={ct}; pause={sleep}
-# Probing a port with what the target has: nc (openbsd, traditional and nmap's all take
-# -z -w), else bash's /dev/tcp (under `timeout` when present), else busybox nc.
-port_open() {{
-  if command -v nc >/dev/null 2>&1; then nc -z -w "$ct" "$host" "$port" </dev/null >/dev/null 2>&1
-  elif command -v bash >/dev/null 2>&1; then
-    if command -v timeout >/dev/null 2>&1; then to="timeout $ct"; else to=; fi
-    $to bash -c 'exec 3<>"/dev/tcp/$0/$1"' "$host" "$port" 2>/dev/null
-  elif command -v busybox >/dev/null 2>&1; then busybox nc -z -w "$ct" "$host" "$port" </dev/null >/dev/null 2>&1
-  else echo "cannot probe ports on this host: no nc, bash or busybox" >&2; exit 2; fi
-}}
-# bash reads line by line and stops at the first match; `nc | grep` would hold the
-# connection open until nc's idle timeout when the server keeps talking (or keeps quiet).
-port_matches() {{
-  if command -v bash >/dev/null 2>&1; then
-    bash -c 'exec 3<>"/dev/tcp/$0/$1" || exit 1
-      while IFS= read -r -t "$3" line <&3 || [ -n "$line" ]; do [[ $line =~ $2 ]] && exit 0; line=; done
-      exit 1' "$host" "$port" "$regex" "$ct" 2>/dev/null
-  else nc -w "$ct" "$host" "$port" </dev/null 2>/dev/null | grep -Eq -- "$regex"; fi
-}}
-# ESTABLISHED (state 01) connections whose local port is ours, from the kernel's tables.
-conns() {{
-  awk -v p="$(printf ':%04X' "$port")" 'substr($2, length($2) - 4) == p && $4 == "01" {{ n++ }} END {{ print n + 0 }}' \
-    /proc/net/tcp /proc/net/tcp6 2>/dev/null
-}}
-{delay}start=$(date +%s); end=$((start + {timeout}))
-while :; do
-  if {check}; then echo "{m}elapsed=$(( $(date +%s) - start ))"; exit 0; fi
-  [ "$(date +%s)" -ge "$end" ] && break
-  sleep "$pause"
-done
-echo "{m}elapsed=$(( $(date +%s) - start ))"
-exit 3
-"#,
-        host = sh_quote(a.host.as_deref().unwrap_or("127.0.0.1")),
-        port = a.port.map(|p| p.to_string()).unwrap_or_default(),
-        path = sh_quote(a.path.as_deref().unwrap_or("")),
-        regex = sh_quote(a.search_regex.as_deref().unwrap_or("")),
-        ct = secs(a.connect_timeout.unwrap_or(5.0).ceil().max(1.0)),
-        sleep = secs(a.sleep.unwrap_or(1.0)),
-        // No `sleep 0`: every program started costs a fork and an exec.
-        delay = match a.delay.unwrap_or(0.0) {
-            d if d > 0.0 => format!("sleep {}\n", secs(d)),
-            _ => String::new(),
-        },
-        timeout = secs(a.timeout().ceil()),
-        m = MARK,
+    let delay = match a.delay.unwrap_or(0.0) {
+        d if d > 0.0 => secs(d),
+        _ => String::new(),
+    };
+    sh_script(
+        &[
+            ("m", MARK),
+            ("host", a.host.as_deref().unwrap_or("127.0.0.1")),
+            ("port", &a.port.map(|p| p.to_string()).unwrap_or_default()),
+            ("path", a.path.as_deref().unwrap_or("")),
+            ("regex", a.search_regex.as_deref().unwrap_or("")),
+            ("ct", &secs(a.connect_timeout.unwrap_or(5.0).ceil().max(1.0))),
+            ("pause", &secs(a.sleep.unwrap_or(1.0))),
+            ("delay", &delay),
+            ("timeout", &secs(a.timeout().ceil())),
+            ("check", check),
+        ],
+        include_str!("wait_for.sh"),
     )
 }
 
@@ -169,20 +135,18 @@ fn timeout_message(a: &Args) -> String {
 }
 
 #[async_trait]
-impl Module for WaitFor {
+impl TypedModule for WaitFor {
+    type Args = Args;
+
     fn name(&self) -> &'static str {
         "wait_for"
     }
 
-    fn check_args(&self, raw: &Value, _ctx: &StaticCtx<'_>) -> Result<(), ArgError> {
-        args::parse::<Args>(self.name(), raw)?.check(raw)
+    fn check(&self, a: &Args, raw: &Value) -> Result<(), ArgError> {
+        a.check(raw)
     }
 
-    async fn run(&self, ctx: &ModuleCtx<'_>, raw: &Value) -> Result<ModuleResult, HostError> {
-        let a = match args::parse::<Args>(self.name(), raw).and_then(|a| a.check(raw).map(|()| a)) {
-            Ok(a) => a,
-            Err(e) => return Ok(ModuleResult::failed(e.message)),
-        };
+    async fn run(&self, ctx: &ModuleCtx<'_>, a: Args) -> Result<ModuleResult, Failure> {
         let mut cmd = RemoteCommand::new(script(&a)).run_as(ctx.run_as.cloned());
         let budget = a.delay.unwrap_or(0.0) + a.timeout() + a.connect_timeout.unwrap_or(5.0) + 30.0;
         cmd.timeout = Some(Duration::from_secs_f64(budget));
@@ -226,6 +190,7 @@ mod tests {
     use super::*;
     use crate::host::local::LocalHost;
     use crate::modules::ModuleCtx;
+    use crate::modules::{Module, StaticCtx};
     use crate::template::Templater;
     use crate::vars::Context;
     use std::io::Write;
@@ -251,7 +216,7 @@ mod tests {
             check_mode: false,
             diff: false,
         };
-        WaitFor.run(&ctx, &args).await.unwrap()
+        Module::run(&WaitFor, &ctx, &args).await.unwrap()
     }
 
     /// A server that greets every client with a banner and keeps the connection open.

@@ -71,7 +71,10 @@ impl Runner {
                 {
                     continue;
                 }
-                if task.module == "meta" {
+                if crate::modules::registry()
+                    .get(&task.module)
+                    .is_some_and(|m| m.directs_the_runner())
+                {
                     let flow = self.run_meta(env, task, state, active).await;
                     if flow.is_some() {
                         return flow;

@@ -4,33 +4,20 @@
 
 use super::Runner;
 use crate::inventory::Inventory;
-use crate::modules::add_host::group_list;
-use crate::modules::ModuleResult;
-use crate::vars::VarMap;
-use serde_json::Value;
+use crate::modules::{InventoryChange, ModuleResult};
 
 impl Runner {
-    /// Apply an `add_host` or `add_group` result; `changed` says whether the inventory
+    /// Apply the inventory change a result carries; `changed` says whether the inventory
     /// changed, as Ansible reports it.
     pub(super) fn apply_inventory_change(&self, host: &str, mut result: ModuleResult) -> ModuleResult {
-        if let Some(add) = result.extra.get("add_host").cloned() {
-            let name = add.get("host_name").and_then(Value::as_str).unwrap_or_default();
-            let groups = add.get("groups").map(group_list).unwrap_or_default();
-            let vars: VarMap = match add.get("host_vars") {
-                Some(Value::Object(m)) => m.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
-                _ => VarMap::new(),
-            };
-            if !name.is_empty() {
-                result.changed = self.change_inventory(name, |inv| inv.add_host(name, &groups, vars));
+        match result.inventory.take() {
+            Some(InventoryChange::AddHost { name, groups, vars }) => {
+                result.changed = self.change_inventory(&name, |inv| inv.add_host(&name, &groups, vars));
             }
-        }
-        if let Some(Value::String(group)) = result.extra.get("add_group").cloned() {
-            let parents = result
-                .extra
-                .get("parent_groups")
-                .map(group_list)
-                .unwrap_or_default();
-            result.changed = self.change_inventory(host, |inv| group_by(inv, host, &group, &parents));
+            Some(InventoryChange::GroupBy { group, parents }) => {
+                result.changed = self.change_inventory(host, |inv| group_by(inv, host, &group, &parents));
+            }
+            None => {}
         }
         result
     }

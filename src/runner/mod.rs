@@ -413,13 +413,14 @@ impl Runner {
             handler,
         });
         let shared = self.shared_vars(env, batch);
-        // `pause` bypasses the host loop in Ansible: it runs once, for the first host.
-        if task.run_once || task.module == "pause" {
+        use crate::modules::HostLoop;
+        let host_loop = crate::modules::registry()
+            .get(&task.module)
+            .map(|m| m.host_loop());
+        if task.run_once || host_loop == Some(HostLoop::OnceForAll) {
             return self.run_once(env, task, hosts, &shared).await;
         }
-        // `add_host` bypasses it too, but only that host runs it, counts it and registers
-        // its result.
-        if task.module == "add_host" {
+        if host_loop == Some(HostLoop::FirstHostOnly) {
             let Some(first) = hosts.first() else {
                 return Vec::new();
             };

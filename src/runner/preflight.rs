@@ -1,11 +1,12 @@
 //! Preflight, before the first batch: reach every host and every delegate at once, check
-//! that sudo works wherever `become` is used, and that every HAProxy socket the playbook
-//! names answers. Anything wrong stops the run here, having changed nothing.
+//! that sudo works wherever `become` is used, and that every load balancer endpoint the
+//! playbook names (an HAProxy socket) answers. Anything wrong stops the run here, having changed nothing.
 
 use super::{PlayEnv, Runner};
 use crate::error::Error;
 use crate::events::{Event, HostProblem};
-use crate::host::{sh_quote, Become, RemoteCommand};
+use crate::host::{Become, RemoteCommand};
+use crate::lb::Endpoint;
 use crate::modules::registry;
 use crate::playbook::Task;
 use crate::vars::{Context, VarMap};
@@ -21,8 +22,8 @@ struct Plan {
     hosts: IndexSet<String>,
     /// (host, become user): sudo must work without a password.
     sudo: IndexSet<(String, String)>,
-    /// (host, socket path, become user): HAProxy must answer there.
-    sockets: IndexSet<(String, String, Option<String>)>,
+    /// (host, endpoint, become user): the load balancer must answer there.
+    sockets: IndexSet<(String, Endpoint, Option<String>)>,
 }
 
 impl Runner {
@@ -62,7 +63,7 @@ impl Runner {
         let sockets = plan
             .sockets
             .iter()
-            .map(|(host, path, user)| self.check_socket(host, path, user.as_deref()));
+            .map(|(host, endpoint, user)| self.check_socket(host, endpoint, user.as_deref()));
         let (sudo, sockets) = futures::future::join(
             futures::future::join_all(sudo),
             futures::future::join_all(sockets),
@@ -85,7 +86,11 @@ impl Runner {
         self.events.emit(Event::Preflight {
             hosts: plan.hosts.len(),
             sudo_checked: plan.sudo.iter().map(|(h, _)| h).collect::<IndexSet<_>>().len(),
-            sockets: plan.sockets.iter().map(|(h, p, _)| format!("{h}:{p}")).collect(),
+            sockets: plan
+                .sockets
+                .iter()
+                .map(|(h, e, _)| format!("{h}:{}", e.address))
+                .collect(),
             duration_ms: started.elapsed().as_millis() as u64,
         });
         Ok(())
@@ -138,9 +143,9 @@ impl Runner {
             if let Some(b) = &run_as {
                 plan.sudo.insert((target.clone(), b.user.clone()));
             }
-            for path in self.sockets_named(task, &item_ctx) {
+            for endpoint in self.endpoints_named(task, &item_ctx) {
                 plan.sockets
-                    .insert((target.clone(), path, run_as.as_ref().map(|b| b.user.clone())));
+                    .insert((target.clone(), endpoint, run_as.as_ref().map(|b| b.user.clone())));
             }
             plan.hosts.insert(target);
         }
@@ -161,24 +166,18 @@ impl Runner {
         }
     }
 
-    /// HAProxy sockets a task talks to: the `haproxy` module's `socket`, or a `socat`
-    /// address in a shell command (the workshop's `... | socat stdio /var/lib/haproxy/stats`).
-    fn sockets_named(&self, task: &Task, ctx: &Context) -> Vec<String> {
-        let arg = |key: &str| -> Option<String> {
-            let raw = task.args.get(key)?;
-            match self.templater.render_value(raw, ctx).ok()? {
-                Value::String(s) => Some(s),
-                _ => None,
-            }
+    /// Load balancer endpoints a task talks to, as its module says (the `haproxy` module's
+    /// `socket`, a `socat` address in a shell command). Arguments are rendered one by one:
+    /// one that cannot be rendered yet is left out, the others still count.
+    fn endpoints_named(&self, task: &Task, ctx: &Context) -> Vec<Endpoint> {
+        let (Some(module), Value::Object(raw)) = (registry().get(&task.module), &task.args) else {
+            return Vec::new();
         };
-        match crate::modules::canonical_name(&task.module) {
-            "shell" | "command" => arg("_raw_params")
-                .or_else(|| arg("cmd"))
-                .map(|cmd| socat_sockets(&cmd))
-                .unwrap_or_default(),
-            "haproxy" => vec![arg("socket").unwrap_or_else(|| "/var/run/haproxy.sock".into())],
-            _ => Vec::new(),
-        }
+        let rendered: serde_json::Map<String, Value> = raw
+            .iter()
+            .filter_map(|(k, v)| Some((k.clone(), self.templater.render_value(v, ctx).ok()?)))
+            .collect();
+        module.lb_endpoints(&Value::Object(rendered))
     }
 
     /// The connection a check uses, written to the audit log like any task's.
@@ -209,90 +208,26 @@ impl Runner {
         failure.map(|why| (host.to_owned(), why))
     }
 
-    async fn check_socket(&self, host: &str, path: &str, user: Option<&str>) -> Option<(String, String)> {
+    async fn check_socket(
+        &self,
+        host: &str,
+        endpoint: &Endpoint,
+        user: Option<&str>,
+    ) -> Option<(String, String)> {
         let run_as = user.map(|user| Become {
             user: user.to_owned(),
             method: "sudo".into(),
         });
-        let cmd = RemoteCommand::new(socket_check_script(path)).run_as(run_as);
+        let cmd = RemoteCommand::new(endpoint.lb.check_script(&endpoint.address)).run_as(run_as);
+        let check = format!("preflight: {} socket", endpoint.lb.name());
         let failure = match self.connect(host, None).await {
             Err(e) => Some(e.to_string()),
-            Ok(h) => match self
-                .preflight_host(h, host, "preflight: HAProxy socket")
-                .run(&cmd)
-                .await
-            {
+            Ok(h) => match self.preflight_host(h, host, &check).run(&cmd).await {
                 Ok(out) if out.rc == 0 => None,
                 Ok(out) => Some(out.stderr.trim().to_owned()),
                 Err(e) => Some(e.to_string()),
             },
         };
         failure.map(|why| (host.to_owned(), why))
-    }
-}
-
-/// A shell script that succeeds only if HAProxy answers `show info` on the socket.
-fn socket_check_script(path: &str) -> String {
-    let sock = sh_quote(path);
-    format!(
-        "[ -S {sock} ] || {{ echo \"no HAProxy socket at \"{sock} >&2; exit 1; }}\n\
-         command -v socat >/dev/null || {{ echo 'socat is not installed' >&2; exit 1; }}\n\
-         out=$(printf 'show info\\n' | socat -t 5 stdio unix-connect:{sock} 2>&1) || {{ echo \"$out\" >&2; exit 1; }}\n\
-         case \"$out\" in *Name:*) ;; *) echo \"HAProxy did not answer on \"{sock}\": $out\" >&2; exit 1 ;; esac"
-    )
-}
-
-/// The unix socket paths among the addresses of every `socat` in a shell command.
-pub(super) fn socat_sockets(command: &str) -> Vec<String> {
-    let mut paths = Vec::new();
-    for segment in command.split(['|', ';', '&', '(', ')', '\n']) {
-        let mut words = segment.split_whitespace();
-        if words.next().is_none_or(|w| w.rsplit('/').next() != Some("socat")) {
-            continue;
-        }
-        for word in words.take_while(|w| !w.starts_with(['>', '<'])) {
-            let word = word.trim_matches(|c| c == '"' || c == '\'');
-            let lower = word.to_ascii_lowercase();
-            let path = ["unix-connect:", "unix-client:", "unix:"]
-                .iter()
-                .find_map(|prefix| lower.starts_with(prefix).then(|| &word[prefix.len()..]))
-                .unwrap_or(word);
-            if path.starts_with('/') {
-                paths.push(path.to_owned());
-            }
-        }
-    }
-    paths
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn finds_sockets_in_the_workshop_commands() {
-        assert_eq!(
-            socat_sockets(r#"echo "disable server loadbalancer/web1" | socat stdio /var/lib/haproxy/stats"#),
-            ["/var/lib/haproxy/stats"]
-        );
-        assert_eq!(
-            socat_sockets("echo 'show stat' | /usr/bin/socat -t 2 STDIO UNIX-CONNECT:/run/haproxy/admin.sock; echo done"),
-            ["/run/haproxy/admin.sock"]
-        );
-        assert!(socat_sockets("echo socat-free command > /tmp/x").is_empty());
-        assert!(socat_sockets("socat TCP:127.0.0.1:80 stdio").is_empty());
-    }
-
-    #[test]
-    fn socket_check_script_quotes_the_path() {
-        let script = socket_check_script("/tmp/with space/haproxy.sock");
-        assert!(
-            script.contains("[ -S '/tmp/with space/haproxy.sock' ]"),
-            "{script}"
-        );
-        assert!(
-            script.contains("unix-connect:'/tmp/with space/haproxy.sock'"),
-            "{script}"
-        );
     }
 }

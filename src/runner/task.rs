@@ -277,7 +277,7 @@ impl Runner {
             )
             .await;
         if matches!(run.status, Status::Ok | Status::Changed) {
-            self.rotation.observe(task, &args, host, target);
+            self.rotation.observe(module.lb_changes(&args), host, target);
         }
         run
     }
@@ -476,7 +476,9 @@ impl Runner {
             ignored,
             rc: run.result.get("rc").and_then(Value::as_i64).map(|rc| rc as i32),
             duration_ms: started.elapsed().as_millis() as u64,
-            show_result: task.module == "debug" && run.status == Status::Ok && !task.no_log,
+            show_result: registry().get(&task.module).is_some_and(|m| m.shows_result())
+                && run.status == Status::Ok
+                && !task.no_log,
             result,
         }
     }

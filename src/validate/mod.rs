@@ -199,14 +199,8 @@ fn registered_names(play: &Play) -> BTreeSet<String> {
         .chain(&play.handlers);
     for task in all {
         names.extend(task.register.clone());
-        if task.module == "set_fact" {
-            if let Value::Object(args) = &task.args {
-                names.extend(
-                    args.keys()
-                        .filter(|k| !matches!(k.as_str(), "cacheable" | "_raw_params"))
-                        .cloned(),
-                );
-            }
+        if let Some(module) = registry().get(&task.module) {
+            names.extend(module.defines_vars(&task.args));
         }
     }
     names
@@ -324,10 +318,11 @@ impl Validator<'_> {
         if let Some(name) = &task.name {
             texts.push((Text::Template(name), kw("name"), &scope));
         }
+        let module = registry().get(&task.module);
+        let tolerated = module.map_or(&[][..], |m| m.tolerates_undefined());
         if let Value::Object(args) = &task.args {
             for (k, v) in args {
-                if task.module == "debug" && k == "var" {
-                    // `debug: var=x` prints "VARIABLE IS NOT DEFINED!" rather than failing.
+                if tolerated.contains(&k.as_str()) {
                     continue;
                 }
                 let loc = task.arg_locs.get(k).unwrap_or(&task.module_loc).clone();
@@ -383,8 +378,8 @@ impl Validator<'_> {
         for (text, loc, scope) in texts {
             self.text(task, text, &loc, scope, check_undefined);
         }
-        if task.module == "template" {
-            self.template_file(task, &scope, check_undefined);
+        for src in module.map(|m| m.template_files(&task.args)).unwrap_or_default() {
+            self.template_file(task, &src, &scope, check_undefined);
         }
     }
 
@@ -431,12 +426,9 @@ impl Validator<'_> {
         );
     }
 
-    /// A `template` task's source file: it exists (checked by the module) and reads only
+    /// A template file the task renders: it exists (checked by the module) and reads only
     /// variables that could be defined.
-    fn template_file(&mut self, task: &Task, scope: &Scope, check_undefined: bool) {
-        let Some(src) = task.args.get("src").and_then(Value::as_str) else {
-            return;
-        };
+    fn template_file(&mut self, task: &Task, src: &str, scope: &Scope, check_undefined: bool) {
         if Templater::is_template(src) {
             return;
         }

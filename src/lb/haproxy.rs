@@ -1,0 +1,176 @@
+//! HAProxy through its runtime API on a Unix socket (`stats socket ... level admin`).
+
+use super::{Action, LbChange, LoadBalancer};
+use crate::host::sh_script;
+use regex::Regex;
+use std::sync::OnceLock;
+
+pub struct Haproxy;
+
+pub static HAPROXY: Haproxy = Haproxy;
+
+/// Where `community.general.haproxy` looks when a task names no `socket`.
+const DEFAULT_SOCKET: &str = "/var/run/haproxy.sock";
+
+impl Haproxy {
+    /// HAProxy's identifiers; anything else (`;`, spaces) would smuggle commands into the API.
+    pub fn valid_name(name: &str) -> bool {
+        !name.is_empty()
+            && name
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"-_.:".contains(&b))
+    }
+}
+
+impl LoadBalancer for Haproxy {
+    fn name(&self) -> &'static str {
+        "HAProxy"
+    }
+
+    fn default_endpoint(&self) -> &'static str {
+        DEFAULT_SOCKET
+    }
+
+    fn command(&self, action: Action, server: &str) -> String {
+        match action {
+            Action::Disable => format!("disable server {server}"),
+            Action::Drain => format!("set server {server} state drain"),
+            Action::Enable => format!("enable server {server}"),
+        }
+    }
+
+    fn check_script(&self, endpoint: &str) -> String {
+        sh_script(&[("sock", endpoint)], include_str!("haproxy_check.sh"))
+    }
+
+    fn restore_command(&self, server: &str, endpoint: Option<&str>) -> String {
+        let enable = self.command(Action::Enable, server);
+        match endpoint {
+            Some(socket) => format!("echo \"{enable}\" | socat stdio {socket}"),
+            None => enable,
+        }
+    }
+
+    fn endpoints_in_command(&self, command: &str) -> Vec<String> {
+        socat_sockets(command)
+    }
+
+    /// `disable server B/S` and `enable server B/S` (and `set server B/S state ...`) sent to
+    /// the runtime API in a shell command.
+    fn changes_in_command(&'static self, command: &str) -> Vec<LbChange> {
+        static RE: OnceLock<Regex> = OnceLock::new();
+        let re = RE.get_or_init(|| {
+            Regex::new(
+                r"(?:(disable|enable) server|set server) ([\w.:-]+/[\w.:-]+)(?: state (ready|drain|maint))?",
+            )
+            .expect("valid regex")
+        });
+        let socket = socat_sockets(command).into_iter().next();
+        re.captures_iter(command)
+            .filter_map(|c| {
+                let action = match (c.get(1).map(|m| m.as_str()), c.get(3).map(|m| m.as_str())) {
+                    (Some("enable"), _) | (None, Some("ready")) => Action::Enable,
+                    (Some("disable"), _) | (None, Some("maint")) => Action::Disable,
+                    (None, Some("drain")) => Action::Drain,
+                    _ => return None,
+                };
+                Some(LbChange {
+                    lb: self,
+                    server: c[2].to_owned(),
+                    action,
+                    endpoint: socket.clone(),
+                })
+            })
+            .collect()
+    }
+}
+
+/// The unix socket paths among the addresses of every `socat` in a shell command.
+fn socat_sockets(command: &str) -> Vec<String> {
+    let mut paths = Vec::new();
+    for segment in command.split(['|', ';', '&', '(', ')', '\n']) {
+        let mut words = segment.split_whitespace();
+        if words.next().is_none_or(|w| w.rsplit('/').next() != Some("socat")) {
+            continue;
+        }
+        for word in words.take_while(|w| !w.starts_with(['>', '<'])) {
+            let word = word.trim_matches(|c| c == '"' || c == '\'');
+            let lower = word.to_ascii_lowercase();
+            let path = ["unix-connect:", "unix-client:", "unix:"]
+                .iter()
+                .find_map(|prefix| lower.starts_with(prefix).then(|| &word[prefix.len()..]))
+                .unwrap_or(word);
+            if path.starts_with('/') {
+                paths.push(path.to_owned());
+            }
+        }
+    }
+    paths
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn changes(command: &str) -> Vec<LbChange> {
+        HAPROXY.changes_in_command(command)
+    }
+
+    #[test]
+    fn finds_sockets_in_the_workshop_commands() {
+        assert_eq!(
+            socat_sockets(r#"echo "disable server loadbalancer/web1" | socat stdio /var/lib/haproxy/stats"#),
+            ["/var/lib/haproxy/stats"]
+        );
+        assert_eq!(
+            socat_sockets("echo 'show stat' | /usr/bin/socat -t 2 STDIO UNIX-CONNECT:/run/haproxy/admin.sock; echo done"),
+            ["/run/haproxy/admin.sock"]
+        );
+        assert!(socat_sockets("echo socat-free command > /tmp/x").is_empty());
+        assert!(socat_sockets("socat TCP:127.0.0.1:80 stdio").is_empty());
+    }
+
+    #[test]
+    fn socket_check_script_quotes_the_path() {
+        let script = HAPROXY.check_script("/tmp/with space/haproxy.sock");
+        assert!(
+            script.starts_with("sock='/tmp/with space/haproxy.sock'\n"),
+            "{script}"
+        );
+        assert!(script.contains(r#"[ -S "$sock" ]"#), "{script}");
+        assert!(script.contains(r#""unix-connect:$sock""#), "{script}");
+    }
+
+    #[test]
+    fn reads_the_workshop_socat_commands() {
+        let disable =
+            changes(r#"echo "disable server loadbalancer/web2" | socat stdio /var/lib/haproxy/stats"#);
+        assert_eq!(
+            disable,
+            [LbChange {
+                lb: &HAPROXY,
+                server: "loadbalancer/web2".into(),
+                action: Action::Disable,
+                endpoint: Some("/var/lib/haproxy/stats".into())
+            }]
+        );
+        assert!(!changes("echo 'enable server be/web2' | socat stdio /s")[0]
+            .action
+            .takes_out());
+        assert!(
+            changes("echo 'set server be/web2 state drain' | socat stdio /s")[0]
+                .action
+                .takes_out()
+        );
+        assert!(changes("systemctl restart nginx").is_empty());
+    }
+
+    #[test]
+    fn the_way_back_is_the_enable_command() {
+        assert_eq!(
+            HAPROXY.restore_command("lb/web1", Some("/run/h.sock")),
+            r#"echo "enable server lb/web1" | socat stdio /run/h.sock"#
+        );
+        assert_eq!(HAPROXY.restore_command("lb/web1", None), "enable server lb/web1");
+    }
+}

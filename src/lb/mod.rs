@@ -1,0 +1,129 @@
+//! Load balancers zdd takes servers out of and puts back, behind one trait.
+//!
+//! One file per implementation, listed in `registry()`. What the runner needs from a load
+//! balancer is small: the runtime-API commands, a preflight check that it answers, what a
+//! shell task's command does to its servers (the workshop's `echo "disable server ..." |
+//! socat ...`), and the command that puts a server back, printed under OUT OF ROTATION
+//! when a run stops early. A module that drives one (the `haproxy` module) reports its
+//! changes through the `lb_changes`/`lb_endpoints` hooks, built with the same types.
+//!
+//! Adding a load balancer: a new file here and a line in `registry()` (and, optionally,
+//! a module file for tasks that drive it).
+
+mod haproxy;
+
+pub use haproxy::{Haproxy, HAPROXY};
+use std::fmt;
+use std::hash::{Hash, Hasher};
+
+/// What a runtime-API command does to a server.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Action {
+    /// Out of rotation at once.
+    Disable,
+    /// No new sessions; the open ones finish.
+    Drain,
+    /// Back in rotation.
+    Enable,
+}
+
+impl Action {
+    /// Disabled and drained servers alike are out of rotation.
+    pub fn takes_out(self) -> bool {
+        self != Action::Enable
+    }
+}
+
+pub trait LoadBalancer: Send + Sync {
+    /// As users know it ("HAProxy"): in messages and the audit log.
+    fn name(&self) -> &'static str;
+
+    /// Where its runtime API listens when a task names no endpoint.
+    fn default_endpoint(&self) -> &'static str;
+
+    /// The runtime-API command for `server` (`backend/server` for HAProxy).
+    fn command(&self, action: Action, server: &str) -> String;
+
+    /// A POSIX sh script that exits 0 only when the load balancer answers at `endpoint`,
+    /// and says why not on stderr.
+    fn check_script(&self, endpoint: &str) -> String;
+
+    /// The shell command an operator runs to put `server` back.
+    fn restore_command(&self, server: &str, endpoint: Option<&str>) -> String;
+
+    /// Endpoints a shell command talks to.
+    fn endpoints_in_command(&self, command: &str) -> Vec<String>;
+
+    /// What a shell command does to this load balancer's servers.
+    fn changes_in_command(&'static self, command: &str) -> Vec<LbChange>;
+}
+
+impl fmt::Debug for dyn LoadBalancer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl PartialEq for dyn LoadBalancer {
+    fn eq(&self, other: &Self) -> bool {
+        self.name() == other.name()
+    }
+}
+
+impl Eq for dyn LoadBalancer {}
+
+/// Every load balancer zdd knows. Adding one: a new file and a line here.
+pub fn registry() -> &'static [&'static dyn LoadBalancer] {
+    static REGISTRY: [&dyn LoadBalancer; 1] = [&HAPROXY];
+    &REGISTRY
+}
+
+/// A server taken out of (or put back into) rotation by a task.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LbChange {
+    pub lb: &'static dyn LoadBalancer,
+    pub server: String,
+    pub action: Action,
+    /// The endpoint the task talked to, when it named one.
+    pub endpoint: Option<String>,
+}
+
+impl LbChange {
+    pub fn restore_command(&self) -> String {
+        self.lb.restore_command(&self.server, self.endpoint.as_deref())
+    }
+}
+
+/// A load balancer's runtime API that preflight checks.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Endpoint {
+    pub lb: &'static dyn LoadBalancer,
+    pub address: String,
+}
+
+impl Hash for Endpoint {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        self.lb.name().hash(state);
+        self.address.hash(state);
+    }
+}
+
+/// What a shell command does to any known load balancer.
+pub fn changes_in_command(command: &str) -> Vec<LbChange> {
+    registry()
+        .iter()
+        .flat_map(|lb| lb.changes_in_command(command))
+        .collect()
+}
+
+/// The endpoints of any known load balancer a shell command talks to.
+pub fn endpoints_in_command(command: &str) -> Vec<Endpoint> {
+    registry()
+        .iter()
+        .flat_map(|lb| {
+            lb.endpoints_in_command(command)
+                .into_iter()
+                .map(|address| Endpoint { lb: *lb, address })
+        })
+        .collect()
+}
