@@ -3,7 +3,7 @@
 
 use crate::playbook::Section;
 use indexmap::IndexMap;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::sync::Mutex;
 
@@ -91,6 +91,14 @@ pub enum Event {
     OutOfRotation {
         servers: Vec<OutOfRotation>,
     },
+    /// What zdd knows of a server a task talks to a load balancer about: recorded before
+    /// the task sends its command (`may_be_out`), and again once the load balancer said
+    /// (`out`, `back`). The journal keeps the latest, so `zdd status` can tell after a kill.
+    Rotation {
+        #[serde(flatten)]
+        server: OutOfRotation,
+        state: RotationState,
+    },
     Recap {
         hosts: IndexMap<String, HostStats>,
         duration_ms: u64,
@@ -141,7 +149,7 @@ pub struct HostProblem {
     pub message: String,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct OutOfRotation {
     /// `backend/server` as HAProxy names it.
     pub server: String,
@@ -151,6 +159,18 @@ pub struct OutOfRotation {
     pub load_balancer: String,
     /// What puts it back, run on the load balancer.
     pub command: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RotationState {
+    /// A command that takes it out is about to be sent, or was sent and the load balancer
+    /// could not be asked since.
+    MayBeOut,
+    /// The load balancer says it takes no traffic.
+    Out,
+    /// The load balancer says it takes traffic again.
+    Back,
 }
 
 /// Ansible's per-host counters, as `PLAY RECAP` prints them.

@@ -43,6 +43,35 @@ impl LoadBalancer for Haproxy {
         sh_script(&[("sock", endpoint)], include_str!("haproxy_check.sh"))
     }
 
+    fn state_script(&self, endpoint: &str) -> String {
+        sh_script(&[("sock", endpoint)], include_str!("haproxy_state.sh"))
+    }
+
+    /// `show stat` is CSV with a `# pxname,svname,...` header; `status` says `MAINT` (also
+    /// `MAINT (via ...)`) for a disabled server and `DRAIN` for a draining one.
+    fn servers_in_rotation(&self, output: &str) -> Vec<(String, bool)> {
+        let mut lines = output.lines();
+        let Some(header) = lines.find_map(|l| l.strip_prefix("# ")) else {
+            return Vec::new();
+        };
+        let columns: Vec<&str> = header.split(',').collect();
+        let col = |name: &str| columns.iter().position(|c| *c == name);
+        let (Some(px), Some(sv), Some(status)) = (col("pxname"), col("svname"), col("status")) else {
+            return Vec::new();
+        };
+        lines
+            .filter_map(|line| {
+                let fields: Vec<&str> = line.split(',').collect();
+                let (px, sv, status) = (fields.get(px)?, fields.get(sv)?, fields.get(status)?);
+                if matches!(*sv, "FRONTEND" | "BACKEND") {
+                    return None;
+                }
+                let out = status.starts_with("MAINT") || status.starts_with("DRAIN");
+                Some((format!("{px}/{sv}"), !out))
+            })
+            .collect()
+    }
+
     fn restore_command(&self, server: &str, endpoint: Option<&str>) -> String {
         let enable = self.command(Action::Enable, server);
         match endpoint {
@@ -163,6 +192,34 @@ mod tests {
                 .takes_out()
         );
         assert!(changes("systemctl restart nginx").is_empty());
+    }
+
+    #[test]
+    fn show_stat_says_which_servers_take_traffic() {
+        let csv = "# pxname,svname,qcur,qmax,scur,smax,slim,stot,bin,bout,dreq,dresp,ereq,econ,eresp,wretr,wredis,status,weight\n\
+                   web,FRONTEND,,,0,1,2000,3,0,0,0,0,0,,,,,OPEN,\n\
+                   loadbalancer,web1,0,0,0,1,,3,0,0,,0,,0,0,0,0,UP,1\n\
+                   loadbalancer,web2,0,0,0,1,,3,0,0,,0,,0,0,0,0,MAINT,1\n\
+                   loadbalancer,web3,0,0,0,1,,3,0,0,,0,,0,0,0,0,DRAIN,1\n\
+                   loadbalancer,web4,0,0,0,1,,3,0,0,,0,,0,0,0,0,MAINT (via x/y),1\n\
+                   loadbalancer,web5,0,0,0,1,,3,0,0,,0,,0,0,0,0,DOWN,1\n\
+                   loadbalancer,BACKEND,0,0,0,1,,3,0,0,,0,,0,0,0,0,UP,1\n";
+        let states = HAPROXY.servers_in_rotation(csv);
+        let want: Vec<(String, bool)> = [
+            ("web1", true),
+            ("web2", false),
+            ("web3", false),
+            ("web4", false),
+            // Failing its health check, but not taken out: no command puts it back.
+            ("web5", true),
+        ]
+        .iter()
+        .map(|(s, r)| (format!("loadbalancer/{s}"), *r))
+        .collect();
+        assert_eq!(states, want);
+        assert!(HAPROXY.servers_in_rotation("No such backend.\n").is_empty());
+        assert!(crate::lb::same_server("*/web1", "loadbalancer/web1"));
+        assert!(!crate::lb::same_server("other/web1", "loadbalancer/web1"));
     }
 
     #[test]

@@ -48,6 +48,15 @@ pub trait LoadBalancer: Send + Sync {
     /// and says why not on stderr.
     fn check_script(&self, endpoint: &str) -> String;
 
+    /// A POSIX sh script that prints the state of every server behind `endpoint`, for
+    /// `servers_in_rotation`.
+    fn state_script(&self, endpoint: &str) -> String;
+
+    /// From `state_script`'s output: each server (`backend/server`) and whether it takes
+    /// traffic (not disabled, not draining). What the load balancer says, not what a task
+    /// meant to do, is what OUT OF ROTATION reports.
+    fn servers_in_rotation(&self, output: &str) -> Vec<(String, bool)>;
+
     /// The shell command an operator runs to put `server` back.
     fn restore_command(&self, server: &str, endpoint: Option<&str>) -> String;
 
@@ -105,6 +114,15 @@ impl Hash for Endpoint {
     fn hash<H: Hasher>(&self, state: &mut H) {
         self.lb.name().hash(state);
         self.address.hash(state);
+    }
+}
+
+/// Whether `server` as a task names it (`backend/name`, or `*/name` for any backend) is
+/// `actual` as the load balancer lists it.
+pub fn same_server(server: &str, actual: &str) -> bool {
+    match server.strip_prefix("*/") {
+        Some(name) => actual.rsplit_once('/').is_some_and(|(_, n)| n == name),
+        None => server == actual,
     }
 }
 

@@ -95,7 +95,9 @@ impl<W: Write + Send> HumanReporter<W> {
 impl<W: Write + Send> Reporter for HumanReporter<W> {
     fn event(&mut self, event: &Event) {
         match event {
-            Event::PlaybookStart { .. } => {}
+            // OUT OF ROTATION at the end says what is still out; the steps are for JSON and
+            // the journal.
+            Event::PlaybookStart { .. } | Event::Rotation { .. } => {}
             Event::Preflight {
                 hosts,
                 sudo_checked,

@@ -261,6 +261,8 @@ impl Runner {
         let started = Instant::now();
         let mut progress = RunProgress::new(self.opts.start_at_task.clone());
         let result = self.run_plays(&mut progress).await;
+        // Also after a second Ctrl-C: what the load balancers say before anything is printed.
+        self.final_rotation_check().await;
         self.conns.close_all().await;
         let interrupted = match result {
             Ok(flow) => flow == Flow::Interrupted,

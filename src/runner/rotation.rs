@@ -1,45 +1,296 @@
-//! Which servers this run took out of the load balancer and has not put back, learnt from
-//! the tasks that really ran: each module says what it did (`lb_changes`: a `disable server
-//! B/S` through socat in a shell task, the `haproxy` module). When a run stops early (a
-//! failure, Ctrl-C) it says exactly which servers are out of rotation and the command that
-//! puts each back.
+//! Which servers this run took out of a load balancer and has not put back, as the load
+//! balancer itself says. Before a task that talks to one (each module says so through
+//! `lb_changes`: a `disable server B/S` through socat in a shell task, the `haproxy`
+//! module), the servers it names are recorded as "may be out" (an event the journal keeps,
+//! so `zdd status` can tell after a kill); after the task, whatever its result, and again
+//! on the way out, zdd asks the load balancer for their state. A server is reported under
+//! OUT OF ROTATION when it takes no traffic and took traffic when this run first touched it,
+//! with the command that puts it back.
 
-use crate::events::OutOfRotation;
-use crate::lb::LbChange;
+use super::Runner;
+use crate::audit::{audited, CommandContext};
+use crate::events::{Event, OutOfRotation, RotationState};
+use crate::host::{Become, RemoteCommand};
+use crate::lb::{same_server, LbChange, LoadBalancer};
 use indexmap::IndexMap;
 use std::sync::Mutex;
 
+/// A server some task talked to a load balancer about.
+#[derive(Debug, Clone)]
+struct Touched {
+    report: OutOfRotation,
+    lb: &'static dyn LoadBalancer,
+    endpoint: String,
+    /// How its load balancer is asked: where the task ran, as whom.
+    connection: Option<String>,
+    run_as: Option<Become>,
+    /// It took traffic when this run first touched it (`None`: the load balancer could
+    /// not be asked then).
+    found_in: Option<bool>,
+    /// What the last command meant to do to it.
+    meant_out: bool,
+    /// What the load balancer said last (`None`: not asked since the last command, or
+    /// it did not answer).
+    now_in: Option<bool>,
+}
+
+impl Touched {
+    /// Out of rotation by this run's doing: the load balancer says so (or, when it cannot
+    /// be asked, the last command meant it), and it was not out before this run.
+    fn out_by_this_run(&self) -> bool {
+        !self.now_in.unwrap_or(!self.meant_out) && self.found_in != Some(false)
+    }
+}
+
+/// Where and how a group of servers' states are read.
+#[derive(Debug, Clone)]
+pub(super) struct Asker {
+    target: String,
+    lb: &'static dyn LoadBalancer,
+    endpoint: String,
+    connection: Option<String>,
+    run_as: Option<Become>,
+}
+
 #[derive(Debug, Default)]
 pub(super) struct RotationLedger {
-    out: Mutex<IndexMap<String, OutOfRotation>>,
+    touched: Mutex<IndexMap<String, Touched>>,
+}
+
+fn key(target: &str, server: &str) -> String {
+    format!("{target} {server}")
 }
 
 impl RotationLedger {
-    /// Record what a successful task did to the load balancer. `target` is where it ran
-    /// (the load balancer, when delegated), `host` the inventory host it ran for.
-    pub(super) fn observe(&self, changes: Vec<LbChange>, host: &str, target: &str) {
-        let mut out = self.out.lock().unwrap_or_else(|e| e.into_inner());
-        for change in changes {
-            let key = format!("{target} {}", change.server);
-            if !change.action.takes_out() {
-                out.shift_remove(&key);
-            } else {
-                out.insert(
-                    key,
-                    OutOfRotation {
-                        command: change.restore_command(),
-                        server: change.server,
-                        host: host.to_owned(),
-                        load_balancer: target.to_owned(),
-                    },
-                );
+    fn lock(&self) -> std::sync::MutexGuard<'_, IndexMap<String, Touched>> {
+        self.touched.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The servers of `changes` not seen before, grouped by where to ask about them.
+    fn unseen(&self, changes: &[LbChange], target: &str, asker: impl Fn(&LbChange) -> Asker) -> Vec<Asker> {
+        let touched = self.lock();
+        let mut askers: Vec<Asker> = Vec::new();
+        for c in changes
+            .iter()
+            .filter(|c| !touched.contains_key(&key(target, &c.server)))
+        {
+            let a = asker(c);
+            if !askers.iter().any(|b| b.endpoint == a.endpoint && b.lb == a.lb) {
+                askers.push(a);
             }
         }
+        askers
+    }
+
+    /// Record that a task is about to send `changes`; `found` is what the load balancer
+    /// said of the servers before (for those seen for the first time). Returns the servers
+    /// the task may take out.
+    #[allow(clippy::too_many_arguments)]
+    fn intend(
+        &self,
+        changes: &[LbChange],
+        host: &str,
+        target: &str,
+        connection: Option<&str>,
+        run_as: Option<&Become>,
+        found: &[(String, bool)],
+    ) -> Vec<OutOfRotation> {
+        let mut touched = self.lock();
+        let mut may_be_out = Vec::new();
+        for c in changes {
+            let endpoint = c
+                .endpoint
+                .clone()
+                .unwrap_or_else(|| c.lb.default_endpoint().to_owned());
+            let report = OutOfRotation {
+                server: c.server.clone(),
+                host: host.to_owned(),
+                load_balancer: target.to_owned(),
+                command: c.restore_command(),
+            };
+            let found_in = found
+                .iter()
+                .find(|(s, _)| same_server(&c.server, s))
+                .map(|(_, i)| *i);
+            let entry = touched.entry(key(target, &c.server)).or_insert_with(|| Touched {
+                report: report.clone(),
+                lb: c.lb,
+                endpoint: endpoint.clone(),
+                connection: connection.map(str::to_owned),
+                run_as: run_as.cloned(),
+                found_in,
+                meant_out: false,
+                now_in: None,
+            });
+            entry.meant_out = c.action.takes_out();
+            entry.now_in = None;
+            if entry.meant_out {
+                entry.report = report.clone();
+                may_be_out.push(report);
+            }
+        }
+        may_be_out
+    }
+
+    /// What the load balancer at `asker` says now, for the servers touched there. Returns
+    /// the servers whose state it told, with that state.
+    fn observe(&self, asker: &Asker, states: &[(String, bool)]) -> Vec<(OutOfRotation, RotationState)> {
+        let mut touched = self.lock();
+        let mut told = Vec::new();
+        for t in touched
+            .values_mut()
+            .filter(|t| t.report.load_balancer == asker.target && t.endpoint == asker.endpoint)
+        {
+            let Some(in_rotation) = states
+                .iter()
+                .find(|(s, _)| same_server(&t.report.server, s))
+                .map(|(_, i)| *i)
+            else {
+                continue;
+            };
+            t.now_in = Some(in_rotation);
+            let state = if in_rotation {
+                RotationState::Back
+            } else {
+                RotationState::Out
+            };
+            told.push((t.report.clone(), state));
+        }
+        told
+    }
+
+    /// Every place a touched server's state can be read, once each.
+    fn askers(&self) -> Vec<Asker> {
+        let touched = self.lock();
+        let mut askers: Vec<Asker> = Vec::new();
+        for t in touched.values() {
+            let a = Asker {
+                target: t.report.load_balancer.clone(),
+                lb: t.lb,
+                endpoint: t.endpoint.clone(),
+                connection: t.connection.clone(),
+                run_as: t.run_as.clone(),
+            };
+            if !askers
+                .iter()
+                .any(|b| b.target == a.target && b.endpoint == a.endpoint && b.lb == a.lb)
+            {
+                askers.push(a);
+            }
+        }
+        askers
     }
 
     pub(super) fn out_of_rotation(&self) -> Vec<OutOfRotation> {
-        let out = self.out.lock().unwrap_or_else(|e| e.into_inner());
-        out.values().cloned().collect()
+        let touched = self.lock();
+        touched
+            .values()
+            .filter(|t| t.out_by_this_run())
+            .map(|t| t.report.clone())
+            .collect()
+    }
+}
+
+impl Runner {
+    /// Before a task that talks to a load balancer: learn how it found the servers this run
+    /// has not touched yet, and record the ones the task may take out (the journal writes
+    /// them before the command is sent).
+    pub(super) async fn before_lb_task(
+        &self,
+        changes: &[LbChange],
+        host: &str,
+        target: &str,
+        connection: Option<&str>,
+        run_as: Option<&Become>,
+    ) {
+        let asker = |c: &LbChange| Asker {
+            target: target.to_owned(),
+            lb: c.lb,
+            endpoint: c
+                .endpoint
+                .clone()
+                .unwrap_or_else(|| c.lb.default_endpoint().to_owned()),
+            connection: connection.map(str::to_owned),
+            run_as: run_as.cloned(),
+        };
+        let mut found = Vec::new();
+        for a in self.rotation.unseen(changes, target, asker) {
+            found.extend(self.lb_states(&a).await.unwrap_or_default());
+        }
+        for server in self
+            .rotation
+            .intend(changes, host, target, connection, run_as, &found)
+        {
+            self.events.emit(Event::Rotation {
+                server,
+                state: RotationState::MayBeOut,
+            });
+        }
+    }
+
+    /// After a task that talked to a load balancer, whatever its result: what the load
+    /// balancer says now of the servers touched there.
+    pub(super) async fn after_lb_task(
+        &self,
+        changes: &[LbChange],
+        target: &str,
+        connection: Option<&str>,
+        run_as: Option<&Become>,
+    ) {
+        let mut asked: Vec<(&'static str, String)> = Vec::new();
+        for c in changes {
+            let endpoint = c
+                .endpoint
+                .clone()
+                .unwrap_or_else(|| c.lb.default_endpoint().to_owned());
+            if asked.iter().any(|(lb, e)| *lb == c.lb.name() && *e == endpoint) {
+                continue;
+            }
+            asked.push((c.lb.name(), endpoint.clone()));
+            let asker = Asker {
+                target: target.to_owned(),
+                lb: c.lb,
+                endpoint,
+                connection: connection.map(str::to_owned),
+                run_as: run_as.cloned(),
+            };
+            self.observe_rotation(&asker).await;
+        }
+    }
+
+    /// On the way out: ask every load balancer this run touched once more.
+    pub(super) async fn final_rotation_check(&self) {
+        for asker in self.rotation.askers() {
+            self.observe_rotation(&asker).await;
+        }
+    }
+
+    async fn observe_rotation(&self, asker: &Asker) {
+        let Some(states) = self.lb_states(asker).await else {
+            return;
+        };
+        for (server, state) in self.rotation.observe(asker, &states) {
+            self.events.emit(Event::Rotation { server, state });
+        }
+    }
+
+    /// Every server's state as the load balancer at `asker` says; `None` when it cannot
+    /// be asked (the connection or the socket is gone).
+    async fn lb_states(&self, asker: &Asker) -> Option<Vec<(String, bool)>> {
+        let host = self
+            .connect(&asker.target, asker.connection.as_deref())
+            .await
+            .ok()?;
+        let about = CommandContext::new(
+            &asker.target,
+            None,
+            &format!("rotation: {} servers' state", asker.lb.name()),
+            false,
+        );
+        let host = audited(self.opts.audit.as_ref(), host, about);
+        let cmd = RemoteCommand::new(asker.lb.state_script(&asker.endpoint)).run_as(asker.run_as.clone());
+        let out = host.run(&cmd).await.ok()?;
+        (out.rc == 0).then(|| asker.lb.servers_in_rotation(&out.stdout))
     }
 }
 
@@ -48,26 +299,98 @@ mod tests {
     use super::*;
     use crate::lb::{changes_in_command, Action, HAPROXY};
 
-    #[test]
-    fn a_server_put_back_leaves_the_ledger() {
-        let ledger = RotationLedger::default();
-        let out = |server: &str| LbChange {
+    fn change(server: &str, action: Action) -> LbChange {
+        LbChange {
             lb: &HAPROXY,
             server: server.into(),
-            action: Action::Drain,
-            endpoint: None,
-        };
-        ledger.observe(vec![out("lb/web1"), out("lb/web2")], "web1", "lb1");
-        ledger.observe(
-            changes_in_command("echo 'enable server lb/web1' | socat stdio /s"),
+            action,
+            endpoint: Some("/s".into()),
+        }
+    }
+
+    fn asker() -> Asker {
+        Asker {
+            target: "lb1".into(),
+            lb: &HAPROXY,
+            endpoint: "/s".into(),
+            connection: None,
+            run_as: None,
+        }
+    }
+
+    fn states(list: &[(&str, bool)]) -> Vec<(String, bool)> {
+        list.iter().map(|(s, i)| (s.to_string(), *i)).collect()
+    }
+
+    #[test]
+    fn what_the_load_balancer_says_decides_not_what_the_task_meant() {
+        let ledger = RotationLedger::default();
+        let found = states(&[("lb/web1", true), ("lb/web2", true), ("lb/web3", false)]);
+        let may = ledger.intend(
+            &[
+                change("lb/web1", Action::Disable),
+                change("lb/web2", Action::Drain),
+                change("lb/web3", Action::Disable),
+            ],
             "web1",
             "lb1",
+            None,
+            None,
+            &found,
         );
-        let left = ledger.out_of_rotation();
-        assert_eq!(left.len(), 1);
+        assert_eq!(may.len(), 3, "recorded before the command is sent");
+        // The task failed half way: web1 went out, web2 never did.
+        let told = ledger.observe(
+            &asker(),
+            &states(&[("lb/web1", false), ("lb/web2", true), ("lb/web3", false)]),
+        );
+        assert_eq!(told.len(), 3);
+        let out: Vec<String> = ledger.out_of_rotation().into_iter().map(|o| o.server).collect();
         assert_eq!(
-            (left[0].server.as_str(), left[0].command.as_str()),
-            ("lb/web2", "enable server lb/web2")
+            out,
+            ["lb/web1"],
+            "web3 was out before this run: not ours to report"
         );
+        // Put back: nothing left.
+        ledger.intend(
+            &changes_in_command("echo 'enable server lb/web1' | socat stdio /s"),
+            "web1",
+            "lb1",
+            None,
+            None,
+            &[],
+        );
+        ledger.observe(&asker(), &states(&[("lb/web1", true)]));
+        assert!(ledger.out_of_rotation().is_empty());
+    }
+
+    #[test]
+    fn a_command_that_only_looks_like_a_disable_is_not_reported() {
+        let ledger = RotationLedger::default();
+        // Not sent anywhere: only asking the load balancer can tell.
+        let printf = changes_in_command("printf 'disable server lb/web2\\n'");
+        ledger.intend(&printf, "web2", "lb1", None, None, &states(&[("lb/web2", true)]));
+        ledger.observe(&asker(), &states(&[("lb/web2", true)]));
+        assert!(ledger.out_of_rotation().is_empty());
+    }
+
+    #[test]
+    fn a_load_balancer_that_cannot_be_asked_leaves_what_the_command_meant() {
+        let ledger = RotationLedger::default();
+        ledger.intend(
+            &[change("lb/web1", Action::Disable)],
+            "web1",
+            "lb1",
+            None,
+            None,
+            &[],
+        );
+        let out = ledger.out_of_rotation();
+        assert_eq!(out.len(), 1);
+        assert_eq!(out[0].command, "echo \"enable server lb/web1\" | socat stdio /s");
+        assert_eq!(ledger.askers().len(), 1);
+        assert!(ledger
+            .unseen(&[change("lb/web1", Action::Enable)], "lb1", |_| asker())
+            .is_empty());
     }
 }

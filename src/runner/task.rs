@@ -265,6 +265,11 @@ impl Runner {
         }
         let about = CommandContext::new(host, delegate, task.display_name(), task.no_log);
         let target_host = audited(self.opts.audit.as_ref(), target_host, about);
+        let lb_changes = module.lb_changes(&args);
+        if !lb_changes.is_empty() {
+            self.before_lb_task(&lb_changes, host, target, connection, run_as.as_ref())
+                .await;
+        }
         let run = self
             .attempts(
                 module,
@@ -276,8 +281,10 @@ impl Runner {
                 run_as.as_ref(),
             )
             .await;
-        if matches!(run.status, Status::Ok | Status::Changed) {
-            self.rotation.observe(module.lb_changes(&args), host, target);
+        // Whatever the task's result: a drain that timed out, a socket gone after `disable`.
+        if !lb_changes.is_empty() && run.status != Status::Unreachable {
+            self.after_lb_task(&lb_changes, target, connection, run_as.as_ref())
+                .await;
         }
         run
     }
