@@ -14,7 +14,7 @@ fn apply(lab: &Lab, hosts: &str, tasks: &str) -> (Output, Vec<Value>) {
     let path = lab.dir().join(format!("play-{}.yml", std::process::id()));
     std::fs::write(&path, play).unwrap();
     let out = lab
-        .zdd()
+        .zdd_command()
         .args(["apply", "-o", "json", "-i"])
         .arg(lab.inventory())
         .arg(&path)
@@ -266,7 +266,7 @@ fn enabled_with_wait_gives_no_traffic_before_the_health_check_passes() {
     )
     .unwrap();
     let mut zdd = lab
-        .zdd()
+        .zdd_command()
         .args(["apply", "-o", "json", "-i"])
         .arg(lab.inventory())
         .arg(&path)
@@ -337,7 +337,7 @@ fn the_rolling_haproxy_playbook_upgrades_every_host_without_a_failed_request() {
     let lab = Lab::start(4);
     let probe = lab.probe(4);
     let out = lab
-        .zdd()
+        .zdd_command()
         .args([
             "apply",
             "examples/lab/rolling-haproxy.yml",

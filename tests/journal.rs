@@ -18,7 +18,7 @@ fn text(out: &Output) -> String {
 
 /// zdd run from `cwd` (so that the default journal lands in `cwd/.zdd/journal`).
 fn zdd_in(lab: &Lab, cwd: &Path) -> Command {
-    let mut cmd = lab.zdd();
+    let mut cmd = lab.zdd_command();
     cmd.current_dir(cwd);
     cmd
 }

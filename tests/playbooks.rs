@@ -59,7 +59,7 @@ fn run_demo(lab: &Lab, playbook: &str) -> (String, Vec<(String, f64, f64)>) {
     let dir = tempfile::tempdir().unwrap();
     let audit = dir.path().join("audit.jsonl");
     let out = lab
-        .zdd()
+        .zdd_command()
         .args(["apply", playbook, "-i"])
         .arg(lab.inventory())
         .args(["-e", "sleep_seconds=1", "--audit-log"])

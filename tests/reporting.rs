@@ -37,7 +37,7 @@ fn write_playbook(lab: &Lab, name: &str, body: &str) -> PathBuf {
 }
 
 fn apply(lab: &Lab, playbook: &Path, args: &[&str]) -> Output {
-    lab.zdd()
+    lab.zdd_command()
         .arg("apply")
         .arg(playbook)
         .arg("-i")
