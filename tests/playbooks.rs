@@ -3,8 +3,7 @@
 
 mod support;
 
-use std::process::Command;
-use support::Lab;
+use support::{Lab, Zdd};
 
 #[test]
 fn every_shipped_playbook_passes_check() {
@@ -20,18 +19,15 @@ fn every_shipped_playbook_passes_check() {
         ("examples/lab/rolling-haproxy.yml", &lab),
     ];
     for (playbook, inventory) in cases {
-        let out = Command::new(env!("CARGO_BIN_EXE_zdd"))
-            .arg("check")
-            .arg(root.join(playbook))
-            .arg("-i")
-            .arg(inventory)
-            .output()
-            .unwrap();
-        assert_eq!(
-            out.status.code(),
-            Some(0),
-            "{playbook}: {}",
-            String::from_utf8_lossy(&out.stderr)
+        let out = Zdd::new().check(playbook).inventory(inventory).run();
+        out.assert_code(0);
+        let summary = out
+            .stdout
+            .strip_prefix(&format!("{playbook}: ok ("))
+            .unwrap_or_default();
+        assert!(
+            summary.ends_with("); nothing was contacted\n") && out.stderr.is_empty(),
+            "{playbook}:\n{out}"
         );
     }
 }
@@ -59,21 +55,19 @@ fn run_demo(lab: &Lab, playbook: &str) -> (String, Vec<(String, f64, f64)>) {
     let dir = tempfile::tempdir().unwrap();
     let audit = dir.path().join("audit.jsonl");
     let out = lab
-        .zdd_command()
-        .args(["apply", playbook, "-i"])
-        .arg(lab.inventory())
-        .args(["-e", "sleep_seconds=1", "--audit-log"])
+        .zdd()
+        .apply(playbook)
+        .extra("sleep_seconds=1")
+        .arg("--audit-log")
         .arg(&audit)
-        .output()
-        .unwrap();
-    let text = String::from_utf8_lossy(&out.stdout).into_owned();
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{text}{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    (text, sleeps(&audit))
+        .run();
+    out.assert_code(0);
+    let recap = out.recap();
+    assert_eq!(recap.len(), lab.all_hosts().len(), "{out}");
+    for (host, stats) in &recap {
+        assert_eq!((stats.failed, stats.unreachable), (0, 0), "{host}: {out}");
+    }
+    (out.stdout, sleeps(&audit))
 }
 
 #[test]
