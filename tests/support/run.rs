@@ -43,14 +43,18 @@ impl Default for Zdd {
 }
 
 impl Zdd {
-    /// zdd without a lab: no inventory unless `inventory` names one.
+    /// zdd without a lab: no inventory unless `inventory` names one. The checkout's path
+    /// is `[REPO]` in redacted output (CI clones it elsewhere).
     pub fn new() -> Zdd {
+        let root = super::repo_root();
+        let mut redactions = Redactions::default();
+        redactions.add(root.display().to_string(), "[REPO]");
         Zdd {
             args: Vec::new(),
             inventory: None,
-            cwd: super::repo_root().to_owned(),
+            cwd: root.to_owned(),
             env: Vec::new(),
-            redactions: Redactions::default(),
+            redactions,
         }
     }
 
