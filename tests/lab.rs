@@ -218,7 +218,8 @@ fn redactions_hide_what_changes_between_runs_and_nothing_else() {
     let text = format!(
         "lb:/tmp/zdd-lab-AbC123/haproxy.sock (0.76s) {tmp}/.tmpXy12Z9/site.yml\n\
          web1 -> lb(127.0.177.10) zdd-lab-177-web1 127.0.250.11\n\
-         p50=1.5ms rc=0 in 12ms \"duration_ms\": 40, \"time\": 1764500000000\n\
+         p50=1.5ms rc=0 in 12 ms \"duration_ms\": 40, \"time\": 1764500000000\n\
+         \"delta\": \"0:00:00.052992\", \"end\": \"2026-11-30 07:08:58.624411\"\n\
          started 2026-11-30T07:01:02.123Z (pid 4242) within 1s version: 2\n"
     );
     assert_eq!(
@@ -226,6 +227,7 @@ fn redactions_hide_what_changes_between_runs_and_nothing_else() {
         "lb:[LAB]/haproxy.sock ([DURATION]) [TMP]/site.yml\n\
          web1 -> lb(127.0.[NET].10) zdd-lab-[NET]-web1 127.0.250.11\n\
          p50=[DURATION] rc=0 in [DURATION] \"duration_ms\": [DURATION], \"time\": [TIME]\n\
+         \"delta\": \"[DURATION]\", \"end\": \"[TIME]\"\n\
          started [TIME] (pid [PID]) within 1s version: 2\n"
     );
 }

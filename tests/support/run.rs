@@ -649,7 +649,9 @@ fn patterns() -> &'static [(Regex, String)] {
             (r#""time": ?\d+"#.into(), r#""time": [TIME]"#),
             // Durations: `(0.76s)`, `12.5ms`, `"duration_ms": 40`, `"elapsed": 1.2`.
             (r"\b\d+\.\d+m?s\b".into(), "[DURATION]"),
-            (r"\b\d+ms\b".into(), "[DURATION]"),
+            (r"\b\d+ ?ms\b".into(), "[DURATION]"),
+            // A command result's `delta`: `0:00:00.052992`.
+            (r"\b\d+:\d{2}:\d{2}\.\d{6}\b".into(), "[DURATION]"),
             (
                 r#""(duration_ms|elapsed)": ?[0-9.]+"#.into(),
                 r#""$1": [DURATION]"#,
