@@ -293,10 +293,14 @@ impl Lab {
     #[track_caller]
     pub fn version(&self, host: &str) -> String {
         let page = self.page(host);
-        page.lines()
-            .find_map(|l| l.strip_prefix("<p>version: ")?.strip_suffix("</p>"))
-            .unwrap_or_else(|| panic!("no version on {host}'s page:\n{page}"))
-            .to_owned()
+        let mut found = page
+            .split("<p>version: ")
+            .skip(1)
+            .map(|rest| rest.split_once("</p>"));
+        match (found.next(), found.next()) {
+            (Some(Some((version, _))), None) => version.to_owned(),
+            _ => panic!("not one <p>version: ...</p> on {host}'s page:\n{page}"),
+        }
     }
 
     /// Run a web host's init script (`start`, `stop`, `restart`, `status`) locally.
@@ -317,13 +321,6 @@ impl Lab {
             .redact(self.dir().display(), "[LAB]")
             .redact(&self.net, "127.0.[NET]")
             .redact(format!("zdd-lab-{last}-"), "zdd-lab-[NET]-")
-    }
-
-    /// The zdd binary as a bare `Command`, for the tests not yet moved to `zdd()`.
-    pub fn zdd_command(&self) -> Command {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_zdd"));
-        cmd.current_dir(repo_root()).stdin(Stdio::null());
-        cmd
     }
 
     /// A host's document root.
