@@ -298,13 +298,13 @@ fn preflight_reports_what_it_checked() {
     );
 }
 
-/// The lab playbook with a one-second step at the start of `tasks` (the host is out of
+/// The lab playbook with a two-second step at the start of `tasks` (the host is out of
 /// rotation then), in a temporary directory that sees the lab's templates.
 fn slow_lab_playbook(dir: &std::path::Path) -> std::path::PathBuf {
     let text = std::fs::read_to_string(support::lab_playbook()).unwrap();
     let slow = text.replacen(
         "  tasks:\n",
-        "  tasks:\n\n  - name: Slow upgrade step\n    shell: sleep 1\n",
+        "  tasks:\n\n  - name: Slow upgrade step\n    shell: sleep 2\n",
         1,
     );
     assert_ne!(slow, text, "the lab playbook has a tasks section");
