@@ -15,9 +15,13 @@
 //! Needs root (the lab adds a `deploy` user, sudoers and init scripts), as on CI.
 #![allow(dead_code, unused_imports)]
 
+mod outcome;
+mod redact;
 mod run;
 
-pub use run::{in_host_order, parse_recap, HostStats, Outcome, Redactions, Running, Zdd};
+pub use outcome::{in_host_order, parse_recap, HostStats, Outcome};
+pub use redact::Redactions;
+pub use run::{Running, Zdd};
 
 use std::collections::BTreeMap;
 use std::io::{Read, Write};
