@@ -1,158 +1,129 @@
 //! End to end: the real zdd binary against the real lab (sshd per host, haproxy with an
-//! admin socket, busybox httpd per host), all on loopback.
+//! admin socket, busybox httpd per host), all on loopback. The screens users read (the
+//! recap, OUT OF ROTATION, INTERRUPTED) are snapshots in tests/snapshots/.
 
 mod support;
 
-use std::process::Output;
-use support::Lab;
+use std::collections::BTreeMap;
+use std::time::Duration;
+use support::{HostStats, Lab, Outcome};
 
 const LAB_PLAYBOOK: &str = "examples/lab/zero-downtime.yml";
 
-fn stdout(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-fn stderr(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stderr).into_owned()
-}
-
-/// `zdd apply PLAYBOOK -i INVENTORY -e V...` for each of `extra`.
-fn apply(lab: &Lab, playbook: &str, extra: &[&str]) -> Output {
-    let args: Vec<&str> = extra.iter().flat_map(|e| ["-e", *e]).collect();
-    apply_with(lab, playbook, &args)
-}
-
-/// `zdd apply PLAYBOOK -i INVENTORY ARGS...`, run to the end.
-fn apply_with(lab: &Lab, playbook: impl AsRef<std::ffi::OsStr>, args: &[&str]) -> Output {
-    lab.zdd()
-        .arg("apply")
-        .arg(playbook)
-        .arg("-i")
-        .arg(lab.inventory())
-        .args(args)
-        .output()
-        .expect("run zdd")
-}
-
-/// The `PLAY RECAP` line of a host, e.g. `ok=7 changed=5 unreachable=0 failed=0 ...`.
-fn recap_of(out: &str, host: &str) -> String {
-    let recap = out.split("PLAY RECAP").nth(1).expect("a PLAY RECAP");
-    recap
-        .lines()
-        .find(|l| l.split_whitespace().next() == Some(host))
-        .unwrap_or_else(|| panic!("no recap line for {host} in:\n{out}"))
-        .split(':')
-        .nth(1)
-        .unwrap()
-        .split_whitespace()
-        .collect::<Vec<_>>()
-        .join(" ")
-}
-
-/// The result lines (`ok: [...]`, `changed: [...]`) printed under `TASK [name]`.
-fn task_results<'a>(out: &'a str, task: &str) -> Vec<&'a str> {
-    let banner = format!("TASK [{task}]");
-    out.split(&banner)
-        .skip(1)
-        .flat_map(|section| section.lines().skip(1).take_while(|l| !l.is_empty()))
-        .collect()
-}
+/// What the lab playbook counts for a host it upgraded from scratch: facts, disable, the
+/// three tasks, the handler, the wait and enable (all but facts and the wait change).
+const UPGRADED: HostStats = HostStats {
+    ok: 8,
+    changed: 6,
+    unreachable: 0,
+    failed: 0,
+    skipped: 0,
+    rescued: 0,
+    ignored: 0,
+};
 
 #[test]
 fn rolling_deploy_under_traffic_drops_no_request_and_upgrades_every_host() {
     let lab = Lab::start(3);
     let before: Vec<String> = lab.hosts().iter().map(|h| lab.web_pid(h)).collect();
     let probe = lab.probe(4);
-    let out = apply(&lab, LAB_PLAYBOOK, &["version=2"]);
+    let out = lab.zdd().apply(LAB_PLAYBOOK).extra("version=2").run();
     let counts = probe.stop();
-    let text = stdout(&out);
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "zdd failed:\n{text}\n{}",
-        stderr(&out)
-    );
+    out.assert_code(0);
     assert!(
         counts.requests >= 50,
         "the probe sent too few requests to prove anything: {counts:?}"
     );
     assert_eq!(
         counts.failed, 0,
-        "requests failed during the rollout: {counts:?}\n{text}"
+        "requests failed during the rollout: {counts:?}\n{out}"
     );
     for (host, old_pid) in lab.hosts().iter().zip(before) {
-        assert!(
-            lab.page(host).contains("version: 2"),
-            "{host} was not upgraded: {}",
-            lab.page(host)
-        );
+        assert_eq!(lab.version(host), "2", "{host} was not upgraded");
         assert_ne!(
             lab.web_pid(host),
             old_pid,
             "{host}'s web server was not restarted"
         );
-        assert!(
-            lab.server_state(host).contains("UP"),
-            "{host} is not back in rotation"
-        );
-        assert!(
-            recap_of(&text, host).contains("failed=0"),
-            "{}",
-            recap_of(&text, host)
-        );
+        lab.assert_up(host);
     }
-    // serial: 1 -> one PLAY banner per host, each batch disabling then enabling its host.
-    assert_eq!(text.matches("PLAY [").count(), lab.hosts().len());
-    assert!(text.contains("RUNNING HANDLER ["), "no handler ran:\n{text}");
+    let recap = out.recap();
+    assert_eq!(
+        recap,
+        BTreeMap::from([
+            ("web1".to_owned(), UPGRADED),
+            ("web2".to_owned(), UPGRADED),
+            ("web3".to_owned(), UPGRADED),
+        ])
+    );
+    // serial: 1, one host a batch: the whole screen is the same on every run.
+    insta::assert_snapshot!("rollout_succeeded", out.redacted());
 }
 
 #[test]
 fn second_run_changes_no_configuration_template() {
     let lab = Lab::start(2);
-    let first = apply(&lab, LAB_PLAYBOOK, &["version=3"]);
-    assert_eq!(first.status.code(), Some(0), "{}", stdout(&first));
-    let second = apply(&lab, LAB_PLAYBOOK, &["version=3"]);
-    let text = stdout(&second);
-    assert_eq!(second.status.code(), Some(0), "{text}");
-    let config = task_results(&text, "Write the web server configuration");
-    assert_eq!(config.len(), 2, "expected one result per host:\n{text}");
-    assert!(
-        config.iter().all(|l| l.starts_with("ok: ")),
-        "config template changed on a second run:\n{text}"
-    );
+    lab.zdd()
+        .apply(LAB_PLAYBOOK)
+        .extra("version=3")
+        .run()
+        .assert_code(0);
+    let second = lab.zdd().apply(LAB_PLAYBOOK).extra("version=3").run();
+    second.assert_code(0);
+    let config = second.task_results("Write the web server configuration");
+    assert_eq!(config, ["ok: [web1]", "ok: [web2]"], "{second}");
+    for host in lab.hosts() {
+        assert_eq!(second.recap_of(&host).changed, 5, "{second}");
+    }
 }
 
 #[test]
 fn failed_upgrade_leaves_the_host_out_of_rotation_and_stops_the_rollout() {
     let lab = Lab::start(3);
     let hosts = lab.hosts();
-    let web2 = &hosts[1];
+    let (web1, web2, web3) = (&hosts[0], &hosts[1], &hosts[2]);
     // The upgrade of web2 fails: its document root is not a directory any more.
     let doc_root = lab.doc_root(web2);
     let original = std::fs::read_to_string(doc_root.join("index.html")).unwrap();
     lab.break_doc_root(web2);
-    let out = apply(&lab, LAB_PLAYBOOK, &["version=4"]);
-    let text = stdout(&out);
-    assert_eq!(out.status.code(), Some(2), "{text}");
-    let (web1, web3) = (&hosts[0], &hosts[2]);
-    assert!(
-        lab.page(web1).contains("version: 4"),
+    let out = lab.zdd().apply(LAB_PLAYBOOK).extra("version=4").run();
+    out.assert_code(2);
+    assert_eq!(
+        lab.version(web1),
+        "4",
         "web1 ran before the failure and is upgraded"
     );
-    assert!(lab.server_state(web1).contains("UP"));
-    assert!(
-        lab.server_state(web2).contains("MAINT"),
-        "a failed host must stay out of rotation"
-    );
-    assert!(recap_of(&text, web2).contains("failed=1"), "{text}");
-    assert!(
-        text.contains("web2: loadbalancer/web2 is disabled on lb; to put it back"),
-        "{text}"
-    );
+    lab.assert_up(web1);
+    lab.assert_maint(web2);
     // serial: 1 and the whole batch failed: Ansible stops the play; web3 is untouched.
-    assert!(text.contains("NO MORE HOSTS LEFT"), "{text}");
-    assert!(!lab.page(web3).contains("version: 4"));
-    assert!(lab.server_state(web3).contains("UP"));
+    assert_eq!(lab.version(web3), "1");
+    lab.assert_up(web3);
+    // web2: facts, disable (changed), configuration (changed), clean out, then the copy fails.
+    let failed = HostStats {
+        ok: 4,
+        changed: 2,
+        failed: 1,
+        ..HostStats::default()
+    };
+    let recap = out.recap();
+    assert_eq!(
+        recap,
+        BTreeMap::from([("web1".to_owned(), UPGRADED), ("web2".to_owned(), failed)]),
+        "{out}"
+    );
+    assert_eq!(
+        out.screen("OUT OF ROTATION").as_deref(),
+        Some(
+            format!(
+                "web2: loadbalancer/web2 is disabled on lb; to put it back, run there:\n    echo \"enable server loadbalancer/web2\" | socat stdio {}",
+                lab.socket().display()
+            )
+            .as_str()
+        ),
+        "{out}"
+    );
+    assert_eq!(out.screen("NO MORE HOSTS LEFT").as_deref(), Some(""), "{out}");
+    insta::assert_snapshot!("rollout_failed_out_of_rotation", out.redacted());
     lab.restore_doc_root(web2);
     assert_eq!(
         std::fs::read_to_string(doc_root.join("index.html")).unwrap(),
@@ -165,17 +136,25 @@ fn haproxy_refusal_is_a_failure_even_though_socat_exits_zero() {
     let lab = Lab::start(1);
     let host = &lab.hosts()[0].clone();
     let before = lab.page(host);
-    let out = apply(
-        &lab,
-        LAB_PLAYBOOK,
-        &["version=5", "haproxy_backend=nosuchbackend"],
+    let out = lab
+        .zdd()
+        .apply(LAB_PLAYBOOK)
+        .extra("version=5")
+        .extra("haproxy_backend=nosuchbackend")
+        .run();
+    out.assert_code(2);
+    let disable = out.task_results("Disable server in haproxy");
+    assert_eq!(disable.len(), 1, "{out}");
+    let prefix = format!("failed: [web1 -> lb({})] (item=lb) => ", lab.lb_address());
+    let body = disable[0]
+        .strip_prefix(&prefix)
+        .unwrap_or_else(|| panic!("not `{prefix}...`:\n{out}"));
+    let body: serde_json::Value = serde_json::from_str(body).unwrap();
+    assert_eq!(
+        body["stdout"], "No such backend.",
+        "HAProxy's answer should be shown"
     );
-    let text = stdout(&out);
-    assert_eq!(out.status.code(), Some(2), "{text}");
-    assert!(
-        text.contains("No such backend"),
-        "HAProxy's answer should be shown:\n{text}"
-    );
+    assert_eq!(out.recap_of(host).failed, 1, "{out}");
     assert_eq!(
         lab.page(host),
         before,
@@ -190,11 +169,14 @@ fn unreachable_host_is_found_before_anything_changes() {
     let web2 = &hosts[1];
     lab.stop_sshd(web2);
     let before = lab.page(&hosts[0]);
-    let out = apply(&lab, LAB_PLAYBOOK, &["version=6"]);
-    assert_eq!(out.status.code(), Some(4), "{}\n{}", stdout(&out), stderr(&out));
-    assert!(stderr(&out).contains(web2.as_str()), "{}", stderr(&out));
+    let out = lab.zdd().apply(LAB_PLAYBOOK).extra("version=6").run();
+    out.assert_code(4);
+    assert_eq!(
+        out.redacted(),
+        "exit: 4\nerror: 1 host(s) unreachable; nothing was changed:\n  web2: ssh: connect to host 127.0.[NET].12 port 2222: Connection refused\n"
+    );
     assert_eq!(lab.page(&hosts[0]), before, "web1 must not be touched");
-    assert!(lab.server_state(&hosts[0]).contains("UP"));
+    lab.assert_up(&hosts[0]);
 }
 
 #[test]
@@ -207,11 +189,20 @@ fn invalid_playbook_is_refused_with_file_and_line_before_any_connection() {
         "- hosts: webappservers\n  tasks:\n    - name: Disable\n      shell: echo hi\n      delegateto: lb\n",
     )
     .unwrap();
-    let out = apply(&lab, playbook.to_str().unwrap(), &[]);
-    let err = stderr(&out);
-    assert_eq!(out.status.code(), Some(5), "{err}");
-    assert!(err.contains("typo.yml:5:7"), "{err}");
-    assert!(err.contains("did you mean `delegate_to`?"), "{err}");
+    let out = lab.zdd().apply(&playbook).run();
+    out.assert_code(5);
+    let location = format!("{}:5:7", playbook.display());
+    assert!(
+        out.stderr.lines().any(|l| l == format!(" --> {location}")),
+        "no line ` --> {location}`:\n{out}"
+    );
+    assert!(
+        out.stderr
+            .lines()
+            .any(|l| l.ends_with("did you mean `delegate_to`?")),
+        "{out}"
+    );
+    assert_eq!(out.stdout, "", "nothing ran");
 }
 
 #[test]
@@ -225,50 +216,29 @@ fn sigint_finishes_the_batch_and_leaves_no_ssh_master_behind() {
     )
     .unwrap();
     let marker = std::process::id().to_string();
-    let mut child = lab
-        .zdd()
-        .args(["apply", playbook.to_str().unwrap(), "-i"])
-        .arg(lab.inventory())
-        .args(["-e", &format!("marker={marker}")])
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    // Read the output as it comes; interrupt once the first batch is running its first task.
-    let (lines_tx, lines_rx) = std::sync::mpsc::channel::<String>();
-    let reader = std::io::BufReader::new(child.stdout.take().unwrap());
-    let collector = std::thread::spawn(move || {
-        use std::io::BufRead;
-        let mut all = String::new();
-        for line in reader.lines().map_while(Result::ok) {
-            let _ = lines_tx.send(line.clone());
-            all.push_str(&line);
-            all.push('\n');
-        }
-        all
-    });
     let started = std::time::Instant::now();
-    while !lines_rx
-        .recv_timeout(std::time::Duration::from_secs(30))
-        .expect("zdd printed no task within 30 s")
-        .starts_with("TASK [shell]")
-    {}
-    std::thread::sleep(std::time::Duration::from_millis(300));
-    let zdd_pid = child.id();
-    let masters_before = support::ssh_masters_of(zdd_pid);
+    let mut zdd = lab
+        .zdd()
+        .apply(&playbook)
+        .extra(format!("marker={marker}"))
+        .spawn();
+    // Interrupt once the first batch is running its first task.
+    zdd.wait_for_line("TASK [shell]", Duration::from_secs(30));
+    std::thread::sleep(Duration::from_millis(300));
+    let masters_before = support::ssh_masters_of(zdd.pid());
     assert!(
         !masters_before.is_empty(),
         "zdd should hold ssh masters while it runs"
     );
-    unsafe { libc::kill(zdd_pid as i32, libc::SIGINT) };
-    let status = child.wait().unwrap();
-    let text = collector.join().unwrap();
+    zdd.interrupt();
+    let out = zdd.wait();
     assert!(started.elapsed().as_secs() < 30);
-    assert_eq!(status.code(), Some(130), "{text}");
+    out.assert_code(130);
     let done = |h: &str| std::path::Path::new(&format!("/tmp/zdd-sigint-{h}-{marker}")).exists();
-    assert!(done(&lab.hosts()[0]), "the batch in flight must finish:\n{text}");
+    assert!(done(&lab.hosts()[0]), "the batch in flight must finish:\n{out}");
     assert!(
         !done(&lab.hosts()[1]),
-        "no new batch may start after the signal:\n{text}"
+        "no new batch may start after the signal:\n{out}"
     );
     let _ = std::fs::remove_file(format!("/tmp/zdd-sigint-{}-{marker}", lab.hosts()[0]));
     for pid in masters_before {
@@ -281,65 +251,60 @@ fn missing_load_balancer_socket_is_found_in_preflight_before_anything_changes() 
     let lab = Lab::start(2);
     let hosts = lab.hosts();
     let before: Vec<String> = hosts.iter().map(|h| lab.page(h)).collect();
-    let out = apply(
-        &lab,
-        LAB_PLAYBOOK,
-        &["version=7", "haproxy_socket=/tmp/zdd-no-such-haproxy.sock"],
-    );
-    let err = stderr(&out);
-    assert_eq!(out.status.code(), Some(2), "{}\n{err}", stdout(&out));
-    assert!(err.contains("preflight failed"), "{err}");
-    assert!(
-        err.contains("lb: no HAProxy socket at /tmp/zdd-no-such-haproxy.sock"),
-        "{err}"
-    );
-    assert!(
-        !stdout(&out).contains("TASK ["),
-        "no task may run:\n{}",
-        stdout(&out)
+    let out = lab
+        .zdd()
+        .apply(LAB_PLAYBOOK)
+        .extra("version=7")
+        .extra("haproxy_socket=/tmp/zdd-no-such-haproxy.sock")
+        .run();
+    out.assert_code(2);
+    // No task ran: stdout is empty, stderr says what preflight found.
+    assert_eq!(
+        out.redacted(),
+        "exit: 2\nerror: preflight failed on 1 host(s); nothing was changed:\n  lb: no HAProxy socket at /tmp/zdd-no-such-haproxy.sock\n"
     );
     for (host, page) in hosts.iter().zip(before) {
         assert_eq!(lab.page(host), page);
-        assert!(lab.server_state(host).contains("UP"));
+        lab.assert_up(host);
     }
 }
 
 #[test]
 fn sudo_that_does_not_work_is_found_in_preflight() {
     let lab = Lab::start(1);
-    let out = apply(
-        &lab,
-        LAB_PLAYBOOK,
-        &["version=8", "ansible_become_user=zdd-no-such-user"],
-    );
-    let err = stderr(&out);
-    assert_eq!(out.status.code(), Some(2), "{}\n{err}", stdout(&out));
-    assert!(err.contains("web1: sudo -n -u zdd-no-such-user failed"), "{err}");
-    assert!(lab.server_state(&lab.hosts()[0]).contains("UP"));
+    let out = lab
+        .zdd()
+        .apply(LAB_PLAYBOOK)
+        .extra("version=8")
+        .extra("ansible_become_user=zdd-no-such-user")
+        .run();
+    out.assert_code(2);
+    assert_eq!(out.stdout, "", "no task may run");
+    assert!(out.stderr.starts_with("error: preflight failed on "), "{out}");
+    // Each host's problem on a line of its own (sudo may add lines of its own below).
+    let line = "  web1: sudo -n -u zdd-no-such-user failed: sudo: unknown user zdd-no-such-user";
+    assert!(out.stderr.lines().any(|l| l == line), "no line `{line}`:\n{out}");
+    lab.assert_up(&lab.hosts()[0]);
 }
 
 #[test]
 fn preflight_reports_what_it_checked() {
     let lab = Lab::start(2);
-    let out = apply(&lab, LAB_PLAYBOOK, &["version=9"]);
-    let text = stdout(&out);
-    assert_eq!(out.status.code(), Some(0), "{text}");
-    let socket = format!("lb:{}", lab.socket().display());
-    let line = text
-        .lines()
-        .find(|l| l.starts_with("ok: 3 hosts reachable"))
-        .unwrap_or_else(|| panic!("no preflight line:\n{text}"));
-    assert!(line.contains("sudo works on 3"), "{line}");
-    assert!(line.contains(&socket), "{line}");
+    let out = lab.zdd().apply(LAB_PLAYBOOK).extra("version=9").run();
+    out.assert_code(0);
+    assert_eq!(
+        out.redact(&out.screen("PREFLIGHT").unwrap()),
+        "ok: 3 hosts reachable, sudo works on 3, HAProxy answers on lb:[LAB]/haproxy.sock ([DURATION])"
+    );
 }
 
-/// The lab playbook with a one-second step at the start of `tasks` (the host is out of
+/// The lab playbook with a two-second step at the start of `tasks` (the host is out of
 /// rotation then), in a temporary directory that sees the lab's templates.
 fn slow_lab_playbook(dir: &std::path::Path) -> std::path::PathBuf {
     let text = std::fs::read_to_string(support::lab_playbook()).unwrap();
     let slow = text.replacen(
         "  tasks:\n",
-        "  tasks:\n\n  - name: Slow upgrade step\n    shell: sleep 1\n",
+        "  tasks:\n\n  - name: Slow upgrade step\n    shell: sleep 2\n",
         1,
     );
     assert_ne!(slow, text, "the lab playbook has a tasks section");
@@ -353,43 +318,22 @@ fn slow_lab_playbook(dir: &std::path::Path) -> std::path::PathBuf {
     path
 }
 
-/// Start `zdd apply`, send `signals` SIGINTs once a line starting with `trigger` is printed,
-/// and return (exit code, stdout).
+/// `zdd apply PLAYBOOK -e EXTRA`, interrupted by `signals` SIGINTs once a line starting
+/// with `trigger` is printed.
 fn interrupt_apply(
     lab: &Lab,
     playbook: &std::path::Path,
     extra: &str,
     trigger: &str,
     signals: usize,
-) -> (Option<i32>, String) {
-    use std::io::BufRead;
-    let mut child = lab
-        .zdd()
-        .args(["apply", playbook.to_str().unwrap(), "-i"])
-        .arg(lab.inventory())
-        .args(["-e", extra])
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let reader = std::io::BufReader::new(child.stdout.take().unwrap());
-    let mut text = String::new();
-    let mut lines = reader.lines().map_while(Result::ok);
-    for line in lines.by_ref() {
-        text.push_str(&line);
-        text.push('\n');
-        if line.starts_with(trigger) {
-            break;
-        }
-    }
+) -> Outcome {
+    let mut zdd = lab.zdd().apply(playbook).extra(extra).spawn();
+    zdd.wait_for_line(trigger, Duration::from_secs(60));
     for _ in 0..signals {
-        unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
-        std::thread::sleep(std::time::Duration::from_millis(100));
+        zdd.interrupt();
+        std::thread::sleep(Duration::from_millis(100));
     }
-    for line in lines {
-        text.push_str(&line);
-        text.push('\n');
-    }
-    (child.wait().unwrap().code(), text)
+    zdd.wait()
 }
 
 #[test]
@@ -397,25 +341,21 @@ fn ctrl_c_finishes_the_batch_in_flight_and_leaves_every_host_up() {
     let lab = Lab::start(3);
     let dir = tempfile::tempdir().unwrap();
     let playbook = slow_lab_playbook(dir.path());
-    let (code, text) = interrupt_apply(&lab, &playbook, "version=11", "TASK [Slow upgrade step]", 1);
-    assert_eq!(code, Some(130), "{text}");
+    let out = interrupt_apply(&lab, &playbook, "version=11", "TASK [Slow upgrade step]", 1);
+    out.assert_code(130);
     let hosts = lab.hosts();
     for host in &hosts {
-        assert!(
-            lab.server_state(host).contains("UP"),
-            "{host} must be back in rotation:\n{text}"
-        );
+        lab.assert_up(host);
     }
-    assert!(
-        lab.page(&hosts[0]).contains("version: 11"),
-        "the batch in flight finishes:\n{text}"
+    assert_eq!(lab.version(&hosts[0]), "11", "the batch in flight finishes");
+    assert_eq!(lab.version(&hosts[1]), "1");
+    assert_eq!(
+        out.screen("INTERRUPTED").as_deref(),
+        Some("completed: web1\nfailed: none\nnot started: web2, web3"),
+        "{out}"
     );
-    assert!(!lab.page(&hosts[1]).contains("version: 11"));
-    assert!(
-        text.contains("completed: web1\nfailed: none\nnot started: web2, web3"),
-        "{text}"
-    );
-    assert!(!text.contains("OUT OF ROTATION"), "{text}");
+    assert_eq!(out.screen("OUT OF ROTATION"), None, "{out}");
+    insta::assert_snapshot!("interrupted_after_the_batch", out.redacted());
 }
 
 #[test]
@@ -423,21 +363,19 @@ fn second_ctrl_c_stops_after_the_task_and_says_how_to_put_the_host_back() {
     let lab = Lab::start(2);
     let dir = tempfile::tempdir().unwrap();
     let playbook = slow_lab_playbook(dir.path());
-    let (code, text) = interrupt_apply(&lab, &playbook, "version=12", "TASK [Slow upgrade step]", 2);
-    assert_eq!(code, Some(130), "{text}");
+    let out = interrupt_apply(&lab, &playbook, "version=12", "TASK [Slow upgrade step]", 2);
+    out.assert_code(130);
     let web1 = &lab.hosts()[0];
-    assert!(
-        lab.server_state(web1).contains("MAINT"),
-        "stopped mid-batch, web1 stays out:\n{text}"
-    );
+    lab.assert_maint(web1);
     let expected = format!(
         "web1: loadbalancer/web1 is disabled on lb; to put it back, run there:\n    echo \"enable server loadbalancer/web1\" | socat stdio {}",
         lab.socket().display()
     );
-    assert!(text.contains(&expected), "{text}");
+    assert_eq!(out.screen("OUT OF ROTATION"), Some(expected), "{out}");
+    insta::assert_snapshot!("interrupted_twice_out_of_rotation", out.redacted());
     // The printed command is the right one: it puts web1 back.
     assert_eq!(lab.haproxy_command("enable server loadbalancer/web1").trim(), "");
-    assert!(lab.wait_server_state(web1, "UP", std::time::Duration::from_secs(5)));
+    lab.assert_up(web1);
 }
 
 /// The lab playbook without its disable/enable steps, and with an upgrade that takes half
@@ -465,17 +403,40 @@ fn no_disable_lab_playbook(dir: &std::path::Path) -> std::path::PathBuf {
     path
 }
 
-/// `requests=N failed=M` from the PROBE RECAP line.
-fn probe_counts(text: &str) -> (u64, u64) {
-    let line = text
-        .lines()
-        .find(|l| l.contains(" : requests="))
-        .unwrap_or_else(|| panic!("no probe recap:\n{text}"));
-    let field = |name: &str| -> u64 {
-        let start = line.find(&format!("{name}=")).unwrap() + name.len() + 1;
-        line[start..].split_whitespace().next().unwrap().parse().unwrap()
-    };
-    (field("requests"), field("failed"))
+/// The fields of the one line under PROBE RECAP: `URL : requests=N failed=M p50=...`.
+fn probe_recap(out: &Outcome) -> BTreeMap<String, String> {
+    let screen = out
+        .screen("PROBE RECAP")
+        .unwrap_or_else(|| panic!("no probe recap:\n{out}"));
+    let (_url, fields) = screen
+        .split_once(" : ")
+        .unwrap_or_else(|| panic!("not a probe recap: {screen:?}"));
+    let fields: BTreeMap<String, String> = fields
+        .split(" (first failure")
+        .next()
+        .unwrap()
+        .split_whitespace()
+        .map(|kv| {
+            let (k, v) = kv
+                .split_once('=')
+                .unwrap_or_else(|| panic!("`{kv}` in {screen:?}"));
+            (k.to_owned(), v.to_owned())
+        })
+        .collect();
+    let keys: Vec<&str> = fields.keys().map(String::as_str).collect();
+    assert_eq!(
+        keys,
+        ["failed", "max", "p50", "p90", "p99", "requests"],
+        "{screen}"
+    );
+    fields
+}
+
+/// `requests` and `failed` of the probe recap.
+fn probe_counts(out: &Outcome) -> (u64, u64) {
+    let fields = probe_recap(out);
+    let count = |k: &str| fields[k].parse().unwrap_or_else(|e| panic!("{k}: {e}"));
+    (count("requests"), count("failed"))
 }
 
 #[test]
@@ -484,33 +445,33 @@ fn probe_sees_downtime_without_a_disable_step_and_none_with_it() {
     let dir = tempfile::tempdir().unwrap();
     let careless = no_disable_lab_playbook(dir.path());
     let url = lab.haproxy_url();
-    let out = apply_with(
-        &lab,
-        &careless,
-        &["-e", "version=13", "--probe", &url, "--probe-concurrency", "4"],
-    );
-    let text = stdout(&out);
-    assert_eq!(out.status.code(), Some(0), "{text}");
-    let (requests, failed) = probe_counts(&text);
-    assert!(requests > 50, "{text}");
+    let out = lab
+        .zdd()
+        .apply(&careless)
+        .extra("version=13")
+        .args(["--probe", &url, "--probe-concurrency", "4"])
+        .run();
+    out.assert_code(0);
+    let (requests, failed) = probe_counts(&out);
+    assert!(requests > 50, "{out}");
     assert!(
         failed > 0,
-        "content removed while in rotation must cost requests:\n{text}"
+        "content removed while in rotation must cost requests:\n{out}"
     );
 
     let slow = dir.path().join("slow");
     std::fs::create_dir(&slow).unwrap();
     let careful = slow_lab_playbook(&slow);
-    let out = apply_with(
-        &lab,
-        &careful,
-        &["-e", "version=14", "--probe", &url, "--max-failed-requests", "0"],
-    );
-    let text = stdout(&out);
-    assert_eq!(out.status.code(), Some(0), "{text}");
-    let (requests, failed) = probe_counts(&text);
-    assert!(requests > 50, "{text}");
-    assert_eq!(failed, 0, "{text}");
+    let out = lab
+        .zdd()
+        .apply(&careful)
+        .extra("version=14")
+        .args(["--probe", &url, "--max-failed-requests", "0"])
+        .run();
+    out.assert_code(0);
+    let (requests, failed) = probe_counts(&out);
+    assert!(requests > 50, "{out}");
+    assert_eq!(failed, 0, "{out}");
 }
 
 #[test]
@@ -519,24 +480,28 @@ fn probe_budget_stops_the_rollout_after_the_batch_that_broke_it() {
     let dir = tempfile::tempdir().unwrap();
     let careless = no_disable_lab_playbook(dir.path());
     let url = lab.haproxy_url();
-    let out = apply_with(
-        &lab,
-        &careless,
-        &["-e", "version=15", "--probe", &url, "--max-failed-requests", "0"],
-    );
-    let text = stdout(&out);
-    assert_eq!(out.status.code(), Some(2), "{text}");
+    let out = lab
+        .zdd()
+        .apply(&careless)
+        .extra("version=15")
+        .args(["--probe", &url, "--max-failed-requests", "0"])
+        .run();
+    out.assert_code(2);
     assert!(
-        text.contains("stopping after batch 1/3: the probe counted"),
-        "{text}"
+        out.stdout
+            .lines()
+            .any(|l| l.starts_with("[WARNING]: stopping after batch 1/3: the probe counted ")),
+        "{out}"
     );
     let hosts = lab.hosts();
-    assert!(lab.page(&hosts[0]).contains("version: 15"));
-    assert!(
-        !lab.page(&hosts[1]).contains("version: 15"),
+    assert_eq!(lab.version(&hosts[0]), "15");
+    assert_eq!(
+        lab.version(&hosts[1]),
+        "1",
         "no batch may start after the budget broke"
     );
-    assert!(!lab.page(&hosts[2]).contains("version: 15"));
+    assert_eq!(lab.version(&hosts[2]), "1");
+    assert_eq!(out.recap().keys().collect::<Vec<_>>(), ["web1"], "{out}");
 }
 
 #[test]
@@ -544,9 +509,14 @@ fn check_diff_shows_what_would_change_and_changes_nothing() {
     let lab = Lab::start(1);
     let web1 = lab.hosts()[0].clone();
     let before = lab.page(&web1);
-    let out = apply_with(&lab, LAB_PLAYBOOK, &["-e", "version=21", "--check", "--diff"]);
-    let text = stdout(&out);
-    assert_eq!(out.status.code(), Some(0), "{text}{}", stderr(&out));
+    let out = lab
+        .zdd()
+        .apply(LAB_PLAYBOOK)
+        .extra("version=21")
+        .args(["--check", "--diff"])
+        .run();
+    out.assert_code(0);
+    let text = &out.stdout;
     let index = lab.doc_root(&web1).join("index.html");
     let index = index.display();
     // The file module's state change, then the template's content change.
@@ -564,9 +534,8 @@ fn check_diff_shows_what_would_change_and_changes_nothing() {
         text.contains("-<p>version: 1</p>\n+<p>version: 21</p>\n"),
         "{text}"
     );
+    insta::assert_snapshot!("check_diff", out.redacted());
     assert_eq!(lab.page(&web1), before, "--check must not change the host");
-    assert!(
-        lab.server_state(&web1).contains("UP"),
-        "--check must not take the host out"
-    );
+    // --check must not take the host out.
+    lab.assert_up(&web1);
 }

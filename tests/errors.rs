@@ -1,11 +1,12 @@
 //! What users see for the bad input they meet: `zdd check` refuses it with exit 5, the
 //! file, line and column, the line itself and what to do. Snapshots of the exact text.
 
-use std::path::Path;
-use std::process::Command;
+mod support;
+
+use support::Zdd;
 
 /// Run `zdd check site.yml -i hosts.ini` in a directory holding `files`; returns the exit
-/// code and stderr (paths are relative, so the text is the same on every machine).
+/// code, stdout and stderr (paths are relative, so the text is the same on every machine).
 fn check(files: &[(&str, &str)]) -> String {
     let dir = tempfile::tempdir().unwrap();
     for (name, text) in files {
@@ -16,18 +17,12 @@ fn check(files: &[(&str, &str)]) -> String {
     if !dir.path().join("hosts.ini").exists() {
         std::fs::write(dir.path().join("hosts.ini"), INVENTORY).unwrap();
     }
-    let out = Command::new(env!("CARGO_BIN_EXE_zdd"))
-        .args(["check", "site.yml", "-i", "hosts.ini"])
+    Zdd::new()
+        .check("site.yml")
+        .inventory("hosts.ini")
         .current_dir(dir.path())
-        .output()
-        .unwrap();
-    assert!(!Path::new("/nonexistent").exists());
-    format!(
-        "exit: {}\n{}{}",
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
+        .run()
+        .redacted()
 }
 
 const INVENTORY: &str =

@@ -4,29 +4,23 @@
 mod support;
 
 use serde_json::Value;
-use std::process::Output;
 use std::time::{Duration, Instant};
-use support::{Lab, LB_PORT};
+use support::{Lab, Outcome, LB_PORT};
 
-/// A play of `tasks` (YAML, indented as a play's task list) on `hosts`, run with zdd.
-fn apply(lab: &Lab, hosts: &str, tasks: &str) -> (Output, Vec<Value>) {
+/// A play of `tasks` (YAML, indented as a play's task list) on `hosts`, run with zdd
+/// (`--output json`); the outcome and its `host_result` events.
+fn apply(lab: &Lab, hosts: &str, tasks: &str) -> (Outcome, Vec<Value>) {
     let play = format!("- hosts: {hosts}\n  gather_facts: no\n  become: yes\n  tasks:\n{tasks}");
     let path = lab.dir().join(format!("play-{}.yml", std::process::id()));
     std::fs::write(&path, play).unwrap();
-    let out = lab
-        .zdd()
-        .args(["apply", "-o", "json", "-i"])
-        .arg(lab.inventory())
-        .arg(&path)
-        .output()
-        .unwrap();
-    (out.clone(), host_results(&out))
+    let out = lab.zdd().apply(&path).json().run();
+    let results = host_results(&out);
+    (out, results)
 }
 
-fn host_results(out: &Output) -> Vec<Value> {
-    String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+fn host_results(out: &Outcome) -> Vec<Value> {
+    out.events()
+        .into_iter()
         .filter(|e| e["event"] == "host_result")
         .collect()
 }
@@ -47,10 +41,6 @@ fn haproxy_task(name: &str, args: &str) -> String {
             .collect::<Vec<_>>()
             .join("\n")
     )
-}
-
-fn stderr(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stderr).into_owned()
 }
 
 /// A CGI script on every web host that answers after `seconds`.
@@ -122,7 +112,7 @@ fn disable_and_enable_change_haproxy_once() {
         "web1",
         &format!("{disable}{}", disable.replace("disable\n", "again\n")),
     );
-    assert!(out.status.success(), "{}", stderr(&out));
+    out.assert_code(0);
     assert_eq!(result_of(&results, "disable")["changed"], true);
     assert_eq!(result_of(&results, "again")["changed"], false, "{results:#?}");
     assert_eq!(result_of(&results, "again")["failed"], false);
@@ -138,7 +128,7 @@ fn disable_and_enable_change_haproxy_once() {
         "web1",
         &format!("{enable}{}", enable.replace("enable\n", "again\n")),
     );
-    assert!(out.status.success(), "{}", stderr(&out));
+    out.assert_code(0);
     assert_eq!(result_of(&results, "enable")["changed"], true);
     assert_eq!(result_of(&results, "again")["changed"], false);
     assert_eq!(lab.server_state("web1"), "UP");
@@ -149,19 +139,21 @@ fn unknown_servers_and_backends_fail_with_haproxys_words() {
     let lab = Lab::start(2);
     let tasks = haproxy_task("server", "state: disabled\nhost: web9\nbackend: loadbalancer")
         + &haproxy_task("backend", "state: disabled\nhost: web1\nbackend: nosuch");
-    let (_, results) = apply(&lab, "web1", &tasks);
+    let (out, results) = apply(&lab, "web1", &tasks);
+    out.assert_code(0);
     let server = result_of(&results, "server");
     assert_eq!(server["failed"], true);
-    assert!(
-        server["msg"].as_str().unwrap().starts_with("No such server."),
-        "{server}"
+    assert_eq!(
+        server["msg"],
+        "No such server. (HAProxy's answer to `disable server loadbalancer/web9`)"
     );
     let backend = result_of(&results, "backend");
     assert_eq!(backend["failed"], true);
-    assert!(
-        backend["msg"].as_str().unwrap().starts_with("No such backend."),
-        "{backend}"
+    assert_eq!(
+        backend["msg"],
+        "No such backend. (HAProxy's answer to `disable server nosuch/web1`)"
     );
+    assert_eq!(out.recap_of("web1").ignored, 2, "{out}");
     assert_eq!(lab.server_state("web1"), "UP");
 }
 
@@ -180,12 +172,12 @@ fn the_capacity_guard_never_takes_out_the_last_server_up() {
     let r = result_of(&results, "batch");
     assert_eq!(r["failed"], true, "{r}");
     assert_eq!(r["changed"], false);
-    let msg = r["msg"].as_str().unwrap();
-    assert!(
-        msg.contains("has 2 of 2 servers UP") && msg.contains("min_up 1"),
-        "{msg}"
+    assert_eq!(
+        r["msg"],
+        "refusing to disable servers: backend loadbalancer has 2 of 2 servers UP; taking out 2 servers (web1, web2) would leave 0, fewer than min_up 1 (nothing was changed)"
     );
-    assert!(out.status.code() == Some(0), "ignore_errors: {}", stderr(&out));
+    // ignore_errors: the run goes on and counts it.
+    out.assert_code(0);
     assert_eq!(lab.server_state("web1"), "UP");
     assert_eq!(lab.server_state("web2"), "UP");
 
@@ -215,7 +207,7 @@ fn a_drain_waits_for_the_request_in_flight() {
     let (out, results) = apply(&lab, "web1", &task);
     let drain_ended = Instant::now();
     let r = result_of(&results, "drain");
-    assert_eq!(r["failed"], false, "{r}\n{}", stderr(&out));
+    assert_eq!(r["failed"], false, "{r}\n{out}");
     assert_eq!(r["changed"], true);
     let elapsed = r["elapsed"].as_f64().unwrap();
     assert!(elapsed >= 1.5, "the drain took {elapsed}s, the request 10s");
@@ -237,14 +229,14 @@ fn a_drain_that_does_not_finish_in_time_fails_the_host() {
     )
     .replace("    ignore_errors: yes\n", "");
     let (out, results) = apply(&lab, "web1", &task);
-    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    out.assert_code(2);
     let r = result_of(&results, "drain");
     assert_eq!(r["failed"], true);
-    let msg = r["msg"].as_str().unwrap();
-    assert!(
-        msg.contains("did not finish within 1s") && msg.contains("1 session open"),
-        "{msg}"
+    assert_eq!(
+        r["msg"],
+        format!("drain did not finish within 1s: loadbalancer/{server} has 1 session open; left in DRAIN, not disabled")
     );
+    assert_eq!(out.recap_of("web1").failed, 1, "{out}");
     assert!(r["elapsed"].as_f64().unwrap() < 4.0, "{r}");
     assert_eq!(lab.server_state(&server), "DRAIN");
     assert_eq!(request.join().unwrap().0.unwrap().0, 200);
@@ -265,15 +257,7 @@ fn enabled_with_wait_gives_no_traffic_before_the_health_check_passes() {
         format!("- hosts: web1\n  gather_facts: no\n  become: yes\n  tasks:\n{task}"),
     )
     .unwrap();
-    let mut zdd = lab
-        .zdd()
-        .args(["apply", "-o", "json", "-i"])
-        .arg(lab.inventory())
-        .arg(&path)
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut zdd = lab.zdd().apply(&path).json().spawn();
     // Once zdd has taken web1 out of maintenance, and while its web server is down,
     // haproxy must not count it UP (it would send it traffic).
     let deadline = Instant::now() + Duration::from_secs(30);
@@ -287,13 +271,10 @@ fn enabled_with_wait_gives_no_traffic_before_the_health_check_passes() {
         seen.push(lab.server_state("web1"));
         std::thread::sleep(Duration::from_millis(20));
     }
-    assert!(
-        zdd.try_wait().unwrap().is_none(),
-        "zdd did not wait for the health check"
-    );
+    assert!(zdd.is_running(), "zdd did not wait for the health check");
     assert!(lab.service("web1", "start").status.success());
-    let out = zdd.wait_with_output().unwrap();
-    assert!(out.status.success(), "{}", stderr(&out));
+    let out = zdd.wait();
+    out.assert_code(0);
     assert!(
         seen.iter().all(|s| !s.starts_with("UP")),
         "web1 went UP while down: {seen:?}"
@@ -313,13 +294,10 @@ fn uri_reports_status_and_content_and_fails_on_the_wrong_status() {
                  \x20 - name: wrong\n    uri:\n      url: \"http://{{ ansible_host }}:{{ http_port }}/\"\n      status_code: [201, 204]\n    ignore_errors: yes\n\
                  \x20 - name: missing\n    uri:\n      url: \"http://{{ ansible_host }}:{{ http_port }}/nope\"\n      status_code: 404\n";
     let (out, results) = apply(&lab, "web1", tasks);
-    assert!(out.status.success(), "{}", stderr(&out));
+    out.assert_code(0);
     let page = result_of(&results, "page");
     assert_eq!(page["status"], 200);
-    assert!(
-        page["content"].as_str().unwrap().contains("host: web1<"),
-        "{page}"
-    );
+    assert_eq!(page["content"], lab.page("web1"), "{page}");
     let len = page["content"].as_str().unwrap().len();
     assert_eq!(page["msg"], format!("OK ({len} bytes)"));
     let wrong = result_of(&results, "wrong");
@@ -338,27 +316,17 @@ fn the_rolling_haproxy_playbook_upgrades_every_host_without_a_failed_request() {
     let probe = lab.probe(4);
     let out = lab
         .zdd()
-        .args([
-            "apply",
-            "examples/lab/rolling-haproxy.yml",
-            "-e",
-            "version=2",
-            "-i",
-        ])
-        .arg(lab.inventory())
-        .output()
-        .unwrap();
+        .apply("examples/lab/rolling-haproxy.yml")
+        .extra("version=2")
+        .run();
     let counts = probe.stop();
-    assert!(
-        out.status.success(),
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        stderr(&out)
-    );
+    out.assert_code(0);
     assert_eq!(counts.failed, 0, "{counts:?}");
     assert!(counts.requests > 0);
     for host in lab.hosts() {
-        assert!(lab.page(&host).contains("version: 2<"), "{host} not upgraded");
+        assert_eq!(lab.version(&host), "2", "{host} not upgraded");
         assert_eq!(lab.server_state(&host), "UP", "{host}");
+        let stats = out.recap_of(&host);
+        assert_eq!((stats.failed, stats.unreachable), (0, 0), "{host}: {out}");
     }
 }

@@ -4,46 +4,31 @@ mod support;
 
 use serde_json::Value;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
-use support::Lab;
+use support::{Lab, Outcome, Zdd};
 
-fn text(out: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
+/// zdd run from `cwd` (so that the default journal lands in `cwd/.zdd/journal`), which
+/// its redacted output shows as `[CWD]`.
+fn zdd_in(lab: &Lab, cwd: &Path) -> Zdd {
+    lab.zdd().current_dir(cwd).redact(cwd.display(), "[CWD]")
 }
 
-/// zdd run from `cwd` (so that the default journal lands in `cwd/.zdd/journal`).
-fn zdd_in(lab: &Lab, cwd: &Path) -> Command {
-    let mut cmd = lab.zdd();
-    cmd.current_dir(cwd);
-    cmd
+fn apply(lab: &Lab, cwd: &Path, playbook: &Path, extra: &[&str]) -> Outcome {
+    zdd_in(lab, cwd).apply(playbook).args(extra).run()
 }
 
-fn apply(lab: &Lab, cwd: &Path, playbook: &Path, extra: &[&str]) -> Output {
-    zdd_in(lab, cwd)
-        .arg("apply")
-        .arg(playbook)
-        .arg("-i")
-        .arg(lab.inventory())
-        .args(extra)
-        .output()
-        .expect("run zdd")
+/// `zdd status PLAYBOOK -i INVENTORY`, which must succeed.
+fn status(lab: &Lab, cwd: &Path, playbook: &Path) -> Outcome {
+    let out = zdd_in(lab, cwd).status(playbook).run();
+    out.assert_code(0);
+    out
 }
 
-fn status(lab: &Lab, cwd: &Path, playbook: &Path) -> String {
-    let out = zdd_in(lab, cwd)
-        .arg("status")
-        .arg(playbook)
-        .arg("-i")
-        .arg(lab.inventory())
-        .output()
-        .expect("run zdd status");
-    assert_eq!(out.status.code(), Some(0), "zdd status:\n{}", text(&out));
-    String::from_utf8_lossy(&out.stdout).into_owned()
+/// Panics unless `line` is a whole line of the redacted output.
+#[track_caller]
+fn assert_has_line(out: &Outcome, line: &str) {
+    let text = out.redacted();
+    assert!(text.lines().any(|l| l == line), "no line `{line}` in:\n{text}");
 }
 
 fn audit_lines(path: &Path) -> Vec<Value> {
@@ -112,12 +97,7 @@ fn resume_continues_from_the_failed_batch_and_never_touches_completed_hosts_agai
         &playbook,
         &["-e", "version=2", "--audit-log", first_audit.to_str().unwrap()],
     );
-    assert_eq!(
-        out.status.code(),
-        Some(2),
-        "the first run should fail on web2:\n{}",
-        text(&out)
-    );
+    out.assert_code(2);
     let web1_pid = lab.web_pid("web1");
 
     // The default journal, next to where zdd ran.
@@ -135,19 +115,7 @@ fn resume_continues_from_the_failed_batch_and_never_touches_completed_hosts_agai
     assert_eq!(audited_hosts(&audit_lines(&first_audit)), ["web1", "web2"]);
 
     let shown = status(&lab, cwd, &playbook);
-    assert!(shown.contains("run       failed (exit 2)"), "{shown}");
-    assert!(shown.contains("  batch 1/3 web1: completed ("), "{shown}");
-    assert!(shown.contains("  batch 2/3 web2: failed ("), "{shown}");
-    assert!(
-        shown.contains("    web2: failed at task `Copy over webapp content`: Destination directory"),
-        "{shown}"
-    );
-    assert!(shown.contains("  batch 3/3 web3: not reached\n"), "{shown}");
-    assert!(shown.contains("never reached: web3\n"), "{shown}");
-    assert!(
-        shown.contains("`zdd apply --resume` would skip 1 completed batch, starting at play `webappservers` batch 2/3 (web2)"),
-        "{shown}"
-    );
+    insta::assert_snapshot!("status_failed", shown.redacted());
 
     lab.restore_doc_root("web2");
     let second_audit = cwd.join("second.jsonl");
@@ -163,11 +131,11 @@ fn resume_continues_from_the_failed_batch_and_never_touches_completed_hosts_agai
             second_audit.to_str().unwrap(),
         ],
     );
-    let output = text(&out);
-    assert_eq!(out.status.code(), Some(0), "the resumed run failed:\n{output}");
-    assert!(
-        output.contains("batch 1/3 (web1) completed in the run being resumed: skipping it"),
-        "{output}"
+    out.assert_code(0);
+    let output = out.all_output();
+    assert_has_line(
+        &out,
+        "[WARNING]: play `webappservers` batch 1/3 (web1) completed in the run being resumed: skipping it",
     );
     // Only web2 and web3 ran: no command for web1, not even a delegated one.
     let lines = audit_lines(&second_audit);
@@ -180,29 +148,12 @@ fn resume_continues_from_the_failed_batch_and_never_touches_completed_hosts_agai
         "web1's web server was restarted again"
     );
     for host in lab.hosts() {
-        assert!(
-            lab.page(&host).contains("version: 2"),
-            "{host}: {}",
-            lab.page(&host)
-        );
-        assert!(
-            lab.wait_server_state(&host, "UP", Duration::from_secs(5)),
-            "{host} is out of rotation: {}",
-            lab.server_state(&host)
-        );
+        assert_eq!(lab.version(&host), "2", "{host}");
+        lab.assert_up(&host);
     }
 
     let shown = status(&lab, cwd, &playbook);
-    assert!(shown.contains("run       completed (exit 0)"), "{shown}");
-    assert!(
-        shown.contains("  batch 1/3 web1: completed (in the run started "),
-        "{shown}"
-    );
-    assert!(shown.contains("  batch 3/3 web3: completed ("), "{shown}");
-    assert!(
-        shown.contains("would start a fresh run: this one completed"),
-        "{shown}"
-    );
+    insta::assert_snapshot!("status_resumed_and_completed", shown.redacted());
 
     // A completed run is not resumed: --resume runs every batch again.
     let third_audit = cwd.join("third.jsonl");
@@ -218,11 +169,10 @@ fn resume_continues_from_the_failed_batch_and_never_touches_completed_hosts_agai
             third_audit.to_str().unwrap(),
         ],
     );
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
-    assert!(
-        text(&out).contains("completed: starting a fresh run"),
-        "{}",
-        text(&out)
+    out.assert_code(0);
+    assert_has_line(
+        &out,
+        "[WARNING]: --resume: the last run (started [TIME]) completed: starting a fresh run",
     );
     assert_eq!(
         audited_hosts(&audit_lines(&third_audit)),
@@ -241,7 +191,7 @@ fn a_changed_playbook_is_not_resumed_without_force() {
 
     lab.break_doc_root("web2");
     let out = apply(&lab, cwd, &playbook, &[&["-e", TOKEN][..], &journal_arg].concat());
-    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    out.assert_code(2);
     lab.restore_doc_root("web2");
 
     // The same -e is part of the run's identity; a different one is refused too.
@@ -251,12 +201,8 @@ fn a_changed_playbook_is_not_resumed_without_force() {
         &playbook,
         &[&["-e", "api_token=other", "--resume"][..], &journal_arg].concat(),
     );
-    assert_eq!(out.status.code(), Some(5), "{}", text(&out));
-    assert!(
-        text(&out).contains("the extra variables (-e) differ"),
-        "{}",
-        text(&out)
-    );
+    out.assert_code(5);
+    insta::assert_snapshot!("resume_refused_other_extra_vars", out.redacted());
 
     std::fs::write(&playbook, format!("{PLAYBOOK}# edited\n")).unwrap();
     let audit = cwd.join("audit.jsonl");
@@ -267,21 +213,14 @@ fn a_changed_playbook_is_not_resumed_without_force() {
         &playbook,
         &[&["-e", TOKEN, "--resume"][..], &journal_arg, &audit_arg].concat(),
     );
-    let output = text(&out);
-    assert_eq!(out.status.code(), Some(5), "{output}");
-    assert!(output.contains("rolling.yml changed since that run"), "{output}");
-    assert!(output.contains("--resume --force"), "{output}");
+    out.assert_code(5);
+    insta::assert_snapshot!("resume_refused_changed_playbook", out.redacted());
     assert!(audit_lines(&audit).is_empty(), "a refused resume ran commands");
 
     // `status --journal` reads the same journal and sees the change.
-    let out = zdd_in(&lab, cwd)
-        .args(["status", "--journal"])
-        .arg(&journal)
-        .output()
-        .unwrap();
-    let shown = String::from_utf8_lossy(&out.stdout);
-    assert!(shown.contains("(changed since this run)"), "{shown}");
-    assert!(shown.contains("refuses without --force"), "{shown}");
+    let shown = zdd_in(&lab, cwd).status_of_journal(&journal).run();
+    shown.assert_code(0);
+    insta::assert_snapshot!("status_of_a_changed_playbook", shown.redacted());
 
     let out = apply(
         &lab,
@@ -294,7 +233,7 @@ fn a_changed_playbook_is_not_resumed_without_force() {
         ]
         .concat(),
     );
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    out.assert_code(0);
     assert_eq!(audited_hosts(&audit_lines(&audit)), ["web2", "web3"]);
 }
 
@@ -312,7 +251,7 @@ fn the_audit_log_has_one_line_per_command_with_host_delegate_task_rc_and_no_secr
         &playbook,
         &["-e", TOKEN, "--audit-log", audit.to_str().unwrap()],
     );
-    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    out.assert_code(2);
     let lines = audit_lines(&audit);
     let of = |host: &str, task: &str| -> Vec<&Value> {
         lines
@@ -333,17 +272,21 @@ fn the_audit_log_has_one_line_per_command_with_host_delegate_task_rc_and_no_secr
     assert_eq!(disable[0]["delegate"], "lb");
     assert_eq!(disable[0]["become"], "root");
     assert_eq!(disable[0]["rc"], 0);
-    assert!(disable[0]["command"]
-        .as_str()
-        .unwrap()
-        .starts_with("echo \"disable server loadbalancer/web1\" | socat stdio "));
+    // A command is logged as the script zdd sent, its trailing newline included.
+    assert_eq!(
+        disable[0]["command"],
+        format!(
+            "echo \"disable server loadbalancer/web1\" | socat stdio {}\n",
+            lab.socket().display()
+        )
+    );
     let read = of("web1", "Read the page");
     assert_eq!(read.len(), 1);
     assert_eq!(read[0]["delegate"], Value::Null);
-    assert!(read[0]["command"]
-        .as_str()
-        .unwrap()
-        .contains("/www/web1/index.html"));
+    assert_eq!(
+        read[0]["command"],
+        format!("cat {}\n", lab.doc_root("web1").join("index.html").display())
+    );
     assert!(read[0]["duration_ms"].is_u64());
     assert!(read[0]["time"].as_str().unwrap().ends_with('Z'));
     let secret = of("web1", "Use a secret");
@@ -371,17 +314,11 @@ fn an_interrupted_run_is_journalled_and_resumed_from_the_next_batch() {
     )
     .unwrap();
     let journal = cwd.join("j.json");
-    let mut child = zdd_in(&lab, cwd)
-        .arg("apply")
-        .arg(&playbook)
-        .arg("-i")
-        .arg(lab.inventory())
+    let zdd = zdd_in(&lab, cwd)
+        .apply(&playbook)
         .arg("--journal")
         .arg(&journal)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+        .spawn();
     // Interrupt once the first batch is in flight: it finishes, nothing else starts.
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
@@ -392,28 +329,25 @@ fn an_interrupted_run_is_journalled_and_resumed_from_the_next_batch() {
         assert!(Instant::now() < deadline, "the first batch never started");
         std::thread::sleep(Duration::from_millis(20));
     }
-    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
-    let status = child.wait().unwrap();
-    assert_eq!(status.code(), Some(130));
+    zdd.interrupt();
+    let out = zdd.wait();
+    out.assert_code(130);
+    assert_eq!(
+        out.screen("INTERRUPTED").as_deref(),
+        Some("completed: web1\nfailed: none\nnot started: web2, web3"),
+        "{out}"
+    );
     let j: Value = serde_json::from_str(&std::fs::read_to_string(&journal).unwrap()).unwrap();
     assert_eq!(j["state"], "interrupted", "{j:#}");
     assert_eq!(j["batches"].as_array().unwrap().len(), 1, "{j:#}");
     assert_eq!(j["batches"][0]["hosts"]["web1"]["outcome"], "completed");
 
-    let out = zdd_in(&lab, cwd)
-        .args(["status", "--journal"])
-        .arg(&journal)
-        .output()
-        .unwrap();
-    let shown = String::from_utf8_lossy(&out.stdout);
-    assert!(shown.contains("run       interrupted (exit 130)"), "{shown}");
-    assert!(shown.contains("never reached: web2, web3"), "{shown}");
-    let out = zdd_in(&lab, cwd)
-        .args(["status", "--output", "json", "--journal"])
-        .arg(&journal)
-        .output()
-        .unwrap();
-    let state: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let shown = zdd_in(&lab, cwd).status_of_journal(&journal).run();
+    shown.assert_code(0);
+    insta::assert_snapshot!("status_interrupted", shown.redacted());
+    let out = zdd_in(&lab, cwd).status_of_journal(&journal).json().run();
+    out.assert_code(0);
+    let state: Value = serde_json::from_str(&out.stdout).unwrap();
     assert_eq!(state["resumable"], true);
     assert_eq!(state["next_batch"]["batch"], 2);
     assert_eq!(state["next_batch"]["hosts"], serde_json::json!(["web2"]));
@@ -433,6 +367,6 @@ fn an_interrupted_run_is_journalled_and_resumed_from_the_next_batch() {
             audit.to_str().unwrap(),
         ],
     );
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    out.assert_code(0);
     assert_eq!(audited_hosts(&audit_lines(&audit)), ["web2", "web3"]);
 }

@@ -55,7 +55,7 @@ fn haproxy_balances_over_all_servers_up() {
     for host in lab.hosts() {
         assert_eq!(lab.server_state(&host), "UP", "{host}");
         assert!(lab.page(&host).contains(&format!("host: {host}<")));
-        assert!(lab.page(&host).contains("version: 1<"));
+        assert_eq!(lab.version(&host), "1");
     }
     let lb = format!("{}:{}", lab.lb_address(), support::LB_PORT);
     let mut seen = std::collections::BTreeSet::new();
@@ -129,7 +129,7 @@ fn the_init_script_restarts_the_web_server() {
     let out = lab.service("web1", "restart");
     assert!(out.status.success(), "{}", stderr(&out));
     // `restart` returns once the new server listens: no wait needed.
-    assert!(lab.page("web1").contains("version: 7<"));
+    assert_eq!(lab.version("web1"), "7");
     let after = std::fs::read_to_string(&pid_file).unwrap();
     assert_ne!(before, after, "restart kept the same process");
     let dir = lab.dir().display().to_string();
@@ -172,4 +172,71 @@ fn stop_ends_every_recorded_process_and_removes_the_init_scripts() {
     assert!(scripts.iter().all(|s| !std::path::Path::new(s).exists()));
     // Stopping again is fine.
     lab.stop();
+}
+
+// The runner of zdd itself (support/run.rs): recap parsing, redactions, host order.
+
+#[test]
+fn a_recap_line_parses_with_all_seven_counters_in_order_and_nothing_else() {
+    let line = "web1                       : ok=8    changed=6    unreachable=0    failed=10   skipped=0    rescued=0    ignored=0   ";
+    let (host, stats) = support::HostStats::parse_line(line).unwrap();
+    assert_eq!(host, "web1");
+    assert_eq!(
+        stats,
+        support::HostStats {
+            ok: 8,
+            changed: 6,
+            failed: 10,
+            ..Default::default()
+        }
+    );
+    for bad in [
+        "web1 : ok=8 changed=6 unreachable=0 failed=0 skipped=0 rescued=0",
+        "web1 : ok=8 changed=6 unreachable=0 failed=0 skipped=0 ignored=0 rescued=0",
+        "web1 : ok=8 changed=6 unreachable=0 failed=1x skipped=0 rescued=0 ignored=0",
+        "web1 : ok=8 changed=6 unreachable=0 failed=0 skipped=0 rescued=0 ignored=0 extra=1",
+        " : ok=8 changed=6 unreachable=0 failed=0 skipped=0 rescued=0 ignored=0",
+    ] {
+        assert!(support::HostStats::parse_line(bad).is_err(), "{bad}");
+    }
+    let banner = format!("\nPLAY RECAP {}\n", "*".repeat(69));
+    let two = format!(
+        "{banner}{line}\nweb2 : ok=1 changed=0 unreachable=0 failed=0 skipped=0 rescued=0 ignored=0\n\n"
+    );
+    assert_eq!(support::parse_recap(&two).unwrap().len(), 2);
+    assert!(support::parse_recap(&format!("{banner}{line}\n{line}\n")).is_err());
+    assert!(support::parse_recap(&format!("{banner}{line}\nweb2 : ok=1\n")).is_err());
+    assert!(support::parse_recap(&format!("{two}{two}")).is_err());
+    assert!(support::parse_recap("PLAY RECAP\n").is_err());
+}
+
+#[test]
+fn redactions_hide_what_changes_between_runs_and_nothing_else() {
+    let mut r = support::Redactions::default();
+    r.add("/tmp/zdd-lab-AbC123".into(), "[LAB]");
+    let tmp = std::env::temp_dir().display().to_string();
+    let text = format!(
+        "lb:/tmp/zdd-lab-AbC123/haproxy.sock (0.76s) {tmp}/.tmpXy12Z9/site.yml\n\
+         web1 -> lb(127.0.177.10) zdd-lab-177-web1 127.0.250.11\n\
+         p50=1.5ms rc=0 in 12 ms \"duration_ms\": 40, \"time\": 1764500000000\n\
+         \"delta\": \"0:00:00.052992\", \"end\": \"2026-11-30 07:08:58.624411\"\n\
+         started 2026-11-30T07:01:02.123Z (pid 4242) within 1s version: 2\n"
+    );
+    assert_eq!(
+        r.apply(&text),
+        "lb:[LAB]/haproxy.sock ([DURATION]) [TMP]/site.yml\n\
+         web1 -> lb(127.0.[NET].10) zdd-lab-[NET]-web1 127.0.250.11\n\
+         p50=[DURATION] rc=0 in [DURATION] \"duration_ms\": [DURATION], \"time\": [TIME]\n\
+         \"delta\": \"[DURATION]\", \"end\": \"[TIME]\"\n\
+         started [TIME] (pid [PID]) within 1s version: 2\n"
+    );
+}
+
+#[test]
+fn host_order_sorts_hosts_under_a_banner_and_keeps_each_hosts_items_in_order() {
+    let text = "\nTASK [a] ***\nok: [web2] => (item=x)\nfatal: [web1]: FAILED! => {}\n...ignoring\nok: [web2] => (item=a)\n\nTASK [b] ***\nchanged: [web2 -> lb(1.2.3.4)]\nok: [web1]\n";
+    assert_eq!(
+        support::in_host_order(text),
+        "\nTASK [a] ***\nfatal: [web1]: FAILED! => {}\n...ignoring\nok: [web2] => (item=x)\nok: [web2] => (item=a)\n\nTASK [b] ***\nok: [web1]\nchanged: [web2 -> lb(1.2.3.4)]\n"
+    );
 }

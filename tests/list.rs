@@ -6,7 +6,7 @@ mod support;
 
 use std::path::PathBuf;
 use std::process::{Command, Output};
-use support::repo_root;
+use support::{repo_root, Outcome, Zdd};
 
 fn ansible_playbook() -> PathBuf {
     std::env::var_os("ANSIBLE_PLAYBOOK")
@@ -22,26 +22,32 @@ fn ansible_playbook() -> PathBuf {
         .unwrap_or_else(|| PathBuf::from("ansible-playbook"))
 }
 
-fn run(mut cmd: Command, args: &[&str]) -> Output {
-    cmd.current_dir(repo_root().join("tests/list"))
+fn ansible(args: &[&str]) -> Output {
+    Command::new(ansible_playbook())
+        .current_dir(repo_root().join("tests/list"))
         .args(["playbook.yml", "-i", "inventory.ini"])
         .args(args)
         .env("ANSIBLE_NOCOLOR", "1")
         .env("ANSIBLE_RETRY_FILES_ENABLED", "0")
-        .env_remove("ANSIBLE_CONFIG");
-    cmd.output().expect("run the tool")
+        .env_remove("ANSIBLE_CONFIG")
+        .output()
+        .expect("run ansible-playbook")
 }
 
-fn zdd(args: &[&str]) -> Output {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_zdd"));
-    cmd.arg("apply");
-    run(cmd, args)
+/// `zdd apply playbook.yml -i inventory.ini ARGS` in tests/list.
+fn zdd(args: &[&str]) -> Outcome {
+    Zdd::new()
+        .apply("playbook.yml")
+        .inventory("inventory.ini")
+        .args(args)
+        .current_dir(repo_root().join("tests/list"))
+        .run()
 }
 
 /// Lines without trailing blanks; the hosts of a play sorted (ansible-playbook lists
 /// them from a Python set, in no fixed order).
-fn normalize(stdout: &[u8]) -> Vec<String> {
-    let text = String::from_utf8_lossy(stdout);
+fn normalize(stdout: &str) -> Vec<String> {
+    let text = stdout;
     let mut out: Vec<String> = Vec::new();
     let mut hosts: Vec<String> = Vec::new();
     let mut in_hosts = false;
@@ -64,11 +70,12 @@ fn normalize(stdout: &[u8]) -> Vec<String> {
 }
 
 fn same_as_ansible(args: &[&str]) {
-    let ansible = run(Command::new(ansible_playbook()), args);
+    let ansible = ansible(args);
     assert!(ansible.status.success(), "ansible-playbook {args:?}: {ansible:?}");
     let ours = zdd(args);
-    assert_eq!(ours.status.code(), Some(0), "zdd {args:?}: {ours:?}");
-    let (want, got) = (normalize(&ansible.stdout), normalize(&ours.stdout));
+    ours.assert_code(0);
+    let want = normalize(&String::from_utf8_lossy(&ansible.stdout));
+    let got = normalize(&ours.stdout);
     assert!(want.len() > 5, "ansible printed too little: {want:?}");
     assert_eq!(got, want, "zdd apply {args:?} differs from ansible-playbook");
 }
@@ -90,20 +97,23 @@ fn list_tasks_matches_ansible() {
 #[test]
 fn syntax_check_is_zdd_check() {
     let ok = zdd(&["--syntax-check"]);
-    assert_eq!(ok.status.code(), Some(0), "{ok:?}");
-    assert!(String::from_utf8_lossy(&ok.stdout).contains("nothing was contacted"));
+    ok.assert_code(0);
+    assert_eq!(
+        ok.stdout,
+        "playbook.yml: ok (3 plays, 13 tasks and handlers, 5 inventory hosts); nothing was contacted\n"
+    );
     let dir = tempfile::tempdir().unwrap();
     let bad = dir.path().join("bad.yml");
     std::fs::write(&bad, "- hosts: web\n  tasks:\n    - shel: echo hi\n").unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_zdd"))
-        .args(["apply", "--syntax-check", "-i"])
-        .arg(repo_root().join("tests/list/inventory.ini"))
-        .arg(&bad)
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(5), "{out:?}");
+    let out = Zdd::new()
+        .apply(&bad)
+        .arg("--syntax-check")
+        .inventory(repo_root().join("tests/list/inventory.ini"))
+        .run();
+    out.assert_code(5);
+    let location = format!(" --> {}:3:7", bad.display());
     assert!(
-        String::from_utf8_lossy(&out.stderr).contains("bad.yml:3"),
-        "{out:?}"
+        out.stderr.lines().any(|l| l == location),
+        "no line `{location}` in stderr:\n{out}"
     );
 }

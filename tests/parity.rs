@@ -28,7 +28,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
-use support::{repo_root, Lab};
+use support::{repo_root, Lab, Zdd};
 
 /// Cases run this many at a time: both tools mostly wait on SSH and Python start-up.
 const WORKERS: usize = 6;
@@ -162,45 +162,58 @@ fn run_tool(name: &str, case: &Path, run: &Path, lab: &Lab) -> Tool {
     if name == "zdd" {
         args.extend(args_file("args-zdd"));
     }
-    let mut cmd = if name == "ansible" {
+    let playbook = dir.join("playbook.yml");
+    let extra = [
+        format!("trace={}", trace.display()),
+        format!("workdir={}", dir.join("work").display()),
+    ];
+    let (code, stdout, stderr) = if name == "ansible" {
         let home = dir.join("home");
         std::fs::create_dir_all(home.join(".ansible/tmp")).unwrap();
-        let mut cmd = Command::new(ansible_playbook());
-        cmd.envs([
-            ("ANSIBLE_PIPELINING", "1"),
-            ("ANSIBLE_HOST_KEY_CHECKING", "True"),
-            ("ANSIBLE_NOCOLOR", "1"),
-            ("ANSIBLE_FORCE_COLOR", "0"),
-            ("ANSIBLE_STDOUT_CALLBACK", "default"),
-            ("ANSIBLE_RETRY_FILES_ENABLED", "0"),
-            ("ANSIBLE_PYTHON_INTERPRETER", "/usr/bin/python3"),
-            ("ANSIBLE_DEPRECATION_WARNINGS", "0"),
-        ]);
-        cmd.env("ANSIBLE_LOCAL_TEMP", home.join(".ansible/tmp"));
-        cmd.env("HOME", &home);
-        cmd.env_remove("ANSIBLE_CONFIG");
-        cmd
+        let out: Output = Command::new(ansible_playbook())
+            .envs([
+                ("ANSIBLE_PIPELINING", "1"),
+                ("ANSIBLE_HOST_KEY_CHECKING", "True"),
+                ("ANSIBLE_NOCOLOR", "1"),
+                ("ANSIBLE_FORCE_COLOR", "0"),
+                ("ANSIBLE_STDOUT_CALLBACK", "default"),
+                ("ANSIBLE_RETRY_FILES_ENABLED", "0"),
+                ("ANSIBLE_PYTHON_INTERPRETER", "/usr/bin/python3"),
+                ("ANSIBLE_DEPRECATION_WARNINGS", "0"),
+            ])
+            .env("ANSIBLE_LOCAL_TEMP", home.join(".ansible/tmp"))
+            .env("HOME", &home)
+            .env_remove("ANSIBLE_CONFIG")
+            .current_dir(&dir)
+            .arg(&playbook)
+            .arg("-i")
+            .arg(&inventory)
+            .args(extra.iter().flat_map(|e| ["-e", e.as_str()]))
+            .args(&args)
+            .stdin(Stdio::null())
+            .output()
+            .unwrap_or_else(|e| panic!("run {name}: {e}"));
+        (
+            out.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
     } else {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_zdd"));
-        cmd.arg("apply");
-        cmd
+        let out = Zdd::new()
+            .apply(&playbook)
+            .inventory(&inventory)
+            .extra(&extra[0])
+            .extra(&extra[1])
+            .args(&args)
+            .current_dir(&dir)
+            .run();
+        (out.code.unwrap_or(-1), out.stdout, out.stderr)
     };
-    cmd.current_dir(&dir)
-        .arg(dir.join("playbook.yml"))
-        .arg("-i")
-        .arg(&inventory)
-        .arg("-e")
-        .arg(format!("trace={}", trace.display()))
-        .arg("-e")
-        .arg(format!("workdir={}", dir.join("work").display()))
-        .args(&args)
-        .stdin(Stdio::null());
-    let out: Output = cmd.output().unwrap_or_else(|e| panic!("run {name}: {e}"));
     let raw_trace = std::fs::read_to_string(&trace).unwrap_or_default();
     Tool {
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        code,
+        stdout,
+        stderr,
         trace: parse_trace(&raw_trace),
         raw_trace,
     }

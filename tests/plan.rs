@@ -5,23 +5,8 @@ mod support;
 
 use serde_json::Value;
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
-use support::Lab;
-
-fn zdd() -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_zdd"));
-    cmd.current_dir(support::repo_root()).stdin(Stdio::null());
-    cmd
-}
-
-fn text(out: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
-}
+use support::{Lab, Zdd};
 
 #[test]
 fn plan_works_with_every_sshd_of_the_lab_stopped() {
@@ -30,23 +15,18 @@ fn plan_works_with_every_sshd_of_the_lab_stopped() {
         lab.stop_sshd(&host);
     }
     let started = Instant::now();
-    let out = zdd()
-        .args(["plan", "examples/lab/zero-downtime.yml", "-i"])
-        .arg(lab.inventory())
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let out = lab.zdd().plan("examples/lab/zero-downtime.yml").run();
+    out.assert_code(0);
     assert!(
         started.elapsed() < Duration::from_secs(5),
         "plan took {:?}",
         started.elapsed()
     );
-    let shown =
-        String::from_utf8_lossy(&out.stdout).replace(&lab.inventory().display().to_string(), "INVENTORY");
     assert_eq!(
-        shown,
-        "playbook examples/lab/zero-downtime.yml
-inventory INVENTORY
+        out.redacted(),
+        "exit: 0
+playbook examples/lab/zero-downtime.yml
+inventory [LAB]/inventory.ini
 
 PLAY 1 [webappservers]
   hosts: webappservers (3 hosts), serial: 1, gather_facts
@@ -72,12 +52,10 @@ nothing was contacted
 "
     );
     // The hosts really are unreachable: apply finds that out in preflight.
-    let out = zdd()
-        .args(["apply", "examples/lab/zero-downtime.yml", "-i"])
-        .arg(lab.inventory())
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(4), "{}", text(&out));
+    lab.zdd()
+        .apply("examples/lab/zero-downtime.yml")
+        .run()
+        .assert_code(4);
 }
 
 const INVENTORY: &str = "[loadbalancers]
@@ -138,18 +116,15 @@ fn write_inputs(dir: &Path) -> (std::path::PathBuf, std::path::PathBuf) {
 fn plan_shows_batches_delegates_per_host_and_handlers_for_unreachable_hosts() {
     let dir = tempfile::tempdir().unwrap();
     let (playbook, inventory) = write_inputs(dir.path());
-    let out = zdd()
-        .arg("plan")
-        .arg(&playbook)
-        .arg("-i")
-        .arg(&inventory)
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
-    let shown = String::from_utf8_lossy(&out.stdout).replace(&dir.path().display().to_string(), "DIR");
+    let out = Zdd::new()
+        .plan(&playbook)
+        .inventory(&inventory)
+        .redact(dir.path().display(), "DIR")
+        .run();
     assert_eq!(
-        shown,
-        "playbook DIR/site.yml
+        out.redacted(),
+        "exit: 0
+playbook DIR/site.yml
 inventory DIR/hosts.ini
 
 PLAY 1 [Rolling upgrade]
@@ -181,16 +156,14 @@ nothing was contacted
 fn plan_json_with_a_limit() {
     let dir = tempfile::tempdir().unwrap();
     let (playbook, inventory) = write_inputs(dir.path());
-    let out = zdd()
-        .arg("plan")
-        .arg(&playbook)
-        .arg("-i")
-        .arg(&inventory)
-        .args(["-l", "web2:web3:web4", "--output", "json"])
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
-    let plan: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let out = Zdd::new()
+        .plan(&playbook)
+        .inventory(&inventory)
+        .limit("web2:web3:web4")
+        .json()
+        .run();
+    out.assert_code(0);
+    let plan: Value = serde_json::from_str(&out.stdout).unwrap();
     let play = &plan["plays"][0];
     assert_eq!(plan["limit"], "web2:web3:web4");
     assert_eq!(play["batches"], serde_json::json!([["web2"], ["web3"], ["web4"]]));
@@ -223,13 +196,55 @@ fn plan_refuses_an_invalid_playbook_like_check_does() {
         PLAYBOOK.replace("delegate_to: \"{{ lb }}\"", "delegate_too: \"{{ lb }}\""),
     )
     .unwrap();
-    let out = zdd()
-        .arg("plan")
-        .arg(&playbook)
-        .arg("-i")
-        .arg(&inventory)
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(5), "{}", text(&out));
-    assert!(text(&out).contains("delegate_to"), "{}", text(&out));
+    let out = Zdd::new().plan(&playbook).inventory(&inventory).run();
+    out.assert_code(5);
+    assert_eq!(out.stdout, "", "no plan for an invalid playbook");
+    let location = format!(" --> {}:8:7", playbook.display());
+    assert!(
+        out.stderr.lines().any(|l| l == location),
+        "no line `{location}`:\n{out}"
+    );
+    assert!(
+        out.stderr
+            .lines()
+            .any(|l| l.ends_with("did you mean `delegate_to`?")),
+        "{out}"
+    );
+}
+
+/// The shipped playbooks and the inventories they are meant for (no lab needed: nothing
+/// is contacted).
+fn shipped_playbooks() -> Vec<(String, &'static str)> {
+    let mut cases = Vec::new();
+    for (dir, inventory) in [
+        ("playbooks", "examples/vagrant/inventory/vagrant.ini"),
+        ("examples/lab", "tests/fixtures/lab-inventory.ini"),
+    ] {
+        let mut names: Vec<String> = std::fs::read_dir(support::repo_root().join(dir))
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .filter(|name| name.ends_with(".yml"))
+            .collect();
+        names.sort();
+        cases.extend(names.into_iter().map(|name| (format!("{dir}/{name}"), inventory)));
+    }
+    cases
+}
+
+#[test]
+fn plan_of_every_shipped_playbook() {
+    let cases = shipped_playbooks();
+    assert!(cases.len() >= 6, "{cases:?}");
+    for (playbook, inventory) in cases {
+        let text = std::fs::read_to_string(support::repo_root().join(&playbook)).unwrap();
+        if text.lines().any(|l| l.trim_start().starts_with("order:")) {
+            // `zdd plan` does not follow `order:` yet (being fixed): no snapshot of it.
+            eprintln!("{playbook}: sets `order:`, not snapshotted");
+            continue;
+        }
+        let out = Zdd::new().plan(&playbook).inventory(inventory).run();
+        out.assert_code(0);
+        let name = format!("plan_{}", playbook.replace(['/', '.'], "_"));
+        insta::assert_snapshot!(name, out.redacted());
+    }
 }

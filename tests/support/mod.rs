@@ -5,12 +5,23 @@
 //! mod support;
 //! let lab = support::Lab::start(3);
 //! let probe = lab.probe(4);
-//! let out = lab.zdd().args(["apply", "examples/lab/zero-downtime.yml", "-i"]).arg(lab.inventory()).output().unwrap();
+//! let out = lab.zdd().apply("examples/lab/zero-downtime.yml").extra("version=2").run();
+//! out.assert_code(0);
 //! assert_eq!(probe.stop().failed, 0);
 //! ```
 //!
+//! Every test runs zdd through `Zdd` (run.rs): `lab.zdd()` with a lab, `Zdd::new()` without.
+//!
 //! Needs root (the lab adds a `deploy` user, sudoers and init scripts), as on CI.
-#![allow(dead_code)]
+#![allow(dead_code, unused_imports)]
+
+mod outcome;
+mod redact;
+mod run;
+
+pub use outcome::{in_host_order, parse_recap, HostStats, Outcome};
+pub use redact::Redactions;
+pub use run::{Running, Zdd};
 
 use std::collections::BTreeMap;
 use std::io::{Read, Write};
@@ -241,6 +252,23 @@ impl Lab {
         }
     }
 
+    /// Panics unless haproxy shows `name` exactly `UP` within five seconds: a server just
+    /// put back goes through `UP 1/2` while its checks settle, and that is not enough.
+    #[track_caller]
+    pub fn assert_up(&self, name: &str) {
+        assert!(
+            self.wait_server_state(name, "UP", Duration::from_secs(5)),
+            "{name} is `{}` in haproxy, not `UP`",
+            self.server_state(name)
+        );
+    }
+
+    /// Panics unless haproxy shows `name` exactly `MAINT` (taken out by an operator).
+    #[track_caller]
+    pub fn assert_maint(&self, name: &str) {
+        assert_eq!(self.server_state(name), "MAINT", "{name} in haproxy");
+    }
+
     /// A web host's index.html, fetched from its own web server (not through haproxy).
     pub fn page(&self, host: &str) -> String {
         let (status, body) = http_get(&format!("{}:{HTTP_PORT}", self.address(host)), "/")
@@ -265,6 +293,20 @@ impl Lab {
             .expect("run ssh")
     }
 
+    /// The `version` a web host's page shows (`<p>version: 2</p>` -> `2`).
+    #[track_caller]
+    pub fn version(&self, host: &str) -> String {
+        let page = self.page(host);
+        let mut found = page
+            .split("<p>version: ")
+            .skip(1)
+            .map(|rest| rest.split_once("</p>"));
+        match (found.next(), found.next()) {
+            (Some(Some((version, _))), None) => version.to_owned(),
+            _ => panic!("not one <p>version: ...</p> on {host}'s page:\n{page}"),
+        }
+    }
+
     /// Run a web host's init script (`start`, `stop`, `restart`, `status`) locally.
     pub fn service(&self, host: &str, action: &str) -> Output {
         Command::new(format!("/etc/init.d/{}", self.web_service(host)))
@@ -274,11 +316,15 @@ impl Lab {
             .expect("run the init script")
     }
 
-    /// The zdd binary built for these integration tests, run from the repository root.
-    pub fn zdd(&self) -> Command {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_zdd"));
-        cmd.current_dir(repo_root()).stdin(Stdio::null());
-        cmd
+    /// zdd with `-i` this lab's inventory, run from the repository root; its outcome shows
+    /// the lab's directory as `[LAB]` and its net as `127.0.[NET]` when redacted.
+    pub fn zdd(&self) -> Zdd {
+        let last = self.net.rsplit('.').next().unwrap_or_default();
+        Zdd::new()
+            .inventory(self.inventory())
+            .redact(self.dir().display(), "[LAB]")
+            .redact(&self.net, "127.0.[NET]")
+            .redact(format!("zdd-lab-{last}-"), "zdd-lab-[NET]-")
     }
 
     /// A host's document root.
