@@ -1,13 +1,9 @@
-//! The command line itself: usage errors are invalid input (exit 5), help is not an error.
+//! The command line itself: usage errors are invalid input (exit 5), help is not an error;
+//! `--limit` and templated `hosts:` are worked out before any connection.
 
-use std::process::Command;
+mod support;
 
-fn zdd(args: &[&str]) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_zdd"))
-        .args(args)
-        .output()
-        .expect("run zdd")
-}
+use support::Zdd;
 
 #[test]
 fn usage_errors_exit_5_the_code_of_invalid_input() {
@@ -17,25 +13,17 @@ fn usage_errors_exit_5_the_code_of_invalid_input() {
         &["apply"],
         &["apply", "site.yml", "--forks", "many"],
     ] {
-        let out = zdd(args);
-        assert_eq!(
-            out.status.code(),
-            Some(5),
-            "zdd {args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        assert!(
-            String::from_utf8_lossy(&out.stderr).starts_with("error: "),
-            "zdd {args:?}"
-        );
+        let out = Zdd::new().args(args).run();
+        out.assert_code(5);
+        assert!(out.stderr.starts_with("error: "), "zdd {args:?}: {}", out.stderr);
     }
 }
 
 #[test]
 fn help_and_version_exit_0() {
     for args in [&["--help"][..], &["apply", "--help"], &["--version"]] {
-        let out = zdd(args);
-        assert_eq!(out.status.code(), Some(0), "zdd {args:?}");
+        let out = Zdd::new().args(args).run();
+        out.assert_code(0);
         assert!(!out.stdout.is_empty(), "zdd {args:?} prints on stdout");
     }
 }
@@ -43,7 +31,7 @@ fn help_and_version_exit_0() {
 /// An inventory whose addresses nothing listens on: these commands must fail before
 /// connecting anywhere.
 fn fixture_inventory() -> std::path::PathBuf {
-    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/lab-inventory.ini")
+    support::repo_root().join("tests/fixtures/lab-inventory.ini")
 }
 
 fn playbook(dir: &std::path::Path, text: &str) -> std::path::PathBuf {
@@ -62,20 +50,19 @@ fn a_limit_that_matches_no_host_is_an_error() {
         "- hosts: webappservers\n  tasks:\n    - command: 'true'\n",
     );
     for command in ["apply", "plan"] {
-        let out = Command::new(env!("CARGO_BIN_EXE_zdd"))
+        let out = Zdd::new()
             .current_dir(dir.path())
+            .inventory(fixture_inventory())
             .arg(command)
             .arg(&site)
-            .arg("-i")
-            .arg(fixture_inventory())
-            .args(["-l", "web9"])
-            .output()
-            .unwrap();
-        let stderr = String::from_utf8_lossy(&out.stderr);
-        assert_eq!(out.status.code(), Some(5), "zdd {command}: {stderr}");
+            .limit("web9")
+            .run();
+        out.assert_code(5);
         assert!(
-            stderr.starts_with("error: --limit `web9` matches no host of the inventory\n"),
-            "zdd {command}: {stderr}"
+            out.stderr
+                .starts_with("error: --limit `web9` matches no host of the inventory\n"),
+            "zdd {command}: {}",
+            out.stderr
         );
     }
 }
@@ -90,34 +77,22 @@ fn hosts_are_templated_from_extra_vars_and_an_undefined_one_names_the_play() {
         dir.path(),
         "- hosts: \"{{ target }}\"\n  gather_facts: false\n  tasks:\n    - command: 'true'\n",
     );
-    let plan = |extra: &[&str]| {
-        Command::new(env!("CARGO_BIN_EXE_zdd"))
-            .arg("plan")
-            .arg(&site)
-            .arg("-i")
-            .arg(fixture_inventory())
-            .args(extra)
-            .output()
-            .unwrap()
-    };
-    let out = plan(&["-e", "target=webappservers"]);
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert_eq!(
-        out.status.code(),
-        Some(0),
+    let plan = || Zdd::new().inventory(fixture_inventory()).plan(&site);
+    let out = plan().extra("target=webappservers").run();
+    out.assert_code(0);
+    assert!(
+        out.stdout
+            .contains("\nPLAY 1 [webappservers]\n  hosts: webappservers (2 hosts)"),
         "{}",
-        String::from_utf8_lossy(&out.stderr)
+        out.stdout
     );
+    let out = plan().run();
+    out.assert_code(5);
     assert!(
-        stdout.contains("\nPLAY 1 [webappservers]\n  hosts: webappservers (2 hosts)"),
-        "{stdout}"
+        out.stderr
+            .contains("cannot work out the play's `hosts: {{ target }}`"),
+        "{}",
+        out.stderr
     );
-    let out = plan(&[]);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(5), "{stderr}");
-    assert!(
-        stderr.contains("cannot work out the play's `hosts: {{ target }}`"),
-        "{stderr}"
-    );
-    assert!(stderr.contains("site.yml:1:"), "{stderr}");
+    assert!(out.stderr.contains("site.yml:1:"), "{}", out.stderr);
 }

@@ -266,7 +266,20 @@ fn the_audit_log_has_one_line_per_command_with_host_delegate_task_rc_and_no_secr
     assert_eq!(sudo[0]["become"], "root");
     assert_eq!(of("lb", "preflight: HAProxy socket").len(), 1, "{lines:#?}");
     // web1: four tasks, one command each; web2: disable, then the failed read.
-    assert_eq!(lines.len(), 2 + 6, "{lines:#?}");
+    // zdd asks HAProxy for the servers' state: before a server is first taken out, after
+    // each task that talks to it, and once on the way out.
+    let rotation = "rotation: HAProxy servers' state";
+    assert_eq!(lines.len(), 2 + 6 + 6, "{lines:#?}");
+    for (host, asked) in [("web1", 4), ("web2", 2)] {
+        let asks = of(host, rotation);
+        assert_eq!(asks.len(), asked, "{host}: {lines:#?}");
+        for ask in asks {
+            assert_eq!(
+                (&ask["delegate"], &ask["become"], &ask["rc"]),
+                (&Value::from("lb"), &Value::from("root"), &Value::from(0))
+            );
+        }
+    }
     let disable = of("web1", "Disable server in haproxy");
     assert_eq!(disable.len(), 1);
     assert_eq!(disable[0]["delegate"], "lb");

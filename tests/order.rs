@@ -5,16 +5,7 @@ mod support;
 
 use serde_json::Value;
 use std::path::{Path, PathBuf};
-use std::process::Output;
-use support::Lab;
-
-fn text(out: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
-}
+use support::{Lab, Outcome};
 
 /// One batch per host in `order`; reading a page fails where the doc root is broken.
 fn write_playbook(dir: &Path, order: &str) -> PathBuf {
@@ -30,21 +21,19 @@ fn write_playbook(dir: &Path, order: &str) -> PathBuf {
     path
 }
 
-fn zdd(lab: &Lab, cwd: &Path, args: &[&str], playbook: &Path) -> Output {
-    let mut cmd = lab.zdd();
-    cmd.current_dir(cwd)
+fn zdd(lab: &Lab, cwd: &Path, args: &[&str], playbook: &Path) -> Outcome {
+    lab.zdd()
+        .current_dir(cwd)
         .arg(args[0])
         .arg(playbook)
-        .arg("-i")
-        .arg(lab.inventory());
-    cmd.args(&args[1..]).output().expect("run zdd")
+        .args(&args[1..])
+        .run()
 }
 
 /// The hosts of each batch `apply --output json` started, in the order it started them.
-fn started_batches(out: &Output) -> Vec<Vec<String>> {
-    String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .map(|l| serde_json::from_str::<Value>(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
+fn started_batches(out: &Outcome) -> Vec<Vec<String>> {
+    out.events()
+        .into_iter()
         .filter(|e| e["event"] == "batch_start")
         .map(|e| serde_json::from_value(e["hosts"].clone()).unwrap())
         .collect()
@@ -52,8 +41,8 @@ fn started_batches(out: &Output) -> Vec<Vec<String>> {
 
 fn status_json(lab: &Lab, cwd: &Path, playbook: &Path) -> Value {
     let out = zdd(lab, cwd, &["status", "--output", "json"], playbook);
-    assert_eq!(out.status.code(), Some(0), "zdd status:\n{}", text(&out));
-    serde_json::from_slice(&out.stdout).unwrap()
+    out.assert_code(0);
+    serde_json::from_str(&out.stdout).unwrap()
 }
 
 fn planned_batches(status: &Value) -> Vec<Vec<String>> {
@@ -63,8 +52,8 @@ fn planned_batches(status: &Value) -> Vec<Vec<String>> {
 /// The batches `zdd plan --output json` shows for the first play.
 fn plan_batches(lab: &Lab, cwd: &Path, playbook: &Path) -> Vec<Vec<String>> {
     let out = zdd(lab, cwd, &["plan", "--output", "json"], playbook);
-    assert_eq!(out.status.code(), Some(0), "zdd plan:\n{}", text(&out));
-    let plan: Value = serde_json::from_slice(&out.stdout).unwrap();
+    out.assert_code(0);
+    let plan: Value = serde_json::from_str(&out.stdout).unwrap();
     serde_json::from_value(plan["plays"][0]["batches"].clone()).unwrap()
 }
 
@@ -84,8 +73,7 @@ fn reverse_inventory_plan_apply_status_and_resume_agree() {
     let want = one_each(&["web3", "web2", "web1"]);
 
     assert_eq!(plan_batches(&lab, cwd, &playbook), want, "zdd plan");
-    let human = zdd(&lab, cwd, &["plan"], &playbook);
-    let human = String::from_utf8_lossy(&human.stdout).into_owned();
+    let human = zdd(&lab, cwd, &["plan"], &playbook).stdout;
     assert!(
         human.contains("  hosts: webappservers (3 hosts), serial: 1, order: reverse_inventory\n"),
         "{human}"
@@ -97,7 +85,7 @@ fn reverse_inventory_plan_apply_status_and_resume_agree() {
 
     lab.break_doc_root("web2");
     let first = zdd(&lab, cwd, &["apply", "--output", "json"], &playbook);
-    assert_eq!(first.status.code(), Some(2), "{}", text(&first));
+    first.assert_code(2);
     assert_eq!(
         started_batches(&first),
         want[..2],
@@ -113,15 +101,14 @@ fn reverse_inventory_plan_apply_status_and_resume_agree() {
     assert_eq!(status["next_batch"]["batch"], 2);
     assert_eq!(status["next_batch"]["hosts"], serde_json::json!(["web2"]));
     assert_eq!(status["never_reached"], serde_json::json!(["web1"]));
-    let human = zdd(&lab, cwd, &["status"], &playbook);
-    let human = String::from_utf8_lossy(&human.stdout).into_owned();
+    let human = zdd(&lab, cwd, &["status"], &playbook).stdout;
     assert!(human.contains("  batch 3/3 web1: not reached\n"), "{human}");
     assert!(!human.contains("web3: not reached"), "{human}");
 
     lab.restore_doc_root("web2");
     let resumed = zdd(&lab, cwd, &["apply", "--output", "json", "--resume"], &playbook);
-    assert_eq!(resumed.status.code(), Some(0), "{}", text(&resumed));
-    let stderr = String::from_utf8_lossy(&resumed.stderr);
+    resumed.assert_code(0);
+    let stderr = &resumed.stderr;
     assert!(
         stderr.contains("starting at play `webappservers` batch 2/3 (web2)"),
         "the announcement names the batch that runs:\n{stderr}"
@@ -140,7 +127,7 @@ fn shuffle_is_drawn_once_and_resume_keeps_the_draw() {
 
     lab.break_doc_root("web2");
     let first = zdd(&lab, cwd, &["apply", "--output", "json"], &playbook);
-    assert_eq!(first.status.code(), Some(2), "{}", text(&first));
+    first.assert_code(2);
     let status = status_json(&lab, cwd, &playbook);
     let plan = planned_batches(&status);
     let mut hosts = plan.concat();
@@ -161,8 +148,8 @@ fn shuffle_is_drawn_once_and_resume_keeps_the_draw() {
 
     lab.restore_doc_root("web2");
     let resumed = zdd(&lab, cwd, &["apply", "--output", "json", "--resume"], &playbook);
-    assert_eq!(resumed.status.code(), Some(0), "{}", text(&resumed));
-    let stderr = String::from_utf8_lossy(&resumed.stderr);
+    resumed.assert_code(0);
+    let stderr = &resumed.stderr;
     assert!(
         stderr.contains(&format!("batch {}/3 (web2)", failing + 1)),
         "{stderr}"
@@ -196,7 +183,7 @@ fn sorted_orders_plan_and_apply_alike() {
             "zdd plan, order: {order}"
         );
         let out = zdd(&lab, cwd, &["apply", "--output", "json"], &playbook);
-        assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+        out.assert_code(0);
         assert_eq!(started_batches(&out), want, "apply, order: {order}");
     }
 }

@@ -4,7 +4,7 @@
 
 mod support;
 
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -64,18 +64,12 @@ fn no_log_loops_traces_and_scripts_on_the_target_never_show_the_secret() {
     .unwrap();
     let (out, seen) = watch_process_list(|| {
         lab.zdd()
-            .arg("apply")
-            .arg(&playbook)
-            .arg("-i")
-            .arg(lab.inventory())
+            .apply(&playbook)
             .args(["-vv", "--output", "json", "--no-progress"])
-            .stdin(Stdio::null())
-            .output()
-            .unwrap()
+            .run()
     });
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    out.assert_code(0);
+    let (stdout, stderr) = (&out.stdout, &out.stderr);
     assert_eq!(seen, Vec::<String>::new(), "the secret was on the process list");
     // The loop: Ansible's label for a censored item, in the human output and in JSON.
     assert!(
@@ -124,17 +118,12 @@ fn a_template_error_names_the_variable_but_not_its_value() {
     let out = lab
         .zdd()
         .current_dir(work.path())
-        .arg("apply")
-        .arg(&playbook)
-        .arg("-i")
-        .arg(lab.inventory())
+        .apply(&playbook)
         .args(["--output", "json", "--no-progress", "--junit"])
         .arg(&junit)
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(2), "{stderr}");
+        .run();
+    out.assert_code(2);
+    let (stdout, stderr) = (&out.stdout, &out.stderr);
     assert!(
         stderr.contains("Referenced variables (values not shown): ") && stderr.contains("db_password"),
         "the error names the variable: {stderr}"
@@ -146,10 +135,10 @@ fn a_template_error_names_the_variable_but_not_its_value() {
         .collect();
     let junit = std::fs::read_to_string(&junit).unwrap();
     for (what, text) in [
-        ("output", &*stderr),
-        ("JSON", &*stdout),
-        ("journal", &*journal),
-        ("JUnit", &*junit),
+        ("output", stderr.as_str()),
+        ("JSON", stdout.as_str()),
+        ("journal", journal.as_str()),
+        ("JUnit", junit.as_str()),
     ] {
         assert!(!text.contains(SECRET), "the {what} holds the secret:\n{text}");
     }

@@ -45,6 +45,8 @@ impl Touched {
 /// Where and how a group of servers' states are read.
 #[derive(Debug, Clone)]
 pub(super) struct Asker {
+    /// The inventory host the asking is for (the audit log's `host`).
+    host: String,
     target: String,
     lb: &'static dyn LoadBalancer,
     endpoint: String,
@@ -165,6 +167,7 @@ impl RotationLedger {
         let mut askers: Vec<Asker> = Vec::new();
         for t in touched.values() {
             let a = Asker {
+                host: t.report.host.clone(),
                 target: t.report.load_balancer.clone(),
                 lb: t.lb,
                 endpoint: t.endpoint.clone(),
@@ -204,6 +207,7 @@ impl Runner {
         run_as: Option<&Become>,
     ) {
         let asker = |c: &LbChange| Asker {
+            host: host.to_owned(),
             target: target.to_owned(),
             lb: c.lb,
             endpoint: c
@@ -233,6 +237,7 @@ impl Runner {
     pub(super) async fn after_lb_task(
         &self,
         changes: &[LbChange],
+        host: &str,
         target: &str,
         connection: Option<&str>,
         run_as: Option<&Become>,
@@ -248,6 +253,7 @@ impl Runner {
             }
             asked.push((c.lb.name(), endpoint.clone()));
             let asker = Asker {
+                host: host.to_owned(),
                 target: target.to_owned(),
                 lb: c.lb,
                 endpoint,
@@ -281,17 +287,18 @@ impl Runner {
             .connect(&asker.target, asker.connection.as_deref())
             .await
             .ok()?;
-        let about = CommandContext::new(
-            &asker.target,
-            None,
-            &format!("rotation: {} servers' state", asker.lb.name()),
-            false,
-        );
+        let delegate = (asker.target != asker.host).then_some(asker.target.as_str());
+        let about = CommandContext::new(&asker.host, delegate, &rotation_task(asker.lb), false);
         let host = audited(self.opts.audit.as_ref(), host, about);
         let cmd = RemoteCommand::new(asker.lb.state_script(&asker.endpoint)).run_as(asker.run_as.clone());
         let out = host.run(&cmd).await.ok()?;
         (out.rc == 0).then(|| asker.lb.servers_in_rotation(&out.stdout))
     }
+}
+
+/// How the audit log names zdd's own look at a load balancer.
+pub fn rotation_task(lb: &dyn LoadBalancer) -> String {
+    format!("rotation: {} servers' state", lb.name())
 }
 
 #[cfg(test)]
@@ -310,6 +317,7 @@ mod tests {
 
     fn asker() -> Asker {
         Asker {
+            host: "web1".into(),
             target: "lb1".into(),
             lb: &HAPROXY,
             endpoint: "/s".into(),
@@ -370,7 +378,15 @@ mod tests {
         // Not sent anywhere: only asking the load balancer can tell.
         let printf = changes_in_command("printf 'disable server lb/web2\\n'");
         ledger.intend(&printf, "web2", "lb1", None, None, &states(&[("lb/web2", true)]));
-        ledger.observe(&asker(), &states(&[("lb/web2", true)]));
+        assert_eq!(ledger.out_of_rotation().len(), 1, "until asked, it may be out");
+        // No socat: the change names HAProxy's default socket, asked there.
+        let default = Asker {
+            endpoint: HAPROXY.default_endpoint().into(),
+            ..asker()
+        };
+        assert_eq!(ledger.askers().len(), 1);
+        assert_eq!(ledger.askers()[0].endpoint, default.endpoint);
+        ledger.observe(&default, &states(&[("lb/web2", true)]));
         assert!(ledger.out_of_rotation().is_empty());
     }
 

@@ -283,7 +283,7 @@ impl Runner {
             .await;
         // Whatever the task's result: a drain that timed out, a socket gone after `disable`.
         if !lb_changes.is_empty() && run.status != Status::Unreachable {
-            self.after_lb_task(&lb_changes, target, connection, run_as.as_ref())
+            self.after_lb_task(&lb_changes, host, target, connection, run_as.as_ref())
                 .await;
         }
         run
