@@ -85,11 +85,16 @@ lock_net() {
   mkdir -p "$LOCKS"
   local lock=$LOCKS/$NET
   if ! mkdir "$lock" 2>/dev/null; then
-    local owner
+    local owner age
     owner=$(cat "$lock/dir" 2>/dev/null || true)
-    if [ -n "$owner" ] && [ "$owner" != "$DIR" ] && [ -n "$(live_pids "$owner")" ]; then
-      echo "lab.sh: net $NET is in use by the lab in $owner" >&2
-      exit 3
+    age=$(($(date +%s) - $(stat -c %Y "$lock" 2>/dev/null || echo 0)))
+    if [ "$owner" != "$DIR" ]; then
+      # A lab that is still starting has no owner written or no pids yet: a young lock
+      # is taken, whatever it holds. Only an old lock with no live process is stale.
+      if [ "$age" -lt 60 ] || { [ -n "$owner" ] && [ -n "$(live_pids "$owner")" ]; }; then
+        echo "lab.sh: net $NET is in use by the lab in ${owner:-(starting)}" >&2
+        exit 3
+      fi
     fi
     rm -rf "$lock"
     mkdir "$lock" 2>/dev/null || { echo "lab.sh: net $NET is being taken by another lab" >&2; exit 3; }
