@@ -81,9 +81,11 @@ pub enum Event {
         /// Reachable hosts where sudo or a load balancer socket does not work (exit 2).
         problems: Vec<HostProblem>,
     },
-    /// A signal stopped the run: which hosts finished their batch, which were never started.
+    /// A signal stopped the run: which hosts finished their batch, which were stopped half
+    /// way through it (a second signal), which failed, which were never started.
     Interrupted {
         completed: Vec<String>,
+        stopped: Vec<String>,
         failed: Vec<String>,
         not_started: Vec<String>,
     },

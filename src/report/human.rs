@@ -157,6 +157,7 @@ impl<W: Write + Send> Reporter for HumanReporter<W> {
             }
             Event::Interrupted {
                 completed,
+                stopped,
                 failed,
                 not_started,
             } => {
@@ -168,9 +169,12 @@ impl<W: Write + Send> Reporter for HumanReporter<W> {
                         hosts.join(", ")
                     }
                 };
+                let mut text = format!("completed: {}\n", list(completed));
+                if !stopped.is_empty() {
+                    text.push_str(&format!("stopped half way: {}\n", list(stopped)));
+                }
                 let text = format!(
-                    "completed: {}\nfailed: {}\nnot started: {}",
-                    list(completed),
+                    "{text}failed: {}\nnot started: {}",
                     list(failed),
                     list(not_started)
                 );

@@ -290,14 +290,21 @@ impl Runner {
         for index in 1..=self.playbook.plays.len() {
             all.extend(self.play_hosts(index).unwrap_or_default());
         }
+        let failed: Vec<String> = summary
+            .failed_hosts
+            .iter()
+            .chain(&summary.unreachable_hosts)
+            .cloned()
+            .collect();
         Event::Interrupted {
             completed: completed.iter().cloned().collect(),
-            failed: summary
-                .failed_hosts
+            // A second signal stops a batch half way: its hosts neither completed nor failed.
+            stopped: started
                 .iter()
-                .chain(&summary.unreachable_hosts)
+                .filter(|h| !completed.contains(*h) && !failed.contains(h))
                 .cloned()
                 .collect(),
+            failed,
             not_started: all.into_iter().filter(|h| !started.contains(h)).collect(),
         }
     }
