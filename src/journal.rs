@@ -49,6 +49,18 @@ pub struct Journal {
     pub in_flight: Option<InFlight>,
     /// Finished batches, in the order they finished; those a resumed run skipped first.
     pub batches: Vec<BatchRecord>,
+    /// Servers the run took out of a load balancer and had not seen back, each as last
+    /// known: recorded before the command that takes it out is sent, so that a run killed
+    /// at any point leaves word of what may be out.
+    #[serde(default)]
+    pub out_of_rotation: Vec<RotationRecord>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RotationRecord {
+    #[serde(flatten)]
+    pub server: crate::events::OutOfRotation,
+    pub state: crate::events::RotationState,
 }
 
 /// What makes two runs the same rollout.

@@ -239,6 +239,19 @@ fn a_drain_that_does_not_finish_in_time_fails_the_host() {
     assert_eq!(out.recap_of("web1").failed, 1, "{out}");
     assert!(r["elapsed"].as_f64().unwrap() < 4.0, "{r}");
     assert_eq!(lab.server_state(&server), "DRAIN");
+    // The task failed, but HAProxy says the server takes no new traffic: it is reported.
+    assert_eq!(
+        out.screen("OUT OF ROTATION").as_deref(),
+        Some(
+            format!(
+                "web1: loadbalancer/{server} is disabled on lb; to put it back, run there:\n    \
+                 echo \"enable server loadbalancer/{server}\" | socat stdio {}",
+                lab.socket().display()
+            )
+            .as_str()
+        ),
+        "{out}"
+    );
     assert_eq!(request.join().unwrap().0.unwrap().0, 200);
 }
 

@@ -2,6 +2,7 @@
 
 use crate::cli::{OutputFormat, StatusArgs};
 use crate::error::{exit, Diagnostic, Error};
+use crate::events::RotationState;
 use crate::journal::{self, BatchRecord, HostOutcome, Journal, RunState};
 use serde_json::json;
 use std::fmt::Write;
@@ -166,8 +167,30 @@ pub fn render(
     if !never.is_empty() {
         let _ = writeln!(out, "\nnever reached: {}", never.join(", "));
     }
+    render_rotation(&mut out, journal);
     let _ = writeln!(out, "\n{}", resume_line(journal, playbook_changed));
     out
+}
+
+/// The servers the run left out of rotation, or may have: after a kill, the journal's last
+/// word is what the run was about to send.
+fn render_rotation(out: &mut String, journal: &Journal) {
+    if journal.out_of_rotation.is_empty() {
+        return;
+    }
+    let _ = writeln!(out, "\nout of rotation, as the journal last recorded it:");
+    for r in &journal.out_of_rotation {
+        let s = &r.server;
+        let state = match r.state {
+            RotationState::Out => "out (the load balancer said so)",
+            _ => "may be out (zdd was taking it out; the load balancer was not asked since)",
+        };
+        let _ = writeln!(
+            out,
+            "  {}: {} on {}: {state}; to put it back, run there:\n      {}",
+            s.host, s.server, s.load_balancer, s.command
+        );
+    }
 }
 
 fn run_line(journal: &Journal, alive: fn(u32) -> bool) -> String {
@@ -318,6 +341,7 @@ mod tests {
                 rec(1, "web1", HostOutcome::Completed, None),
                 rec(2, "web2", HostOutcome::Failed, Some("Not a directory\nmore")),
             ],
+            out_of_rotation: Vec::new(),
         }
     }
 
@@ -343,6 +367,35 @@ never reached: web3
 `zdd apply --resume` would skip 1 completed batch, starting at play `web` batch 2/3 (web2)
 "
         );
+    }
+
+    #[test]
+    fn servers_left_out_are_listed_with_how_sure_zdd_is_and_the_way_back() {
+        let mut j = journal();
+        let server = |name: &str| crate::events::OutOfRotation {
+            server: format!("loadbalancer/{name}"),
+            host: name.into(),
+            load_balancer: "lb".into(),
+            command: format!("echo \"enable server loadbalancer/{name}\" | socat stdio /run/h.sock"),
+        };
+        j.out_of_rotation = vec![
+            journal::RotationRecord {
+                server: server("web2"),
+                state: RotationState::Out,
+            },
+            journal::RotationRecord {
+                server: server("web3"),
+                state: RotationState::MayBeOut,
+            },
+        ];
+        let text = render(Path::new("j.json"), &j, Some(false), |_| false);
+        let want = "\nout of rotation, as the journal last recorded it:
+  web2: loadbalancer/web2 on lb: out (the load balancer said so); to put it back, run there:
+      echo \"enable server loadbalancer/web2\" | socat stdio /run/h.sock
+  web3: loadbalancer/web3 on lb: may be out (zdd was taking it out; the load balancer was not asked since); to put it back, run there:
+      echo \"enable server loadbalancer/web3\" | socat stdio /run/h.sock
+\n`zdd apply --resume`";
+        assert!(text.contains(want), "{text}");
     }
 
     #[test]

@@ -61,6 +61,7 @@ fn journal(state: RunState, batches: Vec<BatchRecord>) -> Journal {
         shuffle_seed: None,
         in_flight: None,
         batches,
+        out_of_rotation: Vec::new(),
     }
 }
 

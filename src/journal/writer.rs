@@ -1,11 +1,11 @@
 //! Writing the journal of the run in progress, from the runner's events.
 
 use super::{
-    utc_timestamp, BatchRecord, HostOutcome, HostRecord, Identity, InFlight, Journal, Resume, RunState,
-    FORMAT,
+    utc_timestamp, BatchRecord, HostOutcome, HostRecord, Identity, InFlight, Journal, Resume, RotationRecord,
+    RunState, FORMAT,
 };
 use crate::error::{exit, Diagnostic, Error};
-use crate::events::{Event, Reporter, Status};
+use crate::events::{Event, Reporter, RotationState, Status};
 use crate::plan::RolloutPlan;
 use crate::runner::RunSummary;
 use indexmap::IndexMap;
@@ -46,6 +46,7 @@ impl JournalWriter {
             shuffle_seed: Some(plan.seed),
             in_flight: None,
             batches: resume.carried.clone(),
+            out_of_rotation: Vec::new(),
         };
         journal.save(path).map_err(|e| {
             Error::invalid(
@@ -107,6 +108,8 @@ pub struct JournalReporter {
     /// The first failure of each host in the batch in flight: (task, message).
     failures: HashMap<String, (String, String)>,
     note: Option<String>,
+    /// The run reported what it left out of rotation.
+    final_rotation: bool,
 }
 
 impl JournalReporter {
@@ -115,6 +118,7 @@ impl JournalReporter {
             writer,
             failures: HashMap::new(),
             note: None,
+            final_rotation: false,
         }
     }
 }
@@ -150,6 +154,38 @@ impl Reporter for JournalReporter {
                     .or_insert_with(|| (r.task.clone(), failure_message(&r.result)));
             }
             Event::NoMoreHosts { reason } => self.note = Some(reason.clone()),
+            Event::Rotation { server, state } => {
+                let mut writer = self.writer.lock().unwrap_or_else(|e| e.into_inner());
+                let list = &mut writer.journal.out_of_rotation;
+                let same = |r: &RotationRecord| {
+                    r.server.server == server.server && r.server.load_balancer == server.load_balancer
+                };
+                list.retain(|r| !same(r));
+                if *state != RotationState::Back {
+                    list.push(RotationRecord {
+                        server: server.clone(),
+                        state: *state,
+                    });
+                }
+                writer.save();
+            }
+            // The run's last word: what is out by its doing (not servers found out before it).
+            Event::OutOfRotation { servers } => {
+                let mut writer = self.writer.lock().unwrap_or_else(|e| e.into_inner());
+                let list = &mut writer.journal.out_of_rotation;
+                list.retain(|r| {
+                    servers
+                        .iter()
+                        .any(|s| s.server == r.server.server && s.load_balancer == r.server.load_balancer)
+                });
+                self.final_rotation = true;
+                writer.save();
+            }
+            Event::Recap { .. } if !self.final_rotation => {
+                let mut writer = self.writer.lock().unwrap_or_else(|e| e.into_inner());
+                writer.journal.out_of_rotation.clear();
+                writer.save();
+            }
             Event::BatchEnd {
                 play,
                 play_index,
