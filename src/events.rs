@@ -65,6 +65,9 @@ pub enum Event {
         /// not finish it either.
         interrupted: bool,
         duration_ms: u64,
+        /// Handlers each host was notified of but did not run, by name.
+        #[serde(skip_serializing_if = "IndexMap::is_empty")]
+        pending_handlers: IndexMap<String, Vec<String>>,
     },
     /// Every host of the batch failed, or a failure rule ended the play.
     NoMoreHosts {

@@ -11,7 +11,7 @@ use crate::vars::VarMap;
 use indexmap::IndexMap;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
@@ -117,6 +117,9 @@ pub struct BatchRecord {
     pub note: Option<String>,
     /// Set when a resumed run skipped this batch: when the run that completed it started.
     pub earlier_run: Option<String>,
+    /// Handlers, by name, each host was notified of but did not run: `--resume` runs them.
+    #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
+    pub pending_handlers: IndexMap<String, Vec<String>>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -313,6 +316,8 @@ pub struct Resume {
     pub resumed_from: Option<String>,
     /// What to tell the user before the run.
     pub notes: Vec<String>,
+    /// For `RunOptions::pending_handlers`.
+    pub pending_handlers: HashMap<(usize, String), Vec<String>>,
 }
 
 /// Decide what `--resume` skips, given the last run's journal (if any). A run that
@@ -381,6 +386,19 @@ pub fn plan_resume(
         })
         .collect();
     let skip = carried.iter().map(BatchRecord::key).collect();
+    // Batches that did not complete, in the order they ran: the last word on a host wins.
+    let mut pending_handlers = HashMap::new();
+    for b in previous.batches.iter().filter(|b| !b.completed()) {
+        for (host, handlers) in &b.pending_handlers {
+            pending_handlers.insert((b.play_index, host.clone()), handlers.clone());
+        }
+    }
+    for ((_, host), handlers) in &pending_handlers {
+        notes.push(format!(
+            "--resume: {host} was notified of {} and never ran it: it runs with {host}'s batch",
+            handlers.join(", ")
+        ));
+    }
     notes.push(match previous.next_batch() {
         Some((_, play, batch, total, hosts)) => format!(
             "--resume: continuing the run started {}: {} completed batch(es) skipped, \
@@ -400,6 +418,7 @@ pub fn plan_resume(
         carried,
         resumed_from: Some(previous.started.clone()),
         notes,
+        pending_handlers,
     })
 }
 

@@ -62,6 +62,7 @@ pub async fn apply(args: ApplyArgs) -> Result<i32, Error> {
         skip_batches: journal.resume.skip.clone(),
         audit: audit.map(Arc::new),
         start_at_task: args.start_at_task.clone(),
+        pending_handlers: journal.resume.pending_handlers.clone(),
     };
     let probe_target = match &args.probe {
         Some(url) => Some(Target::parse(url).map_err(|e| Error::invalid(Diagnostic::new(e)))?),

@@ -312,6 +312,7 @@ mod tests {
             interrupted: false,
             note: msg.map(|_| "every host of the batch failed".to_string()),
             earlier_run: None,
+            pending_handlers: Default::default(),
         };
         Journal {
             format: FORMAT,

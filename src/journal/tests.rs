@@ -38,6 +38,7 @@ fn batch(index: usize, hosts: &[(&str, HostOutcome)]) -> BatchRecord {
         interrupted: false,
         note: None,
         earlier_run: None,
+        pending_handlers: IndexMap::new(),
     }
 }
 
@@ -273,6 +274,7 @@ fn the_reporter_records_each_batch_with_each_hosts_outcome_and_failure() {
         unreachable: vec![],
         interrupted: false,
         duration_ms: 7,
+        pending_handlers: IndexMap::new(),
     });
     let j = Journal::load(&path).unwrap().unwrap();
     assert_eq!(j.state, RunState::Running);
@@ -372,4 +374,29 @@ fn a_journal_whose_writer_still_runs_is_never_resumed_even_with_force() {
     )
     .unwrap();
     assert_eq!(r.skip.len(), 1);
+}
+
+#[test]
+fn handlers_a_stopped_batch_left_pending_run_when_it_is_resumed() {
+    let mut stopped = batch(1, &[("web1", HostOutcome::Interrupted)]);
+    stopped.interrupted = true;
+    stopped.pending_handlers = IndexMap::from([("web1".to_string(), vec!["restart web".to_string()])]);
+    let prev = journal(RunState::Interrupted, vec![stopped]);
+    let r = plan_resume(Some(&prev), Path::new("j.json"), &identity("abc"), false, |_| {
+        false
+    })
+    .unwrap();
+    assert_eq!(
+        r.pending_handlers,
+        HashMap::from([((1, "web1".to_string()), vec!["restart web".to_string()])])
+    );
+    assert!(r.skip.is_empty(), "the stopped batch runs again");
+    assert!(
+        r.notes.contains(
+            &"--resume: web1 was notified of restart web and never ran it: it runs with web1's batch"
+                .to_string()
+        ),
+        "{:?}",
+        r.notes
+    );
 }

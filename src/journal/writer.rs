@@ -196,6 +196,7 @@ impl Reporter for JournalReporter {
                 unreachable,
                 interrupted,
                 duration_ms,
+                pending_handlers,
             } => {
                 let mut writer = self.writer.lock().unwrap_or_else(|e| e.into_inner());
                 let in_flight = writer.journal.in_flight.take();
@@ -212,6 +213,7 @@ impl Reporter for JournalReporter {
                     interrupted: *interrupted,
                     note: self.note.take(),
                     earlier_run: None,
+                    pending_handlers: pending_handlers.clone(),
                 };
                 writer.journal.batches.push(record);
                 writer.save();

@@ -5,7 +5,7 @@
 use super::rules::BatchState;
 use super::{gather_facts_task, Event, Flow, HostState, PlayEnv, Runner, StopSignal};
 use crate::playbook::{Play, Section, Task};
-use indexmap::IndexSet;
+use indexmap::{IndexMap, IndexSet};
 use std::collections::HashSet;
 use std::time::Instant;
 
@@ -90,7 +90,9 @@ impl Runner {
             });
             let started = Instant::now();
             progress.started.extend(batch.iter().cloned());
-            let (flow, active) = self.run_batch(&env, batch, &mut progress.start_at).await;
+            let (flow, active, pending_handlers) = self
+                .run_batch(&env, play_index, batch, &mut progress.start_at)
+                .await;
             if matches!(flow, Flow::Continue | Flow::EndBatch | Flow::EndPlay) {
                 progress.completed.extend(active.iter().cloned());
             }
@@ -115,6 +117,7 @@ impl Runner {
                 unreachable,
                 interrupted: flow == Flow::Interrupted,
                 duration_ms: started.elapsed().as_millis() as u64,
+                pending_handlers,
             });
             match flow {
                 Flow::Continue | Flow::EndBatch => {}
@@ -133,41 +136,70 @@ impl Runner {
         Flow::Continue
     }
 
-    /// One batch: facts, then each section followed by its handlers. Returns the flow and
-    /// the hosts that completed the batch.
+    /// One batch: facts, then each section followed by its handlers. Returns the flow, the
+    /// hosts that completed the batch, and the handlers each host was notified of but did
+    /// not run (a second signal stopped the batch first), by name, for the journal. A
+    /// resumed run starts the batch with the notifications the run it resumes left pending.
     async fn run_batch(
         &self,
         env: &PlayEnv<'_>,
+        play_index: usize,
         batch: &[String],
         start_at: &mut Option<String>,
-    ) -> (Flow, Vec<String>) {
+    ) -> (Flow, Vec<String>, IndexMap<String, Vec<String>>) {
         let mut state = BatchState::new(batch);
-        let mut active: Vec<String> = batch.to_vec();
-        match start_at_task(env.play, start_at) {
-            Some(skips) => state.start_skips = skips,
-            None => return (Flow::Continue, active),
+        for host in batch {
+            let names = self.opts.pending_handlers.get(&(play_index, host.clone()));
+            let handlers = names.into_iter().flatten().filter_map(|n| env.handlers.get(n));
+            let handlers: Vec<usize> = handlers.flatten().copied().collect();
+            if !handlers.is_empty() {
+                state.notified.entry(host.clone()).or_default().extend(handlers);
+            }
         }
+        let mut active: Vec<String> = batch.to_vec();
+        let flow = match start_at_task(env.play, start_at) {
+            Some(skips) => {
+                state.start_skips = skips;
+                self.run_sections(env, &mut state, &mut active).await
+            }
+            None => Flow::Continue,
+        };
+        let pending = state
+            .notified
+            .iter()
+            .filter(|(_, handlers)| !handlers.is_empty())
+            .map(|(host, handlers)| {
+                let handler = |i: &usize| env.play.handlers.get(*i).and_then(handler_name);
+                (host.clone(), handlers.iter().filter_map(handler).collect())
+            })
+            .collect();
+        (flow, active, pending)
+    }
+
+    async fn run_sections(
+        &self,
+        env: &PlayEnv<'_>,
+        state: &mut BatchState,
+        active: &mut Vec<String>,
+    ) -> Flow {
         if env.play.gather_facts {
             let setup = gather_facts_task(env.play);
             let outcomes = self
-                .run_task(env, &setup, &active, batch, Section::PreTasks, false)
+                .run_task(env, &setup, active, &state.batch, Section::PreTasks, false)
                 .await;
-            if let Some(flow) = self.apply_outcomes(env, &mut state, &mut active, &setup, outcomes) {
-                return (flow, active);
+            if let Some(flow) = self.apply_outcomes(env, state, active, &setup, outcomes) {
+                return flow;
             }
         }
         for (section, tasks) in env.play.sections() {
-            if let Some(flow) = self
-                .run_list(env, tasks, &mut state, &mut active, section, false)
-                .await
-            {
-                return (flow, active);
+            if let Some(flow) = self.run_list(env, tasks, state, active, section, false).await {
+                return flow;
             }
-            if let Some(flow) = self.flush_handlers(env, &mut state, &mut active).await {
-                return (flow, active);
+            if let Some(flow) = self.flush_handlers(env, state, active).await {
+                return flow;
             }
         }
-        (Flow::Continue, active)
+        Flow::Continue
     }
 
     /// Run the notified handlers, in definition order, once per notified host.
@@ -178,14 +210,15 @@ impl Runner {
         active: &mut Vec<String>,
     ) -> Option<Flow> {
         for (i, handler) in env.play.handlers.iter().enumerate() {
+            // Stopped before the handler is taken: the journal keeps it pending for --resume.
+            if self.stop.level() >= StopSignal::STOP_NOW && state.notified.values().any(|n| n.contains(&i)) {
+                return Some(Flow::Interrupted);
+            }
             // `force_handlers`: hosts that failed, but are reachable, still run it.
             let failed = |h: &str| matches!(self.host_flags(h), (true, false));
             let hosts = state.take_handler_hosts(active, i, env.rules.force_handlers, failed);
             if hosts.is_empty() {
                 continue;
-            }
-            if self.stop.level() >= StopSignal::STOP_NOW {
-                return Some(Flow::Interrupted);
             }
             let outcomes = self
                 .run_task(env, handler, &hosts, &state.batch, Section::Handlers, true)
@@ -196,6 +229,11 @@ impl Runner {
         }
         None
     }
+}
+
+/// How a handler is notified: its name, or its first `listen` topic.
+fn handler_name(handler: &Task) -> Option<String> {
+    handler.name.clone().or_else(|| handler.listen.first().cloned())
 }
 
 /// `--start-at-task`: `None` when the batch runs nothing because its play lacks the task;

@@ -57,6 +57,9 @@ pub struct RunOptions {
     pub audit: Option<Arc<crate::audit::AuditLog>>,
     /// `--start-at-task`: a task name or glob.
     pub start_at_task: Option<String>,
+    /// Handlers, by name, that the run being resumed left pending, by (1-based play
+    /// index, host): the host's batch starts notified of them.
+    pub pending_handlers: HashMap<(usize, String), Vec<String>>,
 }
 
 /// What a signal asked for: nothing, finish the batch in flight, or stop after the task.
