@@ -199,6 +199,8 @@ fn run_tool(name: &str, case: &Path, run: &Path, lab: &Lab) -> Tool {
             String::from_utf8_lossy(&out.stderr).into_owned(),
         )
     } else {
+        // Cases share the lab's inventory and run side by side by design (each writes only
+        // its own trace and work dir): each gets a rollout lock of its own.
         let out = Zdd::new()
             .apply(&playbook)
             .inventory(&inventory)
@@ -206,6 +208,7 @@ fn run_tool(name: &str, case: &Path, run: &Path, lab: &Lab) -> Tool {
             .extra(&extra[1])
             .args(&args)
             .current_dir(&dir)
+            .env("ZDD_LOCK_DIR", dir.join("locks"))
             .run();
         (out.code.unwrap_or(-1), out.stdout, out.stderr)
     };
