@@ -2,7 +2,7 @@
 //! apt-get, dnf, yum the target has. What is already installed is checked first (dpkg-query,
 //! rpm) and left alone, so a second run changes nothing. One script per task.
 
-use super::args::{self, check_choice, split_marks, trim_end_newlines, MARK};
+use super::args::{self, check_choice, fresh_mark, split_marks, trim_end_newlines};
 use super::{ArgError, Failure, ModuleCtx, ModuleResult, TypedModule};
 use crate::host::{sh_script, RemoteCommand};
 use async_trait::async_trait;
@@ -60,7 +60,7 @@ impl Args {
     }
 }
 
-fn script(a: &Args, check_mode: bool) -> String {
+fn script(a: &Args, check_mode: bool, mark: &str) -> String {
     let flag = |b: bool| if b { "1" } else { "0" };
     let apt_opts = match a.install_recommends {
         Some(true) => "--install-recommends",
@@ -75,7 +75,7 @@ fn script(a: &Args, check_mode: bool) -> String {
     let lines = |v: &Option<Vec<String>>| v.iter().flatten().cloned().collect::<Vec<_>>().join("\n");
     sh_script(
         &[
-            ("m", MARK),
+            ("m", mark),
             ("names", &lines(&a.name)),
             ("state", state),
             ("mgr", a.manager.as_deref().unwrap_or("")),
@@ -129,9 +129,10 @@ impl TypedModule for Package {
     }
 
     async fn run(&self, ctx: &ModuleCtx<'_>, a: Args) -> Result<ModuleResult, Failure> {
-        let cmd = RemoteCommand::new(script(&a, ctx.check_mode)).run_as(ctx.run_as.cloned());
+        let mark = fresh_mark();
+        let cmd = RemoteCommand::new(script(&a, ctx.check_mode, &mark)).run_as(ctx.run_as.cloned());
         let out = ctx.host.run(&cmd).await?;
-        let (marks, stdout) = split_marks(&out.stdout);
+        let (marks, stdout) = split_marks(&out.stdout, &mark);
         let mgr = marks.get("pkg_mgr").cloned().unwrap_or_default();
         let install: Vec<&str> = words(marks.get("install"))
             .into_iter()

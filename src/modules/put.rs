@@ -6,7 +6,7 @@
 //! atomic on one filesystem). Readers never see a partial file, and an unchanged file is
 //! left alone so a second run reports no change.
 
-use super::args::{split_marks, MARK};
+use super::args::{fresh_mark, split_marks};
 use super::{ModuleCtx, ModuleResult};
 use crate::host::{sh_script, HostError, RemoteCommand};
 use serde_json::json;
@@ -37,7 +37,7 @@ pub fn sha1_hex(data: &[u8]) -> String {
     Sha1::digest(data).iter().map(|b| format!("{b:02x}")).collect()
 }
 
-pub fn script(p: &PutFile<'_>, check_mode: bool, diff: bool) -> String {
+pub fn script(p: &PutFile<'_>, check_mode: bool, diff: bool, mark: &str) -> String {
     let flag = |b: bool| if b { "1" } else { "0" };
     let mut fmt = String::from("%a");
     if p.owner.is_some() {
@@ -50,7 +50,7 @@ pub fn script(p: &PutFile<'_>, check_mode: bool, diff: bool) -> String {
     let validate_shown = p.validate.map(|cmd| cmd.replace(['"', '\\', '$', '`'], ""));
     sh_script(
         &[
-            ("m", MARK),
+            ("m", mark),
             ("dest", p.dest),
             ("name", p.name_in_dir.unwrap_or("")),
             ("mode", p.mode.unwrap_or("")),
@@ -71,10 +71,10 @@ pub fn script(p: &PutFile<'_>, check_mode: bool, diff: bool) -> String {
 }
 
 /// The marks, and the old content printed between them (`before_size=N`, then N bytes).
-fn split_before(stdout: &str) -> (indexmap::IndexMap<String, String>, Option<String>) {
-    let tag = format!("{MARK}{BEFORE}");
+fn split_before(stdout: &str, mark: &str) -> (indexmap::IndexMap<String, String>, Option<String>) {
+    let tag = format!("{mark}{BEFORE}");
     let Some(at) = stdout.find(&tag) else {
-        return (split_marks(stdout).0, None);
+        return (split_marks(stdout, mark).0, None);
     };
     let after_tag = &stdout[at + tag.len()..];
     let (size, rest) = after_tag.split_once('\n').unwrap_or((after_tag, ""));
@@ -85,15 +85,16 @@ fn split_before(stdout: &str) -> (indexmap::IndexMap<String, String>, Option<Str
         .unwrap_or(0);
     let mut text = stdout[..at].to_owned();
     text.push_str(&rest[cut..]);
-    (split_marks(&text).0, Some(rest[..cut].to_owned()))
+    (split_marks(&text, mark).0, Some(rest[..cut].to_owned()))
 }
 
 pub async fn put(ctx: &ModuleCtx<'_>, p: &PutFile<'_>) -> Result<ModuleResult, HostError> {
-    let cmd = RemoteCommand::new(script(p, ctx.check_mode, ctx.diff))
+    let mark = fresh_mark();
+    let cmd = RemoteCommand::new(script(p, ctx.check_mode, ctx.diff, &mark))
         .stdin(p.content.to_vec())
         .run_as(ctx.run_as.cloned());
     let out = ctx.host.run(&cmd).await?;
-    let (marks, before) = split_before(&out.stdout);
+    let (marks, before) = split_before(&out.stdout, &mark);
     if out.rc != 0 {
         let mut r = ModuleResult::failed(match out.stderr.trim() {
             "" => format!("writing {} failed (exit code {})", p.dest, out.rc),
@@ -163,7 +164,7 @@ mod tests {
             validate: Some("nginx -t -c %s"),
             name_in_dir: None,
         };
-        let s = script(&p, false, false);
+        let s = script(&p, false, false, "__zdd__ ");
         assert!(s.contains(r"dest='/etc/it'\''s.conf'"));
         assert!(s.contains(r#"mktemp "$dir/.zdd.XXXXXX""#));
         assert!(s.contains(r#"validate='nginx -t -c "$tmp"'"#), "{s}");
