@@ -50,11 +50,13 @@ fn stderr(out: &Output) -> String {
 #[test]
 fn rendered_haproxy_and_package_arguments_are_checked_before_anything_is_sent() {
     let lab = Lab::start(2);
-    let inject = "disable server loadbalancer/web2;#{{";
+    // The values hold `{{` once rendered (as a registered output or a fact could): before
+    // they were taken as "not rendered yet" and went unchecked.
+    let inject = "disable server loadbalancer/web2;#{{ '{{' }}";
     let play = format!(
         "- hosts: web1\n  gather_facts: no\n  become: yes\n  vars:\n    \
            evil_backend: \"loadbalancer;{inject}\"\n    evil_weight: \"50;{inject}\"\n    \
-           evil_host: \"web1;{inject}\"\n    evil_package: \"-oAPT::Update::Pre-Invoke::=touch {{{{ \"\n  tasks:\n\
+           evil_host: \"web1;{inject}\"\n    evil_package: \"-oAPT::Update::Pre-Invoke::=touch {{{{ '{{{{' }}}}\"\n  tasks:\n\
          \x20 - name: backend\n    haproxy: {{state: disabled, host: web1, backend: \"{{{{ evil_backend }}}}\", socket: \"{{{{ haproxy_socket }}}}\", min_up: 1}}\n    delegate_to: lb\n    ignore_errors: yes\n\
          \x20 - name: weight\n    haproxy: {{state: enabled, host: web1, backend: loadbalancer, weight: \"{{{{ evil_weight }}}}\", socket: \"{{{{ haproxy_socket }}}}\"}}\n    delegate_to: lb\n    ignore_errors: yes\n\
          \x20 - name: host\n    haproxy: {{state: disabled, host: \"{{{{ evil_host }}}}\", backend: loadbalancer, socket: \"{{{{ haproxy_socket }}}}\"}}\n    delegate_to: lb\n    ignore_errors: yes\n\

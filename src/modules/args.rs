@@ -85,8 +85,16 @@ pub fn is_template(v: &str) -> bool {
 
 /// `state: instaled` -> an error on `state` with "did you mean `installed`?".
 pub fn check_choice(key: &str, value: Option<&str>, choices: &[&str]) -> Result<(), ArgError> {
+    match value {
+        Some(v) if is_template(v) => Ok(()),
+        _ => check_rendered_choice(key, value, choices),
+    }
+}
+
+/// `check_choice` for a rendered value: a `{{` in it is text like any other.
+pub fn check_rendered_choice(key: &str, value: Option<&str>, choices: &[&str]) -> Result<(), ArgError> {
     let Some(value) = value else { return Ok(()) };
-    if is_template(value) || choices.contains(&value) {
+    if choices.contains(&value) {
         return Ok(());
     }
     let err = ArgError::new(format!(
