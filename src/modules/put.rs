@@ -8,7 +8,7 @@
 
 use super::args::{fresh_mark, split_marks};
 use super::{ModuleCtx, ModuleResult};
-use crate::host::{sh_script, HostError, RemoteCommand};
+use crate::host::{sh_quote, sh_script, HostError, RemoteCommand};
 use serde_json::json;
 use sha1::{Digest, Sha1};
 
@@ -37,7 +37,53 @@ pub fn sha1_hex(data: &[u8]) -> String {
     Sha1::digest(data).iter().map(|b| format!("{b:02x}")).collect()
 }
 
-pub fn script(p: &PutFile<'_>, check_mode: bool, diff: bool, mark: &str) -> String {
+/// `validate` as Ansible runs it, without a shell: the rendered command split as shlex
+/// would, then each word formatted as Python's `%` formats it (`%s` is the staged file,
+/// `%%` a `%`, exactly one `%s` in all) and quoted. The script evaluates this line, whose
+/// only expansion is `"$tmp"`: no value in it (a `$(...)`, a `;`) can run as shell.
+fn validate_command(cmd: &str) -> Result<String, String> {
+    let words =
+        shell_words::split(cmd).map_err(|e| format!("validate: cannot split `{cmd}` into words: {e}"))?;
+    let mut files = 0;
+    let mut quoted = Vec::new();
+    for word in &words {
+        let mut pieces = vec![String::new()];
+        let mut chars = word.chars();
+        while let Some(c) = chars.next() {
+            match (c, c == '%') {
+                (_, false) => pieces.last_mut().expect("one piece").push(c),
+                (_, true) => match chars.next() {
+                    Some('%') => pieces.last_mut().expect("one piece").push('%'),
+                    Some('s') => {
+                        files += 1;
+                        pieces.push(String::new());
+                    }
+                    other => {
+                        return Err(format!(
+                            "validate: unsupported format character {:?} in `{cmd}` (write %% for a %)",
+                            other.map(String::from).unwrap_or_default()
+                        ))
+                    }
+                },
+            }
+        }
+        let pieces: Vec<String> = pieces
+            .iter()
+            .map(|p| if p.is_empty() { String::new() } else { sh_quote(p) })
+            .collect();
+        let word = pieces.join("\"$tmp\"");
+        quoted.push(if word.is_empty() { "''".to_owned() } else { word });
+    }
+    match files {
+        0 => Err(format!("validate must contain %s: {cmd}")),
+        1 => Ok(quoted.join(" ")),
+        _ => Err(format!(
+            "validate: not enough arguments for format string (one %s only): {cmd}"
+        )),
+    }
+}
+
+pub fn script(p: &PutFile<'_>, check_mode: bool, diff: bool, mark: &str) -> Result<String, String> {
     let flag = |b: bool| if b { "1" } else { "0" };
     let mut fmt = String::from("%a");
     if p.owner.is_some() {
@@ -46,9 +92,9 @@ pub fn script(p: &PutFile<'_>, check_mode: bool, diff: bool, mark: &str) -> Stri
     if p.group.is_some() {
         fmt.push_str(" %g");
     }
-    let validate = p.validate.map(|cmd| cmd.replace("%s", "\"$tmp\""));
+    let validate = p.validate.map(validate_command).transpose()?;
     let validate_shown = p.validate.map(|cmd| cmd.replace(['"', '\\', '$', '`'], ""));
-    sh_script(
+    Ok(sh_script(
         &[
             ("m", mark),
             ("dest", p.dest),
@@ -67,7 +113,7 @@ pub fn script(p: &PutFile<'_>, check_mode: bool, diff: bool, mark: &str) -> Stri
             ("validate_shown", validate_shown.as_deref().unwrap_or("")),
         ],
         include_str!("put.sh"),
-    )
+    ))
 }
 
 /// The marks, and the old content printed between them (`before_size=N`, then N bytes).
@@ -90,7 +136,11 @@ fn split_before(stdout: &str, mark: &str) -> (indexmap::IndexMap<String, String>
 
 pub async fn put(ctx: &ModuleCtx<'_>, p: &PutFile<'_>) -> Result<ModuleResult, HostError> {
     let mark = fresh_mark();
-    let cmd = RemoteCommand::new(script(p, ctx.check_mode, ctx.diff, &mark))
+    let script = match script(p, ctx.check_mode, ctx.diff, &mark) {
+        Ok(script) => script,
+        Err(msg) => return Ok(ModuleResult::failed(msg)),
+    };
+    let cmd = RemoteCommand::new(script)
         .stdin(p.content.to_vec())
         .run_as(ctx.run_as.cloned());
     let out = ctx.host.run(&cmd).await?;
@@ -152,6 +202,24 @@ mod tests {
     }
 
     #[test]
+    fn validate_is_split_like_shlex_and_every_word_quoted() {
+        assert_eq!(
+            validate_command("test -n $(touch /tmp/x) -a -f %s").unwrap(),
+            r#"test -n '$(touch' '/tmp/x)' -a -f "$tmp""#
+        );
+        assert_eq!(
+            validate_command(r#"sh -c 'test -s "$0"' --file=%s.new '' x;y 100%%"#).unwrap(),
+            r#"sh -c 'test -s "$0"' --file="$tmp".new '' 'x;y' 100%"#
+        );
+        assert!(validate_command("visudo -cf '%s").is_err());
+        assert!(validate_command("visudo -c")
+            .unwrap_err()
+            .contains("must contain %s"));
+        assert!(validate_command("cmp %s %s").is_err());
+        assert!(validate_command("test 100% -f %s").is_err());
+    }
+
+    #[test]
     fn script_quotes_paths_and_renames_from_the_destination_dir() {
         let p = PutFile {
             dest: "/etc/it's.conf",
@@ -164,7 +232,7 @@ mod tests {
             validate: Some("nginx -t -c %s"),
             name_in_dir: None,
         };
-        let s = script(&p, false, false, "__zdd__ ");
+        let s = script(&p, false, false, "__zdd__ ").unwrap();
         assert!(s.contains(r"dest='/etc/it'\''s.conf'"));
         assert!(s.contains(r#"mktemp "$dir/.zdd.XXXXXX""#));
         assert!(s.contains(r#"validate='nginx -t -c "$tmp"'"#), "{s}");

@@ -44,7 +44,7 @@ if [ "$diff" = 1 ] && [ $content = 1 ] && [ $exists = 1 ]; then
 fi
 if [ "$check" = 0 ]; then
   if [ -n "$validate" ]; then
-    # The task's own shell command, with "$tmp" for %s.
+    # The task's command as quoted words (split on the controller), "$tmp" for %s.
     ( eval "$validate" ) 1>&2 || { echo "failed to validate: $validate_shown" >&2; exit 6; }
   fi
   if [ "$backup" = 1 ] && [ $exists = 1 ]; then
