@@ -1,10 +1,14 @@
 //! Writing a file on the host, shared by `template` and `copy`: one round trip.
 //!
-//! The content travels on stdin into a temp file in the destination's directory; the same
-//! script gives the temp file the wanted mode and owner, compares content (`cmp`) and
-//! attributes (`stat`) with the destination, and only then renames it into place (`mv`,
+//! The content travels on stdin into a private staging file (`~/.zdd/tmp`, 0700), which
+//! must reach its full size: a transfer cut short (zdd killed) is thrown away there and
+//! never reaches the destination's directory, where a web server could serve it. The same
+//! script gives the staged file the wanted mode and owner, compares content (`cmp`) and
+//! attributes (`stat`) with the destination, and only then puts it beside the destination
+//! (a hard link, else a copy kept at 0600 until complete) and renames it into place (`mv`,
 //! atomic on one filesystem). Readers never see a partial file, and an unchanged file is
-//! left alone so a second run reports no change.
+//! left alone so a second run reports no change. Staging leftovers of runs killed with the
+//! target (older than this run) are removed on the next write to the same directory.
 
 use super::args::{fresh_mark, split_marks};
 use super::{ModuleCtx, ModuleResult};
@@ -32,6 +36,16 @@ pub struct PutFile<'a> {
 const DIFF_LIMIT: usize = 256 * 1024;
 /// Followed by the size in bytes and the old content, so the diff can show it.
 const BEFORE: &str = "before_size=";
+
+/// Whole seconds since this run's first write: the target sweeps staging files untouched
+/// since before then (its own clock minus this, so the two clocks need not agree).
+fn run_age() -> u64 {
+    static FIRST_WRITE: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();
+    FIRST_WRITE
+        .get_or_init(std::time::Instant::now)
+        .elapsed()
+        .as_secs()
+}
 
 pub fn sha1_hex(data: &[u8]) -> String {
     Sha1::digest(data).iter().map(|b| format!("{b:02x}")).collect()
@@ -111,6 +125,8 @@ pub fn script(p: &PutFile<'_>, check_mode: bool, diff: bool, mark: &str) -> Resu
             ("before", BEFORE),
             ("validate", validate.as_deref().unwrap_or("")),
             ("validate_shown", validate_shown.as_deref().unwrap_or("")),
+            ("size", &p.content.len().to_string()),
+            ("age", &run_age().to_string()),
         ],
         include_str!("put.sh"),
     ))
@@ -235,6 +251,7 @@ mod tests {
         let s = script(&p, false, false, "__zdd__ ").unwrap();
         assert!(s.contains(r"dest='/etc/it'\''s.conf'"));
         assert!(s.contains(r#"mktemp "$dir/.zdd.XXXXXX""#));
+        assert!(s.contains("\nsize=0\n"), "{s}");
         assert!(s.contains(r#"validate='nginx -t -c "$tmp"'"#), "{s}");
         assert!(s.contains("\nfmt=%a\n"), "{s}");
     }
