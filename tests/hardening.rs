@@ -64,6 +64,9 @@ fn rendered_haproxy_and_package_arguments_are_checked_before_anything_is_sent() 
     );
     let (out, results) = apply(&lab, "inject", &play);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    // Nothing reached HAProxy: neither the server of the play nor the one outside it moved.
+    assert_eq!(lab.server_state("web1"), "UP");
+    assert_eq!(lab.server_state("web2"), "UP");
     for (task, says) in [
         ("backend", "`backend`"),
         ("weight", "`weight`"),
@@ -77,9 +80,6 @@ fn rendered_haproxy_and_package_arguments_are_checked_before_anything_is_sent() 
         assert!(msg.contains(says), "{task}: {msg}");
         assert!(r.get("commands").is_none(), "{task} sent commands: {r:#}");
     }
-    // Nothing reached HAProxy: neither the server of the play nor the one outside it moved.
-    assert_eq!(lab.server_state("web1"), "UP");
-    assert_eq!(lab.server_state("web2"), "UP");
 }
 
 #[test]
