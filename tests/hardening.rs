@@ -122,8 +122,9 @@ fn watch_process_list<T>(run: impl FnOnce() -> T) -> (T, Vec<String>) {
             while !stop.load(Ordering::Relaxed) {
                 let out = Command::new("ps").args(["-eo", "args"]).output().unwrap();
                 for line in String::from_utf8_lossy(&out.stdout).lines() {
-                    if line.contains(SECRET) {
-                        seen.lock().unwrap().push(line.to_owned());
+                    let mut seen = seen.lock().unwrap();
+                    if line.contains(SECRET) && !seen.iter().any(|l| l == line) {
+                        seen.push(line.to_owned());
                     }
                 }
                 polls += 1;
