@@ -85,8 +85,16 @@ pub fn is_template(v: &str) -> bool {
 
 /// `state: instaled` -> an error on `state` with "did you mean `installed`?".
 pub fn check_choice(key: &str, value: Option<&str>, choices: &[&str]) -> Result<(), ArgError> {
+    match value {
+        Some(v) if is_template(v) => Ok(()),
+        _ => check_rendered_choice(key, value, choices),
+    }
+}
+
+/// `check_choice` for a rendered value: a `{{` in it is text like any other.
+pub fn check_rendered_choice(key: &str, value: Option<&str>, choices: &[&str]) -> Result<(), ArgError> {
     let Some(value) = value else { return Ok(()) };
-    if is_template(value) || choices.contains(&value) {
+    if choices.contains(&value) {
         return Ok(());
     }
     let err = ArgError::new(format!(
@@ -276,23 +284,65 @@ pub fn lift_free_form_options(args: &Value, keys: &[&str]) -> Value {
     Value::Object(lifted)
 }
 
-/// Lines the scripts print as `__zdd__ key=value`, and the output without them.
+/// How result lines looked before they carried a nonce; tests write their samples with it.
+#[cfg(test)]
 pub const MARK: &str = "__zdd__ ";
 
-pub fn split_marks(stdout: &str) -> (indexmap::IndexMap<String, String>, String) {
+/// A marker for one command's result lines (`{mark}key=value`): `__zdd_<16 hex digits>__ `,
+/// fresh for every command. The command's own output (a file it prints, a package's
+/// post-install script, a symlink's target holding a newline) cannot guess it, so it can
+/// never pass for a result line of zdd's.
+pub fn fresh_mark() -> String {
+    format!("__zdd_{:016x}__ ", nonce())
+}
+
+/// 64 random bits from the kernel; should /dev/urandom be unreadable, the std hasher's
+/// random keys mixed with the time (still unknown to the target).
+fn nonce() -> u64 {
+    use std::io::Read;
+    let mut bytes = [0u8; 8];
+    if std::fs::File::open("/dev/urandom")
+        .and_then(|mut f| f.read_exact(&mut bytes))
+        .is_ok()
+    {
+        return u64::from_ne_bytes(bytes);
+    }
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u128(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap_or_default()
+            .as_nanos(),
+    );
+    h.finish()
+}
+
+/// The `key=value` marks printed after `mark`, and the output without them. A mark counts
+/// wherever it starts in a line (output without a trailing newline may come before it).
+pub fn split_marks(stdout: &str, mark: &str) -> (indexmap::IndexMap<String, String>, String) {
     let mut marks = indexmap::IndexMap::new();
     let mut rest = String::new();
+    for (key, value) in mark_lines(stdout, mark, &mut rest) {
+        marks.insert(key.to_owned(), value.to_owned());
+    }
+    (marks, rest)
+}
+
+/// Every mark in order (a key may repeat, as `addr` does in facts); the rest goes to `rest`.
+pub fn mark_lines<'a>(stdout: &'a str, mark: &str, rest: &mut String) -> Vec<(&'a str, &'a str)> {
+    let mut found = Vec::new();
     for line in stdout.split_inclusive('\n') {
-        match line.strip_prefix(MARK) {
-            Some(mark) => {
-                let mark = mark.trim_end_matches('\n');
-                let (k, v) = mark.split_once('=').unwrap_or((mark, ""));
-                marks.insert(k.to_owned(), v.to_owned());
+        match line.find(mark) {
+            Some(at) => {
+                rest.push_str(&line[..at]);
+                let text = line[at + mark.len()..].trim_end_matches('\n');
+                found.push(text.split_once('=').unwrap_or((text, "")));
             }
             None => rest.push_str(line),
         }
     }
-    (marks, rest)
+    found
 }
 
 /// Ansible trims the trailing newline(s) of `stdout`/`stderr`.
@@ -387,8 +437,26 @@ mod tests {
 
     #[test]
     fn marks_are_split_from_output() {
-        let (marks, rest) = split_marks("hello\n__zdd__ changed=1\nworld\n");
+        let (marks, rest) = split_marks("hello\n__zdd__ changed=1\nworld\n", MARK);
         assert_eq!(marks.get("changed").map(String::as_str), Some("1"));
         assert_eq!(rest, "hello\nworld\n");
+    }
+
+    #[test]
+    fn only_this_commands_mark_counts() {
+        let mark = fresh_mark();
+        assert!(
+            mark.starts_with("__zdd_") && mark.ends_with("__ ") && mark.len() == 25,
+            "{mark}"
+        );
+        assert_ne!(mark, fresh_mark());
+        let out =
+            format!("__zdd__ changed=0\n__zdd_0000000000000000__ changed=0\nno newline{mark}changed=1\n");
+        let (marks, rest) = split_marks(&out, &mark);
+        assert_eq!(marks.get("changed").map(String::as_str), Some("1"));
+        assert_eq!(
+            rest,
+            "__zdd__ changed=0\n__zdd_0000000000000000__ changed=0\nno newline"
+        );
     }
 }

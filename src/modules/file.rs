@@ -1,7 +1,7 @@
 //! `file`: make a path a file, directory, link, or nothing, with a mode and owner.
 //! One script inspects the path, acts only where it differs, and says whether it did.
 
-use super::args::{self, check_choice, split_marks, MARK};
+use super::args::{self, check_choice, fresh_mark, split_marks};
 use super::{ArgError, Failure, ModuleCtx, ModuleResult, TypedModule};
 use crate::host::{sh_script, RemoteCommand};
 use async_trait::async_trait;
@@ -50,12 +50,12 @@ impl Args {
     }
 }
 
-fn script(a: &Args, check_mode: bool) -> String {
+fn script(a: &Args, check_mode: bool, mark: &str) -> String {
     let text = |o: &Option<String>| o.clone().unwrap_or_default();
     let flag = |b: bool| if b { "1" } else { "0" };
     sh_script(
         &[
-            ("m", MARK),
+            ("m", mark),
             ("p", &a.path),
             ("state", &text(&a.state)),
             ("mode", &text(&a.mode)),
@@ -83,9 +83,10 @@ impl TypedModule for File {
     }
 
     async fn run(&self, ctx: &ModuleCtx<'_>, a: Args) -> Result<ModuleResult, Failure> {
-        let cmd = RemoteCommand::new(script(&a, ctx.check_mode)).run_as(ctx.run_as.cloned());
+        let mark = fresh_mark();
+        let cmd = RemoteCommand::new(script(&a, ctx.check_mode, &mark)).run_as(ctx.run_as.cloned());
         let out = ctx.host.run(&cmd).await?;
-        let (marks, _) = split_marks(&out.stdout);
+        let (marks, _) = split_marks(&out.stdout, &mark);
         let mut r = if out.rc != 0 {
             let mut r = ModuleResult::failed(match out.stderr.trim() {
                 "" => format!("file: exit code {}", out.rc),

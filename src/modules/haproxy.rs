@@ -122,6 +122,34 @@ impl Args {
         Ok(())
     }
 
+    /// The rendered values, before anything is sent: names and weights end up inside
+    /// HAProxy's runtime commands, where `;` starts another command.
+    fn check_rendered(&self) -> Result<(), ArgError> {
+        args::check_rendered_choice("state", Some(self.state()), STATES)?;
+        if let Some(bad) = self.host.iter().flatten().find(|h| !valid_name(h)) {
+            return Err(ArgError::new(format!(
+                "`host`: `{bad}` is not a HAProxy server name (letters, digits, - _ . :); nothing was sent"
+            ))
+            .key("host"));
+        }
+        if self.host.as_ref().is_none_or(|h| h.is_empty()) {
+            return Err(ArgError::new("`host` names no server").key("host"));
+        }
+        if let Some(b) = self.backend.as_deref().filter(|b| !valid_name(b)) {
+            return Err(ArgError::new(format!(
+                "`backend`: `{b}` is not a HAProxy backend name (letters, digits, - _ . :); nothing was sent"
+            ))
+            .key("backend"));
+        }
+        if let Some(w) = self.weight.as_deref().filter(|w| !valid_weight(w.trim())) {
+            return Err(ArgError::new(format!(
+                "`weight`: `{w}` is not a weight (0 to 256, or a percentage like 50%); nothing was sent"
+            ))
+            .key("weight"));
+        }
+        Ok(())
+    }
+
     fn socket(&self) -> &str {
         self.socket.as_deref().unwrap_or(HAPROXY.default_endpoint())
     }
@@ -443,6 +471,10 @@ impl TypedModule for HaproxyModule {
         a.check(raw)
     }
 
+    fn check_rendered(&self, a: &Args) -> Result<(), ArgError> {
+        a.check_rendered()
+    }
+
     fn lb_changes(&self, a: &Args) -> Vec<LbChange> {
         let action = match a.state.as_deref() {
             Some("enabled") => Action::Enable,
@@ -471,13 +503,6 @@ impl TypedModule for HaproxyModule {
     }
 
     async fn run(&self, ctx: &ModuleCtx<'_>, a: Args) -> Result<ModuleResult, Failure> {
-        // Rendered templates: now every name must be one HAProxy could have.
-        if let Some(bad) = a.host.iter().flatten().find(|h| !valid_name(h)) {
-            return Err(format!("`host`: `{bad}` is not a HAProxy server name").into());
-        }
-        if a.host.as_ref().is_none_or(|h| h.is_empty()) {
-            return Err("`host` names no server".into());
-        }
         let mut cmd = RemoteCommand::new(script(&a, ctx.check_mode)).run_as(ctx.run_as.cloned());
         cmd.timeout = Some(Duration::from_secs_f64(a.drain_budget() + a.wait_budget() + 90.0));
         let started = std::time::Instant::now();
@@ -515,6 +540,27 @@ mod tests {
         assert_eq!(err.key.as_deref(), Some("host"));
         let err = parse(json!({"state": "enabled", "host": "web1", "weight": 300})).unwrap_err();
         assert_eq!(err.key.as_deref(), Some("weight"));
+    }
+
+    #[test]
+    fn rendered_values_holding_braces_are_checked_too() {
+        let inject = "disable server lb/web2;#{{";
+        for (key, value) in [
+            ("backend", format!("lb;{inject}")),
+            ("weight", format!("50;{inject}")),
+            ("host", format!("web1;{inject}")),
+            ("state", "disabled{{".to_owned()),
+        ] {
+            let mut raw = json!({"state": "enabled", "host": "web1", "backend": "lb"});
+            raw[key] = json!(value);
+            // Statically a `{{` means "not rendered yet"; once rendered it is a value.
+            let a = parse(raw).unwrap();
+            let err = a.check_rendered().unwrap_err();
+            assert_eq!(err.key.as_deref(), Some(key), "{err:?}");
+        }
+        let ok =
+            parse(json!({"state": "enabled", "host": ["web1", "web2"], "backend": "lb", "weight": "50%"}));
+        assert!(ok.unwrap().check_rendered().is_ok());
     }
 
     #[test]

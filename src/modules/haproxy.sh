@@ -1,7 +1,10 @@
 # `haproxy`: plan (haproxy_plan.awk over `show stat`), change, drain and wait, talking to
 # HAProxy's runtime API on $sock; see haproxy.rs for the lines it prints and its exit codes.
 # shellcheck shell=sh disable=SC2154  # every lower-case variable not set here: set by zdd's quoted prologue
-fail() { printf 'error\t%s\n' "$*"; exit "$e_error"; }
+# Every line printed is `word<TAB>fields`; text from elsewhere (HAProxy's answers, error
+# messages) is flattened to one line without tabs first, so it cannot print lines of its own.
+flat() { printf '%s' "$1" | tr '\t\n\r' '   ' | sed 's/ *$//'; }
+fail() { printf 'error\t%s\n' "$(flat "$*")"; exit "$e_error"; }
 if command -v socat >/dev/null 2>&1; then client=socat
 elif command -v nc >/dev/null 2>&1 && nc -h 2>&1 | grep -q -- '-U'; then client=nc
 elif command -v ncat >/dev/null 2>&1; then client=ncat
@@ -18,7 +21,7 @@ hap() {
 # A group of commands in one session: each answers an empty line when it worked.
 send() {
   answer=$(hap "$1" 2>&1); rc=$?
-  answer=$(printf '%s' "$answer" | tr '\n' ' ' | sed 's/ *$//')
+  answer=$(flat "$answer")
   printf 'answer\t%s\t%s\n' "$1" "$answer"
   [ "$rc" -eq 0 ] && [ -z "$answer" ]
 }

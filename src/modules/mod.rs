@@ -244,6 +244,13 @@ pub trait TypedModule: Send + Sync + 'static {
         Ok(())
     }
 
+    /// Rules on the rendered arguments, checked just before `run`: no value is "not known
+    /// yet" any more, so one still holding `{{` (from a variable's value) is checked like
+    /// any other. Values that reach a load balancer or a package manager are checked here.
+    fn check_rendered(&self, _args: &Self::Args) -> Result<(), ArgError> {
+        Ok(())
+    }
+
     /// Rules checked only before anything runs (a local `src` exists); values holding
     /// `{{ }}` are not final yet and must be accepted if they could become valid.
     fn check_static(&self, _args: &Self::Args, _raw: &Value, _ctx: &StaticCtx<'_>) -> Result<(), ArgError> {
@@ -365,7 +372,11 @@ impl<M: TypedModule> Module for M {
     }
 
     async fn run(&self, ctx: &ModuleCtx<'_>, raw: &Value) -> Result<ModuleResult, HostError> {
-        let parsed = self.parse(raw).and_then(|a| self.check(&a, raw).map(|()| a));
+        let parsed = self.parse(raw).and_then(|a| {
+            self.check(&a, raw)?;
+            self.check_rendered(&a)?;
+            Ok(a)
+        });
         let outcome = match parsed {
             Ok(args) => TypedModule::run(self, ctx, args).await,
             Err(e) => Err(e.into()),

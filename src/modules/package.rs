@@ -2,7 +2,7 @@
 //! apt-get, dnf, yum the target has. What is already installed is checked first (dpkg-query,
 //! rpm) and left alone, so a second run changes nothing. One script per task.
 
-use super::args::{self, check_choice, split_marks, trim_end_newlines, MARK};
+use super::args::{self, check_choice, fresh_mark, split_marks, trim_end_newlines};
 use super::{ArgError, Failure, ModuleCtx, ModuleResult, TypedModule};
 use crate::host::{sh_script, RemoteCommand};
 use async_trait::async_trait;
@@ -48,19 +48,47 @@ impl Args {
                 "`package` needs `name` (a package, a list, or a comma-separated string)",
             ));
         }
-        if let Some(bad) = self
+        match self
             .name
             .iter()
             .flatten()
-            .find(|n| !args::is_template(n) && (n.starts_with('-') || n.contains(char::is_whitespace)))
+            .find(|n| !args::is_template(n) && !valid_package(n))
         {
-            return Err(ArgError::new(format!("`{bad}` is not a package name")).key("name"));
+            Some(bad) => Err(ArgError::new(format!("`{bad}` is not a package name")).key("name")),
+            None => Ok(()),
         }
-        Ok(())
+    }
+
+    /// Once rendered, every name is final, `{{` or not: the script splits the lists of
+    /// names on blanks and hands them to the package manager, where `-o...` is an option.
+    fn check_rendered(&self) -> Result<(), ArgError> {
+        args::check_rendered_choice(
+            "state",
+            self.state
+                .as_deref()
+                .filter(|s| !s.is_empty())
+                .or(Some("present")),
+            STATES,
+        )?;
+        args::check_rendered_choice("use", self.manager.as_deref().or(Some("auto")), MANAGERS)?;
+        match self.name.iter().flatten().find(|n| !valid_package(n)) {
+            Some(bad) => Err(ArgError::new(format!(
+                "`{bad}` is not a package name (it may not start with `-` or hold blanks); nothing was run"
+            ))
+            .key("name")),
+            None => Ok(()),
+        }
     }
 }
 
-fn script(a: &Args, check_mode: bool) -> String {
+/// A name (or `name=version`, `name>=1.2`) the script may split on blanks and pass on.
+fn valid_package(name: &str) -> bool {
+    !name.is_empty()
+        && !name.starts_with('-')
+        && !name.contains(|c: char| c.is_whitespace() || c.is_control())
+}
+
+fn script(a: &Args, check_mode: bool, mark: &str) -> String {
     let flag = |b: bool| if b { "1" } else { "0" };
     let apt_opts = match a.install_recommends {
         Some(true) => "--install-recommends",
@@ -75,7 +103,7 @@ fn script(a: &Args, check_mode: bool) -> String {
     let lines = |v: &Option<Vec<String>>| v.iter().flatten().cloned().collect::<Vec<_>>().join("\n");
     sh_script(
         &[
-            ("m", MARK),
+            ("m", mark),
             ("names", &lines(&a.name)),
             ("state", state),
             ("mgr", a.manager.as_deref().unwrap_or("")),
@@ -128,10 +156,15 @@ impl TypedModule for Package {
         a.check()
     }
 
+    fn check_rendered(&self, a: &Args) -> Result<(), ArgError> {
+        a.check_rendered()
+    }
+
     async fn run(&self, ctx: &ModuleCtx<'_>, a: Args) -> Result<ModuleResult, Failure> {
-        let cmd = RemoteCommand::new(script(&a, ctx.check_mode)).run_as(ctx.run_as.cloned());
+        let mark = fresh_mark();
+        let cmd = RemoteCommand::new(script(&a, ctx.check_mode, &mark)).run_as(ctx.run_as.cloned());
         let out = ctx.host.run(&cmd).await?;
-        let (marks, stdout) = split_marks(&out.stdout);
+        let (marks, stdout) = split_marks(&out.stdout, &mark);
         let mgr = marks.get("pkg_mgr").cloned().unwrap_or_default();
         let install: Vec<&str> = words(marks.get("install"))
             .into_iter()
@@ -185,6 +218,18 @@ mod tests {
     use super::*;
     use crate::modules::{Module, StaticCtx};
     use std::path::Path;
+
+    #[test]
+    fn rendered_names_are_checked_even_with_braces() {
+        let rendered = |name: &str| args::parse::<Args>("package", &json!({ "name": name })).unwrap();
+        let err = rendered("-oAPT::Update::Pre-Invoke::=touch {{")
+            .check_rendered()
+            .unwrap_err();
+        assert_eq!(err.key.as_deref(), Some("name"), "{err:?}");
+        assert!(rendered("nginx {{").check_rendered().is_err());
+        assert!(rendered("nginx\n-y").check_rendered().is_err());
+        assert!(rendered("nginx=1.2, socat").check_rendered().is_ok());
+    }
 
     #[test]
     fn names_states_and_aliases() {

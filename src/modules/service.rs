@@ -4,7 +4,7 @@
 //! `/etc/init.d/NAME`, or `service NAME`. An absolute `name` is taken as the init script
 //! itself (handy for services installed outside /etc/init.d, and for tests).
 
-use super::args::{self, check_choice, split_marks, MARK};
+use super::args::{self, check_choice, fresh_mark, split_marks};
 use super::{ArgError, Failure, ModuleCtx, ModuleResult, StaticCtx, TypedModule};
 use crate::host::{sh_script, RemoteCommand};
 use async_trait::async_trait;
@@ -41,7 +41,7 @@ impl Args {
     }
 }
 
-fn script(a: &Args, check_mode: bool) -> String {
+fn script(a: &Args, check_mode: bool, mark: &str) -> String {
     let enabled = match a.enabled {
         Some(true) => "1",
         Some(false) => "0",
@@ -50,7 +50,7 @@ fn script(a: &Args, check_mode: bool) -> String {
     let flag = |b: bool| if b { "1" } else { "0" };
     sh_script(
         &[
-            ("m", MARK),
+            ("m", mark),
             ("name", &a.name),
             ("state", a.state.as_deref().unwrap_or("")),
             ("enabled", enabled),
@@ -89,9 +89,10 @@ impl TypedModule for Service {
     }
 
     async fn run(&self, ctx: &ModuleCtx<'_>, a: Args) -> Result<ModuleResult, Failure> {
-        let cmd = RemoteCommand::new(script(&a, ctx.check_mode)).run_as(ctx.run_as.cloned());
+        let mark = fresh_mark();
+        let cmd = RemoteCommand::new(script(&a, ctx.check_mode, &mark)).run_as(ctx.run_as.cloned());
         let out = ctx.host.run(&cmd).await?;
-        let (marks, _) = split_marks(&out.stdout);
+        let (marks, _) = split_marks(&out.stdout, &mark);
         let mut r = if out.rc != 0 {
             let mut r = ModuleResult::failed(
                 out.stderr

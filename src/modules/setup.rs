@@ -2,7 +2,7 @@
 //! addresses, package and service manager. Returned both as `ansible_*` variables and
 //! under `ansible_facts` without the prefix, as Ansible does.
 
-use super::args::{split_marks, MARK};
+use super::args::{fresh_mark, mark_lines};
 use super::{Failure, ModuleCtx, ModuleResult, TypedModule};
 use crate::host::{sh_script, RemoteCommand};
 use crate::vars::VarMap;
@@ -28,13 +28,13 @@ pub struct Args {
     fact_path: Option<Value>,
 }
 
-/// Prints `__zdd__ key=value` lines; everything is parsed on the controller.
+/// Prints `{mark}key=value` lines; everything is parsed on the controller.
 ///
 /// It runs once per host and batch, so it starts as few programs as it can (uname,
 /// hostname -f, id, ip twice, nproc, date): files are read with the shell's `read`, and
 /// the UTC time is worked out from the epoch on the controller.
-pub fn script() -> String {
-    sh_script(&[("m", MARK)], include_str!("setup.sh"))
+pub fn script(mark: &str) -> String {
+    sh_script(&[("m", mark)], include_str!("setup.sh"))
 }
 
 /// `2024-05-01T12:00:00Z` for seconds since the epoch (days to civil date after
@@ -111,14 +111,12 @@ fn os_family(id: &str, id_like: &str) -> Option<&'static str> {
 }
 
 /// The facts, without the `ansible_` prefix, from the script's output.
-pub fn parse_facts(stdout: &str) -> Map<String, Value> {
-    let (marks, _) = split_marks(stdout);
-    let get = |k: &str| marks.get(k).map(String::as_str).unwrap_or("");
+pub fn parse_facts(stdout: &str, mark: &str) -> Map<String, Value> {
+    let lines = mark_lines(stdout, mark, &mut String::new());
+    let marks: indexmap::IndexMap<&str, &str> = lines.iter().copied().collect();
+    let get = |k: &str| marks.get(k).copied().unwrap_or("");
     let mut addrs: Vec<(String, String)> = Vec::new();
-    for line in stdout
-        .lines()
-        .filter_map(|l| l.strip_prefix(MARK)?.strip_prefix("addr="))
-    {
+    for line in lines.iter().filter(|(k, _)| *k == "addr").map(|(_, v)| v) {
         if let Some((dev, cidr)) = line.split_once(' ') {
             addrs.push((dev.to_owned(), cidr.to_owned()));
         }
@@ -217,7 +215,7 @@ pub fn parse_facts(stdout: &str) -> Map<String, Value> {
     f.insert("all_ipv4_addresses".into(), json!(all));
     f.insert(
         "pkg_mgr".into(),
-        json!(marks.get("pkg_mgr").map(String::as_str).unwrap_or("unknown")),
+        json!(marks.get("pkg_mgr").copied().unwrap_or("unknown")),
     );
     let service_mgr = match (get("service_mgr"), get("proc_1")) {
         ("systemd", _) => "systemd",
@@ -270,14 +268,15 @@ impl TypedModule for Setup {
     }
 
     async fn run(&self, ctx: &ModuleCtx<'_>, _a: Args) -> Result<ModuleResult, Failure> {
-        let cmd = RemoteCommand::new(script()).run_as(ctx.run_as.cloned());
+        let mark = fresh_mark();
+        let cmd = RemoteCommand::new(script(&mark)).run_as(ctx.run_as.cloned());
         let out = ctx.host.run(&cmd).await?;
-        if out.rc != 0 && !out.stdout.contains(MARK) {
+        if out.rc != 0 && !out.stdout.contains(&mark) {
             let mut r = ModuleResult::failed(format!("gathering facts failed: {}", out.stderr.trim()));
             r.rc = Some(out.rc);
             return Ok(r);
         }
-        let facts = parse_facts(&out.stdout);
+        let facts = parse_facts(&out.stdout, &mark);
         let mut r = ModuleResult::ok();
         r.extra
             .insert("ansible_facts".into(), Value::Object(facts.clone()));
@@ -289,6 +288,7 @@ impl TypedModule for Setup {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::modules::args::MARK;
 
     fn sample(os: &str) -> String {
         format!(
@@ -301,15 +301,19 @@ mod tests {
 
     #[test]
     fn families_from_id_and_id_like() {
-        let f = parse_facts(&sample(&format!(
-            "{MARK}os_id=rocky\n{MARK}os_id_like=rhel centos fedora\n{MARK}os_version=9.3\n"
-        )));
+        let f = parse_facts(
+            &sample(&format!(
+                "{MARK}os_id=rocky\n{MARK}os_id_like=rhel centos fedora\n{MARK}os_version=9.3\n"
+            )),
+            MARK,
+        );
         assert_eq!(f["distribution"], "Rocky");
         assert_eq!(f["os_family"], "RedHat");
         assert_eq!(f["distribution_major_version"], "9");
-        let f = parse_facts(&sample(&format!(
-            "{MARK}os_id=pop\n{MARK}os_id_like=ubuntu debian\n"
-        )));
+        let f = parse_facts(
+            &sample(&format!("{MARK}os_id=pop\n{MARK}os_id_like=ubuntu debian\n")),
+            MARK,
+        );
         assert_eq!(f["os_family"], "Debian");
         assert_eq!(f["hostname"], "web1");
         assert_eq!(f["domain"], "example.com");
@@ -327,7 +331,7 @@ mod tests {
 
     #[test]
     fn default_ipv4_and_all_addresses() {
-        let f = parse_facts(&sample(""));
+        let f = parse_facts(&sample(""), MARK);
         assert_eq!(
             f["default_ipv4"],
             json!({"interface": "eth0", "alias": "eth0", "address": "10.0.0.5", "netmask": "255.255.255.0",

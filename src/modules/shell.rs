@@ -1,9 +1,9 @@
 //! `shell`: run a command through the target's shell. `command` (in `command.rs`) shares
 //! the running and the result shape, only building the command line differently.
 
-use super::args::{self, split_marks, trim_end_newlines, MARK};
+use super::args::{self, fresh_mark, split_marks, trim_end_newlines};
 use super::{ArgError, Failure, ModuleCtx, ModuleResult, TypedModule};
-use crate::host::{sh_quote, HostError, RemoteCommand};
+use crate::host::{sh_quote, sh_script, HostError, RemoteCommand};
 use crate::lb::{self, Endpoint, LbChange};
 use async_trait::async_trait;
 use serde::Deserialize;
@@ -118,39 +118,36 @@ impl TypedModule for Shell {
     }
 }
 
-/// A path test for `creates`/`removes`: a glob stays unquoted so the shell expands it.
-fn exists_test(path: &str) -> String {
-    if path.contains(['*', '?', '[']) && !path.contains(['\'', '"', '$', '`', ';', '&', '|', ' ']) {
-        format!("for f in {path}; do [ -e \"$f\" ] && break; f=; done; [ -n \"$f\" ]")
-    } else {
-        format!("[ -e {} ]", sh_quote(path))
-    }
-}
-
-/// The whole task as one script: `cd`, the `creates`/`removes` guard, then the command
-/// itself as the script's tail, so its exit code is the script's.
-pub(super) fn script(spec: &Spec) -> String {
+/// The whole task as one script: `cd`, the `creates`/`removes` guard (`shell.sh`, which
+/// prints `{mark}skipped=creates` or `=removes` and exits), then the command itself as the
+/// script's tail, so its exit code is the script's.
+pub(super) fn script(spec: &Spec, mark: &str) -> String {
     let mut s = String::new();
     if let Some(dir) = &spec.chdir {
         s.push_str(&format!("cd {} || exit 1\n", sh_quote(dir)));
     }
-    if let Some(path) = &spec.creates {
-        s.push_str(&format!(
-            "if {}; then echo '{MARK}skipped=since {} exists'; exit 0; fi\n",
-            exists_test(path),
-            path.replace('\'', "")
-        ));
-    }
-    if let Some(path) = &spec.removes {
-        s.push_str(&format!(
-            "if ! {}; then echo '{MARK}skipped=since {} does not exist'; exit 0; fi\n",
-            exists_test(path),
-            path.replace('\'', "")
+    if spec.creates.is_some() || spec.removes.is_some() {
+        s.push_str(&sh_script(
+            &[
+                ("zdd_m", mark),
+                ("zdd_creates", spec.creates.as_deref().unwrap_or("")),
+                ("zdd_removes", spec.removes.as_deref().unwrap_or("")),
+            ],
+            include_str!("shell.sh"),
         ));
     }
     s.push_str(&spec.cmdline);
     s.push('\n');
     s
+}
+
+/// Why the guard skipped the command, as Ansible says it.
+fn skip_reason(spec: &Spec, guard: &str) -> Option<String> {
+    match guard {
+        "creates" => Some(format!("since {} exists", spec.creates.as_deref()?)),
+        "removes" => Some(format!("since {} does not exist", spec.removes.as_deref()?)),
+        _ => None,
+    }
 }
 
 pub(super) async fn run_spec(ctx: &ModuleCtx<'_>, spec: Spec) -> Result<ModuleResult, HostError> {
@@ -161,7 +158,8 @@ pub(super) async fn run_spec(ctx: &ModuleCtx<'_>, spec: Spec) -> Result<ModuleRe
         r.extra.insert("skipped".into(), json!(true));
         return Ok(r);
     }
-    let mut cmd = RemoteCommand::new(script(&spec)).run_as(ctx.run_as.cloned());
+    let mark = fresh_mark();
+    let mut cmd = RemoteCommand::new(script(&spec, &mark)).run_as(ctx.run_as.cloned());
     if let Some(input) = &spec.stdin {
         let mut data = input.clone().into_bytes();
         if spec.stdin_add_newline {
@@ -172,11 +170,10 @@ pub(super) async fn run_spec(ctx: &ModuleCtx<'_>, spec: Spec) -> Result<ModuleRe
     let start = SystemTime::now();
     let out = ctx.host.run(&cmd).await?;
     let end = SystemTime::now();
-    // The guard prints its mark first and exits, so only a skipped run starts with one.
-    let skipped = out
-        .stdout
-        .starts_with(MARK)
-        .then(|| split_marks(&out.stdout).0.get("skipped").cloned())
+    // The guard prints its mark first and exits 0, so only a skipped run starts with one;
+    // the mark is this run's own, so no output of the command can pass for it.
+    let skipped = (out.rc == 0 && out.stdout.starts_with(&mark))
+        .then(|| skip_reason(&spec, split_marks(&out.stdout, &mark).0.get("skipped")?))
         .flatten();
     if let Some(reason) = skipped {
         let msg = format!("Did not run command {reason}");
@@ -258,20 +255,39 @@ pub(super) fn format_delta(d: std::time::Duration) -> String {
 mod tests {
     use super::*;
 
-    #[test]
-    fn guard_and_chdir_come_before_the_command() {
-        let s = script(&Spec {
+    fn spec(creates: Option<&str>) -> Spec {
+        Spec {
             cmdline: "make install".into(),
             chdir: Some("/opt/app dir".into()),
-            creates: Some("/usr/local/bin/app".into()),
+            creates: creates.map(str::to_owned),
             removes: None,
             stdin: None,
             stdin_add_newline: true,
             strip_empty_ends: true,
-        });
-        assert_eq!(
-            s,
-            "cd '/opt/app dir' || exit 1\nif [ -e /usr/local/bin/app ]; then echo '__zdd__ skipped=since /usr/local/bin/app exists'; exit 0; fi\nmake install\n"
+        }
+    }
+
+    #[test]
+    fn guard_and_chdir_come_before_the_command() {
+        let s = script(&spec(Some("/usr/local/bin/app")), "__zdd_1__ ");
+        assert!(
+            s.starts_with("cd '/opt/app dir' || exit 1\nzdd_m='__zdd_1__ '\nzdd_creates=/usr/local/bin/app\nzdd_removes=''\n"),
+            "{s}"
+        );
+        assert!(s.ends_with("unset -f zdd_found\nmake install\n"), "{s}");
+        let plain = script(&spec(None), "__zdd_1__ ");
+        assert_eq!(plain, "cd '/opt/app dir' || exit 1\nmake install\n");
+    }
+
+    #[test]
+    fn a_glob_is_data_to_the_guard() {
+        let s = script(
+            &spec(Some("/tmp/x*\ndo :\ndone\ntouch /tmp/pwned\nfor f in /tmp/y*")),
+            "m ",
+        );
+        assert!(
+            s.contains("zdd_creates='/tmp/x*\ndo :\ndone\ntouch /tmp/pwned\nfor f in /tmp/y*'\n"),
+            "{s}"
         );
     }
 

@@ -11,7 +11,7 @@
 //! (`get_attributes`). Not done: `$VAR`s in `path` are not expanded (`~` is), and the
 //! BSD/macOS-only keys (`flags`, `birthtime`, ...) are never returned, as on Linux.
 
-use super::args::{self, check_choice, split_marks, MARK};
+use super::args::{self, check_choice, fresh_mark, split_marks};
 use super::{ArgError, Failure, ModuleCtx, ModuleResult, TypedModule};
 use crate::host::{sh_script, RemoteCommand};
 use async_trait::async_trait;
@@ -83,14 +83,14 @@ fn flag(b: bool) -> &'static str {
     }
 }
 
-fn script(a: &Args) -> String {
+fn script(a: &Args, mark: &str) -> String {
     let algo = match a.get_checksum {
         Some(false) => "",
         _ => a.checksum_algorithm.as_deref().unwrap_or("sha1"),
     };
     sh_script(
         &[
-            ("m", MARK),
+            ("m", mark),
             ("path", &a.path),
             ("follow", flag(a.follow == Some(true))),
             ("algo", algo),
@@ -236,7 +236,8 @@ impl TypedModule for Stat {
 
     async fn run(&self, ctx: &ModuleCtx<'_>, a: Args) -> Result<ModuleResult, Failure> {
         // Read-only: the same in check mode.
-        let cmd = RemoteCommand::new(script(&a)).run_as(ctx.run_as.cloned());
+        let mark = fresh_mark();
+        let cmd = RemoteCommand::new(script(&a, &mark)).run_as(ctx.run_as.cloned());
         let out = ctx.host.run(&cmd).await?;
         if out.rc != 0 {
             let mut r = ModuleResult::failed(match out.stderr.trim() {
@@ -246,7 +247,7 @@ impl TypedModule for Stat {
             r.rc = Some(out.rc);
             return Ok(r);
         }
-        let (marks, _) = split_marks(&out.stdout);
+        let (marks, _) = split_marks(&out.stdout, &mark);
         let mut r = ModuleResult::ok();
         let st = stat_value(&marks, a.get_mime != Some(false), a.get_attributes != Some(false));
         r.extra.insert("stat".into(), st);
@@ -257,6 +258,7 @@ impl TypedModule for Stat {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::modules::args::MARK;
     use crate::modules::{registry, StaticCtx};
 
     fn check(args: Value) -> Result<(), ArgError> {
@@ -296,7 +298,7 @@ mod tests {
     #[test]
     fn the_script_gets_its_arguments_quoted() {
         let a: Args = args::parse("stat", &json!({"path": "/tmp/it's $(x)", "get_checksum": false})).unwrap();
-        let s = script(&a);
+        let s = script(&a, MARK);
         assert!(
             s.starts_with("m='__zdd__ '\npath='/tmp/it'\\''s $(x)'\nfollow=0\nalgo=''\n"),
             "{s}"
@@ -310,7 +312,7 @@ mod tests {
              {MARK}pw_name=root\n{MARK}gr_name=UNKNOWN\n{MARK}readable=1\n{MARK}checksum=abc\n\
              {MARK}mime=text/plain; charset=us-ascii\n{MARK}lsattr=2925909831 --------------e------- /etc/app.conf\n"
         );
-        let st = stat_value(&split_marks(&out).0, true, true);
+        let st = stat_value(&split_marks(&out, MARK).0, true, true);
         assert_eq!(st["mode"], json!("0644"));
         assert_eq!(
             (st["isreg"].clone(), st["isdir"].clone()),
@@ -340,7 +342,7 @@ mod tests {
         );
         assert_eq!(st["version"], json!("2925909831"));
         assert_eq!(
-            stat_value(&split_marks(&format!("{MARK}exists=0\n")).0, true, true),
+            stat_value(&split_marks(&format!("{MARK}exists=0\n"), MARK).0, true, true),
             json!({"exists": false})
         );
         assert_eq!(device_number("8", "1"), 2049);

@@ -3,9 +3,11 @@
 //! Like Ansible's, the request leaves from the target (it sees what the host sees). It is
 //! ONE remote command running `curl` there: the status, the final URL and the redirect count
 //! come from `-w`, the headers from `-D`, the body from `-o`; all are printed back between
-//! marker lines. The request body travels on the command's standard input.
+//! marker lines (with this command's nonce, so a header cannot pass for one). The request
+//! body travels on the command's standard input; the URL, the headers and the credentials
+//! in a curl config file, so none of them is ever on the target's process list.
 
-use super::args::{self, check_choice, is_template};
+use super::args::{self, check_choice, fresh_mark, is_template};
 use super::{ArgError, Failure, ModuleCtx, ModuleResult, StaticCtx, TypedModule};
 use crate::host::{sh_script, RemoteCommand};
 use async_trait::async_trait;
@@ -18,9 +20,39 @@ pub struct Uri;
 
 const BODY_FORMATS: &[&str] = &["raw", "json", "form-urlencoded"];
 const FOLLOW: &[&str] = &["all", "safe", "none", "urllib2", "yes", "no"];
-const META: &str = "__zdd_uri_meta__";
-const HEADERS: &str = "__zdd_uri_headers__";
-const BODY: &str = "__zdd_uri_body__";
+
+/// The lines between which the script prints curl's `-w` values, the headers and the body.
+struct Marks {
+    meta: String,
+    headers: String,
+    body: String,
+}
+
+impl Marks {
+    fn new(mark: &str) -> Marks {
+        Marks {
+            meta: format!("{mark}meta"),
+            headers: format!("{mark}headers"),
+            body: format!("{mark}body"),
+        }
+    }
+}
+
+/// One line of curl's config syntax (`-K`): `name = "value"`, escaped as curl reads it.
+fn curl_option(name: &str, value: &str) -> String {
+    let mut quoted = String::with_capacity(value.len());
+    for c in value.chars() {
+        match c {
+            '\\' => quoted.push_str("\\\\"),
+            '"' => quoted.push_str("\\\""),
+            '\n' => quoted.push_str("\\n"),
+            '\r' => quoted.push_str("\\r"),
+            '\t' => quoted.push_str("\\t"),
+            c => quoted.push(c),
+        }
+    }
+    format!("{name} = \"{quoted}\"\n")
+}
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -186,7 +218,7 @@ fn form_escape(s: &str) -> String {
     out
 }
 
-fn script(a: &Args, content_type: Option<&str>, has_body: bool) -> String {
+fn script(a: &Args, content_type: Option<&str>, has_body: bool, marks: &Marks) -> String {
     let flag = |b: bool| if b { "1" } else { "0" };
     let mut headers = Vec::new();
     let mut has_content_type = false;
@@ -201,23 +233,25 @@ fn script(a: &Args, content_type: Option<&str>, has_body: bool) -> String {
     if let (Some(ct), false) = (content_type, has_content_type) {
         headers.push(format!("Content-Type: {ct}"));
     }
-    let credentials = a
-        .user
-        .as_ref()
-        .map(|user| format!("{user}:{}", a.password.as_deref().unwrap_or("")));
+    let mut config = curl_option("url", &a.url);
+    for header in &headers {
+        config.push_str(&curl_option("header", header));
+    }
+    if let Some(user) = &a.user {
+        let credentials = format!("{user}:{}", a.password.as_deref().unwrap_or(""));
+        config.push_str(&curl_option("user", &credentials));
+    }
     sh_script(
         &[
             ("method", &a.method()),
             ("max_time", &a.timeout().to_string()),
             ("follow", flag(a.follow())),
             ("insecure", flag(a.validate_certs == Some(false))),
-            ("headers", &headers.join("\n")),
             ("has_body", flag(has_body)),
-            ("credentials", credentials.as_deref().unwrap_or("")),
-            ("url", &a.url),
-            ("meta", META),
-            ("headers_mark", HEADERS),
-            ("body_mark", BODY),
+            ("config", &config),
+            ("meta", &marks.meta),
+            ("headers_mark", &marks.headers),
+            ("body_mark", &marks.body),
         ],
         include_str!("uri.sh"),
     )
@@ -238,10 +272,10 @@ struct Response {
     body: String,
 }
 
-fn parse_response(stdout: &str) -> Option<Response> {
-    let rest = stdout.split_once(&format!("{META}\n"))?.1;
-    let (meta, rest) = rest.split_once(&format!("{HEADERS}\n"))?;
-    let (headers, body) = rest.split_once(&format!("{BODY}\n"))?;
+fn parse_response(stdout: &str, marks: &Marks) -> Option<Response> {
+    let rest = stdout.split_once(&format!("{}\n", marks.meta))?.1;
+    let (meta, rest) = rest.split_once(&format!("{}\n", marks.headers))?;
+    let (headers, body) = rest.split_once(&format!("{}\n", marks.body))?;
     let mut meta = meta.lines();
     let curl_rc = meta.next()?.trim().parse().ok()?;
     let status = meta.next().and_then(|s| s.trim().parse().ok()).unwrap_or(0);
@@ -352,8 +386,9 @@ impl TypedModule for Uri {
     async fn run(&self, ctx: &ModuleCtx<'_>, a: Args) -> Result<ModuleResult, Failure> {
         let payload = a.payload()?;
         let content_type = payload.as_ref().and_then(|(_, ct)| *ct);
-        let mut cmd =
-            RemoteCommand::new(script(&a, content_type, payload.is_some())).run_as(ctx.run_as.cloned());
+        let marks = Marks::new(&fresh_mark());
+        let mut cmd = RemoteCommand::new(script(&a, content_type, payload.is_some(), &marks))
+            .run_as(ctx.run_as.cloned());
         if let Some((body, _)) = payload {
             cmd = cmd.stdin(body);
         }
@@ -362,7 +397,7 @@ impl TypedModule for Uri {
         if out.rc == 127 {
             return Ok(ModuleResult::failed(out.stderr.trim().to_owned()));
         }
-        let Some(resp) = parse_response(&out.stdout) else {
+        let Some(resp) = parse_response(&out.stdout, &marks) else {
             let mut r = ModuleResult::failed(format!(
                 "uri: unexpected output from curl (exit code {}): {}",
                 out.rc,
@@ -416,12 +451,38 @@ mod tests {
     }
 
     #[test]
-    fn the_last_response_of_a_redirect_chain_counts() {
-        let out = format!(
-            "{META}\n0\n200\nhttp://x/b\n1\n0.012\n{HEADERS}\nHTTP/1.1 302 Found\r\nLocation: /b\r\n\r\n\
-             HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n\r\n{BODY}\n{{\"ok\": true}}"
+    fn secrets_go_to_curls_config_not_its_command_line() {
+        let a = parse(json!({
+            "url": "http://x/?token=T0K",
+            "url_username": "admin",
+            "url_password": "pa\"ss\\word",
+            "headers": {"Authorization": "Bearer T0K"},
+        }))
+        .unwrap();
+        let s = script(&a, None, false, &Marks::new("__zdd_1__ "));
+        assert!(
+            s.contains(
+                r#"config='url = "http://x/?token=T0K"
+header = "Authorization: Bearer T0K"
+user = "admin:pa\"ss\\word"
+'"#
+            ),
+            "{s}"
         );
-        let resp = parse_response(&out).unwrap();
+        assert!(s.contains(r#"-K "$tmp/config""#), "{s}");
+        assert!(!s.contains(" -u ") && !s.contains(" -H "), "{s}");
+        assert_eq!(curl_option("header", "a\nb\tc"), "header = \"a\\nb\\tc\"\n");
+    }
+
+    #[test]
+    fn the_last_response_of_a_redirect_chain_counts() {
+        let m = Marks::new("__zdd_1__ ");
+        let out = format!(
+            "{}\n0\n200\nhttp://x/b\n1\n0.012\n{}\nHTTP/1.1 302 Found\r\nLocation: /b\r\n\r\n\
+             HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n\r\n{}\n{{\"ok\": true}}",
+            m.meta, m.headers, m.body
+        );
+        let resp = parse_response(&out, &m).unwrap();
         assert_eq!(
             (resp.status, resp.redirects, resp.url.as_str()),
             (200, 1, "http://x/b")

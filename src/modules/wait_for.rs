@@ -1,7 +1,7 @@
 //! `wait_for`: wait on the host for a port to open or close, connections to drain, or a
 //! file to appear (holding a pattern) or go. A POSIX sh loop on the target, one round trip.
 
-use super::args::{self, check_choice, split_marks, MARK};
+use super::args::{self, check_choice, fresh_mark, split_marks};
 use super::{ArgError, Failure, ModuleCtx, ModuleResult, TypedModule};
 use crate::host::{sh_script, RemoteCommand};
 use async_trait::async_trait;
@@ -76,7 +76,7 @@ fn secs(s: f64) -> String {
     }
 }
 
-fn script(a: &Args) -> String {
+fn script(a: &Args, mark: &str) -> String {
     let state = a.state.as_deref().unwrap_or("started");
     let check = match (a.port, &a.path, state) {
         (Some(_), _, "stopped" | "absent") => "port_closed",
@@ -94,7 +94,7 @@ fn script(a: &Args) -> String {
     };
     sh_script(
         &[
-            ("m", MARK),
+            ("m", mark),
             ("host", a.host.as_deref().unwrap_or("127.0.0.1")),
             ("port", &a.port.map(|p| p.to_string()).unwrap_or_default()),
             ("path", a.path.as_deref().unwrap_or("")),
@@ -147,11 +147,12 @@ impl TypedModule for WaitFor {
     }
 
     async fn run(&self, ctx: &ModuleCtx<'_>, a: Args) -> Result<ModuleResult, Failure> {
-        let mut cmd = RemoteCommand::new(script(&a)).run_as(ctx.run_as.cloned());
+        let mark = fresh_mark();
+        let mut cmd = RemoteCommand::new(script(&a, &mark)).run_as(ctx.run_as.cloned());
         let budget = a.delay.unwrap_or(0.0) + a.timeout() + a.connect_timeout.unwrap_or(5.0) + 30.0;
         cmd.timeout = Some(Duration::from_secs_f64(budget));
         let out = ctx.host.run(&cmd).await?;
-        let (marks, _) = split_marks(&out.stdout);
+        let (marks, _) = split_marks(&out.stdout, &mark);
         let mut r = ModuleResult::ok();
         let elapsed: u64 = marks.get("elapsed").and_then(|e| e.parse().ok()).unwrap_or(0);
         r.extra.insert("elapsed".into(), json!(elapsed));
