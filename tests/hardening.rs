@@ -9,28 +9,22 @@ use serde_json::Value;
 use std::io::{Read, Write};
 use std::net::TcpListener;
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
+use std::process::Command;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-use support::{http_get, Lab, HTTP_PORT};
+use support::{http_get, Lab, Outcome, HTTP_PORT};
 
 const SECRET: &str = "S3CRET-7c1e";
 
 /// `play` written beside the lab and run with `zdd apply -o json`; the host results.
-fn apply(lab: &Lab, name: &str, play: &str) -> (Output, Vec<Value>) {
+fn apply(lab: &Lab, name: &str, play: &str) -> (Outcome, Vec<Value>) {
     let path = lab.dir().join(format!("{name}.yml"));
     std::fs::write(&path, play).unwrap();
-    let out = lab
-        .zdd()
-        .args(["apply", "-o", "json", "--no-progress", "-i"])
-        .arg(lab.inventory())
-        .arg(&path)
-        .output()
-        .unwrap();
-    let results = String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+    let out = lab.zdd().apply(&path).json().arg("--no-progress").run();
+    let results = out
+        .events()
+        .into_iter()
         .filter(|e| e["event"] == "host_result")
         .collect();
     (out, results)
@@ -41,10 +35,6 @@ fn result_of<'a>(results: &'a [Value], task: &str) -> &'a Value {
         .iter()
         .find(|r| r["task"] == task)
         .unwrap_or_else(|| panic!("no result for task `{task}` in {results:#?}"))["result"]
-}
-
-fn stderr(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stderr).into_owned()
 }
 
 #[test]
@@ -63,7 +53,7 @@ fn rendered_haproxy_and_package_arguments_are_checked_before_anything_is_sent() 
          \x20 - name: package\n    package: {{name: \"{{{{ evil_package }}}}\", state: present}}\n    ignore_errors: yes\n"
     );
     let (out, results) = apply(&lab, "inject", &play);
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    out.assert_code(0);
     // Nothing reached HAProxy: neither the server of the play nor the one outside it moved.
     assert_eq!(lab.server_state("web1"), "UP");
     assert_eq!(lab.server_state("web2"), "UP");
@@ -97,7 +87,7 @@ fn command_output_never_passes_for_zdd_result_lines() {
         link.display()
     );
     let (out, results) = apply(&lab, "spoof", &play);
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    out.assert_code(0);
     let r = result_of(&results, "fails but prints a skip line");
     assert_eq!(r["failed"], true, "{r:#}");
     assert_eq!(r["rc"], 3, "{r:#}");
@@ -205,7 +195,7 @@ fn uri_credentials_headers_and_body_never_show_on_the_process_list() {
                 headers:\n        X-Api-Token: \"{{{{ secret }}}}\"\n      body_format: json\n      body: {{password: \"{{{{ secret }}}}\"}}\n      return_content: yes\n"
     );
     let ((out, results), seen) = watch_process_list(|| apply(&lab, "uri-secret", &play));
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    out.assert_code(0);
     assert_eq!(seen, Vec::<String>::new(), "the secret was on the process list");
     // The request still carried everything: credentials, header, body and URL.
     let requests = requests.lock().unwrap().clone();
@@ -298,32 +288,21 @@ fn a_copy_killed_mid_write_never_leaves_a_servable_half_file() {
     )
     .unwrap();
     let before = new_names(&root, &[]);
-    let run = || {
-        let mut cmd = lab.zdd();
-        cmd.args(["apply", "--no-progress", "-i"])
-            .arg(lab.inventory())
-            .arg(&playbook)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
-        cmd
-    };
+    let run = || lab.zdd().apply(&playbook).arg("--no-progress");
 
     // Kill zdd once it has sent a third of the file.
-    let mut child = run().spawn().unwrap();
-    let pid = child.id();
+    let mut child = run().spawn();
+    let pid = child.pid();
     let deadline = Instant::now() + Duration::from_secs(60);
     let mut masters = Vec::new();
     while written(pid) < 20 * 1024 * 1024 {
         masters.extend(support::ssh_masters_of(pid));
         assert!(Instant::now() < deadline, "zdd never sent 20 MB");
-        assert!(
-            child.try_wait().unwrap().is_none(),
-            "zdd finished before it was killed"
-        );
+        assert!(child.is_running(), "zdd finished before it was killed");
         std::thread::sleep(Duration::from_millis(2));
     }
     unsafe { libc::kill(pid as i32, libc::SIGKILL) };
-    child.wait().unwrap();
+    assert_eq!(child.wait().code, None, "killed");
     masters.sort();
     masters.dedup();
     // The target notices the end of its input; give it time to do what it does next.
@@ -361,8 +340,8 @@ fn a_copy_killed_mid_write_never_leaves_a_servable_half_file() {
     let c_path = std::ffi::CString::new(stale.as_os_str().to_string_lossy().as_bytes()).unwrap();
     unsafe { libc::utimensat(libc::AT_FDCWD, c_path.as_ptr(), [hour_ago, hour_ago].as_ptr(), 0) };
 
-    let out = run().output().unwrap();
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let out = run().run();
+    out.assert_code(0);
     assert_eq!(std::fs::read(root.join("big.bin")).unwrap(), big);
     let left = new_names(&root, &before);
     assert_eq!(left, ["big.bin"], "leftovers after the second run");
