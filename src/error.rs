@@ -85,7 +85,8 @@ impl Diagnostic {
     pub fn with_snippet_from_disk(mut self) -> Self {
         if self.snippet.is_none() {
             if let Some(loc) = &self.location {
-                if let Ok(text) = std::fs::read_to_string(loc.file.as_ref()) {
+                // Bounded: a diagnostic about a file too large to load must not load it.
+                if let Ok(text) = crate::yaml::read_bounded(loc.file.as_ref()) {
                     self.snippet = text.lines().nth(loc.line.saturating_sub(1)).map(str::to_owned);
                 }
             }
