@@ -98,7 +98,15 @@ impl Source {
                 .diag("more than one YAML document in this file", self.location(line, 1))
                 .hint("a playbook or vars file is a single document: remove this `---`"));
         }
-        loader::load(&self.text, top).map_err(|e| self.load_error(e, top))
+        loader::load(&self.text, Some(top)).map_err(|e| self.load_error(e, top))
+    }
+
+    /// Parse the text as one YAML document of any kind, a scalar too (`from_yaml`).
+    pub fn parse_any(&self) -> Result<Node, Diagnostic> {
+        if let Some(line) = self.second_document_line() {
+            return Err(self.diag("more than one YAML document", self.location(line, 1)));
+        }
+        loader::load(&self.text, None).map_err(|e| self.load_error(e, TopLevel::Mapping))
     }
 
     /// The line of a `---` that starts a second document, if any.

@@ -72,9 +72,9 @@ pub enum LoadError {
     },
 }
 
-/// Load the first document of `text`, whose top level must be `top`. An empty document is
-/// an empty mapping or list, as asked.
-pub fn load(text: &str, top: TopLevel) -> Result<Node, LoadError> {
+/// Load the first document of `text`, whose top level must be `top` when given. An empty
+/// document is an empty mapping or list, as asked, or an empty plain scalar (null).
+pub fn load(text: &str, top: Option<TopLevel>) -> Result<Node, LoadError> {
     let mut composer = Composer::new(text, top);
     let mut parser = Parser::new_from_str(text);
     loop {
@@ -187,7 +187,7 @@ struct OpenMapping {
 
 struct Composer<'a> {
     text: &'a str,
-    top: TopLevel,
+    top: Option<TopLevel>,
     stack: Vec<Open>,
     root: Option<Rc<Composed>>,
     /// Finished anchored nodes by anchor id (the parser numbers anchors from 1, in order).
@@ -201,7 +201,7 @@ struct Composer<'a> {
 }
 
 impl<'a> Composer<'a> {
-    fn new(text: &'a str, top: TopLevel) -> Self {
+    fn new(text: &'a str, top: Option<TopLevel>) -> Self {
         Composer {
             text,
             top,
@@ -266,12 +266,12 @@ impl<'a> Composer<'a> {
 
     /// The document's first node must be what was asked for; `found` is `None` for a scalar.
     fn check_top(&self, found: Option<TopLevel>, at: Marker) -> Result<(), LoadError> {
-        if !self.stack.is_empty() || self.root.is_some() || found == Some(self.top) {
+        if !self.stack.is_empty() || self.root.is_some() || self.top.is_none() || found == self.top {
             return Ok(());
         }
         match self.top {
-            TopLevel::Mapping => Err(LoadError::TopLevelMustBeMapping(at)),
-            TopLevel::Sequence => Err(LoadError::TopLevelMustBeSequence(at)),
+            Some(TopLevel::Sequence) => Err(LoadError::TopLevelMustBeSequence(at)),
+            _ => Err(LoadError::TopLevelMustBeMapping(at)),
         }
     }
 
@@ -444,12 +444,13 @@ impl<'a> Composer<'a> {
         match self.root {
             Some(root) => to_node(&root),
             None => match self.top {
-                TopLevel::Mapping => {
+                Some(TopLevel::Mapping) => {
                     Node::Mapping(MarkedMappingNode::new_empty(Span::new_with_marks(at, at)))
                 }
-                TopLevel::Sequence => {
+                Some(TopLevel::Sequence) => {
                     Node::Sequence(MarkedSequenceNode::new_empty(Span::new_with_marks(at, at)))
                 }
+                None => Node::Scalar(MarkedScalarNode::new(Span::new_start(at), "")),
             },
         }
     }
