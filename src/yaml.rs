@@ -111,21 +111,27 @@ impl Source {
 
     /// The line of a `---` that starts a second document, if any.
     fn second_document_line(&self) -> Option<usize> {
-        let mut seen_content = false;
-        for (i, line) in self.text.lines().enumerate() {
-            let is_marker = line == "---" || line.starts_with("--- ") || line.starts_with("---\t");
-            if is_marker && seen_content {
-                return Some(i + 1);
-            }
+        let is_marker = |line: &str| line == "---" || line.starts_with("--- ") || line.starts_with("---\t");
+        // Lines up to the first content (or a `...` end): a `---` there only opens the first
+        // document. Usually that is line 1, and the rest is searched without walking lines.
+        let mut content_end = None;
+        let mut offset = 0;
+        for line in self.text.split_inclusive('\n') {
+            offset += line.len();
+            let line = line.trim_end_matches('\n').trim_end_matches('\r');
             let t = line.trim();
-            if !is_marker && !t.is_empty() && !t.starts_with('#') && !line.starts_with('%') {
-                seen_content = true;
-            }
-            if line == "..." {
-                seen_content = true;
+            let content = !is_marker(line) && !t.is_empty() && !t.starts_with('#') && !line.starts_with('%');
+            if content || line == "..." {
+                content_end = Some(offset);
+                break;
             }
         }
-        None
+        let rest = &self.text[content_end?..];
+        let at = std::iter::once(0)
+            .chain(rest.match_indices("\n---").map(|(i, _)| i + 1))
+            .find(|&i| is_marker(rest[i..].lines().next().unwrap_or_default()))?;
+        let before = &self.text[..content_end? + at];
+        Some(before.matches('\n').count() + 1)
     }
 
     fn load_error(&self, e: LoadError, top: TopLevel) -> Diagnostic {

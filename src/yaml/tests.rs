@@ -64,6 +64,20 @@ fn second_documents_and_wrong_top_level_are_errors() {
     let two = Source::new("b.yml", "---\n- hosts: a\n---\n- hosts: b\n");
     let d = two.parse(TopLevel::Sequence).unwrap_err();
     assert_eq!(d.location.unwrap().line, 3);
+    for (text, line) in [
+        ("# c\n---\n- a\n---\n- b\n", Some(4)),
+        ("%YAML 1.1\n---\n- a\n--- # two\n", Some(4)),
+        ("---\r\n- a\r\n---\r\n- b\r\n", Some(3)),
+        ("---\n...\n---\n", Some(3)),
+        ("- a\n---x: 1\n", None),
+        ("---\n- a\n", None),
+    ] {
+        assert_eq!(
+            Source::new("t.yml", text).second_document_line(),
+            line,
+            "{text:?}"
+        );
+    }
     let top = Source::new("c.yml", "hosts: a\n");
     assert_eq!(
         top.parse(TopLevel::Sequence).unwrap_err().message,
