@@ -85,7 +85,8 @@ impl Diagnostic {
     pub fn with_snippet_from_disk(mut self) -> Self {
         if self.snippet.is_none() {
             if let Some(loc) = &self.location {
-                if let Ok(text) = std::fs::read_to_string(loc.file.as_ref()) {
+                // Bounded: a diagnostic about a file too large to load must not load it.
+                if let Ok(text) = crate::yaml::read_bounded(loc.file.as_ref()) {
                     self.snippet = text.lines().nth(loc.line.saturating_sub(1)).map(str::to_owned);
                 }
             }
@@ -102,9 +103,10 @@ impl fmt::Display for Diagnostic {
             let gutter = loc.line.to_string().len();
             writeln!(f, "{:gutter$}--> {}", "", loc)?;
             if let Some(line) = &self.snippet {
+                let (line, col) = snippet_window(line, loc.col.max(1));
                 writeln!(f, "{:gutter$} |", "")?;
                 writeln!(f, "{} | {}", loc.line, line)?;
-                writeln!(f, "{:gutter$} | {:>col$}", "", "^", col = loc.col.max(1))?;
+                writeln!(f, "{:gutter$} | {:>col$}", "", "^", col = col)?;
             }
         }
         if let Some(hint) = &self.hint {
@@ -112,6 +114,28 @@ impl fmt::Display for Diagnostic {
         }
         Ok(())
     }
+}
+
+/// The part of a long source line around column `col` (1-based), and the caret's column in
+/// it: a hostile one-line document must not print megabytes.
+fn snippet_window(line: &str, col: usize) -> (String, usize) {
+    const WIDTH: usize = 100;
+    const BEFORE: usize = 60;
+    let len = line.chars().count();
+    if len <= WIDTH + 20 {
+        return (line.to_owned(), col);
+    }
+    let start = col.saturating_sub(1 + BEFORE).min(len.saturating_sub(WIDTH));
+    let mut shown: String = line.chars().skip(start).take(WIDTH).collect();
+    let mut caret = col - start;
+    if start > 0 {
+        shown.insert_str(0, "...");
+        caret += 3;
+    }
+    if start + WIDTH < len {
+        shown.push_str("...");
+    }
+    (shown, caret)
 }
 
 /// Errors that end a run. Host failures are not errors: they are outcomes of a run
@@ -244,6 +268,20 @@ mod tests {
             text,
             "error: unknown keyword `delegateto`\n  --> site.yml:12:7\n   |\n12 |       delegateto: lb\n   |       ^\n  = help: did you mean `delegate_to`?\n"
         );
+    }
+
+    #[test]
+    fn a_long_line_is_drawn_around_the_caret() {
+        let line = format!("{}X{}", "a".repeat(1000), "b".repeat(1000));
+        let (shown, col) = snippet_window(&line, 1001);
+        assert_eq!(shown, format!("...{}X{}...", "a".repeat(60), "b".repeat(39)));
+        assert_eq!(shown.chars().nth(col - 1), Some('X'));
+        let (shown, col) = snippet_window(&line, 3);
+        assert_eq!((shown.len(), col), (103, 3));
+        let (shown, col) = snippet_window(&line, 2001);
+        assert_eq!(shown, format!("...{}", "b".repeat(100)));
+        assert_eq!(col, 103);
+        assert_eq!(snippet_window("short", 2), ("short".to_owned(), 2));
     }
 
     #[test]

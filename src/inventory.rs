@@ -74,10 +74,14 @@ impl Inventory {
     /// Read an inventory file: YAML when it ends in `.yml`/`.yaml`, INI otherwise; then the
     /// `group_vars/` and `host_vars/` directories beside it.
     pub fn load(path: &Path) -> Result<Inventory, Error> {
-        let text = std::fs::read_to_string(path).map_err(|e| {
+        let text = crate::yaml::read_bounded(path).map_err(|e| {
+            let hint = if e.kind() == std::io::ErrorKind::FileTooLarge {
+                "split it: move variables to `group_vars/` and `host_vars/`"
+            } else {
+                "pass an existing inventory file with `-i`"
+            };
             Error::invalid(
-                Diagnostic::new(format!("cannot read inventory {}: {e}", path.display()))
-                    .hint("pass an existing inventory file with `-i`"),
+                Diagnostic::new(format!("cannot read inventory {}: {e}", path.display())).hint(hint),
             )
         })?;
         let is_yaml = matches!(path.extension().and_then(|e| e.to_str()), Some("yml" | "yaml"));

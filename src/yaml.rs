@@ -2,11 +2,21 @@
 //! resolves them: unquoted `yes`/`off` are booleans, `1.10` is a float, quoted text stays
 //! text. Every node keeps the line and column it was written at.
 
+mod loader;
+
 use crate::error::{Diagnostic, Location};
-use marked_yaml::{LoadError, LoaderOptions, Marker, Node, Span};
+use loader::LoadError;
+use marked_yaml::{Marker, Node, Span};
 use serde_json::{Map, Number, Value};
+use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+
+pub use loader::{EXPANSION_BUDGET, MAX_DEPTH};
+
+/// The largest YAML or inventory file read. Real playbooks and inventories are well under
+/// 1 MiB; past this size loading alone takes seconds and gigabytes.
+pub const MAX_FILE_BYTES: u64 = 10 * 1024 * 1024;
 
 pub use marked_yaml::types::{MarkedMappingNode, MarkedScalarNode, MarkedSequenceNode};
 
@@ -32,10 +42,16 @@ impl Source {
         }
     }
 
-    /// Read a file; a file that cannot be read is bad input, named with its path.
+    /// Read a file; a file that cannot be read, or is larger than `MAX_FILE_BYTES`, is bad
+    /// input, named with its path.
     pub fn read(path: &Path) -> Result<Self, Diagnostic> {
-        match std::fs::read_to_string(path) {
+        match read_bounded(path) {
             Ok(text) => Ok(Source::new(path, text)),
+            Err(e) if e.kind() == std::io::ErrorKind::FileTooLarge => {
+                Err(Diagnostic::new(format!("`{}` is {e}", path.display()))
+                    .at(Location::new(Arc::new(path.to_owned()), 1, 1))
+                    .hint("split it: move variables to `vars_files` or `group_vars/`"))
+            }
             Err(e) => Err(Diagnostic::new(format!("cannot read `{}`: {e}", path.display()))),
         }
     }
@@ -82,43 +98,40 @@ impl Source {
                 .diag("more than one YAML document in this file", self.location(line, 1))
                 .hint("a playbook or vars file is a single document: remove this `---`"));
         }
-        let options = LoaderOptions::default()
-            .prevent_coercion(true)
-            .error_on_duplicate_keys(true);
-        let options = match top {
-            TopLevel::Mapping => options.toplevel_mapping(),
-            TopLevel::Sequence => options.toplevel_sequence(),
-        };
-        let node = marked_yaml::parse_yaml_with_options(0, &self.text, options)
-            .map_err(|e| self.load_error(e, top))?;
-        // An empty document comes back as an empty mapping whatever was asked for.
-        if top == TopLevel::Sequence {
-            if let Node::Mapping(m) = &node {
-                if m.is_empty() {
-                    return Ok(Node::Sequence(MarkedSequenceNode::new_empty(*m.span())));
-                }
-            }
+        loader::load(&self.text, Some(top)).map_err(|e| self.load_error(e, top))
+    }
+
+    /// Parse the text as one YAML document of any kind, a scalar too (`from_yaml`).
+    pub fn parse_any(&self) -> Result<Node, Diagnostic> {
+        if let Some(line) = self.second_document_line() {
+            return Err(self.diag("more than one YAML document", self.location(line, 1)));
         }
-        Ok(node)
+        loader::load(&self.text, None).map_err(|e| self.load_error(e, TopLevel::Mapping))
     }
 
     /// The line of a `---` that starts a second document, if any.
     fn second_document_line(&self) -> Option<usize> {
-        let mut seen_content = false;
-        for (i, line) in self.text.lines().enumerate() {
-            let is_marker = line == "---" || line.starts_with("--- ") || line.starts_with("---\t");
-            if is_marker && seen_content {
-                return Some(i + 1);
-            }
+        let is_marker = |line: &str| line == "---" || line.starts_with("--- ") || line.starts_with("---\t");
+        // Lines up to the first content (or a `...` end): a `---` there only opens the first
+        // document. Usually that is line 1, and the rest is searched without walking lines.
+        let mut content_end = None;
+        let mut offset = 0;
+        for line in self.text.split_inclusive('\n') {
+            offset += line.len();
+            let line = line.trim_end_matches('\n').trim_end_matches('\r');
             let t = line.trim();
-            if !is_marker && !t.is_empty() && !t.starts_with('#') && !line.starts_with('%') {
-                seen_content = true;
-            }
-            if line == "..." {
-                seen_content = true;
+            let content = !is_marker(line) && !t.is_empty() && !t.starts_with('#') && !line.starts_with('%');
+            if content || line == "..." {
+                content_end = Some(offset);
+                break;
             }
         }
-        None
+        let rest = &self.text[content_end?..];
+        let at = std::iter::once(0)
+            .chain(rest.match_indices("\n---").map(|(i, _)| i + 1))
+            .find(|&i| is_marker(rest[i..].lines().next().unwrap_or_default()))?;
+        let before = &self.text[..content_end? + at];
+        Some(before.matches('\n').count() + 1)
     }
 
     fn load_error(&self, e: LoadError, top: TopLevel) -> Diagnostic {
@@ -135,34 +148,84 @@ impl Source {
                     d
                 }
             }
-            LoadError::UnexpectedAnchor(m) => self
-                .diag(
-                    "YAML anchors and aliases (`&name`, `*name`) are not supported",
-                    at(&m),
-                )
-                .hint("repeat the value, or move it to a variable"),
-            LoadError::MappingKeyMustBeScalar(m) => self.diag(
+            LoadError::KeyMustBeScalar(m) => self.diag(
                 "a mapping key must be a plain value, not a list or mapping",
                 at(&m),
             ),
-            LoadError::UnexpectedTag(m) => self
+            LoadError::Tag(m) => self
                 .diag("YAML tags (`!tag`, `!!str`) are not supported", at(&m))
                 .hint("quote the value to make it a string"),
-            LoadError::ScanError(m, scan) => self.diag(format!("invalid YAML: {}", scan.info()), at(&m)),
-            LoadError::DuplicateKey(inner) => {
-                let first = self.span_location(inner.prev_key.span());
-                self.diag(
-                    format!("duplicate key `{}`", inner.key.as_str()),
-                    self.span_location(inner.key.span()),
-                )
+            LoadError::Scan(m, info) => self.diag(format!("invalid YAML: {info}"), at(&m)),
+            LoadError::DuplicateKey { key, first, second } => self
+                .diag(format!("duplicate key `{key}`"), at(&second))
                 .hint(format!(
-                    "`{}` is already set at line {}; keep one",
-                    inner.key.as_str(),
-                    first.line
-                ))
+                    "`{key}` is already set at line {}; keep one",
+                    first.line()
+                )),
+            LoadError::DuplicateAnchor { name, first, second } => self
+                .diag(format!("duplicate anchor `&{name}`"), at(&second))
+                .hint(format!(
+                    "`&{name}` is already defined at line {}; give this one another name",
+                    first.line()
+                )),
+            LoadError::UnknownAlias { name, at: m } => self
+                .diag(
+                    format!("alias `*{name}` refers to no anchor defined before it"),
+                    at(&m),
+                )
+                .hint(format!("define `&{name}` on a value earlier in the file")),
+            LoadError::RecursiveAlias { name, at: m } => self
+                .diag(
+                    format!("alias `*{name}` is inside the value `&{name}` names"),
+                    at(&m),
+                )
+                .hint("a value cannot contain itself"),
+            LoadError::BadMerge { found, at: m } => self
+                .diag(
+                    format!("`<<` merges a mapping or a list of mappings, found {found}"),
+                    at(&m),
+                )
+                .hint("write `<<: *name` where `&name` is on a mapping"),
+            LoadError::TooDeep { at: m, through_alias } => {
+                let message = match through_alias {
+                    Some(name) => {
+                        format!("alias `*{name}` nests lists and mappings deeper than {MAX_DEPTH} levels")
+                    }
+                    None => format!("lists and mappings nested deeper than {MAX_DEPTH} levels"),
+                };
+                self.diag(message, at(&m))
+                    .hint("flatten the data: no playbook or inventory needs this depth")
             }
+            LoadError::OverBudget { name, at: m } => self
+                .diag(
+                    format!("aliases expand to more than {EXPANSION_BUDGET} values (at `*{name}`)"),
+                    at(&m),
+                )
+                .hint("aliases of aliases multiply: a file that expands this much is refused"),
         }
     }
+}
+
+/// A file's text, refused past `MAX_FILE_BYTES` without reading more than that.
+pub fn read_bounded(path: &Path) -> std::io::Result<String> {
+    let file = std::fs::File::open(path)?;
+    let mut bytes = Vec::new();
+    file.take(MAX_FILE_BYTES + 1).read_to_end(&mut bytes)?;
+    if bytes.len() as u64 > MAX_FILE_BYTES {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::FileTooLarge,
+            format!(
+                "larger than {} MiB, the most zdd reads of one file",
+                MAX_FILE_BYTES / (1024 * 1024)
+            ),
+        ));
+    }
+    String::from_utf8(bytes).map_err(|_| {
+        std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            "stream did not contain valid UTF-8",
+        )
+    })
 }
 
 /// A scalar as Ansible reads it: plain scalars are resolved (YAML 1.1), quoted and block
@@ -288,91 +351,4 @@ pub fn kind(node: &Node) -> &'static str {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use serde_json::json;
-
-    fn values(text: &str) -> Value {
-        let src = Source::new("t.yml", text);
-        to_value(&src.parse(TopLevel::Mapping).unwrap())
-    }
-
-    #[test]
-    fn yaml11_booleans_in_any_case_but_only_unquoted() {
-        let v =
-            values("a: yes\nb: No\nc: ON\nd: off\ne: True\nf: FALSE\ng: 'yes'\nh: \"on\"\ni: yEs\nj: y\n");
-        assert_eq!(
-            v,
-            json!({"a": true, "b": false, "c": true, "d": false, "e": true, "f": false,
-                   "g": "yes", "h": "on", "i": true, "j": "y"})
-        );
-    }
-
-    #[test]
-    fn numbers_nulls_and_strings() {
-        let v = values(
-            "i: 42\nneg: -7\noct: 0644\nhex: 0x1F\nf: 1.10\nexp: 1.5e+3\nnoexp: 1e3\nver: 1.2.3\n\
-             n1: ~\nn2: null\nn3:\nq: '42'\nport: 8_080\nlead: .5\n",
-        );
-        assert_eq!(
-            v,
-            json!({"i": 42, "neg": -7, "oct": 420, "hex": 31, "f": 1.1, "exp": 1500.0,
-                   "noexp": "1e3", "ver": "1.2.3", "n1": null, "n2": null, "n3": null,
-                   "q": "42", "port": 8080, "lead": 0.5})
-        );
-    }
-
-    #[test]
-    fn block_scalars_stay_strings() {
-        let v = values("s: |\n  yes\nt: >-\n  12\n");
-        assert_eq!(v, json!({"s": "yes\n", "t": "12"}));
-    }
-
-    #[test]
-    fn syntax_error_has_location_and_snippet() {
-        let src = Source::new("bad.yml", "- hosts: a\n  vars: [1,\n");
-        let d = src.parse(TopLevel::Sequence).unwrap_err();
-        assert!(d.message.starts_with("invalid YAML"), "{}", d.message);
-        let loc = d.location.unwrap();
-        assert_eq!((loc.line, loc.col), (3, 1));
-    }
-
-    #[test]
-    fn duplicate_key_names_both_lines() {
-        let src = Source::new("dup.yml", "- hosts: a\n  tasks: []\n  hosts: b\n");
-        let d = src.parse(TopLevel::Sequence).unwrap_err();
-        assert_eq!(d.message, "duplicate key `hosts`");
-        let loc = d.location.unwrap();
-        assert_eq!((loc.line, loc.col), (3, 3));
-        assert_eq!(d.snippet.as_deref(), Some("  hosts: b"));
-        assert_eq!(
-            d.hint.as_deref(),
-            Some("`hosts` is already set at line 1; keep one")
-        );
-    }
-
-    #[test]
-    fn anchors_second_documents_and_wrong_top_level_are_errors() {
-        let anchor = Source::new("a.yml", "x: &a 1\ny: *a\n");
-        assert!(anchor
-            .parse(TopLevel::Mapping)
-            .unwrap_err()
-            .message
-            .contains("anchors"));
-        let two = Source::new("b.yml", "---\n- hosts: a\n---\n- hosts: b\n");
-        let d = two.parse(TopLevel::Sequence).unwrap_err();
-        assert_eq!(d.location.unwrap().line, 3);
-        let top = Source::new("c.yml", "hosts: a\n");
-        assert_eq!(
-            top.parse(TopLevel::Sequence).unwrap_err().message,
-            "a playbook is a list of plays"
-        );
-    }
-
-    #[test]
-    fn empty_file_is_an_empty_document() {
-        let src = Source::new("e.yml", "# nothing\n");
-        assert!(matches!(src.parse(TopLevel::Sequence).unwrap(), Node::Sequence(s) if s.is_empty()));
-        assert!(matches!(src.parse(TopLevel::Mapping).unwrap(), Node::Mapping(m) if m.is_empty()));
-    }
-}
+mod tests;

@@ -135,3 +135,38 @@ fn several_problems_are_reported_together() {
         "- hosts: web\n  tasks:\n    - shel: echo hi\n    - shell: echo {{ nope }}\n      notify: nothing\n"
     )]));
 }
+
+/// `check` on hostile YAML: refused in well under a second, whatever it would expand to.
+fn check_fast(files: &[(&str, &str)]) -> String {
+    let started = std::time::Instant::now();
+    let out = check(files);
+    let took = started.elapsed();
+    assert!(took < std::time::Duration::from_secs(1), "took {took:?}");
+    out
+}
+
+#[test]
+fn billion_laughs_is_refused() {
+    let mut vars = String::from("    l0: &l0 [lol, lol, lol, lol, lol, lol, lol, lol, lol, lol]\n");
+    for i in 1..10 {
+        let aliases = vec![format!("*l{}", i - 1); 10].join(", ");
+        vars.push_str(&format!("    l{i}: &l{i} [{aliases}]\n"));
+    }
+    let site = format!("- hosts: web\n  vars:\n{vars}  tasks:\n    - shell: echo {{{{ l9 }}}}\n");
+    insta::assert_snapshot!(check_fast(&[("site.yml", &site)]));
+}
+
+#[test]
+fn nesting_too_deep_is_refused() {
+    let site = format!("- hosts: web\n  vars:\n    deep:\n{}x\n", "- ".repeat(100_000));
+    insta::assert_snapshot!(check_fast(&[("site.yml", &site)]));
+}
+
+#[test]
+fn file_too_large_is_refused() {
+    let mut site = String::from("- hosts: web\n  vars:\n    padding:\n");
+    while site.len() <= 10 * 1024 * 1024 {
+        site.push_str("      - 0123456789012345678901234567890123456789012345678901234567890123456789\n");
+    }
+    insta::assert_snapshot!(check_fast(&[("site.yml", &site)]));
+}

@@ -561,3 +561,20 @@ fn explicit_all_children_and_ungrouped_sections() {
     let d = ini_errors("[g:children]\nall\n");
     assert_eq!(place(&d[0]), (2, 1, "all"));
 }
+
+#[test]
+fn yaml_inventory_with_anchors_and_merge_keys() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = write(
+        dir.path(),
+        "hosts.yml",
+        "all:\n  children:\n    web:\n      hosts:\n        w1: &web {ansible_port: 2222, http_port: 8080}\n\
+         \x20       w2:\n          <<: *web\n          http_port: 8081\n    db:\n      hosts:\n        d1: *web\n",
+    );
+    let inv = Inventory::load(&path).unwrap();
+    assert_eq!(inv.host_vars("w2")["ansible_port"], json!(2222));
+    assert_eq!(inv.host_vars("w2")["http_port"], json!(8081));
+    assert_eq!(inv.host_vars("d1")["http_port"], json!(8080));
+    // A host is located at its own key, even when its value came from an alias.
+    assert_eq!(inv.hosts["d1"].loc.as_ref().map(|l| l.line), Some(11));
+}

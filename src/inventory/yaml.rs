@@ -196,7 +196,9 @@ fn kind(v: &Value) -> &'static str {
 
 /// Line and column (1-based) of the last key of `keys`, following mappings from the top.
 fn locate(text: &str, keys: &[&str]) -> Option<(usize, usize)> {
-    let root = marked_yaml::parse_yaml(0, text).ok()?;
+    let root = crate::yaml::Source::new("", text)
+        .parse(crate::yaml::TopLevel::Mapping)
+        .ok()?;
     let mut node = &root;
     let mut at = None;
     for key in keys {

@@ -210,31 +210,21 @@ fn to_nice_yaml(state: &State, value: &Value, kwargs: Kwargs) -> Result<String, 
     pyrepr::to_yaml(value, indent.max(2), false)
 }
 
+/// As Ansible's `from_yaml` (PyYAML's safe_load): YAML 1.1 scalars, anchors and merge keys,
+/// through zdd's own loader, so a hostile text (a command's output) meets the same bounds
+/// as a playbook.
 fn from_yaml(text: String) -> Result<Value, Error> {
-    let docs =
-        yaml_rust2::YamlLoader::load_from_str(&text).map_err(|err| invalid(format!("from_yaml: {err}")))?;
-    Ok(docs.first().map_or(Value::from(()), yaml_to_value))
-}
-
-fn yaml_to_value(yaml: &yaml_rust2::Yaml) -> Value {
-    use yaml_rust2::Yaml;
-    match yaml {
-        Yaml::Real(text) => text
-            .parse::<f64>()
-            .map_or_else(|_| Value::from(text.as_str()), Value::from),
-        Yaml::Integer(n) => Value::from(*n),
-        Yaml::String(s) => Value::from(s.as_str()),
-        Yaml::Boolean(b) => Value::from(*b),
-        Yaml::Array(items) => Value::from(items.iter().map(yaml_to_value).collect::<Vec<_>>()),
-        Yaml::Hash(map) => Value::from_pairs(map.iter().map(|(k, v)| {
-            let key = match k {
-                Yaml::String(s) => s.clone(),
-                other => py_str(&yaml_to_value(other)),
-            };
-            (key, yaml_to_value(v))
-        })),
-        Yaml::Alias(_) | Yaml::Null | Yaml::BadValue => Value::from(()),
-    }
+    let src = crate::yaml::Source::new("<from_yaml>", text);
+    let node = src.parse_any().map_err(|d| {
+        let at = d
+            .location
+            .map(|l| format!(" at line {}, column {}", l.line, l.col))
+            .unwrap_or_default();
+        invalid(format!("from_yaml: {}{at}", d.message))
+    })?;
+    Ok(Value::from(minijinja::value::Serde(&crate::yaml::to_value(
+        &node,
+    ))))
 }
 
 fn ternary(

@@ -473,6 +473,34 @@ fn yaml_filters_match_pyyaml() {
 }
 
 #[test]
+fn from_yaml_reads_as_pyyaml_within_the_same_bounds() {
+    let text = "base: &b {port: 80, enabled: yes}\nweb:\n  <<: *b\n  port: 8080\nlist: [*b]\n";
+    assert_eq!(
+        eval("text | from_yaml", json!({"text": text})),
+        json!({"base": {"port": 80, "enabled": true}, "web": {"port": 8080, "enabled": true},
+               "list": [{"port": 80, "enabled": true}]})
+    );
+    assert_eq!(eval("'42' | from_yaml", json!({})), json!(42));
+    assert_eq!(eval("'' | from_yaml", json!({})), json!(null));
+    let mut laughs = String::from("a0: &a0 [x, x, x, x, x, x, x, x, x, x]\n");
+    for i in 1..10 {
+        laughs.push_str(&format!(
+            "a{i}: &a{i} [{}]\n",
+            vec![format!("*a{}", i - 1); 10].join(", ")
+        ));
+    }
+    let err = Templater::new()
+        .eval("text | from_yaml", &ctx(json!({"text": laughs})))
+        .unwrap_err();
+    assert!(
+        err.message
+            .contains("from_yaml: aliases expand to more than 100000 values (at `*a3`) at line 5"),
+        "{}",
+        err.message
+    );
+}
+
+#[test]
 fn mandatory_fails_on_undefined() {
     let t = Templater::new();
     let err = t
