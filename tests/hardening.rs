@@ -9,8 +9,6 @@ use serde_json::Value;
 use std::io::{Read, Write};
 use std::net::TcpListener;
 use std::path::Path;
-use std::process::Command;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use support::{http_get, Lab, Outcome, HTTP_PORT};
@@ -100,40 +98,6 @@ fn command_output_never_passes_for_zdd_result_lines() {
     assert_eq!(r["stat"]["islnk"], true, "{r:#}");
 }
 
-/// Every command line on this machine (the lab's hosts are local sshd processes), polled
-/// every 10 ms while `run` runs: the lines that hold the secret.
-fn watch_process_list<T>(run: impl FnOnce() -> T) -> (T, Vec<String>) {
-    let stop = Arc::new(AtomicBool::new(false));
-    let seen = Arc::new(Mutex::new(Vec::new()));
-    let watcher = {
-        let (stop, seen) = (stop.clone(), seen.clone());
-        std::thread::spawn(move || {
-            let mut polls = 0;
-            while !stop.load(Ordering::Relaxed) {
-                let out = Command::new("ps").args(["-eo", "args"]).output().unwrap();
-                for line in String::from_utf8_lossy(&out.stdout).lines() {
-                    let mut seen = seen.lock().unwrap();
-                    if line.contains(SECRET) && !seen.iter().any(|l| l == line) {
-                        seen.push(line.to_owned());
-                    }
-                }
-                polls += 1;
-                std::thread::sleep(Duration::from_millis(10));
-            }
-            polls
-        })
-    };
-    let result = run();
-    stop.store(true, Ordering::Relaxed);
-    let polls = watcher.join().unwrap();
-    assert!(
-        polls > 20,
-        "the process list was read {polls} times: too few to tell"
-    );
-    let seen = seen.lock().unwrap().clone();
-    (result, seen)
-}
-
 /// An HTTP server on loopback that answers each request after `delay` (so that curl stays
 /// on the process list long enough to be seen) with the request it got as the body.
 fn echo_server(delay: Duration) -> (u16, Arc<Mutex<Vec<String>>>) {
@@ -194,7 +158,7 @@ fn uri_credentials_headers_and_body_never_show_on_the_process_list() {
          \x20 - name: token header and body\n    uri:\n      url: \"{url}\"\n      method: POST\n      user: admin\n      password: \"{{{{ secret }}}}\"\n      \
                 headers:\n        X-Api-Token: \"{{{{ secret }}}}\"\n      body_format: json\n      body: {{password: \"{{{{ secret }}}}\"}}\n      return_content: yes\n"
     );
-    let ((out, results), seen) = watch_process_list(|| apply(&lab, "uri-secret", &play));
+    let ((out, results), seen) = support::process_lines_showing(SECRET, || apply(&lab, "uri-secret", &play));
     out.assert_code(0);
     assert_eq!(seen, Vec::<String>::new(), "the secret was on the process list");
     // The request still carried everything: credentials, header, body and URL.

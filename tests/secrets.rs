@@ -4,46 +4,9 @@
 
 mod support;
 
-use std::process::Command;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
-use std::time::Duration;
 use support::Lab;
 
 const SECRET: &str = "S3CRET-4f9a";
-
-/// Every command line on this machine (the lab's hosts are local sshd processes), polled
-/// every 10 ms while `run` runs; the lines that hold the secret.
-fn watch_process_list<T>(run: impl FnOnce() -> T) -> (T, Vec<String>) {
-    let stop = Arc::new(AtomicBool::new(false));
-    let seen = Arc::new(Mutex::new(Vec::new()));
-    let watcher = {
-        let (stop, seen) = (stop.clone(), seen.clone());
-        std::thread::spawn(move || {
-            let mut polls = 0;
-            while !stop.load(Ordering::Relaxed) {
-                let out = Command::new("ps").args(["-eo", "args"]).output().unwrap();
-                for line in String::from_utf8_lossy(&out.stdout).lines() {
-                    if line.contains(SECRET) {
-                        seen.lock().unwrap().push(line.to_owned());
-                    }
-                }
-                polls += 1;
-                std::thread::sleep(Duration::from_millis(10));
-            }
-            polls
-        })
-    };
-    let result = run();
-    stop.store(true, Ordering::Relaxed);
-    let polls = watcher.join().unwrap();
-    assert!(
-        polls > 20,
-        "the process list was read {polls} times: too few to tell"
-    );
-    let seen = seen.lock().unwrap().clone();
-    (result, seen)
-}
 
 #[test]
 fn no_log_loops_traces_and_scripts_on_the_target_never_show_the_secret() {
@@ -62,7 +25,7 @@ fn no_log_loops_traces_and_scripts_on_the_target_never_show_the_secret() {
         ),
     )
     .unwrap();
-    let (out, seen) = watch_process_list(|| {
+    let (out, seen) = support::process_lines_showing(SECRET, || {
         lab.zdd()
             .apply(&playbook)
             .args(["-vv", "--output", "json", "--no-progress"])

@@ -19,11 +19,8 @@ use std::sync::Mutex;
 #[derive(Debug, Clone)]
 struct Touched {
     report: OutOfRotation,
-    lb: &'static dyn LoadBalancer,
-    endpoint: String,
-    /// How its load balancer is asked: where the task ran, as whom.
-    connection: Option<String>,
-    run_as: Option<Become>,
+    /// Where and how its load balancer is asked: where the task ran, as whom.
+    asker: Asker,
     /// It took traffic when this run first touched it (`None`: the load balancer could
     /// not be asked then).
     found_in: Option<bool>,
@@ -54,6 +51,53 @@ pub(super) struct Asker {
     run_as: Option<Become>,
 }
 
+impl Asker {
+    /// Asks the same load balancer as `other`.
+    fn same_place(&self, other: &Asker) -> bool {
+        self.target == other.target && self.endpoint == other.endpoint && self.lb == other.lb
+    }
+}
+
+/// Where a task that talks to a load balancer runs: for which inventory host, on which
+/// target (its delegate), over which connection, as whom.
+pub(super) struct Site<'a> {
+    pub host: &'a str,
+    pub target: &'a str,
+    pub connection: Option<&'a str>,
+    pub run_as: Option<&'a Become>,
+}
+
+impl Site<'_> {
+    fn asker(&self, change: &LbChange) -> Asker {
+        Asker {
+            host: self.host.to_owned(),
+            target: self.target.to_owned(),
+            lb: change.lb,
+            endpoint: change
+                .endpoint
+                .clone()
+                .unwrap_or_else(|| change.lb.default_endpoint().to_owned()),
+            connection: self.connection.map(str::to_owned),
+            run_as: self.run_as.cloned(),
+        }
+    }
+
+    /// One asker per load balancer `changes` talk to.
+    fn askers(&self, changes: &[LbChange]) -> Vec<Asker> {
+        distinct(changes.iter().map(|c| self.asker(c)))
+    }
+}
+
+fn distinct(askers: impl Iterator<Item = Asker>) -> Vec<Asker> {
+    let mut out: Vec<Asker> = Vec::new();
+    for a in askers {
+        if !out.iter().any(|b| b.same_place(&a)) {
+            out.push(a);
+        }
+    }
+    out
+}
+
 #[derive(Debug, Default)]
 pub(super) struct RotationLedger {
     touched: Mutex<IndexMap<String, Touched>>,
@@ -68,62 +112,41 @@ impl RotationLedger {
         self.touched.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// The servers of `changes` not seen before, grouped by where to ask about them.
-    fn unseen(&self, changes: &[LbChange], target: &str, asker: impl Fn(&LbChange) -> Asker) -> Vec<Asker> {
+    /// Where to ask about the servers of `changes` this run has not touched yet.
+    fn unseen(&self, changes: &[LbChange], site: &Site) -> Vec<Asker> {
         let touched = self.lock();
-        let mut askers: Vec<Asker> = Vec::new();
-        for c in changes
+        let new = changes
             .iter()
-            .filter(|c| !touched.contains_key(&key(target, &c.server)))
-        {
-            let a = asker(c);
-            if !askers.iter().any(|b| b.endpoint == a.endpoint && b.lb == a.lb) {
-                askers.push(a);
-            }
-        }
-        askers
+            .filter(|c| !touched.contains_key(&key(site.target, &c.server)));
+        distinct(new.map(|c| site.asker(c)))
     }
 
     /// Record that a task is about to send `changes`; `found` is what the load balancer
     /// said of the servers before (for those seen for the first time). Returns the servers
     /// the task may take out.
-    #[allow(clippy::too_many_arguments)]
-    fn intend(
-        &self,
-        changes: &[LbChange],
-        host: &str,
-        target: &str,
-        connection: Option<&str>,
-        run_as: Option<&Become>,
-        found: &[(String, bool)],
-    ) -> Vec<OutOfRotation> {
+    fn intend(&self, changes: &[LbChange], site: &Site, found: &[(String, bool)]) -> Vec<OutOfRotation> {
         let mut touched = self.lock();
         let mut may_be_out = Vec::new();
         for c in changes {
-            let endpoint = c
-                .endpoint
-                .clone()
-                .unwrap_or_else(|| c.lb.default_endpoint().to_owned());
             let report = OutOfRotation {
                 server: c.server.clone(),
-                host: host.to_owned(),
-                load_balancer: target.to_owned(),
+                host: site.host.to_owned(),
+                load_balancer: site.target.to_owned(),
                 command: c.restore_command(),
             };
             let found_in = found
                 .iter()
                 .find(|(s, _)| same_server(&c.server, s))
                 .map(|(_, i)| *i);
-            let entry = touched.entry(key(target, &c.server)).or_insert_with(|| Touched {
-                report: report.clone(),
-                lb: c.lb,
-                endpoint: endpoint.clone(),
-                connection: connection.map(str::to_owned),
-                run_as: run_as.cloned(),
-                found_in,
-                meant_out: false,
-                now_in: None,
-            });
+            let entry = touched
+                .entry(key(site.target, &c.server))
+                .or_insert_with(|| Touched {
+                    report: report.clone(),
+                    asker: site.asker(c),
+                    found_in,
+                    meant_out: false,
+                    now_in: None,
+                });
             entry.meant_out = c.action.takes_out();
             entry.now_in = None;
             if entry.meant_out {
@@ -139,10 +162,7 @@ impl RotationLedger {
     fn observe(&self, asker: &Asker, states: &[(String, bool)]) -> Vec<(OutOfRotation, RotationState)> {
         let mut touched = self.lock();
         let mut told = Vec::new();
-        for t in touched
-            .values_mut()
-            .filter(|t| t.report.load_balancer == asker.target && t.endpoint == asker.endpoint)
-        {
+        for t in touched.values_mut().filter(|t| t.asker.same_place(asker)) {
             let Some(in_rotation) = states
                 .iter()
                 .find(|(s, _)| same_server(&t.report.server, s))
@@ -163,25 +183,7 @@ impl RotationLedger {
 
     /// Every place a touched server's state can be read, once each.
     fn askers(&self) -> Vec<Asker> {
-        let touched = self.lock();
-        let mut askers: Vec<Asker> = Vec::new();
-        for t in touched.values() {
-            let a = Asker {
-                host: t.report.host.clone(),
-                target: t.report.load_balancer.clone(),
-                lb: t.lb,
-                endpoint: t.endpoint.clone(),
-                connection: t.connection.clone(),
-                run_as: t.run_as.clone(),
-            };
-            if !askers
-                .iter()
-                .any(|b| b.target == a.target && b.endpoint == a.endpoint && b.lb == a.lb)
-            {
-                askers.push(a);
-            }
-        }
-        askers
+        distinct(self.lock().values().map(|t| t.asker.clone()))
     }
 
     pub(super) fn out_of_rotation(&self) -> Vec<OutOfRotation> {
@@ -198,33 +200,12 @@ impl Runner {
     /// Before a task that talks to a load balancer: learn how it found the servers this run
     /// has not touched yet, and record the ones the task may take out (the journal writes
     /// them before the command is sent).
-    pub(super) async fn before_lb_task(
-        &self,
-        changes: &[LbChange],
-        host: &str,
-        target: &str,
-        connection: Option<&str>,
-        run_as: Option<&Become>,
-    ) {
-        let asker = |c: &LbChange| Asker {
-            host: host.to_owned(),
-            target: target.to_owned(),
-            lb: c.lb,
-            endpoint: c
-                .endpoint
-                .clone()
-                .unwrap_or_else(|| c.lb.default_endpoint().to_owned()),
-            connection: connection.map(str::to_owned),
-            run_as: run_as.cloned(),
-        };
+    pub(super) async fn before_lb_task(&self, changes: &[LbChange], site: &Site<'_>) {
         let mut found = Vec::new();
-        for a in self.rotation.unseen(changes, target, asker) {
-            found.extend(self.lb_states(&a).await.unwrap_or_default());
+        for asker in self.rotation.unseen(changes, site) {
+            found.extend(self.lb_states(&asker).await.unwrap_or_default());
         }
-        for server in self
-            .rotation
-            .intend(changes, host, target, connection, run_as, &found)
-        {
+        for server in self.rotation.intend(changes, site, &found) {
             self.events.emit(Event::Rotation {
                 server,
                 state: RotationState::MayBeOut,
@@ -234,32 +215,8 @@ impl Runner {
 
     /// After a task that talked to a load balancer, whatever its result: what the load
     /// balancer says now of the servers touched there.
-    pub(super) async fn after_lb_task(
-        &self,
-        changes: &[LbChange],
-        host: &str,
-        target: &str,
-        connection: Option<&str>,
-        run_as: Option<&Become>,
-    ) {
-        let mut asked: Vec<(&'static str, String)> = Vec::new();
-        for c in changes {
-            let endpoint = c
-                .endpoint
-                .clone()
-                .unwrap_or_else(|| c.lb.default_endpoint().to_owned());
-            if asked.iter().any(|(lb, e)| *lb == c.lb.name() && *e == endpoint) {
-                continue;
-            }
-            asked.push((c.lb.name(), endpoint.clone()));
-            let asker = Asker {
-                host: host.to_owned(),
-                target: target.to_owned(),
-                lb: c.lb,
-                endpoint,
-                connection: connection.map(str::to_owned),
-                run_as: run_as.cloned(),
-            };
+    pub(super) async fn after_lb_task(&self, changes: &[LbChange], site: &Site<'_>) {
+        for asker in site.askers(changes) {
             self.observe_rotation(&asker).await;
         }
     }
@@ -326,6 +283,15 @@ mod tests {
         }
     }
 
+    fn site(host: &str) -> Site<'_> {
+        Site {
+            host,
+            target: "lb1",
+            connection: None,
+            run_as: None,
+        }
+    }
+
     fn states(list: &[(&str, bool)]) -> Vec<(String, bool)> {
         list.iter().map(|(s, i)| (s.to_string(), *i)).collect()
     }
@@ -340,10 +306,7 @@ mod tests {
                 change("lb/web2", Action::Drain),
                 change("lb/web3", Action::Disable),
             ],
-            "web1",
-            "lb1",
-            None,
-            None,
+            &site("web1"),
             &found,
         );
         assert_eq!(may.len(), 3, "recorded before the command is sent");
@@ -362,10 +325,7 @@ mod tests {
         // Put back: nothing left.
         ledger.intend(
             &changes_in_command("echo 'enable server lb/web1' | socat stdio /s"),
-            "web1",
-            "lb1",
-            None,
-            None,
+            &site("web1"),
             &[],
         );
         ledger.observe(&asker(), &states(&[("lb/web1", true)]));
@@ -377,7 +337,7 @@ mod tests {
         let ledger = RotationLedger::default();
         // Not sent anywhere: only asking the load balancer can tell.
         let printf = changes_in_command("printf 'disable server lb/web2\\n'");
-        ledger.intend(&printf, "web2", "lb1", None, None, &states(&[("lb/web2", true)]));
+        ledger.intend(&printf, &site("web2"), &states(&[("lb/web2", true)]));
         assert_eq!(ledger.out_of_rotation().len(), 1, "until asked, it may be out");
         // No socat: the change names HAProxy's default socket, asked there.
         let default = Asker {
@@ -393,20 +353,13 @@ mod tests {
     #[test]
     fn a_load_balancer_that_cannot_be_asked_leaves_what_the_command_meant() {
         let ledger = RotationLedger::default();
-        ledger.intend(
-            &[change("lb/web1", Action::Disable)],
-            "web1",
-            "lb1",
-            None,
-            None,
-            &[],
-        );
+        ledger.intend(&[change("lb/web1", Action::Disable)], &site("web1"), &[]);
         let out = ledger.out_of_rotation();
         assert_eq!(out.len(), 1);
         assert_eq!(out[0].command, "echo \"enable server lb/web1\" | socat stdio /s");
         assert_eq!(ledger.askers().len(), 1);
         assert!(ledger
-            .unseen(&[change("lb/web1", Action::Enable)], "lb1", |_| asker())
+            .unseen(&[change("lb/web1", Action::Enable)], &site("web1"))
             .is_empty());
     }
 }

@@ -1,6 +1,7 @@
 //! One task on one host: conditions, loops, delegation, the module with `until` retries,
 //! `changed_when`/`failed_when`, `register`, facts, and the events that report it.
 
+use super::rotation::Site;
 use super::{HostOutcome, PlayEnv, Runner, OMIT};
 use crate::audit::{audited, CommandContext};
 use crate::events::{Event, HostResult, Status};
@@ -266,9 +267,14 @@ impl Runner {
         let about = CommandContext::new(host, delegate, task.display_name(), task.no_log);
         let target_host = audited(self.opts.audit.as_ref(), target_host, about);
         let lb_changes = module.lb_changes(&args);
+        let site = Site {
+            host,
+            target,
+            connection,
+            run_as: run_as.as_ref(),
+        };
         if !lb_changes.is_empty() {
-            self.before_lb_task(&lb_changes, host, target, connection, run_as.as_ref())
-                .await;
+            self.before_lb_task(&lb_changes, &site).await;
         }
         let run = self
             .attempts(
@@ -283,8 +289,7 @@ impl Runner {
             .await;
         // Whatever the task's result: a drain that timed out, a socket gone after `disable`.
         if !lb_changes.is_empty() && run.status != Status::Unreachable {
-            self.after_lb_task(&lb_changes, host, target, connection, run_as.as_ref())
-                .await;
+            self.after_lb_task(&lb_changes, &site).await;
         }
         run
     }

@@ -575,3 +575,39 @@ pub fn alive(pid: u32) -> bool {
         Err(_) => false,
     }
 }
+
+/// Every command line on this machine (the lab's hosts are local processes), read every
+/// 10 ms while `run` runs: its result, and the distinct lines that contain `needle`.
+pub fn process_lines_showing<T>(needle: &str, run: impl FnOnce() -> T) -> (T, Vec<String>) {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::{Arc, Mutex};
+    let stop = Arc::new(AtomicBool::new(false));
+    let seen = Arc::new(Mutex::new(Vec::<String>::new()));
+    let watcher = {
+        let (stop, seen, needle) = (stop.clone(), seen.clone(), needle.to_owned());
+        std::thread::spawn(move || {
+            let mut polls = 0;
+            while !stop.load(Ordering::Relaxed) {
+                let out = Command::new("ps").args(["-eo", "args"]).output().unwrap();
+                for line in String::from_utf8_lossy(&out.stdout).lines() {
+                    let mut seen = seen.lock().unwrap();
+                    if line.contains(&needle) && !seen.iter().any(|l| l == line) {
+                        seen.push(line.to_owned());
+                    }
+                }
+                polls += 1;
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            polls
+        })
+    };
+    let result = run();
+    stop.store(true, Ordering::Relaxed);
+    let polls = watcher.join().unwrap();
+    assert!(
+        polls > 20,
+        "the process list was read {polls} times: too few to tell"
+    );
+    let seen = seen.lock().unwrap().clone();
+    (result, seen)
+}
