@@ -195,6 +195,10 @@ impl Host for AuditedHost {
     async fn close(&self) {
         self.inner.close().await;
     }
+
+    async fn hold(&self, cmd: &RemoteCommand) -> Result<(String, crate::host::Held), HostError> {
+        self.inner.hold(cmd).await
+    }
 }
 
 #[cfg(test)]

@@ -66,3 +66,75 @@ fn a_second_rollout_of_the_same_inventory_is_refused_while_the_first_runs() {
     // The lock is free once the first run ended.
     apply(&[]).run().assert_code(0);
 }
+
+/// Two inventories (two teams, or two controllers) naming the same load balancer: the
+/// controller lock cannot see that, the lock preflight takes on the load balancer's host
+/// does. It is released when the holder dies, even by SIGKILL.
+#[test]
+fn a_second_rollout_through_the_same_load_balancer_is_refused_at_preflight() {
+    let lab = Lab::start(1);
+    let work = tempfile::tempdir().unwrap();
+    let playbook = work.path().join("through-lb.yml");
+    std::fs::write(
+        &playbook,
+        format!(
+            "- hosts: webappservers\n  gather_facts: false\n  tasks:\n    \
+             - name: Disable server in haproxy\n      \
+               shell: echo \"disable server loadbalancer/{{{{ inventory_hostname }}}}\" | socat stdio {socket}\n      \
+               delegate_to: lb\n      become: true\n    \
+             - name: Slow upgrade step\n      command: sleep 30\n    \
+             - name: Enable server in haproxy\n      \
+               shell: echo \"enable server loadbalancer/{{{{ inventory_hostname }}}}\" | socat stdio {socket}\n      \
+               delegate_to: lb\n      become: true\n",
+            socket = lab.socket().display()
+        ),
+    )
+    .unwrap();
+    // Another team's inventory: the same hosts, another file.
+    let other = work.path().join("other-inventory.ini");
+    std::fs::copy(lab.inventory(), &other).unwrap();
+    let mut first = lab.zdd().current_dir(work.path()).apply(&playbook).spawn();
+    first.wait_for_line("TASK [Slow upgrade step]", Duration::from_secs(30));
+
+    let second = lab
+        .zdd()
+        .current_dir(work.path())
+        .inventory(&other)
+        .apply(&playbook)
+        .run();
+    second.assert_code(5);
+    let want = format!(
+        "error: another rollout is changing HAProxy at lb:{}: zdd pid {} on ",
+        lab.socket().display(),
+        first.pid()
+    );
+    assert!(second.stderr.starts_with(&want), "{}", second.stderr);
+    assert!(
+        second.stdout.is_empty() || !second.stdout.contains("TASK ["),
+        "nothing ran: {second}"
+    );
+
+    let pid = i32::try_from(first.pid()).unwrap();
+    assert_eq!(unsafe { libc::kill(pid, libc::SIGKILL) }, 0);
+    assert_eq!(first.wait().code, None);
+    // The lock goes with its holder: once the load balancer's sshd sees the channel close.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        // --check: preflight (and its lock) as always, and no 30 s step.
+        let third = lab
+            .zdd()
+            .current_dir(work.path())
+            .inventory(&other)
+            .apply(&playbook)
+            .arg("--check")
+            .run();
+        if third.code == Some(0) {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline && third.stderr.contains("another rollout is changing"),
+            "{third}"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}

@@ -64,6 +64,12 @@ impl Host for LocalHost {
     }
 
     async fn close(&self) {}
+
+    async fn hold(&self, cmd: &RemoteCommand) -> Result<(String, super::Held), HostError> {
+        let mut command = Command::new("sh");
+        command.arg("-c").arg(command_line(cmd));
+        super::hold_process(command, cmd).await
+    }
 }
 
 #[cfg(test)]

@@ -79,6 +79,74 @@ pub trait Host: Send + Sync + std::fmt::Debug {
     async fn run(&self, cmd: &RemoteCommand) -> Result<CommandOutput, HostError>;
     /// Close the connection (ends an SSH master). Idempotent.
     async fn close(&self);
+
+    /// Start `cmd` and keep it running, its standard input open, until the returned guard
+    /// is dropped (or zdd dies): how zdd holds a lock on a host for a whole run. Returns
+    /// the first line the command prints.
+    async fn hold(&self, _cmd: &RemoteCommand) -> Result<(String, Held), HostError> {
+        Err(HostError::Unreachable(format!(
+            "{}: this connection cannot keep a command running",
+            self.name()
+        )))
+    }
+}
+
+/// A command `Host::hold` keeps running: dropping it closes its standard input and ends
+/// the local process that carries it.
+#[derive(Debug)]
+pub struct Held {
+    _child: tokio::process::Child,
+    _stdin: Option<tokio::process::ChildStdin>,
+}
+
+/// Spawn `command` (whose last argument runs `cmd`'s bootstrap), feed it `cmd`'s script,
+/// keep its standard input open, and read its first line of output (10 s at most).
+pub(crate) async fn hold_process(
+    mut command: tokio::process::Command,
+    cmd: &RemoteCommand,
+) -> Result<(String, Held), HostError> {
+    use tokio::io::{AsyncBufReadExt, AsyncWriteExt};
+    command
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .kill_on_drop(true);
+    // SAFETY: only async-signal-safe calls between fork and exec.
+    unsafe {
+        command.pre_exec(|| {
+            // It ends with zdd, however zdd ends, and so does what it holds.
+            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGTERM) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    let lost = |e: std::io::Error| HostError::Unreachable(format!("cannot start a held command: {e}"));
+    let mut child = command.spawn().map_err(lost)?;
+    let mut stdin = child.stdin.take();
+    if let Some(pipe) = stdin.as_mut() {
+        pipe.write_all(&stdin_payload(cmd)).await.map_err(lost)?;
+        pipe.flush().await.map_err(lost)?;
+    }
+    let stdout = child
+        .stdout
+        .take()
+        .ok_or_else(|| lost(std::io::ErrorKind::BrokenPipe.into()))?;
+    let mut line = String::new();
+    let mut reader = tokio::io::BufReader::new(stdout);
+    let read = reader.read_line(&mut line);
+    match tokio::time::timeout(Duration::from_secs(10), read).await {
+        Ok(Ok(_)) => {}
+        Ok(Err(e)) => return Err(lost(e)),
+        Err(_) => return Err(HostError::Timeout(Duration::from_secs(10))),
+    }
+    Ok((
+        line.trim_end().to_owned(),
+        Held {
+            _child: child,
+            _stdin: stdin,
+        },
+    ))
 }
 
 /// How to reach one host, from its inventory variables.

@@ -58,6 +58,8 @@ enum MasterState {
 pub struct SshHost {
     name: String,
     address: String,
+    /// The master's control socket (`hold` runs a plain `ssh` client through it).
+    ctl: std::path::PathBuf,
     session: Session,
     master_pid: u32,
     state: watch::Receiver<MasterState>,
@@ -100,6 +102,7 @@ impl SshHost {
         SshHost {
             name: spec.name.clone(),
             address: spec.address.clone(),
+            ctl: ctl.to_owned(),
             session: Session::resume_mux(ctl.into(), None),
             master_pid: master.pid,
             state: master.state,
@@ -299,6 +302,18 @@ impl Host for SshHost {
         self.stop_now();
         // Wait until the master is reaped, so that no process outlives `close`.
         let _ = self.master_exit(Duration::from_secs(5)).await;
+    }
+
+    /// A plain `ssh` client over the master's socket: its process can outlive any one
+    /// call, which the mux client's children (borrowing the session) cannot.
+    async fn hold(&self, cmd: &RemoteCommand) -> Result<(String, super::Held), HostError> {
+        let mut command = Command::new("ssh");
+        command
+            .arg("-S")
+            .arg(&self.ctl)
+            .args(["-o", "ControlMaster=no", "-T", "--", &self.address])
+            .arg(command_line(cmd));
+        super::hold_process(command, cmd).await
     }
 }
 

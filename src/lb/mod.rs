@@ -117,6 +117,17 @@ impl Hash for Endpoint {
     }
 }
 
+/// The script that holds zdd's rollout lock on the host of `endpoint` for as long as its
+/// standard input stays open. It prints `locked`, `busy: HOLDER` (another zdd holds it),
+/// or `unsupported: ...` first. `holder` says who holds it, for the other run's error.
+pub fn lock_script(lb: &dyn LoadBalancer, endpoint: &str, holder: &str) -> String {
+    use sha2::{Digest, Sha256};
+    let digest = Sha256::digest(format!("{}\0{endpoint}", lb.name()).as_bytes());
+    let name: String = digest[..8].iter().map(|b| format!("{b:02x}")).collect();
+    let lock = format!("/tmp/zdd-lb-{name}.lock");
+    crate::host::sh_script(&[("lock", &lock), ("holder", holder)], include_str!("lock.sh"))
+}
+
 /// Whether `server` as a task names it (`backend/name`, or `*/name` for any backend) is
 /// `actual` as the load balancer lists it.
 pub fn same_server(server: &str, actual: &str) -> bool {

@@ -19,6 +19,8 @@ pub(super) struct RunProgress {
     pub stopped_by: Option<String>,
     /// `--start-at-task` until a batch finds its task.
     pub start_at: Option<String>,
+    /// The rollout locks preflight took on the load balancers' hosts, held for the run.
+    pub lb_locks: Vec<crate::host::Held>,
 }
 
 impl RunProgress {

@@ -317,7 +317,7 @@ impl Runner {
             playbook: self.playbook.path.display().to_string(),
             plays: self.playbook.plays.len(),
         });
-        self.preflight(&self.planned_hosts_to_run()).await?;
+        progress.lb_locks = self.preflight(&self.planned_hosts_to_run()).await?;
         for (index, play) in self.playbook.plays.iter().enumerate() {
             let hosts = self.play_hosts(index + 1)?;
             let flow = self.run_play(progress, index + 1, play, hosts).await;

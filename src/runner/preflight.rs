@@ -3,9 +3,9 @@
 //! playbook names (an HAProxy socket) answers. Anything wrong stops the run here, having changed nothing.
 
 use super::{PlayEnv, Runner};
-use crate::error::Error;
+use crate::error::{Diagnostic, Error};
 use crate::events::{Event, HostProblem};
-use crate::host::{Become, RemoteCommand};
+use crate::host::{Become, Held, RemoteCommand};
 use crate::lb::Endpoint;
 use crate::modules::registry;
 use crate::playbook::Task;
@@ -27,7 +27,8 @@ struct Plan {
 }
 
 impl Runner {
-    pub(super) async fn preflight(&self, play_hosts: &[Vec<String>]) -> Result<(), Error> {
+    /// Returns the rollout locks it took on the load balancers' hosts (held until dropped).
+    pub(super) async fn preflight(&self, play_hosts: &[Vec<String>]) -> Result<Vec<Held>, Error> {
         let started = Instant::now();
         let plan = self.preflight_plan(play_hosts);
         let mut specs = Vec::new();
@@ -45,7 +46,7 @@ impl Runner {
         let results = self.conns.open_all(&specs).await;
         if self.opts.no_preflight {
             // Unreachable hosts are then found by their first task, as in Ansible.
-            return Ok(());
+            return Ok(Vec::new());
         }
         let unreachable: Vec<(String, String)> = specs
             .iter()
@@ -83,6 +84,7 @@ impl Runner {
             });
             return Err(Error::Preflight(failures));
         }
+        let locks = self.lock_load_balancers(&plan).await?;
         self.events.emit(Event::Preflight {
             hosts: plan.hosts.len(),
             sudo_checked: plan.sudo.iter().map(|(h, _)| h).collect::<IndexSet<_>>().len(),
@@ -93,7 +95,61 @@ impl Runner {
                 .collect(),
             duration_ms: started.elapsed().as_millis() as u64,
         });
-        Ok(())
+        Ok(locks)
+    }
+
+    /// Take zdd's rollout lock on every load balancer the playbook talks to, held for the
+    /// run: a second zdd (from another controller or inventory) that would change the same
+    /// load balancer is refused here, before it changes anything, naming the holder.
+    async fn lock_load_balancers(&self, plan: &Plan) -> Result<Vec<Held>, Error> {
+        let mut places: Vec<(&String, &Endpoint)> = Vec::new();
+        for (host, endpoint, _) in &plan.sockets {
+            if !places.iter().any(|(h, e)| *h == host && *e == endpoint) {
+                places.push((host, endpoint));
+            }
+        }
+        let holder = format!(
+            "zdd pid {} on {}, started {}, playbook {}",
+            std::process::id(),
+            std::fs::read_to_string("/proc/sys/kernel/hostname")
+                .unwrap_or_default()
+                .trim(),
+            crate::journal::utc_timestamp(std::time::SystemTime::now()),
+            self.playbook.path.display()
+        );
+        let holder = &holder;
+        let takes = places.iter().map(|&(host, endpoint)| async move {
+            let script = crate::lb::lock_script(endpoint.lb, &endpoint.address, holder);
+            let held = match self.connect(host, None).await {
+                Ok(h) => h.hold(&RemoteCommand::new(script)).await,
+                Err(e) => Err(e),
+            };
+            (host, endpoint, held)
+        });
+        let mut locks = Vec::new();
+        let mut busy = Vec::new();
+        for (host, endpoint, held) in futures::future::join_all(takes).await {
+            let at = format!("{} at {host}:{}", endpoint.lb.name(), endpoint.address);
+            match held {
+                Ok((line, guard)) if line == "locked" => locks.push(guard),
+                Ok((line, _)) if line.starts_with("unsupported: ") => self.events.emit(Event::Warning {
+                    message: format!("no rollout lock on {at}: {}", &line["unsupported: ".len()..]),
+                }),
+                Ok((line, _)) => busy.push(match line.strip_prefix("busy: ") {
+                    Some(holder) => Diagnostic::new(format!(
+                        "another rollout is changing {at}: {holder}"
+                    ))
+                    .hint("wait for it to finish, or stop it; two rollouts through one load balancer would re-enable servers the other is upgrading"),
+                    None => Diagnostic::new(format!("cannot take the rollout lock on {at}: {line}")),
+                }),
+                Err(e) => busy.push(Diagnostic::new(format!("cannot take the rollout lock on {at}: {e}"))),
+            }
+        }
+        if busy.is_empty() {
+            Ok(locks)
+        } else {
+            Err(Error::Invalid(busy))
+        }
     }
 
     /// Which hosts, sudo rights and sockets the playbook will use, from its static parts.
