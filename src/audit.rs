@@ -155,7 +155,7 @@ impl AuditedHost {
             host: about.host.clone(),
             delegate: about.delegate.clone(),
             task: about.task.clone(),
-            command: if about.no_log {
+            command: if about.no_log || cmd.no_log {
                 CENSORED.to_owned()
             } else {
                 cmd.script.clone()

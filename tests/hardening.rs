@@ -310,3 +310,36 @@ fn a_copy_killed_mid_write_never_leaves_a_servable_half_file() {
     let left = new_names(&root, &before);
     assert_eq!(left, ["big.bin"], "leftovers after the second run");
 }
+
+/// `-vv` shows the commands run on hosts, and the audit log records them: never a uri
+/// task's password, which its script carries to curl's config file, `no_log` or not.
+#[test]
+fn a_uri_password_is_in_no_trace_and_no_audit_line() {
+    let lab = Lab::start(1);
+    let (port, requests) = echo_server(Duration::from_millis(10));
+    let play = lab.dir().join("uri-vv.yml");
+    std::fs::write(
+        &play,
+        format!(
+            "- hosts: web1\n  gather_facts: no\n  vars:\n    secret: {SECRET}\n  tasks:\n\
+             \x20 - name: basic auth\n    uri:\n      url: \"http://127.0.0.1:{port}/api\"\n      \
+             url_username: admin\n      url_password: \"{{{{ secret }}}}\"\n      force_basic_auth: yes\n"
+        ),
+    )
+    .unwrap();
+    let audit = lab.dir().join("audit.jsonl");
+    let out = lab
+        .zdd()
+        .apply(&play)
+        .arg("-vv")
+        .arg("--audit-log")
+        .arg(&audit)
+        .run();
+    out.assert_code(0);
+    assert_eq!(requests.lock().unwrap().len(), 1, "the request was made");
+    assert!(out.stderr.contains("<web1> EXEC <censored>"), "{out}");
+    assert!(!out.all_output().contains(SECRET), "{out}");
+    let audit = std::fs::read_to_string(&audit).unwrap();
+    assert!(!audit.contains(SECRET), "{audit}");
+    assert!(audit.contains(r#""task":"basic auth""#), "{audit}");
+}

@@ -393,6 +393,9 @@ impl TypedModule for Uri {
             cmd = cmd.stdin(body);
         }
         cmd.timeout = Some(Duration::from_secs_f64(a.timeout() + 30.0));
+        // The script holds the password (for curl's config file): no trace or audit line
+        // may show it, `no_log` or not.
+        cmd.no_log |= a.password.is_some();
         let out = ctx.host.run(&cmd).await?;
         if out.rc == 127 {
             return Ok(ModuleResult::failed(out.stderr.trim().to_owned()));
