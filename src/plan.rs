@@ -48,14 +48,7 @@ impl RolloutPlan {
         let plays = playbook
             .plays
             .iter()
-            .map(|play| {
-                let hosts = play_hosts(inventory, play, limit, seed)?;
-                Ok(PlayRollout {
-                    name: play.display_name().to_owned(),
-                    batches: batches(&hosts, &play.serial),
-                    hosts,
-                })
-            })
+            .map(|play| play_rollout(inventory, play, limit, seed))
             .collect::<Result<_, Error>>()?;
         Ok(RolloutPlan {
             plays,
@@ -98,6 +91,21 @@ pub fn render_host_patterns(playbook: &mut Playbook, extra_vars: &VarMap) -> Res
     } else {
         Err(Error::Invalid(problems))
     }
+}
+
+/// One play's hosts and batches over `inventory`.
+pub fn play_rollout(
+    inventory: &Inventory,
+    play: &Play,
+    limit: Option<&str>,
+    seed: u64,
+) -> Result<PlayRollout, Error> {
+    let hosts = play_hosts(inventory, play, limit, seed)?;
+    Ok(PlayRollout {
+        name: play.display_name().to_owned(),
+        batches: batches(&hosts, &play.serial),
+        hosts,
+    })
 }
 
 /// The hosts `play` runs on: its pattern, narrowed by `--limit`, in its `order`. (Hosts

@@ -4,6 +4,7 @@
 
 use super::rules::BatchState;
 use super::{gather_facts_task, Event, Flow, HostState, PlayEnv, Runner, StopSignal};
+use crate::plan::PlayRollout;
 use crate::playbook::{Play, Section, Task};
 use indexmap::{IndexMap, IndexSet};
 use std::collections::HashSet;
@@ -38,16 +39,16 @@ impl Runner {
         progress: &mut RunProgress,
         play_index: usize,
         play: &Play,
-        hosts: Vec<String>,
+        planned: PlayRollout,
     ) -> Flow {
         // Hosts that failed in an earlier play sit this one out, as in Ansible: batches
         // are cut from all the play's hosts, then the failed ones are left out of theirs.
-        let batches = crate::plan::batches(&hosts, &play.serial);
         let (hosts, batches) = {
             let state = self.state.lock().unwrap_or_else(|e| e.into_inner());
             let ok = |h: &String| state.get(h).is_none_or(|s| !s.failed && !s.unreachable);
-            let hosts: Vec<String> = hosts.iter().filter(|h| ok(h)).cloned().collect();
-            let batches: Vec<Vec<String>> = batches
+            let hosts: Vec<String> = planned.hosts.iter().filter(|h| ok(h)).cloned().collect();
+            let batches: Vec<Vec<String>> = planned
+                .batches
                 .into_iter()
                 .map(|b| b.into_iter().filter(ok).collect::<Vec<_>>())
                 .filter(|b| !b.is_empty())

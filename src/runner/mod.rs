@@ -21,7 +21,7 @@ use crate::host::local::LocalHost;
 use crate::host::{ConnectSpec, Connections};
 use crate::inventory::Inventory;
 use crate::load::Input;
-use crate::plan::RolloutPlan;
+use crate::plan::{PlayRollout, RolloutPlan};
 use crate::playbook::{Play, Playbook, Section, Task};
 use crate::template::Templater;
 use crate::vars::VarMap;
@@ -291,7 +291,7 @@ impl Runner {
         let (started, completed) = (&progress.started, &progress.completed);
         let mut all: IndexSet<String> = IndexSet::new();
         for index in 1..=self.playbook.plays.len() {
-            all.extend(self.play_hosts(index).unwrap_or_default());
+            all.extend(self.play_rollout(index).map(|p| p.hosts).unwrap_or_default());
         }
         let failed: Vec<String> = summary
             .failed_hosts
@@ -319,8 +319,8 @@ impl Runner {
         });
         progress.lb_locks = self.preflight(&self.planned_hosts_to_run()).await?;
         for (index, play) in self.playbook.plays.iter().enumerate() {
-            let hosts = self.play_hosts(index + 1)?;
-            let flow = self.run_play(progress, index + 1, play, hosts).await;
+            let planned = self.play_rollout(index + 1)?;
+            let flow = self.run_play(progress, index + 1, play, planned).await;
             if flow != Flow::Continue {
                 return Ok(flow);
             }
@@ -344,14 +344,14 @@ impl Runner {
             .collect()
     }
 
-    /// The hosts of the play at a 1-based index, in the order they run: the rollout
-    /// plan's, unless `add_host` or `group_by` changed the inventory since it was made;
-    /// then the same rules applied to the inventory as it is now.
-    fn play_hosts(&self, index: usize) -> Result<Vec<String>, Error> {
+    /// The hosts and batches of the play at a 1-based index: the rollout plan's, unless
+    /// `add_host` or `group_by` changed the inventory since it was made; then the same
+    /// rules applied to the inventory as it is now.
+    fn play_rollout(&self, index: usize) -> Result<PlayRollout, Error> {
         let view = self.inv();
         match self.plan.play(index) {
-            Some(planned) if view.generation == 0 => Ok(planned.hosts.clone()),
-            _ => crate::plan::play_hosts(
+            Some(planned) if view.generation == 0 => Ok(planned.clone()),
+            _ => crate::plan::play_rollout(
                 &view.inventory,
                 &self.playbook.plays[index - 1],
                 self.plan.limit.as_deref(),
