@@ -17,6 +17,14 @@ pub struct Input {
     pub extra_vars: VarMap,
 }
 
+/// Load, then validate against the inventory: where every command that works on a
+/// playbook starts. Nothing is contacted.
+pub fn load_valid(input: &InputArgs, templater: &crate::template::Templater) -> Result<Input, Error> {
+    let loaded = load(input)?;
+    crate::validate::validate(&loaded.playbook, &loaded.inventory, &loaded.extra_vars, templater)?;
+    Ok(loaded)
+}
+
 /// Load the inventory, the playbook and `-e` vars, reporting every problem at once.
 pub fn load(input: &InputArgs) -> Result<Input, Error> {
     let mut problems = Vec::new();

@@ -7,7 +7,7 @@ use crate::commands::resume::JournalSession;
 use crate::error::{exit, Diagnostic, Error};
 use crate::events::{Event, EventSink, Reporter};
 use crate::journal::JournalReporter;
-use crate::load::load;
+use crate::load::load_valid;
 use crate::lock::{self, RolloutLock};
 use crate::probe::{Probe, Target};
 use crate::report::human::HumanReporter;
@@ -16,7 +16,6 @@ use crate::report::junit::JunitReporter;
 use crate::report::progress::{self, Progress};
 use crate::runner::{RunOptions, Runner, StopSignal};
 use crate::template::Templater;
-use crate::validate::validate;
 use std::sync::Arc;
 
 pub async fn apply(args: ApplyArgs) -> Result<i32, Error> {
@@ -26,9 +25,8 @@ pub async fn apply(args: ApplyArgs) -> Result<i32, Error> {
     if args.list_hosts || args.list_tasks {
         return crate::commands::list::list(&args);
     }
-    let input = load(&args.input)?;
     let templater = Arc::new(Templater::new());
-    validate(&input.playbook, &input.inventory, &input.extra_vars, &templater)?;
+    let input = load_valid(&args.input, &templater)?;
     // Before the journal is written: a second run must not touch the first one's journal.
     let _lock = RolloutLock::acquire(
         &lock::lock_dir(),

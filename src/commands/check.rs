@@ -2,18 +2,11 @@
 
 use crate::cli::CheckArgs;
 use crate::error::{exit, Error};
-use crate::load::load;
+use crate::load::load_valid;
 use crate::template::Templater;
-use crate::validate::validate;
 
 pub fn check(args: CheckArgs) -> Result<i32, Error> {
-    let input = load(&args.input)?;
-    validate(
-        &input.playbook,
-        &input.inventory,
-        &input.extra_vars,
-        &Templater::new(),
-    )?;
+    let input = load_valid(&args.input, &Templater::new())?;
     let tasks: usize = input
         .playbook
         .plays

@@ -3,22 +3,15 @@
 
 use crate::cli::ApplyArgs;
 use crate::error::{exit, Error};
-use crate::load::load;
+use crate::load::load_valid;
 use crate::playbook::{Play, Task};
 use crate::runner::tags_select;
 use crate::template::Templater;
-use crate::validate::validate;
 use indexmap::IndexSet;
 
 /// Print each play's hosts and/or tasks in ansible-playbook's layout.
 pub fn list(args: &ApplyArgs) -> Result<i32, Error> {
-    let input = load(&args.input)?;
-    validate(
-        &input.playbook,
-        &input.inventory,
-        &input.extra_vars,
-        &Templater::new(),
-    )?;
+    let input = load_valid(&args.input, &Templater::new())?;
     let limit: Option<IndexSet<String>> = match &args.input.limit {
         Some(l) => Some(
             input

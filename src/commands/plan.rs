@@ -5,12 +5,11 @@
 use crate::cli::{OutputFormat, PlanArgs};
 use crate::error::{exit, Error};
 use crate::events::EventSink;
-use crate::load::{load, Input};
+use crate::load::{load_valid, Input};
 use crate::plan::{random_seed, PlayRollout, RolloutPlan};
 use crate::playbook::{Play, Section, Task};
 use crate::runner::{RunOptions, Runner, StopSignal};
 use crate::template::Templater;
-use crate::validate::validate;
 use indexmap::IndexMap;
 use serde::Serialize;
 use std::fmt::Write;
@@ -73,9 +72,8 @@ pub struct HandlerPlan {
 }
 
 pub fn plan(args: PlanArgs) -> Result<i32, Error> {
-    let input = load(&args.input)?;
     let templater = Arc::new(Templater::new());
-    validate(&input.playbook, &input.inventory, &input.extra_vars, &templater)?;
+    let input = load_valid(&args.input, &templater)?;
     let plan = build(input, templater, args.input.limit.clone())?;
     match args.output {
         OutputFormat::Human => print!("{}", render(&plan)),
