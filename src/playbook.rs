@@ -146,6 +146,24 @@ pub struct Task {
     /// `block:`: this task is a block (its `module` is `block`); the block's keywords
     /// (`when`, `vars`, `tags`, `become`...) are already inherited by its tasks.
     pub block: Option<Box<Block>>,
+    /// `include_tasks`: this task loads a file of tasks at run time, per host.
+    pub include: Option<Box<Include>>,
+    /// A task loaded by `include_tasks`: the include's `vars` and loop variable, at
+    /// Ansible's "include params" precedence (above `set_fact`, below extra vars).
+    pub include_params: Option<std::sync::Arc<VarMap>>,
+}
+
+/// What an `include_tasks` passes to the tasks it loads. Its own `when`, `tags` and other
+/// keywords select the include only (a dynamic include is skipped as a parent, as in
+/// Ansible); the tasks take the keywords of the blocks around it and those of `apply`.
+#[derive(Debug, Clone)]
+pub struct Include {
+    /// The include's own `vars` (the blocks' around it are in `parents`).
+    pub vars: VarMap,
+    /// The keywords of the blocks and play around the include, gathered as they pass down.
+    pub parents: Task,
+    /// `apply:` keywords, given to every included task.
+    pub apply: Option<Task>,
 }
 
 /// `block` / `rescue` / `always`.

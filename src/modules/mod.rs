@@ -29,6 +29,7 @@ mod fail;
 mod file;
 mod group_by;
 mod haproxy;
+pub mod include_tasks;
 pub mod meta;
 mod package;
 mod pause;
@@ -442,6 +443,7 @@ pub fn registry() -> &'static Registry {
             Box::new(add_host::AddHost),
             Box::new(group_by::GroupBy),
             Box::new(stat::Stat),
+            Box::new(include_tasks::IncludeTasks),
         ],
     })
 }

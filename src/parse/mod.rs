@@ -4,8 +4,11 @@
 //! `Error::Invalid`. Whether a module exists and accepts its arguments is left to
 //! `validate`, so that those problems are collected too.
 
+mod include;
 pub mod kv;
 mod task;
+
+pub use include::load_included_tasks;
 
 use crate::error::{did_you_mean, Diagnostic, Error, Location};
 use crate::playbook::{BecomeOpts, Play, Playbook, Serial};
@@ -14,6 +17,7 @@ use crate::yaml::{self, MarkedMappingNode, MarkedScalarNode, Source, TopLevel};
 use marked_yaml::Node;
 use std::path::{Path, PathBuf};
 
+pub(crate) use task::inherit;
 pub use task::{TASK_KEYWORDS, UNSUPPORTED_TASK_KEYWORDS};
 
 /// The play keywords zdd understands.

@@ -4,7 +4,7 @@
 use super::{kv, Parser};
 use crate::error::{closest, did_you_mean, Location};
 use crate::modules::{canonical_name, registry};
-use crate::playbook::{BecomeOpts, Block, Loop, LoopControl, Task};
+use crate::playbook::{BecomeOpts, Block, Include, Loop, LoopControl, Task};
 use crate::vars::VarMap;
 use crate::yaml::{self, MarkedMappingNode, MarkedScalarNode};
 use indexmap::IndexMap;
@@ -53,7 +53,6 @@ pub const TASK_KEYWORDS: &[&str] = &[
 /// Ansible task keywords (and task-like actions) zdd does not support yet, with what to
 /// do instead.
 pub const UNSUPPORTED_TASK_KEYWORDS: &[(&str, &str)] = &[
-    ("include_tasks", "copy the tasks into the play"),
     ("import_tasks", "copy the tasks into the play"),
     ("include", "copy the tasks into the play"),
     ("include_role", "copy the role's tasks into the play"),
@@ -168,7 +167,54 @@ impl Parser<'_> {
             }
             None => {}
         }
-        self.finish_task(task, map, handler, args, arg_locs, errors_before)
+        let mut task = self.finish_task(task, map, handler, args, arg_locs, errors_before)?;
+        if task.module == "include_tasks" {
+            let apply = match &module.args {
+                Some(ArgsNode::Node(Node::Mapping(m))) => m.get_node("apply"),
+                _ => None,
+            }
+            .or_else(|| match map.get_node("args") {
+                Some(Node::Mapping(m)) => m.get_node("apply"),
+                _ => None,
+            });
+            let apply = apply.map(|node| self.apply(node, handler));
+            let parents = empty_task(task.loc.clone(), "include_tasks".into(), task.loc.clone());
+            task.include = Some(Box::new(Include {
+                vars: task.vars.clone(),
+                parents,
+                apply,
+            }));
+        }
+        Some(task)
+    }
+
+    /// `apply:` of an `include_tasks`: block keywords for the tasks it loads.
+    fn apply(&mut self, node: &Node, handler: bool) -> Task {
+        let loc = self.loc(node);
+        let mut task = empty_task(loc.clone(), "block".into(), loc);
+        let Node::Mapping(m) = node else {
+            let loc = self.loc(node);
+            self.error(
+                format!("`apply` must be a mapping, found {}", yaml::kind(node)),
+                loc,
+            )
+            .hint("write block keywords under it, such as `tags:` or `become:`");
+            return task;
+        };
+        let (mut args, mut arg_locs) = (Map::new(), IndexMap::new());
+        for (key, value) in m.iter() {
+            let k = key.as_str();
+            let kloc = self.key_loc(key);
+            if BLOCK_KEYWORDS.contains(&k) {
+                task.keyword_locs.insert(k.to_owned(), kloc);
+                self.task_keyword(&mut task, key, value, handler, &mut args, &mut arg_locs);
+            } else {
+                let hint = did_you_mean(k, BLOCK_KEYWORDS.iter().copied());
+                self.error(format!("`{k}` is not a keyword `apply` takes"), kloc)
+                    .hint_opt(hint);
+            }
+        }
+        task
     }
 
     /// `block` with its `rescue` and `always`: the block's keywords pass down to its tasks.
@@ -731,6 +777,8 @@ pub(crate) fn empty_task(loc: Location, module: String, module_loc: Location) ->
         throttle: None,
         any_errors_fatal: false,
         block: None,
+        include: None,
+        include_params: None,
     }
 }
 
@@ -783,6 +831,9 @@ pub(crate) fn inherit(child: &mut Task, parent: &Task) {
             inherit(grandchild, parent);
         }
     }
+    if let Some(include) = &mut child.include {
+        inherit(&mut include.parents, parent);
+    }
 }
 
 /// Add tags to a task and, for a block, to every task inside it.
@@ -796,5 +847,8 @@ pub(crate) fn inherit_tags(task: &mut Task, tags: &[String]) {
         for c in b.tasks.iter_mut().chain(&mut b.rescue).chain(&mut b.always) {
             inherit_tags(c, tags);
         }
+    }
+    if let Some(include) = &mut task.include {
+        inherit_tags(&mut include.parents, tags);
     }
 }

@@ -238,7 +238,7 @@ fn misspelt_play_keyword_gets_did_you_mean() {
 #[test]
 fn unsupported_keywords_say_so_with_location() {
     let ds = errors(
-        "- hosts: all\n  roles: [web]\n  strategy: free\n  tasks:\n    - block:\n        - shell: a\n    - include_tasks: more.yml\n    - shell: b\n      with_together: [[a]]\n- import_playbook: other.yml\n",
+        "- hosts: all\n  roles: [web]\n  strategy: free\n  tasks:\n    - block:\n        - shell: a\n    - include_role: {name: more}\n    - shell: b\n      with_together: [[a]]\n- import_playbook: other.yml\n",
     );
     let got: Vec<(String, (usize, usize))> = ds.iter().map(|d| (d.message.clone(), at(d))).collect();
     assert_eq!(
@@ -246,7 +246,7 @@ fn unsupported_keywords_say_so_with_location() {
         [
             ("`roles` is not supported by zdd yet".to_string(), (2, 3)),
             ("strategy `free` is not supported by zdd yet".to_string(), (3, 13)),
-            ("`include_tasks` is not supported by zdd yet".to_string(), (7, 7)),
+            ("`include_role` is not supported by zdd yet".to_string(), (7, 7)),
             ("`with_together` is not supported by zdd yet".to_string(), (9, 7)),
             (
                 "`import_playbook` is not supported by zdd yet".to_string(),
@@ -499,4 +499,31 @@ fn block_keyword_errors_are_located() {
             ("`rescue` without a `block`".to_string(), (7, 7)),
         ]
     );
+}
+
+#[test]
+fn include_tasks_keeps_its_own_keywords_apart_from_its_blocks() {
+    let t = only_task(
+        "- hosts: all\n  tags: [play]\n  tasks:\n    - block:\n        - include_tasks:\n            file: x.yml\n            apply:\n              tags: [applied]\n              become: true\n          when: a\n          vars: {own: 1}\n      when: outer\n      vars: {blockvar: 2}\n",
+    );
+    let inner = &t.block.as_ref().unwrap().tasks[0];
+    assert_eq!(inner.module, "include_tasks");
+    // The include itself is selected by everything around it...
+    assert_eq!(inner.when, ["outer", "a"]);
+    let include = inner.include.as_ref().unwrap();
+    // ...its tasks take only the blocks' and the play's keywords, and `apply`.
+    assert_eq!(include.vars.keys().collect::<Vec<_>>(), ["own"]);
+    assert_eq!(include.parents.when, ["outer"]);
+    assert!(include.parents.vars.contains_key("blockvar"));
+    assert_eq!(include.parents.tags, ["play"]);
+    let apply = include.apply.as_ref().unwrap();
+    assert_eq!(apply.tags, ["applied"]);
+    assert_eq!(apply.privilege.enabled, Some(true));
+}
+
+#[test]
+fn apply_takes_block_keywords_only() {
+    let ds = errors("- hosts: all\n  tasks:\n    - include_tasks:\n        file: x.yml\n        apply:\n          regsiter: r\n");
+    assert_eq!(ds[0].message, "`regsiter` is not a keyword `apply` takes");
+    assert_eq!(at(&ds[0]), (6, 11));
 }

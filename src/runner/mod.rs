@@ -5,6 +5,7 @@
 mod batch;
 mod block;
 mod hosts;
+mod include;
 mod loops;
 mod outcome;
 mod preflight;
@@ -190,7 +191,10 @@ struct PlayEnv<'a> {
     /// `ansible_play_hosts_all`.
     hosts: Vec<String>,
     vars: Arc<VarMap>,
-    /// Handler indices for each name and `listen` topic.
+    /// The play's handlers, those inside a `block` in their place (the block's keywords
+    /// already on them), as Ansible lists them.
+    handler_tasks: Vec<&'a Task>,
+    /// Indices into `handler_tasks` for each name and `listen` topic.
     handlers: HashMap<String, Vec<usize>>,
     rules: PlayRules,
 }
@@ -390,7 +394,8 @@ impl Runner {
 
     fn play_env<'a>(&self, play: &'a Play, hosts: Vec<String>) -> PlayEnv<'a> {
         let mut handlers: HashMap<String, Vec<usize>> = HashMap::new();
-        for (i, h) in play.handlers.iter().enumerate() {
+        let handler_tasks = crate::playbook::flatten(&play.handlers);
+        for (i, h) in handler_tasks.iter().enumerate() {
             let names = h.name.iter().chain(&h.listen);
             for name in names {
                 handlers.entry(name.clone()).or_default().push(i);
@@ -398,6 +403,7 @@ impl Runner {
         }
         PlayEnv {
             play,
+            handler_tasks,
             hosts,
             vars: Arc::new(play.vars.clone()),
             handlers,
@@ -535,6 +541,8 @@ fn gather_facts_task(play: &Play) -> Task {
         throttle: None,
         any_errors_fatal: false,
         block: None,
+        include: None,
+        include_params: None,
     }
 }
 

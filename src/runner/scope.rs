@@ -95,6 +95,9 @@ impl Runner {
             state.get(host).map(|s| s.facts.clone()).unwrap_or_default()
         };
         ctx.push_raw(facts);
+        if let Some(params) = &task.include_params {
+            ctx.push(params.clone());
+        }
         ctx.push(shared.clone());
         ctx.push(Arc::new(VarMap::from_iter([
             ("inventory_hostname".into(), json!(host)),

@@ -588,7 +588,7 @@ pub(super) fn loop_items(templater: &Templater, lp: &Loop, ctx: &Context) -> Res
 }
 
 /// How an item is shown in `(item=...)`.
-fn item_label(item: &Value) -> String {
+pub(super) fn item_label(item: &Value) -> String {
     match item {
         Value::String(s) => s.clone(),
         other => crate::report::human::python_json(other, false),

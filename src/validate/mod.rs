@@ -196,7 +196,7 @@ fn registered_names(play: &Play) -> BTreeSet<String> {
         .sections()
         .into_iter()
         .flat_map(|(_, t)| crate::playbook::flatten(t))
-        .chain(&play.handlers);
+        .chain(crate::playbook::flatten(&play.handlers));
     for task in all {
         names.extend(task.register.clone());
         if let Some(module) = registry().get(&task.module) {
@@ -227,7 +227,7 @@ impl Validator<'_> {
 
     fn play(&mut self, play: &Play, scope: &Scope, has_hosts: bool) {
         let mut topics: Vec<&str> = Vec::new();
-        for h in &play.handlers {
+        for h in crate::playbook::flatten(&play.handlers) {
             topics.extend(h.name.as_deref());
             topics.extend(h.listen.iter().map(String::as_str));
         }
@@ -235,7 +235,7 @@ impl Validator<'_> {
             .sections()
             .into_iter()
             .flat_map(|(_, t)| crate::playbook::flatten(t))
-            .chain(&play.handlers);
+            .chain(crate::playbook::flatten(&play.handlers));
         for task in tasks {
             let start = self.diags.len();
             self.module(task);
