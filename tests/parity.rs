@@ -133,6 +133,27 @@ fn recap(stdout: &str) -> Vec<String> {
         .collect()
 }
 
+/// The `included: FILE for HOSTS` lines, with FILE relative to the tool's run directory
+/// and the hosts sorted (Ansible lists them, and the instances, in the order their
+/// results came back), sorted.
+fn included_lines(stdout: &str, tool: &str) -> Vec<String> {
+    let marker = format!("/{tool}/");
+    let mut lines: Vec<String> = stdout
+        .lines()
+        .filter_map(|l| l.strip_prefix("included: "))
+        .map(|rest| {
+            let (file, hosts) = rest.split_once(" for ").unwrap_or((rest, ""));
+            let file = file.split_once(&marker).map_or(file, |(_, f)| f);
+            let (hosts, item) = hosts.split_once(" => ").unwrap_or((hosts, ""));
+            let mut hosts: Vec<&str> = hosts.split(", ").collect();
+            hosts.sort();
+            format!("{file} for {} {item}", hosts.join(", "))
+        })
+        .collect();
+    lines.sort();
+    lines
+}
+
 fn run_tool(name: &str, case: &Path, run: &Path, lab: &Lab) -> Tool {
     let dir = run.join(name);
     copy_case(case, &dir, lab);
@@ -288,6 +309,15 @@ fn check_case(case: &Path, lab: &Lab) -> Result<(), String> {
             problems.push(format!(
                 "trace differs:\n  ansible: {:?}\n  zdd:     {:?}",
                 ansible.trace, zdd.trace
+            ));
+        }
+        let (ia, iz) = (
+            included_lines(&ansible.stdout, "ansible"),
+            included_lines(&zdd.stdout, "zdd"),
+        );
+        if ia != iz {
+            problems.push(format!(
+                "`included:` lines differ:\n  ansible: {ia:?}\n  zdd:     {iz:?}"
             ));
         }
         if keep {
