@@ -535,6 +535,7 @@ fn gather_facts_task(play: &Play) -> Task {
         throttle: None,
         any_errors_fatal: false,
         block: None,
+        origin: Default::default(),
     }
 }
 
