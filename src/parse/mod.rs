@@ -4,19 +4,19 @@
 //! `Error::Invalid`. Whether a module exists and accepts its arguments is left to
 //! `validate`, so that those problems are collected too.
 
-mod include;
+mod imports;
 pub mod kv;
 mod task;
 
-pub use include::load_included_tasks;
-
 use crate::error::{did_you_mean, Diagnostic, Error, Location};
-use crate::playbook::{BecomeOpts, Play, Playbook, Serial};
+use crate::playbook::{BecomeOpts, IncludeChain, Play, Playbook, Serial};
 use crate::vars::VarMap;
 use crate::yaml::{self, MarkedMappingNode, MarkedScalarNode, Source, TopLevel};
 use marked_yaml::Node;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
+pub use imports::{load_tasks_file, resolve_tasks_file};
 pub(crate) use task::inherit;
 pub use task::{TASK_KEYWORDS, UNSUPPORTED_TASK_KEYWORDS};
 
@@ -88,6 +88,8 @@ pub fn load_playbook(path: &Path) -> Result<Playbook, Error> {
     };
     let dir = std::path::absolute(&dir).unwrap_or(dir);
     let mut p = Parser::new(&src);
+    let absolute = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
+    p.origin = Arc::new(IncludeChain::new(&absolute, &dir));
     let plays = p.playbook(&dir);
     p.finish()?;
     Ok(Playbook {
@@ -156,6 +158,8 @@ impl Recorded<'_> {
 pub(crate) struct Parser<'s> {
     pub src: &'s Source,
     pub diags: Vec<Diagnostic>,
+    /// How this file was reached; every task parsed here carries it.
+    pub origin: Arc<IncludeChain>,
 }
 
 impl<'s> Parser<'s> {
@@ -163,14 +167,19 @@ impl<'s> Parser<'s> {
         Parser {
             src,
             diags: Vec::new(),
+            origin: Arc::default(),
         }
     }
 
+    /// Every problem found, each with the chain of imports that led to its file.
     fn finish(self) -> Result<(), Error> {
         if self.diags.is_empty() {
             Ok(())
         } else {
-            Err(Error::Invalid(self.diags))
+            let chain = self.origin.locations();
+            Err(Error::Invalid(
+                self.diags.into_iter().map(|d| d.included_from(&chain)).collect(),
+            ))
         }
     }
 

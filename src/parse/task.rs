@@ -53,15 +53,15 @@ pub const TASK_KEYWORDS: &[&str] = &[
 /// Ansible task keywords (and task-like actions) zdd does not support yet, with what to
 /// do instead.
 pub const UNSUPPORTED_TASK_KEYWORDS: &[(&str, &str)] = &[
-    ("import_tasks", "copy the tasks into the play"),
-    ("include", "copy the tasks into the play"),
-    ("include_role", "copy the role's tasks into the play"),
-    ("import_role", "copy the role's tasks into the play"),
+    (
+        "include_role",
+        "use `import_role` (static) for a role that always runs",
+    ),
     (
         "import_playbook",
-        "`import_playbook` goes at the top level of a playbook, which zdd does not support yet either",
+        "`import_playbook` goes at the top level of a playbook, beside the plays",
     ),
-    ("roles", "list the role's tasks in the play"),
+    ("roles", "`roles` is a play keyword: put it beside `tasks:`"),
     (
         "environment",
         "set the variables in the command itself (`FOO=bar cmd`)",
@@ -121,6 +121,7 @@ impl Parser<'_> {
         let mut tasks = Vec::new();
         for item in items.iter() {
             match item {
+                Node::Mapping(m) if self.is_import(m) => tasks.extend(self.import(m, handlers)),
                 Node::Mapping(m) => tasks.extend(self.task(m, handlers)),
                 other => {
                     let loc = self.loc(other);
@@ -135,7 +136,7 @@ impl Parser<'_> {
         tasks
     }
 
-    fn task(&mut self, map: &MarkedMappingNode, handler: bool) -> Option<Task> {
+    pub(super) fn task(&mut self, map: &MarkedMappingNode, handler: bool) -> Option<Task> {
         if map.get_node("block").is_some() {
             return self.block(map, handler);
         }
@@ -151,7 +152,8 @@ impl Parser<'_> {
             }
         }
         let module = self.find_module(map, &loc)?;
-        let task = empty_task(loc, canonical_name(&module.name).to_owned(), module.loc.clone());
+        let mut task = empty_task(loc, canonical_name(&module.name).to_owned(), module.loc.clone());
+        task.origin = self.origin.clone();
         let mut args = Map::new();
         let mut arg_locs = IndexMap::new();
         match &module.args {
@@ -222,6 +224,7 @@ impl Parser<'_> {
         let loc = self.mapping_loc(map);
         let errors_before = self.diags.len();
         let mut task = empty_task(loc.clone(), "block".into(), loc);
+        task.origin = self.origin.clone();
         let mut block = Block::default();
         let (mut args, mut arg_locs) = (Map::new(), IndexMap::new());
         for (key, value) in map.iter() {
@@ -525,7 +528,7 @@ impl Parser<'_> {
         start
     }
 
-    fn task_keyword(
+    pub(super) fn task_keyword(
         &mut self,
         task: &mut Task,
         key: &MarkedScalarNode,
@@ -779,6 +782,7 @@ pub(crate) fn empty_task(loc: Location, module: String, module_loc: Location) ->
         block: None,
         include: None,
         include_params: None,
+        origin: Default::default(),
     }
 }
 

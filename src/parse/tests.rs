@@ -527,3 +527,78 @@ fn apply_takes_block_keywords_only() {
     assert_eq!(ds[0].message, "`regsiter` is not a keyword `apply` takes");
     assert_eq!(at(&ds[0]), (6, 11));
 }
+
+fn load_files(files: &[(&str, &str)]) -> Result<Playbook, Vec<Diagnostic>> {
+    let dir = write(files);
+    let site = dir.path().join("site.yml");
+    let cwd_free = load_playbook(&site);
+    drop(dir);
+    cwd_free.map_err(|e| match e {
+        Error::Invalid(ds) => ds,
+        other => panic!("unexpected error {other:?}"),
+    })
+}
+
+#[test]
+fn import_tasks_expands_in_place_with_the_statement_keywords() {
+    let pb = load_files(&[
+        (
+            "site.yml",
+            "- hosts: all\n  tasks:\n    - debug: msg=one\n    - import_tasks: tasks/a.yml\n      when: go\n      tags: t1\n      vars: {x: 1}\n    - ansible.builtin.import_tasks:\n        file: tasks/b.yml\n",
+        ),
+        ("tasks/a.yml", "- name: in a\n  debug: msg=a\n  when: also\n- import_tasks: b.yml\n"),
+        ("tasks/b.yml", "- name: in b\n  debug: msg=b\n"),
+    ])
+    .unwrap_or_else(|ds| panic!("{ds:?}"));
+    let tasks = &pb.plays[0].tasks;
+    let names: Vec<String> = tasks.iter().map(|t| t.display_name()).collect();
+    assert_eq!(names, ["debug", "in a", "in b", "in b"]);
+    assert_eq!(tasks[1].when, ["go", "also"]);
+    assert_eq!(tasks[1].tags, ["t1"]);
+    assert_eq!(tasks[2].when, ["go"]);
+    assert_eq!(tasks[2].vars.get("x"), Some(&json!(1)));
+    assert!(tasks[3].when.is_empty());
+    assert_eq!(tasks[2].origin.frames().len(), 2);
+}
+
+#[test]
+fn a_problem_in_an_imported_file_names_the_chain() {
+    let ds = load_files(&[
+        ("site.yml", "- hosts: all\n  tasks:\n    - import_tasks: a.yml\n"),
+        ("a.yml", "- import_tasks: b.yml\n"),
+        ("b.yml", "- debug: msg=b\n  bogus: 1\n"),
+    ])
+    .unwrap_err();
+    assert_eq!(ds.len(), 1);
+    assert!(ds[0].location.as_ref().unwrap().file.ends_with("b.yml"));
+    let chain: Vec<(String, usize, usize)> = ds[0]
+        .chain
+        .iter()
+        .map(|l| {
+            (
+                l.file.file_name().unwrap().to_string_lossy().into_owned(),
+                l.line,
+                l.col,
+            )
+        })
+        .collect();
+    assert_eq!(chain, [("a.yml".into(), 1, 3), ("site.yml".into(), 3, 7)]);
+}
+
+#[test]
+fn import_loops_bare_include_and_missing_files_are_errors() {
+    let ds = load_files(&[
+        (
+            "site.yml",
+            "- hosts: all\n  tasks:\n    - import_tasks: a.yml\n    - include: a.yml\n    - import_tasks: nope.yml\n    - import_tasks: a.yml\n      loop: [1]\n",
+        ),
+        ("a.yml", "- import_tasks: a.yml\n"),
+    ])
+    .unwrap_err();
+    let messages: Vec<&str> = ds.iter().map(|d| d.message.as_str()).collect();
+    assert_eq!(messages.len(), 4, "{messages:?}");
+    assert!(messages[0].contains("imports itself"), "{messages:?}");
+    assert!(messages[1].contains("removed in ansible-core 2.16"));
+    assert!(messages[2].contains("`nope.yml` not found"));
+    assert!(messages[3].contains("loops on `import_tasks`"));
+}

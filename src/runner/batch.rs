@@ -261,7 +261,8 @@ fn start_at_task(play: &Play, start_at: &mut Option<String>) -> Option<HashSet<u
                 Some(b) => walk(&b.tasks, name, before) || walk(&b.always, name, before),
                 None => {
                     let matches = |n: &str| n == name || crate::inventory::fnmatch(name, n);
-                    if matches(t.display_name()) {
+                    // Ansible matches the task's own name and its `role : name`.
+                    if t.name.as_deref().is_some_and(matches) || matches(&t.display_name()) {
                         return true;
                     }
                     before.insert(t as *const Task as usize);

@@ -59,7 +59,7 @@ impl Runner {
         for host in state.in_scope(active) {
             let started = Instant::now();
             let ctx = self.context(env, &host, task, &shared);
-            let inclusion = self.resolve_include(task, &host, &ctx, &mut instances, started);
+            let inclusion = self.resolve_include(task, &host, &ctx, &mut instances, started, handler);
             let status = match inclusion {
                 Inclusion::Skipped => Status::Skipped,
                 Inclusion::Failed => Status::Failed,
@@ -77,7 +77,8 @@ impl Runner {
         }
         let mut loaded = Vec::new();
         for instance in instances {
-            match crate::parse::load_included_tasks(&instance.path, handler) {
+            let chain = task.origin.include(task.loc.clone(), &instance.path);
+            match crate::parse::load_tasks_file(&instance.path, &chain, handler) {
                 Ok(tasks) => {
                     for h in &instance.hosts {
                         self.count(h, Status::Ok, false, false);
@@ -147,6 +148,7 @@ impl Runner {
         ctx: &Context,
         instances: &mut Vec<Instance>,
         started: Instant,
+        handlers: bool,
     ) -> Inclusion {
         let Some(written) = crate::modules::include_tasks::file_of(&task.args) else {
             let result = json!({"failed": true, "msg": "No file specified for include_tasks"});
@@ -154,7 +156,16 @@ impl Runner {
             return Inclusion::Failed;
         };
         let Some(lp) = &task.loop_ else {
-            return match self.include_one(task, host, ctx, &written, VarMap::new(), None, instances) {
+            return match self.include_one(
+                task,
+                host,
+                ctx,
+                &written,
+                VarMap::new(),
+                None,
+                instances,
+                handlers,
+            ) {
                 Ok(true) => Inclusion::Included,
                 Ok(false) => {
                     self.include_skipped(task, host, None, false, started);
@@ -200,6 +211,7 @@ impl Runner {
                 item_vars,
                 Some(label.clone()),
                 instances,
+                handlers,
             ) {
                 Ok(true) => any_included = true,
                 Ok(false) => self.include_skipped(task, host, Some(label), false, started),
@@ -233,6 +245,7 @@ impl Runner {
         item_vars: VarMap,
         label: Option<String>,
         instances: &mut Vec<Instance>,
+        handlers: bool,
     ) -> Result<bool, Value> {
         for condition in &task.when {
             match self.templater.eval_bool(condition, ctx) {
@@ -249,7 +262,7 @@ impl Runner {
             .render_str(written, ctx)
             .map_err(|e| json!({"failed": true, "msg": undefined_message(&e)}))?;
         let name = name.trim().to_owned();
-        let path = include_path(&self.playbook.dir, task, &name);
+        let path = include_path(task, &name, handlers);
         // A host that includes the same file with the same item twice gets a second
         // instance, as in Ansible.
         let same =
@@ -328,22 +341,18 @@ fn include_result(
     }
 }
 
-/// Where an included file is: an absolute name as it is; a relative one beside the file
-/// the include was written in (an included file's own includes), else in the playbook's
-/// directory, as Ansible looks for it.
-pub(super) fn include_path(playbook_dir: &Path, task: &Task, name: &str) -> PathBuf {
-    let p = Path::new(name);
-    if p.is_absolute() {
-        return p.to_path_buf();
+/// Where an included file is, as Ansible looks for it (beside the file that names it, in
+/// its role, then in the playbook's directory); a file found nowhere is named as it would
+/// be in the playbook's directory.
+fn include_path(task: &Task, name: &str, handlers: bool) -> PathBuf {
+    match crate::parse::resolve_tasks_file(name, &task.origin, handlers) {
+        Ok(path) => absolute(path),
+        Err(looked) => absolute(looked.last().cloned().unwrap_or_else(|| PathBuf::from(name))),
     }
-    let absolute = |p: PathBuf| std::path::absolute(&p).unwrap_or(p);
-    if let Some(dir) = task.loc.file.parent().filter(|d| !d.as_os_str().is_empty()) {
-        let beside = absolute(dir.join(p));
-        if beside.is_file() {
-            return beside;
-        }
-    }
-    absolute(playbook_dir.join(p))
+}
+
+fn absolute(path: PathBuf) -> PathBuf {
+    std::path::absolute(&path).unwrap_or(path)
 }
 
 /// Ansible's reason for an included file it cannot load.

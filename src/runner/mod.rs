@@ -543,6 +543,7 @@ fn gather_facts_task(play: &Play) -> Task {
         block: None,
         include: None,
         include_params: None,
+        origin: Default::default(),
     }
 }
 

@@ -264,7 +264,7 @@ impl Runner {
                 b.method
             ));
         }
-        let about = CommandContext::new(host, delegate, task.display_name(), task.no_log);
+        let about = CommandContext::new(host, delegate, &task.display_name(), task.no_log);
         let target_host = audited(self.opts.audit.as_ref(), target_host, about);
         let lb_changes = module.lb_changes(&args);
         let site = Site {
