@@ -46,6 +46,9 @@ pub struct Play {
     pub order: Option<String>,
     /// The play's own `tags` (its tasks already carry them too).
     pub tags: Vec<String>,
+    /// The roles of `roles:` and of `import_role`s, in order: their defaults and `vars/`
+    /// are seen by every task of the play, as in Ansible.
+    pub roles: Vec<Arc<RoleRef>>,
 }
 
 impl Play {
@@ -272,8 +275,19 @@ pub struct RoleRef {
     pub vars: VarMap,
     /// Role parameters (the other keys of the line that named it): above `set_fact`.
     pub params: VarMap,
-    /// The roles that depend on this one, nearest first.
+    /// What every task of the play sees of this role: its defaults and its dependencies'.
+    pub exported_defaults: VarMap,
+    /// What every task of the play sees of this role: `vars/`, its dependencies' too.
+    pub exported_vars: VarMap,
+    /// Every role it depends on, directly or not (for `ansible_role_names`).
+    pub dependencies: Vec<String>,
+    /// `ansible_parent_role_names`: for a role imported by another role's task, that
+    /// role first, then its own parents.
     pub parents: Vec<String>,
+    /// This role was named earlier in the play with the same parameters, `when`, `tags`
+    /// and `vars`, and its meta does not allow duplicates: its tasks are listed (as
+    /// `--list-tasks` shows them) but not run again.
+    pub repeat: bool,
 }
 
 /// `block` / `rescue` / `always`.

@@ -5,6 +5,7 @@
 //! `become`...) as a block's tasks take the block's. Every problem inside an imported file
 //! is reported at its own file and line, with the chain of statements that led there.
 
+use super::roles::{FromFiles, PlayRoles};
 use super::task::{empty_task, inherit, BLOCK_KEYWORDS};
 use super::Parser;
 use crate::error::{did_you_mean, display_path, Diagnostic, Error, Location};
@@ -13,7 +14,9 @@ use crate::yaml::{MarkedMappingNode, MarkedScalarNode, Source, TopLevel};
 use indexmap::IndexMap;
 use marked_yaml::Node;
 use serde_json::Map;
+use std::cell::RefCell;
 use std::path::{Path, PathBuf};
+use std::rc::Rc;
 use std::sync::Arc;
 
 /// How deep imports may nest: a chain this long is a loop through templated names or a
@@ -24,10 +27,21 @@ const MAX_DEPTH: usize = 64;
 /// naming `path`, and its role when the file is a role's. Imports inside it are expanded;
 /// every problem carries the chain.
 pub fn load_tasks_file(path: &Path, chain: &IncludeChain, handlers: bool) -> Result<Vec<Task>, Error> {
+    load_tasks_with(path, chain, handlers, Default::default())
+}
+
+/// `load_tasks_file` for a file of the play being loaded, sharing its roles.
+pub(super) fn load_tasks_with(
+    path: &Path,
+    chain: &IncludeChain,
+    handlers: bool,
+    roles: Rc<RefCell<PlayRoles>>,
+) -> Result<Vec<Task>, Error> {
     let locations = chain.locations();
     let src = Source::read(path).map_err(|d| Error::invalid(d.included_from(&locations)))?;
     let mut p = Parser::new(&src);
     p.origin = Arc::new(chain.clone());
+    p.roles = roles;
     let tasks = p.task_file(handlers);
     p.finish()?;
     Ok(tasks)
@@ -103,6 +117,7 @@ const IMPORT_KEYWORDS: &[&str] = BLOCK_KEYWORDS;
 #[derive(Clone, Copy, PartialEq)]
 enum Import {
     Tasks,
+    Role,
     /// The bare `include:`, removed in ansible-core 2.16.
     BareInclude,
 }
@@ -114,6 +129,7 @@ fn import_of(key: &str) -> Option<Import> {
         .unwrap_or(key);
     match short {
         "import_tasks" => Some(Import::Tasks),
+        "import_role" => Some(Import::Role),
         "include" => Some(Import::BareInclude),
         _ => None,
     }
@@ -162,6 +178,12 @@ impl Parser<'_> {
                 Vec::new()
             }
             Import::Tasks => self.import_tasks(map, key, value, handlers),
+            Import::Role if handlers => {
+                self.error(format!("`{}` cannot be a handler", key.as_str()), kloc)
+                    .hint("import the role in a task list; its handlers join the play's");
+                Vec::new()
+            }
+            Import::Role => self.import_role(map, key, value),
         }
     }
 
@@ -303,7 +325,7 @@ impl Parser<'_> {
             return Vec::new();
         }
         let chain = self.origin.include(at, path);
-        match load_tasks_file(path, &chain, handlers) {
+        match load_tasks_with(path, &chain, handlers, self.roles.clone()) {
             Ok(tasks) => tasks,
             Err(Error::Invalid(ds)) => {
                 self.diags.extend(ds);
@@ -315,5 +337,109 @@ impl Parser<'_> {
                 Vec::new()
             }
         }
+    }
+
+    /// `import_role`: the role's tasks in place, inheriting the statement's keywords; its
+    /// handlers after the play's.
+    fn import_role(&mut self, map: &MarkedMappingNode, key: &MarkedScalarNode, value: &Node) -> Vec<Task> {
+        let action = key.as_str();
+        let Some(mut statement) = self.import_statement(map, key, false) else {
+            return Vec::new();
+        };
+        let Node::Mapping(args) = value else {
+            let loc = self.loc(value);
+            self.error(format!("`{action}` takes a mapping of arguments"), loc)
+                .hint(format!("write `{action}:` then `name: ROLE` on the next line"));
+            return Vec::new();
+        };
+        const ARGS: &[&str] = &[
+            "name",
+            "role",
+            "tasks_from",
+            "vars_from",
+            "defaults_from",
+            "handlers_from",
+            "allow_duplicates",
+            "public",
+            "rolespec_validate",
+        ];
+        let mut name = None;
+        let mut from = FromFiles::default();
+        let mut allow_duplicates = None;
+        for (k, v) in args.iter() {
+            let arg = k.as_str();
+            match arg {
+                "name" | "role" => name = self.string(arg, v).map(|n| (n, self.loc(v))),
+                "tasks_from" => from.tasks = self.string(arg, v),
+                "vars_from" => from.vars = self.string(arg, v),
+                "defaults_from" => from.defaults = self.string(arg, v),
+                "handlers_from" => from.handlers = self.string(arg, v),
+                "allow_duplicates" => allow_duplicates = self.boolean(arg, v),
+                // An imported role is public (its variables are the play's) and
+                // argument specs are not validated by zdd.
+                "public" | "rolespec_validate" => {
+                    let _ = self.boolean(arg, v);
+                }
+                "apply" => {
+                    let at = self.key_loc(k);
+                    self.error(format!("`apply` is for `include_role`, not `{action}`"), at)
+                        .hint("put the keywords on the import itself: its tasks inherit them");
+                }
+                _ => {
+                    let at = self.key_loc(k);
+                    self.error(format!("`{arg}` is not an argument of `{action}`"), at)
+                        .hint_opt(did_you_mean(arg, ARGS.iter().copied()));
+                }
+            }
+        }
+        let Some((name, name_loc)) = name else {
+            let loc = self.key_loc(key);
+            self.error(format!("`{action}` names no role"), loc)
+                .hint("add `name: ROLE`");
+            return Vec::new();
+        };
+        for from_name in [&from.tasks, &from.vars, &from.defaults, &from.handlers]
+            .into_iter()
+            .flatten()
+        {
+            if crate::template::Templater::is_template(from_name) {
+                self.error(
+                    format!("a templated `*_from` of `{action}` is not supported by zdd yet"),
+                    name_loc.clone(),
+                )
+                .hint("name the file directly");
+                return Vec::new();
+            }
+        }
+        // `vars` on the import are the role's `vars:`, not task vars.
+        let vars = std::mem::take(&mut statement.vars);
+        let parents: Vec<String> = match &self.origin.role {
+            Some(parent) => std::iter::once(parent.name.clone())
+                .chain(parent.parents.iter().cloned())
+                .collect(),
+            None => Vec::new(),
+        };
+        let entry = super::roles::RoleEntry {
+            name,
+            loc: name_loc,
+            statement,
+            vars,
+            params: crate::vars::VarMap::new(),
+        };
+        if crate::template::Templater::is_template(&entry.name) {
+            self.error(
+                "a templated role name is not supported by zdd yet",
+                entry.loc.clone(),
+            )
+            .hint("name the role directly");
+            return Vec::new();
+        }
+        let Some(expanded) = self.expand_role(&entry, &from, &[], allow_duplicates, &parents) else {
+            return Vec::new();
+        };
+        let mut state = self.roles.borrow_mut();
+        state.public.push(expanded.role.clone());
+        state.late_handlers.extend(expanded.handlers);
+        expanded.tasks
     }
 }

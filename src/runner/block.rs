@@ -55,6 +55,11 @@ impl Runner {
                 if state.in_scope(active).is_empty() {
                     return None;
                 }
+                // A role named again with the same parameters already ran (Ansible skips
+                // it silently for the hosts where it did).
+                if task.role().is_some_and(|r| r.repeat) {
+                    continue;
+                }
                 if self.stop.level() >= StopSignal::STOP_NOW {
                     return Some(Flow::Interrupted);
                 }
