@@ -244,7 +244,7 @@ fn unsupported_keywords_say_so_with_location() {
     assert_eq!(
         got,
         [
-            ("`roles` is not supported by zdd yet".to_string(), (2, 3)),
+            ("role `web` not found".to_string(), (2, 11)),
             ("strategy `free` is not supported by zdd yet".to_string(), (3, 13)),
             ("`include_role` is not supported by zdd yet".to_string(), (7, 7)),
             ("`with_together` is not supported by zdd yet".to_string(), (9, 7)),
