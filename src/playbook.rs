@@ -45,6 +45,10 @@ pub struct Play {
     pub order: Option<String>,
     /// The play's own `tags` (its tasks already carry them too).
     pub tags: Vec<String>,
+    /// Play keywords written as templates (`serial: "{{ batch }}"`, `gather_facts`,
+    /// `force_handlers`, `max_fail_percentage`): rendered with the play's vars and `-e`
+    /// before any host is touched (`plan::render_play_keywords`), as Ansible does.
+    pub templated: Vec<TemplatedKeyword>,
 }
 
 impl Play {
@@ -146,6 +150,26 @@ pub struct Task {
     /// `block:`: this task is a block (its `module` is `block`); the block's keywords
     /// (`when`, `vars`, `tags`, `become`...) are already inherited by its tasks.
     pub block: Option<Box<Block>>,
+    /// Keywords written as templates (`no_log: "{{ quiet }}"`): the fields above hold their
+    /// defaults until the runner renders these per host, as Ansible's post_validate does.
+    pub templated: Vec<TemplatedKeyword>,
+}
+
+/// A keyword whose value is a template, decided when it is known: a play's before any
+/// host is touched, a task's on each host just before the task runs there.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TemplatedKeyword {
+    pub key: String,
+    /// As written: a string holding a template, or a list holding some (`serial`).
+    pub value: Value,
+    pub loc: Location,
+}
+
+impl Task {
+    /// The template written for `key`, if that keyword is templated.
+    pub fn templated(&self, key: &str) -> Option<&TemplatedKeyword> {
+        self.templated.iter().find(|t| t.key == key)
+    }
 }
 
 /// `block` / `rescue` / `always`.

@@ -5,6 +5,7 @@
 mod batch;
 mod block;
 mod hosts;
+mod keywords;
 mod loops;
 mod outcome;
 mod preflight;
@@ -429,7 +430,11 @@ impl Runner {
         let host_loop = crate::modules::registry()
             .get(&task.module)
             .map(|m| m.host_loop());
-        if task.run_once || host_loop == Some(HostLoop::OnceForAll) {
+        let run_once = match hosts.first() {
+            Some(first) => self.run_once_on(task, || self.context(env, first, task, &shared)),
+            None => task.run_once,
+        };
+        if run_once || host_loop == Some(HostLoop::OnceForAll) {
             return self.run_once(env, task, hosts, &shared).await;
         }
         if host_loop == Some(HostLoop::FirstHostOnly) {
@@ -535,6 +540,7 @@ fn gather_facts_task(play: &Play) -> Task {
         throttle: None,
         any_errors_fatal: false,
         block: None,
+        templated: Vec::new(),
     }
 }
 
