@@ -3,7 +3,7 @@
 
 use super::{kv, Parser};
 use crate::error::{closest, did_you_mean, Location};
-use crate::modules::{canonical_name, registry};
+use crate::modules::{builtin_name, canonical_name, registry};
 use crate::playbook::{BecomeOpts, Block, Loop, LoopControl, Task, TemplatedKeyword};
 use crate::vars::VarMap;
 use crate::yaml::{self, MarkedMappingNode, MarkedScalarNode};
@@ -263,7 +263,7 @@ impl Parser<'_> {
             if TASK_KEYWORDS.contains(&k) || matches!(k, "rescue" | "always") {
                 continue;
             }
-            if let Some(hint) = unsupported_hint(k) {
+            if let Some(hint) = unsupported_hint(builtin_name(k)) {
                 unsupported += 1;
                 self.error(format!("`{k}` is not supported by zdd yet"), self.key_loc(key))
                     .hint(hint);
