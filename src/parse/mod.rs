@@ -19,9 +19,9 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 pub use imports::{load_tasks_file, resolve_tasks_file};
-pub(crate) use task::inherit;
 #[cfg(test)]
 pub(crate) use task::empty_task;
+pub(crate) use task::inherit;
 pub use task::{TASK_KEYWORDS, UNSUPPORTED_TASK_KEYWORDS};
 
 /// The play keywords zdd understands.
