@@ -4,6 +4,7 @@
 //! `Error::Invalid`. Whether a module exists and accepts its arguments is left to
 //! `validate`, so that those problems are collected too.
 
+mod keywords;
 pub mod kv;
 mod task;
 
@@ -38,6 +39,17 @@ pub const PLAY_KEYWORDS: &[&str] = &[
     "strategy",
     "tags",
     "order",
+    "remote_user",
+    "port",
+    "environment",
+    "vars_prompt",
+    "module_defaults",
+    "collections",
+    "no_log",
+    "ignore_errors",
+    "ignore_unreachable",
+    "run_once",
+    "timeout",
 ];
 
 /// Ansible play keywords zdd does not support yet, with what to do instead.
@@ -47,32 +59,18 @@ pub const UNSUPPORTED_PLAY_KEYWORDS: &[(&str, &str)] = &[
     ("include", "run the playbooks one after the other"),
     ("include_playbook", "run the playbooks one after the other"),
     ("block", "list the tasks directly"),
-    ("vars_prompt", "pass the values with `-e`"),
-    (
-        "environment",
-        "set the variables in the command itself (`FOO=bar cmd`)",
-    ),
-    ("remote_user", "set `ansible_user` in the inventory"),
-    ("port", "set `ansible_port` in the inventory"),
     (
         "gather_subset",
         "remove it: zdd gathers its own small set of facts",
     ),
     ("gather_timeout", "remove it"),
     ("fact_path", "remove it"),
-    ("collections", "write modules by their full names"),
-    ("module_defaults", "write the arguments on each task"),
     ("throttle", "use `serial`"),
-    ("run_once", "set `run_once` on the tasks"),
-    ("ignore_errors", "set `ignore_errors` on the tasks"),
-    ("ignore_unreachable", "set `ignore_unreachable` on the tasks"),
     ("check_mode", "use `zdd apply --check`"),
     ("diff", "use `zdd apply --diff`"),
-    ("no_log", "set `no_log` on the tasks"),
     ("become_flags", "remove it"),
     ("become_exe", "remove it"),
     ("debugger", "remove it"),
-    ("timeout", "remove it"),
 ];
 
 /// Read and parse a playbook file.
@@ -243,7 +241,12 @@ impl<'s> Parser<'s> {
             connection: None,
             order: None,
             tags: Vec::new(),
+            run: Default::default(),
+            free_strategy: false,
+            prompts: Vec::new(),
         };
+        // The play's task keywords, which its tasks and handlers inherit.
+        let mut inherited = task::empty_task(loc.clone(), "play".into(), loc.clone());
         let mut has_hosts = false;
         let mut file_vars = VarMap::new();
         let mut play_tags: Vec<String> = Vec::new();
@@ -292,16 +295,31 @@ impl<'s> Parser<'s> {
                         self.error(format!("unknown host order `{o}`"), vloc).hint(hint);
                     }
                 }
-                "strategy" => {
-                    let s = self.string(k, value);
-                    if s.as_deref().is_some_and(|s| s != "linear") {
+                "strategy" => match self.string(k, value).as_deref() {
+                    None | Some("linear") => {}
+                    Some("free") => play.free_strategy = true,
+                    Some(other) => {
                         let vloc = self.loc(value);
-                        self.error(
-                            format!("strategy `{}` is not supported by zdd yet", s.unwrap_or_default()),
-                            vloc,
-                        )
-                        .hint("zdd runs plays with the `linear` strategy; remove this line");
+                        let hint = did_you_mean(other, ["linear", "free"])
+                            .unwrap_or_else(|| "zdd runs the `linear` and `free` strategies".into());
+                        self.error(format!("strategy `{other}` is not supported by zdd"), vloc)
+                            .hint(hint);
                     }
+                },
+                "remote_user" => play.run.remote_user = self.string(k, value),
+                "port" => play.run.port = self.string(k, value),
+                "environment" => play.run.environment = self.environment(value),
+                "module_defaults" => play.run.module_defaults = self.module_defaults(value),
+                "timeout" => play.run.timeout = Some(yaml::to_value(value)),
+                "collections" => {
+                    let _ = self.string_list(k, value);
+                }
+                "vars_prompt" => play.prompts = self.vars_prompt(value),
+                "no_log" => inherited.no_log = self.boolean(k, value).unwrap_or(false),
+                "run_once" => inherited.run_once = self.boolean(k, value).unwrap_or(false),
+                "ignore_errors" => inherited.ignore_errors = Some(yaml::to_value(value)),
+                "ignore_unreachable" => {
+                    inherited.ignore_unreachable = self.boolean(k, value).unwrap_or(false)
                 }
                 // The play's tags pass down to its tasks (for `--tags`).
                 "tags" => play_tags = self.string_list(k, value),
@@ -326,6 +344,16 @@ impl<'s> Parser<'s> {
         {
             task::inherit_tags(t, &play_tags);
         }
+        inherited.run = play.run.clone();
+        for t in play
+            .pre_tasks
+            .iter_mut()
+            .chain(&mut play.tasks)
+            .chain(&mut play.post_tasks)
+            .chain(&mut play.handlers)
+        {
+            task::inherit(t, &inherited);
+        }
         play.tags = play_tags;
         // vars_files come above play vars, in the order they are listed.
         play.vars.extend(file_vars);
@@ -333,7 +361,9 @@ impl<'s> Parser<'s> {
     }
 
     fn unknown_play_key(&mut self, key: &str, loc: Location) {
-        if let Some((_, hint)) = UNSUPPORTED_PLAY_KEYWORDS.iter().find(|(k, _)| *k == key) {
+        if let Some((message, fix)) = task::removed_keyword(key) {
+            self.error(message, loc).hint(fix);
+        } else if let Some((_, hint)) = UNSUPPORTED_PLAY_KEYWORDS.iter().find(|(k, _)| *k == key) {
             self.error(format!("`{key}` is not supported by zdd yet"), loc)
                 .hint(*hint);
         } else if TASK_KEYWORDS.contains(&key) || crate::modules::registry().get(key).is_some() {

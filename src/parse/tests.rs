@@ -238,16 +238,22 @@ fn misspelt_play_keyword_gets_did_you_mean() {
 #[test]
 fn unsupported_keywords_say_so_with_location() {
     let ds = errors(
-        "- hosts: all\n  roles: [web]\n  strategy: free\n  tasks:\n    - block:\n        - shell: a\n    - include_tasks: more.yml\n    - shell: b\n      with_together: [[a]]\n- import_playbook: other.yml\n",
+        "- hosts: all\n  roles: [web]\n  strategy: host_pinned\n  tasks:\n    - block:\n        - shell: a\n    - include_tasks: more.yml\n    - shell: b\n      with_random_choice: [[a]]\n- import_playbook: other.yml\n",
     );
     let got: Vec<(String, (usize, usize))> = ds.iter().map(|d| (d.message.clone(), at(d))).collect();
     assert_eq!(
         got,
         [
             ("`roles` is not supported by zdd yet".to_string(), (2, 3)),
-            ("strategy `free` is not supported by zdd yet".to_string(), (3, 13)),
+            (
+                "strategy `host_pinned` is not supported by zdd".to_string(),
+                (3, 13)
+            ),
             ("`include_tasks` is not supported by zdd yet".to_string(), (7, 7)),
-            ("`with_together` is not supported by zdd yet".to_string(), (9, 7)),
+            (
+                "`with_random_choice` is not supported by zdd yet".to_string(),
+                (9, 7)
+            ),
             (
                 "`import_playbook` is not supported by zdd yet".to_string(),
                 (10, 3)
@@ -497,6 +503,47 @@ fn block_keyword_errors_are_located() {
         [
             ("`register` is not a block keyword".to_string(), (5, 7)),
             ("`rescue` without a `block`".to_string(), (7, 7)),
+        ]
+    );
+}
+
+#[test]
+fn remote_user_port_environment_pass_from_play_and_block_to_tasks() {
+    let pb = ok("- hosts: all\n  remote_user: deploy\n  port: 2222\n  environment: {A: play, B: play}\n  no_log: true\n  tasks:\n    - block:\n        - shell: a\n          environment: {A: task}\n          remote_user: other\n      environment: {B: block}\n      port: 22\n  handlers:\n    - name: h\n      shell: b\n");
+    let play = &pb.plays[0];
+    let block = play.tasks[0].block.as_ref().unwrap();
+    let task = &block.tasks[0];
+    assert_eq!(task.run.remote_user.as_deref(), Some("other"));
+    assert_eq!(task.run.port.as_deref(), Some("22"));
+    assert_eq!(
+        task.run.environment,
+        [
+            json!({"A": "play", "B": "play"}),
+            json!({"B": "block"}),
+            json!({"A": "task"})
+        ]
+    );
+    assert!(task.no_log);
+    let handler = &play.handlers[0];
+    assert_eq!(handler.run.remote_user.as_deref(), Some("deploy"));
+    assert!(handler.no_log);
+}
+
+#[test]
+fn removed_sudo_keywords_say_what_replaced_them() {
+    let ds = errors("- hosts: all\n  sudo: yes\n  tasks:\n    - shell: a\n      sudo_user: root\n");
+    let got: Vec<(String, Option<String>)> = ds.iter().map(|d| (d.message.clone(), d.hint.clone())).collect();
+    assert_eq!(
+        got,
+        [
+            (
+                "`sudo` was removed from Ansible: ansible-core refuses it as well".to_string(),
+                Some("write `become: true` (zdd becomes through sudo)".to_string())
+            ),
+            (
+                "`sudo_user` was removed from Ansible: ansible-core refuses it as well".to_string(),
+                Some("write `become_user: USER` (with `become: true`)".to_string())
+            ),
         ]
     );
 }

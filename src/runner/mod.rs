@@ -4,7 +4,9 @@
 
 mod batch;
 mod block;
+mod environment;
 mod hosts;
+mod lookups;
 mod loops;
 mod outcome;
 mod preflight;
@@ -534,6 +536,9 @@ fn gather_facts_task(play: &Play) -> Task {
         connection: None,
         throttle: None,
         any_errors_fatal: false,
+        run: play.run.clone(),
+        async_: None,
+        poll: None,
         block: None,
     }
 }

@@ -249,10 +249,14 @@ impl Runner {
         };
         let target = delegate.unwrap_or(host);
         let connection = task.connection.as_deref().or(env.play.connection.as_deref());
+        let remote = match self.remote_for(task, ctx) {
+            Ok(remote) => remote,
+            Err(e) => return Run::failed(e),
+        };
         let target_host = if module.controller_only() {
             self.local.clone()
         } else {
-            match self.connect(target, connection).await {
+            match self.connect(target, connection, &remote).await {
                 Ok(h) => h,
                 Err(e) => return Run::unreachable(e.to_string()),
             }
@@ -264,13 +268,20 @@ impl Runner {
                 b.method
             ));
         }
+        let environment =
+            match super::environment::merge_environment(&self.templater, &task.run.environment, ctx) {
+                Ok(vars) => vars,
+                Err(e) => return Run::failed(e),
+            };
         let about = CommandContext::new(host, delegate, task.display_name(), task.no_log);
         let target_host = audited(self.opts.audit.as_ref(), target_host, about);
+        let target_host = crate::host::env::with_environment(target_host, &environment);
         let lb_changes = module.lb_changes(&args);
         let site = Site {
             host,
             target,
             connection,
+            remote: &remote,
             run_as: run_as.as_ref(),
         };
         if !lb_changes.is_empty() {

@@ -12,6 +12,7 @@ mod filters;
 mod methods;
 mod predicates;
 mod pyrepr;
+pub(crate) use pyrepr::py_str;
 mod scope;
 #[cfg(test)]
 mod tests;
