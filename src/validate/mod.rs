@@ -179,6 +179,7 @@ pub fn check(
         }
         scope.add(inv.var_names.iter().map(String::as_str), Origin::Inventory);
         scope.add(play.vars.keys().map(String::as_str), Origin::PlayVars);
+        scope.add(play.prompts.iter().map(|p| p.name.as_str()), Origin::PlayVars);
         scope.add(extra_vars.keys().map(String::as_str), Origin::ExtraVars);
         let registered = registered_names(play);
         scope.add(earlier_registered.iter().map(String::as_str), Origin::Registered);
