@@ -63,6 +63,20 @@ impl Parser<'_> {
             Node::Sequence(items) => items.iter().flat_map(|n| self.module_defaults(n)).collect(),
             Node::Mapping(m) => {
                 for (k, v) in m.iter() {
+                    if let Some(group) = k.as_str().strip_prefix("group/") {
+                        if !group.contains('.') && !ACTION_GROUPS.contains(&group) {
+                            let loc = self.key_loc(k);
+                            let hint =
+                                did_you_mean(group, ACTION_GROUPS.iter().copied()).unwrap_or_else(|| {
+                                    format!("ansible-core's groups are {}", ACTION_GROUPS.join(", "))
+                                });
+                            self.error(
+                                format!("Error loading module_defaults: could not resolve the module_defaults group {group}"),
+                                loc,
+                            )
+                            .hint(hint);
+                        }
+                    }
                     let is_args = matches!(v, Node::Mapping(_))
                         || matches!(v, Node::Scalar(s) if Templater::is_template(s.as_str()));
                     if !is_args {
@@ -77,14 +91,13 @@ impl Parser<'_> {
                 vec![yaml::to_value(node)]
             }
             Node::Scalar(s) if s.may_coerce() && matches!(s.as_str(), "" | "~" | "null") => Vec::new(),
-            Node::Scalar(s) if Templater::is_template(s.as_str()) => vec![yaml::to_value(node)],
             other => {
                 let loc = self.loc(other);
                 self.error(
-                    format!("`module_defaults` must be a mapping, found {}", yaml::kind(other)),
+                    "The field 'module_defaults' is supposed to be a dictionary or list of dictionaries, the keys of which must be static action, module, or group names",
                     loc,
                 )
-                .hint("write `MODULE: {ARG: value}` lines");
+                .hint("only the values may be templates: `module_defaults: {shell: \"{{ shell_defaults }}\"}`");
                 Vec::new()
             }
         }
@@ -161,5 +174,70 @@ impl Parser<'_> {
             }
         }
         prompts
+    }
+}
+
+/// The groups of ansible-core's action group metadata (`group/NAME` in `module_defaults`).
+/// None of them holds a module zdd runs (they are cloud modules of collections), so their
+/// defaults apply to nothing here, as in Ansible for a module outside the group.
+pub const ACTION_GROUPS: &[&str] = &[
+    "acme", "aws", "azure", "cpm", "docker", "gcp", "k8s", "os", "ovirt", "vmware",
+];
+
+/// The defaults `module_defaults` layers (outermost first) give `module`: the last layer
+/// that names it (by short name or FQCN) wins whole, as Ansible merges the layers.
+pub fn module_defaults_for<'a>(layers: &'a [Value], module: &str) -> Option<&'a Value> {
+    let module = crate::modules::canonical_name(module);
+    let mut found = None;
+    for layer in layers {
+        let entries: Vec<&Value> = match layer {
+            Value::Array(items) => items.iter().collect(),
+            other => vec![other],
+        };
+        for entry in entries {
+            let Value::Object(map) = entry else { continue };
+            for (key, defaults) in map {
+                if !key.starts_with("group/") && crate::modules::canonical_name(key) == module {
+                    found = Some(defaults);
+                }
+            }
+        }
+    }
+    found
+}
+
+/// Arguments `defaults` gives that the task does not set itself.
+pub fn fill_defaults(args: &mut Value, defaults: &Value) {
+    let (Value::Object(args), Value::Object(defaults)) = (args, defaults) else {
+        return;
+    };
+    for (key, value) in defaults {
+        if !args.contains_key(key) {
+            args.insert(key.clone(), value.clone());
+        }
+    }
+}
+
+/// Fill the task's (and for a block, its tasks') arguments from `module_defaults`, once
+/// every parent's layers are inherited; defaults written as a template are left to the
+/// run, which renders them.
+pub(crate) fn apply_module_defaults(task: &mut crate::playbook::Task) {
+    if let Some(block) = &mut task.block {
+        for child in block
+            .tasks
+            .iter_mut()
+            .chain(&mut block.rescue)
+            .chain(&mut block.always)
+        {
+            apply_module_defaults(child);
+        }
+        return;
+    }
+    if let Some(defaults) = module_defaults_for(&task.run.module_defaults, &task.module) {
+        let defaults = defaults.clone();
+        if task.args.is_null() {
+            task.args = Value::Object(Default::default());
+        }
+        fill_defaults(&mut task.args, &defaults);
     }
 }

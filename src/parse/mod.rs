@@ -15,6 +15,7 @@ use crate::yaml::{self, MarkedMappingNode, MarkedScalarNode, Source, TopLevel};
 use marked_yaml::Node;
 use std::path::{Path, PathBuf};
 
+pub use keywords::{fill_defaults, module_defaults_for, ACTION_GROUPS};
 pub use task::{TASK_KEYWORDS, UNSUPPORTED_TASK_KEYWORDS};
 
 /// The play keywords zdd understands.
@@ -315,12 +316,16 @@ impl<'s> Parser<'s> {
                     let _ = self.string_list(k, value);
                 }
                 "vars_prompt" => play.prompts = self.vars_prompt(value),
-                "no_log" => inherited.no_log = self.boolean(k, value).unwrap_or(false),
-                "run_once" => inherited.run_once = self.boolean(k, value).unwrap_or(false),
-                "ignore_errors" => inherited.ignore_errors = Some(yaml::to_value(value)),
-                "ignore_unreachable" => {
-                    inherited.ignore_unreachable = self.boolean(k, value).unwrap_or(false)
+                "no_log" | "run_once" | "ignore_unreachable" => {
+                    inherited.keyword_locs.insert(k.to_owned(), kloc);
+                    match k {
+                        "no_log" => inherited.no_log = self.boolean(k, value).unwrap_or(false),
+                        "run_once" => inherited.run_once = self.boolean(k, value).unwrap_or(false),
+                        _ => inherited.ignore_unreachable = self.boolean(k, value).unwrap_or(false),
+                    }
                 }
+                "ignore_errors" => inherited.ignore_errors = Some(yaml::to_value(value)),
+
                 // The play's tags pass down to its tasks (for `--tags`).
                 "tags" => play_tags = self.string_list(k, value),
                 _ => self.unknown_play_key(k, kloc),
@@ -353,6 +358,7 @@ impl<'s> Parser<'s> {
             .chain(&mut play.handlers)
         {
             task::inherit(t, &inherited);
+            keywords::apply_module_defaults(t);
         }
         play.tags = play_tags;
         // vars_files come above play vars, in the order they are listed.

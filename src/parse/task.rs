@@ -824,17 +824,24 @@ pub(crate) fn inherit(child: &mut Task, parent: &Task) {
     if child.ignore_errors.is_none() {
         child.ignore_errors = parent.ignore_errors.clone();
     }
-    child.ignore_unreachable |= parent.ignore_unreachable;
+    // A flag the task (or a nearer parent) wrote wins; else the parent's, if it wrote one.
+    for name in INHERITED_FLAGS {
+        if child.keyword_locs.contains_key(*name) {
+            continue;
+        }
+        if let Some(loc) = parent.keyword_locs.get(*name) {
+            child.keyword_locs.insert((*name).to_owned(), loc.clone());
+            *flag(child, name) = flag_value(parent, name);
+        }
+    }
     if child.delegate_to.is_none() {
         child.delegate_to = parent.delegate_to.clone();
         child.delegate_facts |= parent.delegate_facts;
     }
-    child.run_once |= parent.run_once;
     child.any_errors_fatal |= parent.any_errors_fatal;
     if child.throttle.is_none() {
         child.throttle = parent.throttle.clone();
     }
-    child.no_log |= parent.no_log;
     if child.check_mode.is_none() {
         child.check_mode = parent.check_mode;
     }
@@ -853,6 +860,26 @@ pub(crate) fn inherit(child: &mut Task, parent: &Task) {
         {
             inherit(grandchild, parent);
         }
+    }
+}
+
+/// The boolean keywords a task takes from its block or play unless it writes its own.
+const INHERITED_FLAGS: &[&str] = &["run_once", "no_log", "ignore_unreachable"];
+
+fn flag_value(task: &Task, name: &str) -> bool {
+    match name {
+        "run_once" => task.run_once,
+        "no_log" => task.no_log,
+        _ => task.ignore_unreachable,
+    }
+}
+
+fn flag<'t>(task: &'t mut Task, name: &str) -> &'t mut bool {
+    match name {
+        "run_once" => &mut task.run_once,
+        "no_log" => &mut task.no_log,
+        "ignore_unreachable" => &mut task.ignore_unreachable,
+        _ => unreachable!("not an inherited flag: {name}"),
     }
 }
 

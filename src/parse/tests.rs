@@ -547,3 +547,28 @@ fn removed_sudo_keywords_say_what_replaced_them() {
         ]
     );
 }
+
+#[test]
+fn module_defaults_fill_arguments_the_task_leaves_unset() {
+    let pb = ok("- hosts: all\n  module_defaults:\n    shell: {chdir: /srv, creates: /x}\n    ansible.builtin.command: {chdir: /}\n  tasks:\n    - ansible.builtin.shell: echo hi\n      args: {creates: /y}\n    - block:\n        - command: ls\n      module_defaults:\n        command: {chdir: /tmp}\n");
+    let play = &pb.plays[0];
+    assert_eq!(
+        play.tasks[0].args,
+        json!({"_raw_params": "echo hi", "creates": "/y", "chdir": "/srv"})
+    );
+    let inner = &play.tasks[1].block.as_ref().unwrap().tasks[0];
+    assert_eq!(inner.args, json!({"_raw_params": "ls", "chdir": "/tmp"}));
+    let ds = errors("- hosts: all\n  module_defaults: \"{{ d }}\"\n  tasks: []\n- hosts: all\n  module_defaults:\n    group/awss: {region: x}\n  tasks: []\n");
+    assert!(
+        ds[0]
+            .message
+            .starts_with("The field 'module_defaults' is supposed to be a dictionary"),
+        "{}",
+        ds[0].message
+    );
+    assert_eq!(
+        ds[1].message,
+        "Error loading module_defaults: could not resolve the module_defaults group awss"
+    );
+    assert_eq!(ds[1].hint.as_deref(), Some("did you mean `aws`?"));
+}

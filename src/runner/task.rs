@@ -243,7 +243,24 @@ impl Runner {
         let Some(module) = registry().get(&task.module) else {
             return Run::failed(format!("no module named `{}`", task.module));
         };
-        let args = match self.templater.render_value(&task.args, ctx) {
+        // `module_defaults` written as a template: rendered now (mappings were filled in
+        // when the playbook was read).
+        let mut raw_args = std::borrow::Cow::Borrowed(&task.args);
+        if let Some(Value::String(template)) =
+            crate::parse::module_defaults_for(&task.run.module_defaults, &task.module)
+        {
+            match self.templater.render_value(&json!(template), ctx) {
+                Ok(defaults @ Value::Object(_)) => crate::parse::fill_defaults(raw_args.to_mut(), &defaults),
+                Ok(other) => {
+                    return Run::failed(format!(
+                        "module_defaults for `{}` must be a dictionary, got {other}",
+                        task.module
+                    ))
+                }
+                Err(e) => return Run::failed(undefined_message(&e)),
+            }
+        }
+        let args = match self.templater.render_value(&raw_args, ctx) {
             Ok(args) => drop_omitted(args),
             Err(e) => return Run::failed(undefined_message(&e)),
         };
