@@ -673,3 +673,22 @@ fn a_non_breaking_space_inside_braces_renders_as_a_space() {
     );
     assert_eq!(eval("x\u{a0}+\u{a0}1", json!({"x": 1})), json!(2));
 }
+
+#[test]
+fn jinja_globals_cycler_joiner_lipsum() {
+    assert_eq!(
+        render(
+            "{% set c = cycler('a', 'b') %}{{ c.next() }}{{ c.next() }}{{ c.next() }}{{ c.current }}",
+            json!({})
+        ),
+        "abab"
+    );
+    assert_eq!(
+        render(
+            "{% set j = joiner('|') %}{% for x in [1, 2, 3] %}{{ j() }}{{ x }}{% endfor %}",
+            json!({})
+        ),
+        "1|2|3"
+    );
+    assert!(render("{{ lipsum(2, html=false) }}", json!({})).starts_with("Lorem ipsum"));
+}
