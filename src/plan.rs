@@ -296,6 +296,72 @@ mod tests {
         }
     }
 
+    fn rendered_plan_of(
+        playbook: &str,
+        inventory: &str,
+        extra: &[(&str, serde_json::Value)],
+    ) -> Result<RolloutPlan, Error> {
+        let inventory = Inventory::from_ini(std::path::Path::new("hosts.ini"), inventory).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("site.yml");
+        std::fs::write(&path, playbook).unwrap();
+        let mut playbook = crate::parse::load_playbook(&path).unwrap();
+        let extra: VarMap = extra.iter().map(|(k, v)| (k.to_string(), v.clone())).collect();
+        render_play_keywords(&mut playbook, &extra)?;
+        RolloutPlan::new(&playbook, &inventory, None, 0)
+    }
+
+    #[test]
+    fn templated_hosts_and_serial_are_rendered_before_batching() {
+        let inventory = "[mons]\nm1\nm2\n[web]\nw1\nw2\nw3\nw4\nw5\n";
+        let playbook = "- hosts: \"{{ group | default('mons') }}[0]\"\n  tasks: []\n\
+                        - hosts: web[1:]\n  serial: [\"{{ first }}\", \"{{ rest }}\"]\n  vars:\n    rest: 50%\n  tasks: []\n\
+                        - hosts: web[-1]\n  serial: \"{{ sizes }}\"\n  vars:\n    sizes: [1]\n  tasks: []\n";
+        let plan = rendered_plan_of(playbook, inventory, &[("first", serde_json::json!(1))]).unwrap();
+        assert_eq!(plan.plays[0].hosts, ["m1"]);
+        assert_eq!(plan.plays[1].batches, [vec!["w2"], vec!["w3", "w4"], vec!["w5"]]);
+        assert_eq!(plan.plays[2].batches, [["w5"]]);
+        let plan = rendered_plan_of(
+            playbook,
+            inventory,
+            &[
+                ("first", serde_json::json!(3)),
+                ("group", serde_json::json!("web")),
+            ],
+        )
+        .unwrap();
+        assert_eq!(plan.plays[0].hosts, ["w1"]);
+        assert_eq!(plan.plays[1].batches, [vec!["w2", "w3", "w4"], vec!["w5"]]);
+    }
+
+    #[test]
+    fn a_templated_play_keyword_that_renders_wrong_is_an_error_at_its_line() {
+        let playbook = "- hosts: all\n  gather_facts: \"{{ facts }}\"\n  max_fail_percentage: \"{{ mfp }}\"\n  tasks: []\n";
+        let err = rendered_plan_of(
+            playbook,
+            "h1\n",
+            &[
+                ("facts", serde_json::json!("maybe")),
+                ("mfp", serde_json::json!(120)),
+            ],
+        )
+        .unwrap_err();
+        let Error::Invalid(diags) = err else {
+            panic!("{err}")
+        };
+        let found: Vec<(usize, &str)> = diags
+            .iter()
+            .map(|d| (d.location.as_ref().unwrap().line, d.message.as_str()))
+            .collect();
+        assert_eq!(
+            found,
+            [
+                (2, "cannot work out the play's `gather_facts: {{ facts }}`: the value `maybe` could not be converted to a boolean"),
+                (3, "cannot work out the play's `max_fail_percentage: {{ mfp }}`: `120` is not a percentage from 0 to 100"),
+            ]
+        );
+    }
+
     #[test]
     fn shuffle_is_a_permutation_fixed_by_its_seed() {
         let inventory: String = std::iter::once("[web]\n".to_string())

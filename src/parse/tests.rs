@@ -684,3 +684,42 @@ fn module_defaults_fill_arguments_the_task_leaves_unset() {
     );
     assert_eq!(ds[1].hint.as_deref(), Some("did you mean `aws`?"));
 }
+
+#[test]
+fn core_actions_are_known_by_their_full_names() {
+    // ansible.builtin.X and ansible.legacy.X are the action X: a module zdd has, or a
+    // keyword-like action (never "unknown module").
+    let pb = ok(
+        "- hosts: all\n  tasks:\n    - ansible.legacy.shell: echo hi\n    - ansible.builtin.debug: msg=hi\n",
+    );
+    assert_eq!(pb.plays[0].tasks[0].module, "shell");
+    assert_eq!(pb.plays[0].tasks[1].module, "debug");
+    for action in ["import_tasks", "include_tasks", "import_role", "include_role"] {
+        for prefix in ["ansible.builtin.", "ansible.legacy."] {
+            let text = format!("- hosts: all\n  tasks:\n    - {prefix}{action}: x.yml\n");
+            match load(&text) {
+                // Read as the action itself: supported, or refused by its own name.
+                Err(ds) => {
+                    for d in ds {
+                        assert!(!d.message.contains("unknown"), "{prefix}{action}: {}", d.message);
+                        assert!(
+                            d.message.contains(action) || d.message.contains("x.yml"),
+                            "{}",
+                            d.message
+                        );
+                    }
+                }
+                // Not left to the validator as an unknown module.
+                Ok(pb) => {
+                    for task in crate::playbook::flatten(&pb.plays[0].tasks) {
+                        assert!(
+                            crate::modules::registry().get(&task.module).is_some(),
+                            "{prefix}{action} became an unknown module `{}`",
+                            task.module
+                        );
+                    }
+                }
+            }
+        }
+    }
+}

@@ -8,6 +8,7 @@
 use super::TemplateError;
 use minijinja::machinery::{ast, parse, parse_expr};
 use minijinja::Environment;
+use std::borrow::Cow;
 use std::collections::{BTreeSet, HashSet};
 
 pub fn template_reads(text: &str, env: &Environment<'static>) -> Result<BTreeSet<String>, TemplateError> {
@@ -54,7 +55,73 @@ fn compile_error(err: Option<minijinja::Error>) -> TemplateError {
     TemplateError::new(err.map_or_else(|| "syntax error".to_owned(), |err| TemplateError::describe(&err)))
 }
 
+/// A lookup chain (`x.y.z`) under `is defined` or `default`, by byte offsets: the chain
+/// and each of its prefixes (`x`, `x.y`).
+struct GuardedChain {
+    span: (usize, usize),
+    prefixes: Vec<(usize, usize)>,
+}
+
+/// Ansible reads `x.y is defined` as false and `x.y | default(1)` as 1 when `x` (or
+/// `x.y` in `x.y.z`) is undefined; minijinja stops at the lookup on the undefined value.
+/// The source rewritten so that each such chain reads `undef()` unless its prefixes are
+/// defined: `(x.y if x is defined else undef()) is defined`. Anything that does not
+/// parse is returned as it is (compiling it reports the error).
+pub fn guard_lookup_chains(text: &str, expression: bool) -> Cow<'_, str> {
+    let env = super::environment();
+    let chains = if expression {
+        match parse_expr(text) {
+            Ok(tree) => {
+                let mut reads = Reads::new(env);
+                reads.expr(&tree);
+                reads.chains
+            }
+            Err(_) => return Cow::Borrowed(text),
+        }
+    } else {
+        match parse(text, "<template>", env.syntax().clone()) {
+            Ok(tree) => {
+                let mut reads = Reads::new(env);
+                reads.stmt(&tree);
+                reads.chains
+            }
+            Err(_) => return Cow::Borrowed(text),
+        }
+    };
+    if chains.is_empty() {
+        return Cow::Borrowed(text);
+    }
+    // Outermost chains only, from the end so that earlier offsets stay valid.
+    let mut outer: Vec<&GuardedChain> = Vec::new();
+    for chain in &chains {
+        let inside = chains
+            .iter()
+            .any(|c| c.span != chain.span && c.span.0 <= chain.span.0 && chain.span.1 <= c.span.1);
+        if !inside && !outer.iter().any(|o| o.span == chain.span) {
+            outer.push(chain);
+        }
+    }
+    outer.sort_by_key(|c| std::cmp::Reverse(c.span.0));
+    let mut out = text.to_owned();
+    for chain in outer {
+        let Some(whole) = text.get(chain.span.0..chain.span.1) else {
+            return Cow::Borrowed(text);
+        };
+        let mut tests = Vec::new();
+        for (start, end) in &chain.prefixes {
+            match text.get(*start..*end) {
+                Some(prefix) => tests.push(format!("{prefix} is defined")),
+                None => return Cow::Borrowed(text),
+            }
+        }
+        let guarded = format!("({whole} if {} else undef())", tests.join(" and "));
+        out.replace_range(chain.span.0..chain.span.1, &guarded);
+    }
+    Cow::Owned(out)
+}
+
 struct Reads<'a> {
+    chains: Vec<GuardedChain>,
     out: BTreeSet<String>,
     /// Names known at this point: assigned by the template or guarded. Innermost last.
     known: Vec<HashSet<&'a str>>,
@@ -67,9 +134,15 @@ fn is_default_filter(name: &str) -> bool {
     name == "default" || name == "d"
 }
 
+/// The variable at the root of `x`, `x.y`, `x['y'].z`: what `is defined` and `default`
+/// protect (Ansible's `x.y is defined` is false, not an error, when `x` is undefined).
 fn bare_var<'a>(expr: &ast::Expr<'a>) -> Option<&'a str> {
     match expr {
         ast::Expr::Var(var) => Some(var.id),
+        ast::Expr::GetAttr(attr) => bare_var(&attr.expr),
+        ast::Expr::GetItem(item) if matches!(item.subscript_expr, ast::Expr::Const(_)) => {
+            bare_var(&item.expr)
+        }
         _ => None,
     }
 }
@@ -121,6 +194,7 @@ impl<'a> Reads<'a> {
         globals.extend(["omit", "vars", "self"].map(String::from));
         globals.extend(super::globals::GLOBALS.iter().map(|g| (*g).to_owned()));
         Reads {
+            chains: Vec::new(),
             out: BTreeSet::new(),
             known: vec![HashSet::new()],
             globals,
@@ -146,6 +220,33 @@ impl<'a> Reads<'a> {
         self.branches += 1;
         self.with_known(names, visit);
         self.branches -= 1;
+    }
+
+    /// Note a guarded lookup chain (`x.y`, not a bare `x`) for `guard_lookup_chains`.
+    fn chain(&mut self, expr: &ast::Expr<'a>) {
+        let mut prefixes = Vec::new();
+        let mut at = expr;
+        loop {
+            at = match at {
+                ast::Expr::GetAttr(attr) => &attr.expr,
+                ast::Expr::GetItem(item) => &item.expr,
+                _ => break,
+            };
+            let span = at.span();
+            prefixes.push((span.start_offset as usize, span.end_offset as usize));
+        }
+        if prefixes.is_empty() {
+            return;
+        }
+        prefixes.reverse();
+        // A nested lookup's own span may begin at its `.`: every part starts at the root.
+        let start = prefixes.iter().map(|p| p.0).min().unwrap_or(0);
+        let prefixes = prefixes.into_iter().map(|(_, end)| (start, end)).collect();
+        let span = expr.span();
+        self.chains.push(GuardedChain {
+            span: (start.min(span.start_offset as usize), span.end_offset as usize),
+            prefixes,
+        });
     }
 
     fn assign(&mut self, target: &ast::Expr<'a>) {
@@ -179,14 +280,18 @@ impl<'a> Reads<'a> {
             ast::Expr::Const(_) => {}
             ast::Expr::Test(test) => {
                 let guard = matches!(test.name, "defined" | "undefined") && bare_var(&test.expr).is_some();
-                if !guard {
+                if guard {
+                    self.chain(&test.expr);
+                } else {
                     self.expr(&test.expr);
                 }
                 self.args(&test.args);
             }
             ast::Expr::Filter(filter) => {
                 if let Some(input) = &filter.expr {
-                    if !(is_default_filter(filter.name) && bare_var(input).is_some()) {
+                    if is_default_filter(filter.name) && bare_var(input).is_some() {
+                        self.chain(input);
+                    } else {
                         self.expr(input);
                     }
                 }

@@ -1,9 +1,10 @@
 //! The functions Ansible's templates may call without defining them, besides minijinja's
-//! own (`range`, `dict`, `namespace`) and the lookups in `filters.rs`: `now()`, `q`,
-//! `undef()`. `GLOBALS` lists every name, for the validator.
+//! own (`range`, `dict`, `namespace`) and the lookups in `filters.rs`: `now()`, `undef()`,
+//! and Jinja2's `cycler`, `joiner`, `lipsum`. `GLOBALS` lists every name, for the validator.
 
 use minijinja::value::{Enumerator, Kwargs, Object, ObjectRepr, Value};
 use minijinja::{Environment, Error, State};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::SystemTime;
 
@@ -28,6 +29,130 @@ pub const GLOBALS: &[&str] = &[
 pub(super) fn register(env: &mut Environment<'static>) {
     env.add_function("now", now);
     env.add_function("undef", |_hint: Option<String>| Value::UNDEFINED);
+    env.add_function("cycler", |items: minijinja::value::Rest<Value>| {
+        Value::from_object(Cycler {
+            items: items.0,
+            position: AtomicUsize::new(0),
+        })
+    });
+    env.add_function("joiner", |sep: Option<String>| {
+        Value::from_object(Joiner {
+            sep: sep.unwrap_or_else(|| ", ".into()),
+            used: AtomicBool::new(false),
+        })
+    });
+    env.add_function("lipsum", lipsum);
+}
+
+/// Jinja2's `cycler(a, b, c)`: `next()` gives each item in turn, `current` the one `next()`
+/// gives next, `reset()` starts over.
+#[derive(Debug)]
+struct Cycler {
+    items: Vec<Value>,
+    position: AtomicUsize,
+}
+
+impl Object for Cycler {
+    fn get_value(self: &Arc<Self>, key: &Value) -> Option<Value> {
+        match key.as_str()? {
+            "current" => self.items.get(self.position.load(Ordering::Relaxed)).cloned(),
+            "items" => Some(Value::from(self.items.clone())),
+            _ => None,
+        }
+    }
+
+    fn call_method(
+        self: &Arc<Self>,
+        _state: &mut State,
+        method: &str,
+        _args: &[Value],
+    ) -> Result<Value, Error> {
+        let len = self.items.len().max(1);
+        match method {
+            "next" => {
+                let at = self.position.fetch_add(1, Ordering::Relaxed) % len;
+                self.position.store((at + 1) % len, Ordering::Relaxed);
+                Ok(self.items.get(at).cloned().unwrap_or_default())
+            }
+            "reset" => {
+                self.position.store(0, Ordering::Relaxed);
+                Ok(Value::from(()))
+            }
+            _ => Err(Error::new(
+                minijinja::ErrorKind::UnknownMethod,
+                format!("a cycler has no method `{method}`"),
+            )),
+        }
+    }
+}
+
+/// Jinja2's `joiner(sep)`: called, it gives "" the first time and `sep` after.
+#[derive(Debug)]
+struct Joiner {
+    sep: String,
+    used: AtomicBool,
+}
+
+impl Object for Joiner {
+    fn call(self: &Arc<Self>, _state: &mut State, _args: &[Value]) -> Result<Value, Error> {
+        Ok(Value::from(if self.used.swap(true, Ordering::Relaxed) {
+            self.sep.as_str()
+        } else {
+            ""
+        }))
+    }
+}
+
+/// Jinja2's `lipsum(n=5, html=True, min=20, max=100)`: `n` paragraphs of lorem ipsum. The
+/// words are not random here (nothing should depend on them).
+fn lipsum(n: Option<usize>, kwargs: Kwargs) -> Result<Value, Error> {
+    let n = match n {
+        Some(n) => Some(n),
+        None => kwargs.get("n")?,
+    };
+    let html: Option<bool> = kwargs.get("html")?;
+    let min: Option<usize> = kwargs.get("min")?;
+    let max: Option<usize> = kwargs.get("max")?;
+    kwargs.assert_all_used()?;
+    const WORDS: &[&str] = &[
+        "lorem",
+        "ipsum",
+        "dolor",
+        "sit",
+        "amet",
+        "consectetur",
+        "adipiscing",
+        "elit",
+        "sed",
+        "do",
+        "eiusmod",
+        "tempor",
+        "incididunt",
+        "ut",
+        "labore",
+        "et",
+        "dolore",
+        "magna",
+        "aliqua",
+    ];
+    let (min, max) = (min.unwrap_or(20), max.unwrap_or(100).max(1));
+    let words = min.clamp(1, max);
+    let paragraphs: Vec<String> = (0..n.unwrap_or(5))
+        .map(|p| {
+            let text: Vec<&str> = (0..words).map(|i| WORDS[(i + p) % WORDS.len()]).collect();
+            let sentence = text.join(" ");
+            format!("{}{}.", sentence[..1].to_uppercase(), &sentence[1..])
+        })
+        .collect();
+    Ok(Value::from(if html.unwrap_or(true) {
+        paragraphs
+            .iter()
+            .map(|p| format!("<p>{p}</p>"))
+            .collect::<Vec<_>>()
+            .join("\n")
+    } else {
+        paragraphs.join("\n\n")
+    }))
 }
 
 /// `now(utc=False, fmt=None)`: the time as a date object (`year`, `month`, ...,

@@ -80,7 +80,7 @@ struct Engine {
 
 /// The one minijinja environment: filters, tests and syntax never change, so it is built
 /// once and lives for the whole process (compiled sources borrow it).
-fn environment() -> &'static Environment<'static> {
+pub(crate) fn environment() -> &'static Environment<'static> {
     static ENV: OnceLock<Environment<'static>> = OnceLock::new();
     ENV.get_or_init(|| {
         let mut env = Environment::new();
@@ -124,7 +124,9 @@ impl Engine {
         } else {
             leak(name)
         };
-        let template = environment().template_from_named_str(name, leak(&source::normalize(source)))?;
+        let normalized = source::normalize(source);
+        let guarded = analysis::guard_lookup_chains(&normalized, false);
+        let template = environment().template_from_named_str(name, leak(&guarded))?;
         self.compilations.fetch_add(1, Ordering::Relaxed);
         let mut cache = self.templates.write().expect("template cache");
         Ok(cache.entry(key).or_insert(template).clone())
@@ -135,8 +137,10 @@ impl Engine {
         if let Some(expr) = self.expressions.read().expect("expression cache").get(source) {
             return expr.clone();
         }
+        let normalized = source::normalize_expression(source);
+        let guarded = analysis::guard_lookup_chains(&normalized, true);
         let expr = environment()
-            .compile_expression(leak(&source::normalize_expression(source)))
+            .compile_expression(leak(&guarded))
             .ok()
             .map(Arc::new);
         self.compilations.fetch_add(1, Ordering::Relaxed);

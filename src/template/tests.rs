@@ -574,7 +574,12 @@ fn variables_read_by_templates() {
     assert_eq!(reads("{{ x if x is defined else 'n' }}"), Vec::<String>::new());
     // A guard covers only what it protects.
     assert_eq!(reads("{% if x is defined %}{% endif %}{{ x }}"), ["x"]);
-    assert_eq!(reads("{{ x.attr is defined }}"), ["x"]);
+    // `x.attr is defined` is false, not an error, when `x` is undefined; so is a default.
+    assert_eq!(
+        reads("{{ x.attr is defined }} {{ y['k'].z | default(1) }}"),
+        Vec::<String>::new()
+    );
+    assert_eq!(reads("{{ x[k] is defined }}"), ["k", "x"]);
     assert_eq!(
         reads("{% macro m(a) %}{{ a }}{{ b }}{% endmacro %}{{ m(1) }}"),
         ["b"]
@@ -672,4 +677,48 @@ fn a_non_breaking_space_inside_braces_renders_as_a_space() {
         "a\u{a0}b"
     );
     assert_eq!(eval("x\u{a0}+\u{a0}1", json!({"x": 1})), json!(2));
+}
+
+#[test]
+fn jinja_globals_cycler_joiner_lipsum() {
+    assert_eq!(
+        render(
+            "{% set c = cycler('a', 'b') %}{{ c.next() }}{{ c.next() }}{{ c.next() }}{{ c.current }}",
+            json!({})
+        ),
+        "abab"
+    );
+    assert_eq!(
+        render(
+            "{% set j = joiner('|') %}{% for x in [1, 2, 3] %}{{ j() }}{{ x }}{% endfor %}",
+            json!({})
+        ),
+        "1|2|3"
+    );
+    assert!(render("{{ lipsum(2, html=false) }}", json!({})).starts_with("Lorem ipsum"));
+}
+
+#[test]
+fn a_lookup_on_an_undefined_variable_under_a_guard_is_undefined_as_in_ansible() {
+    let vars = json!({"d": {"a": 1}});
+    assert_eq!(
+        render(
+            "{{ x.y is defined }} {{ x['y'] is defined }} {{ x.y | default(5) }} {{ x.y.z | default(6) }}",
+            vars.clone()
+        ),
+        "False False 5 6"
+    );
+    assert_eq!(
+        render(
+            "{{ d.a is defined }} {{ d.b.c | default(7) }} {{ d.a | default(0) }}",
+            vars.clone()
+        ),
+        "True 7 1"
+    );
+    assert_eq!(
+        eval("x.y is undefined and d.a is defined", vars.clone()),
+        json!(true)
+    );
+    // Outside a guard it is still an error.
+    assert!(Templater::new().render_str("{{ x.y }}", &ctx(vars)).is_err());
 }

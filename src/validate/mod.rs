@@ -114,9 +114,21 @@ pub struct PlayInventory {
 pub trait ReadsVariables {
     fn template(&self, text: &str) -> Result<BTreeSet<String>, TemplateError>;
     fn expression(&self, expr: &str) -> Result<BTreeSet<String>, TemplateError>;
+
+    /// Render a value whose template reads nothing but `vars` (`-e` values, which nothing
+    /// overrides): `None` when this reader cannot render.
+    fn render_with(&self, _value: &Value, _vars: &VarMap) -> Option<Result<Value, TemplateError>> {
+        None
+    }
 }
 
 impl ReadsVariables for Templater {
+    fn render_with(&self, value: &Value, vars: &VarMap) -> Option<Result<Value, TemplateError>> {
+        let mut ctx = crate::vars::Context::new();
+        ctx.push(std::sync::Arc::new(vars.clone()));
+        Some(self.render_value(value, &ctx))
+    }
+
     fn template(&self, text: &str) -> Result<BTreeSet<String>, TemplateError> {
         self.variables_read(text)
     }
@@ -178,6 +190,7 @@ pub fn check(
     let mut v = Validator {
         reader,
         playbook_dir: &playbook.dir,
+        extra_vars,
         diags: Vec::new(),
     };
     let mut earlier_registered: BTreeSet<String> = BTreeSet::new();
@@ -229,6 +242,7 @@ fn registered_names(play: &Play) -> BTreeSet<String> {
 struct Validator<'a> {
     reader: &'a dyn ReadsVariables,
     playbook_dir: &'a Path,
+    extra_vars: &'a VarMap,
     diags: Vec<Diagnostic>,
 }
 
@@ -265,6 +279,7 @@ impl Validator<'_> {
         for task in tasks {
             let start = self.diags.len();
             self.module(task);
+            self.decided_keywords(task);
             self.notify(task, &topics);
             self.variables(task, scope, has_hosts);
             // In the order they were written (template files after the playbook).
@@ -301,6 +316,37 @@ impl Validator<'_> {
                 .unwrap_or(&task.module_loc)
                 .clone();
             self.error(format!("`{}`: {}", task.module, e.message), &loc, e.hint);
+        }
+    }
+
+    /// A templated keyword that reads nothing a host could change (constants, `-e`
+    /// values) is decided now: a value that is no boolean is refused before any host.
+    fn decided_keywords(&mut self, task: &Task) {
+        for t in &task.templated {
+            let mut reads = BTreeSet::new();
+            let mut unreadable = false;
+            strings(&t.value, &mut |s| match self.reader.template(s) {
+                Ok(names) => reads.extend(names),
+                Err(_) => unreadable = true,
+            });
+            if unreadable || reads.iter().any(|n| !self.extra_vars.contains_key(n)) {
+                continue;
+            }
+            let Some(rendered) = self.reader.render_with(&t.value, self.extra_vars) else {
+                continue;
+            };
+            let why = match rendered {
+                Ok(value) => match crate::keyword_values::to_bool(&value) {
+                    Ok(_) => continue,
+                    Err(why) => why,
+                },
+                Err(e) => e.message,
+            };
+            self.error(
+                format!("`{}` of task `{}`: {why}", t.key, task.display_name()),
+                &t.loc,
+                Some(format!("`{}` must render to true or false", t.key)),
+            );
         }
     }
 

@@ -378,4 +378,18 @@ mod sound {
         let found = real_problems(&[("site.yml", &pb), ("templates/t.j2", "hi\n")], &VarMap::new());
         assert_eq!(found, Vec::<String>::new());
     }
+
+    #[test]
+    fn a_templated_keyword_no_host_can_change_is_decided_before_any_host() {
+        let pb = play("    - debug: msg=hi\n      no_log: \"{{ 'maybe' }}\"\n    - debug: msg=hi\n      become: \"{{ admin }}\"\n    - debug: msg=hi\n      check_mode: \"{{ dry }}\"\n");
+        let extra = VarMap::from([("admin".into(), json!("perhaps")), ("dry".into(), json!("yes"))]);
+        let found = real_problems(&[("site.yml", &pb)], &extra);
+        assert_eq!(
+            found,
+            [
+                "`no_log` of task `debug`: the value `maybe` could not be converted to a boolean",
+                "`become` of task `debug`: the value `perhaps` could not be converted to a boolean",
+            ]
+        );
+    }
 }
