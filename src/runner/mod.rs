@@ -128,6 +128,8 @@ enum Flow {
 struct HostState {
     /// Gathered facts, `set_fact`s and registered results; they outlive the play.
     facts: Arc<VarMap>,
+    /// Variables from `include_vars`: above task vars, below facts and `set_fact`.
+    included_vars: Arc<VarMap>,
     stats: HostStats,
     failed: bool,
     unreachable: bool,
