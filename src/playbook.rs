@@ -49,6 +49,9 @@ pub struct Play {
     /// The roles of `roles:` and of `import_role`s, in order: their defaults and `vars/`
     /// are seen by every task of the play, as in Ansible.
     pub roles: Vec<Arc<RoleRef>>,
+    /// The `when` of the `import_playbook` that brought this play in: its tasks carry it
+    /// already; fact gathering is skipped by it too.
+    pub when: Vec<String>,
 }
 
 impl Play {
@@ -305,6 +308,16 @@ impl Task {
         match self.role() {
             Some(role) => format!("{} : {own}", role.name),
             None => own.to_owned(),
+        }
+    }
+
+    /// The directory of the playbook this task was written for (an imported playbook's
+    /// own), where relative `src` files are looked for; `fallback` when unknown.
+    pub fn playbook_dir<'a>(&'a self, fallback: &'a Path) -> &'a Path {
+        if self.origin.playbook_dir.as_os_str().is_empty() {
+            fallback
+        } else {
+            &self.origin.playbook_dir
         }
     }
 

@@ -6,6 +6,7 @@
 
 mod imports;
 pub mod kv;
+mod playbooks;
 mod roles;
 mod task;
 
@@ -212,7 +213,7 @@ impl<'s> Parser<'s> {
         Recorded(self.diags.last_mut().expect("just pushed"))
     }
 
-    fn playbook(&mut self, dir: &Path) -> Vec<Play> {
+    pub(super) fn playbook(&mut self, dir: &Path) -> Vec<Play> {
         let root = match self.src.parse(TopLevel::Sequence) {
             Ok(n) => n,
             Err(d) => {
@@ -226,6 +227,7 @@ impl<'s> Parser<'s> {
         let mut plays = Vec::new();
         for item in items.iter() {
             match item {
+                Node::Mapping(m) if self.is_playbook_import(m) => plays.extend(self.import_playbook(m)),
                 Node::Mapping(m) => plays.extend(self.play(m, dir)),
                 other => {
                     let loc = self.loc(other);
@@ -263,6 +265,7 @@ impl<'s> Parser<'s> {
             order: None,
             tags: Vec::new(),
             roles: Vec::new(),
+            when: Vec::new(),
         };
         let mut has_hosts = false;
         let mut file_vars = VarMap::new();

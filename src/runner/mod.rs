@@ -532,7 +532,7 @@ fn gather_facts_task(play: &Play) -> Task {
         run_once: false,
         loop_: None,
         loop_control: Default::default(),
-        when: Vec::new(),
+        when: play.when.clone(),
         register: None,
         until: None,
         retries: None,
