@@ -269,10 +269,20 @@ pub struct RoleRef {
     /// `ansible_parent_role_names`: for a role imported by another role's task, that
     /// role first, then its own parents.
     pub parents: Vec<String>,
-    /// This role was named earlier in the play with the same parameters, `when`, `tags`
-    /// and `vars`, and its meta does not allow duplicates: its tasks are listed (as
-    /// `--list-tasks` shows them) but not run again.
-    pub repeat: bool,
+    /// Which naming of the role this is, to run it once per host as Ansible does.
+    pub instance: RoleInstance,
+}
+
+/// A role named twice in a play with the same parameters, `when`, `tags` and `vars` is
+/// the same role: unless its meta allows duplicates, its tasks are skipped (silently) for
+/// a host where an earlier naming of it already ran a task that was not skipped.
+#[derive(Debug, Clone, Default)]
+pub struct RoleInstance {
+    /// What makes two namings the same role (unique across plays).
+    pub key: Arc<str>,
+    /// 0 for the first naming in the play, then 1, 2...
+    pub nth: usize,
+    pub allow_duplicates: bool,
 }
 
 /// `block` / `rescue` / `always`.

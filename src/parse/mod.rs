@@ -273,6 +273,7 @@ impl<'s> Parser<'s> {
         // Roles are loaded before the play's task lists, as Ansible does: a role named
         // again by an `import_role` is then the repeat.
         self.roles = Default::default();
+        self.roles.borrow_mut().play = Some(loc.clone());
         let (role_tasks, role_handlers) = match map.get_node("roles") {
             Some(node) => self.play_roles(node),
             None => (Vec::new(), Vec::new()),

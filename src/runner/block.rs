@@ -55,11 +55,6 @@ impl Runner {
                 if active.is_empty() {
                     return None;
                 }
-                // A role named again with the same parameters already ran (Ansible skips
-                // it silently for the hosts where it did).
-                if task.role().is_some_and(|r| r.repeat) {
-                    continue;
-                }
                 if self.stop.level() >= StopSignal::STOP_NOW {
                     return Some(Flow::Interrupted);
                 }
@@ -86,9 +81,15 @@ impl Runner {
                     }
                     continue;
                 }
+                // A role named again runs only where its earlier naming ran nothing.
+                let fresh = self.role_not_done(task, active);
+                if fresh.is_empty() {
+                    continue;
+                }
                 let outcomes = self
-                    .run_task(env, task, active, &state.batch, section, false)
+                    .run_task(env, task, &fresh, &state.batch, section, false)
                     .await;
+                self.role_ran(task, &outcomes);
                 if nested {
                     state.record_in_block(active, &env.handlers_of(task), &outcomes);
                     // `any_errors_fatal`: one failure ends the block for every host.
