@@ -6,6 +6,7 @@
 
 mod imports;
 pub mod kv;
+mod playbooks;
 mod roles;
 mod task;
 
@@ -213,7 +214,7 @@ impl<'s> Parser<'s> {
         Recorded(self.diags.last_mut().expect("just pushed"))
     }
 
-    fn playbook(&mut self, dir: &Path) -> Vec<Play> {
+    pub(super) fn playbook(&mut self, dir: &Path) -> Vec<Play> {
         let root = match self.src.parse(TopLevel::Sequence) {
             Ok(n) => n,
             Err(d) => {
@@ -227,6 +228,7 @@ impl<'s> Parser<'s> {
         let mut plays = Vec::new();
         for item in items.iter() {
             match item {
+                Node::Mapping(m) if self.is_playbook_import(m) => plays.extend(self.import_playbook(m)),
                 Node::Mapping(m) => plays.extend(self.play(m, dir)),
                 other => {
                     let loc = self.loc(other);
@@ -264,6 +266,7 @@ impl<'s> Parser<'s> {
             order: None,
             tags: Vec::new(),
             roles: Vec::new(),
+            when: Vec::new(),
         };
         let mut has_hosts = false;
         let mut file_vars = VarMap::new();
@@ -271,6 +274,7 @@ impl<'s> Parser<'s> {
         // Roles are loaded before the play's task lists, as Ansible does: a role named
         // again by an `import_role` is then the repeat.
         self.roles = Default::default();
+        self.roles.borrow_mut().play = Some(loc.clone());
         let (role_tasks, role_handlers) = match map.get_node("roles") {
             Some(node) => self.play_roles(node),
             None => (Vec::new(), Vec::new()),

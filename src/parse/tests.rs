@@ -248,11 +248,7 @@ fn unsupported_keywords_say_so_with_location() {
             ("strategy `free` is not supported by zdd yet".to_string(), (3, 13)),
             ("`include_role` is not supported by zdd yet".to_string(), (7, 7)),
             ("`with_together` is not supported by zdd yet".to_string(), (9, 7)),
-            (
-                "`import_playbook` is not supported by zdd yet".to_string(),
-                (10, 3)
-            ),
-            ("this play has no `hosts`".to_string(), (10, 3)),
+            ("playbook `other.yml` not found".to_string(), (10, 20)),
         ]
     );
     assert_eq!(ds[3].hint.as_deref(), Some("use `loop:` with a list"));

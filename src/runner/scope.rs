@@ -124,6 +124,14 @@ impl Runner {
         if let Some(role) = role {
             ctx.push(Arc::new(role_magic(role)));
         }
+        // A play of an imported playbook has that playbook's directory.
+        let dir = task.playbook_dir(&self.playbook.dir);
+        if dir != self.playbook.dir {
+            ctx.push(Arc::new(VarMap::from_iter([(
+                "playbook_dir".into(),
+                json!(dir.display().to_string()),
+            )])));
+        }
         ctx.push(Arc::new(VarMap::from_iter([
             ("inventory_hostname".into(), json!(host)),
             (

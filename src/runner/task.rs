@@ -322,7 +322,7 @@ impl Runner {
                 run_as,
                 templater: &self.templater,
                 vars: ctx,
-                playbook_dir: &self.playbook.dir,
+                playbook_dir: task.playbook_dir(&self.playbook.dir),
                 role_path: task.role().map(|r| r.path.as_path()),
                 task_dir: task.loc.file.parent(),
                 check_mode: task.check_mode.unwrap_or(self.opts.check_mode),

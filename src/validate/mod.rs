@@ -293,7 +293,7 @@ impl Validator<'_> {
             return;
         };
         let ctx = StaticCtx {
-            playbook_dir: self.playbook_dir,
+            playbook_dir: task.playbook_dir(self.playbook_dir),
             role_path: task.role().map(|r| r.path.as_path()),
         };
         if let Err(e) = module.check_args(&task.args, &ctx) {
