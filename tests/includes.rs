@@ -92,3 +92,21 @@ fn an_include_that_cannot_be_known_may_define_anything() {
         assert!(out.starts_with("exit: 0"), "{include}: {out}");
     }
 }
+
+#[test]
+fn nested_included_tasks_see_the_vars_every_include_passes() {
+    let out = check(&[
+        (
+            "site.yml",
+            "- hosts: web\n  tasks:\n    - include_tasks: outer.yml\n      vars: {level: 1}\n      loop: [a]\n",
+        ),
+        ("outer.yml", "- include_tasks: inner.yml\n  vars: {depth: 2}\n"),
+        ("inner.yml", "- debug: msg=\"{{ level }} {{ depth }} {{ item }}\"\n- debug: msg=\"{{ nowhere }}\"\n"),
+    ]);
+    assert!(out.contains("undefined variable `nowhere`"), "{out}");
+    assert!(
+        !out.contains("`level`") && !out.contains("`depth`") && !out.contains("`item`"),
+        "{out}"
+    );
+    assert!(out.contains("included from outer.yml:1:3"), "{out}");
+}

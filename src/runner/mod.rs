@@ -568,32 +568,6 @@ fn gather_facts_task(play: &Play) -> Task {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn exit_code_prefers_interrupt_then_unreachable_then_failed() {
-        let mut s = RunSummary::default();
-        assert_eq!(s.exit_code(), 0);
-        s.failed_hosts.push("web1".into());
-        assert_eq!(s.exit_code(), 2);
-        s.unreachable_hosts.push("web2".into());
-        assert_eq!(s.exit_code(), 4);
-        s.interrupted = true;
-        assert_eq!(s.exit_code(), 130);
-    }
-
-    #[test]
-    fn stop_signal_escalates() {
-        let stop = StopSignal::default();
-        assert_eq!(stop.level(), 0);
-        assert_eq!(stop.escalate(), StopSignal::FINISH_BATCH);
-        assert_eq!(stop.escalate(), StopSignal::STOP_NOW);
-        assert_eq!(stop.level(), 2);
-    }
-}
-
 impl Runner {
     /// The hosts of `active` that run `task`: all of them, except for a role named again
     /// without `allow_duplicates`, where an earlier naming already ran a task.
@@ -628,5 +602,31 @@ impl Runner {
                 .or_insert(role.instance.nth);
             *first = (*first).min(role.instance.nth);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn exit_code_prefers_interrupt_then_unreachable_then_failed() {
+        let mut s = RunSummary::default();
+        assert_eq!(s.exit_code(), 0);
+        s.failed_hosts.push("web1".into());
+        assert_eq!(s.exit_code(), 2);
+        s.unreachable_hosts.push("web2".into());
+        assert_eq!(s.exit_code(), 4);
+        s.interrupted = true;
+        assert_eq!(s.exit_code(), 130);
+    }
+
+    #[test]
+    fn stop_signal_escalates() {
+        let stop = StopSignal::default();
+        assert_eq!(stop.level(), 0);
+        assert_eq!(stop.escalate(), StopSignal::FINISH_BATCH);
+        assert_eq!(stop.escalate(), StopSignal::STOP_NOW);
+        assert_eq!(stop.level(), 2);
     }
 }

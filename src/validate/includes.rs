@@ -120,9 +120,9 @@ impl Scanner<'_> {
                 return;
             }
         };
-        // What the tasks see besides their own: the include's vars and loop variable
-        // (their templates are the include's, checked there).
-        let mut passed: VarMap = include.vars.keys().map(|k| (k.clone(), Value::Null)).collect();
+        // What the tasks see besides their own: the include's vars (with what an outer
+        // include passed it) and loop variable; their templates are checked on the include.
+        let mut passed: VarMap = task.vars.keys().map(|k| (k.clone(), Value::Null)).collect();
         if task.loop_.is_some() {
             passed.insert(task.loop_control.loop_var.clone(), Value::Null);
             if let Some(i) = &task.loop_control.index_var {
