@@ -60,6 +60,9 @@ pub struct Play {
     pub free_strategy: bool,
     /// `vars_prompt`: asked before the play, unless `-e` gives the value.
     pub prompts: Vec<VarPrompt>,
+    /// The `when` of the `import_playbook` that brought this play in: its tasks carry it
+    /// already; fact gathering is skipped by it too.
+    pub when: Vec<String>,
 }
 
 /// One `vars_prompt` entry.
@@ -353,10 +356,20 @@ pub struct RoleRef {
     /// `ansible_parent_role_names`: for a role imported by another role's task, that
     /// role first, then its own parents.
     pub parents: Vec<String>,
-    /// This role was named earlier in the play with the same parameters, `when`, `tags`
-    /// and `vars`, and its meta does not allow duplicates: its tasks are listed (as
-    /// `--list-tasks` shows them) but not run again.
-    pub repeat: bool,
+    /// Which naming of the role this is, to run it once per host as Ansible does.
+    pub instance: RoleInstance,
+}
+
+/// A role named twice in a play with the same parameters, `when`, `tags` and `vars` is
+/// the same role: unless its meta allows duplicates, its tasks are skipped (silently) for
+/// a host where an earlier naming of it already ran a task that was not skipped.
+#[derive(Debug, Clone, Default)]
+pub struct RoleInstance {
+    /// What makes two namings the same role (unique across plays).
+    pub key: Arc<str>,
+    /// 0 for the first naming in the play, then 1, 2...
+    pub nth: usize,
+    pub allow_duplicates: bool,
 }
 
 /// A keyword whose value is a template, decided when it is known: a play's before any
@@ -409,6 +422,16 @@ impl Task {
         match self.role() {
             Some(role) => format!("{} : {own}", role.name),
             None => own.to_owned(),
+        }
+    }
+
+    /// The directory of the playbook this task was written for (an imported playbook's
+    /// own), where relative `src` files are looked for; `fallback` when unknown.
+    pub fn playbook_dir<'a>(&'a self, fallback: &'a Path) -> &'a Path {
+        if self.origin.playbook_dir.as_os_str().is_empty() {
+            fallback
+        } else {
+            &self.origin.playbook_dir
         }
     }
 

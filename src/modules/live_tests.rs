@@ -54,6 +54,7 @@ impl Env {
             vars: &self.vars,
             playbook_dir: self.dir.path(),
             role_path: None,
+            task_dir: None,
             check_mode,
             diff: true,
         };

@@ -30,6 +30,7 @@ mod file;
 mod group_by;
 mod haproxy;
 pub mod include_tasks;
+pub mod include_vars;
 pub mod meta;
 mod package;
 mod pause;
@@ -55,6 +56,8 @@ pub struct ModuleCtx<'a> {
     pub playbook_dir: &'a Path,
     /// The task's role: its `templates/` and `files/` are looked in first.
     pub role_path: Option<&'a Path>,
+    /// The directory of the file the task was written in (`include_vars` looks there).
+    pub task_dir: Option<&'a Path>,
     pub check_mode: bool,
     pub diff: bool,
 }
@@ -267,6 +270,12 @@ pub trait TypedModule: Send + Sync + 'static {
         Vec::new()
     }
 
+    /// Its facts are `include_vars` variables: above task vars and below `set_fact` and
+    /// registered results, in Ansible's order of precedence.
+    fn includes_vars(&self) -> bool {
+        false
+    }
+
     /// Local template files the task renders, for the validator to read.
     fn template_files(&self, _args: &Self::Args) -> Vec<String> {
         Vec::new()
@@ -294,6 +303,7 @@ pub trait Module: Send + Sync {
     fn free_form(&self) -> bool;
     fn controller_only(&self) -> bool;
     fn host_loop(&self) -> HostLoop;
+    fn includes_vars(&self) -> bool;
     fn directs_the_runner(&self) -> bool;
     fn shows_result(&self) -> bool;
     fn tolerates_undefined(&self) -> &'static [&'static str];
@@ -336,6 +346,10 @@ impl<M: TypedModule> Module for M {
 
     fn directs_the_runner(&self) -> bool {
         TypedModule::directs_the_runner(self)
+    }
+
+    fn includes_vars(&self) -> bool {
+        TypedModule::includes_vars(self)
     }
 
     fn shows_result(&self) -> bool {
@@ -457,6 +471,7 @@ pub fn registry() -> &'static Registry {
             Box::new(group_by::GroupBy),
             Box::new(stat::Stat),
             Box::new(include_tasks::IncludeTasks),
+            Box::new(include_vars::IncludeVars),
         ],
     })
 }

@@ -216,6 +216,7 @@ mod tests {
             vars: &Context::new(),
             playbook_dir: std::path::Path::new("/"),
             role_path: None,
+            task_dir: None,
             check_mode: false,
             diff: false,
         };

@@ -7,6 +7,7 @@
 mod imports;
 mod keywords;
 pub mod kv;
+mod playbooks;
 mod roles;
 mod task;
 
@@ -215,7 +216,7 @@ impl<'s> Parser<'s> {
         Recorded(self.diags.last_mut().expect("just pushed"))
     }
 
-    fn playbook(&mut self, dir: &Path) -> Vec<Play> {
+    pub(super) fn playbook(&mut self, dir: &Path) -> Vec<Play> {
         let root = match self.src.parse(TopLevel::Sequence) {
             Ok(n) => n,
             Err(d) => {
@@ -229,6 +230,7 @@ impl<'s> Parser<'s> {
         let mut plays = Vec::new();
         for item in items.iter() {
             match item {
+                Node::Mapping(m) if self.is_playbook_import(m) => plays.extend(self.import_playbook(m)),
                 Node::Mapping(m) => plays.extend(self.play(m, dir)),
                 other => {
                     let loc = self.loc(other);
@@ -270,6 +272,7 @@ impl<'s> Parser<'s> {
             run: Default::default(),
             free_strategy: false,
             prompts: Vec::new(),
+            when: Vec::new(),
         };
         // The play's task keywords, which its tasks and handlers inherit.
         let mut inherited = task::empty_task(loc.clone(), "play".into(), loc.clone());
@@ -279,6 +282,7 @@ impl<'s> Parser<'s> {
         // Roles are loaded before the play's task lists, as Ansible does: a role named
         // again by an `import_role` is then the repeat.
         self.roles = Default::default();
+        self.roles.borrow_mut().play = Some(loc.clone());
         let (role_tasks, role_handlers) = match map.get_node("roles") {
             Some(node) => self.play_roles(node),
             None => (Vec::new(), Vec::new()),

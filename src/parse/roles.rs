@@ -3,8 +3,9 @@
 //! `TASK [role : name]`, `role_path`, its variables), its dependencies' tasks first.
 //!
 //! A role named again in the same play with the same parameters, `when`, `tags` and
-//! `vars` is listed again but not run the second time, unless its meta says
-//! `allow_duplicates: true` (Ansible skips it for the hosts where it already ran a task).
+//! `vars` is listed again, and its tasks carry which naming they are: the runner skips
+//! them for hosts where an earlier naming ran a task, unless its meta says
+//! `allow_duplicates: true`, as Ansible does.
 
 use super::imports::{expand_home, normalize};
 use super::task::{empty_task, inherit, BLOCK_KEYWORDS, UNSUPPORTED_TASK_KEYWORDS};
@@ -23,8 +24,10 @@ use std::sync::Arc;
 /// What the roles of one play share while it is loaded.
 #[derive(Default)]
 pub(crate) struct PlayRoles {
-    /// Each role expanded so far: what makes it the same role again.
-    seen: Vec<String>,
+    /// How many times each role was named so far (by what makes it the same role).
+    seen: std::collections::HashMap<String, usize>,
+    /// The play they belong to: the same role in another play is another role.
+    pub play: Option<Location>,
     /// The roles of `roles:` and `import_role`, in order.
     pub public: Vec<Arc<RoleRef>>,
     /// The roles being loaded, outermost first (a dependency cycle returns to one).
@@ -335,6 +338,7 @@ impl Parser<'_> {
         }
         let allow_duplicates = allow_duplicates.unwrap_or(meta.allow_duplicates);
         let key = json!({
+            "play": self.roles.borrow().play.as_ref().map(|l| l.to_string()),
             "path": path,
             "params": Value::Object(entry.params.clone().into_iter().collect()),
             "when": entry.statement.when,
@@ -343,14 +347,13 @@ impl Parser<'_> {
             "vars": Value::Object(entry.vars.clone().into_iter().collect()),
         })
         .to_string();
-        let again = {
+        let nth = {
             let mut state = self.roles.borrow_mut();
-            let again = state.seen.contains(&key);
-            if !again {
-                state.seen.push(key);
-            }
+            let count = state.seen.entry(key.clone()).or_insert(0);
+            let nth = *count;
+            *count += 1;
             state.loading.push((name.clone(), path.clone()));
-            again
+            nth
         };
         let me = Parent {
             vars: entry.vars.clone(),
@@ -403,7 +406,11 @@ impl Parser<'_> {
             exported_vars: merged([dep_vars, role_vars]),
             dependencies,
             parents: parent_names.to_vec(),
-            repeat: again && !allow_duplicates,
+            instance: crate::playbook::RoleInstance {
+                key: key.into(),
+                nth,
+                allow_duplicates,
+            },
         });
         let mut tasks: Vec<Task> = Vec::new();
         let mut handlers: Vec<Task> = Vec::new();
@@ -413,7 +420,8 @@ impl Parser<'_> {
         }
         tasks.extend(self.role_task_file(entry, &role, "tasks", from.tasks.as_deref(), false));
         let own_handlers = self.role_task_file(entry, &role, "handlers", from.handlers.as_deref(), true);
-        if !role.repeat {
+        // A repeat's handlers are the first naming's again.
+        if nth == 0 || allow_duplicates {
             handlers.extend(own_handlers);
         }
         for task in tasks.iter_mut().chain(&mut handlers) {

@@ -758,7 +758,7 @@ impl Parser<'_> {
 
     /// `when`, `changed_when`, `failed_when`, `until`: an expression, a boolean, or a list
     /// of them (all must hold).
-    fn conditions(&mut self, key: &str, node: &Node) -> Vec<String> {
+    pub(super) fn conditions(&mut self, key: &str, node: &Node) -> Vec<String> {
         match node {
             Node::Sequence(items) => items.iter().flat_map(|n| self.conditions(key, n)).collect(),
             Node::Scalar(s) => condition_text(s).into_iter().collect(),

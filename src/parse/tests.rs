@@ -264,11 +264,7 @@ fn unsupported_keywords_say_so_with_location() {
                 "`with_random_choice` is not supported by zdd yet".to_string(),
                 (9, 7)
             ),
-            (
-                "`import_playbook` is not supported by zdd yet".to_string(),
-                (10, 3)
-            ),
-            ("this play has no `hosts`".to_string(), (10, 3)),
+            ("playbook `other.yml` not found".to_string(), (10, 20)),
         ]
     );
     assert_eq!(ds[3].hint.as_deref(), Some("use `loop:` with a list"));

@@ -87,4 +87,20 @@ mod tests {
             assert!(now - time < 60_000, "time {time} is not now ({now})");
         }
     }
+
+    #[test]
+    fn an_included_file_is_one_line_with_its_hosts_and_item() {
+        let mut buf = Vec::new();
+        JsonReporter::new(&mut buf).event(&Event::Included {
+            task: "Per colour".into(),
+            file: "/srv/site/colour.yml".into(),
+            hosts: vec!["web1".into(), "web2".into()],
+            item: Some("blue".into()),
+        });
+        let line: Value = serde_json::from_slice(&buf).unwrap();
+        assert_eq!(line["event"], "included");
+        assert_eq!(line["file"], "/srv/site/colour.yml");
+        assert_eq!(line["hosts"], json!(["web1", "web2"]));
+        assert_eq!(line["item"], "blue");
+    }
 }

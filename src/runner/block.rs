@@ -55,11 +55,6 @@ impl Runner {
                 if state.in_scope(active).is_empty() {
                     return None;
                 }
-                // A role named again with the same parameters already ran (Ansible skips
-                // it silently for the hosts where it did).
-                if task.role().is_some_and(|r| r.repeat) {
-                    continue;
-                }
                 if self.stop.level() >= StopSignal::STOP_NOW {
                     return Some(Flow::Interrupted);
                 }
@@ -95,11 +90,16 @@ impl Runner {
                     }
                     continue;
                 }
-                let hosts = state.in_scope(active);
+                // A role named again runs only where its earlier naming ran nothing.
+                let fresh = self.role_not_done(task, &state.in_scope(active));
+                if fresh.is_empty() {
+                    continue;
+                }
                 let handler = section == Section::Handlers;
                 let outcomes = self
-                    .run_task(env, task, &hosts, &state.batch, section, handler)
+                    .run_task(env, task, &fresh, &state.batch, section, handler)
                     .await;
+                self.role_ran(task, &outcomes);
                 if nested {
                     state.record_in_block(active, &env.handlers_of(task), &outcomes);
                     // `any_errors_fatal`: one failure ends the block for every host.

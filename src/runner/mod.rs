@@ -131,12 +131,16 @@ enum Flow {
 struct HostState {
     /// Gathered facts, `set_fact`s and registered results; they outlive the play.
     facts: Arc<VarMap>,
+    /// Variables from `include_vars`: above task vars, below facts and `set_fact`.
+    included_vars: Arc<VarMap>,
     stats: HostStats,
     failed: bool,
     unreachable: bool,
     /// The last failed task (`{name, action}`) and its result, for `ansible_failed_task`
     /// and `ansible_failed_result` in a `rescue`.
     last_failure: Option<(Value, Value)>,
+    /// For each role (by `RoleInstance::key`), the first naming that ran a task here.
+    roles_ran: HashMap<Arc<str>, usize>,
 }
 
 /// The inventory as the run sees it now, with what is derived from it. `add_host` and
@@ -545,7 +549,7 @@ fn gather_facts_task(play: &Play) -> Task {
         run_once: false,
         loop_: None,
         loop_control: Default::default(),
-        when: Vec::new(),
+        when: play.when.clone(),
         register: None,
         until: None,
         retries: None,
@@ -572,6 +576,43 @@ fn gather_facts_task(play: &Play) -> Task {
         include_params: None,
         origin: Default::default(),
         templated: Vec::new(),
+    }
+}
+
+impl Runner {
+    /// The hosts of `active` that run `task`: all of them, except for a role named again
+    /// without `allow_duplicates`, where an earlier naming already ran a task.
+    fn role_not_done(&self, task: &Task, active: &[String]) -> Vec<String> {
+        let Some(role) = task
+            .role()
+            .filter(|r| r.instance.nth > 0 && !r.instance.allow_duplicates)
+        else {
+            return active.to_vec();
+        };
+        let state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        let done = |h: &String| {
+            state
+                .get(h)
+                .and_then(|s| s.roles_ran.get(&role.instance.key))
+                .is_some_and(|first| *first < role.instance.nth)
+        };
+        active.iter().filter(|h| !done(h)).cloned().collect()
+    }
+
+    /// Remember which naming of a role ran a task (not skipped) on each host.
+    fn role_ran(&self, task: &Task, outcomes: &[rules::HostOutcome]) {
+        let Some(role) = task.role() else {
+            return;
+        };
+        let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        for o in outcomes.iter().filter(|o| o.status != Status::Skipped) {
+            let ran = state.entry(o.host.clone()).or_default();
+            let first = ran
+                .roles_ran
+                .entry(role.instance.key.clone())
+                .or_insert(role.instance.nth);
+            *first = (*first).min(role.instance.nth);
+        }
     }
 }
 

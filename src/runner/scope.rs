@@ -125,10 +125,17 @@ impl Runner {
         if !task.vars.is_empty() {
             ctx.push(Arc::new(task.vars.clone()));
         }
-        let facts = {
+        let (included, facts) = {
             let state = self.state.lock().unwrap_or_else(|e| e.into_inner());
-            state.get(host).map(|s| s.facts.clone()).unwrap_or_default()
+            let s = state.get(host);
+            (
+                s.map(|s| s.included_vars.clone()).unwrap_or_default(),
+                s.map(|s| s.facts.clone()).unwrap_or_default(),
+            )
         };
+        if !included.is_empty() {
+            ctx.push(included);
+        }
         ctx.push_raw(facts);
         if let Some(role) = role.filter(|r| !r.params.is_empty()) {
             ctx.push(Arc::new(role.params.clone()));
@@ -140,6 +147,14 @@ impl Runner {
         ctx.push(env.roles.magic.clone());
         if let Some(role) = role {
             ctx.push(Arc::new(role_magic(role)));
+        }
+        // A play of an imported playbook has that playbook's directory.
+        let dir = task.playbook_dir(&self.playbook.dir);
+        if dir != self.playbook.dir {
+            ctx.push(Arc::new(VarMap::from_iter([(
+                "playbook_dir".into(),
+                json!(dir.display().to_string()),
+            )])));
         }
         ctx.push(Arc::new(VarMap::from_iter([
             ("inventory_hostname".into(), json!(host)),
@@ -166,6 +181,7 @@ impl Runner {
             let mut host: serde_json::Map<String, Value> =
                 vars.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
             if let Some(s) = state.get(name) {
+                host.extend(s.included_vars.iter().map(|(k, v)| (k.clone(), v.clone())));
                 host.extend(s.facts.iter().map(|(k, v)| (k.clone(), v.clone())));
             }
             host.insert("inventory_hostname".into(), json!(name));
@@ -208,6 +224,16 @@ impl Runner {
             .get(host)
             .and_then(|s| s.facts.get(name).cloned())
             .unwrap_or(Value::Null)
+    }
+
+    /// Variables an `include_vars` read, for `host`.
+    pub(super) fn set_included_vars(&self, host: &str, vars: VarMap) {
+        if vars.is_empty() {
+            return;
+        }
+        let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        let entry = state.entry(host.to_owned()).or_default();
+        Arc::make_mut(&mut entry.included_vars).extend(vars);
     }
 
     pub(super) fn set_facts(&self, host: &str, facts: VarMap) {

@@ -107,7 +107,11 @@ impl Runner {
         }
         if run.status != Status::Failed || ignored {
             let target = run.facts_host.clone().unwrap_or_else(|| host.to_owned());
-            self.set_facts(&target, run.facts.clone());
+            if registry().get(&task.module).is_some_and(|m| m.includes_vars()) {
+                self.set_included_vars(&target, run.facts.clone());
+            } else {
+                self.set_facts(&target, run.facts.clone());
+            }
         }
         self.count(host, run.status, changed, ignored);
         if run.status == Status::Failed && !ignored {
@@ -373,8 +377,9 @@ impl Runner {
                 run_as,
                 templater: &self.templater,
                 vars: ctx,
-                playbook_dir: &self.playbook.dir,
+                playbook_dir: task.playbook_dir(&self.playbook.dir),
                 role_path: task.role().map(|r| r.path.as_path()),
+                task_dir: task.loc.file.parent(),
                 check_mode: task.check_mode.unwrap_or(self.opts.check_mode),
                 diff: self.opts.diff,
             };

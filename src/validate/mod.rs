@@ -3,6 +3,8 @@
 //! something could define.
 
 use crate::error::{did_you_mean, Diagnostic, Error, Location};
+
+mod includes;
 use crate::inventory::Inventory;
 use crate::modules::{find_local_file, registry, StaticCtx};
 use crate::parse::TASK_KEYWORDS;
@@ -194,6 +196,8 @@ pub fn check(
         diags: Vec::new(),
     };
     let mut earlier_registered: BTreeSet<String> = BTreeSet::new();
+    // An include that could not be read may have defined anything, for later plays too.
+    let mut open = false;
     for (i, play) in playbook.plays.iter().enumerate() {
         let inv = plays.get(i).cloned().unwrap_or_default();
         let mut scope = Scope::default();
@@ -211,13 +215,15 @@ pub fn check(
         scope.add(crate::runner::ROLE_PLAY_VARS.iter().copied(), Origin::Magic);
         scope.add(play.prompts.iter().map(|p| p.name.as_str()), Origin::PlayVars);
         scope.add(extra_vars.keys().map(String::as_str), Origin::ExtraVars);
-        // Roles add their `defaults/` and `vars/` names here (and `include_vars` its files'),
-        // each with an `Origin` of its own, before the tasks are checked.
-        let registered = registered_names(play);
+        let included = includes::scan(play, &playbook.dir, extra_vars);
+        v.diags.extend(included.diags);
+        open |= included.open;
+        let mut registered = registered_names(play);
+        registered.extend(included.defined);
         scope.add(earlier_registered.iter().map(String::as_str), Origin::Registered);
         scope.add(registered.iter().map(String::as_str), Origin::Registered);
         earlier_registered.extend(registered);
-        v.play(play, &scope, inv.has_hosts);
+        v.play(play, &included.tasks, &scope, inv.has_hosts && !open);
     }
     v.diags
 }
@@ -259,7 +265,8 @@ impl Validator<'_> {
         self.diags.push(d);
     }
 
-    fn play(&mut self, play: &Play, scope: &Scope, has_hosts: bool) {
+    /// A play's tasks and handlers, and the tasks of the files its includes load.
+    fn play(&mut self, play: &Play, included: &[Task], scope: &Scope, check_undefined: bool) {
         let mut topics: Vec<&str> = Vec::new();
         // A role's handler answers to `role : name` too.
         let qualified: Vec<String> = crate::playbook::flatten(&play.handlers)
@@ -275,13 +282,21 @@ impl Validator<'_> {
             .sections()
             .into_iter()
             .flat_map(|(_, t)| crate::playbook::flatten(t))
-            .chain(crate::playbook::flatten(&play.handlers));
+            .chain(crate::playbook::flatten(&play.handlers))
+            .chain(included);
         for task in tasks {
             let start = self.diags.len();
             self.module(task);
             self.decided_keywords(task);
             self.notify(task, &topics);
-            self.variables(task, scope, has_hosts);
+            self.variables(task, scope, check_undefined);
+            // A task of an imported or included file says how it was reached.
+            let chain = task.origin.locations();
+            for d in &mut self.diags[start..] {
+                if d.chain.is_empty() {
+                    d.chain = chain.clone();
+                }
+            }
             // In the order they were written (template files after the playbook).
             self.diags[start..].sort_by_key(|d| {
                 d.location
@@ -305,7 +320,7 @@ impl Validator<'_> {
             return;
         };
         let ctx = StaticCtx {
-            playbook_dir: self.playbook_dir,
+            playbook_dir: task.playbook_dir(self.playbook_dir),
             role_path: task.role().map(|r| r.path.as_path()),
         };
         if let Err(e) = module.check_args(&task.args, &ctx) {
