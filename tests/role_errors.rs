@@ -118,3 +118,67 @@ fn role_variables_are_defined_for_the_static_check() {
         ),
     ]));
 }
+
+/// Roles are found through `roles_path` of `./ansible.cfg` (relative to it), and
+/// through `ANSIBLE_ROLES_PATH`, which wins over the file.
+#[test]
+fn roles_path_comes_from_ansible_cfg_or_the_environment() {
+    let dir = tempfile::tempdir().unwrap();
+    let files = [
+        ("hosts.ini", "[web]\nweb1 ansible_host=127.0.0.1\n"),
+        ("ansible.cfg", "[defaults]\nroles_path = shared_roles:~/nowhere\n"),
+        (
+            "site.yml",
+            "- hosts: web\n  gather_facts: false\n  roles: [shared]\n",
+        ),
+        (
+            "shared_roles/shared/tasks/main.yml",
+            "- name: from cfg\n  debug: msg=a\n",
+        ),
+        (
+            "elsewhere/shared/tasks/main.yml",
+            "- name: from env\n  debug: msg=b\n",
+        ),
+    ];
+    for (name, text) in files {
+        let path = dir.path().join(name);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, text).unwrap();
+    }
+    let list = |env: Option<&str>| {
+        let z = Zdd::new()
+            .apply("site.yml")
+            .inventory("hosts.ini")
+            .arg("--list-tasks")
+            .current_dir(dir.path())
+            .env_remove("ANSIBLE_CONFIG");
+        match env {
+            Some(v) => z.env("ANSIBLE_ROLES_PATH", v),
+            None => z.env_remove("ANSIBLE_ROLES_PATH"),
+        }
+        .run()
+    };
+    let from_cfg = list(None);
+    from_cfg.assert_code(0);
+    assert!(
+        from_cfg.stdout.contains("shared : from cfg\t"),
+        "{}",
+        from_cfg.stdout
+    );
+    let from_env = list(Some("elsewhere"));
+    from_env.assert_code(0);
+    assert!(
+        from_env.stdout.contains("shared : from env\t"),
+        "{}",
+        from_env.stdout
+    );
+    std::fs::remove_file(dir.path().join("ansible.cfg")).unwrap();
+    let missing = list(Some("elsewhere_not"));
+    missing.assert_code(5);
+    assert!(
+        missing.stderr.contains("role `shared` not found"),
+        "{}",
+        missing.stderr
+    );
+    assert!(missing.stderr.contains("elsewhere_not"), "{}", missing.stderr);
+}

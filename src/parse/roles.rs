@@ -344,6 +344,7 @@ impl Parser<'_> {
         let allow_duplicates = allow_duplicates.unwrap_or(meta.allow_duplicates);
         let key = json!({
             "play": self.roles.borrow().play.as_ref().map(|l| l.to_string()),
+            "name": name,
             "path": path,
             "params": Value::Object(entry.params.clone().into_iter().collect()),
             "when": entry.statement.when,
