@@ -66,12 +66,21 @@ fn find_config_file(env: Option<PathBuf>, home: Option<&Path>) -> Option<PathBuf
             path
         });
     }
-    candidates.push(cwd().join("ansible.cfg"));
+    // Ansible skips `./ansible.cfg` when the directory is world-writable (anyone could
+    // have put it there).
+    if !world_writable(&cwd()) {
+        candidates.push(cwd().join("ansible.cfg"));
+    }
     if let Some(home) = home {
         candidates.push(home.join(".ansible.cfg"));
     }
     candidates.push("/etc/ansible/ansible.cfg".into());
     candidates.into_iter().find(|c| c.is_file())
+}
+
+fn world_writable(dir: &Path) -> bool {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(dir).is_ok_and(|m| m.permissions().mode() & 0o002 != 0)
 }
 
 fn expand_home(path: &Path, home: Option<&Path>) -> PathBuf {
@@ -169,8 +178,17 @@ mod tests {
         std::fs::write(home.path().join(".ansible.cfg"), "").unwrap();
         let found = find_config_file(Some(dir.path().join("missing.cfg")), Some(home.path()));
         // ./ansible.cfg of the test's working directory comes before the home one.
-        if !cwd().join("ansible.cfg").is_file() {
+        if !cwd().join("ansible.cfg").is_file() || world_writable(&cwd()) {
             assert_eq!(found, Some(home.path().join(".ansible.cfg")));
         }
+    }
+
+    #[test]
+    fn a_world_writable_directory_is_world_writable() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        assert!(!world_writable(dir.path()));
+        std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o777)).unwrap();
+        assert!(world_writable(dir.path()));
     }
 }

@@ -287,6 +287,24 @@ mod tests {
     }
 
     #[test]
+    fn a_diagnostic_in_an_imported_file_draws_its_chain() {
+        let file = |name: &str| Arc::new(PathBuf::from(name));
+        let d = Diagnostic::new("unknown keyword `bogus`")
+            .at(Location::new(file("tasks/b.yml"), 3, 3))
+            .snippet("  bogus: 1")
+            .included_from(&[
+                Location::new(file("tasks/a.yml"), 1, 3),
+                Location::new(file("site.yml"), 6, 7),
+            ])
+            .included_from(&[Location::new(file("ignored.yml"), 1, 1)])
+            .hint("the module of this task is `debug`");
+        assert_eq!(
+            d.to_string(),
+            "error: unknown keyword `bogus`\n --> tasks/b.yml:3:3\n  |\n3 |   bogus: 1\n  |   ^\n  = included from tasks/a.yml:1:3\n  = included from site.yml:6:7\n  = help: the module of this task is `debug`\n"
+        );
+    }
+
+    #[test]
     fn a_long_line_is_drawn_around_the_caret() {
         let line = format!("{}X{}", "a".repeat(1000), "b".repeat(1000));
         let (shown, col) = snippet_window(&line, 1001);

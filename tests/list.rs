@@ -117,3 +117,43 @@ fn syntax_check_is_zdd_check() {
         "no line `{location}` in stderr:\n{out}"
     );
 }
+
+/// `same_as_ansible` in `tests/list-roles`: roles (dependencies, repeats, tags),
+/// `import_tasks`, `import_role` and `import_playbook` are listed as Ansible lists them.
+fn same_as_ansible_with_roles(args: &[&str]) {
+    let dir = repo_root().join("tests/list-roles");
+    let ansible = Command::new(ansible_playbook())
+        .current_dir(&dir)
+        .args(["playbook.yml", "-i", "inventory.ini"])
+        .args(args)
+        .env("ANSIBLE_NOCOLOR", "1")
+        .env("ANSIBLE_RETRY_FILES_ENABLED", "0")
+        .env_remove("ANSIBLE_CONFIG")
+        .env_remove("ANSIBLE_ROLES_PATH")
+        .output()
+        .expect("run ansible-playbook");
+    assert!(ansible.status.success(), "ansible-playbook {args:?}: {ansible:?}");
+    let ours = Zdd::new()
+        .apply("playbook.yml")
+        .inventory("inventory.ini")
+        .args(args)
+        .current_dir(&dir)
+        .env_remove("ANSIBLE_CONFIG")
+        .env_remove("ANSIBLE_ROLES_PATH")
+        .run();
+    ours.assert_code(0);
+    let want = normalize(&String::from_utf8_lossy(&ansible.stdout));
+    assert!(want.iter().any(|l| l.contains("web : Extra step")), "{want:?}");
+    assert_eq!(
+        normalize(&ours.stdout),
+        want,
+        "zdd apply {args:?} differs from ansible-playbook"
+    );
+}
+
+#[test]
+fn list_tasks_with_roles_and_imports_matches_ansible() {
+    same_as_ansible_with_roles(&["--list-tasks"]);
+    same_as_ansible_with_roles(&["--list-tasks", "--tags", "deploy,check"]);
+    same_as_ansible_with_roles(&["--list-tasks", "--skip-tags", "again", "--tags", "inner,more"]);
+}

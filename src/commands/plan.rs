@@ -60,6 +60,10 @@ pub struct TaskPlan {
     pub run_once: bool,
     pub when: Vec<String>,
     pub notify: Vec<String>,
+    /// A role named again with the same parameters: it runs only on hosts where its
+    /// earlier naming ran nothing.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub role_repeat: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -195,6 +199,9 @@ fn plan_task(
         run_once: task.run_once,
         when: task.when.clone(),
         notify: task.notify.clone(),
+        role_repeat: task
+            .role()
+            .is_some_and(|r| r.instance.nth > 0 && !r.instance.allow_duplicates),
     }
 }
 
@@ -273,6 +280,9 @@ fn render_task(out: &mut String, task: &TaskPlan, extra: &[String]) {
     let mut notes = Vec::new();
     if task.run_once {
         notes.push("run_once".to_owned());
+    }
+    if task.role_repeat {
+        notes.push("role named again: only where it has not run".to_owned());
     }
     if !task.when.is_empty() {
         notes.push(format!("when: {}", task.when.join(" and ")));

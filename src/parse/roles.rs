@@ -8,7 +8,7 @@
 //! `allow_duplicates: true`, as Ansible does.
 
 use super::imports::{expand_home, normalize};
-use super::task::{empty_task, inherit, BLOCK_KEYWORDS, UNSUPPORTED_TASK_KEYWORDS};
+use super::task::{empty_task, inherit, BLOCK_KEYWORDS, TASK_KEYWORDS, UNSUPPORTED_TASK_KEYWORDS};
 use super::{kv, load_vars_file, Parser};
 use crate::config::AnsibleConfig;
 use crate::error::{did_you_mean, display_path, Error, Location};
@@ -37,7 +37,9 @@ pub(crate) struct PlayRoles {
     config: Option<AnsibleConfig>,
 }
 
-/// The keywords a role line (`- role: x` or a dependency) passes down to its tasks.
+/// The keywords a role line (`- role: x` or a dependency) passes down to its tasks: a
+/// block's (a keyword added to `BLOCK_KEYWORDS`, such as `environment`, is passed down
+/// from a role too, by `inherit`).
 fn role_keyword(key: &str) -> bool {
     key != "name" && key != "notify" && key != "vars" && BLOCK_KEYWORDS.contains(&key)
 }
@@ -204,6 +206,9 @@ impl Parser<'_> {
                             {
                                 self.error(format!("`{key}` on a role is not supported by zdd yet"), at)
                                     .hint(*hint);
+                            } else if TASK_KEYWORDS.contains(&key) {
+                                self.error(format!("`{key}` is not a keyword of a role"), at)
+                                    .hint("put it on the role's tasks");
                             } else if !kv::is_identifier(key) {
                                 self.error(format!("`{key}` is not a valid role parameter name"), at)
                                     .hint_opt(did_you_mean(key, BLOCK_KEYWORDS.iter().copied()));
@@ -339,6 +344,7 @@ impl Parser<'_> {
         let allow_duplicates = allow_duplicates.unwrap_or(meta.allow_duplicates);
         let key = json!({
             "play": self.roles.borrow().play.as_ref().map(|l| l.to_string()),
+            "name": name,
             "path": path,
             "params": Value::Object(entry.params.clone().into_iter().collect()),
             "when": entry.statement.when,

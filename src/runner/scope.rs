@@ -355,3 +355,43 @@ fn role_magic(role: &crate::playbook::RoleRef) -> VarMap {
     }
     magic
 }
+
+impl Runner {
+    /// The hosts of `active` that run `task`: all of them, except for a role named again
+    /// without `allow_duplicates`, where an earlier naming already ran a task.
+    pub(super) fn role_not_done(&self, task: &Task, active: &[String]) -> Vec<String> {
+        let Some(role) = task
+            .role()
+            .filter(|r| r.instance.nth > 0 && !r.instance.allow_duplicates)
+        else {
+            return active.to_vec();
+        };
+        let state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        let done = |h: &String| {
+            state
+                .get(h)
+                .and_then(|s| s.roles_ran.get(&role.instance.key))
+                .is_some_and(|first| *first < role.instance.nth)
+        };
+        active.iter().filter(|h| !done(h)).cloned().collect()
+    }
+
+    /// Remember which naming of a role ran a task (not skipped) on each host.
+    pub(super) fn role_ran(&self, task: &Task, outcomes: &[super::rules::HostOutcome]) {
+        let Some(role) = task.role() else {
+            return;
+        };
+        let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        for o in outcomes
+            .iter()
+            .filter(|o| o.status != crate::events::Status::Skipped)
+        {
+            let ran = state.entry(o.host.clone()).or_default();
+            let first = ran
+                .roles_ran
+                .entry(role.instance.key.clone())
+                .or_insert(role.instance.nth);
+            *first = (*first).min(role.instance.nth);
+        }
+    }
+}
