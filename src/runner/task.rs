@@ -33,6 +33,14 @@ impl Run {
         )
     }
 
+    /// A task that ran longer than its `timeout`, worded as Ansible words it.
+    fn timed_out(seconds: u64) -> Run {
+        Run::from_json(
+            Status::Failed,
+            json!({"failed": true, "changed": false, "msg": format!("Task failed: Timed out after {seconds} second(s)."), "timedout": {"period": seconds}}),
+        )
+    }
+
     fn unreachable(msg: String) -> Run {
         Run::from_json(
             Status::Unreachable,
@@ -293,6 +301,10 @@ impl Runner {
         let about = CommandContext::new(host, delegate, task.display_name(), task.no_log);
         let target_host = audited(self.opts.audit.as_ref(), target_host, about);
         let target_host = crate::host::env::with_environment(target_host, &environment);
+        let timeout = match self.task_timeout(task, ctx) {
+            Ok(timeout) => timeout,
+            Err(e) => return Run::failed(e),
+        };
         let lb_changes = module.lb_changes(&args);
         let site = Site {
             host,
@@ -313,6 +325,7 @@ impl Runner {
                 &args,
                 target_host.as_ref(),
                 run_as.as_ref(),
+                timeout,
             )
             .await;
         // Whatever the task's result: a drain that timed out, a socket gone after `disable`.
@@ -333,6 +346,7 @@ impl Runner {
         args: &Value,
         target_host: &dyn crate::host::Host,
         run_as: Option<&crate::host::Become>,
+        timeout: Option<u64>,
     ) -> Run {
         let (retries, delay) = match self.retry_policy(task, ctx) {
             Ok(policy) => policy,
@@ -350,10 +364,17 @@ impl Runner {
                 check_mode: task.check_mode.unwrap_or(self.opts.check_mode),
                 diff: self.opts.diff,
             };
-            let outcome = module
-                .run(&mctx, args)
-                .await
-                .map(|result| self.apply_inventory_change(host, result));
+            let running = module.run(&mctx, args);
+            let outcome = match timeout {
+                // As Ansible: each attempt has `timeout` seconds, and what it started on the
+                // host is left running (Ansible does not end it either).
+                Some(seconds) => match tokio::time::timeout(Duration::from_secs(seconds), running).await {
+                    Ok(outcome) => outcome,
+                    Err(_) => return Run::timed_out(seconds),
+                },
+                None => running.await,
+            }
+            .map(|result| self.apply_inventory_change(host, result));
             let mut run = match outcome {
                 Ok(result) => Run {
                     status: Status::Ok,
@@ -411,6 +432,27 @@ impl Runner {
                 Err(e) => return Run::failed(format!("The conditional check '{until}' failed: {e}")),
             }
         }
+    }
+
+    /// `timeout` (the task's, its block's or play's): seconds each attempt may take; 0 or
+    /// none is no limit.
+    fn task_timeout(&self, task: &Task, ctx: &Context) -> Result<Option<u64>, String> {
+        let Some(raw) = &task.run.timeout else {
+            return Ok(None);
+        };
+        let value = self
+            .templater
+            .render_value(raw, ctx)
+            .map_err(|e| format!("timeout: {e}"))?;
+        let seconds = match &value {
+            Value::Number(n) => n.as_f64(),
+            Value::String(s) => s.trim().parse().ok(),
+            Value::Null => Some(0.0),
+            _ => None,
+        }
+        .filter(|s| *s >= 0.0)
+        .ok_or_else(|| format!("timeout must be a number of seconds, got {value}"))?;
+        Ok((seconds as u64 > 0).then_some(seconds as u64))
     }
 
     /// Ansible's `until` policy: `retries` (default 3) more attempts after the first, `delay`
