@@ -22,6 +22,7 @@ use std::path::Path;
 mod add_host;
 pub mod args;
 mod assert;
+mod async_status;
 mod command;
 mod copy;
 mod debug;
@@ -442,6 +443,7 @@ pub fn registry() -> &'static Registry {
             Box::new(add_host::AddHost),
             Box::new(group_by::GroupBy),
             Box::new(stat::Stat),
+            Box::new(async_status::AsyncStatus),
         ],
     })
 }
