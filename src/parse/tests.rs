@@ -238,17 +238,14 @@ fn misspelt_play_keyword_gets_did_you_mean() {
 #[test]
 fn unsupported_keywords_say_so_with_location() {
     let ds = errors(
-        "- hosts: all\n  roles: [web]\n  strategy: host_pinned\n  tasks:\n    - block:\n        - shell: a\n    - include_tasks: more.yml\n    - shell: b\n      with_random_choice: [[a]]\n- import_playbook: other.yml\n",
+        "- hosts: all\n  roles: [web]\n  strategy: free\n  tasks:\n    - block:\n        - shell: a\n    - include_tasks: more.yml\n    - shell: b\n      with_random_choice: [[a]]\n- import_playbook: other.yml\n",
     );
     let got: Vec<(String, (usize, usize))> = ds.iter().map(|d| (d.message.clone(), at(d))).collect();
     assert_eq!(
         got,
         [
             ("`roles` is not supported by zdd yet".to_string(), (2, 3)),
-            (
-                "strategy `host_pinned` is not supported by zdd".to_string(),
-                (3, 13)
-            ),
+            ("strategy `free` is not supported by zdd yet".to_string(), (3, 13)),
             ("`include_tasks` is not supported by zdd yet".to_string(), (7, 7)),
             (
                 "`with_random_choice` is not supported by zdd yet".to_string(),
