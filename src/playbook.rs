@@ -56,8 +56,6 @@ pub struct Play {
     /// `remote_user`, `port`, `environment`, `module_defaults`, `timeout` on the play (its
     /// tasks already carry them too; the implicit fact gathering takes them from here).
     pub run: RunKeywords,
-    /// `strategy: free`: each host runs its tasks as fast as it can.
-    pub free_strategy: bool,
     /// `vars_prompt`: asked before the play, unless `-e` gives the value.
     pub prompts: Vec<VarPrompt>,
     /// The `when` of the `import_playbook` that brought this play in: its tasks carry it

@@ -6,6 +6,7 @@ use async_trait::async_trait;
 use std::path::PathBuf;
 use std::time::Duration;
 
+pub mod background;
 pub mod env;
 pub mod local;
 pub mod pool;

@@ -316,7 +316,7 @@ pub fn fresh_mark() -> String {
 
 /// 64 random bits from the kernel; should /dev/urandom be unreadable, the std hasher's
 /// random keys mixed with the time (still unknown to the target).
-fn nonce() -> u64 {
+pub fn nonce() -> u64 {
     use std::io::Read;
     let mut bytes = [0u8; 8];
     if std::fs::File::open("/dev/urandom")

@@ -22,6 +22,7 @@ use std::path::Path;
 mod add_host;
 pub mod args;
 mod assert;
+mod async_status;
 mod command;
 mod copy;
 mod debug;
@@ -472,6 +473,7 @@ pub fn registry() -> &'static Registry {
             Box::new(stat::Stat),
             Box::new(include_tasks::IncludeTasks),
             Box::new(include_vars::IncludeVars),
+            Box::new(async_status::AsyncStatus),
         ],
     })
 }

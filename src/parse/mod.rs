@@ -270,7 +270,6 @@ impl<'s> Parser<'s> {
             roles: Vec::new(),
             templated: Vec::new(),
             run: Default::default(),
-            free_strategy: false,
             prompts: Vec::new(),
             when: Vec::new(),
         };
@@ -361,17 +360,17 @@ impl<'s> Parser<'s> {
                         self.error(format!("unknown host order `{o}`"), vloc).hint(hint);
                     }
                 }
-                "strategy" => match self.string(k, value).as_deref() {
-                    None | Some("linear") => {}
-                    Some("free") => play.free_strategy = true,
-                    Some(other) => {
+                "strategy" => {
+                    let s = self.string(k, value);
+                    if s.as_deref().is_some_and(|s| s != "linear") {
                         let vloc = self.loc(value);
-                        let hint = did_you_mean(other, ["linear", "free"])
-                            .unwrap_or_else(|| "zdd runs the `linear` and `free` strategies".into());
-                        self.error(format!("strategy `{other}` is not supported by zdd"), vloc)
-                            .hint(hint);
+                        self.error(
+                            format!("strategy `{}` is not supported by zdd yet", s.unwrap_or_default()),
+                            vloc,
+                        )
+                        .hint("zdd runs plays with the `linear` strategy; remove this line");
                     }
-                },
+                }
                 "remote_user" => play.run.remote_user = self.string(k, value),
                 "port" => play.run.port = self.string(k, value),
                 "environment" => play.run.environment = self.environment(value),

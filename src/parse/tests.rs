@@ -238,27 +238,14 @@ fn misspelt_play_keyword_gets_did_you_mean() {
 #[test]
 fn unsupported_keywords_say_so_with_location() {
     let ds = errors(
-        "- hosts: all
-  roles: [web]
-  strategy: host_pinned
-  tasks:
-    - block:
-        - shell: a
-    - include_role: {name: more}
-    - shell: b
-      with_random_choice: [[a]]
-- import_playbook: other.yml
-",
+        "- hosts: all\n  roles: [web]\n  strategy: free\n  tasks:\n    - block:\n        - shell: a\n    - include_role: {name: more}\n    - shell: b\n      with_random_choice: [[a]]\n- import_playbook: other.yml\n",
     );
     let got: Vec<(String, (usize, usize))> = ds.iter().map(|d| (d.message.clone(), at(d))).collect();
     assert_eq!(
         got,
         [
             ("role `web` not found".to_string(), (2, 11)),
-            (
-                "strategy `host_pinned` is not supported by zdd".to_string(),
-                (3, 13)
-            ),
+            ("strategy `free` is not supported by zdd yet".to_string(), (3, 13)),
             ("`include_role` is not supported by zdd yet".to_string(), (7, 7)),
             (
                 "`with_random_choice` is not supported by zdd yet".to_string(),

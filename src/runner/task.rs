@@ -33,6 +33,14 @@ impl Run {
         )
     }
 
+    /// A task that ran longer than its `timeout`, worded as Ansible words it.
+    fn timed_out(seconds: u64) -> Run {
+        Run::from_json(
+            Status::Failed,
+            json!({"failed": true, "changed": false, "msg": format!("Task failed: Timed out after {seconds} second(s)."), "timedout": {"period": seconds}}),
+        )
+    }
+
     fn unreachable(msg: String) -> Run {
         Run::from_json(
             Status::Unreachable,
@@ -324,6 +332,28 @@ impl Runner {
         let about = CommandContext::new(host, delegate, &task.display_name(), task.no_log);
         let target_host = audited(self.opts.audit.as_ref(), target_host, about);
         let target_host = crate::host::env::with_environment(target_host, &environment);
+        let background = match self.async_for(task, ctx) {
+            Ok(background) => background,
+            Err(e) => return Run::failed(e),
+        };
+        let started = Arc::new(std::sync::Mutex::new(None));
+        let target_host = match background {
+            Some(how)
+                if how.poll == 0
+                    && !matches!(crate::modules::canonical_name(&task.module), "shell" | "command") =>
+            {
+                return Run::failed(format!(
+                    "`poll: 0` (fire and forget) runs `shell` and `command` tasks in zdd, not `{}`",
+                    task.module
+                ))
+            }
+            Some(how) => crate::host::background::in_background(target_host, how, started.clone()),
+            None => target_host,
+        };
+        let timeout = match self.task_timeout(task, ctx) {
+            Ok(timeout) => timeout,
+            Err(e) => return Run::failed(e),
+        };
         let lb_changes = module.lb_changes(&args);
         let site = Site {
             host,
@@ -344,8 +374,13 @@ impl Runner {
                 &args,
                 target_host.as_ref(),
                 run_as.as_ref(),
+                timeout,
             )
             .await;
+        let run = match background {
+            Some(how) => with_job(run, how, started.lock().unwrap_or_else(|e| e.into_inner()).take()),
+            None => run,
+        };
         // Whatever the task's result: a drain that timed out, a socket gone after `disable`.
         if !lb_changes.is_empty() && run.status != Status::Unreachable {
             self.after_lb_task(&lb_changes, &site).await;
@@ -364,6 +399,7 @@ impl Runner {
         args: &Value,
         target_host: &dyn crate::host::Host,
         run_as: Option<&crate::host::Become>,
+        timeout: Option<u64>,
     ) -> Run {
         let (retries, delay) = match self.retry_policy(task, ctx) {
             Ok(policy) => policy,
@@ -383,10 +419,17 @@ impl Runner {
                 check_mode: task.check_mode.unwrap_or(self.opts.check_mode),
                 diff: self.opts.diff,
             };
-            let outcome = module
-                .run(&mctx, args)
-                .await
-                .map(|result| self.apply_inventory_change(host, result));
+            let running = module.run(&mctx, args);
+            let outcome = match timeout {
+                // As Ansible: each attempt has `timeout` seconds, and what it started on the
+                // host is left running (Ansible does not end it either).
+                Some(seconds) => match tokio::time::timeout(Duration::from_secs(seconds), running).await {
+                    Ok(outcome) => outcome,
+                    Err(_) => return Run::timed_out(seconds),
+                },
+                None => running.await,
+            }
+            .map(|result| self.apply_inventory_change(host, result));
             let mut run = match outcome {
                 Ok(result) => Run {
                     status: Status::Ok,
@@ -444,6 +487,53 @@ impl Runner {
                 Err(e) => return Run::failed(format!("The conditional check '{until}' failed: {e}")),
             }
         }
+    }
+
+    /// `async` and `poll`: how the task runs in the background; `None` without `async`
+    /// (or with `async: 0`). `poll` defaults to Ansible's 15 seconds.
+    fn async_for(
+        &self,
+        task: &Task,
+        ctx: &Context,
+    ) -> Result<Option<crate::host::background::Async>, String> {
+        let number = |raw: &Option<Value>, what: &str| -> Result<Option<u64>, String> {
+            let Some(raw) = raw else { return Ok(None) };
+            let value = self
+                .templater
+                .render_value(raw, ctx)
+                .map_err(|e| format!("{what}: {e}"))?;
+            match &value {
+                Value::Number(n) => n.as_u64(),
+                Value::String(s) => s.trim().parse().ok(),
+                _ => None,
+            }
+            .map(Some)
+            .ok_or_else(|| format!("{what} must be a whole number of seconds, got {value}"))
+        };
+        let limit = number(&task.async_, "async")?.unwrap_or(0);
+        let poll = number(&task.poll, "poll")?.unwrap_or(15);
+        Ok((limit > 0).then_some(crate::host::background::Async { limit, poll }))
+    }
+
+    /// `timeout` (the task's, its block's or play's): seconds each attempt may take; 0 or
+    /// none is no limit.
+    fn task_timeout(&self, task: &Task, ctx: &Context) -> Result<Option<u64>, String> {
+        let Some(raw) = &task.run.timeout else {
+            return Ok(None);
+        };
+        let value = self
+            .templater
+            .render_value(raw, ctx)
+            .map_err(|e| format!("timeout: {e}"))?;
+        let seconds = match &value {
+            Value::Number(n) => n.as_f64(),
+            Value::String(s) => s.trim().parse().ok(),
+            Value::Null => Some(0.0),
+            _ => None,
+        }
+        .filter(|s| *s >= 0.0)
+        .ok_or_else(|| format!("timeout must be a number of seconds, got {value}"))?;
+        Ok((seconds as u64 > 0).then_some(seconds as u64))
     }
 
     /// Ansible's `until` policy: `retries` (default 3) more attempts after the first, `delay`
@@ -586,6 +676,33 @@ impl Run {
         };
         self
     }
+}
+
+/// A background task's result as Ansible shapes it: the job's id beside the command's
+/// result (`poll` > 0), or only the id (`poll: 0`); a job past its `async` limit fails
+/// with "Timeout exceeded".
+fn with_job(
+    mut run: Run,
+    how: crate::host::background::Async,
+    job: Option<crate::host::background::Started>,
+) -> Run {
+    let Some(job) = job else {
+        return run;
+    };
+    let timed_out = HostError::Timeout(Duration::from_secs(how.limit)).to_string();
+    if run.result.get("msg").and_then(Value::as_str) == Some(timed_out.as_str()) {
+        run.result["msg"] = json!("Timeout exceeded");
+    } else if how.poll == 0 && run.status != Status::Failed {
+        run.result = json!({"changed": true, "failed": false, "finished": false, "started": true});
+        run.status = Status::Changed;
+    }
+    run.result["ansible_job_id"] = json!(job.jid);
+    run.result["results_file"] = json!(job.results_file);
+    run.result["started"] = json!(true);
+    if how.poll > 0 {
+        run.result["finished"] = json!(true);
+    }
+    run
 }
 
 /// A module's result as Ansible registers it: `changed` and `failed` always present,
