@@ -90,7 +90,14 @@ fn project(dir: &Path) -> Case {
 fn split_args_groups_quoted_words() {
     assert_eq!(
         split_args(r#"-i hosts.ini  --start-at-task "web : Write the page" -e x=1"#),
-        ["-i", "hosts.ini", "--start-at-task", "web : Write the page", "-e", "x=1"]
+        [
+            "-i",
+            "hosts.ini",
+            "--start-at-task",
+            "web : Write the page",
+            "-e",
+            "x=1"
+        ]
     );
     assert_eq!(split_args(r#"--tags """#), ["--tags", ""]);
 }
@@ -101,10 +108,5 @@ fn compat_projects_run_as_with_ansible_playbook() {
         p.join("compat.run").exists()
     });
     let projects = dirs.iter().map(|d| project(d)).collect();
-    run_all(
-        "compat",
-        projects,
-        4,
-        std::env::var_os("COMPAT_KEEP").is_some(),
-    );
+    run_all("compat", projects, 4, std::env::var_os("COMPAT_KEEP").is_some());
 }

@@ -51,10 +51,5 @@ fn parity_with_ansible_playbook() {
         p.join("playbook.yml").exists()
     });
     let cases = dirs.iter().map(|d| parity_case(d)).collect();
-    run_all(
-        "parity",
-        cases,
-        4,
-        std::env::var_os("PARITY_KEEP").is_some(),
-    );
+    run_all("parity", cases, 4, std::env::var_os("PARITY_KEEP").is_some());
 }
