@@ -49,6 +49,9 @@ pub struct Diagnostic {
     pub snippet: Option<String>,
     /// What to do about it ("did you mean `delegate_to`?").
     pub hint: Option<String>,
+    /// For a problem in an imported or included file: where each statement that led to
+    /// it was written, innermost first (`included from site.yml:12:5`).
+    pub chain: Vec<Location>,
 }
 
 impl Diagnostic {
@@ -58,6 +61,7 @@ impl Diagnostic {
             location: None,
             snippet: None,
             hint: None,
+            chain: Vec::new(),
         }
     }
 
@@ -78,6 +82,15 @@ impl Diagnostic {
 
     pub fn hint(mut self, hint: impl Into<String>) -> Self {
         self.hint = Some(hint.into());
+        self
+    }
+
+    /// Where the statements that led to this file were written, innermost first; kept
+    /// when the diagnostic already has its own (it came from a deeper file).
+    pub fn included_from(mut self, chain: &[Location]) -> Self {
+        if self.chain.is_empty() {
+            self.chain = chain.to_vec();
+        }
         self
     }
 
@@ -108,6 +121,9 @@ impl fmt::Display for Diagnostic {
                 writeln!(f, "{} | {}", loc.line, line)?;
                 writeln!(f, "{:gutter$} | {:>col$}", "", "^", col = col)?;
             }
+        }
+        for at in &self.chain {
+            writeln!(f, "  = included from {at}")?;
         }
         if let Some(hint) = &self.hint {
             writeln!(f, "  = help: {hint}")?;

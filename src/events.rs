@@ -44,6 +44,17 @@ pub enum Event {
         task: String,
     },
     HostResult(HostResult),
+    /// `include_tasks` loaded `file` for these hosts (one event per distinct file and
+    /// loop item, as Ansible's `included: FILE for HOSTS`); its tasks follow.
+    Included {
+        task: String,
+        /// Absolute path of the file.
+        file: String,
+        hosts: Vec<String>,
+        /// The loop item's label, for a looped include.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        item: Option<String>,
+    },
     /// An `until` condition did not hold yet; the task runs again after its delay.
     Retry {
         host: String,

@@ -7,6 +7,7 @@
 pub mod audit;
 pub mod cli;
 mod commands;
+pub mod config;
 pub mod error;
 pub mod events;
 pub mod host;

@@ -7,7 +7,8 @@ use crate::error::Location;
 use crate::vars::VarMap;
 use indexmap::IndexMap;
 use serde_json::Value;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 #[derive(Debug, Clone)]
 pub struct Playbook {
@@ -45,6 +46,9 @@ pub struct Play {
     pub order: Option<String>,
     /// The play's own `tags` (its tasks already carry them too).
     pub tags: Vec<String>,
+    /// The roles of `roles:` and of `import_role`s, in order: their defaults and `vars/`
+    /// are seen by every task of the play, as in Ansible.
+    pub roles: Vec<Arc<RoleRef>>,
 }
 
 impl Play {
@@ -146,6 +150,144 @@ pub struct Task {
     /// `block:`: this task is a block (its `module` is `block`); the block's keywords
     /// (`when`, `vars`, `tags`, `become`...) are already inherited by its tasks.
     pub block: Option<Box<Block>>,
+    /// `include_tasks`: this task loads a file of tasks at run time, per host.
+    pub include: Option<Box<Include>>,
+    /// A task loaded by `include_tasks`: the include's `vars` and loop variable, at
+    /// Ansible's "include params" precedence (above `set_fact`, below extra vars).
+    pub include_params: Option<std::sync::Arc<VarMap>>,
+    /// How the file this task was written in was reached (imports, includes, its role).
+    pub origin: Arc<IncludeChain>,
+}
+
+/// What an `include_tasks` passes to the tasks it loads. Its own `when`, `tags` and other
+/// keywords select the include only (a dynamic include is skipped as a parent, as in
+/// Ansible); the tasks take the keywords of the blocks around it and those of `apply`.
+#[derive(Debug, Clone)]
+pub struct Include {
+    /// The include's own `vars` (the blocks' around it are in `parents`).
+    pub vars: VarMap,
+    /// The keywords of the blocks and play around the include, gathered as they pass down.
+    pub parents: Task,
+    /// `apply:` keywords, given to every included task.
+    pub apply: Option<Task>,
+}
+
+/// The imports and includes that led to a file of tasks (`included from site.yml:12:5`),
+/// the role the file belongs to, and the playbook directory relative task files fall back
+/// to. Errors found in the file print the chain under them.
+#[derive(Debug, Clone, Default)]
+pub struct IncludeChain {
+    /// Outermost first: the playbook's own statement, then each nested one.
+    frames: Vec<IncludeFrame>,
+    /// The file the chain starts from (the playbook).
+    root: Option<PathBuf>,
+    /// `playbook_dir`: where a relative task file is looked for last.
+    pub playbook_dir: PathBuf,
+    /// The role whose tasks or handlers these are.
+    pub role: Option<Arc<RoleRef>>,
+}
+
+/// One import or include: where it was written, and the file it loads.
+#[derive(Debug, Clone, PartialEq)]
+pub struct IncludeFrame {
+    pub at: Location,
+    pub file: PathBuf,
+}
+
+impl IncludeChain {
+    /// The chain of the playbook file itself: no frames.
+    pub fn new(playbook: &Path, playbook_dir: &Path) -> Self {
+        IncludeChain {
+            frames: Vec::new(),
+            root: Some(playbook.to_path_buf()),
+            playbook_dir: playbook_dir.to_path_buf(),
+            role: None,
+        }
+    }
+
+    /// The chain of `file`, loaded by a statement written at `at`.
+    pub fn include(&self, at: Location, file: &Path) -> IncludeChain {
+        let mut next = self.clone();
+        next.frames.push(IncludeFrame {
+            at,
+            file: file.to_path_buf(),
+        });
+        next
+    }
+
+    /// The same chain, for the files of `role`.
+    pub fn in_role(&self, role: Arc<RoleRef>) -> IncludeChain {
+        IncludeChain {
+            role: Some(role),
+            ..self.clone()
+        }
+    }
+
+    /// Outermost first.
+    pub fn frames(&self) -> &[IncludeFrame] {
+        &self.frames
+    }
+
+    /// The file this chain leads to (its last frame's, or the playbook).
+    pub fn file(&self) -> Option<&Path> {
+        self.frames
+            .last()
+            .map(|f| f.file.as_path())
+            .or(self.root.as_deref())
+    }
+
+    /// Where the statements that led here were written, innermost first: what an error
+    /// found in the file prints as `included from ...`.
+    pub fn locations(&self) -> Vec<Location> {
+        self.frames.iter().rev().map(|f| f.at.clone()).collect()
+    }
+
+    /// `a.yml -> b.yml -> a.yml` when loading `file` again would never end.
+    pub fn cycle(&self, file: &Path) -> Option<String> {
+        let same = |p: &Path| p == file;
+        let files: Vec<&Path> = self
+            .root
+            .iter()
+            .map(PathBuf::as_path)
+            .chain(self.frames.iter().map(|f| f.file.as_path()))
+            .collect();
+        let start = files.iter().position(|p| same(p))?;
+        let mut names: Vec<String> = files[start..]
+            .iter()
+            .map(|p| crate::error::display_path(p))
+            .collect();
+        names.push(crate::error::display_path(file));
+        Some(names.join(" -> "))
+    }
+}
+
+/// A role as a task sees it: its name and directory, its variables at each level of
+/// Ansible's precedence, and the roles that pulled it in (for `ansible_parent_role_names`).
+#[derive(Debug, Clone, Default)]
+pub struct RoleRef {
+    pub name: String,
+    /// The role's directory, absolute (`role_path`).
+    pub path: PathBuf,
+    /// `defaults/`, with the defaults of its dependencies under them: lowest precedence.
+    pub defaults: VarMap,
+    /// `vars/` and the `vars:` of the line that named it (with its parents' under them):
+    /// above play vars.
+    pub vars: VarMap,
+    /// Role parameters (the other keys of the line that named it): above `set_fact`.
+    pub params: VarMap,
+    /// What every task of the play sees of this role: its defaults and its dependencies'.
+    pub exported_defaults: VarMap,
+    /// What every task of the play sees of this role: `vars/`, its dependencies' too.
+    pub exported_vars: VarMap,
+    /// Every role it depends on, directly or not (for `ansible_role_names`).
+    pub dependencies: Vec<String>,
+    /// `ansible_parent_role_names`: for a role imported by another role's task, that
+    /// role first, then its own parents.
+    pub parents: Vec<String>,
+    /// This role was named earlier in the play with the same parameters, `when`, `tags`
+    /// and `vars`, and its meta does not allow duplicates: its tasks are listed (as
+    /// `--list-tasks` shows them) but not run again.
+    pub repeat: bool,
 }
 
 /// `block` / `rescue` / `always`.
@@ -174,9 +316,19 @@ pub fn flatten(tasks: &[Task]) -> Vec<&Task> {
 }
 
 impl Task {
-    /// What Ansible prints in `TASK [...]`: the name, or the module name.
-    pub fn display_name(&self) -> &str {
-        self.name.as_deref().unwrap_or(&self.module)
+    /// What Ansible prints in `TASK [...]`: the name, or the module name, after the role's
+    /// name for a task of a role (`common : Install ntp`).
+    pub fn display_name(&self) -> String {
+        let own = self.name.as_deref().unwrap_or(&self.module);
+        match self.role() {
+            Some(role) => format!("{} : {own}", role.name),
+            None => own.to_owned(),
+        }
+    }
+
+    /// The role this task belongs to.
+    pub fn role(&self) -> Option<&RoleRef> {
+        self.origin.role.as_deref()
     }
 }
 

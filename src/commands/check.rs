@@ -13,7 +13,7 @@ pub fn check(args: CheckArgs) -> Result<i32, Error> {
         .iter()
         .map(|p| {
             let flat = |t| crate::playbook::flatten(t).len();
-            flat(&p.pre_tasks) + flat(&p.tasks) + flat(&p.post_tasks) + p.handlers.len()
+            flat(&p.pre_tasks) + flat(&p.tasks) + flat(&p.post_tasks) + flat(&p.handlers)
         })
         .sum();
     println!(

@@ -51,7 +51,12 @@ pub fn list(args: &ApplyArgs) -> Result<i32, Error> {
             for task in listed_tasks(play) {
                 if tags_select(&task.tags, &args.tags, &args.skip_tags) {
                     let tags = sorted_tags(&task.tags, &play.tags).join(", ");
-                    out.push_str(&format!("      {}\tTAGS: [{tags}]\n", task.display_name()));
+                    // Ansible lists an unnamed task by its action alone, even in a role.
+                    let name = match &task.name {
+                        Some(_) => task.display_name(),
+                        None => task.module.clone(),
+                    };
+                    out.push_str(&format!("      {name}\tTAGS: [{tags}]\n"));
                 }
             }
         }

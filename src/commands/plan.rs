@@ -141,9 +141,8 @@ fn plan_play(runner: &Runner, index: usize, play: &Play, planned: &PlayRollout) 
         .chain(&play.post_tasks)
         .chain(&play.handlers)
         .collect();
-    let handlers = play
-        .handlers
-        .iter()
+    let handlers = crate::playbook::flatten(&play.handlers)
+        .into_iter()
         .map(|handler| {
             let names: Vec<&String> = handler.name.iter().chain(&handler.listen).collect();
             let notified_by = all_tasks

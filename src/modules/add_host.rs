@@ -105,6 +105,7 @@ mod tests {
     fn needs_a_name_and_splits_groups() {
         let ctx = StaticCtx {
             playbook_dir: Path::new("."),
+            role_path: None,
         };
         assert!(AddHost
             .check_args(&json!({"name": "web9", "groups": "a,b"}), &ctx)

@@ -7,7 +7,13 @@ fn check_in(dir: &std::path::Path, module: &str, args: Value) -> Result<(), ArgE
     registry()
         .get(module)
         .unwrap_or_else(|| panic!("no module {module}"))
-        .check_args(&args, &StaticCtx { playbook_dir: dir })
+        .check_args(
+            &args,
+            &StaticCtx {
+                playbook_dir: dir,
+                role_path: None,
+            },
+        )
 }
 
 fn check(module: &str, args: Value) -> Result<(), ArgError> {

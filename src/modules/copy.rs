@@ -65,7 +65,9 @@ impl TypedModule for Copy {
 
     fn check_static(&self, a: &Args, _raw: &Value, ctx: &StaticCtx<'_>) -> Result<(), ArgError> {
         if let Some(src) = &a.src {
-            if !args::is_template(src) && find_local_file(ctx.playbook_dir, "files", src).is_none() {
+            if !args::is_template(src)
+                && find_local_file(ctx.playbook_dir, ctx.role_path, "files", src).is_none()
+            {
                 return Err(ArgError::new(format!("file `{src}` not found"))
                     .key("src")
                     .hint(format!(
@@ -81,7 +83,7 @@ impl TypedModule for Copy {
     async fn run(&self, ctx: &ModuleCtx<'_>, a: Args) -> Result<ModuleResult, Failure> {
         let (content, name) = match (&a.src, &a.content) {
             (Some(src), _) => {
-                let path = find_local_file(ctx.playbook_dir, "files", src)
+                let path = find_local_file(ctx.playbook_dir, ctx.role_path, "files", src)
                     .ok_or_else(|| format!("Could not find or access '{src}'"))?;
                 let bytes =
                     std::fs::read(&path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;

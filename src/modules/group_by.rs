@@ -75,6 +75,7 @@ mod tests {
             &args,
             &StaticCtx {
                 playbook_dir: Path::new("."),
+                role_path: None,
             },
         )
     }

@@ -43,6 +43,7 @@ impl Env {
             &args,
             &StaticCtx {
                 playbook_dir: self.dir.path(),
+                role_path: None,
             },
         )
         .unwrap_or_else(|e| panic!("{module} {args}: {e:?}"));
@@ -52,6 +53,7 @@ impl Env {
             templater: &self.templater,
             vars: &self.vars,
             playbook_dir: self.dir.path(),
+            role_path: None,
             check_mode,
             diff: true,
         };

@@ -29,6 +29,7 @@ mod fail;
 mod file;
 mod group_by;
 mod haproxy;
+pub mod include_tasks;
 pub mod meta;
 mod package;
 mod pause;
@@ -52,6 +53,8 @@ pub struct ModuleCtx<'a> {
     pub vars: &'a Context,
     /// Where `template` and `copy` look for `src` (see `find_local_file`).
     pub playbook_dir: &'a Path,
+    /// The task's role: its `templates/` and `files/` are looked in first.
+    pub role_path: Option<&'a Path>,
     pub check_mode: bool,
     pub diff: bool,
 }
@@ -128,6 +131,8 @@ impl ArgError {
 /// What the validator knows when it checks a task statically.
 pub struct StaticCtx<'a> {
     pub playbook_dir: &'a Path,
+    /// The task's role, whose `templates/` and `files/` come first.
+    pub role_path: Option<&'a Path>,
 }
 
 /// How a task's hosts run it.
@@ -442,6 +447,7 @@ pub fn registry() -> &'static Registry {
             Box::new(add_host::AddHost),
             Box::new(group_by::GroupBy),
             Box::new(stat::Stat),
+            Box::new(include_tasks::IncludeTasks),
         ],
     })
 }
@@ -449,12 +455,27 @@ pub fn registry() -> &'static Registry {
 /// Find a local file the way Ansible does for a playbook: `dir/templates/NAME` (or
 /// `files/NAME`), then `dir/NAME`, then the same one level up (so `playbooks/x.yml`
 /// finds the top-level `templates/`). Absolute paths are taken as they are.
-pub fn find_local_file(playbook_dir: &Path, subdir: &str, name: &str) -> Option<std::path::PathBuf> {
+pub fn find_local_file(
+    playbook_dir: &Path,
+    role_path: Option<&Path>,
+    subdir: &str,
+    name: &str,
+) -> Option<std::path::PathBuf> {
     let p = Path::new(name);
     if p.is_absolute() {
         return p.is_file().then(|| p.to_path_buf());
     }
-    let mut candidates = vec![playbook_dir.join(subdir).join(p), playbook_dir.join(p)];
+    let mut candidates = Vec::new();
+    if let Some(role) = role_path {
+        // Ansible looks in the role's folder (`templates/`, `files/`), the role itself and
+        // its `tasks/`, before the playbook's.
+        candidates.extend([
+            role.join(subdir).join(p),
+            role.join(p),
+            role.join("tasks").join(p),
+        ]);
+    }
+    candidates.extend([playbook_dir.join(subdir).join(p), playbook_dir.join(p)]);
     if let Some(parent) = playbook_dir.parent() {
         candidates.push(parent.join(subdir).join(p));
         candidates.push(parent.join(p));

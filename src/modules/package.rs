@@ -235,6 +235,7 @@ mod tests {
     fn names_states_and_aliases() {
         let ctx = StaticCtx {
             playbook_dir: Path::new("."),
+            role_path: None,
         };
         assert!(Package
             .check_args(&json!({"name": "haproxy,socat", "state": "installed"}), &ctx)

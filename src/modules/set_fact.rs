@@ -82,6 +82,7 @@ mod tests {
     fn names_must_be_identifiers() {
         let ctx = StaticCtx {
             playbook_dir: Path::new("."),
+            role_path: None,
         };
         assert!(SetFact
             .check_args(&json!({"web_port": 80, "cacheable": true}), &ctx)

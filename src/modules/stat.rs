@@ -269,6 +269,7 @@ mod tests {
                 &args,
                 &StaticCtx {
                     playbook_dir: std::path::Path::new("."),
+                    role_path: None,
                 },
             )
     }

@@ -44,7 +44,9 @@ impl TypedModule for Template {
             a.newline_sequence.as_deref(),
             &["\n", "\r", "\r\n"],
         )?;
-        if !args::is_template(&a.src) && find_local_file(ctx.playbook_dir, "templates", &a.src).is_none() {
+        if !args::is_template(&a.src)
+            && find_local_file(ctx.playbook_dir, ctx.role_path, "templates", &a.src).is_none()
+        {
             return Err(ArgError::new(format!("template `{}` not found", a.src))
                 .key("src")
                 .hint(format!(
@@ -61,7 +63,7 @@ impl TypedModule for Template {
     }
 
     async fn run(&self, ctx: &ModuleCtx<'_>, a: Args) -> Result<ModuleResult, Failure> {
-        let path = find_local_file(ctx.playbook_dir, "templates", &a.src)
+        let path = find_local_file(ctx.playbook_dir, ctx.role_path, "templates", &a.src)
             .ok_or_else(|| format!("Could not find or access '{}'", a.src))?;
         let source =
             std::fs::read_to_string(&path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;

@@ -204,6 +204,7 @@ mod tests {
                 &args,
                 &StaticCtx {
                     playbook_dir: std::path::Path::new("/"),
+                    role_path: None,
                 },
             )
             .unwrap();
@@ -214,6 +215,7 @@ mod tests {
             templater: &Templater::new(),
             vars: &Context::new(),
             playbook_dir: std::path::Path::new("/"),
+            role_path: None,
             check_mode: false,
             diff: false,
         };

@@ -4,16 +4,21 @@
 //! `Error::Invalid`. Whether a module exists and accepts its arguments is left to
 //! `validate`, so that those problems are collected too.
 
+mod imports;
 pub mod kv;
+mod roles;
 mod task;
 
 use crate::error::{did_you_mean, Diagnostic, Error, Location};
-use crate::playbook::{BecomeOpts, Play, Playbook, Serial};
+use crate::playbook::{BecomeOpts, IncludeChain, Play, Playbook, Serial};
 use crate::vars::VarMap;
 use crate::yaml::{self, MarkedMappingNode, MarkedScalarNode, Source, TopLevel};
 use marked_yaml::Node;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
+pub use imports::{load_tasks_file, resolve_tasks_file};
+pub(crate) use task::inherit;
 pub use task::{TASK_KEYWORDS, UNSUPPORTED_TASK_KEYWORDS};
 
 /// The play keywords zdd understands.
@@ -38,12 +43,15 @@ pub const PLAY_KEYWORDS: &[&str] = &[
     "strategy",
     "tags",
     "order",
+    "roles",
 ];
 
 /// Ansible play keywords zdd does not support yet, with what to do instead.
 pub const UNSUPPORTED_PLAY_KEYWORDS: &[(&str, &str)] = &[
-    ("roles", "list the role's tasks and handlers in the play"),
-    ("import_playbook", "run the playbooks one after the other"),
+    (
+        "import_playbook",
+        "`import_playbook` is a playbook entry of its own: `- import_playbook: other.yml`",
+    ),
     ("include", "run the playbooks one after the other"),
     ("include_playbook", "run the playbooks one after the other"),
     ("block", "list the tasks directly"),
@@ -84,6 +92,8 @@ pub fn load_playbook(path: &Path) -> Result<Playbook, Error> {
     };
     let dir = std::path::absolute(&dir).unwrap_or(dir);
     let mut p = Parser::new(&src);
+    let absolute = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
+    p.origin = Arc::new(IncludeChain::new(&absolute, &dir));
     let plays = p.playbook(&dir);
     p.finish()?;
     Ok(Playbook {
@@ -152,6 +162,10 @@ impl Recorded<'_> {
 pub(crate) struct Parser<'s> {
     pub src: &'s Source,
     pub diags: Vec<Diagnostic>,
+    /// How this file was reached; every task parsed here carries it.
+    pub origin: Arc<IncludeChain>,
+    /// The roles of the play being loaded, shared by the files it imports.
+    pub(crate) roles: std::rc::Rc<std::cell::RefCell<roles::PlayRoles>>,
 }
 
 impl<'s> Parser<'s> {
@@ -159,14 +173,20 @@ impl<'s> Parser<'s> {
         Parser {
             src,
             diags: Vec::new(),
+            origin: Arc::default(),
+            roles: Default::default(),
         }
     }
 
+    /// Every problem found, each with the chain of imports that led to its file.
     fn finish(self) -> Result<(), Error> {
         if self.diags.is_empty() {
             Ok(())
         } else {
-            Err(Error::Invalid(self.diags))
+            let chain = self.origin.locations();
+            Err(Error::Invalid(
+                self.diags.into_iter().map(|d| d.included_from(&chain)).collect(),
+            ))
         }
     }
 
@@ -243,10 +263,18 @@ impl<'s> Parser<'s> {
             connection: None,
             order: None,
             tags: Vec::new(),
+            roles: Vec::new(),
         };
         let mut has_hosts = false;
         let mut file_vars = VarMap::new();
         let mut play_tags: Vec<String> = Vec::new();
+        // Roles are loaded before the play's task lists, as Ansible does: a role named
+        // again by an `import_role` is then the repeat.
+        self.roles = Default::default();
+        let (role_tasks, role_handlers) = match map.get_node("roles") {
+            Some(node) => self.play_roles(node),
+            None => (Vec::new(), Vec::new()),
+        };
         for (key, value) in map.iter() {
             let k = key.as_str();
             let kloc = self.key_loc(key);
@@ -305,9 +333,20 @@ impl<'s> Parser<'s> {
                 }
                 // The play's tags pass down to its tasks (for `--tags`).
                 "tags" => play_tags = self.string_list(k, value),
+                "roles" => {}
                 _ => self.unknown_play_key(k, kloc),
             }
         }
+        // Roles run after `pre_tasks` (and their handlers) and before `tasks`; their
+        // handlers come before the play's, those of `import_role`s after.
+        let mut tasks = role_tasks;
+        tasks.append(&mut play.tasks);
+        play.tasks = tasks;
+        let mut handlers = role_handlers;
+        handlers.append(&mut play.handlers);
+        handlers.append(&mut self.roles.borrow_mut().late_handlers);
+        play.handlers = handlers;
+        play.roles = std::mem::take(&mut self.roles.borrow_mut().public);
         if !has_hosts {
             self.error("this play has no `hosts`", loc.clone())
                 .hint("add `hosts: all` or a group of the inventory");

@@ -4,7 +4,7 @@
 use super::{kv, Parser};
 use crate::error::{closest, did_you_mean, Location};
 use crate::modules::{canonical_name, registry};
-use crate::playbook::{BecomeOpts, Block, Loop, LoopControl, Task};
+use crate::playbook::{BecomeOpts, Block, Include, Loop, LoopControl, Task};
 use crate::vars::VarMap;
 use crate::yaml::{self, MarkedMappingNode, MarkedScalarNode};
 use indexmap::IndexMap;
@@ -53,16 +53,15 @@ pub const TASK_KEYWORDS: &[&str] = &[
 /// Ansible task keywords (and task-like actions) zdd does not support yet, with what to
 /// do instead.
 pub const UNSUPPORTED_TASK_KEYWORDS: &[(&str, &str)] = &[
-    ("include_tasks", "copy the tasks into the play"),
-    ("import_tasks", "copy the tasks into the play"),
-    ("include", "copy the tasks into the play"),
-    ("include_role", "copy the role's tasks into the play"),
-    ("import_role", "copy the role's tasks into the play"),
+    (
+        "include_role",
+        "use `import_role` (static) for a role that always runs",
+    ),
     (
         "import_playbook",
-        "`import_playbook` goes at the top level of a playbook, which zdd does not support yet either",
+        "`import_playbook` goes at the top level of a playbook, beside the plays",
     ),
-    ("roles", "list the role's tasks in the play"),
+    ("roles", "`roles` is a play keyword: put it beside `tasks:`"),
     (
         "environment",
         "set the variables in the command itself (`FOO=bar cmd`)",
@@ -122,6 +121,7 @@ impl Parser<'_> {
         let mut tasks = Vec::new();
         for item in items.iter() {
             match item {
+                Node::Mapping(m) if self.is_import(m) => tasks.extend(self.import(m, handlers)),
                 Node::Mapping(m) => tasks.extend(self.task(m, handlers)),
                 other => {
                     let loc = self.loc(other);
@@ -136,7 +136,7 @@ impl Parser<'_> {
         tasks
     }
 
-    fn task(&mut self, map: &MarkedMappingNode, handler: bool) -> Option<Task> {
+    pub(super) fn task(&mut self, map: &MarkedMappingNode, handler: bool) -> Option<Task> {
         if map.get_node("block").is_some() {
             return self.block(map, handler);
         }
@@ -152,7 +152,8 @@ impl Parser<'_> {
             }
         }
         let module = self.find_module(map, &loc)?;
-        let task = empty_task(loc, canonical_name(&module.name).to_owned(), module.loc.clone());
+        let mut task = empty_task(loc, canonical_name(&module.name).to_owned(), module.loc.clone());
+        task.origin = self.origin.clone();
         let mut args = Map::new();
         let mut arg_locs = IndexMap::new();
         match &module.args {
@@ -168,7 +169,54 @@ impl Parser<'_> {
             }
             None => {}
         }
-        self.finish_task(task, map, handler, args, arg_locs, errors_before)
+        let mut task = self.finish_task(task, map, handler, args, arg_locs, errors_before)?;
+        if task.module == "include_tasks" {
+            let apply = match &module.args {
+                Some(ArgsNode::Node(Node::Mapping(m))) => m.get_node("apply"),
+                _ => None,
+            }
+            .or_else(|| match map.get_node("args") {
+                Some(Node::Mapping(m)) => m.get_node("apply"),
+                _ => None,
+            });
+            let apply = apply.map(|node| self.apply(node, handler));
+            let parents = empty_task(task.loc.clone(), "include_tasks".into(), task.loc.clone());
+            task.include = Some(Box::new(Include {
+                vars: task.vars.clone(),
+                parents,
+                apply,
+            }));
+        }
+        Some(task)
+    }
+
+    /// `apply:` of an `include_tasks`: block keywords for the tasks it loads.
+    fn apply(&mut self, node: &Node, handler: bool) -> Task {
+        let loc = self.loc(node);
+        let mut task = empty_task(loc.clone(), "block".into(), loc);
+        let Node::Mapping(m) = node else {
+            let loc = self.loc(node);
+            self.error(
+                format!("`apply` must be a mapping, found {}", yaml::kind(node)),
+                loc,
+            )
+            .hint("write block keywords under it, such as `tags:` or `become:`");
+            return task;
+        };
+        let (mut args, mut arg_locs) = (Map::new(), IndexMap::new());
+        for (key, value) in m.iter() {
+            let k = key.as_str();
+            let kloc = self.key_loc(key);
+            if BLOCK_KEYWORDS.contains(&k) {
+                task.keyword_locs.insert(k.to_owned(), kloc);
+                self.task_keyword(&mut task, key, value, handler, &mut args, &mut arg_locs);
+            } else {
+                let hint = did_you_mean(k, BLOCK_KEYWORDS.iter().copied());
+                self.error(format!("`{k}` is not a keyword `apply` takes"), kloc)
+                    .hint_opt(hint);
+            }
+        }
+        task
     }
 
     /// `block` with its `rescue` and `always`: the block's keywords pass down to its tasks.
@@ -176,6 +224,7 @@ impl Parser<'_> {
         let loc = self.mapping_loc(map);
         let errors_before = self.diags.len();
         let mut task = empty_task(loc.clone(), "block".into(), loc);
+        task.origin = self.origin.clone();
         let mut block = Block::default();
         let (mut args, mut arg_locs) = (Map::new(), IndexMap::new());
         for (key, value) in map.iter() {
@@ -479,7 +528,7 @@ impl Parser<'_> {
         start
     }
 
-    fn task_keyword(
+    pub(super) fn task_keyword(
         &mut self,
         task: &mut Task,
         key: &MarkedScalarNode,
@@ -731,6 +780,9 @@ pub(crate) fn empty_task(loc: Location, module: String, module_loc: Location) ->
         throttle: None,
         any_errors_fatal: false,
         block: None,
+        include: None,
+        include_params: None,
+        origin: Default::default(),
     }
 }
 
@@ -783,6 +835,9 @@ pub(crate) fn inherit(child: &mut Task, parent: &Task) {
             inherit(grandchild, parent);
         }
     }
+    if let Some(include) = &mut child.include {
+        inherit(&mut include.parents, parent);
+    }
 }
 
 /// Add tags to a task and, for a block, to every task inside it.
@@ -796,5 +851,8 @@ pub(crate) fn inherit_tags(task: &mut Task, tags: &[String]) {
         for c in b.tasks.iter_mut().chain(&mut b.rescue).chain(&mut b.always) {
             inherit_tags(c, tags);
         }
+    }
+    if let Some(include) = &mut task.include {
+        inherit_tags(&mut include.parents, tags);
     }
 }

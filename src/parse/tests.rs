@@ -238,15 +238,15 @@ fn misspelt_play_keyword_gets_did_you_mean() {
 #[test]
 fn unsupported_keywords_say_so_with_location() {
     let ds = errors(
-        "- hosts: all\n  roles: [web]\n  strategy: free\n  tasks:\n    - block:\n        - shell: a\n    - include_tasks: more.yml\n    - shell: b\n      with_together: [[a]]\n- import_playbook: other.yml\n",
+        "- hosts: all\n  roles: [web]\n  strategy: free\n  tasks:\n    - block:\n        - shell: a\n    - include_role: {name: more}\n    - shell: b\n      with_together: [[a]]\n- import_playbook: other.yml\n",
     );
     let got: Vec<(String, (usize, usize))> = ds.iter().map(|d| (d.message.clone(), at(d))).collect();
     assert_eq!(
         got,
         [
-            ("`roles` is not supported by zdd yet".to_string(), (2, 3)),
+            ("role `web` not found".to_string(), (2, 11)),
             ("strategy `free` is not supported by zdd yet".to_string(), (3, 13)),
-            ("`include_tasks` is not supported by zdd yet".to_string(), (7, 7)),
+            ("`include_role` is not supported by zdd yet".to_string(), (7, 7)),
             ("`with_together` is not supported by zdd yet".to_string(), (9, 7)),
             (
                 "`import_playbook` is not supported by zdd yet".to_string(),
@@ -499,4 +499,106 @@ fn block_keyword_errors_are_located() {
             ("`rescue` without a `block`".to_string(), (7, 7)),
         ]
     );
+}
+
+#[test]
+fn include_tasks_keeps_its_own_keywords_apart_from_its_blocks() {
+    let t = only_task(
+        "- hosts: all\n  tags: [play]\n  tasks:\n    - block:\n        - include_tasks:\n            file: x.yml\n            apply:\n              tags: [applied]\n              become: true\n          when: a\n          vars: {own: 1}\n      when: outer\n      vars: {blockvar: 2}\n",
+    );
+    let inner = &t.block.as_ref().unwrap().tasks[0];
+    assert_eq!(inner.module, "include_tasks");
+    // The include itself is selected by everything around it...
+    assert_eq!(inner.when, ["outer", "a"]);
+    let include = inner.include.as_ref().unwrap();
+    // ...its tasks take only the blocks' and the play's keywords, and `apply`.
+    assert_eq!(include.vars.keys().collect::<Vec<_>>(), ["own"]);
+    assert_eq!(include.parents.when, ["outer"]);
+    assert!(include.parents.vars.contains_key("blockvar"));
+    assert_eq!(include.parents.tags, ["play"]);
+    let apply = include.apply.as_ref().unwrap();
+    assert_eq!(apply.tags, ["applied"]);
+    assert_eq!(apply.privilege.enabled, Some(true));
+}
+
+#[test]
+fn apply_takes_block_keywords_only() {
+    let ds = errors("- hosts: all\n  tasks:\n    - include_tasks:\n        file: x.yml\n        apply:\n          regsiter: r\n");
+    assert_eq!(ds[0].message, "`regsiter` is not a keyword `apply` takes");
+    assert_eq!(at(&ds[0]), (6, 11));
+}
+
+fn load_files(files: &[(&str, &str)]) -> Result<Playbook, Vec<Diagnostic>> {
+    let dir = write(files);
+    let site = dir.path().join("site.yml");
+    let cwd_free = load_playbook(&site);
+    drop(dir);
+    cwd_free.map_err(|e| match e {
+        Error::Invalid(ds) => ds,
+        other => panic!("unexpected error {other:?}"),
+    })
+}
+
+#[test]
+fn import_tasks_expands_in_place_with_the_statement_keywords() {
+    let pb = load_files(&[
+        (
+            "site.yml",
+            "- hosts: all\n  tasks:\n    - debug: msg=one\n    - import_tasks: tasks/a.yml\n      when: go\n      tags: t1\n      vars: {x: 1}\n    - ansible.builtin.import_tasks:\n        file: tasks/b.yml\n",
+        ),
+        ("tasks/a.yml", "- name: in a\n  debug: msg=a\n  when: also\n- import_tasks: b.yml\n"),
+        ("tasks/b.yml", "- name: in b\n  debug: msg=b\n"),
+    ])
+    .unwrap_or_else(|ds| panic!("{ds:?}"));
+    let tasks = &pb.plays[0].tasks;
+    let names: Vec<String> = tasks.iter().map(|t| t.display_name()).collect();
+    assert_eq!(names, ["debug", "in a", "in b", "in b"]);
+    assert_eq!(tasks[1].when, ["go", "also"]);
+    assert_eq!(tasks[1].tags, ["t1"]);
+    assert_eq!(tasks[2].when, ["go"]);
+    assert_eq!(tasks[2].vars.get("x"), Some(&json!(1)));
+    assert!(tasks[3].when.is_empty());
+    assert_eq!(tasks[2].origin.frames().len(), 2);
+}
+
+#[test]
+fn a_problem_in_an_imported_file_names_the_chain() {
+    let ds = load_files(&[
+        ("site.yml", "- hosts: all\n  tasks:\n    - import_tasks: a.yml\n"),
+        ("a.yml", "- import_tasks: b.yml\n"),
+        ("b.yml", "- debug: msg=b\n  bogus: 1\n"),
+    ])
+    .unwrap_err();
+    assert_eq!(ds.len(), 1);
+    assert!(ds[0].location.as_ref().unwrap().file.ends_with("b.yml"));
+    let chain: Vec<(String, usize, usize)> = ds[0]
+        .chain
+        .iter()
+        .map(|l| {
+            (
+                l.file.file_name().unwrap().to_string_lossy().into_owned(),
+                l.line,
+                l.col,
+            )
+        })
+        .collect();
+    assert_eq!(chain, [("a.yml".into(), 1, 3), ("site.yml".into(), 3, 7)]);
+}
+
+#[test]
+fn import_loops_bare_include_and_missing_files_are_errors() {
+    let ds = load_files(&[
+        (
+            "site.yml",
+            "- hosts: all\n  tasks:\n    - import_tasks: a.yml\n    - include: a.yml\n    - import_tasks: nope.yml\n    - import_tasks: a.yml\n      loop: [1]\n",
+        ),
+        ("a.yml", "- import_tasks: a.yml\n"),
+    ])
+    .unwrap_err();
+    let messages: Vec<&str> = ds.iter().map(|d| d.message.as_str()).collect();
+    assert_eq!(messages.len(), 4, "{messages:?}");
+    assert!(messages[0].contains("imports itself"), "{messages:?}");
+    assert!(messages[1].contains("removed in ansible-core 2.16"));
+    assert!(messages[2].contains("`nope.yml` not found"));
+    assert!(messages[3].contains("loops on `import_tasks`"));
 }

@@ -122,6 +122,15 @@ impl<W: Write + Send> Reporter for HumanReporter<W> {
             }
             Event::HostStart { .. } => {}
             Event::HostResult(r) => self.host_result(r),
+            Event::Included {
+                file, hosts, item, ..
+            } => {
+                let mut text = format!("included: {file} for {}", hosts.join(", "));
+                if let Some(item) = item {
+                    text.push_str(&format!(" => (item={item})"));
+                }
+                self.line(&text);
+            }
             Event::Retry {
                 host,
                 task,
@@ -472,5 +481,20 @@ mod tests {
         );
         assert!(text.starts_with("\nRUNNING HANDLER [Restart nginx] ****"));
         assert!(text.ends_with("changed: [web1] => {\"changed\": true}\n"));
+    }
+
+    #[test]
+    fn included_files_are_announced_as_ansible_does() {
+        let included = |item: Option<&str>| Event::Included {
+            task: "include_tasks".into(),
+            file: "/srv/site/deploy.yml".into(),
+            hosts: vec!["web1".into(), "web2".into()],
+            item: item.map(str::to_owned),
+        };
+        assert_eq!(
+            render(&[included(None), included(Some("blue"))], 0),
+            "included: /srv/site/deploy.yml for web1, web2\n\
+             included: /srv/site/deploy.yml for web1, web2 => (item=blue)\n"
+        );
     }
 }

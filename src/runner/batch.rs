@@ -172,7 +172,7 @@ impl Runner {
             .iter()
             .filter(|(_, handlers)| !handlers.is_empty())
             .map(|(host, handlers)| {
-                let handler = |i: &usize| env.play.handlers.get(*i).and_then(handler_name);
+                let handler = |i: &usize| env.handler_tasks.get(*i).and_then(|h| handler_name(h));
                 (host.clone(), handlers.iter().filter_map(handler).collect())
             })
             .collect();
@@ -212,7 +212,7 @@ impl Runner {
         state: &mut BatchState,
         active: &mut Vec<String>,
     ) -> Option<Flow> {
-        for (i, handler) in env.play.handlers.iter().enumerate() {
+        for (i, handler) in env.handler_tasks.iter().enumerate() {
             // Stopped before the handler is taken: the journal keeps it pending for --resume.
             if self.stop.level() >= StopSignal::STOP_NOW && state.notified.values().any(|n| n.contains(&i)) {
                 return Some(Flow::Interrupted);
@@ -221,6 +221,17 @@ impl Runner {
             let failed = |h: &str| matches!(self.host_flags(h), (true, false));
             let hosts = state.take_handler_hosts(active, i, env.rules.force_handlers, failed);
             if hosts.is_empty() {
+                continue;
+            }
+            if let Some(include) = &handler.include {
+                let outer = state.scope.replace(hosts);
+                let flow = self
+                    .run_include(env, handler, include, state, active, Section::Handlers, false)
+                    .await;
+                state.scope = outer;
+                if flow.is_some() {
+                    return flow;
+                }
                 continue;
             }
             let outcomes = self
@@ -250,7 +261,8 @@ fn start_at_task(play: &Play, start_at: &mut Option<String>) -> Option<HashSet<u
                 Some(b) => walk(&b.tasks, name, before) || walk(&b.always, name, before),
                 None => {
                     let matches = |n: &str| n == name || crate::inventory::fnmatch(name, n);
-                    if matches(t.display_name()) {
+                    // Ansible matches the task's own name and its `role : name`.
+                    if t.name.as_deref().is_some_and(matches) || matches(&t.display_name()) {
                         return true;
                     }
                     before.insert(t as *const Task as usize);

@@ -52,8 +52,13 @@ impl Runner {
     ) -> LocalBoxFuture<'a, Option<Flow>> {
         Box::pin(async move {
             for task in tasks {
-                if active.is_empty() {
+                if state.in_scope(active).is_empty() {
                     return None;
+                }
+                // A role named again with the same parameters already ran (Ansible skips
+                // it silently for the hosts where it did).
+                if task.role().is_some_and(|r| r.repeat) {
+                    continue;
                 }
                 if self.stop.level() >= StopSignal::STOP_NOW {
                     return Some(Flow::Interrupted);
@@ -71,6 +76,15 @@ impl Runner {
                 {
                     continue;
                 }
+                if let Some(include) = &task.include {
+                    let flow = self
+                        .run_include(env, task, include, state, active, section, nested)
+                        .await;
+                    if flow.is_some() {
+                        return flow;
+                    }
+                    continue;
+                }
                 if crate::modules::registry()
                     .get(&task.module)
                     .is_some_and(|m| m.directs_the_runner())
@@ -81,8 +95,10 @@ impl Runner {
                     }
                     continue;
                 }
+                let hosts = state.in_scope(active);
+                let handler = section == Section::Handlers;
                 let outcomes = self
-                    .run_task(env, task, active, &state.batch, section, false)
+                    .run_task(env, task, &hosts, &state.batch, section, handler)
                     .await;
                 if nested {
                     state.record_in_block(active, &env.handlers_of(task), &outcomes);
@@ -113,7 +129,7 @@ impl Runner {
         nested: bool,
     ) -> Option<Flow> {
         let flags = |h: &str| self.host_flags(h);
-        let entering = active.clone();
+        let entering = state.in_scope(active);
         let mut alive = entering.clone();
         if let Some(flow) = self
             .run_list(env, &block.tasks, state, &mut alive, section, true)
@@ -161,13 +177,15 @@ impl Runner {
             .into_iter()
             .filter(|h| !still_failed(h) && !self.host_failed(h))
             .collect();
+        // Hosts outside an include's scope did not enter the block: they stay.
+        let outside = |h: &String| !entering.contains(h);
         if nested {
-            active.retain(|h| ok.contains(h));
+            active.retain(|h| ok.contains(h) || outside(h));
             return None;
         }
         // At the top level, the hosts the block lost meet the failure rules now.
         let lost = rules::lost_in_block(&entering, &ok, &flags);
-        active.retain(|h| ok.contains(h) || lost.iter().any(|o| &o.host == h));
+        active.retain(|h| ok.contains(h) || outside(h) || lost.iter().any(|o| &o.host == h));
         self.apply_outcomes(env, state, active, task, lost)
     }
 
@@ -191,12 +209,12 @@ impl Runner {
         match action {
             "flush_handlers" => self.flush_handlers(env, state, active).await,
             "end_host" => {
-                let ending: Vec<String> = active.iter().filter(|h| holds(h)).cloned().collect();
+                let ending: Vec<String> = state.in_scope(active).into_iter().filter(|h| holds(h)).collect();
                 state.end_hosts(active, &ending);
                 None
             }
             "end_batch" | "end_play" => {
-                let first = active.first()?.clone();
+                let first = state.in_scope(active).first()?.clone();
                 if !holds(&first) {
                     return None;
                 }

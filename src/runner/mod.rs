@@ -5,6 +5,7 @@
 mod batch;
 mod block;
 mod hosts;
+mod include;
 mod loops;
 mod outcome;
 mod preflight;
@@ -185,12 +186,26 @@ pub struct Runner {
 }
 
 /// What stays the same for every task of a play.
+/// The magic variables a play with roles gives every task.
+pub const ROLE_PLAY_VARS: &[&str] = &[
+    "ansible_role_names",
+    "ansible_play_role_names",
+    "role_names",
+    "ansible_dependent_role_names",
+];
+
 struct PlayEnv<'a> {
     play: &'a Play,
     /// `ansible_play_hosts_all`.
     hosts: Vec<String>,
     vars: Arc<VarMap>,
-    /// Handler indices for each name and `listen` topic.
+    /// The play's handlers, those inside a `block` in their place (the block's keywords
+    /// already on them), as Ansible lists them.
+    handler_tasks: Vec<&'a Task>,
+    /// What the play's roles give every task: their defaults (below the inventory) and
+    /// their `vars/` (above play vars), with the role magic variables.
+    roles: crate::runner::scope::PlayRoleVars,
+    /// Indices into `handler_tasks` for each name and `listen` topic.
     handlers: HashMap<String, Vec<usize>>,
     rules: PlayRules,
 }
@@ -390,16 +405,24 @@ impl Runner {
 
     fn play_env<'a>(&self, play: &'a Play, hosts: Vec<String>) -> PlayEnv<'a> {
         let mut handlers: HashMap<String, Vec<usize>> = HashMap::new();
-        for (i, h) in play.handlers.iter().enumerate() {
-            let names = h.name.iter().chain(&h.listen);
+        let handler_tasks = crate::playbook::flatten(&play.handlers);
+        for (i, h) in handler_tasks.iter().enumerate() {
+            // A role's handler answers to `role : name` too.
+            let qualified = h
+                .role()
+                .zip(h.name.as_ref())
+                .map(|(r, n)| format!("{} : {n}", r.name));
+            let names = h.name.iter().chain(&h.listen).chain(&qualified);
             for name in names {
                 handlers.entry(name.clone()).or_default().push(i);
             }
         }
         PlayEnv {
             play,
+            handler_tasks,
             hosts,
             vars: Arc::new(play.vars.clone()),
+            roles: crate::runner::scope::PlayRoleVars::of(play),
             handlers,
             rules: PlayRules {
                 any_errors_fatal: play.any_errors_fatal,
@@ -535,6 +558,9 @@ fn gather_facts_task(play: &Play) -> Task {
         throttle: None,
         any_errors_fatal: false,
         block: None,
+        include: None,
+        include_params: None,
+        origin: Default::default(),
     }
 }
 

@@ -169,7 +169,7 @@ impl Runner {
                 .into_iter()
                 .chain(flatten(&play.tasks))
                 .chain(flatten(&play.post_tasks))
-                .chain(&play.handlers);
+                .chain(flatten(&play.handlers));
             for task in tasks {
                 let on_controller = registry().get(&task.module).is_none_or(|m| m.controller_only());
                 if on_controller || task.connection.as_deref() == Some("local") {

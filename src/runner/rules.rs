@@ -55,6 +55,9 @@ pub(super) struct BatchState {
     pub notified: HashMap<String, IndexSet<usize>>,
     /// `--start-at-task`: the tasks (by address) this batch skips.
     pub start_skips: HashSet<usize>,
+    /// While the tasks of an `include_tasks` run: the hosts that included them. The other
+    /// active hosts wait (Ansible's linear strategy gives them a no-op), still in the play.
+    pub scope: Option<Vec<String>>,
 }
 
 impl BatchState {
@@ -62,6 +65,15 @@ impl BatchState {
         BatchState {
             batch: batch.to_vec(),
             ..BatchState::default()
+        }
+    }
+
+    /// The hosts of `active` that run the tasks in hand (all, unless an include's scope
+    /// narrows them).
+    pub fn in_scope(&self, active: &[String]) -> Vec<String> {
+        match &self.scope {
+            Some(scope) => active.iter().filter(|h| scope.contains(h)).cloned().collect(),
+            None => active.to_vec(),
         }
     }
 

@@ -83,10 +83,21 @@ impl Runner {
     ) -> Context {
         let inv = self.inv();
         let mut ctx = Context::new();
+        let role = task.role();
+        // Role defaults are the lowest of all; role `vars/` sit above play vars and
+        // vars_files, role parameters above set_fact (Ansible's precedence table).
+        ctx.push(env.roles.defaults.clone());
+        if let Some(role) = role {
+            ctx.push(Arc::new(role.defaults.clone()));
+        }
         if let Some(vars) = inv.vars.get(host) {
             ctx.push(vars.clone());
         }
         ctx.push(env.vars.clone());
+        ctx.push(env.roles.vars.clone());
+        if let Some(role) = role {
+            ctx.push(Arc::new(role.vars.clone()));
+        }
         if !task.vars.is_empty() {
             ctx.push(Arc::new(task.vars.clone()));
         }
@@ -95,7 +106,17 @@ impl Runner {
             state.get(host).map(|s| s.facts.clone()).unwrap_or_default()
         };
         ctx.push_raw(facts);
+        if let Some(role) = role.filter(|r| !r.params.is_empty()) {
+            ctx.push(Arc::new(role.params.clone()));
+        }
+        if let Some(params) = &task.include_params {
+            ctx.push(params.clone());
+        }
         ctx.push(shared.clone());
+        ctx.push(env.roles.magic.clone());
+        if let Some(role) = role {
+            ctx.push(Arc::new(role_magic(role)));
+        }
         ctx.push(Arc::new(VarMap::from_iter([
             ("inventory_hostname".into(), json!(host)),
             (
@@ -215,4 +236,65 @@ impl Runner {
                 .map(|name| name.trim().to_owned()),
         )
     }
+}
+
+/// The variables a play's roles give all its tasks.
+#[derive(Debug, Default)]
+pub(super) struct PlayRoleVars {
+    /// Each role's defaults with its dependencies', in the order the roles were named.
+    pub defaults: Arc<VarMap>,
+    /// Each role's `vars/` with its dependencies'.
+    pub vars: Arc<VarMap>,
+    /// `ansible_role_names`, `ansible_play_role_names`, `role_names`,
+    /// `ansible_dependent_role_names`.
+    pub magic: Arc<VarMap>,
+}
+
+impl PlayRoleVars {
+    pub(super) fn of(play: &crate::playbook::Play) -> PlayRoleVars {
+        let mut defaults = VarMap::new();
+        let mut vars = VarMap::new();
+        let mut play_names: Vec<&str> = Vec::new();
+        let mut dependent: Vec<&str> = Vec::new();
+        for role in &play.roles {
+            defaults.extend(role.exported_defaults.clone());
+            vars.extend(role.exported_vars.clone());
+            play_names.push(&role.name);
+            for d in &role.dependencies {
+                if !dependent.contains(&d.as_str()) {
+                    dependent.push(d);
+                }
+            }
+        }
+        let mut all: Vec<&str> = dependent.clone();
+        for n in &play_names {
+            if !all.contains(n) {
+                all.push(n);
+            }
+        }
+        PlayRoleVars {
+            defaults: Arc::new(defaults),
+            vars: Arc::new(vars),
+            magic: Arc::new(VarMap::from_iter([
+                ("ansible_role_names".into(), json!(all)),
+                ("ansible_play_role_names".into(), json!(play_names)),
+                ("role_names".into(), json!(play_names)),
+                ("ansible_dependent_role_names".into(), json!(dependent)),
+            ])),
+        }
+    }
+}
+
+/// `role_name`, `role_path`, `ansible_role_name` (and `ansible_parent_role_names` for a
+/// role imported by another role) of a role's task.
+fn role_magic(role: &crate::playbook::RoleRef) -> VarMap {
+    let mut magic = VarMap::from_iter([
+        ("role_name".into(), json!(role.name)),
+        ("ansible_role_name".into(), json!(role.name)),
+        ("role_path".into(), json!(role.path.display().to_string())),
+    ]);
+    if !role.parents.is_empty() {
+        magic.insert("ansible_parent_role_names".into(), json!(role.parents));
+    }
+    magic
 }

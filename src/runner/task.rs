@@ -264,7 +264,7 @@ impl Runner {
                 b.method
             ));
         }
-        let about = CommandContext::new(host, delegate, task.display_name(), task.no_log);
+        let about = CommandContext::new(host, delegate, &task.display_name(), task.no_log);
         let target_host = audited(self.opts.audit.as_ref(), target_host, about);
         let lb_changes = module.lb_changes(&args);
         let site = Site {
@@ -319,6 +319,7 @@ impl Runner {
                 templater: &self.templater,
                 vars: ctx,
                 playbook_dir: &self.playbook.dir,
+                role_path: task.role().map(|r| r.path.as_path()),
                 check_mode: task.check_mode.unwrap_or(self.opts.check_mode),
                 diff: self.opts.diff,
             };
@@ -588,7 +589,7 @@ pub(super) fn loop_items(templater: &Templater, lp: &Loop, ctx: &Context) -> Res
 }
 
 /// How an item is shown in `(item=...)`.
-fn item_label(item: &Value) -> String {
+pub(super) fn item_label(item: &Value) -> String {
     match item {
         Value::String(s) => s.clone(),
         other => crate::report::human::python_json(other, false),

@@ -179,6 +179,12 @@ pub fn check(
         }
         scope.add(inv.var_names.iter().map(String::as_str), Origin::Inventory);
         scope.add(play.vars.keys().map(String::as_str), Origin::PlayVars);
+        // Every role of the play gives each task its defaults and `vars/`.
+        for role in &play.roles {
+            let exported = role.exported_defaults.keys().chain(role.exported_vars.keys());
+            scope.add(exported.map(String::as_str), Origin::PlayVars);
+        }
+        scope.add(crate::runner::ROLE_PLAY_VARS.iter().copied(), Origin::Magic);
         scope.add(extra_vars.keys().map(String::as_str), Origin::ExtraVars);
         let registered = registered_names(play);
         scope.add(earlier_registered.iter().map(String::as_str), Origin::Registered);
@@ -196,7 +202,7 @@ fn registered_names(play: &Play) -> BTreeSet<String> {
         .sections()
         .into_iter()
         .flat_map(|(_, t)| crate::playbook::flatten(t))
-        .chain(&play.handlers);
+        .chain(crate::playbook::flatten(&play.handlers));
     for task in all {
         names.extend(task.register.clone());
         if let Some(module) = registry().get(&task.module) {
@@ -227,7 +233,13 @@ impl Validator<'_> {
 
     fn play(&mut self, play: &Play, scope: &Scope, has_hosts: bool) {
         let mut topics: Vec<&str> = Vec::new();
-        for h in &play.handlers {
+        // A role's handler answers to `role : name` too.
+        let qualified: Vec<String> = crate::playbook::flatten(&play.handlers)
+            .into_iter()
+            .filter_map(|h| Some(format!("{} : {}", h.role()?.name, h.name.as_ref()?)))
+            .collect();
+        topics.extend(qualified.iter().map(String::as_str));
+        for h in crate::playbook::flatten(&play.handlers) {
             topics.extend(h.name.as_deref());
             topics.extend(h.listen.iter().map(String::as_str));
         }
@@ -235,7 +247,7 @@ impl Validator<'_> {
             .sections()
             .into_iter()
             .flat_map(|(_, t)| crate::playbook::flatten(t))
-            .chain(&play.handlers);
+            .chain(crate::playbook::flatten(&play.handlers));
         for task in tasks {
             let start = self.diags.len();
             self.module(task);
@@ -265,6 +277,7 @@ impl Validator<'_> {
         };
         let ctx = StaticCtx {
             playbook_dir: self.playbook_dir,
+            role_path: task.role().map(|r| r.path.as_path()),
         };
         if let Err(e) = module.check_args(&task.args, &ctx) {
             let loc = e
@@ -306,6 +319,18 @@ impl Validator<'_> {
 
     fn variables(&mut self, task: &Task, play_scope: &Scope, check_undefined: bool) {
         let mut scope = play_scope.clone();
+        if let Some(role) = task.role() {
+            let names = role
+                .defaults
+                .keys()
+                .chain(role.vars.keys())
+                .chain(role.params.keys());
+            scope.add(names.map(String::as_str), Origin::PlayVars);
+            scope.add(["role_name", "ansible_role_name"], Origin::Magic);
+            if !role.parents.is_empty() {
+                scope.add(["ansible_parent_role_names"], Origin::Magic);
+            }
+        }
         scope.add(task.vars.keys().map(String::as_str), Origin::TaskVars);
         // The loop list itself is read before the loop variable exists.
         let outer = scope.clone();
@@ -432,7 +457,12 @@ impl Validator<'_> {
         if Templater::is_template(src) {
             return;
         }
-        let Some(path) = find_local_file(self.playbook_dir, "templates", src) else {
+        let Some(path) = find_local_file(
+            self.playbook_dir,
+            task.role().map(|r| r.path.as_path()),
+            "templates",
+            src,
+        ) else {
             return;
         };
         let Ok(bytes) = std::fs::read(&path) else {

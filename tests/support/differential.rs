@@ -2,7 +2,8 @@
 //! projects (tests/compat.rs): a case is copied into a run directory of its own, its lab
 //! placeholders filled, then run by `ansible-playbook` and by `zdd apply` from inside that
 //! directory (as a user would, so `ansible.cfg`, `roles/` and `group_vars/` are found there);
-//! exit codes, `PLAY RECAP` lines and each host's ordered trace of effects must agree.
+//! exit codes, `PLAY RECAP` lines, `included:` lines and each host's ordered trace of
+//! effects must agree.
 //!
 //! Placeholders in every file and argument: `@NET@` the lab's `127.0.X`, `@CONN@` its
 //! connection variables (an INI `[all:vars]` body; `@CONN_YAML@` alone on a line: the same as
@@ -194,6 +195,27 @@ fn recap(stdout: &str) -> Vec<String> {
         .collect()
 }
 
+/// The `included: FILE for HOSTS` lines, with FILE relative to the tool's run directory
+/// and the hosts sorted (Ansible lists them, and the instances, in the order their
+/// results came back), sorted.
+fn included_lines(stdout: &str, tool: &str) -> Vec<String> {
+    let marker = format!("/{tool}/");
+    let mut lines: Vec<String> = stdout
+        .lines()
+        .filter_map(|l| l.strip_prefix("included: "))
+        .map(|rest| {
+            let (file, hosts) = rest.split_once(" for ").unwrap_or((rest, ""));
+            let file = file.split_once(&marker).map_or(file, |(_, f)| f);
+            let (hosts, item) = hosts.split_once(" => ").unwrap_or((hosts, ""));
+            let mut hosts: Vec<&str> = hosts.split(", ").collect();
+            hosts.sort();
+            format!("{file} for {} {item}", hosts.join(", "))
+        })
+        .collect();
+    lines.sort();
+    lines
+}
+
 fn run_tool(name: &str, case: &Case, run: &Path, lab: &Lab) -> Tool {
     let dir = run.join(name);
     copy_case(&case.src, &dir, lab);
@@ -325,6 +347,15 @@ fn compare(case: &Case, ansible: &Tool, zdd: &Tool) -> Vec<String> {
         problems.push(format!(
             "trace differs:\n  ansible: {:?}\n  zdd:     {:?}",
             ansible.trace, zdd.trace
+        ));
+    }
+    let (ia, iz) = (
+        included_lines(&ansible.stdout, "ansible"),
+        included_lines(&zdd.stdout, "zdd"),
+    );
+    if ia != iz {
+        problems.push(format!(
+            "`included:` lines differ:\n  ansible: {ia:?}\n  zdd:     {iz:?}"
         ));
     }
     problems
