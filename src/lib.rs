@@ -13,6 +13,7 @@ pub mod events;
 pub mod host;
 pub mod inventory;
 pub mod journal;
+pub mod keyword_values;
 pub mod lb;
 pub mod load;
 pub mod lock;

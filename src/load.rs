@@ -43,7 +43,7 @@ pub fn load(input: &InputArgs) -> Result<Input, Error> {
         }
     }
     let playbook = playbook.and_then(|mut p| {
-        let rendered = crate::plan::render_host_patterns(&mut p, &extra_vars);
+        let rendered = crate::plan::render_play_keywords(&mut p, &extra_vars);
         keep(&mut problems, rendered).map(|()| p)
     });
     match (playbook, inventory) {

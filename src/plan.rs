@@ -63,20 +63,24 @@ impl RolloutPlan {
     }
 }
 
-/// Template each play's `hosts:` as Ansible does when a play starts: with the play's vars
-/// (`vars_files` included) and `-e`, never host variables. Ansible prints the rendered
-/// pattern in the `PLAY [...]` banner, so the play keeps only that.
-pub fn render_host_patterns(playbook: &mut Playbook, extra_vars: &VarMap) -> Result<(), Error> {
+/// Template each play's `hosts:` and its other templated play keywords (`serial`,
+/// `gather_facts`, `force_handlers`, `max_fail_percentage`) as Ansible does when a play
+/// starts: with the play's vars (`vars_files` included) and `-e`, never host variables.
+/// Ansible prints the rendered pattern in the `PLAY [...]` banner, so the play keeps only
+/// that. Every command loads the playbook through this, so `zdd plan`, apply, status and
+/// resume cut the same batches.
+pub fn render_play_keywords(playbook: &mut Playbook, extra_vars: &VarMap) -> Result<(), Error> {
     let templater = Templater::new();
     let extra = Arc::new(extra_vars.clone());
     let mut problems = Vec::new();
     for play in &mut playbook.plays {
-        if !Templater::is_template(&play.hosts) {
-            continue;
-        }
         let mut ctx = Context::new();
         ctx.push(Arc::new(play.vars.clone()));
         ctx.push(extra.clone());
+        problems.extend(crate::keyword_values::render_play(play, &templater, &ctx));
+        if !Templater::is_template(&play.hosts) {
+            continue;
+        }
         match templater.render_str(&play.hosts, &ctx) {
             Ok(pattern) => play.hosts = pattern,
             Err(e) => problems.push(

@@ -49,6 +49,10 @@ pub struct Play {
     /// The roles of `roles:` and of `import_role`s, in order: their defaults and `vars/`
     /// are seen by every task of the play, as in Ansible.
     pub roles: Vec<Arc<RoleRef>>,
+    /// Play keywords written as templates (`serial: "{{ batch }}"`, `gather_facts`,
+    /// `force_handlers`, `max_fail_percentage`): rendered with the play's vars and `-e`
+    /// before any host is touched (`plan::render_play_keywords`), as Ansible does.
+    pub templated: Vec<TemplatedKeyword>,
 }
 
 impl Play {
@@ -157,6 +161,9 @@ pub struct Task {
     pub include_params: Option<std::sync::Arc<VarMap>>,
     /// How the file this task was written in was reached (imports, includes, its role).
     pub origin: Arc<IncludeChain>,
+    /// Keywords written as templates (`no_log: "{{ quiet }}"`): the fields above hold their
+    /// defaults until the runner renders these per host, as Ansible's post_validate does.
+    pub templated: Vec<TemplatedKeyword>,
 }
 
 /// What an `include_tasks` passes to the tasks it loads. Its own `when`, `tags` and other
@@ -288,6 +295,23 @@ pub struct RoleRef {
     /// and `vars`, and its meta does not allow duplicates: its tasks are listed (as
     /// `--list-tasks` shows them) but not run again.
     pub repeat: bool,
+}
+
+/// A keyword whose value is a template, decided when it is known: a play's before any
+/// host is touched, a task's on each host just before the task runs there.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TemplatedKeyword {
+    pub key: String,
+    /// As written: a string holding a template, or a list holding some (`serial`).
+    pub value: Value,
+    pub loc: Location,
+}
+
+impl Task {
+    /// The template written for `key`, if that keyword is templated.
+    pub fn templated(&self, key: &str) -> Option<&TemplatedKeyword> {
+        self.templated.iter().find(|t| t.key == key)
+    }
 }
 
 /// `block` / `rescue` / `always`.

@@ -106,3 +106,57 @@ fn a_template_error_names_the_variable_but_not_its_value() {
         assert!(!text.contains(SECRET), "the {what} holds the secret:\n{text}");
     }
 }
+
+/// `no_log` written as a template is decided on each host at run time, and censors as
+/// much as a written `no_log: true`: loop items, `-vv` commands, JSON, the journal. One
+/// that cannot be decided fails the host and still hides the output.
+#[test]
+fn a_templated_no_log_decided_per_host_censors_everything() {
+    let lab = Lab::start(2);
+    let work = tempfile::tempdir().unwrap();
+    let playbook = work.path().join("secret.yml");
+    std::fs::write(
+        &playbook,
+        format!(
+            "- hosts: webappservers\n  gather_facts: false\n  vars:\n    secret: {SECRET}\n    hide: \"{{{{ inventory_hostname != 'nobody' }}}}\"\n  tasks:\n    \
+             - name: Loop over credentials\n      shell: test -n \"{{{{ item.password }}}}\"\n      \
+               loop:\n        - {{ user: admin, password: \"{{{{ secret }}}}\" }}\n      no_log: \"{{{{ hide }}}}\"\n    \
+             - name: A script that holds the secret\n      shell: \"echo {{{{ secret }}}} > /dev/null\"\n      no_log: \"{{{{ hide | bool }}}}\"\n    \
+             - name: Only web1 decides\n      set_fact:\n        maybe_flag: true\n      when: inventory_hostname == 'web1'\n    \
+             - name: Undecided on web2\n      shell: \"echo {{{{ secret }}}}\"\n      no_log: \"{{{{ maybe_flag }}}}\"\n"
+        ),
+    )
+    .unwrap();
+    let out = lab
+        .zdd()
+        .current_dir(work.path())
+        .apply(&playbook)
+        .args(["-vv", "--output", "json", "--no-progress"])
+        .run();
+    // web2 cannot render `maybe_flag`: it fails that task, its output hidden.
+    out.assert_code(2);
+    let (stdout, stderr) = (&out.stdout, &out.stderr);
+    assert!(
+        stderr.contains("fatal: [web2]: FAILED! => {\"censored\": "),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("changed: [web1] => (item=(censored due to no_log))"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("EXEC <censored>"), "{stderr}");
+    let journal_dir = work.path().join(".zdd/journal");
+    let journal: String = std::fs::read_dir(&journal_dir)
+        .map(|dir| {
+            dir.map(|e| std::fs::read_to_string(e.unwrap().path()).unwrap())
+                .collect()
+        })
+        .unwrap_or_default();
+    for (what, text) in [
+        ("output", stderr.as_str()),
+        ("JSON", stdout.as_str()),
+        ("journal", journal.as_str()),
+    ] {
+        assert!(!text.contains(SECRET), "the {what} holds the secret:\n{text}");
+    }
+}

@@ -196,6 +196,23 @@ pub fn opt_text<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Er
 
 /// A file mode: `"0644"`, `"u=rw,g=r"`, or a number. A number is read the way Ansible
 /// does: YAML 1.1 reads `0644` as octal (420), and 420 is written back as `644`.
+/// `copy` and `template`'s `mode: preserve`: the source file's own mode (a `copy` of
+/// `content` has no source: its temporary file's 0600, as in Ansible). Any other mode is
+/// returned as written.
+pub fn preserved_mode(mode: Option<&str>, src: Option<&std::path::Path>) -> Result<Option<String>, String> {
+    use std::os::unix::fs::PermissionsExt;
+    match (mode, src) {
+        (Some(PRESERVE), Some(path)) => std::fs::metadata(path)
+            .map(|m| Some(format!("{:04o}", m.permissions().mode() & 0o7777)))
+            .map_err(|e| format!("cannot read the mode of {}: {e}", path.display())),
+        (Some(PRESERVE), None) => Ok(Some("0600".into())),
+        (mode, _) => Ok(mode.map(str::to_owned)),
+    }
+}
+
+/// The `mode` that keeps the source file's.
+pub const PRESERVE: &str = "preserve";
+
 pub fn opt_mode<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
     match Value::deserialize(d)? {
         Value::Null => Ok(None),
@@ -205,6 +222,7 @@ pub fn opt_mode<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Er
             .map(|n| Some(format!("{n:04o}")))
             .ok_or_else(|| D::Error::custom(format!("`{n}` is not a file mode"))),
         Value::String(s) if is_template(&s) => Ok(Some(s)),
+        Value::String(s) if s.trim() == PRESERVE => Ok(Some(PRESERVE.into())),
         Value::String(s) => {
             let s = s.trim().to_owned();
             let octal = !s.is_empty() && s.len() <= 5 && s.bytes().all(|b| (b'0'..=b'7').contains(&b));

@@ -81,23 +81,25 @@ impl TypedModule for Copy {
     }
 
     async fn run(&self, ctx: &ModuleCtx<'_>, a: Args) -> Result<ModuleResult, Failure> {
-        let (content, name) = match (&a.src, &a.content) {
+        let (content, name, path) = match (&a.src, &a.content) {
             (Some(src), _) => {
                 let path = find_local_file(ctx.playbook_dir, ctx.role_path, "files", src)
                     .ok_or_else(|| format!("Could not find or access '{src}'"))?;
                 let bytes =
                     std::fs::read(&path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-                (bytes, path.file_name().map(|n| n.to_string_lossy().into_owned()))
+                let name = path.file_name().map(|n| n.to_string_lossy().into_owned());
+                (bytes, name, Some(path))
             }
-            (None, Some(content)) => (content_text(content).into_bytes(), None),
+            (None, Some(content)) => (content_text(content).into_bytes(), None, None),
             (None, None) => unreachable!("checked above"),
         };
+        let mode = args::preserved_mode(a.mode.as_deref(), path.as_deref())?;
         let mut r = put(
             ctx,
             &PutFile {
                 dest: &a.dest,
                 content: &content,
-                mode: a.mode.as_deref(),
+                mode: mode.as_deref(),
                 owner: a.owner.as_deref(),
                 group: a.group.as_deref(),
                 backup: a.backup.unwrap_or(false),

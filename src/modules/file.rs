@@ -58,7 +58,8 @@ fn script(a: &Args, check_mode: bool, mark: &str) -> String {
             ("m", mark),
             ("p", &a.path),
             ("state", &text(&a.state)),
-            ("mode", &text(&a.mode)),
+            // `file` has no source whose mode to keep: `preserve` leaves the mode alone.
+            ("mode", &text(&a.mode.clone().filter(|m| m != args::PRESERVE))),
             ("owner", &text(&a.owner)),
             ("group", &text(&a.group)),
             ("src", &text(&a.src)),

@@ -422,6 +422,15 @@ pub fn canonical_name(name: &str) -> &str {
     name.rsplit('.').next().unwrap_or(name)
 }
 
+/// An action of ansible-core written by its full name (`ansible.builtin.import_tasks`,
+/// `ansible.legacy.include_role`) -> the short name the parser matches on; any other name
+/// is returned as it is.
+pub fn builtin_name(name: &str) -> &str {
+    name.strip_prefix("ansible.builtin.")
+        .or_else(|| name.strip_prefix("ansible.legacy."))
+        .unwrap_or(name)
+}
+
 /// Every module zdd knows. Adding one: a new file and a line here.
 pub fn registry() -> &'static Registry {
     static REGISTRY: std::sync::OnceLock<Registry> = std::sync::OnceLock::new();

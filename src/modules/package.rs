@@ -17,17 +17,29 @@ const MANAGERS: &[&str] = &["auto", "apt", "dnf", "yum"];
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Args {
-    #[serde(default, alias = "pkg", deserialize_with = "args::opt_list")]
+    /// Aliases as Ansible documents them: `pkg` (apt, dnf), `package` (apt).
+    #[serde(
+        default,
+        alias = "pkg",
+        alias = "package",
+        deserialize_with = "args::opt_list"
+    )]
     name: Option<Vec<String>>,
     #[serde(default)]
     state: Option<String>,
-    #[serde(default, deserialize_with = "args::opt_bool")]
+    /// `update-cache` (apt), `expire-cache` (dnf).
+    #[serde(
+        default,
+        alias = "update-cache",
+        alias = "expire-cache",
+        deserialize_with = "args::opt_bool"
+    )]
     update_cache: Option<bool>,
     /// apt: accepted; the cache is refreshed whenever `update_cache` is set.
     #[serde(default, deserialize_with = "args::opt_f64")]
     #[allow(dead_code)]
     cache_valid_time: Option<f64>,
-    #[serde(default, deserialize_with = "args::opt_bool")]
+    #[serde(default, alias = "install-recommends", deserialize_with = "args::opt_bool")]
     install_recommends: Option<bool>,
     #[serde(default, deserialize_with = "args::opt_list")]
     enablerepo: Option<Vec<String>>,

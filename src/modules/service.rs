@@ -19,6 +19,8 @@ const MANAGERS: &[&str] = &["auto", "systemd", "sysv", "service"];
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Args {
+    /// `service` and `unit` are `systemd`'s aliases.
+    #[serde(alias = "service", alias = "unit")]
     name: String,
     #[serde(default)]
     state: Option<String>,

@@ -79,6 +79,7 @@ impl TypedModule for Template {
             .templater
             .render_file(&a.src, &source, &vars)
             .map_err(|e| e.message)?;
+        let mode = args::preserved_mode(a.mode.as_deref(), Some(&path))?;
         if let Some(nl) = a.newline_sequence.as_deref().filter(|nl| *nl != "\n") {
             text = text.replace('\n', nl);
         }
@@ -87,7 +88,7 @@ impl TypedModule for Template {
             &PutFile {
                 dest: &a.dest,
                 content: text.as_bytes(),
-                mode: a.mode.as_deref(),
+                mode: mode.as_deref(),
                 owner: a.owner.as_deref(),
                 group: a.group.as_deref(),
                 backup: a.backup.unwrap_or(false),

@@ -10,14 +10,17 @@ mod roles;
 mod task;
 
 use crate::error::{did_you_mean, Diagnostic, Error, Location};
-use crate::playbook::{BecomeOpts, IncludeChain, Play, Playbook, Serial};
+use crate::playbook::{BecomeOpts, IncludeChain, Play, Playbook, Serial, TemplatedKeyword};
 use crate::vars::VarMap;
 use crate::yaml::{self, MarkedMappingNode, MarkedScalarNode, Source, TopLevel};
 use marked_yaml::Node;
+use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 pub use imports::{load_tasks_file, resolve_tasks_file};
+#[cfg(test)]
+pub(crate) use task::empty_task;
 pub(crate) use task::inherit;
 pub use task::{TASK_KEYWORDS, UNSUPPORTED_TASK_KEYWORDS};
 
@@ -264,6 +267,7 @@ impl<'s> Parser<'s> {
             order: None,
             tags: Vec::new(),
             roles: Vec::new(),
+            templated: Vec::new(),
         };
         let mut has_hosts = false;
         let mut file_vars = VarMap::new();
@@ -284,11 +288,23 @@ impl<'s> Parser<'s> {
                     has_hosts = true;
                     play.hosts = self.hosts(value).unwrap_or_default();
                 }
-                "serial" => play.serial = self.serial(value),
-                "become" => play.privilege.enabled = self.boolean(k, value),
+                "serial" => {
+                    if serial_is_templated(value) {
+                        play.templated.push(TemplatedKeyword {
+                            key: k.into(),
+                            value: yaml::to_value(value),
+                            loc: self.loc(value),
+                        });
+                    } else {
+                        play.serial = self.serial(value);
+                    }
+                }
+                "become" => play.privilege.enabled = self.flag(k, value, &mut play.templated),
                 "become_method" => play.privilege.method = self.become_method(value),
                 "become_user" => play.privilege.user = self.string(k, value),
-                "gather_facts" => play.gather_facts = self.boolean(k, value).unwrap_or(true),
+                "gather_facts" => {
+                    play.gather_facts = self.flag(k, value, &mut play.templated).unwrap_or(true)
+                }
                 "vars" => play.vars = self.vars(value),
                 "vars_files" => {
                     for (path, vars) in self.vars_files(value, dir) {
@@ -300,9 +316,26 @@ impl<'s> Parser<'s> {
                 "tasks" => play.tasks = self.tasks(value, false),
                 "post_tasks" => play.post_tasks = self.tasks(value, false),
                 "handlers" => play.handlers = self.tasks(value, true),
-                "max_fail_percentage" => play.max_fail_percentage = self.percentage(k, value),
-                "any_errors_fatal" => play.any_errors_fatal = self.boolean(k, value).unwrap_or(false),
-                "force_handlers" => play.force_handlers = self.boolean(k, value).unwrap_or(false),
+                "max_fail_percentage" => match value {
+                    Node::Scalar(s) if crate::template::Templater::is_template(s.as_str()) => {
+                        play.templated.push(TemplatedKeyword {
+                            key: k.into(),
+                            value: Value::String(s.as_str().to_owned()),
+                            loc: self.loc(value),
+                        })
+                    }
+                    _ => play.max_fail_percentage = self.percentage(k, value),
+                },
+                // A template is non-empty text, which Ansible's strategy takes as true before
+                // each task renders it (and fails a host where it is no boolean).
+                "any_errors_fatal" => {
+                    play.any_errors_fatal = self
+                        .flag(k, value, &mut play.templated)
+                        .unwrap_or_else(|| play.templated.iter().any(|t| t.key == k))
+                }
+                "force_handlers" => {
+                    play.force_handlers = self.flag(k, value, &mut play.templated).unwrap_or(false)
+                }
                 "connection" => play.connection = self.string(k, value),
                 "order" => {
                     const ORDERS: &[&str] = &[
@@ -366,6 +399,22 @@ impl<'s> Parser<'s> {
             task::inherit_tags(t, &play_tags);
         }
         play.tags = play_tags;
+        // Keywords the tasks inherit from the play are rendered on each task and host.
+        let inherited: Vec<TemplatedKeyword> = play
+            .templated
+            .iter()
+            .filter(|t| task::INHERITED_FROM_PLAY.contains(&t.key.as_str()))
+            .cloned()
+            .collect();
+        for t in play
+            .pre_tasks
+            .iter_mut()
+            .chain(&mut play.tasks)
+            .chain(&mut play.post_tasks)
+            .chain(&mut play.handlers)
+        {
+            task::inherit_templated(t, &inherited);
+        }
         // vars_files come above play vars, in the order they are listed.
         play.vars.extend(file_vars);
         (self.diags.len() == errors_before).then_some(play)
@@ -422,40 +471,10 @@ impl<'s> Parser<'s> {
             );
             return None;
         };
-        let text = s.as_str().trim();
-        if crate::template::Templater::is_template(text) {
-            self.error("a templated `serial` is not supported by zdd yet", loc)
-                .hint("write the batch size: `serial: 2` or `serial: \"30%\"`");
-            return None;
-        }
-        if let Some(pct) = text.strip_suffix('%') {
-            return match pct.trim().parse::<f64>() {
-                Ok(p) if p > 0.0 && p <= 100.0 => Some(Serial::Percent(p)),
-                Ok(p) => {
-                    self.error(format!("`serial: {p}%` is out of range"), loc)
-                        .hint("a percentage of the play's hosts must be above 0% and at most 100%");
-                    None
-                }
-                Err(_) => {
-                    self.error(format!("`serial: {text}` is not a percentage"), loc)
-                        .hint("write it as `\"30%\"`");
-                    None
-                }
-            };
-        }
-        match text.parse::<i64>() {
-            Ok(n) if n >= 0 => Some(Serial::Count(n as usize)),
-            Ok(n) => {
-                self.error(format!("`serial: {n}` is negative"), loc)
-                    .hint("a batch size is a number of hosts (0 means all at once)");
-                None
-            }
-            Err(_) => {
-                self.error(
-                    format!("`serial: {text}` is not a number of hosts or a percentage"),
-                    loc,
-                )
-                .hint("write `serial: 2` or `serial: \"30%\"`");
+        match serial_from_text(s.as_str()) {
+            Ok(serial) => Some(serial),
+            Err(bad) => {
+                self.error(bad.message, loc).hint(bad.hint);
                 None
             }
         }
@@ -574,6 +593,23 @@ impl<'s> Parser<'s> {
         }
     }
 
+    /// A boolean keyword Ansible templates: a template is kept in `templated` for later (the
+    /// result is `None`); anything else must be a boolean now.
+    pub fn flag(&mut self, key: &str, node: &Node, templated: &mut Vec<TemplatedKeyword>) -> Option<bool> {
+        if let Node::Scalar(s) = node {
+            if crate::template::Templater::is_template(s.as_str()) {
+                templated.retain(|t| t.key != key);
+                templated.push(TemplatedKeyword {
+                    key: key.to_owned(),
+                    value: Value::String(s.as_str().to_owned()),
+                    loc: self.loc(node),
+                });
+                return None;
+            }
+        }
+        self.boolean(key, node)
+    }
+
     /// A boolean as Ansible reads one: `yes`, `true`, `on`, quoted or not, or 1/0.
     pub fn boolean(&mut self, key: &str, node: &Node) -> Option<bool> {
         let loc = self.loc(node);
@@ -595,11 +631,60 @@ impl<'s> Parser<'s> {
             "0" => return Some(false),
             _ => {}
         }
-        let hint = crate::template::Templater::is_template(&text)
-            .then(|| format!("zdd does not template `{key}` yet: write true or false"));
         self.error(format!("`{key}` must be true or false, found `{text}`"), loc)
-            .hint_opt(hint);
+            .hint("write true or false, or a template that renders to one");
         None
+    }
+}
+
+/// Whether `serial` (a value or a list) holds a template: then it is rendered before the
+/// play starts, with the play's vars and `-e`.
+fn serial_is_templated(node: &Node) -> bool {
+    match node {
+        Node::Scalar(s) => crate::template::Templater::is_template(s.as_str()),
+        Node::Sequence(items) => items.iter().any(serial_is_templated),
+        Node::Mapping(_) => false,
+    }
+}
+
+/// Why a `serial` entry is not a batch size.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BadSerial {
+    pub message: String,
+    pub hint: String,
+}
+
+/// One `serial` entry as text (written, or rendered from a template): a number of hosts
+/// or a percentage of the play's hosts.
+pub fn serial_from_text(text: &str) -> Result<Serial, BadSerial> {
+    let text = text.trim();
+    let bad = |message: String, hint: &str| BadSerial {
+        message,
+        hint: hint.to_owned(),
+    };
+    if let Some(pct) = text.strip_suffix('%') {
+        return match pct.trim().parse::<f64>() {
+            Ok(p) if p > 0.0 && p <= 100.0 => Ok(Serial::Percent(p)),
+            Ok(p) => Err(bad(
+                format!("`serial: {p}%` is out of range"),
+                "a percentage of the play's hosts must be above 0% and at most 100%",
+            )),
+            Err(_) => Err(bad(
+                format!("`serial: {text}` is not a percentage"),
+                "write it as `\"30%\"`",
+            )),
+        };
+    }
+    match text.parse::<i64>() {
+        Ok(n) if n >= 0 => Ok(Serial::Count(n as usize)),
+        Ok(n) => Err(bad(
+            format!("`serial: {n}` is negative"),
+            "a batch size is a number of hosts (0 means all at once)",
+        )),
+        Err(_) => Err(bad(
+            format!("`serial: {text}` is not a number of hosts or a percentage"),
+            "write `serial: 2` or `serial: \"30%\"`",
+        )),
     }
 }
 

@@ -3,8 +3,8 @@
 
 use super::{kv, Parser};
 use crate::error::{closest, did_you_mean, Location};
-use crate::modules::{canonical_name, registry};
-use crate::playbook::{BecomeOpts, Block, Include, Loop, LoopControl, Task};
+use crate::modules::{builtin_name, canonical_name, registry};
+use crate::playbook::{BecomeOpts, Block, Include, Loop, LoopControl, Task, TemplatedKeyword};
 use crate::vars::VarMap;
 use crate::yaml::{self, MarkedMappingNode, MarkedScalarNode};
 use indexmap::IndexMap;
@@ -312,7 +312,7 @@ impl Parser<'_> {
             if TASK_KEYWORDS.contains(&k) || matches!(k, "rescue" | "always") {
                 continue;
             }
-            if let Some(hint) = unsupported_hint(k) {
+            if let Some(hint) = unsupported_hint(builtin_name(k)) {
                 unsupported += 1;
                 self.error(format!("`{k}` is not supported by zdd yet"), self.key_loc(key))
                     .hint(hint);
@@ -541,10 +541,18 @@ impl Parser<'_> {
         match k {
             "name" => task.name = self.string(k, value),
             "delegate_to" => task.delegate_to = self.string(k, value),
-            "delegate_facts" => task.delegate_facts = self.boolean(k, value).unwrap_or(false),
-            "run_once" => task.run_once = self.boolean(k, value).unwrap_or(false),
+            "delegate_facts" => {
+                task.delegate_facts = self.flag(k, value, &mut task.templated).unwrap_or(false)
+            }
+            "run_once" => task.run_once = self.flag(k, value, &mut task.templated).unwrap_or(false),
             "throttle" => task.throttle = Some(yaml::to_value(value)),
-            "any_errors_fatal" => task.any_errors_fatal = self.boolean(k, value).unwrap_or(false),
+            // A template is non-empty text, which Ansible's strategy takes as true before
+            // the host renders it (and fails the host where it is no boolean).
+            "any_errors_fatal" => {
+                task.any_errors_fatal = self
+                    .flag(k, value, &mut task.templated)
+                    .unwrap_or_else(|| task.templated(k).is_some())
+            }
             "with_items" | "with_list" | "loop" | "with_dict" | "with_indexed_items" | "with_sequence" => {
                 if task.loop_.is_some() {
                     self.error(format!("`{k}`: this task already has a loop"), self.key_loc(key))
@@ -582,11 +590,13 @@ impl Parser<'_> {
                 }
                 task.listen = self.string_list(k, value);
             }
-            "become" => task.privilege.enabled = self.boolean(k, value),
+            "become" => task.privilege.enabled = self.flag(k, value, &mut task.templated),
             "become_user" => task.privilege.user = self.string(k, value),
             "become_method" => task.privilege.method = self.become_method(value),
             "ignore_errors" => task.ignore_errors = Some(yaml::to_value(value)),
-            "ignore_unreachable" => task.ignore_unreachable = self.boolean(k, value).unwrap_or(false),
+            "ignore_unreachable" => {
+                task.ignore_unreachable = self.flag(k, value, &mut task.templated).unwrap_or(false)
+            }
             "changed_when" => task.changed_when = Some(self.conditions(k, value)),
             "failed_when" => task.failed_when = Some(self.conditions(k, value)),
             "vars" => task.vars = self.vars(value),
@@ -599,8 +609,8 @@ impl Parser<'_> {
                     .filter(|t| !t.is_empty())
                     .collect()
             }
-            "no_log" => task.no_log = self.boolean(k, value).unwrap_or(false),
-            "check_mode" => task.check_mode = self.boolean(k, value),
+            "no_log" => task.no_log = self.flag(k, value, &mut task.templated).unwrap_or(false),
+            "check_mode" => task.check_mode = self.flag(k, value, &mut task.templated),
             "connection" => task.connection = self.string(k, value),
             "args" => match value {
                 // Arguments on the module line win over `args:`.
@@ -783,6 +793,34 @@ pub(crate) fn empty_task(loc: Location, module: String, module_loc: Location) ->
         include: None,
         include_params: None,
         origin: Default::default(),
+        templated: Vec::new(),
+    }
+}
+
+/// The templated keywords a task takes from its play (the play's `become`,
+/// `any_errors_fatal`...) when it does not set them itself.
+pub const INHERITED_FROM_PLAY: &[&str] = &[
+    "become",
+    "any_errors_fatal",
+    "no_log",
+    "check_mode",
+    "run_once",
+    "ignore_unreachable",
+    "delegate_facts",
+];
+
+/// Give a task (and the tasks of a block) the templated keywords of its parent that it
+/// does not set itself: a keyword written on the task, templated or not, wins.
+pub(crate) fn inherit_templated(task: &mut Task, from_parent: &[TemplatedKeyword]) {
+    for t in from_parent {
+        if !task.keyword_locs.contains_key(&t.key) && task.templated(&t.key).is_none() {
+            task.templated.push(t.clone());
+        }
+    }
+    if let Some(b) = &mut task.block {
+        for c in b.tasks.iter_mut().chain(&mut b.rescue).chain(&mut b.always) {
+            inherit_templated(c, from_parent);
+        }
     }
 }
 
@@ -824,6 +862,11 @@ pub(crate) fn inherit(child: &mut Task, parent: &Task) {
     }
     if child.notify.is_empty() {
         child.notify = parent.notify.clone();
+    }
+    for t in &parent.templated {
+        if !child.keyword_locs.contains_key(&t.key) && child.templated(&t.key).is_none() {
+            child.templated.push(t.clone());
+        }
     }
     if let Some(block) = &mut child.block {
         for grandchild in block

@@ -6,6 +6,7 @@ mod batch;
 mod block;
 mod hosts;
 mod include;
+mod keywords;
 mod loops;
 mod outcome;
 mod preflight;
@@ -452,7 +453,11 @@ impl Runner {
         let host_loop = crate::modules::registry()
             .get(&task.module)
             .map(|m| m.host_loop());
-        if task.run_once || host_loop == Some(HostLoop::OnceForAll) {
+        let run_once = match hosts.first() {
+            Some(first) => self.run_once_on(task, || self.context(env, first, task, &shared)),
+            None => task.run_once,
+        };
+        if run_once || host_loop == Some(HostLoop::OnceForAll) {
             return self.run_once(env, task, hosts, &shared).await;
         }
         if host_loop == Some(HostLoop::FirstHostOnly) {
@@ -561,6 +566,7 @@ fn gather_facts_task(play: &Play) -> Task {
         include: None,
         include_params: None,
         origin: Default::default(),
+        templated: Vec::new(),
     }
 }
 

@@ -217,7 +217,14 @@ impl Runner {
         enabled.then(|| Become {
             user: var("ansible_become_user")
                 .map(text)
-                .or(opts.user)
+                .or_else(|| {
+                    // `become_user: "{{ app_user }}"` (a bad one already failed the host).
+                    let user = opts.user?;
+                    Some(match self.templater.render_str(&user, ctx) {
+                        Ok(rendered) => rendered.trim().to_owned(),
+                        Err(_) => user,
+                    })
+                })
                 .unwrap_or_else(|| "root".into()),
             method: var("ansible_become_method")
                 .map(text)

@@ -79,10 +79,26 @@ impl Runner {
             task: task.display_name().to_owned(),
         });
         let ctx = self.context(env, host, task, shared);
-        let (run, looped) = match &task.loop_ {
-            None => (self.run_item(env, task, host, &ctx).await, false),
-            Some(lp) => (self.run_loop(env, task, host, &ctx, lp, started).await, true),
+        let (task, run, looped) = match super::keywords::resolve(&self.templater, task, &ctx) {
+            Ok(task) => {
+                let (run, looped) = match &task.loop_ {
+                    None => (self.run_item(env, &task, host, &ctx).await, false),
+                    Some(lp) => (self.run_loop(env, &task, host, &ctx, lp, started).await, true),
+                };
+                (task, run, looped)
+            }
+            // A keyword that cannot be rendered fails the host, unless the task is skipped
+            // there anyway (Ansible checks the condition first).
+            Err(e) => match self.skipped_by_when(task, &ctx) {
+                Some(skip) => (std::borrow::Cow::Borrowed(task), skip, false),
+                None => {
+                    let mut task = task.clone();
+                    task.no_log |= e.hide_output;
+                    (std::borrow::Cow::Owned(task), Run::failed(e.message), false)
+                }
+            },
         };
+        let task: &Task = &task;
         let ignored = (run.status == Status::Failed && self.ignore_errors(task, &ctx))
             || (run.status == Status::Unreachable && task.ignore_unreachable);
         let changed = run.changed();
@@ -209,6 +225,17 @@ impl Runner {
             facts,
             facts_host,
         }
+    }
+
+    /// The skip of a task without a loop whose `when` is false on this host.
+    fn skipped_by_when(&self, task: &Task, ctx: &Context) -> Option<Run> {
+        if task.loop_.is_some() {
+            return None;
+        }
+        task.when
+            .iter()
+            .find(|c| matches!(self.templater.eval_bool(c, ctx), Ok(false)))
+            .map(|c| Run::skipped(c))
     }
 
     /// One execution: `when`, delegation, arguments, the module with retries.

@@ -1,7 +1,9 @@
-//! Which variables a template reads, for the validator: walk minijinja's syntax tree,
-//! skip names the template defines itself (`set`, `for`, macros) and names it only reads
-//! behind a guard: `x is defined`, `x is undefined`, `x | default(..)`, and whatever an
-//! `if x is defined` (or `x is defined and ...`) protects.
+//! Which variables a template reads for certain, for the validator: walk minijinja's
+//! syntax tree, skip names the template defines itself (`set`, `for`, macros), the globals
+//! (`now()`, `lookup`...), and names it may not read at all: behind a guard (`x is
+//! defined`, `x is undefined`, `x | default(..)`), in a branch of an `if` (`{% if
+//! inventory_hostname in groups.lb %}` may be false on every host that renders it; so
+//! may the branches of `a if c else b`). The check reports a variable only where every run reads it.
 
 use super::TemplateError;
 use minijinja::machinery::{ast, parse, parse_expr};
@@ -9,6 +11,7 @@ use minijinja::Environment;
 use std::collections::{BTreeSet, HashSet};
 
 pub fn template_reads(text: &str, env: &Environment<'static>) -> Result<BTreeSet<String>, TemplateError> {
+    let text = &*super::source::normalize(text);
     let tree = match parse(text, "<template>", env.syntax().clone()) {
         Ok(tree) => tree,
         Err(_) => {
@@ -22,7 +25,22 @@ pub fn template_reads(text: &str, env: &Environment<'static>) -> Result<BTreeSet
     Ok(reads.out)
 }
 
+/// The variables a condition proves defined when it holds (`x is defined`, `x is defined
+/// and y is not undefined`): a task whose `when` says so may read them.
+pub fn defined_when_true(expr: &str) -> BTreeSet<String> {
+    let expr = expr.trim();
+    let inner = expr
+        .strip_prefix("{{")
+        .and_then(|e| e.strip_suffix("}}"))
+        .unwrap_or(expr);
+    match parse_expr(&super::source::normalize_expression(inner)) {
+        Ok(tree) => defined_if_true(&tree).into_iter().map(str::to_owned).collect(),
+        Err(_) => BTreeSet::new(),
+    }
+}
+
 pub fn expression_reads(expr: &str, env: &Environment<'static>) -> Result<BTreeSet<String>, TemplateError> {
+    let expr = &*super::source::normalize_expression(expr);
     let tree = match parse_expr(expr) {
         Ok(tree) => tree,
         Err(_) => return Err(compile_error(env.compile_expression(expr).err())),
@@ -41,6 +59,8 @@ struct Reads<'a> {
     /// Names known at this point: assigned by the template or guarded. Innermost last.
     known: Vec<HashSet<&'a str>>,
     globals: HashSet<String>,
+    /// How many branches deep the walk is: a name read inside one may never be read.
+    branches: usize,
 }
 
 fn is_default_filter(name: &str) -> bool {
@@ -99,16 +119,18 @@ impl<'a> Reads<'a> {
         let mut globals: HashSet<String> = env.globals().map(|(name, _)| name.to_owned()).collect();
         // Always there: Ansible's `omit` and `vars`, minijinja's `self` for blocks.
         globals.extend(["omit", "vars", "self"].map(String::from));
+        globals.extend(super::globals::GLOBALS.iter().map(|g| (*g).to_owned()));
         Reads {
             out: BTreeSet::new(),
             known: vec![HashSet::new()],
             globals,
+            branches: 0,
         }
     }
 
     fn read(&mut self, name: &str) {
         let known = self.known.iter().any(|scope| scope.contains(name)) || self.globals.contains(name);
-        if !known {
+        if !known && self.branches == 0 {
             self.out.insert(name.to_owned());
         }
     }
@@ -117,6 +139,13 @@ impl<'a> Reads<'a> {
         self.known.push(names);
         visit(self);
         self.known.pop();
+    }
+
+    /// Visit a branch that may not run: what it reads, it may never read.
+    fn in_branch(&mut self, names: HashSet<&'a str>, visit: impl FnOnce(&mut Self)) {
+        self.branches += 1;
+        self.with_known(names, visit);
+        self.branches -= 1;
     }
 
     fn assign(&mut self, target: &ast::Expr<'a>) {
@@ -169,9 +198,9 @@ impl<'a> Reads<'a> {
                     defined_if_true(&if_expr.test_expr),
                     defined_if_false(&if_expr.test_expr),
                 );
-                self.with_known(yes, |r| r.expr(&if_expr.true_expr));
+                self.in_branch(yes, |r| r.expr(&if_expr.true_expr));
                 if let Some(otherwise) = &if_expr.false_expr {
-                    self.with_known(no, |r| r.expr(otherwise));
+                    self.in_branch(no, |r| r.expr(otherwise));
                 }
             }
             ast::Expr::BinOp(op) => {
@@ -246,8 +275,8 @@ impl<'a> Reads<'a> {
             ast::Stmt::IfCond(cond) => {
                 self.expr(&cond.expr);
                 let (yes, no) = (defined_if_true(&cond.expr), defined_if_false(&cond.expr));
-                self.with_known(yes, |r| r.body(&cond.true_body));
-                self.with_known(no, |r| r.body(&cond.false_body));
+                self.in_branch(yes, |r| r.body(&cond.true_body));
+                self.in_branch(no, |r| r.body(&cond.false_body));
             }
             ast::Stmt::WithBlock(with) => {
                 let mut names = HashSet::new();

@@ -36,15 +36,19 @@ pub fn register(env: &mut Environment<'static>) {
     env.add_filter("version_compare", version_compare);
     env.add_filter("extract", extract);
     env.add_function("lookup", lookup);
-    env.add_function("query", |name: String, terms: minijinja::value::Rest<String>| {
-        lookup(name, terms).map(|v| {
-            if v.kind() == ValueKind::Seq {
-                v
-            } else {
-                Value::from(vec![v])
-            }
-        })
-    });
+    env.add_function("query", query);
+    env.add_function("q", query);
+}
+
+/// `query('env', 'HOME')` (and `q`): a lookup's result, always a list.
+fn query(name: String, terms: Rest<String>) -> Result<Value, Error> {
+    lookup(name, terms).map(|v| {
+        if v.kind() == ValueKind::Seq {
+            v
+        } else {
+            Value::from(vec![v])
+        }
+    })
 }
 
 /// `lookup('env', 'HOME')`; the other lookup plugins are not supported.

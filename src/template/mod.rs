@@ -9,10 +9,12 @@
 
 mod analysis;
 mod filters;
+mod globals;
 mod methods;
 mod predicates;
 mod pyrepr;
 mod scope;
+mod source;
 #[cfg(test)]
 mod tests;
 mod text;
@@ -94,6 +96,7 @@ fn environment() -> &'static Environment<'static> {
         env.set_formatter(pyrepr::formatter);
         env.set_unknown_method_callback(methods::call_method);
         filters::register(&mut env);
+        globals::register(&mut env);
         predicates::register(&mut env);
         env
     })
@@ -120,7 +123,7 @@ impl Engine {
         } else {
             leak(name)
         };
-        let template = environment().template_from_named_str(name, leak(source))?;
+        let template = environment().template_from_named_str(name, leak(&source::normalize(source)))?;
         self.compilations.fetch_add(1, Ordering::Relaxed);
         let mut cache = self.templates.write().expect("template cache");
         Ok(cache.entry(key).or_insert(template).clone())
@@ -131,7 +134,10 @@ impl Engine {
         if let Some(expr) = self.expressions.read().expect("expression cache").get(source) {
             return expr.clone();
         }
-        let expr = environment().compile_expression(leak(source)).ok().map(Arc::new);
+        let expr = environment()
+            .compile_expression(leak(&source::normalize_expression(source)))
+            .ok()
+            .map(Arc::new);
         self.compilations.fetch_add(1, Ordering::Relaxed);
         let mut cache = self.expressions.write().expect("expression cache");
         cache.entry(source.to_owned()).or_insert(expr).clone()
@@ -287,6 +293,11 @@ impl Templater {
     /// minus those it only tests (`x is defined`, `x | default(..)`). For validation.
     pub fn variables_read(&self, text: &str) -> Result<BTreeSet<String>, TemplateError> {
         analysis::template_reads(text, environment())
+    }
+
+    /// The variables a condition proves defined when it holds (`x is defined and ...`).
+    pub fn defined_when_true(expr: &str) -> BTreeSet<String> {
+        analysis::defined_when_true(expr)
     }
 
     /// The same for a bare expression (or the deprecated `"{{ expr }}"` form).

@@ -558,9 +558,14 @@ fn variables_read_by_templates() {
         reads("{{ x | d('z') }} {{ w is defined }} {{ v is undefined }}"),
         Vec::<String>::new()
     );
+    // A branch may not run on any host: what it reads, no run needs for certain.
     assert_eq!(
         reads("{% if x is defined %}{{ x }}{% else %}{{ z }}{% endif %}"),
-        ["z"]
+        Vec::<String>::new()
+    );
+    assert_eq!(
+        reads("{% if inventory_hostname in groups.lb %}{{ port }}{% endif %}{{ c if b else d }}"),
+        ["b", "groups", "inventory_hostname"]
     );
     assert_eq!(
         reads("{% if x is undefined %}none{% else %}{{ x }}{% endif %}"),
@@ -586,7 +591,12 @@ fn variables_read_by_expressions() {
     assert_eq!(expr_reads("not (x is defined) or x"), Vec::<String>::new());
     assert_eq!(expr_reads("x > 1 and x is defined"), ["x"]);
     assert_eq!(expr_reads("y | default(z) | int > 0"), ["z"]);
-    assert_eq!(expr_reads("{{ q }}"), ["q"]);
+    assert_eq!(expr_reads("{{ p }}"), ["p"]);
+    // Globals are no variables.
+    assert_eq!(
+        expr_reads("now() | string + q('env', 'X') | first"),
+        Vec::<String>::new()
+    );
     assert!(Templater::new().expr_variables_read("a ==").is_err());
 }
 
@@ -634,4 +644,32 @@ fn names_only_keeps_everything_but_the_values() {
         names_only("No referenced variables\n"),
         "No referenced variables\n"
     );
+}
+
+#[test]
+fn now_is_the_time_as_ansible_prints_it() {
+    let printed = render("{{ now() }}", json!({}));
+    let shape = regex::Regex::new(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{6}$").unwrap();
+    assert!(shape.is_match(&printed), "{printed}");
+    let year = render("{{ now(utc=true, fmt='%Y') }}", json!({}));
+    assert_eq!(render("{{ now(utc=true).year }}", json!({})), year);
+    assert_eq!(render("{{ now(utc=true).strftime('%Y') }}", json!({})), year);
+    assert!(year.parse::<u32>().unwrap() >= 2024);
+}
+
+#[test]
+fn q_is_query_and_undef_is_undefined() {
+    std::env::set_var("ZDD_TEMPLATE_TEST", "on");
+    assert_eq!(render("{{ q('env', 'ZDD_TEMPLATE_TEST') }}", json!({})), "['on']");
+    assert_eq!(render("{{ undef() | default('d') }}", json!({})), "d");
+}
+
+#[test]
+fn a_non_breaking_space_inside_braces_renders_as_a_space() {
+    assert_eq!(render("{{\u{a0}x\u{a0}}}", json!({"x": 1})), "1");
+    assert_eq!(
+        render("a\u{a0}{%\u{a0}if x %}b{% endif %}", json!({"x": true})),
+        "a\u{a0}b"
+    );
+    assert_eq!(eval("x\u{a0}+\u{a0}1", json!({"x": 1})), json!(2));
 }

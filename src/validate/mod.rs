@@ -137,12 +137,15 @@ enum Origin {
     Registered,
     TaskVars,
     LoopVar,
+    /// Proved defined by the task's `when` (`x is defined`).
+    Guarded,
 }
 
 /// The variables visible in one place, each with where it comes from.
 #[derive(Debug, Clone, Default)]
 struct Scope {
     names: BTreeMap<String, Origin>,
+    anything: bool,
 }
 
 impl Scope {
@@ -153,7 +156,15 @@ impl Scope {
     }
 
     fn defines(&self, name: &str) -> bool {
-        self.names.contains_key(name) || name.starts_with("ansible_")
+        self.anything || self.names.contains_key(name) || name.starts_with("ansible_")
+    }
+
+    /// A scope where every name counts as defined: only syntax is checked.
+    fn anything() -> Scope {
+        Scope {
+            anything: true,
+            ..Scope::default()
+        }
     }
 }
 
@@ -186,6 +197,8 @@ pub fn check(
         }
         scope.add(crate::runner::ROLE_PLAY_VARS.iter().copied(), Origin::Magic);
         scope.add(extra_vars.keys().map(String::as_str), Origin::ExtraVars);
+        // Roles add their `defaults/` and `vars/` names here (and `include_vars` its files'),
+        // each with an `Origin` of its own, before the tasks are checked.
         let registered = registered_names(play);
         scope.add(earlier_registered.iter().map(String::as_str), Origin::Registered);
         scope.add(registered.iter().map(String::as_str), Origin::Registered);
@@ -332,6 +345,14 @@ impl Validator<'_> {
             }
         }
         scope.add(task.vars.keys().map(String::as_str), Origin::TaskVars);
+        // `when: x is defined` (on the task or a block around it): the task reads `x` only
+        // where it is defined.
+        let guarded: BTreeSet<String> = task
+            .when
+            .iter()
+            .flat_map(|w| Templater::defined_when_true(w))
+            .collect();
+        scope.add(guarded.iter().map(String::as_str), Origin::Guarded);
         // The loop list itself is read before the loop variable exists.
         let outer = scope.clone();
         if task.loop_.is_some() {
@@ -340,8 +361,19 @@ impl Validator<'_> {
         }
         let kw = |k: &str| task.keyword_locs.get(k).unwrap_or(&task.loc).clone();
         let mut texts: Vec<(Text, Location, &Scope)> = Vec::new();
+        // Ansible renders a task's name as best it can (an undefined variable stays as
+        // written), so only its syntax can be wrong.
+        let anything = Scope::anything();
         if let Some(name) = &task.name {
-            texts.push((Text::Template(name), kw("name"), &scope));
+            texts.push((Text::Template(name), kw("name"), &anything));
+        }
+        for t in &task.templated {
+            strings(&t.value, &mut |s| {
+                texts.push((Text::Template(s), t.loc.clone(), &scope))
+            });
+        }
+        if let Some(user) = &task.privilege.user {
+            texts.push((Text::Template(user), kw("become_user"), &scope));
         }
         let module = registry().get(&task.module);
         let tolerated = module.map_or(&[][..], |m| m.tolerates_undefined());

@@ -272,3 +272,110 @@ fn a_template_that_is_not_utf8_is_refused_at_its_first_bad_byte() {
     );
     assert_eq!(at(&ds[0]), (2, 4));
 }
+
+/// The regressions of issue 10: valid playbooks the check used to refuse. Read with the
+/// real templater.
+mod sound {
+    use super::*;
+
+    fn real_problems(files: &[(&str, &str)], extra: &VarMap) -> Vec<String> {
+        let (_d, pb) = setup(files);
+        check(&pb, &[inventory(&[])], extra, &Templater::new())
+            .into_iter()
+            .map(|d| d.message)
+            .collect()
+    }
+
+    fn play(tasks: &str) -> String {
+        format!("- hosts: all\n  gather_facts: false\n  tasks:\n{tasks}")
+    }
+
+    #[test]
+    fn when_is_defined_on_the_task_guards_it() {
+        let pb = play(
+            "    - debug: msg=\"{{ x }}\"\n      when: x is defined\n    - debug: msg=\"{{ y.z }}\"\n      when: y is defined and y.z > 1\n    - debug: msg=\"{{ w }}\"\n      when: [w is not undefined, w != 0]\n",
+        );
+        assert_eq!(
+            real_problems(&[("site.yml", &pb)], &VarMap::new()),
+            Vec::<String>::new()
+        );
+    }
+
+    #[test]
+    fn when_is_defined_on_a_block_guards_its_tasks() {
+        let pb = play(
+            "    - block:\n        - debug: msg=\"{{ y }}\"\n        - block:\n            - debug: msg=\"{{ y }}\"\n      when: y is defined\n",
+        );
+        assert_eq!(
+            real_problems(&[("site.yml", &pb)], &VarMap::new()),
+            Vec::<String>::new()
+        );
+    }
+
+    #[test]
+    fn an_unguarded_variable_is_still_reported() {
+        let pb = play("    - debug: msg=\"{{ x }}\"\n      when: y is defined\n");
+        let found = real_problems(&[("site.yml", &pb)], &VarMap::new());
+        assert_eq!(found, ["undefined variable `x` in task `debug`"]);
+    }
+
+    #[test]
+    fn a_template_branch_that_may_not_run_reads_nothing_for_certain() {
+        let pb = play("    - template: src=t.j2 dest=/tmp/t\n");
+        let tpl = "{% if inventory_hostname in groups.lbservers %}\nlisten {{ lb_port }}\n{% else %}{{ other }}{% endif %}\n{{ a if flag is defined else 1 }}\n{{ always }}\n";
+        let found = real_problems(&[("site.yml", &pb), ("templates/t.j2", tpl)], &VarMap::new());
+        assert_eq!(found, ["undefined variable `always` in task `template`"]);
+    }
+
+    #[test]
+    fn jinja_and_ansible_globals_are_no_variables() {
+        let pb = play("    - template: src=t.j2 dest=/tmp/t\n    - debug: msg=\"{{ lookup('env', 'HOME') }} {{ query('env', 'HOME') }} {{ q('env', 'HOME') }}\"\n");
+        let tpl = "{{ now() }} {{ now(utc=true, fmt='%Y') }} {{ range(3) | list }} {{ lipsum(1) }}\n{{ dict(a=1) }} {% set ns = namespace(n=0) %}{{ ns.n }} {{ cycler(1, 2) }} {{ joiner(',') }} {{ undef() | default(1) }}\n";
+        let found = real_problems(&[("site.yml", &pb), ("templates/t.j2", tpl)], &VarMap::new());
+        assert_eq!(found, Vec::<String>::new());
+    }
+
+    #[test]
+    fn a_task_name_is_rendered_as_best_it_can() {
+        let pb = play("    - name: \"Deploy {{ release }}\"\n      debug: msg=hi\n    - name: \"{{ broken\"\n      debug: msg=hi\n");
+        let found = real_problems(&[("site.yml", &pb)], &VarMap::new());
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert!(found[0].starts_with("invalid template in task"), "{found:?}");
+    }
+
+    #[test]
+    fn templated_keywords_parse_and_their_variables_are_checked() {
+        let pb = "- hosts: all\n  gather_facts: \"{{ facts | default(false) }}\"\n  force_handlers: \"{{ fh | default(true) }}\"\n  any_errors_fatal: \"{{ aef | default(false) }}\"\n  become: \"{{ admin | default(false) }}\"\n  tasks:\n    - debug: msg=hi\n      no_log: \"{{ quiet }}\"\n      run_once: \"{{ once | default(false) }}\"\n      check_mode: \"{{ dry | default(false) }}\"\n      delegate_facts: \"{{ df | default(false) }}\"\n      ignore_unreachable: \"{{ iu | default(false) }}\"\n      any_errors_fatal: \"{{ aef | default(false) }}\"\n      become_user: \"{{ app_user | default('root') }}\"\n    - block:\n        - debug: msg=hi\n      become: \"{{ root_please }}\"\n";
+        let found = real_problems(&[("site.yml", pb)], &VarMap::new());
+        assert_eq!(
+            found,
+            [
+                "undefined variable `quiet` in task `debug`",
+                "undefined variable `root_please` in task `debug`"
+            ]
+        );
+        let given = VarMap::from([
+            ("quiet".into(), json!(true)),
+            ("root_please".into(), json!("yes")),
+        ]);
+        assert_eq!(real_problems(&[("site.yml", pb)], &given), Vec::<String>::new());
+    }
+
+    #[test]
+    fn a_non_breaking_space_inside_braces_is_whitespace() {
+        let pb = play("    - debug: msg=\"{{\u{a0}x\u{a0}}}\"\n      when: x\u{a0}is defined\n");
+        assert_eq!(
+            real_problems(&[("site.yml", &pb)], &VarMap::new()),
+            Vec::<String>::new()
+        );
+    }
+
+    #[test]
+    fn documented_aliases_fqcn_and_mode_preserve_are_accepted() {
+        let pb = play(
+            "    - apt:\n        name: nginx\n        update-cache: true\n        install-recommends: false\n    - ansible.builtin.apt: pkg=nginx update_cache=yes\n    - ansible.legacy.dnf: name=nginx expire-cache=true\n    - ansible.builtin.systemd: unit=nginx state=started daemon-reload=true\n    - ansible.legacy.copy: src=site.yml dest=/tmp/x mode=preserve\n    - ansible.builtin.template: src=t.j2 dest=/tmp/t mode=preserve\n    - ansible.legacy.file: path=/tmp/x mode=preserve\n    - ansible.legacy.shell: echo hi\n",
+        );
+        let found = real_problems(&[("site.yml", &pb), ("templates/t.j2", "hi\n")], &VarMap::new());
+        assert_eq!(found, Vec::<String>::new());
+    }
+}

@@ -1,0 +1,144 @@
+//! The functions Ansible's templates may call without defining them, besides minijinja's
+//! own (`range`, `dict`, `namespace`) and the lookups in `filters.rs`: `now()`, `q`,
+//! `undef()`. `GLOBALS` lists every name, for the validator.
+
+use minijinja::value::{Enumerator, Kwargs, Object, ObjectRepr, Value};
+use minijinja::{Environment, Error, State};
+use std::sync::Arc;
+use std::time::SystemTime;
+
+/// Every global of Ansible's Jinja environment: Jinja2's (`range`, `dict`, `lipsum`,
+/// `cycler`, `joiner`, `namespace`) and Ansible's (`now`, `undef`, `omit`, `lookup`,
+/// `query`, `q`). A template may call them without any variable defining them.
+pub const GLOBALS: &[&str] = &[
+    "range",
+    "dict",
+    "lipsum",
+    "cycler",
+    "joiner",
+    "namespace",
+    "now",
+    "undef",
+    "omit",
+    "lookup",
+    "query",
+    "q",
+];
+
+pub(super) fn register(env: &mut Environment<'static>) {
+    env.add_function("now", now);
+    env.add_function("undef", |_hint: Option<String>| Value::UNDEFINED);
+}
+
+/// `now(utc=False, fmt=None)`: the time as a date object (`year`, `month`, ...,
+/// `strftime(fmt)`, printed as Python prints a datetime), or a string with `fmt`.
+fn now(kwargs: Kwargs) -> Result<Value, Error> {
+    let utc: Option<bool> = kwargs.get("utc")?;
+    let fmt: Option<String> = kwargs.get("fmt")?;
+    kwargs.assert_all_used()?;
+    let time = DateTime::at(SystemTime::now(), utc.unwrap_or(false));
+    Ok(match fmt {
+        Some(fmt) => Value::from(time.strftime(&fmt)),
+        None => Value::from_object(time),
+    })
+}
+
+/// A moment as seconds since the epoch, read in local time or UTC.
+#[derive(Debug, Clone)]
+struct DateTime {
+    secs: libc::time_t,
+    micros: u32,
+    utc: bool,
+}
+
+impl DateTime {
+    fn at(t: SystemTime, utc: bool) -> Self {
+        let since = t.duration_since(SystemTime::UNIX_EPOCH).unwrap_or_default();
+        DateTime {
+            secs: since.as_secs() as libc::time_t,
+            micros: since.subsec_micros(),
+            utc,
+        }
+    }
+
+    fn tm(&self) -> libc::tm {
+        // SAFETY: localtime_r and gmtime_r only write the struct handed to them.
+        unsafe {
+            let mut tm: libc::tm = std::mem::zeroed();
+            if self.utc {
+                libc::gmtime_r(&self.secs, &mut tm);
+            } else {
+                libc::localtime_r(&self.secs, &mut tm);
+            }
+            tm
+        }
+    }
+
+    fn strftime(&self, fmt: &str) -> String {
+        // `%f` (microseconds) is Python's own; the C library does the rest.
+        let fmt = fmt.replace("%f", &format!("{:06}", self.micros));
+        let Ok(c_fmt) = std::ffi::CString::new(fmt) else {
+            return String::new();
+        };
+        let mut buf = vec![0u8; 256];
+        // SAFETY: strftime writes at most buf.len() bytes into buf and reads tm.
+        let tm = self.tm();
+        let n = unsafe { libc::strftime(buf.as_mut_ptr().cast(), buf.len(), c_fmt.as_ptr(), &tm) };
+        String::from_utf8_lossy(&buf[..n]).into_owned()
+    }
+
+    fn field(&self, name: &str) -> Option<i64> {
+        let tm = self.tm();
+        Some(match name {
+            "year" => tm.tm_year as i64 + 1900,
+            "month" => tm.tm_mon as i64 + 1,
+            "day" => tm.tm_mday as i64,
+            "hour" => tm.tm_hour as i64,
+            "minute" => tm.tm_min as i64,
+            "second" => tm.tm_sec as i64,
+            "microsecond" => self.micros as i64,
+            _ => return None,
+        })
+    }
+}
+
+impl std::fmt::Display for DateTime {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.strftime("%Y-%m-%d %H:%M:%S.%f"))
+    }
+}
+
+impl Object for DateTime {
+    fn repr(self: &Arc<Self>) -> ObjectRepr {
+        ObjectRepr::Plain
+    }
+
+    fn get_value(self: &Arc<Self>, key: &Value) -> Option<Value> {
+        self.field(key.as_str()?).map(Value::from)
+    }
+
+    fn enumerate(self: &Arc<Self>) -> Enumerator {
+        Enumerator::Str(&["year", "month", "day", "hour", "minute", "second", "microsecond"])
+    }
+
+    fn call_method(
+        self: &Arc<Self>,
+        _state: &mut State,
+        method: &str,
+        args: &[Value],
+    ) -> Result<Value, Error> {
+        match (method, args) {
+            ("strftime", [fmt]) => Ok(Value::from(self.strftime(fmt.as_str().unwrap_or_default()))),
+            ("isoformat", []) => Ok(Value::from(self.strftime("%Y-%m-%dT%H:%M:%S.%f"))),
+            ("timestamp", []) => Ok(Value::from(self.secs as f64 + self.micros as f64 / 1e6)),
+            _ => Err(Error::new(
+                minijinja::ErrorKind::UnknownMethod,
+                format!("a date has no method `{method}`"),
+            )),
+        }
+    }
+
+    fn render(self: &Arc<Self>, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Display::fmt(self.as_ref(), f)
+    }
+}
