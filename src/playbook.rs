@@ -53,6 +53,62 @@ pub struct Play {
     /// `force_handlers`, `max_fail_percentage`): rendered with the play's vars and `-e`
     /// before any host is touched (`plan::render_play_keywords`), as Ansible does.
     pub templated: Vec<TemplatedKeyword>,
+    /// `remote_user`, `port`, `environment`, `module_defaults`, `timeout` on the play (its
+    /// tasks already carry them too; the implicit fact gathering takes them from here).
+    pub run: RunKeywords,
+    /// `strategy: free`: each host runs its tasks as fast as it can.
+    pub free_strategy: bool,
+    /// `vars_prompt`: asked before the play, unless `-e` gives the value.
+    pub prompts: Vec<VarPrompt>,
+}
+
+/// One `vars_prompt` entry.
+#[derive(Debug, Clone, PartialEq)]
+pub struct VarPrompt {
+    pub loc: Location,
+    pub name: String,
+    /// The question shown (`prompt`), the variable name if none.
+    pub prompt: Option<String>,
+    /// `private` (default true): the answer is not echoed.
+    pub private: bool,
+    pub default: Option<Value>,
+    /// `confirm`: asked twice, must match.
+    pub confirm: bool,
+    /// `unsafe`: the answer is not templated.
+    pub unsafe_: bool,
+}
+
+/// Keywords that shape how a task runs on its host, settable on the play, a block and
+/// the task; a task carries its parents' values already merged (`inherit`).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct RunKeywords {
+    /// `remote_user` (raw, may be templated): used where the inventory sets no `ansible_user`.
+    pub remote_user: Option<String>,
+    /// `port` (raw, may be templated): used where the inventory sets no `ansible_port`.
+    pub port: Option<String>,
+    /// `environment` layers, outermost first (play, blocks, task): each a mapping or a
+    /// template that renders to one; later layers win key by key.
+    pub environment: Vec<Value>,
+    /// `module_defaults` layers, outermost first: each a mapping (or a list of them) from
+    /// module name, FQCN or `group/NAME` to arguments.
+    pub module_defaults: Vec<Value>,
+    /// `timeout`: seconds a task may run before it fails (raw, may be templated).
+    pub timeout: Option<Value>,
+}
+
+impl RunKeywords {
+    /// These keywords with `parent`'s: scalars fill the gaps, layered ones go parent first.
+    pub fn inherit(&self, parent: &RunKeywords) -> RunKeywords {
+        let layered =
+            |mine: &[Value], theirs: &[Value]| -> Vec<Value> { theirs.iter().chain(mine).cloned().collect() };
+        RunKeywords {
+            remote_user: self.remote_user.clone().or_else(|| parent.remote_user.clone()),
+            port: self.port.clone().or_else(|| parent.port.clone()),
+            environment: layered(&self.environment, &parent.environment),
+            module_defaults: layered(&self.module_defaults, &parent.module_defaults),
+            timeout: self.timeout.clone().or_else(|| parent.timeout.clone()),
+        }
+    }
 }
 
 impl Play {
@@ -151,6 +207,12 @@ pub struct Task {
     pub any_errors_fatal: bool,
     /// `throttle`: at most this many hosts run the task at once (raw, may be templated).
     pub throttle: Option<Value>,
+    /// `remote_user`, `port`, `environment`, `module_defaults`, `timeout`, its parents' merged in.
+    pub run: RunKeywords,
+    /// `async`: run in the background for at most this many seconds (raw, may be templated).
+    pub async_: Option<Value>,
+    /// `poll`: seconds between checks of an `async` task; 0 is fire and forget.
+    pub poll: Option<Value>,
     /// `block:`: this task is a block (its `module` is `block`); the block's keywords
     /// (`when`, `vars`, `tags`, `become`...) are already inherited by its tasks.
     pub block: Option<Box<Block>>,
@@ -368,6 +430,19 @@ pub enum Loop {
     WithIndexedItems(Value),
     /// `with_sequence`: `start=1 end=5 stride=1 format=%d` or `count=N`, as strings.
     WithSequence(Value),
+    /// `with_nested`/`with_cartesian`: every combination of the lists, as lists.
+    WithNested(Value),
+    /// `with_together`: the lists zipped, shorter ones padded with null.
+    WithTogether(Value),
+    /// `with_subelements`: `[list, "key"]` or `[list, "key", {skip_missing: true}]`.
+    WithSubelements(Value),
+    /// `with_fileglob`: files on the controller matching the patterns.
+    WithFileglob(Value),
+    /// `with_first_found`: the first file that exists (`files`/`paths`, or a list), looked
+    /// for in this folder of the playbook's (`templates`, `vars` or `files`, from the module).
+    WithFirstFound(Value, String),
+    /// `with_lines`: each line a command prints on the controller.
+    WithLines(Value),
 }
 
 impl Loop {
@@ -378,7 +453,13 @@ impl Loop {
             | Loop::Loop(v)
             | Loop::WithDict(v)
             | Loop::WithIndexedItems(v)
-            | Loop::WithSequence(v) => v,
+            | Loop::WithSequence(v)
+            | Loop::WithNested(v)
+            | Loop::WithTogether(v)
+            | Loop::WithSubelements(v)
+            | Loop::WithFileglob(v)
+            | Loop::WithFirstFound(v, _)
+            | Loop::WithLines(v) => v,
         }
     }
 }

@@ -5,7 +5,8 @@
 //! A case is a directory with `playbook.yml` and optionally:
 //! - `inventory.ini` (else the lab's own): `@NET@` becomes the lab's `127.0.X`, `@CONN@`
 //!   the lab's connection variables (a `[all:vars]` body; `@CONN_YAML@` alone on a line:
-//!   the same as YAML at that indentation); `inventory.yml` works the same way;
+//!   the same as YAML at that indentation; `@CONN_KEY@`: without `ansible_user` and
+//!   `ansible_port`); `inventory.yml` works the same way;
 //! - `args`: extra command-line arguments, one per line (`args-zdd`: for zdd only);
 //! - any other files the playbook reads (`vars.yml`, `group_vars/`, ...);
 //! - `zdd-differs`: zdd deliberately refuses this input before touching any host (the file

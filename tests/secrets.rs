@@ -160,3 +160,36 @@ fn a_templated_no_log_decided_per_host_censors_everything() {
         assert!(!text.contains(SECRET), "the {what} holds the secret:\n{text}");
     }
 }
+
+#[test]
+fn a_no_log_tasks_environment_is_in_no_trace_no_audit_line_and_no_process_list() {
+    let lab = Lab::start(1);
+    let work = tempfile::tempdir().unwrap();
+    let playbook = work.path().join("env.yml");
+    let audit = work.path().join("audit.jsonl");
+    std::fs::write(
+        &playbook,
+        format!(
+            "- hosts: webappservers\n  gather_facts: false\n  environment:\n    TOKEN: {SECRET}\n  tasks:\n    \
+             - name: Uses the token\n      shell: \"sleep 1; test \\\"$TOKEN\\\" = {SECRET}\"\n      become: true\n      no_log: true\n"
+        ),
+    )
+    .unwrap();
+    let (out, seen) = support::process_lines_showing(SECRET, || {
+        lab.zdd()
+            .apply(&playbook)
+            .args(["-vv", "--output", "json", "--no-progress", "--audit-log"])
+            .arg(&audit)
+            .run()
+    });
+    out.assert_code(0);
+    assert_eq!(seen, Vec::<String>::new(), "the secret was on the process list");
+    assert!(out.stderr.contains("EXEC <censored>"), "{}", out.stderr);
+    for (what, text) in [
+        ("stdout", out.stdout.clone()),
+        ("stderr", out.stderr.clone()),
+        ("audit log", std::fs::read_to_string(&audit).unwrap()),
+    ] {
+        assert!(!text.contains(SECRET), "{what} leaks the environment: {text}");
+    }
+}

@@ -26,7 +26,9 @@ pub async fn apply(args: ApplyArgs) -> Result<i32, Error> {
         return crate::commands::list::list(&args);
     }
     let templater = Arc::new(Templater::new());
-    let input = load_valid(&args.input, &templater)?;
+    let mut input = load_valid(&args.input, &templater)?;
+    // Before anything is locked, journaled or contacted.
+    super::prompt::answer_prompts(&mut input, &templater)?;
     // Before the journal is written: a second run must not touch the first one's journal.
     let _lock = RolloutLock::acquire(
         &lock::lock_dir(),

@@ -5,5 +5,6 @@ pub mod apply;
 pub mod check;
 pub mod list;
 pub mod plan;
+pub mod prompt;
 pub mod resume;
 pub mod status;

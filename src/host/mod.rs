@@ -6,6 +6,7 @@ use async_trait::async_trait;
 use std::path::PathBuf;
 use std::time::Duration;
 
+pub mod env;
 pub mod local;
 pub mod pool;
 pub mod ssh;
@@ -165,7 +166,28 @@ pub struct ConnectSpec {
     pub local: bool,
 }
 
+/// The `remote_user` and `port` keywords of a task, rendered: they apply where the
+/// inventory (or `-e`) sets no `ansible_user`/`ansible_port`, as in Ansible, whose
+/// connection variables win over play and task keywords.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
+pub struct ConnectDefaults {
+    pub user: Option<String>,
+    pub port: Option<u16>,
+}
+
 impl ConnectSpec {
+    /// This spec with `defaults` filling what the inventory left unset: a second user or
+    /// port is a second connection to the host.
+    pub fn with_defaults(mut self, defaults: &ConnectDefaults) -> ConnectSpec {
+        if self.user.is_none() {
+            self.user = defaults.user.clone();
+        }
+        if self.port.is_none() {
+            self.port = defaults.port;
+        }
+        self
+    }
+
     /// Read `ansible_host`, `ansible_port`, `ansible_user`, `ansible_ssh_private_key_file`,
     /// `ansible_ssh_common_args`, `ansible_ssh_extra_args`, `ansible_connection` (and the old
     /// `ansible_ssh_host`/`ansible_ssh_port`/`ansible_ssh_user` spellings). Values must

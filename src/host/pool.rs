@@ -22,8 +22,10 @@ pub struct Connections {
 
 #[derive(Debug)]
 struct Inner {
-    /// One cell per inventory name: a second `get` waits for the first one's open.
-    hosts: Mutex<HashMap<String, Arc<OnceCell<Opened>>>>,
+    /// One cell per way of reaching a host (name, address, user, port, ...): a second
+    /// `get` waits for the first one's open; a task with another `remote_user` or `port`
+    /// gets a connection of its own.
+    hosts: Mutex<HashMap<ConnectSpec, Arc<OnceCell<Opened>>>>,
     masters: Mutex<Vec<Arc<SshHost>>>,
     dir: Mutex<Option<ControlDir>>,
     next_socket: AtomicUsize,
@@ -71,7 +73,7 @@ impl Connections {
         results
     }
 
-    /// The open connection for `spec.name`, opening it now if it is not open yet.
+    /// The open connection for `spec`, opening it now if it is not open yet.
     pub async fn get(&self, spec: &ConnectSpec) -> Result<Arc<dyn Host>, HostError> {
         self.inner.get(spec).await
     }
@@ -110,7 +112,7 @@ impl Drop for Connections {
 
 impl Inner {
     async fn get(&self, spec: &ConnectSpec) -> Opened {
-        let cell = lock(&self.hosts).entry(spec.name.clone()).or_default().clone();
+        let cell = lock(&self.hosts).entry(spec.clone()).or_default().clone();
         cell.get_or_init(|| self.open(spec)).await.clone()
     }
 

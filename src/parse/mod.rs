@@ -5,6 +5,7 @@
 //! `validate`, so that those problems are collected too.
 
 mod imports;
+mod keywords;
 pub mod kv;
 mod roles;
 mod task;
@@ -19,6 +20,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 pub use imports::{load_tasks_file, resolve_tasks_file};
+pub use keywords::{fill_defaults, module_defaults_for, ACTION_GROUPS};
 #[cfg(test)]
 pub(crate) use task::empty_task;
 pub(crate) use task::inherit;
@@ -47,6 +49,17 @@ pub const PLAY_KEYWORDS: &[&str] = &[
     "tags",
     "order",
     "roles",
+    "remote_user",
+    "port",
+    "environment",
+    "vars_prompt",
+    "module_defaults",
+    "collections",
+    "no_log",
+    "ignore_errors",
+    "ignore_unreachable",
+    "run_once",
+    "timeout",
 ];
 
 /// Ansible play keywords zdd does not support yet, with what to do instead.
@@ -58,32 +71,18 @@ pub const UNSUPPORTED_PLAY_KEYWORDS: &[(&str, &str)] = &[
     ("include", "run the playbooks one after the other"),
     ("include_playbook", "run the playbooks one after the other"),
     ("block", "list the tasks directly"),
-    ("vars_prompt", "pass the values with `-e`"),
-    (
-        "environment",
-        "set the variables in the command itself (`FOO=bar cmd`)",
-    ),
-    ("remote_user", "set `ansible_user` in the inventory"),
-    ("port", "set `ansible_port` in the inventory"),
     (
         "gather_subset",
         "remove it: zdd gathers its own small set of facts",
     ),
     ("gather_timeout", "remove it"),
     ("fact_path", "remove it"),
-    ("collections", "write modules by their full names"),
-    ("module_defaults", "write the arguments on each task"),
     ("throttle", "use `serial`"),
-    ("run_once", "set `run_once` on the tasks"),
-    ("ignore_errors", "set `ignore_errors` on the tasks"),
-    ("ignore_unreachable", "set `ignore_unreachable` on the tasks"),
     ("check_mode", "use `zdd apply --check`"),
     ("diff", "use `zdd apply --diff`"),
-    ("no_log", "set `no_log` on the tasks"),
     ("become_flags", "remove it"),
     ("become_exe", "remove it"),
     ("debugger", "remove it"),
-    ("timeout", "remove it"),
 ];
 
 /// Read and parse a playbook file.
@@ -268,7 +267,12 @@ impl<'s> Parser<'s> {
             tags: Vec::new(),
             roles: Vec::new(),
             templated: Vec::new(),
+            run: Default::default(),
+            free_strategy: false,
+            prompts: Vec::new(),
         };
+        // The play's task keywords, which its tasks and handlers inherit.
+        let mut inherited = task::empty_task(loc.clone(), "play".into(), loc.clone());
         let mut has_hosts = false;
         let mut file_vars = VarMap::new();
         let mut play_tags: Vec<String> = Vec::new();
@@ -353,17 +357,36 @@ impl<'s> Parser<'s> {
                         self.error(format!("unknown host order `{o}`"), vloc).hint(hint);
                     }
                 }
-                "strategy" => {
-                    let s = self.string(k, value);
-                    if s.as_deref().is_some_and(|s| s != "linear") {
+                "strategy" => match self.string(k, value).as_deref() {
+                    None | Some("linear") => {}
+                    Some("free") => play.free_strategy = true,
+                    Some(other) => {
                         let vloc = self.loc(value);
-                        self.error(
-                            format!("strategy `{}` is not supported by zdd yet", s.unwrap_or_default()),
-                            vloc,
-                        )
-                        .hint("zdd runs plays with the `linear` strategy; remove this line");
+                        let hint = did_you_mean(other, ["linear", "free"])
+                            .unwrap_or_else(|| "zdd runs the `linear` and `free` strategies".into());
+                        self.error(format!("strategy `{other}` is not supported by zdd"), vloc)
+                            .hint(hint);
+                    }
+                },
+                "remote_user" => play.run.remote_user = self.string(k, value),
+                "port" => play.run.port = self.string(k, value),
+                "environment" => play.run.environment = self.environment(value),
+                "module_defaults" => play.run.module_defaults = self.module_defaults(value),
+                "timeout" => play.run.timeout = Some(yaml::to_value(value)),
+                "collections" => {
+                    let _ = self.string_list(k, value);
+                }
+                "vars_prompt" => play.prompts = self.vars_prompt(value),
+                "no_log" | "run_once" | "ignore_unreachable" => {
+                    inherited.keyword_locs.insert(k.to_owned(), kloc);
+                    match k {
+                        "no_log" => inherited.no_log = self.boolean(k, value).unwrap_or(false),
+                        "run_once" => inherited.run_once = self.boolean(k, value).unwrap_or(false),
+                        _ => inherited.ignore_unreachable = self.boolean(k, value).unwrap_or(false),
                     }
                 }
+                "ignore_errors" => inherited.ignore_errors = Some(yaml::to_value(value)),
+
                 // The play's tags pass down to its tasks (for `--tags`).
                 "tags" => play_tags = self.string_list(k, value),
                 "roles" => {}
@@ -398,6 +421,17 @@ impl<'s> Parser<'s> {
         {
             task::inherit_tags(t, &play_tags);
         }
+        inherited.run = play.run.clone();
+        for t in play
+            .pre_tasks
+            .iter_mut()
+            .chain(&mut play.tasks)
+            .chain(&mut play.post_tasks)
+            .chain(&mut play.handlers)
+        {
+            task::inherit(t, &inherited);
+            keywords::apply_module_defaults(t);
+        }
         play.tags = play_tags;
         // Keywords the tasks inherit from the play are rendered on each task and host.
         let inherited: Vec<TemplatedKeyword> = play
@@ -421,7 +455,9 @@ impl<'s> Parser<'s> {
     }
 
     fn unknown_play_key(&mut self, key: &str, loc: Location) {
-        if let Some((_, hint)) = UNSUPPORTED_PLAY_KEYWORDS.iter().find(|(k, _)| *k == key) {
+        if let Some((message, fix)) = task::removed_keyword(key) {
+            self.error(message, loc).hint(fix);
+        } else if let Some((_, hint)) = UNSUPPORTED_PLAY_KEYWORDS.iter().find(|(k, _)| *k == key) {
             self.error(format!("`{key}` is not supported by zdd yet"), loc)
                 .hint(*hint);
         } else if TASK_KEYWORDS.contains(&key) || crate::modules::registry().get(key).is_some() {

@@ -4,7 +4,7 @@
 use super::{kv, Parser};
 use crate::error::{closest, did_you_mean, Location};
 use crate::modules::{builtin_name, canonical_name, registry};
-use crate::playbook::{BecomeOpts, Block, Include, Loop, LoopControl, Task, TemplatedKeyword};
+use crate::playbook::{BecomeOpts, Block, Include, Loop, LoopControl, RunKeywords, Task, TemplatedKeyword};
 use crate::vars::VarMap;
 use crate::yaml::{self, MarkedMappingNode, MarkedScalarNode};
 use indexmap::IndexMap;
@@ -48,7 +48,48 @@ pub const TASK_KEYWORDS: &[&str] = &[
     "args",
     "action",
     "local_action",
+    "remote_user",
+    "port",
+    "environment",
+    "module_defaults",
+    "collections",
+    "timeout",
+    "async",
+    "poll",
+    "with_nested",
+    "with_cartesian",
+    "with_together",
+    "with_subelements",
+    "with_fileglob",
+    "with_first_found",
+    "with_lines",
 ];
+
+/// Keywords Ansible removed, with what replaced them: ansible-core refuses them too (a
+/// task's `sudo` is "conflicting action statements", a play's "not a valid attribute").
+pub const REMOVED_KEYWORDS: &[(&str, &str)] = &[
+    ("sudo", "write `become: true` (zdd becomes through sudo)"),
+    ("sudo_user", "write `become_user: USER` (with `become: true`)"),
+    ("su", "write `become: true`; zdd becomes through sudo only"),
+    ("su_user", "write `become_user: USER` (with `become: true`)"),
+    (
+        "sudo_pass",
+        "remove it: zdd runs `sudo -n`, so the user needs passwordless sudo",
+    ),
+    (
+        "su_pass",
+        "remove it: zdd runs `sudo -n`, so the user needs passwordless sudo",
+    ),
+];
+
+/// Ansible's refusal of a removed keyword, with the fix; `None` for any other key.
+pub(crate) fn removed_keyword(key: &str) -> Option<(String, &'static str)> {
+    let (_, fix) = REMOVED_KEYWORDS.iter().find(|(k, _)| *k == key)?;
+    Some((
+        format!("`{key}` was removed from Ansible: ansible-core refuses it as well"),
+        fix,
+    ))
+}
 
 /// Ansible task keywords (and task-like actions) zdd does not support yet, with what to
 /// do instead.
@@ -62,19 +103,8 @@ pub const UNSUPPORTED_TASK_KEYWORDS: &[(&str, &str)] = &[
         "`import_playbook` goes at the top level of a playbook, beside the plays",
     ),
     ("roles", "`roles` is a play keyword: put it beside `tasks:`"),
-    (
-        "environment",
-        "set the variables in the command itself (`FOO=bar cmd`)",
-    ),
-    ("async", "remove it: zdd waits for every task"),
-    ("poll", "remove it: zdd waits for every task"),
     ("diff", "use `zdd apply --diff`"),
     ("debugger", "remove it"),
-    ("collections", "write modules by their full names"),
-    ("module_defaults", "write the arguments on the task"),
-    ("remote_user", "set `ansible_user` in the inventory"),
-    ("port", "set `ansible_port` in the inventory"),
-    ("timeout", "remove it"),
     ("become_flags", "remove it"),
     ("become_exe", "remove it"),
 ];
@@ -310,6 +340,11 @@ impl Parser<'_> {
             let k = key.as_str();
             // `rescue` and `always` without a `block` are reported by `task`.
             if TASK_KEYWORDS.contains(&k) || matches!(k, "rescue" | "always") {
+                continue;
+            }
+            if let Some((message, fix)) = removed_keyword(k) {
+                unsupported += 1;
+                self.error(message, self.key_loc(key)).hint(fix);
                 continue;
             }
             if let Some(hint) = unsupported_hint(builtin_name(k)) {
@@ -553,7 +588,9 @@ impl Parser<'_> {
                     .flag(k, value, &mut task.templated)
                     .unwrap_or_else(|| task.templated(k).is_some())
             }
-            "with_items" | "with_list" | "loop" | "with_dict" | "with_indexed_items" | "with_sequence" => {
+            "with_items" | "with_list" | "loop" | "with_dict" | "with_indexed_items" | "with_sequence"
+            | "with_nested" | "with_cartesian" | "with_together" | "with_subelements" | "with_fileglob"
+            | "with_first_found" | "with_lines" => {
                 if task.loop_.is_some() {
                     self.error(format!("`{k}`: this task already has a loop"), self.key_loc(key))
                         .hint("a task has one of `loop`, `with_items`, `with_list`");
@@ -564,6 +601,20 @@ impl Parser<'_> {
                     "with_dict" => Loop::WithDict(v),
                     "with_indexed_items" => Loop::WithIndexedItems(v),
                     "with_sequence" => Loop::WithSequence(v),
+                    "with_nested" | "with_cartesian" => Loop::WithNested(v),
+                    "with_together" => Loop::WithTogether(v),
+                    "with_subelements" => Loop::WithSubelements(v),
+                    "with_fileglob" => Loop::WithFileglob(v),
+                    "with_first_found" => {
+                        // Ansible picks the folder from the action's name.
+                        let action = task.module.as_str();
+                        let subdir = ["template", "var", "file"]
+                            .into_iter()
+                            .find(|d| action.contains(d))
+                            .unwrap_or("file");
+                        Loop::WithFirstFound(v, format!("{subdir}s"))
+                    }
+                    "with_lines" => Loop::WithLines(v),
                     _ => Loop::Loop(v),
                 });
             }
@@ -632,6 +683,16 @@ impl Parser<'_> {
                     .hint("write `key: value` lines under `args:`");
                 }
             },
+            "remote_user" => task.run.remote_user = self.string(k, value),
+            "port" => task.run.port = self.string(k, value),
+            "environment" => task.run.environment = self.environment(value),
+            "module_defaults" => task.run.module_defaults = self.module_defaults(value),
+            "collections" => {
+                let _ = self.string_list(k, value);
+            }
+            "timeout" => task.run.timeout = Some(yaml::to_value(value)),
+            "async" => task.async_ = Some(yaml::to_value(value)),
+            "poll" => task.poll = Some(yaml::to_value(value)),
             // Read with the module.
             "action" | "local_action" => {}
             _ => unreachable!("every task keyword is handled: {k}"),
@@ -752,6 +813,12 @@ pub const BLOCK_KEYWORDS: &[&str] = &[
     "notify",
     "throttle",
     "any_errors_fatal",
+    "remote_user",
+    "port",
+    "environment",
+    "module_defaults",
+    "collections",
+    "timeout",
 ];
 
 /// A task with no keywords set yet.
@@ -789,6 +856,9 @@ pub(crate) fn empty_task(loc: Location, module: String, module_loc: Location) ->
         connection: None,
         throttle: None,
         any_errors_fatal: false,
+        run: RunKeywords::default(),
+        async_: None,
+        poll: None,
         block: None,
         include: None,
         include_params: None,
@@ -840,20 +910,28 @@ pub(crate) fn inherit(child: &mut Task, parent: &Task) {
         }
     }
     child.privilege = child.privilege.inherit(&parent.privilege);
+    child.run = child.run.inherit(&parent.run);
     if child.ignore_errors.is_none() {
         child.ignore_errors = parent.ignore_errors.clone();
     }
-    child.ignore_unreachable |= parent.ignore_unreachable;
+    // A flag the task (or a nearer parent) wrote wins; else the parent's, if it wrote one.
+    for name in INHERITED_FLAGS {
+        if child.keyword_locs.contains_key(*name) {
+            continue;
+        }
+        if let Some(loc) = parent.keyword_locs.get(*name) {
+            child.keyword_locs.insert((*name).to_owned(), loc.clone());
+            *flag(child, name) = flag_value(parent, name);
+        }
+    }
     if child.delegate_to.is_none() {
         child.delegate_to = parent.delegate_to.clone();
         child.delegate_facts |= parent.delegate_facts;
     }
-    child.run_once |= parent.run_once;
     child.any_errors_fatal |= parent.any_errors_fatal;
     if child.throttle.is_none() {
         child.throttle = parent.throttle.clone();
     }
-    child.no_log |= parent.no_log;
     if child.check_mode.is_none() {
         child.check_mode = parent.check_mode;
     }
@@ -880,6 +958,26 @@ pub(crate) fn inherit(child: &mut Task, parent: &Task) {
     }
     if let Some(include) = &mut child.include {
         inherit(&mut include.parents, parent);
+    }
+}
+
+/// The boolean keywords a task takes from its block or play unless it writes its own.
+const INHERITED_FLAGS: &[&str] = &["run_once", "no_log", "ignore_unreachable"];
+
+fn flag_value(task: &Task, name: &str) -> bool {
+    match name {
+        "run_once" => task.run_once,
+        "no_log" => task.no_log,
+        _ => task.ignore_unreachable,
+    }
+}
+
+fn flag<'t>(task: &'t mut Task, name: &str) -> &'t mut bool {
+    match name {
+        "run_once" => &mut task.run_once,
+        "no_log" => &mut task.no_log,
+        "ignore_unreachable" => &mut task.ignore_unreachable,
+        _ => unreachable!("not an inherited flag: {name}"),
     }
 }
 

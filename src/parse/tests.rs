@@ -238,16 +238,32 @@ fn misspelt_play_keyword_gets_did_you_mean() {
 #[test]
 fn unsupported_keywords_say_so_with_location() {
     let ds = errors(
-        "- hosts: all\n  roles: [web]\n  strategy: free\n  tasks:\n    - block:\n        - shell: a\n    - include_role: {name: more}\n    - shell: b\n      with_together: [[a]]\n- import_playbook: other.yml\n",
+        "- hosts: all
+  roles: [web]
+  strategy: host_pinned
+  tasks:
+    - block:
+        - shell: a
+    - include_role: {name: more}
+    - shell: b
+      with_random_choice: [[a]]
+- import_playbook: other.yml
+",
     );
     let got: Vec<(String, (usize, usize))> = ds.iter().map(|d| (d.message.clone(), at(d))).collect();
     assert_eq!(
         got,
         [
             ("role `web` not found".to_string(), (2, 11)),
-            ("strategy `free` is not supported by zdd yet".to_string(), (3, 13)),
+            (
+                "strategy `host_pinned` is not supported by zdd".to_string(),
+                (3, 13)
+            ),
             ("`include_role` is not supported by zdd yet".to_string(), (7, 7)),
-            ("`with_together` is not supported by zdd yet".to_string(), (9, 7)),
+            (
+                "`with_random_choice` is not supported by zdd yet".to_string(),
+                (9, 7)
+            ),
             (
                 "`import_playbook` is not supported by zdd yet".to_string(),
                 (10, 3)
@@ -601,4 +617,70 @@ fn import_loops_bare_include_and_missing_files_are_errors() {
     assert!(messages[1].contains("removed in ansible-core 2.16"));
     assert!(messages[2].contains("`nope.yml` not found"));
     assert!(messages[3].contains("loops on `import_tasks`"));
+}
+
+#[test]
+fn remote_user_port_environment_pass_from_play_and_block_to_tasks() {
+    let pb = ok("- hosts: all\n  remote_user: deploy\n  port: 2222\n  environment: {A: play, B: play}\n  no_log: true\n  tasks:\n    - block:\n        - shell: a\n          environment: {A: task}\n          remote_user: other\n      environment: {B: block}\n      port: 22\n  handlers:\n    - name: h\n      shell: b\n");
+    let play = &pb.plays[0];
+    let block = play.tasks[0].block.as_ref().unwrap();
+    let task = &block.tasks[0];
+    assert_eq!(task.run.remote_user.as_deref(), Some("other"));
+    assert_eq!(task.run.port.as_deref(), Some("22"));
+    assert_eq!(
+        task.run.environment,
+        [
+            json!({"A": "play", "B": "play"}),
+            json!({"B": "block"}),
+            json!({"A": "task"})
+        ]
+    );
+    assert!(task.no_log);
+    let handler = &play.handlers[0];
+    assert_eq!(handler.run.remote_user.as_deref(), Some("deploy"));
+    assert!(handler.no_log);
+}
+
+#[test]
+fn removed_sudo_keywords_say_what_replaced_them() {
+    let ds = errors("- hosts: all\n  sudo: yes\n  tasks:\n    - shell: a\n      sudo_user: root\n");
+    let got: Vec<(String, Option<String>)> = ds.iter().map(|d| (d.message.clone(), d.hint.clone())).collect();
+    assert_eq!(
+        got,
+        [
+            (
+                "`sudo` was removed from Ansible: ansible-core refuses it as well".to_string(),
+                Some("write `become: true` (zdd becomes through sudo)".to_string())
+            ),
+            (
+                "`sudo_user` was removed from Ansible: ansible-core refuses it as well".to_string(),
+                Some("write `become_user: USER` (with `become: true`)".to_string())
+            ),
+        ]
+    );
+}
+
+#[test]
+fn module_defaults_fill_arguments_the_task_leaves_unset() {
+    let pb = ok("- hosts: all\n  module_defaults:\n    shell: {chdir: /srv, creates: /x}\n    ansible.builtin.command: {chdir: /}\n  tasks:\n    - ansible.builtin.shell: echo hi\n      args: {creates: /y}\n    - block:\n        - command: ls\n      module_defaults:\n        command: {chdir: /tmp}\n");
+    let play = &pb.plays[0];
+    assert_eq!(
+        play.tasks[0].args,
+        json!({"_raw_params": "echo hi", "creates": "/y", "chdir": "/srv"})
+    );
+    let inner = &play.tasks[1].block.as_ref().unwrap().tasks[0];
+    assert_eq!(inner.args, json!({"_raw_params": "ls", "chdir": "/tmp"}));
+    let ds = errors("- hosts: all\n  module_defaults: \"{{ d }}\"\n  tasks: []\n- hosts: all\n  module_defaults:\n    group/awss: {region: x}\n  tasks: []\n");
+    assert!(
+        ds[0]
+            .message
+            .starts_with("The field 'module_defaults' is supposed to be a dictionary"),
+        "{}",
+        ds[0].message
+    );
+    assert_eq!(
+        ds[1].message,
+        "Error loading module_defaults: could not resolve the module_defaults group awss"
+    );
+    assert_eq!(ds[1].hint.as_deref(), Some("did you mean `aws`?"));
 }

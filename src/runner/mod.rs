@@ -4,9 +4,11 @@
 
 mod batch;
 mod block;
+mod environment;
 mod hosts;
 mod include;
 mod keywords;
+mod lookups;
 mod loops;
 mod outcome;
 mod preflight;
@@ -562,6 +564,9 @@ fn gather_facts_task(play: &Play) -> Task {
         connection: None,
         throttle: None,
         any_errors_fatal: false,
+        run: play.run.clone(),
+        async_: None,
+        poll: None,
         block: None,
         include: None,
         include_params: None,

@@ -5,7 +5,7 @@
 use super::{PlayEnv, Runner};
 use crate::error::{Diagnostic, Error};
 use crate::events::{Event, HostProblem};
-use crate::host::{Become, Held, RemoteCommand};
+use crate::host::{Become, ConnectDefaults, Held, RemoteCommand};
 use crate::lb::Endpoint;
 use crate::modules::registry;
 use crate::playbook::Task;
@@ -18,12 +18,13 @@ use std::time::Instant;
 /// What preflight will check, worked out without touching anything.
 #[derive(Debug, Default)]
 struct Plan {
-    /// Every host and delegate to connect to, in first-use order.
-    hosts: IndexSet<String>,
-    /// (host, become user): sudo must work without a password.
-    sudo: IndexSet<(String, String)>,
-    /// (host, endpoint, become user): the load balancer must answer there.
-    sockets: IndexSet<(String, Endpoint, Option<String>)>,
+    /// Every host and delegate to connect to, with the `remote_user`/`port` a task reaches
+    /// it with (each a connection of its own), in first-use order.
+    hosts: IndexSet<(String, ConnectDefaults)>,
+    /// (host, how, become user): sudo must work without a password.
+    sudo: IndexSet<(String, ConnectDefaults, String)>,
+    /// (host, how, endpoint, become user): the load balancer must answer there.
+    sockets: IndexSet<(String, ConnectDefaults, Endpoint, Option<String>)>,
 }
 
 impl Runner {
@@ -33,9 +34,14 @@ impl Runner {
         let plan = self.preflight_plan(play_hosts);
         let mut specs = Vec::new();
         let mut problems = Vec::new();
-        for name in &plan.hosts {
+        for (name, remote) in &plan.hosts {
             match self.spec_for(name) {
-                Ok(spec) if !spec.local => specs.push(spec),
+                Ok(spec) if !spec.local => {
+                    let spec = spec.with_defaults(remote);
+                    if !specs.contains(&spec) {
+                        specs.push(spec);
+                    }
+                }
                 Ok(_) => {}
                 Err(e) => problems.push(e),
             }
@@ -52,6 +58,14 @@ impl Runner {
             .iter()
             .zip(results)
             .filter_map(|(spec, r)| r.err().map(|e| (spec.name.clone(), e.to_string())))
+            .fold(Vec::new(), |mut seen: Vec<(String, String)>, (host, why)| {
+                // One line per host, even when it is reached as two users.
+                if !seen.iter().any(|(h, _)| *h == host) {
+                    seen.push((host, why));
+                }
+                seen
+            })
+            .into_iter()
             .collect();
         if !unreachable.is_empty() {
             self.events.emit(Event::PreflightFailed {
@@ -60,11 +74,14 @@ impl Runner {
             });
             return Err(Error::Unreachable(unreachable));
         }
-        let sudo = plan.sudo.iter().map(|(host, user)| self.check_sudo(host, user));
+        let sudo = plan
+            .sudo
+            .iter()
+            .map(|(host, remote, user)| self.check_sudo(host, remote, user));
         let sockets = plan
             .sockets
             .iter()
-            .map(|(host, endpoint, user)| self.check_socket(host, endpoint, user.as_deref()));
+            .map(|(host, remote, endpoint, user)| self.check_socket(host, remote, endpoint, user.as_deref()));
         let (sudo, sockets) = futures::future::join(
             futures::future::join_all(sudo),
             futures::future::join_all(sockets),
@@ -86,12 +103,14 @@ impl Runner {
         }
         let locks = self.lock_load_balancers(&plan).await?;
         self.events.emit(Event::Preflight {
-            hosts: plan.hosts.len(),
-            sudo_checked: plan.sudo.iter().map(|(h, _)| h).collect::<IndexSet<_>>().len(),
+            hosts: plan.hosts.iter().map(|(h, _)| h).collect::<IndexSet<_>>().len(),
+            sudo_checked: plan.sudo.iter().map(|(h, _, _)| h).collect::<IndexSet<_>>().len(),
             sockets: plan
                 .sockets
                 .iter()
-                .map(|(h, e, _)| format!("{h}:{}", e.address))
+                .map(|(h, _, e, _)| format!("{h}:{}", e.address))
+                .collect::<IndexSet<_>>()
+                .into_iter()
                 .collect(),
             duration_ms: started.elapsed().as_millis() as u64,
         });
@@ -102,10 +121,10 @@ impl Runner {
     /// run: a second zdd (from another controller or inventory) that would change the same
     /// load balancer is refused here, before it changes anything, naming the holder.
     async fn lock_load_balancers(&self, plan: &Plan) -> Result<Vec<Held>, Error> {
-        let mut places: Vec<(&String, &Endpoint)> = Vec::new();
-        for (host, endpoint, _) in &plan.sockets {
-            if !places.iter().any(|(h, e)| *h == host && *e == endpoint) {
-                places.push((host, endpoint));
+        let mut places: Vec<(&String, &ConnectDefaults, &Endpoint)> = Vec::new();
+        for (host, remote, endpoint, _) in &plan.sockets {
+            if !places.iter().any(|(h, _, e)| *h == host && *e == endpoint) {
+                places.push((host, remote, endpoint));
             }
         }
         let holder = format!(
@@ -118,9 +137,9 @@ impl Runner {
             self.playbook.path.display()
         );
         let holder = &holder;
-        let takes = places.iter().map(|&(host, endpoint)| async move {
+        let takes = places.iter().map(|&(host, remote, endpoint)| async move {
             let script = crate::lb::lock_script(endpoint.lb, &endpoint.address, holder);
-            let held = match self.connect(host, None).await {
+            let held = match self.connect(host, None, remote).await {
                 Ok(h) => h.hold(&RemoteCommand::new(script)).await,
                 Err(e) => Err(e),
             };
@@ -163,7 +182,16 @@ impl Runner {
             }
             let env = self.play_env(play, hosts.clone());
             let shared = self.shared_vars(&env, hosts);
-            plan.hosts.extend(hosts.iter().cloned());
+            // Each host as the play reaches it (its `remote_user`/`port`), even if no task
+            // runs there; with those keywords and no fact gathering, only as tasks reach it.
+            let play_task = super::gather_facts_task(play);
+            let play_keywords = play.run.remote_user.is_some() || play.run.port.is_some();
+            for host in hosts.iter().filter(|_| play.gather_facts || !play_keywords) {
+                let ctx = self.context(&env, host, &play_task, &shared);
+                if let Ok(remote) = self.remote_for(&play_task, &ctx) {
+                    plan.hosts.insert((host.clone(), remote));
+                }
+            }
             let flatten = crate::playbook::flatten;
             let tasks = flatten(&play.pre_tasks)
                 .into_iter()
@@ -187,6 +215,10 @@ impl Runner {
         let ctx = self.context(env, host, task, shared);
         let run_as = self.become_for(env, task, &ctx);
         for item_ctx in self.static_item_contexts(task, &ctx) {
+            // A templated `remote_user` that reads a registered result: decided at run time.
+            let Ok(remote) = self.remote_for(task, &item_ctx) else {
+                continue;
+            };
             let target = match self.delegate_in(task, &item_ctx) {
                 Some(Ok(name)) => name,
                 // Decided at run time (it reads a registered result, say).
@@ -197,13 +229,14 @@ impl Runner {
                 continue;
             }
             if let Some(b) = &run_as {
-                plan.sudo.insert((target.clone(), b.user.clone()));
+                plan.sudo.insert((target.clone(), remote.clone(), b.user.clone()));
             }
             for endpoint in self.endpoints_named(task, &item_ctx) {
+                let user = run_as.as_ref().map(|b| b.user.clone());
                 plan.sockets
-                    .insert((target.clone(), endpoint, run_as.as_ref().map(|b| b.user.clone())));
+                    .insert((target.clone(), remote.clone(), endpoint, user));
             }
-            plan.hosts.insert(target);
+            plan.hosts.insert((target, remote));
         }
     }
 
@@ -247,13 +280,13 @@ impl Runner {
         crate::audit::audited(self.opts.audit.as_ref(), h, about)
     }
 
-    async fn check_sudo(&self, host: &str, user: &str) -> Option<(String, String)> {
+    async fn check_sudo(&self, host: &str, remote: &ConnectDefaults, user: &str) -> Option<(String, String)> {
         let run_as = Become {
             user: user.to_owned(),
             method: "sudo".into(),
         };
         let cmd = RemoteCommand::new("true").run_as(Some(run_as));
-        let failure = match self.connect(host, None).await {
+        let failure = match self.connect(host, None, remote).await {
             Err(e) => Some(e.to_string()),
             Ok(h) => match self.preflight_host(h, host, "preflight: sudo").run(&cmd).await {
                 Ok(out) if out.rc == 0 => None,
@@ -267,6 +300,7 @@ impl Runner {
     async fn check_socket(
         &self,
         host: &str,
+        remote: &ConnectDefaults,
         endpoint: &Endpoint,
         user: Option<&str>,
     ) -> Option<(String, String)> {
@@ -276,7 +310,7 @@ impl Runner {
         });
         let cmd = RemoteCommand::new(endpoint.lb.check_script(&endpoint.address)).run_as(run_as);
         let check = format!("preflight: {} socket", endpoint.lb.name());
-        let failure = match self.connect(host, None).await {
+        let failure = match self.connect(host, None, remote).await {
             Err(e) => Some(e.to_string()),
             Ok(h) => match self.preflight_host(h, host, &check).run(&cmd).await {
                 Ok(out) if out.rc == 0 => None,

@@ -10,7 +10,7 @@
 use super::Runner;
 use crate::audit::{audited, CommandContext};
 use crate::events::{Event, OutOfRotation, RotationState};
-use crate::host::{Become, RemoteCommand};
+use crate::host::{Become, ConnectDefaults, RemoteCommand};
 use crate::lb::{same_server, LbChange, LoadBalancer};
 use indexmap::IndexMap;
 use std::sync::Mutex;
@@ -48,6 +48,7 @@ pub(super) struct Asker {
     lb: &'static dyn LoadBalancer,
     endpoint: String,
     connection: Option<String>,
+    remote: ConnectDefaults,
     run_as: Option<Become>,
 }
 
@@ -64,6 +65,7 @@ pub(super) struct Site<'a> {
     pub host: &'a str,
     pub target: &'a str,
     pub connection: Option<&'a str>,
+    pub remote: &'a ConnectDefaults,
     pub run_as: Option<&'a Become>,
 }
 
@@ -78,6 +80,7 @@ impl Site<'_> {
                 .clone()
                 .unwrap_or_else(|| change.lb.default_endpoint().to_owned()),
             connection: self.connection.map(str::to_owned),
+            remote: self.remote.clone(),
             run_as: self.run_as.cloned(),
         }
     }
@@ -241,7 +244,7 @@ impl Runner {
     /// be asked (the connection or the socket is gone).
     async fn lb_states(&self, asker: &Asker) -> Option<Vec<(String, bool)>> {
         let host = self
-            .connect(&asker.target, asker.connection.as_deref())
+            .connect(&asker.target, asker.connection.as_deref(), &asker.remote)
             .await
             .ok()?;
         let delegate = (asker.target != asker.host).then_some(asker.target.as_str());
@@ -279,15 +282,22 @@ mod tests {
             lb: &HAPROXY,
             endpoint: "/s".into(),
             connection: None,
+            remote: ConnectDefaults::default(),
             run_as: None,
         }
     }
+
+    static NO_REMOTE: ConnectDefaults = ConnectDefaults {
+        user: None,
+        port: None,
+    };
 
     fn site(host: &str) -> Site<'_> {
         Site {
             host,
             target: "lb1",
             connection: None,
+            remote: &NO_REMOTE,
             run_as: None,
         }
     }

@@ -4,7 +4,7 @@
 
 use super::{PlayEnv, Runner, OMIT};
 use crate::error::Diagnostic;
-use crate::host::{Become, ConnectSpec, Host, HostError};
+use crate::host::{Become, ConnectDefaults, ConnectSpec, Host, HostError};
 use crate::playbook::Task;
 use crate::template::TemplateError;
 use crate::vars::{Context, VarMap};
@@ -54,11 +54,13 @@ impl Runner {
         Ok(spec)
     }
 
-    /// The connection a task uses for `name` (the inventory host or its delegate).
+    /// The connection a task uses for `name` (the inventory host or its delegate), as the
+    /// task's `remote_user`/`port` say where the inventory does not.
     pub(super) async fn connect(
         &self,
         name: &str,
         connection: Option<&str>,
+        remote: &ConnectDefaults,
     ) -> Result<Arc<dyn Host>, HostError> {
         if connection == Some("local") {
             return Ok(self.local.clone());
@@ -69,7 +71,29 @@ impl Runner {
         if spec.local {
             return Ok(self.local.clone());
         }
-        self.conns.get(&spec).await
+        self.conns.get(&spec.with_defaults(remote)).await
+    }
+
+    /// A task's `remote_user` and `port` (its block's and play's merged in), rendered.
+    pub(super) fn remote_for(&self, task: &Task, ctx: &Context) -> Result<ConnectDefaults, String> {
+        let render = |what: &str, raw: &Option<String>| -> Result<Option<String>, String> {
+            let Some(raw) = raw else { return Ok(None) };
+            let text = self
+                .templater
+                .render_str(raw, ctx)
+                .map_err(|e| format!("cannot template `{what}`: {e}"))?;
+            let text = text.trim();
+            Ok((!text.is_empty()).then(|| text.to_owned()))
+        };
+        let user = render("remote_user", &task.run.remote_user)?;
+        let port = match render("port", &task.run.port)? {
+            Some(p) => Some(
+                p.parse::<u16>()
+                    .map_err(|_| format!("`port: {p}` is not a port number"))?,
+            ),
+            None => None,
+        };
+        Ok(ConnectDefaults { user, port })
     }
 
     /// The variables of `host` for `task`, lowest precedence first: inventory, play vars,

@@ -270,16 +270,37 @@ impl Runner {
         let Some(module) = registry().get(&task.module) else {
             return Run::failed(format!("no module named `{}`", task.module));
         };
-        let args = match self.templater.render_value(&task.args, ctx) {
+        // `module_defaults` written as a template: rendered now (mappings were filled in
+        // when the playbook was read).
+        let mut raw_args = std::borrow::Cow::Borrowed(&task.args);
+        if let Some(Value::String(template)) =
+            crate::parse::module_defaults_for(&task.run.module_defaults, &task.module)
+        {
+            match self.templater.render_value(&json!(template), ctx) {
+                Ok(defaults @ Value::Object(_)) => crate::parse::fill_defaults(raw_args.to_mut(), &defaults),
+                Ok(other) => {
+                    return Run::failed(format!(
+                        "module_defaults for `{}` must be a dictionary, got {other}",
+                        task.module
+                    ))
+                }
+                Err(e) => return Run::failed(undefined_message(&e)),
+            }
+        }
+        let args = match self.templater.render_value(&raw_args, ctx) {
             Ok(args) => drop_omitted(args),
             Err(e) => return Run::failed(undefined_message(&e)),
         };
         let target = delegate.unwrap_or(host);
         let connection = task.connection.as_deref().or(env.play.connection.as_deref());
+        let remote = match self.remote_for(task, ctx) {
+            Ok(remote) => remote,
+            Err(e) => return Run::failed(e),
+        };
         let target_host = if module.controller_only() {
             self.local.clone()
         } else {
-            match self.connect(target, connection).await {
+            match self.connect(target, connection, &remote).await {
                 Ok(h) => h,
                 Err(e) => return Run::unreachable(e.to_string()),
             }
@@ -291,13 +312,20 @@ impl Runner {
                 b.method
             ));
         }
+        let environment =
+            match super::environment::merge_environment(&self.templater, &task.run.environment, ctx) {
+                Ok(vars) => vars,
+                Err(e) => return Run::failed(e),
+            };
         let about = CommandContext::new(host, delegate, &task.display_name(), task.no_log);
         let target_host = audited(self.opts.audit.as_ref(), target_host, about);
+        let target_host = crate::host::env::with_environment(target_host, &environment);
         let lb_changes = module.lb_changes(&args);
         let site = Site {
             host,
             target,
             connection,
+            remote: &remote,
             run_as: run_as.as_ref(),
         };
         if !lb_changes.is_empty() {

@@ -13,6 +13,7 @@ mod globals;
 mod methods;
 mod predicates;
 mod pyrepr;
+pub(crate) use pyrepr::py_str;
 mod scope;
 mod source;
 #[cfg(test)]

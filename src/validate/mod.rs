@@ -196,6 +196,7 @@ pub fn check(
             scope.add(exported.map(String::as_str), Origin::PlayVars);
         }
         scope.add(crate::runner::ROLE_PLAY_VARS.iter().copied(), Origin::Magic);
+        scope.add(play.prompts.iter().map(|p| p.name.as_str()), Origin::PlayVars);
         scope.add(extra_vars.keys().map(String::as_str), Origin::ExtraVars);
         // Roles add their `defaults/` and `vars/` names here (and `include_vars` its files'),
         // each with an `Origin` of its own, before the tasks are checked.

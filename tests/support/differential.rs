@@ -7,7 +7,8 @@
 //!
 //! Placeholders in every file and argument: `@NET@` the lab's `127.0.X`, `@CONN@` its
 //! connection variables (an INI `[all:vars]` body; `@CONN_YAML@` alone on a line: the same as
-//! YAML at that indentation), `@LAB_DIR@` the lab's directory (its `haproxy.sock`),
+//! YAML at that indentation; `@CONN_KEY@`: without `ansible_user` and `ansible_port`),
+//! `@LAB_DIR@` the lab's directory (its `haproxy.sock`),
 //! `@LAB_INVENTORY@` the lab's own inventory.
 //!
 //! Both tools get `-e trace=FILE -e workdir=DIR`: tasks trace their effects with
@@ -144,8 +145,16 @@ pub fn fill(text: &str, lab: &Lab) -> String {
         .filter(|l| l.starts_with("ansible_"))
         .map(|l| format!("{l}\n"))
         .collect();
+    // `@CONN_KEY@`: the same without `ansible_user` and `ansible_port`, for cases that
+    // reach hosts through `remote_user` and `port`.
+    let conn_key: String = conn
+        .lines()
+        .filter(|l| !l.starts_with("ansible_user=") && !l.starts_with("ansible_port="))
+        .map(|l| format!("{l}\n"))
+        .collect();
     let text = text
         .replace("@NET@", lab.net())
+        .replace("@CONN_KEY@", &conn_key)
         .replace("@CONN@", &conn)
         .replace("@LAB_INVENTORY@", &lab.inventory().display().to_string())
         .replace("@LAB_DIR@", &lab.dir().display().to_string());

@@ -220,6 +220,44 @@ impl Zdd {
         }
     }
 
+    /// Run on a pseudo-terminal (as `run_on_terminal`) while a person types `lines`, each
+    /// after a pause of `pause` seconds (so zdd has asked before the line arrives).
+    pub fn run_on_terminal_typing(self, pause: f64, lines: &[&str]) -> Outcome {
+        let mut words = vec![env!("CARGO_BIN_EXE_zdd").to_owned()];
+        words.extend(
+            self.full_args()
+                .iter()
+                .map(|a| a.to_str().expect("a UTF-8 argument").to_owned()),
+        );
+        let typing: String = lines
+            .iter()
+            .map(|l| format!("sleep {pause}; printf '%s\\n' {}; ", shell_words::quote(l)))
+            .collect();
+        let pipeline = format!(
+            "({typing}sleep {pause}) | script -q -e -c {} /dev/null",
+            shell_words::quote(&shell_words::join(&words))
+        );
+        let mut cmd = Command::new("sh");
+        cmd.args(["-c", &pipeline])
+            .current_dir(&self.cwd)
+            .env("TERM", "xterm")
+            .stdin(Stdio::null());
+        for (key, value) in &self.env {
+            match value {
+                Some(value) => cmd.env(key, value),
+                None => cmd.env_remove(key),
+            };
+        }
+        let out = cmd.output().expect("run script(1)");
+        Outcome {
+            code: out.status.code(),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+            json: false,
+            redactions: self.redactions,
+        }
+    }
+
     /// Start in the background; stdout is read line by line as zdd prints it.
     pub fn spawn(self) -> Running {
         let mut child = self
