@@ -15,6 +15,7 @@
 //! Needs root (the lab adds a `deploy` user, sudoers and init scripts), as on CI.
 #![allow(dead_code, unused_imports)]
 
+pub mod differential;
 mod outcome;
 mod redact;
 mod run;
