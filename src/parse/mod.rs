@@ -380,12 +380,11 @@ impl<'s> Parser<'s> {
                     let _ = self.string_list(k, value);
                 }
                 "vars_prompt" => play.prompts = self.vars_prompt(value),
+                // Written as a template, the flag passes down as one (`INHERITED_FROM_PLAY`).
                 "no_log" | "run_once" | "ignore_unreachable" => {
-                    inherited.keyword_locs.insert(k.to_owned(), kloc);
-                    match k {
-                        "no_log" => inherited.no_log = self.boolean(k, value).unwrap_or(false),
-                        "run_once" => inherited.run_once = self.boolean(k, value).unwrap_or(false),
-                        _ => inherited.ignore_unreachable = self.boolean(k, value).unwrap_or(false),
+                    if let Some(b) = self.flag(k, value, &mut play.templated) {
+                        inherited.keyword_locs.insert(k.to_owned(), kloc);
+                        *task::flag(&mut inherited, k) = b;
                     }
                 }
                 "ignore_errors" => inherited.ignore_errors = Some(yaml::to_value(value)),

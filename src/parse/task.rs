@@ -916,7 +916,8 @@ pub(crate) fn inherit(child: &mut Task, parent: &Task) {
     }
     // A flag the task (or a nearer parent) wrote wins; else the parent's, if it wrote one.
     for name in INHERITED_FLAGS {
-        if child.keyword_locs.contains_key(*name) {
+        // A templated flag passes down with the templated keywords below.
+        if child.keyword_locs.contains_key(*name) || parent.templated(name).is_some() {
             continue;
         }
         if let Some(loc) = parent.keyword_locs.get(*name) {
@@ -972,7 +973,7 @@ fn flag_value(task: &Task, name: &str) -> bool {
     }
 }
 
-fn flag<'t>(task: &'t mut Task, name: &str) -> &'t mut bool {
+pub(super) fn flag<'t>(task: &'t mut Task, name: &str) -> &'t mut bool {
     match name {
         "run_once" => &mut task.run_once,
         "no_log" => &mut task.no_log,

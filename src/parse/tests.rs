@@ -706,3 +706,21 @@ fn core_actions_are_known_by_their_full_names() {
         }
     }
 }
+
+#[test]
+fn templated_flags_of_a_play_or_block_pass_down_as_templates() {
+    let pb = ok("- hosts: all\n  no_log: \"{{ quiet }}\"\n  tasks:\n    - block:\n        - shell: a\n        - shell: b\n          run_once: false\n      run_once: \"{{ once }}\"\n");
+    let block = pb.plays[0].tasks[0].block.as_ref().unwrap();
+    let (a, b) = (&block.tasks[0], &block.tasks[1]);
+    assert_eq!(
+        a.templated("run_once").map(|t| t.value.clone()),
+        Some(json!("{{ once }}"))
+    );
+    assert_eq!(
+        a.templated("no_log").map(|t| t.value.clone()),
+        Some(json!("{{ quiet }}"))
+    );
+    // A flag the task writes itself wins over the block's template.
+    assert!(b.templated("run_once").is_none());
+    assert!(!b.run_once);
+}
