@@ -105,19 +105,11 @@ impl Parser<'_> {
 
     /// `vars_prompt`: a list of `{name, prompt, default, private, confirm, unsafe}`.
     pub(super) fn vars_prompt(&mut self, node: &Node) -> Vec<VarPrompt> {
-        let items: Vec<&Node> = match node {
-            Node::Sequence(items) => items.iter().collect(),
-            Node::Scalar(s) if s.may_coerce() && matches!(s.as_str(), "" | "~" | "null") => Vec::new(),
-            other => {
-                let loc = self.loc(other);
-                self.error(
-                    format!("`vars_prompt` must be a list, found {}", yaml::kind(other)),
-                    loc,
-                )
-                .hint("write `- name: VAR` then `prompt: QUESTION`");
-                return Vec::new();
-            }
-        };
+        let items = self.list_items(
+            "`vars_prompt`",
+            node,
+            "write `- name: VAR` then `prompt: QUESTION`",
+        );
         let mut prompts = Vec::new();
         for item in items {
             let Node::Mapping(m) = item else {

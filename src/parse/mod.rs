@@ -423,20 +423,10 @@ impl<'s> Parser<'s> {
         {
             task::inherit_tags(t, &play_tags);
         }
-        inherited.run = play.run.clone();
-        for t in play
-            .pre_tasks
-            .iter_mut()
-            .chain(&mut play.tasks)
-            .chain(&mut play.post_tasks)
-            .chain(&mut play.handlers)
-        {
-            task::inherit(t, &inherited);
-            keywords::apply_module_defaults(t);
-        }
         play.tags = play_tags;
-        // Keywords the tasks inherit from the play are rendered on each task and host.
-        let inherited: Vec<TemplatedKeyword> = play
+        inherited.run = play.run.clone();
+        // Keywords the tasks inherit from the play as templates are rendered on each host.
+        let templated: Vec<TemplatedKeyword> = play
             .templated
             .iter()
             .filter(|t| task::INHERITED_FROM_PLAY.contains(&t.key.as_str()))
@@ -449,7 +439,9 @@ impl<'s> Parser<'s> {
             .chain(&mut play.post_tasks)
             .chain(&mut play.handlers)
         {
-            task::inherit_templated(t, &inherited);
+            task::inherit(t, &inherited);
+            keywords::apply_module_defaults(t);
+            task::inherit_templated(t, &templated);
         }
         // vars_files come above play vars, in the order they are listed.
         play.vars.extend(file_vars);
@@ -619,6 +611,21 @@ impl<'s> Parser<'s> {
                     loc,
                 );
                 None
+            }
+        }
+    }
+
+    /// The items of a keyword that takes a list: none for an empty value (nothing, `~`,
+    /// `null`); anything else that is not a list is an error (`WHAT must be a list`).
+    pub fn list_items<'n>(&mut self, what: &str, node: &'n Node, hint: &str) -> Vec<&'n Node> {
+        match node {
+            Node::Sequence(items) => items.iter().collect(),
+            Node::Scalar(s) if s.may_coerce() && matches!(s.as_str(), "" | "~" | "null") => Vec::new(),
+            other => {
+                let loc = self.loc(other);
+                self.error(format!("{what} must be a list, found {}", yaml::kind(other)), loc)
+                    .hint(hint);
+                Vec::new()
             }
         }
     }

@@ -138,19 +138,11 @@ fn dir_files(dir: &Path) -> Vec<PathBuf> {
 impl Parser<'_> {
     /// `roles:` of a play: each role expanded in order.
     pub(super) fn play_roles(&mut self, node: &Node) -> (Vec<Task>, Vec<Task>) {
-        let items: Vec<&Node> = match node {
-            Node::Sequence(items) => items.iter().collect(),
-            Node::Scalar(s) if s.may_coerce() && matches!(s.as_str(), "" | "~" | "null") => Vec::new(),
-            other => {
-                let loc = self.loc(other);
-                self.error(
-                    format!("`roles` must be a list, found {}", yaml::kind(other)),
-                    loc,
-                )
-                .hint("write `- role_name` or `- role: role_name` lines");
-                return (Vec::new(), Vec::new());
-            }
-        };
+        let items = self.list_items(
+            "`roles`",
+            node,
+            "write `- role_name` or `- role: role_name` lines",
+        );
         let (mut tasks, mut handlers) = (Vec::new(), Vec::new());
         for item in items {
             let Some(entry) = self.role_entry(item, "roles") else {

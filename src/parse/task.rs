@@ -133,23 +133,9 @@ enum ArgsNode<'n> {
 
 impl Parser<'_> {
     pub(super) fn tasks(&mut self, node: &Node, handlers: bool) -> Vec<Task> {
-        let items = match node {
-            Node::Sequence(items) => items,
-            Node::Scalar(s) if s.may_coerce() && matches!(s.as_str(), "" | "~" | "null") => {
-                return Vec::new()
-            }
-            other => {
-                let loc = self.loc(other);
-                self.error(
-                    format!("a task list must be a list, found {}", yaml::kind(other)),
-                    loc,
-                )
-                .hint("start each task with `- name: ...`");
-                return Vec::new();
-            }
-        };
+        let items = self.list_items("a task list", node, "start each task with `- name: ...`");
         let mut tasks = Vec::new();
-        for item in items.iter() {
+        for item in items {
             match item {
                 Node::Mapping(m) if self.is_import(m) => tasks.extend(self.import(m, handlers)),
                 Node::Mapping(m) => tasks.extend(self.task(m, handlers)),
