@@ -240,6 +240,16 @@ pub struct Include {
     pub parents: Task,
     /// `apply:` keywords, given to every included task.
     pub apply: Option<Task>,
+    /// For `include_role`: the role, loaded when the playbook was read.
+    pub role: Option<Arc<IncludedRole>>,
+}
+
+/// The role an `include_role` runs: its tasks (its dependencies' first), ready to run
+/// for each host that reaches the include.
+#[derive(Debug, Clone)]
+pub struct IncludedRole {
+    pub role: Arc<RoleRef>,
+    pub tasks: Vec<Task>,
 }
 
 /// The imports and includes that led to a file of tasks (`included from site.yml:12:5`),
