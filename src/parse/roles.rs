@@ -449,9 +449,14 @@ impl Parser<'_> {
                 .hint("it takes name, tasks_from, vars_from, defaults_from, handlers_from, public, apply, allow_duplicates");
             return None;
         };
-        let loc = task.arg_locs.get("name").cloned().unwrap_or_else(|| task.loc.clone());
+        let loc = task
+            .arg_locs
+            .get("name")
+            .cloned()
+            .unwrap_or_else(|| task.loc.clone());
         let Some(name) = args.name.clone().filter(|n| !n.trim().is_empty()) else {
-            self.error("`include_role` names no role", loc).hint("add `name: ROLE`");
+            self.error("`include_role` names no role", loc)
+                .hint("add `name: ROLE`");
             return None;
         };
         let from = FromFiles {
@@ -461,7 +466,11 @@ impl Parser<'_> {
             handlers: args.handlers_from.clone(),
         };
         let templated = std::iter::once(&name)
-            .chain([&from.tasks, &from.vars, &from.defaults, &from.handlers].into_iter().flatten())
+            .chain(
+                [&from.tasks, &from.vars, &from.defaults, &from.handlers]
+                    .into_iter()
+                    .flatten(),
+            )
             .any(|n| crate::template::Templater::is_template(n));
         if templated {
             self.error(

@@ -59,7 +59,8 @@ impl Runner {
         for host in state.in_scope(active) {
             let started = Instant::now();
             let ctx = self.context(env, &host, task, &shared);
-            let inclusion = self.resolve_include(task, include, &host, &ctx, &mut instances, started, handler);
+            let inclusion =
+                self.resolve_include(task, include, &host, &ctx, &mut instances, started, handler);
             let status = match inclusion {
                 Inclusion::Skipped => Status::Skipped,
                 Inclusion::Failed => Status::Failed,
