@@ -250,6 +250,9 @@ pub struct Include {
 pub struct IncludedRole {
     pub role: Arc<RoleRef>,
     pub tasks: Vec<Task>,
+    /// `public: true`: its defaults and `vars/` are seen by the later tasks of the play
+    /// on the hosts that included it.
+    pub public: bool,
 }
 
 /// The imports and includes that led to a file of tasks (`included from site.yml:12:5`),

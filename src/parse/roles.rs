@@ -441,7 +441,8 @@ impl Parser<'_> {
     }
 
     /// `include_role`: the role loaded now, run when the task is reached. Its handlers
-    /// join the play's; with `public: true` its variables are the play's after it. The
+    /// join the play's; with `public: true` the runner makes its variables the play's
+    /// once it ran. The
     /// unnamed task is shown as `include_role : ROLE`, as in Ansible.
     pub(super) fn included_role(&mut self, task: &mut Task) -> Option<Arc<IncludedRole>> {
         let Some(args) = crate::modules::include_role::args_of(&task.args) else {
@@ -502,13 +503,16 @@ impl Parser<'_> {
         let allow = Some(args.allow_duplicates.unwrap_or(true));
         let expanded = self.expand_role(&entry, &from, &[], allow, &parents)?;
         let mut state = self.roles.borrow_mut();
-        if args.public == Some(true) {
-            state.public.push(expanded.role.clone());
+        // The same role included again brings no second copy of its handlers.
+        for handler in expanded.handlers {
+            if !state.late_handlers.iter().any(|h| h.loc == handler.loc) {
+                state.late_handlers.push(handler);
+            }
         }
-        state.late_handlers.extend(expanded.handlers);
         Some(Arc::new(IncludedRole {
             role: expanded.role,
             tasks: expanded.tasks,
+            public: args.public == Some(true),
         }))
     }
 

@@ -99,6 +99,9 @@ impl Runner {
                         hosts: instance.hosts.clone(),
                         item: instance.label.clone(),
                     });
+                    if let Some(role) = include.role.as_ref().filter(|r| r.public) {
+                        self.make_public(env, &role.role, &instance.hosts);
+                    }
                     loaded.push((instance, tasks));
                 }
                 Err(e) => {
@@ -406,6 +409,25 @@ fn set_include_params(task: &mut Task, params: &Arc<VarMap>) {
             .chain(&mut block.always)
         {
             set_include_params(t, params);
+        }
+    }
+}
+
+impl Runner {
+    /// A `public: true` role ran on `hosts`: its defaults and `vars/` are the play's there.
+    fn make_public(&self, env: &PlayEnv<'_>, role: &crate::playbook::RoleRef, hosts: &[String]) {
+        let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        for host in hosts {
+            let s = state.entry(host.clone()).or_default();
+            let mut public = s
+                .public_roles
+                .take()
+                .filter(|p| p.play.as_ref() == Some(&env.play.loc))
+                .unwrap_or_default();
+            public.play = Some(env.play.loc.clone());
+            Arc::make_mut(&mut public.defaults).extend(role.exported_defaults.clone());
+            Arc::make_mut(&mut public.vars).extend(role.exported_vars.clone());
+            s.public_roles = Some(public);
         }
     }
 }
