@@ -430,7 +430,8 @@ impl Task {
     /// name for a task of a role (`common : Install ntp`).
     pub fn display_name(&self) -> String {
         let own = self.name.as_deref().unwrap_or(&self.module);
-        match self.role() {
+        // Ansible names an `include_role` without the role it is written in.
+        match self.role().filter(|_| self.module != "include_role") {
             Some(role) => format!("{} : {own}", role.name),
             None => own.to_owned(),
         }

@@ -443,8 +443,8 @@ impl Parser<'_> {
     /// `include_role`: the role loaded now, run when the task is reached. Its handlers
     /// join the play's; with `public: true` the runner makes its variables the play's
     /// once it ran. The
-    /// unnamed task is shown as `include_role : ROLE`, as in Ansible.
-    pub(super) fn included_role(&mut self, task: &mut Task) -> Option<Arc<IncludedRole>> {
+    /// unnamed task is shown as `ACTION : ROLE` (the action as written), as in Ansible.
+    pub(super) fn included_role(&mut self, task: &mut Task, written: &str) -> Option<Arc<IncludedRole>> {
         let Some(args) = crate::modules::include_role::args_of(&task.args) else {
             self.error("the arguments of `include_role` are not valid", task.loc.clone())
                 .hint("it takes name, tasks_from, vars_from, defaults_from, handlers_from, public, apply, allow_duplicates");
@@ -482,7 +482,7 @@ impl Parser<'_> {
             return None;
         }
         if task.name.is_none() {
-            task.name = Some(format!("include_role : {name}"));
+            task.name = Some(format!("{written} : {name}"));
         }
         let parents: Vec<String> = match &self.origin.role {
             Some(parent) => std::iter::once(parent.name.clone())

@@ -208,7 +208,7 @@ impl Parser<'_> {
             let apply = apply.map(|node| self.apply(node, handler));
             let parents = empty_task(task.loc.clone(), task.module.clone(), task.loc.clone());
             let role = if task.module == "include_role" {
-                Some(self.included_role(&mut task)?)
+                Some(self.included_role(&mut task, &module.name)?)
             } else {
                 None
             };
