@@ -240,6 +240,19 @@ pub struct Include {
     pub parents: Task,
     /// `apply:` keywords, given to every included task.
     pub apply: Option<Task>,
+    /// For `include_role`: the role, loaded when the playbook was read.
+    pub role: Option<Arc<IncludedRole>>,
+}
+
+/// The role an `include_role` runs: its tasks (its dependencies' first), ready to run
+/// for each host that reaches the include.
+#[derive(Debug, Clone)]
+pub struct IncludedRole {
+    pub role: Arc<RoleRef>,
+    pub tasks: Vec<Task>,
+    /// `public: true`: its defaults and `vars/` are seen by the later tasks of the play
+    /// on the hosts that included it.
+    pub public: bool,
 }
 
 /// The imports and includes that led to a file of tasks (`included from site.yml:12:5`),
@@ -417,7 +430,8 @@ impl Task {
     /// name for a task of a role (`common : Install ntp`).
     pub fn display_name(&self) -> String {
         let own = self.name.as_deref().unwrap_or(&self.module);
-        match self.role() {
+        // Ansible names an `include_role` without the role it is written in.
+        match self.role().filter(|_| self.module != "include_role") {
             Some(role) => format!("{} : {own}", role.name),
             None => own.to_owned(),
         }

@@ -30,6 +30,7 @@ mod fail;
 mod file;
 mod group_by;
 mod haproxy;
+pub mod include_role;
 pub mod include_tasks;
 pub mod include_vars;
 pub mod meta;
@@ -472,6 +473,7 @@ pub fn registry() -> &'static Registry {
             Box::new(group_by::GroupBy),
             Box::new(stat::Stat),
             Box::new(include_tasks::IncludeTasks),
+            Box::new(include_role::IncludeRole),
             Box::new(include_vars::IncludeVars),
             Box::new(async_status::AsyncStatus),
         ],

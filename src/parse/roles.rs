@@ -12,7 +12,7 @@ use super::task::{empty_task, inherit, BLOCK_KEYWORDS, TASK_KEYWORDS, UNSUPPORTE
 use super::{kv, load_vars_file, Parser};
 use crate::config::AnsibleConfig;
 use crate::error::{did_you_mean, display_path, Error, Location};
-use crate::playbook::{RoleRef, Task};
+use crate::playbook::{IncludedRole, RoleRef, Task};
 use crate::vars::VarMap;
 use crate::yaml::{self, Source, TopLevel};
 use indexmap::IndexMap;
@@ -430,6 +430,82 @@ impl Parser<'_> {
             tasks,
             handlers,
         })
+    }
+
+    /// `include_role`: the role loaded now, run when the task is reached. Its handlers
+    /// join the play's; with `public: true` the runner makes its variables the play's
+    /// once it ran. The
+    /// unnamed task is shown as `ACTION : ROLE` (the action as written), as in Ansible.
+    pub(super) fn included_role(&mut self, task: &mut Task, written: &str) -> Option<Arc<IncludedRole>> {
+        let Some(args) = crate::modules::include_role::args_of(&task.args) else {
+            self.error("the arguments of `include_role` are not valid", task.loc.clone())
+                .hint("it takes name, tasks_from, vars_from, defaults_from, handlers_from, public, apply, allow_duplicates");
+            return None;
+        };
+        let loc = task
+            .arg_locs
+            .get("name")
+            .cloned()
+            .unwrap_or_else(|| task.loc.clone());
+        let Some(name) = args.name.clone().filter(|n| !n.trim().is_empty()) else {
+            self.error("`include_role` names no role", loc)
+                .hint("add `name: ROLE`");
+            return None;
+        };
+        let from = FromFiles {
+            tasks: args.tasks_from.clone(),
+            vars: args.vars_from.clone(),
+            defaults: args.defaults_from.clone(),
+            handlers: args.handlers_from.clone(),
+        };
+        let templated = std::iter::once(&name)
+            .chain(
+                [&from.tasks, &from.vars, &from.defaults, &from.handlers]
+                    .into_iter()
+                    .flatten(),
+            )
+            .any(|n| crate::template::Templater::is_template(n));
+        if templated {
+            self.error(
+                "a templated role name or `*_from` of `include_role` is not supported by zdd yet",
+                loc,
+            )
+            .hint("name the role and its files directly");
+            return None;
+        }
+        if task.name.is_none() {
+            task.name = Some(format!("{written} : {name}"));
+        }
+        let parents: Vec<String> = match &self.origin.role {
+            Some(parent) => std::iter::once(parent.name.clone())
+                .chain(parent.parents.iter().cloned())
+                .collect(),
+            None => Vec::new(),
+        };
+        let mut statement = empty_task(loc.clone(), "role".into(), loc.clone());
+        statement.origin = self.origin.clone();
+        let entry = RoleEntry {
+            name,
+            loc,
+            statement,
+            vars: VarMap::new(),
+            params: VarMap::new(),
+        };
+        // An included role runs each time it is included, unless told otherwise.
+        let allow = Some(args.allow_duplicates.unwrap_or(true));
+        let expanded = self.expand_role(&entry, &from, &[], allow, &parents)?;
+        let mut state = self.roles.borrow_mut();
+        // The same role included again brings no second copy of its handlers.
+        for handler in expanded.handlers {
+            if !state.late_handlers.iter().any(|h| h.loc == handler.loc) {
+                state.late_handlers.push(handler);
+            }
+        }
+        Some(Arc::new(IncludedRole {
+            role: expanded.role,
+            tasks: expanded.tasks,
+            public: args.public == Some(true),
+        }))
     }
 
     /// `defaults/` or `vars/` of a role: `main` (or the `*_from` name), a file or a

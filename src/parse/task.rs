@@ -95,10 +95,6 @@ pub(crate) fn removed_keyword(key: &str) -> Option<(String, &'static str)> {
 /// do instead.
 pub const UNSUPPORTED_TASK_KEYWORDS: &[(&str, &str)] = &[
     (
-        "include_role",
-        "use `import_role` (static) for a role that always runs",
-    ),
-    (
         "import_playbook",
         "`import_playbook` goes at the top level of a playbook, beside the plays",
     ),
@@ -186,7 +182,7 @@ impl Parser<'_> {
             None => {}
         }
         let mut task = self.finish_task(task, map, handler, args, arg_locs, errors_before)?;
-        if task.module == "include_tasks" {
+        if task.module == "include_tasks" || task.module == "include_role" {
             let apply = match &module.args {
                 Some(ArgsNode::Node(Node::Mapping(m))) => m.get_node("apply"),
                 _ => None,
@@ -196,11 +192,17 @@ impl Parser<'_> {
                 _ => None,
             });
             let apply = apply.map(|node| self.apply(node, handler));
-            let parents = empty_task(task.loc.clone(), "include_tasks".into(), task.loc.clone());
+            let parents = empty_task(task.loc.clone(), task.module.clone(), task.loc.clone());
+            let role = if task.module == "include_role" {
+                Some(self.included_role(&mut task, &module.name)?)
+            } else {
+                None
+            };
             task.include = Some(Box::new(Include {
                 vars: task.vars.clone(),
                 parents,
                 apply,
+                role,
             }));
         }
         Some(task)

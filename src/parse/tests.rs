@@ -238,15 +238,15 @@ fn misspelt_play_keyword_gets_did_you_mean() {
 #[test]
 fn unsupported_keywords_say_so_with_location() {
     let ds = errors(
-        "- hosts: all\n  roles: [no_such_role]\n  strategy: free\n  tasks:\n    - block:\n        - shell: a\n    - include_role: {name: more}\n    - shell: b\n      with_random_choice: [[a]]\n- import_playbook: other.yml\n",
+        "- hosts: all\n  roles: [no_such_web]\n  strategy: free\n  tasks:\n    - block:\n        - shell: a\n    - include_role: {name: more}\n    - shell: b\n      with_random_choice: [[a]]\n- import_playbook: other.yml\n",
     );
     let got: Vec<(String, (usize, usize))> = ds.iter().map(|d| (d.message.clone(), at(d))).collect();
     assert_eq!(
         got,
         [
-            ("role `no_such_role` not found".to_string(), (2, 11)),
+            ("role `no_such_web` not found".to_string(), (2, 11)),
             ("strategy `free` is not supported by zdd yet".to_string(), (3, 13)),
-            ("`include_role` is not supported by zdd yet".to_string(), (7, 7)),
+            ("role `more` not found".to_string(), (7, 22)),
             (
                 "`with_random_choice` is not supported by zdd yet".to_string(),
                 (9, 7)
@@ -255,6 +255,13 @@ fn unsupported_keywords_say_so_with_location() {
         ]
     );
     assert_eq!(ds[3].hint.as_deref(), Some("use `loop:` with a list"));
+}
+
+#[test]
+fn include_role_with_a_templated_name_says_so() {
+    let ds = errors("- hosts: all\n  tasks:\n    - include_role:\n        name: \"{{ r }}\"\n");
+    assert_eq!(ds.len(), 1);
+    assert!(ds[0].message.contains("templated role name"), "{}", ds[0].message);
 }
 
 #[test]

@@ -5,7 +5,7 @@
 //! included them while the other hosts wait.
 
 use super::rules::{BatchState, HostOutcome};
-use super::task::{item_label, loop_items, undefined_message};
+use super::task::{loop_items, undefined_message};
 use super::{Flow, PlayEnv, Runner};
 use crate::events::{Event, HostResult, Status};
 use crate::playbook::{Include, Section, Task};
@@ -59,7 +59,8 @@ impl Runner {
         for host in state.in_scope(active) {
             let started = Instant::now();
             let ctx = self.context(env, &host, task, &shared);
-            let inclusion = self.resolve_include(task, &host, &ctx, &mut instances, started, handler);
+            let inclusion =
+                self.resolve_include(task, include, &host, &ctx, &mut instances, started, handler);
             let status = match inclusion {
                 Inclusion::Skipped => Status::Skipped,
                 Inclusion::Failed => Status::Failed,
@@ -78,17 +79,29 @@ impl Runner {
         let mut loaded = Vec::new();
         for instance in instances {
             let chain = task.origin.include(task.loc.clone(), &instance.path);
-            match crate::parse::load_tasks_file(&instance.path, &chain, handler) {
+            let load = match &include.role {
+                Some(role) => Ok(role.tasks.clone()),
+                None => crate::parse::load_tasks_file(&instance.path, &chain, handler),
+            };
+            // Ansible announces an included role by its name.
+            let file = match &include.role {
+                Some(role) => role.role.name.clone(),
+                None => instance.path.display().to_string(),
+            };
+            match load {
                 Ok(tasks) => {
                     for h in &instance.hosts {
                         self.count(h, Status::Ok, false, false);
                     }
                     self.events.emit(Event::Included {
                         task: task.display_name().to_owned(),
-                        file: instance.path.display().to_string(),
+                        file,
                         hosts: instance.hosts.clone(),
                         item: instance.label.clone(),
                     });
+                    if let Some(role) = include.role.as_ref().filter(|r| r.public) {
+                        self.make_public(env, &role.role, &instance.hosts);
+                    }
                     loaded.push((instance, tasks));
                 }
                 Err(e) => {
@@ -141,16 +154,22 @@ impl Runner {
 
     /// Template the include's file for one host (per loop item, under `when`), and add
     /// the host to the instances it includes. Skips and failures are reported here.
+    #[allow(clippy::too_many_arguments)]
     fn resolve_include(
         &self,
         task: &Task,
+        include: &Include,
         host: &str,
         ctx: &Context,
         instances: &mut Vec<Instance>,
         started: Instant,
         handlers: bool,
     ) -> Inclusion {
-        let Some(written) = crate::modules::include_tasks::file_of(&task.args) else {
+        let written = match &include.role {
+            Some(role) => Some(role.role.path.display().to_string()),
+            None => crate::modules::include_tasks::file_of(&task.args),
+        };
+        let Some(written) = written else {
             let result = json!({"failed": true, "msg": "No file specified for include_tasks"});
             self.include_failed(task, host, result, None, started);
             return Inclusion::Failed;
@@ -158,6 +177,7 @@ impl Runner {
         let Some(lp) = &task.loop_ else {
             return match self.include_one(
                 task,
+                include,
                 host,
                 ctx,
                 &written,
@@ -201,10 +221,12 @@ impl Runner {
                     .templater
                     .render_str(label, &item_ctx)
                     .unwrap_or_else(|_| label.clone()),
-                None => item_label(item),
+                // Ansible prints the included item as Python's `str()` of it.
+                None => crate::template::py_str(&minijinja::Value::from(minijinja::value::Serde(item))),
             };
             match self.include_one(
                 task,
+                include,
                 host,
                 &item_ctx,
                 &written,
@@ -239,6 +261,7 @@ impl Runner {
     fn include_one(
         &self,
         task: &Task,
+        include: &Include,
         host: &str,
         ctx: &Context,
         written: &str,
@@ -257,12 +280,18 @@ impl Runner {
                 }
             }
         }
-        let name = self
-            .templater
-            .render_str(written, ctx)
-            .map_err(|e| json!({"failed": true, "msg": undefined_message(&e)}))?;
-        let name = name.trim().to_owned();
-        let path = include_path(task, &name, handlers);
+        let (name, path) = match &include.role {
+            Some(role) => (written.to_owned(), role.role.path.clone()),
+            None => {
+                let name = self
+                    .templater
+                    .render_str(written, ctx)
+                    .map_err(|e| json!({"failed": true, "msg": undefined_message(&e)}))?;
+                let name = name.trim().to_owned();
+                let path = include_path(task, &name, handlers);
+                (name, path)
+            }
+        };
         // A host that includes the same file with the same item twice gets a second
         // instance, as in Ansible.
         let same =
@@ -380,6 +409,25 @@ fn set_include_params(task: &mut Task, params: &Arc<VarMap>) {
             .chain(&mut block.always)
         {
             set_include_params(t, params);
+        }
+    }
+}
+
+impl Runner {
+    /// A `public: true` role ran on `hosts`: its defaults and `vars/` are the play's there.
+    fn make_public(&self, env: &PlayEnv<'_>, role: &crate::playbook::RoleRef, hosts: &[String]) {
+        let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        for host in hosts {
+            let s = state.entry(host.clone()).or_default();
+            let mut public = s
+                .public_roles
+                .take()
+                .filter(|p| p.play.as_ref() == Some(&env.play.loc))
+                .unwrap_or_default();
+            public.play = Some(env.play.loc.clone());
+            Arc::make_mut(&mut public.defaults).extend(role.exported_defaults.clone());
+            Arc::make_mut(&mut public.vars).extend(role.exported_vars.clone());
+            s.public_roles = Some(public);
         }
     }
 }

@@ -141,6 +141,16 @@ struct HostState {
     last_failure: Option<(Value, Value)>,
     /// For each role (by `RoleInstance::key`), the first naming that ran a task here.
     roles_ran: HashMap<Arc<str>, usize>,
+    /// Defaults and `vars/` of the roles a `public: true` include_role ran here, for the
+    /// rest of the play (by its location).
+    public_roles: Option<PublicRoles>,
+}
+
+#[derive(Debug, Default, Clone)]
+struct PublicRoles {
+    play: Option<crate::error::Location>,
+    defaults: Arc<VarMap>,
+    vars: Arc<VarMap>,
 }
 
 /// The inventory as the run sees it now, with what is derived from it. `add_host` and

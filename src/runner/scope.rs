@@ -108,9 +108,22 @@ impl Runner {
         let inv = self.inv();
         let mut ctx = Context::new();
         let role = task.role();
+        let (included, facts, public) = {
+            let state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+            let s = state.get(host);
+            (
+                s.map(|s| s.included_vars.clone()).unwrap_or_default(),
+                s.map(|s| s.facts.clone()).unwrap_or_default(),
+                s.and_then(|s| s.public_roles.clone())
+                    .filter(|p| p.play.as_ref() == Some(&env.play.loc)),
+            )
+        };
         // Role defaults are the lowest of all; role `vars/` sit above play vars and
         // vars_files, role parameters above set_fact (Ansible's precedence table).
         ctx.push(env.roles.defaults.clone());
+        if let Some(public) = &public {
+            ctx.push(public.defaults.clone());
+        }
         if let Some(role) = role {
             ctx.push(Arc::new(role.defaults.clone()));
         }
@@ -119,20 +132,15 @@ impl Runner {
         }
         ctx.push(env.vars.clone());
         ctx.push(env.roles.vars.clone());
+        if let Some(public) = &public {
+            ctx.push(public.vars.clone());
+        }
         if let Some(role) = role {
             ctx.push(Arc::new(role.vars.clone()));
         }
         if !task.vars.is_empty() {
             ctx.push(Arc::new(task.vars.clone()));
         }
-        let (included, facts) = {
-            let state = self.state.lock().unwrap_or_else(|e| e.into_inner());
-            let s = state.get(host);
-            (
-                s.map(|s| s.included_vars.clone()).unwrap_or_default(),
-                s.map(|s| s.facts.clone()).unwrap_or_default(),
-            )
-        };
         if !included.is_empty() {
             ctx.push(included);
         }

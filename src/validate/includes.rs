@@ -64,6 +64,7 @@ impl Scanner<'_> {
         for task in tasks {
             match task.module.as_str() {
                 "include_tasks" => self.include_tasks(task, handlers, depth),
+                "include_role" => self.include_role(task, handlers, depth),
                 "include_vars" => self.include_vars(task),
                 _ => {}
             }
@@ -105,7 +106,7 @@ impl Scanner<'_> {
             return;
         }
         let chain = task.origin.include(task.loc.clone(), &path);
-        let mut loaded = match crate::parse::load_tasks_file(&path, &chain, handlers) {
+        let loaded = match crate::parse::load_tasks_file(&path, &chain, handlers) {
             Ok(tasks) => tasks,
             Err(Error::Invalid(ds)) => {
                 self.out.diags.extend(ds);
@@ -120,6 +121,37 @@ impl Scanner<'_> {
                 return;
             }
         };
+        self.included(task, include, loaded, handlers, depth);
+    }
+
+    /// `include_role`: its tasks (loaded with the playbook) are checked like an included
+    /// file's; a public role's variables are defined for the rest of the play.
+    fn include_role(&mut self, task: &Task, handlers: bool, depth: usize) {
+        let Some(include) = &task.include else { return };
+        let Some(role) = &include.role else { return };
+        if role.public {
+            let role_vars = role
+                .role
+                .exported_defaults
+                .keys()
+                .chain(role.role.exported_vars.keys());
+            self.out.defined.extend(role_vars.cloned());
+        }
+        if depth >= MAX_DEPTH {
+            return;
+        }
+        self.included(task, include, role.tasks.clone(), handlers, depth);
+    }
+
+    /// The tasks an include loaded, passed what it gives them, checked with the play's.
+    fn included(
+        &mut self,
+        task: &Task,
+        include: &crate::playbook::Include,
+        mut loaded: Vec<Task>,
+        handlers: bool,
+        depth: usize,
+    ) {
         // What the tasks see besides their own: the include's vars (with what an outer
         // include passed it) and loop variable; their templates are checked on the include.
         let mut passed: VarMap = task.vars.keys().map(|k| (k.clone(), Value::Null)).collect();
