@@ -34,6 +34,10 @@ pub struct Inventory {
     pub group_vars_files: IndexMap<String, VarMap>,
     /// `host_vars/NAME.yml` and the like, by host.
     pub host_vars_files: IndexMap<String, VarMap>,
+    /// `group_vars/` beside the playbook: each level ranks above the inventory's.
+    pub playbook_group_vars_files: IndexMap<String, VarMap>,
+    /// `host_vars/` beside the playbook.
+    pub playbook_host_vars_files: IndexMap<String, VarMap>,
 }
 
 #[derive(Debug, Clone)]
@@ -63,6 +67,8 @@ impl Default for Inventory {
             groups: IndexMap::new(),
             group_vars_files: IndexMap::new(),
             host_vars_files: IndexMap::new(),
+            playbook_group_vars_files: IndexMap::new(),
+            playbook_host_vars_files: IndexMap::new(),
         };
         inv.ensure_group("all", None);
         inv.ensure_group("ungrouped", None);
@@ -99,8 +105,21 @@ impl Inventory {
             } else {
                 dir
             },
+            vars_dirs::Beside::Inventory,
         )?;
         Ok(inv)
+    }
+
+    /// Load the `group_vars/` and `host_vars/` beside the playbook (`playbook_dir`), as
+    /// Ansible's `host_group_vars` plugin does for the play: each ranks above the
+    /// inventory's of its level (`group_vars/all`, the groups, `host_vars/`).
+    pub fn load_playbook_vars_dirs(&mut self, playbook_dir: &Path) -> Result<(), Error> {
+        let dir = if playbook_dir.as_os_str().is_empty() {
+            Path::new(".")
+        } else {
+            playbook_dir
+        };
+        vars_dirs::load(self, dir, vars_dirs::Beside::Playbook)
     }
 
     /// Parse INI inventory text (no `group_vars/` lookup); `path` names it in errors.
@@ -124,7 +143,9 @@ impl Inventory {
     /// A host's variables merged as Ansible does, lowest precedence first: the inventory's
     /// `all` vars, its groups' vars (parents before children, then by
     /// `ansible_group_priority`, then by name), `group_vars/all`, `group_vars/` of those
-    /// groups in the same order, the host's inline vars, then `host_vars/`.
+    /// groups in the same order, the host's inline vars, then `host_vars/`. Each
+    /// `group_vars/`/`host_vars/` level beside the inventory is followed by the same one
+    /// beside the playbook (all the groups of the inventory's, then all of the playbook's).
     pub fn host_vars(&self, host: &str) -> VarMap {
         let mut merged = VarMap::new();
         let mut layer = |vars: Option<&VarMap>| {
@@ -135,9 +156,11 @@ impl Inventory {
         layer(self.groups.get("all").map(|g| &g.vars));
         if self.is_implicit_localhost(host) {
             layer(self.group_vars_files.get("all"));
+            layer(self.playbook_group_vars_files.get("all"));
             let local = VarMap::from([("ansible_connection".to_owned(), Value::from("local"))]);
             layer(Some(&local));
             layer(self.host_vars_files.get(host));
+            layer(self.playbook_host_vars_files.get(host));
             return merged;
         }
         let groups = self.sorted_groups_of(host);
@@ -145,11 +168,16 @@ impl Inventory {
             layer(self.groups.get(g.as_str()).map(|g| &g.vars));
         }
         layer(self.group_vars_files.get("all"));
+        layer(self.playbook_group_vars_files.get("all"));
         for g in &groups {
             layer(self.group_vars_files.get(g.as_str()));
         }
+        for g in &groups {
+            layer(self.playbook_group_vars_files.get(g.as_str()));
+        }
         layer(self.hosts.get(host).map(|h| &h.vars));
         layer(self.host_vars_files.get(host));
+        layer(self.playbook_host_vars_files.get(host));
         merged
     }
 

@@ -73,6 +73,14 @@ pub fn render_play(play: &mut Play, templater: &Templater, ctx: &Context) -> Vec
     let mut problems = Vec::new();
     let templated = play.templated.clone();
     for t in &templated {
+        // The others (`become`, `no_log`...) are inherited by the tasks and rendered on
+        // each host, with its host and group variables: nothing to decide here.
+        if !matches!(
+            t.key.as_str(),
+            "serial" | "gather_facts" | "force_handlers" | "max_fail_percentage"
+        ) {
+            continue;
+        }
         let rendered = templater
             .render_value(&t.value, ctx)
             .map_err(|e| e.message.clone());
@@ -81,7 +89,6 @@ pub fn render_play(play: &mut Play, templater: &Templater, ctx: &Context) -> Vec
             "gather_facts" => to_bool(&value).map(|b| play.gather_facts = b),
             "force_handlers" => to_bool(&value).map(|b| play.force_handlers = b),
             "max_fail_percentage" => to_percentage(&value).map(|p| play.max_fail_percentage = Some(p)),
-            // Inherited by the tasks, rendered on each host.
             _ => Ok(()),
         });
         if let Err(why) = set {

@@ -28,12 +28,14 @@ pub fn load_valid(input: &InputArgs, templater: &crate::template::Templater) -> 
 /// Load the inventory, the playbook and `-e` vars, reporting every problem at once.
 pub fn load(input: &InputArgs) -> Result<Input, Error> {
     let mut problems = Vec::new();
+    let playbook_dir = input.playbook.parent().unwrap_or(std::path::Path::new("."));
     let inventory = keep(
         &mut problems,
         match &input.inventory {
             Some(path) => Inventory::load(path),
             None => Ok(Inventory::implicit_localhost()),
-        },
+        }
+        .and_then(|mut inv| inv.load_playbook_vars_dirs(playbook_dir).map(|()| inv)),
     );
     let playbook = keep(&mut problems, parse::load_playbook(&input.playbook));
     let mut extra_vars = VarMap::new();

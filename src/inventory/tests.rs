@@ -578,3 +578,40 @@ fn yaml_inventory_with_anchors_and_merge_keys() {
     // A host is located at its own key, even when its value came from an alias.
     assert_eq!(inv.hosts["d1"].loc.as_ref().map(|l| l.line), Some(11));
 }
+
+#[test]
+fn playbook_dir_vars_rank_above_the_inventory_dirs_level_by_level() {
+    let dir = tempfile::tempdir().unwrap();
+    let inv_path = dir.path().join("inventory/hosts.ini");
+    write(dir.path(), "inventory/hosts.ini", "[web]\nw1 inline=host\n");
+    write(
+        dir.path(),
+        "inventory/group_vars/all.yml",
+        "a: inv_all\nb: inv_all\n",
+    );
+    write(
+        dir.path(),
+        "inventory/group_vars/web.yml",
+        "b: inv_web\nc: inv_web\n",
+    );
+    write(
+        dir.path(),
+        "inventory/host_vars/w1.yml",
+        "d: inv_host\ne: inv_host\n",
+    );
+    write(dir.path(), "group_vars/all.yml", "a: pb_all\nc: pb_all\n");
+    write(dir.path(), "group_vars/web.yml", "inline: pb_web\n");
+    write(dir.path(), "host_vars/w1.yml", "e: pb_host\n");
+    let mut inv = Inventory::load(&inv_path).unwrap();
+    inv.load_playbook_vars_dirs(dir.path()).unwrap();
+    let v = inv.host_vars("w1");
+    // The playbook's group_vars/all beats the inventory's, not the inventory's groups.
+    assert_eq!(v["a"], json!("pb_all"));
+    assert_eq!(v["b"], json!("inv_web"));
+    assert_eq!(v["c"], json!("inv_web"));
+    // Group vars from either place rank below the host's own; host_vars beside the
+    // playbook beat those beside the inventory.
+    assert_eq!(v["inline"], json!("host"));
+    assert_eq!(v["d"], json!("inv_host"));
+    assert_eq!(v["e"], json!("pb_host"));
+}

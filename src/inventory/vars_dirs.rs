@@ -9,8 +9,15 @@ use std::path::{Path, PathBuf};
 
 const EXTENSIONS: [&str; 3] = [".yml", ".yaml", ".json"];
 
+/// Which `group_vars/` and `host_vars/`: beside the inventory, or beside the playbook.
+#[derive(Clone, Copy, PartialEq)]
+pub(super) enum Beside {
+    Inventory,
+    Playbook,
+}
+
 /// Load `dir/group_vars/*` for every group and `dir/host_vars/*` for every host.
-pub(super) fn load(inv: &mut Inventory, dir: &Path) -> Result<(), Error> {
+pub(super) fn load(inv: &mut Inventory, dir: &Path, beside: Beside) -> Result<(), Error> {
     let mut problems = Vec::new();
     let mut load_for = |base: PathBuf, name: &str| -> Option<VarMap> {
         let files = vars_files(&base, name);
@@ -33,7 +40,10 @@ pub(super) fn load(inv: &mut Inventory, dir: &Path) -> Result<(), Error> {
     let groups: Vec<String> = inv.groups.keys().cloned().collect();
     for g in groups {
         if let Some(vars) = load_for(dir.join("group_vars"), &g) {
-            inv.group_vars_files.insert(g, vars);
+            match beside {
+                Beside::Inventory => inv.group_vars_files.insert(g, vars),
+                Beside::Playbook => inv.playbook_group_vars_files.insert(g, vars),
+            };
         }
     }
     let hosts: Vec<String> = inv
@@ -44,7 +54,10 @@ pub(super) fn load(inv: &mut Inventory, dir: &Path) -> Result<(), Error> {
         .collect();
     for h in hosts {
         if let Some(vars) = load_for(dir.join("host_vars"), &h) {
-            inv.host_vars_files.insert(h, vars);
+            match beside {
+                Beside::Inventory => inv.host_vars_files.insert(h, vars),
+                Beside::Playbook => inv.playbook_host_vars_files.insert(h, vars),
+            };
         }
     }
     if problems.is_empty() {

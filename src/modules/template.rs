@@ -75,9 +75,10 @@ impl TypedModule for Template {
         extra.insert("template_path".into(), json!(path.display().to_string()));
         extra.insert("template_destpath".into(), json!(a.dest));
         let vars = ctx.vars.with(extra);
+        let search = crate::template::template_search_path(ctx.playbook_dir, ctx.role_path, &path);
         let mut text = ctx
             .templater
-            .render_file(&a.src, &source, &vars)
+            .render_file_in(&a.src, &source, &search, &vars)
             .map_err(|e| e.message)?;
         let mode = args::preserved_mode(a.mode.as_deref(), Some(&path))?;
         if let Some(nl) = a.newline_sequence.as_deref().filter(|nl| *nl != "\n") {

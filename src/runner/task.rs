@@ -766,10 +766,12 @@ pub(super) fn loop_items(templater: &Templater, lp: &Loop, ctx: &Context) -> Res
 }
 
 /// How an item is shown in `(item=...)`.
+/// A loop item as Ansible's callback prints it in `(item=...)`: Python's `str()`, so a
+/// dict reads `{'name': 'blog'}` and a boolean `True`.
 pub(super) fn item_label(item: &Value) -> String {
     match item {
         Value::String(s) => s.clone(),
-        other => crate::report::human::python_json(other, false),
+        other => crate::template::py_str(&minijinja::Value::from(minijinja::value::Serde(other))),
     }
 }
 
@@ -797,6 +799,18 @@ pub(super) fn undefined_message(e: &TemplateError) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn item_labels_print_as_python_does() {
+        use serde_json::json;
+        assert_eq!(item_label(&json!("web")), "web");
+        assert_eq!(
+            item_label(&json!({"name": "blog", "port": 80})),
+            "{'name': 'blog', 'port': 80}"
+        );
+        assert_eq!(item_label(&json!(["a", true, null])), "['a', True, None]");
+        assert_eq!(item_label(&json!(false)), "False");
+    }
 
     #[test]
     fn result_json_adds_lines_and_keeps_module_fields() {

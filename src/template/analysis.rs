@@ -120,7 +120,23 @@ pub fn guard_lookup_chains(text: &str, expression: bool) -> Cow<'_, str> {
     Cow::Owned(out)
 }
 
+/// The templates `text` names with a literal in `include`, `import`, `from` and
+/// `extends`, with the line of each (`include ... ignore missing` left out).
+pub fn template_refs(text: &str, env: &Environment<'static>) -> Vec<(String, usize)> {
+    let text = &*super::source::normalize(text);
+    match parse(text, "<template>", env.syntax().clone()) {
+        Ok(tree) => {
+            let mut reads = Reads::new(env);
+            reads.stmt(&tree);
+            reads.refs
+        }
+        Err(_) => Vec::new(),
+    }
+}
+
 struct Reads<'a> {
+    /// Templates named by a literal: (name, line).
+    refs: Vec<(String, usize)>,
     chains: Vec<GuardedChain>,
     out: BTreeSet<String>,
     /// Names known at this point: assigned by the template or guarded. Innermost last.
@@ -188,12 +204,22 @@ fn bound_names<'a>(target: &ast::Expr<'a>, out: &mut HashSet<&'a str>) {
 }
 
 impl<'a> Reads<'a> {
+    fn template_ref(&mut self, name: &ast::Expr<'a>) {
+        if let ast::Expr::Const(c) = name {
+            if let Some(text) = c.value.as_str() {
+                self.refs
+                    .push((text.to_owned(), usize::from(c.span().start_line)));
+            }
+        }
+    }
+
     fn new(env: &Environment<'static>) -> Self {
         let mut globals: HashSet<String> = env.globals().map(|(name, _)| name.to_owned()).collect();
         // Always there: Ansible's `omit` and `vars`, minijinja's `self` for blocks.
         globals.extend(["omit", "vars", "self"].map(String::from));
         globals.extend(super::globals::GLOBALS.iter().map(|g| (*g).to_owned()));
         Reads {
+            refs: Vec::new(),
             chains: Vec::new(),
             out: BTreeSet::new(),
             known: vec![HashSet::new()],
@@ -412,17 +438,27 @@ impl<'a> Reads<'a> {
             }
             ast::Stmt::Block(block) => self.body(&block.body),
             ast::Stmt::Import(import) => {
+                self.template_ref(&import.expr);
                 self.expr(&import.expr);
                 self.assign(&import.name);
             }
             ast::Stmt::FromImport(import) => {
+                self.template_ref(&import.expr);
                 self.expr(&import.expr);
                 for (name, alias) in &import.names {
                     self.assign(alias.as_ref().unwrap_or(name));
                 }
             }
-            ast::Stmt::Extends(extends) => self.expr(&extends.name),
-            ast::Stmt::Include(include) => self.expr(&include.name),
+            ast::Stmt::Extends(extends) => {
+                self.template_ref(&extends.name);
+                self.expr(&extends.name);
+            }
+            ast::Stmt::Include(include) => {
+                if !include.ignore_missing {
+                    self.template_ref(&include.name);
+                }
+                self.expr(&include.name);
+            }
             ast::Stmt::Macro(m) => {
                 self.known.last_mut().expect("a scope").insert(m.name);
                 self.macro_decl(m, false);

@@ -15,6 +15,8 @@ mod predicates;
 mod pyrepr;
 pub(crate) use pyrepr::py_str;
 mod scope;
+mod search;
+pub(crate) use search::template_search_path;
 mod source;
 #[cfg(test)]
 mod tests;
@@ -99,6 +101,33 @@ pub(crate) fn environment() -> &'static Environment<'static> {
         filters::register(&mut env);
         globals::register(&mut env);
         predicates::register(&mut env);
+        // `{% include %}`, `{% import %}`, `{% from %}` and `{% extends %}` in a template
+        // file: the name is looked up in the render's search path (see `render_file_in`)
+        // and the template is kept under its absolute path.
+        env.set_path_join_callback(|name, _parent| match search::resolve(name) {
+            Some(path) => std::borrow::Cow::Owned(path),
+            None => std::borrow::Cow::Borrowed(name),
+        });
+        env.set_loader(|name| {
+            let path = std::path::Path::new(name);
+            if !path.is_absolute() || !path.is_file() {
+                return Ok(None);
+            }
+            let text = std::fs::read_to_string(path).map_err(|e| {
+                minijinja::Error::new(ErrorKind::TemplateNotFound, format!("cannot read {name}: {e}"))
+            })?;
+            // Ansible renders a template file keeping its trailing newline, but the
+            // templates it includes lose theirs (Jinja's `keep_trailing_newline` is off).
+            let text = text
+                .strip_suffix("\r\n")
+                .or_else(|| text.strip_suffix('\n'))
+                .or_else(|| text.strip_suffix('\r'))
+                .unwrap_or(&text);
+            let normalized = source::normalize(text);
+            Ok(Some(
+                analysis::guard_lookup_chains(&normalized, false).into_owned(),
+            ))
+        });
         env
     })
 }
@@ -292,6 +321,25 @@ impl Templater {
             .template(name, source)
             .map_err(|err| scope.error(err))?;
         template.render(scope.root()).map_err(|err| scope.error(err))
+    }
+
+    /// Render a template file found at `path`; its `{% include %}`s (and imports) are
+    /// looked up in `search`, in order, as Ansible's template lookup does.
+    pub fn render_file_in(
+        &self,
+        name: &str,
+        source: &str,
+        search: &[std::path::PathBuf],
+        ctx: &Context,
+    ) -> Result<String, TemplateError> {
+        let _guard = search::SearchPath::set(search.to_vec());
+        self.render_file(name, source, ctx)
+    }
+
+    /// The templates a template file names in `include`, `import`, `from` and `extends`
+    /// with a literal name, with their lines (the optional `ignore missing` ones left out).
+    pub fn templates_referenced(text: &str) -> Vec<(String, usize)> {
+        analysis::template_refs(text, environment())
     }
 
     /// The top-level variable names a template reads without defining them itself,

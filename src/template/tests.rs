@@ -722,3 +722,34 @@ fn a_lookup_on_an_undefined_variable_under_a_guard_is_undefined_as_in_ansible() 
     // Outside a guard it is still an error.
     assert!(Templater::new().render_str("{{ x.y }}", &ctx(vars)).is_err());
 }
+
+#[test]
+fn template_files_include_from_their_search_path() {
+    let dir = tempfile::tempdir().unwrap();
+    let role = dir.path().join("roles/motd");
+    std::fs::create_dir_all(role.join("templates")).unwrap();
+    std::fs::create_dir_all(dir.path().join("templates")).unwrap();
+    std::fs::write(role.join("templates/header.j2"), "role header {{ who }}\n").unwrap();
+    std::fs::write(dir.path().join("templates/header.j2"), "playbook header\n").unwrap();
+    std::fs::write(
+        dir.path().join("templates/macros.j2"),
+        "{% macro hi(n) %}hi {{ n }}{% endmacro %}\n",
+    )
+    .unwrap();
+    let main = role.join("templates/motd.j2");
+    let source = "{% include 'header.j2' %}\n{% from 'macros.j2' import hi %}{{ hi(who) }}\n";
+    let search = template_search_path(dir.path(), Some(&role), &main);
+    let out = Templater::new()
+        .render_file_in("motd.j2", source, &search, &ctx(json!({"who": "ops"})))
+        .unwrap();
+    // The role's header wins over the playbook's; an included file loses its last newline
+    // (and trim_blocks eats the one after `%}`).
+    assert_eq!(out, "role header opshi ops\n");
+    let missing =
+        Templater::new().render_file_in("x.j2", "{% include 'nope.j2' %}", &search, &ctx(json!({})));
+    assert!(missing.unwrap_err().message.contains("nope.j2"));
+    assert_eq!(
+        Templater::templates_referenced(source),
+        vec![("header.j2".to_owned(), 1), ("macros.j2".to_owned(), 2)]
+    );
+}

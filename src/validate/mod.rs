@@ -578,6 +578,10 @@ impl Validator<'_> {
                 return;
             }
         };
+        let role = task.role().map(|r| r.path.as_path());
+        let search = crate::template::template_search_path(self.playbook_dir, role, &file);
+        let mut seen = vec![file.as_ref().clone()];
+        self.included_templates(src, &text, &file, &search, &mut seen);
         match self.reader.template(&text) {
             Ok(names) if check_undefined => {
                 for name in names.iter().filter(|n| !scope.defines(n)) {
@@ -595,6 +599,63 @@ impl Validator<'_> {
                     Some("fix the Jinja syntax".into()),
                 );
             }
+        }
+    }
+}
+
+impl Validator<'_> {
+    /// The templates a template file includes (imports, extends) by a literal name: each
+    /// is found in the search path the run uses and parses, and so do the ones it includes.
+    /// Their variables are not checked: an included template also sees what its includer
+    /// sets.
+    fn included_templates(
+        &mut self,
+        src: &str,
+        text: &str,
+        file: &std::sync::Arc<std::path::PathBuf>,
+        search: &[std::path::PathBuf],
+        seen: &mut Vec<std::path::PathBuf>,
+    ) {
+        for (name, line) in Templater::templates_referenced(text) {
+            let path = Path::new(&name);
+            let found = if path.is_absolute() {
+                path.is_file().then(|| path.to_path_buf())
+            } else {
+                search.iter().map(|d| d.join(path)).find(|c| c.is_file())
+            };
+            let Some(found) = found else {
+                self.error(
+                    format!("template `{name}` included by `{src}` not found"),
+                    &Location::new(file.clone(), line, 1),
+                    Some(format!(
+                        "looked in {}",
+                        search
+                            .iter()
+                            .map(|d| format!("{}/", crate::error::display_path(d)))
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    )),
+                );
+                continue;
+            };
+            if seen.contains(&found) {
+                continue;
+            }
+            seen.push(found.clone());
+            let Ok(inner) = std::fs::read_to_string(&found) else {
+                continue;
+            };
+            let inner_file = std::sync::Arc::new(found);
+            if let Err(e) = self.reader.template(&inner) {
+                let line = error_line(&e.message).unwrap_or(1);
+                self.error(
+                    format!("invalid template `{name}`: {}", e.message),
+                    &Location::new(inner_file.clone(), line, 1),
+                    Some("fix the Jinja syntax".into()),
+                );
+                continue;
+            }
+            self.included_templates(&name, &inner, &inner_file, search, seen);
         }
     }
 }
