@@ -221,8 +221,7 @@ impl Runner {
                     .templater
                     .render_str(label, &item_ctx)
                     .unwrap_or_else(|_| label.clone()),
-                // Ansible prints the included item as Python's `str()` of it.
-                None => crate::template::py_str(&minijinja::Value::from(minijinja::value::Serde(item))),
+                None => super::task::item_label(item),
             };
             match self.include_one(
                 task,
