@@ -120,7 +120,8 @@ struct Tool {
     raw_trace: String,
 }
 
-/// Copy a case into `dest`, filling the lab placeholders.
+/// Copy a case into `dest`, filling the lab placeholders; executable files (inventory
+/// scripts) stay executable.
 fn copy_case(src: &Path, dest: &Path, lab: &Lab) {
     std::fs::create_dir_all(dest).unwrap();
     for entry in std::fs::read_dir(src).unwrap() {
@@ -132,6 +133,10 @@ fn copy_case(src: &Path, dest: &Path, lab: &Lab) {
         } else {
             let text = std::fs::read_to_string(&path).unwrap();
             std::fs::write(&to, fill(&text, lab)).unwrap();
+            let mode = std::fs::metadata(&path).unwrap().permissions().mode();
+            if mode & 0o111 != 0 {
+                set_mode(&to, 0o755);
+            }
         }
     }
 }
