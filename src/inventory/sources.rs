@@ -98,11 +98,21 @@ fn kind_of(source: &str) -> Result<Kind, Error> {
         Ok(m) if m.is_dir() => Ok(Kind::Directory),
         Ok(_) if script::is_script(path) => Ok(Kind::Script),
         Ok(_) => Ok(file_kind(path, None)),
-        Err(e) => Err(Error::invalid(
-            Diagnostic::new(format!("cannot read inventory {source}: {e}")).hint(
-                "pass an inventory file, directory or script with `-i`, or a host list such as `-i 'web1,web2,'`",
-            ),
-        )),
+        Err(e) => {
+            let looks_like_file = source.contains('/')
+                || matches!(
+                    path.extension().and_then(|e| e.to_str()),
+                    Some("ini" | "yml" | "yaml" | "json" | "cfg" | "sh" | "py")
+                );
+            let hint = if looks_like_file {
+                "pass an inventory file, directory or script with `-i`, or a host list such as `-i 'web1,web2,'`".to_owned()
+            } else {
+                format!("pass an inventory file, directory or script with `-i`; a single host is a host list with a trailing comma: `-i '{source},'`")
+            };
+            Err(Error::invalid(
+                Diagnostic::new(format!("cannot read inventory {source}: {e}")).hint(hint),
+            ))
+        }
     }
 }
 
