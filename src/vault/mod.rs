@@ -151,6 +151,25 @@ pub fn open_bytes(bytes: Vec<u8>) -> Result<Vec<u8>, VaultError> {
     Ok(plain)
 }
 
+/// A local file a module sends (`copy`/`template` `src`), decrypted when vaulted; the
+/// error names the file.
+pub fn read_local_file(path: &std::path::Path) -> Result<Vec<u8>, String> {
+    let bytes = std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    open_bytes(bytes).map_err(|e| e.message(&format!("`{}`", path.display())))
+}
+
+/// Whether a local file a module will send can be read: a vaulted one must decrypt with
+/// the passwords given, checked before any host is touched.
+pub fn check_local_file(path: &std::path::Path) -> Result<(), VaultError> {
+    let Ok(text) = std::fs::read_to_string(path) else {
+        return Ok(());
+    };
+    if is_vaulted(&text) {
+        keyring().decrypt(&text)?;
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
