@@ -186,16 +186,10 @@ fn hide_vault_secrets(event: &mut Event) {
         }
     };
     match event {
-        Event::HostResult(r) => {
-            if reveals(&r.result) || r.item.as_deref().is_some_and(reveals_str) {
-                r.censor();
-            }
+        Event::HostResult(r) if reveals(&r.result) || r.item.as_deref().is_some_and(reveals_str) => {
+            r.censor()
         }
-        Event::Retry { result, .. } => {
-            if reveals(result) {
-                *result = censored_result(false);
-            }
-        }
+        Event::Retry { result, .. } if reveals(result) => *result = censored_result(false),
         Event::Included { item: Some(item), .. } => mask_in_place(item),
         Event::Warning { message } | Event::NoMoreHosts { reason: message } => mask_in_place(message),
         Event::OutOfRotation { servers } => servers.iter_mut().for_each(|s| mask_in_place(&mut s.command)),
