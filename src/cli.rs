@@ -74,6 +74,24 @@ pub struct InputArgs {
     /// (`ZDD_LOG=zdd::cmd=debug`).
     #[arg(short = 'v', long = "verbose", action = clap::ArgAction::Count)]
     pub verbose: u8,
+
+    /// Vault password file: its content, or, when executable, what it prints (a
+    /// `NAME-client` script is given `--vault-id LABEL`). May be repeated.
+    #[arg(
+        long = "vault-password-file",
+        visible_alias = "vault-pass-file",
+        value_name = "FILE"
+    )]
+    pub vault_password_files: Vec<PathBuf>,
+
+    /// A vault password with its label: `[LABEL@]FILE`, `[LABEL@]SCRIPT` or `[LABEL@]prompt`.
+    /// May be repeated; a payload encrypted with a label tries its own password first.
+    #[arg(long = "vault-id", value_name = "[LABEL@]SOURCE")]
+    pub vault_ids: Vec<String>,
+
+    /// Ask for the vault password on the terminal (not echoed).
+    #[arg(short = 'J', long = "ask-vault-pass", visible_alias = "ask-vault-password")]
+    pub ask_vault_pass: bool,
 }
 
 #[derive(Debug, Args)]
