@@ -160,6 +160,9 @@ pub struct ApplyArgs {
     /// that has one; later plays run whole.
     #[arg(long = "start-at-task", value_name = "NAME")]
     pub start_at_task: Option<String>,
+
+    #[command(flatten)]
+    pub access: crate::access::AccessArgs,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
