@@ -315,16 +315,27 @@ pub fn command_line(cmd: &RemoteCommand) -> String {
     let inner = format!("sh -c {}", sh_quote(&bootstrap));
     match run_as {
         None => inner,
-        Some(b) if b.method == "su" => format!(
-            "su -s /bin/sh -c {} {}",
-            sh_quote(&bootstrap),
-            sh_quote(&b.user)
-        ),
+        Some(b) if b.method == "su" => su_line(&b.user, &bootstrap),
         Some(b) if b.password.is_some() => {
             format!("sudo -S -p '' -H -u {} -- {inner}", sh_quote(&b.user))
         }
         Some(b) => format!("sudo -n -H -u {} -- {inner}", sh_quote(&b.user)),
     }
+}
+
+/// `su` to `user`, running `bootstrap`. su asks for a password where the caller is not
+/// root, and without a terminal it reads it from standard input, in one `read` that can
+/// take the script with it. So su first runs `true` with no input: where that fails, su
+/// would ask, and the command stops there, before any of its standard input is read.
+fn su_line(user: &str, bootstrap: &str) -> String {
+    let user = sh_quote(user);
+    let probe = format!(
+        "su -s /bin/sh -c true {user} </dev/null >/dev/null 2>&1 || \
+         {{ echo \"su: su to {user} asks for a password here; zdd uses su only where it asks none (connect as root, or use sudo)\" >&2; exit 1; }}; \
+         exec su -s /bin/sh -c {} {user}",
+        sh_quote(bootstrap)
+    );
+    format!("sh -c {}", sh_quote(&probe))
 }
 
 /// What the command reads on standard input: the become password lines (see
@@ -487,7 +498,7 @@ mod tests {
         let su = RemoteCommand::new("id -un").run_as(Some(run_as));
         assert_eq!(
             command_line(&su),
-            r#"su -s /bin/sh -c 'zdd_script=$(head -c 6) && eval "$zdd_script"' app"#
+            r#"sh -c 'su -s /bin/sh -c true app </dev/null >/dev/null 2>&1 || { echo "su: su to app asks for a password here; zdd uses su only where it asks none (connect as root, or use sudo)" >&2; exit 1; }; exec su -s /bin/sh -c '\''zdd_script=$(head -c 6) && eval "$zdd_script"'\'' app'"#
         );
         assert_eq!(stdin_payload(&su), b"id -un");
     }

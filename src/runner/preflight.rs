@@ -314,6 +314,9 @@ impl Runner {
                     "become password rejected by sudo for user {}",
                     run_as.user
                 )),
+                Err(e) if e.to_string().contains("a password is required") => Some(format!(
+                    "{how} failed: {e} (pass -K to be asked for the become password, or set ansible_become_password)"
+                )),
                 Err(e) => Some(format!("{how} failed: {e}")),
             },
         };
