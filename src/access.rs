@@ -72,8 +72,12 @@ impl Access {
 
 /// `ANSIBLE_BECOME_ASK_PASS` set to a true value.
 fn env_asks_become() -> bool {
-    std::env::var("ANSIBLE_BECOME_ASK_PASS")
-        .is_ok_and(|v| matches!(v.to_ascii_lowercase().as_str(), "1" | "true" | "yes" | "on" | "y" | "t"))
+    std::env::var("ANSIBLE_BECOME_ASK_PASS").is_ok_and(|v| {
+        matches!(
+            v.to_ascii_lowercase().as_str(),
+            "1" | "true" | "yes" | "on" | "y" | "t"
+        )
+    })
 }
 
 /// One password: on the terminal without echo, or one line of standard input when it is

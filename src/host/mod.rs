@@ -6,9 +6,9 @@ use async_trait::async_trait;
 use std::path::PathBuf;
 use std::time::Duration;
 
+pub mod askpass;
 pub mod background;
 pub mod env;
-pub mod askpass;
 pub mod local;
 pub mod password;
 pub mod pool;
@@ -53,8 +53,8 @@ pub fn become_problem(b: &Become) -> Option<String> {
     }
     if b.method == "su" && b.password.is_some() {
         return Some(
-            "become_method `su` with a become password is not supported: su reads a password \
-             only from a terminal; connect as root, or use sudo"
+            "become_method `su` with a become password is not supported (without a terminal, su \
+             would read the script with its password): connect as root, or use sudo"
                 .into(),
         );
     }
@@ -508,7 +508,9 @@ mod tests {
         // Without sudo: the bootstrap alone, as a NOPASSWD sudo leaves standard input.
         let mut run_as = Become::sudo("root");
         run_as.password = Some(Password::new("s3cret").unwrap());
-        let cmd = RemoteCommand::new("cat").stdin(b"data\n".to_vec()).run_as(Some(run_as));
+        let cmd = RemoteCommand::new("cat")
+            .stdin(b"data\n".to_vec())
+            .run_as(Some(run_as));
         let line = command_line(&cmd);
         let inner = line.split_once(" -- ").unwrap().1;
         let mut child = tokio::process::Command::new("sh")

@@ -384,7 +384,8 @@ fn master_command(spec: &ConnectSpec, ctl: &Path, askpass: Option<&AskpassFile>)
             command.args(["-o", "BatchMode=yes"]);
         }
         Some(file) => {
-            let program = askpass::program().map_err(|e| format!("cannot find zdd's own binary for askpass: {e}"))?;
+            let program =
+                askpass::program().map_err(|e| format!("cannot find zdd's own binary for askpass: {e}"))?;
             command
                 .args(["-o", "BatchMode=no", "-o", "NumberOfPasswordPrompts=1"])
                 .env("SSH_ASKPASS", program)

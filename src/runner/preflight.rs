@@ -40,10 +40,7 @@ impl Runner {
         let mut problems: Vec<Diagnostic> = plan
             .refused
             .iter()
-            .map(|(host, why)| {
-                Diagnostic::new(format!("host `{host}`: {why}"))
-                    .hint("set `become_method`/`ansible_become_method` to sudo or su (su without a become password)")
-            })
+            .map(|(host, why)| Diagnostic::new(format!("host `{host}`: {why}")))
             .collect();
         for (name, remote) in &plan.hosts {
             match self.spec_for(name) {
@@ -89,10 +86,9 @@ impl Runner {
             .sudo
             .iter()
             .map(|(host, remote, run_as)| self.check_sudo(host, remote, run_as));
-        let sockets = plan
-            .sockets
-            .iter()
-            .map(|(host, remote, endpoint, run_as)| self.check_socket(host, remote, endpoint, run_as.as_ref()));
+        let sockets = plan.sockets.iter().map(|(host, remote, endpoint, run_as)| {
+            self.check_socket(host, remote, endpoint, run_as.as_ref())
+        });
         let (sudo, sockets) = futures::future::join(
             futures::future::join_all(sudo),
             futures::future::join_all(sockets),
@@ -297,7 +293,12 @@ impl Runner {
     /// Become works on `host` as `run_as` says. A wrong become password is told apart
     /// (sudo's own words would say "3 incorrect password attempts"); the password itself
     /// is never part of a message.
-    async fn check_sudo(&self, host: &str, remote: &ConnectDefaults, run_as: &Become) -> Option<(String, String)> {
+    async fn check_sudo(
+        &self,
+        host: &str,
+        remote: &ConnectDefaults,
+        run_as: &Become,
+    ) -> Option<(String, String)> {
         let cmd = RemoteCommand::new("true").run_as(Some(run_as.clone()));
         let how = match (run_as.method.as_str(), &run_as.password) {
             ("su", _) => format!("su {}", run_as.user),
