@@ -41,9 +41,11 @@ pub struct InputArgs {
     /// The playbook to run (Ansible YAML).
     pub playbook: PathBuf,
 
-    /// Inventory file (Ansible INI). Without one, only `localhost` exists.
-    #[arg(short = 'i', long = "inventory", value_name = "FILE")]
-    pub inventory: Option<PathBuf>,
+    /// Inventory source, may be repeated: an INI or YAML file, an executable inventory
+    /// script, a directory of these, or a host list (`web1,web2:2222,`). Several merge
+    /// into one. Without one, only `localhost` exists.
+    #[arg(short = 'i', long = "inventory", value_name = "SOURCE")]
+    pub inventory: Vec<String>,
 
     /// Extra variables, highest precedence: `k=v`, a JSON/YAML mapping, or `@file.yml`.
     /// May be repeated.
@@ -197,9 +199,9 @@ pub struct StatusArgs {
     /// The playbook whose last run to show (with -i, names the default journal).
     pub playbook: Option<PathBuf>,
 
-    /// The inventory the playbook ran with.
-    #[arg(short = 'i', long = "inventory", value_name = "FILE")]
-    pub inventory: Option<PathBuf>,
+    /// The inventory sources the playbook ran with (as many `-i` as `apply` had).
+    #[arg(short = 'i', long = "inventory", value_name = "SOURCE")]
+    pub inventory: Vec<String>,
 
     /// Read this journal (as written by `zdd apply --journal PATH`).
     #[arg(long = "journal", value_name = "PATH", conflicts_with = "playbook")]

@@ -7,13 +7,13 @@ use crate::inventory::Inventory;
 use crate::parse;
 use crate::playbook::Playbook;
 use crate::vars::VarMap;
-use std::path::PathBuf;
 
 /// What the input files say, loaded and parsed.
 pub struct Input {
     pub playbook: Playbook,
     pub inventory: Inventory,
-    pub inventory_path: Option<PathBuf>,
+    /// The `-i` sources, as given.
+    pub inventory_sources: Vec<String>,
     pub extra_vars: VarMap,
 }
 
@@ -31,11 +31,8 @@ pub fn load(input: &InputArgs) -> Result<Input, Error> {
     let playbook_dir = input.playbook.parent().unwrap_or(std::path::Path::new("."));
     let inventory = keep(
         &mut problems,
-        match &input.inventory {
-            Some(path) => Inventory::load(path),
-            None => Ok(Inventory::implicit_localhost()),
-        }
-        .and_then(|mut inv| inv.load_playbook_vars_dirs(playbook_dir).map(|()| inv)),
+        Inventory::load_sources(&input.inventory)
+            .and_then(|mut inv| inv.load_playbook_vars_dirs(playbook_dir).map(|()| inv)),
     );
     let playbook = keep(&mut problems, parse::load_playbook(&input.playbook));
     let mut extra_vars = VarMap::new();
@@ -52,7 +49,7 @@ pub fn load(input: &InputArgs) -> Result<Input, Error> {
         (Some(playbook), Some(inventory)) if problems.is_empty() => Ok(Input {
             playbook,
             inventory,
-            inventory_path: input.inventory.clone(),
+            inventory_sources: input.inventory.clone(),
             extra_vars,
         }),
         _ => Err(Error::Invalid(problems)),

@@ -234,7 +234,9 @@ impl ConnectSpec {
     /// Read `ansible_host`, `ansible_port`, `ansible_user`, `ansible_ssh_private_key_file`,
     /// `ansible_ssh_common_args`, `ansible_ssh_extra_args`, `ansible_connection`,
     /// `ansible_password` (and the old `ansible_ssh_host`/`ansible_ssh_port`/
-    /// `ansible_ssh_user`/`ansible_ssh_pass` spellings). Values must already be templated.
+    /// `ansible_ssh_user`/`ansible_ssh_pass`/`ansible_ssh_password` spellings, which win
+    /// when both are set, as in Ansible's ssh plugin, where they come later). Values must
+    /// already be templated.
     pub fn from_vars(name: &str, vars: &VarMap) -> Result<ConnectSpec, String> {
         let text = |keys: &[&str]| -> Option<String> {
             keys.iter().find_map(|k| match vars.get(*k)? {
@@ -243,7 +245,7 @@ impl ConnectSpec {
                 _ => None,
             })
         };
-        let port = match text(&["ansible_port", "ansible_ssh_port"]) {
+        let port = match text(&["ansible_ssh_port", "ansible_port"]) {
             Some(p) => Some(
                 p.parse::<u16>()
                     .map_err(|_| format!("ansible_port `{p}` is not a port number"))?,
@@ -268,14 +270,14 @@ impl ConnectSpec {
         };
         Ok(ConnectSpec {
             name: name.to_owned(),
-            address: text(&["ansible_host", "ansible_ssh_host"]).unwrap_or_else(|| name.to_owned()),
+            address: text(&["ansible_ssh_host", "ansible_host"]).unwrap_or_else(|| name.to_owned()),
             port,
-            user: text(&["ansible_user", "ansible_ssh_user"]),
+            user: text(&["ansible_ssh_user", "ansible_user"]),
             private_key: text(&["ansible_ssh_private_key_file", "ansible_private_key_file"])
                 .map(PathBuf::from),
             ssh_args,
             local,
-            password: text(&["ansible_password", "ansible_ssh_pass", "ansible_ssh_password"])
+            password: text(&["ansible_ssh_password", "ansible_ssh_pass", "ansible_password"])
                 .map(Password::new)
                 .transpose()
                 .map_err(|e| format!("ansible_password: {e}"))?,
@@ -456,6 +458,31 @@ mod tests {
         assert!(ConnectSpec::from_vars("web1", &bad)
             .unwrap_err()
             .contains("not a port"));
+    }
+
+    #[test]
+    fn legacy_ssh_spellings_are_read_and_win_over_the_new_ones() {
+        let legacy = VarMap::from([
+            ("ansible_ssh_host".into(), json!("10.0.0.9")),
+            ("ansible_ssh_port".into(), json!("2209")),
+            ("ansible_ssh_user".into(), json!("old")),
+            ("ansible_ssh_pass".into(), json!("secret")),
+        ]);
+        let spec = ConnectSpec::from_vars("web1", &legacy).unwrap();
+        assert_eq!(
+            (spec.address.as_str(), spec.port, spec.user.as_deref()),
+            ("10.0.0.9", Some(2209), Some("old"))
+        );
+        let both = VarMap::from_iter(legacy.into_iter().chain([
+            ("ansible_host".into(), json!("10.0.0.1")),
+            ("ansible_port".into(), json!(22)),
+            ("ansible_user".into(), json!("new")),
+        ]));
+        let spec = ConnectSpec::from_vars("web1", &both).unwrap();
+        assert_eq!(
+            (spec.address.as_str(), spec.port, spec.user.as_deref()),
+            ("10.0.0.9", Some(2209), Some("old"))
+        );
     }
 
     #[test]

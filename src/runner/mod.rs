@@ -190,7 +190,6 @@ pub struct Runner {
     /// The hosts and batches of every play, worked out before the run.
     plan: RolloutPlan,
     inventory: std::sync::RwLock<Arc<InventoryView>>,
-    inventory_path: Option<std::path::PathBuf>,
     extra_vars: Arc<VarMap>,
     templater: Arc<Templater>,
     conns: Connections,
@@ -251,7 +250,6 @@ impl Runner {
             playbook: input.playbook,
             plan,
             inventory: std::sync::RwLock::new(Arc::new(InventoryView::new(input.inventory, 0))),
-            inventory_path: input.inventory_path,
             extra_vars: Arc::new(input.extra_vars),
             templater,
             conns: Connections::new(),

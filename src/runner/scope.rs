@@ -169,6 +169,14 @@ impl Runner {
                 json!(dir.display().to_string()),
             )])));
         }
+        // As in Ansible, the source the host was first read from: a file (its directory),
+        // a script, or a host list (no directory).
+        let inventory_file = inv.inventory.hosts.get(host).and_then(|h| h.source.clone());
+        let inventory_dir = inventory_file
+            .as_deref()
+            .filter(|f| std::path::Path::new(f).exists())
+            .and_then(|f| std::path::Path::new(f).parent())
+            .map(|d| d.display().to_string());
         ctx.push(Arc::new(VarMap::from_iter([
             ("inventory_hostname".into(), json!(host)),
             (
@@ -176,6 +184,8 @@ impl Runner {
                 json!(host.split('.').next().unwrap_or(host)),
             ),
             ("group_names".into(), json!(inv.inventory.group_names(host))),
+            ("inventory_file".into(), json!(inventory_file)),
+            ("inventory_dir".into(), json!(inventory_dir)),
         ])));
         ctx.push(self.extra_vars.clone());
         ctx
@@ -200,12 +210,6 @@ impl Runner {
             host.insert("inventory_hostname".into(), json!(name));
             hostvars.insert(name.clone(), Value::Object(host));
         }
-        let inventory_file = self.inventory_path.as_ref().map(|p| p.display().to_string());
-        let inventory_dir = self
-            .inventory_path
-            .as_ref()
-            .and_then(|p| p.parent())
-            .map(|p| p.display().to_string());
         Arc::new(VarMap::from_iter([
             ("groups".into(), inv.groups.clone()),
             ("hostvars".into(), Value::Object(hostvars)),
@@ -218,8 +222,6 @@ impl Runner {
                 "playbook_dir".into(),
                 json!(self.playbook.dir.display().to_string()),
             ),
-            ("inventory_file".into(), json!(inventory_file)),
-            ("inventory_dir".into(), json!(inventory_dir)),
             ("ansible_check_mode".into(), json!(self.opts.check_mode)),
             ("ansible_diff_mode".into(), json!(self.opts.diff)),
             ("ansible_forks".into(), json!(self.opts.forks)),
@@ -295,7 +297,14 @@ impl Runner {
                 .or_else(|| self.opts.access.become_method.clone())
                 .unwrap_or_else(|| "sudo".into()),
             // A password with a line break is refused before any host (preflight).
-            password: match var("ansible_become_password").or_else(|| var("ansible_become_pass")) {
+            password: match [
+                "ansible_sudo_pass",
+                "ansible_become_pass",
+                "ansible_become_password",
+            ]
+            .into_iter()
+            .find_map(var)
+            {
                 Some(v) => crate::host::Password::new(text(v)).ok(),
                 None => self.opts.access.become_password.clone(),
             },
