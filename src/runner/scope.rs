@@ -296,7 +296,8 @@ impl Runner {
                 .or(opts.method)
                 .or_else(|| self.opts.access.become_method.clone())
                 .unwrap_or_else(|| "sudo".into()),
-            // A password with a line break is refused before any host (preflight).
+            // A password with a line break cannot be fed as one line: it is dropped, and
+            // preflight then reports that sudo wants one.
             password: match [
                 "ansible_sudo_pass",
                 "ansible_become_pass",
