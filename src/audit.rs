@@ -249,10 +249,7 @@ mod tests {
         let log = Arc::new(AuditLog::open(&path).unwrap());
         let about = CommandContext::new("web1", None, "Set password", true);
         let host = AuditedHost::new(Arc::new(LocalHost::new("web1")), log, about);
-        let cmd = RemoteCommand::new("echo hunter2").run_as(Some(Become {
-            user: "root".into(),
-            method: "sudo".into(),
-        }));
+        let cmd = RemoteCommand::new("echo hunter2").run_as(Some(Become::sudo("root")));
         // sudo may or may not work here; the line is written either way.
         let _ = host.run(&cmd).await;
         let got = lines(&path);

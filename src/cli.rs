@@ -19,6 +19,8 @@ pub struct Cli {
     pub command: Command,
 }
 
+// Parsed once per run: the size of `ApplyArgs` costs nothing worth a box.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run a playbook: batch by batch, pre_tasks, tasks, handlers, post_tasks.
@@ -195,6 +197,9 @@ pub struct ApplyArgs {
     /// that has one; later plays run whole.
     #[arg(long = "start-at-task", value_name = "NAME")]
     pub start_at_task: Option<String>,
+
+    #[command(flatten)]
+    pub access: crate::access::AccessArgs,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]

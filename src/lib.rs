@@ -4,6 +4,7 @@
 //! `plan` batches (pure), `runner` runs over `host` connections with `modules`, emitting
 //! `events` that `report` renders.
 
+pub mod access;
 pub mod audit;
 pub mod cli;
 mod commands;

@@ -28,6 +28,7 @@ pub async fn apply(args: ApplyArgs) -> Result<i32, Error> {
     let templater = Arc::new(Templater::new());
     let mut input = load_valid(&args.input, &templater)?;
     // Before anything is locked, journaled or contacted.
+    let access = crate::access::Access::from_args(&args.access, false)?;
     super::prompt::answer_prompts(&mut input, &templater)?;
     // Before the journal is written: a second run must not touch the first one's journal.
     let _lock = RolloutLock::acquire(
@@ -63,6 +64,7 @@ pub async fn apply(args: ApplyArgs) -> Result<i32, Error> {
         audit: audit.map(Arc::new),
         start_at_task: args.start_at_task.clone(),
         pending_handlers: journal.resume.pending_handlers.clone(),
+        access,
     };
     let probe_target = match &args.probe {
         Some(url) => Some(Target::parse(url).map_err(|e| Error::invalid(Diagnostic::new(e)))?),

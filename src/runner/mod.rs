@@ -64,6 +64,8 @@ pub struct RunOptions {
     /// Handlers, by name, that the run being resumed left pending, by (1-based play
     /// index, host): the host's batch starts notified of them.
     pub pending_handlers: HashMap<(usize, String), Vec<String>>,
+    /// `--become-method`, `-K` and `-k`: the defaults inventory variables override.
+    pub access: crate::access::Access,
 }
 
 /// What a signal asked for: nothing, finish the batch in flight, or stop after the task.

@@ -47,6 +47,11 @@ impl Runner {
             },
             None => ConnectSpec::from_vars(name, &VarMap::new()).map_err(Diagnostic::new)?,
         };
+        // `-k`'s password where the inventory gives none (its `ansible_password` wins).
+        let spec = ConnectSpec {
+            password: spec.password.or_else(|| self.opts.access.ssh_password.clone()),
+            ..spec
+        };
         self.specs
             .lock()
             .unwrap_or_else(|e| e.into_inner())
@@ -256,9 +261,9 @@ impl Runner {
         merged.extend(facts);
     }
 
-    /// `become` for a task: the task's settings over the play's; only sudo exists.
     /// `become` for a task on a host: the `ansible_become*` variables override the task's
-    /// keywords, which override the play's (Ansible's precedence); the user defaults to root.
+    /// keywords, which override the play's, which override the flags (`--become-method`,
+    /// `-K`): Ansible's precedence. The user defaults to root, the method to sudo.
     pub(super) fn become_for(&self, env: &PlayEnv<'_>, task: &Task, ctx: &Context) -> Option<Become> {
         let opts = task.privilege.inherit(&env.play.privilege);
         let var = |name: &str| {
@@ -289,7 +294,21 @@ impl Runner {
             method: var("ansible_become_method")
                 .map(text)
                 .or(opts.method)
+                .or_else(|| self.opts.access.become_method.clone())
                 .unwrap_or_else(|| "sudo".into()),
+            // A password with a line break cannot be fed as one line: it is dropped, and
+            // preflight then reports that sudo wants one.
+            password: match [
+                "ansible_sudo_pass",
+                "ansible_become_pass",
+                "ansible_become_password",
+            ]
+            .into_iter()
+            .find_map(var)
+            {
+                Some(v) => crate::host::Password::new(text(v)).ok(),
+                None => self.opts.access.become_password.clone(),
+            },
         })
     }
 

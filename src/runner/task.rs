@@ -318,11 +318,8 @@ impl Runner {
             }
         };
         let run_as = self.become_for(env, task, ctx);
-        if let Some(b) = run_as.as_ref().filter(|b| b.method != "sudo") {
-            return Run::failed(format!(
-                "become_method `{}` is not supported: zdd becomes another user through `sudo -n`",
-                b.method
-            ));
+        if let Some(problem) = run_as.as_ref().and_then(crate::host::become_problem) {
+            return Run::failed(problem);
         }
         let environment =
             match super::environment::merge_environment(&self.templater, &task.run.environment, ctx) {
