@@ -2,6 +2,7 @@
 //! loaded once and parsed, with every problem reported at once.
 
 use crate::cli::InputArgs;
+use crate::config::{AnsibleConfig, RunSettings};
 use crate::error::{Diagnostic, Error};
 use crate::inventory::Inventory;
 use crate::parse;
@@ -15,6 +16,10 @@ pub struct Input {
     pub inventory: Inventory,
     pub inventory_path: Option<PathBuf>,
     pub extra_vars: VarMap,
+    /// Ansible's configuration (`ansible.cfg`, `ANSIBLE_*`).
+    pub config: &'static AnsibleConfig,
+    /// The flags over the configuration.
+    pub settings: RunSettings,
 }
 
 /// Load, then validate against the inventory: where every command that works on a
@@ -28,6 +33,19 @@ pub fn load_valid(input: &InputArgs, templater: &crate::template::Templater) -> 
 /// Load the inventory, the playbook and `-e` vars, reporting every problem at once.
 pub fn load(input: &InputArgs) -> Result<Input, Error> {
     let mut problems = Vec::new();
+    let config = keep(&mut problems, AnsibleConfig::current());
+    if let Some(config) = config {
+        for warning in &config.warnings {
+            eprint!("{}", crate::config::render_warning(warning));
+        }
+    }
+    let settings = config.and_then(|config| match RunSettings::resolve(&input.connection, config) {
+        Ok(settings) => Some(settings),
+        Err(bad) => {
+            problems.extend(bad);
+            None
+        }
+    });
     let playbook_dir = input.playbook.parent().unwrap_or(std::path::Path::new("."));
     let inventory = keep(
         &mut problems,
@@ -48,12 +66,14 @@ pub fn load(input: &InputArgs) -> Result<Input, Error> {
         let rendered = crate::plan::render_play_keywords(&mut p, &extra_vars);
         keep(&mut problems, rendered).map(|()| p)
     });
-    match (playbook, inventory) {
-        (Some(playbook), Some(inventory)) if problems.is_empty() => Ok(Input {
+    match (playbook, inventory, config, settings) {
+        (Some(playbook), Some(inventory), Some(config), Some(settings)) if problems.is_empty() => Ok(Input {
             playbook,
             inventory,
             inventory_path: input.inventory.clone(),
             extra_vars,
+            config,
+            settings,
         }),
         _ => Err(Error::Invalid(problems)),
     }

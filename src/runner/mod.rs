@@ -64,6 +64,11 @@ pub struct RunOptions {
     /// Handlers, by name, that the run being resumed left pending, by (1-based play
     /// index, host): the host's batch starts notified of them.
     pub pending_handlers: HashMap<(usize, String), Vec<String>>,
+    /// How hosts are reached where their inventory and the tasks say nothing (flags,
+    /// `ANSIBLE_*`, `ansible.cfg`).
+    pub connection: crate::host::ConnectionSettings,
+    /// `become` where the host's variables and the keywords say nothing.
+    pub become_defaults: crate::host::BecomeDefaults,
 }
 
 /// What a signal asked for: nothing, finish the batch in flight, or stop after the task.
@@ -252,7 +257,7 @@ impl Runner {
             inventory_path: input.inventory_path,
             extra_vars: Arc::new(input.extra_vars),
             templater,
-            conns: Connections::new(),
+            conns: Connections::with_control_dir(opts.connection.control_path_dir.clone()),
             events,
             opts,
             stop,
