@@ -34,6 +34,10 @@ pub enum Command {
     /// Where the last rollout of a playbook stands, from its journal: finished batches,
     /// failed hosts and why, hosts never reached, and whether `--resume` would continue.
     Status(StatusArgs),
+    /// Which Ansible configuration file is in force (ANSIBLE_CONFIG, ./ansible.cfg,
+    /// ~/.ansible.cfg, /etc/ansible/ansible.cfg) and each setting zdd takes from it, with
+    /// its value and origin (file:line, env ANSIBLE_X, default).
+    Config(ConfigArgs),
 }
 
 #[derive(Debug, Args, Clone)]
@@ -234,6 +238,13 @@ pub struct PlanArgs {
     pub input: InputArgs,
 
     /// `human`: an outline. `json`: one JSON document.
+    #[arg(long = "output", short = 'o', value_enum, default_value_t = OutputFormat::Human)]
+    pub output: OutputFormat,
+}
+
+#[derive(Debug, Args)]
+pub struct ConfigArgs {
+    /// `human`: one line per setting. `json`: one JSON document.
     #[arg(long = "output", short = 'o', value_enum, default_value_t = OutputFormat::Human)]
     pub output: OutputFormat,
 }

@@ -3,6 +3,7 @@
 
 pub mod apply;
 pub mod check;
+pub mod config;
 pub mod list;
 pub mod plan;
 pub mod prompt;

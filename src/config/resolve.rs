@@ -260,7 +260,7 @@ impl Sources<'_> {
                 ))
                 .at(at(*line));
                 d = match crate::error::did_you_mean(section, names) {
-                    Some(hint) => d.hint(format!("{hint}; zdd ignores this section")),
+                    Some(hint) => d.hint(format!("{hint} (zdd ignores this section)")),
                     None => d.hint("zdd ignores this section"),
                 };
                 warnings.push(d);
@@ -284,7 +284,7 @@ impl Sources<'_> {
                 ))
                 .at(at(entry.line));
                 d = match crate::error::did_you_mean(&entry.key, names) {
-                    Some(hint) => d.hint(format!("{hint}; zdd ignores this key")),
+                    Some(hint) => d.hint(format!("{hint} (zdd ignores this key)")),
                     None => d.hint("zdd ignores this key"),
                 };
                 warnings.push(d);
