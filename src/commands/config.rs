@@ -7,7 +7,7 @@ use crate::config::{AnsibleConfig, Origin, Setting};
 use crate::error::{display_path, exit, Error};
 use serde_json::{json, Value};
 use std::fmt::Write;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 pub fn config(args: ConfigArgs) -> Result<i32, Error> {
     let config = AnsibleConfig::current()?;
@@ -39,24 +39,24 @@ fn shown<T>(name: &'static str, setting: &Setting<T>, value: impl FnOnce(&T) -> 
     }
 }
 
-fn path(p: &PathBuf) -> Value {
+fn path(p: &Path) -> Value {
     json!(display_path(p))
 }
 
-fn paths(list: &Vec<PathBuf>) -> Value {
+fn paths(list: &[PathBuf]) -> Value {
     json!(list.iter().map(|p| display_path(p)).collect::<Vec<_>>())
 }
 
 fn settings(c: &AnsibleConfig) -> Vec<Shown> {
     let text = |v: &Option<String>| json!(v);
-    let opt_path = |v: &Option<PathBuf>| v.as_ref().map(path).unwrap_or(Value::Null);
+    let opt_path = |v: &Option<PathBuf>| v.as_deref().map(path).unwrap_or(Value::Null);
     vec![
-        shown("defaults.inventory", &c.inventory, paths),
+        shown("defaults.inventory", &c.inventory, |v| paths(v)),
         shown("defaults.remote_user", &c.remote_user, text),
         shown("defaults.private_key_file", &c.private_key_file, opt_path),
         shown("defaults.host_key_checking", &c.host_key_checking, |v| json!(v)),
         shown("defaults.forks", &c.forks, |v| json!(v)),
-        shown("defaults.roles_path", &c.roles_path, paths),
+        shown("defaults.roles_path", &c.roles_path, |v| paths(v)),
         shown("defaults.timeout", &c.timeout, |v| json!(v)),
         shown("defaults.vault_password_file", &c.vault_password_file, opt_path),
         shown("defaults.vault_identity_list", &c.vault_identity_list, |v| {
@@ -139,7 +139,7 @@ fn to_json(c: &AnsibleConfig) -> Value {
         })
         .collect();
     json!({
-        "file": c.file.as_ref().map(path),
+        "file": c.file.as_deref().map(path),
         "settings": settings,
         "warnings": warnings,
     })
