@@ -6,7 +6,7 @@ use std::path::PathBuf;
 #[derive(Debug, Parser)]
 #[command(
     name = "zdd",
-    version,
+    version = env!("ZDD_VERSION"),
     about = "Rolling deploys behind a load balancer, with zero downtime",
     long_about = "zdd runs Ansible-style playbooks over SSH, batch by batch: each batch is taken out \
 of the load balancer, upgraded, checked and put back. Existing playbooks and INI inventories run \
@@ -19,7 +19,7 @@ pub struct Cli {
     pub command: Command,
 }
 
-// Parsed once per process: the size of a variant does not matter.
+// Parsed once per run: the size of `ApplyArgs` costs nothing worth a box.
 #[allow(clippy::large_enum_variant)]
 #[derive(Debug, Subcommand)]
 pub enum Command {
@@ -38,6 +38,21 @@ pub enum Command {
     /// ~/.ansible.cfg, /etc/ansible/ansible.cfg) and each setting zdd takes from it, with
     /// its value and origin (file:line, env ANSIBLE_X, default).
     Config(ConfigArgs),
+    /// Print a shell completion script on stdout (bash, zsh, fish, elvish, powershell).
+    #[command(
+        after_help = "Examples:\n  zdd completions bash > /etc/bash_completion.d/zdd\n  zdd completions zsh > \"${fpath[1]}/_zdd\"\n  zdd completions fish > ~/.config/fish/completions/zdd.fish"
+    )]
+    Completions(CompletionsArgs),
+    /// Print the manual page (roff) on stdout: `zdd man | man -l -`, or save it as
+    /// `zdd.1` in a `man1` directory.
+    Man,
+}
+
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// The shell to complete for.
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
 }
 
 #[derive(Debug, Args, Clone)]
@@ -45,9 +60,11 @@ pub struct InputArgs {
     /// The playbook to run (Ansible YAML).
     pub playbook: PathBuf,
 
-    /// Inventory file (Ansible INI). Without one, only `localhost` exists.
-    #[arg(short = 'i', long = "inventory", value_name = "FILE")]
-    pub inventory: Option<PathBuf>,
+    /// Inventory source, may be repeated: an INI or YAML file, an executable inventory
+    /// script, a directory of these, or a host list (`web1,web2:2222,`). Several merge
+    /// into one. Without one, only `localhost` exists.
+    #[arg(short = 'i', long = "inventory", value_name = "SOURCE")]
+    pub inventory: Vec<String>,
 
     /// Extra variables, highest precedence: `k=v`, a JSON/YAML mapping, or `@file.yml`.
     /// May be repeated.
@@ -64,6 +81,23 @@ pub struct InputArgs {
     #[arg(short = 'v', long = "verbose", action = clap::ArgAction::Count)]
     pub verbose: u8,
 
+    /// Vault password file: its content, or, when executable, what it prints (a
+    /// `NAME-client` script is given `--vault-id LABEL`). May be repeated.
+    #[arg(
+        long = "vault-password-file",
+        visible_alias = "vault-pass-file",
+        value_name = "FILE"
+    )]
+    pub vault_password_files: Vec<PathBuf>,
+
+    /// A vault password with its label: `[LABEL@]FILE`, `[LABEL@]SCRIPT` or `[LABEL@]prompt`.
+    /// May be repeated; a payload encrypted with a label tries its own password first.
+    #[arg(long = "vault-id", value_name = "[LABEL@]SOURCE")]
+    pub vault_ids: Vec<String>,
+
+    /// Ask for the vault password on the terminal (not echoed).
+    #[arg(short = 'J', long = "ask-vault-pass", visible_alias = "ask-vault-password")]
+    pub ask_vault_pass: bool,
     #[command(flatten)]
     pub connection: ConnectionArgs,
 }
@@ -218,6 +252,9 @@ pub struct ApplyArgs {
     /// that has one; later plays run whole.
     #[arg(long = "start-at-task", value_name = "NAME")]
     pub start_at_task: Option<String>,
+
+    #[command(flatten)]
+    pub access: crate::access::AccessArgs,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -257,9 +294,9 @@ pub struct StatusArgs {
     /// The playbook whose last run to show (with -i, names the default journal).
     pub playbook: Option<PathBuf>,
 
-    /// The inventory the playbook ran with.
-    #[arg(short = 'i', long = "inventory", value_name = "FILE")]
-    pub inventory: Option<PathBuf>,
+    /// The inventory sources the playbook ran with (as many `-i` as `apply` had).
+    #[arg(short = 'i', long = "inventory", value_name = "SOURCE")]
+    pub inventory: Vec<String>,
 
     /// Read this journal (as written by `zdd apply --journal PATH`).
     #[arg(long = "journal", value_name = "PATH", conflicts_with = "playbook")]

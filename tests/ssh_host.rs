@@ -221,10 +221,7 @@ fn ensure_users() {
 }
 
 fn root() -> Option<Become> {
-    Some(Become {
-        user: "root".into(),
-        method: "sudo".into(),
-    })
+    Some(Become::sudo("root"))
 }
 
 fn pid_alive(pid: u32) -> bool {

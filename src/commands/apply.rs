@@ -28,11 +28,12 @@ pub async fn apply(args: ApplyArgs) -> Result<i32, Error> {
     let templater = Arc::new(Templater::new());
     let mut input = load_valid(&args.input, &templater)?;
     // Before anything is locked, journaled or contacted.
+    let access = crate::access::Access::from_args(&args.access, input.config)?;
     super::prompt::answer_prompts(&mut input, &templater)?;
     // Before the journal is written: a second run must not touch the first one's journal.
     let _lock = RolloutLock::acquire(
         &lock::lock_dir(),
-        &lock::lock_key(args.input.inventory.as_deref()),
+        &lock::lock_key(&input.inventory_sources),
         &format!(
             "started {}, playbook {}",
             crate::journal::utc_timestamp(std::time::SystemTime::now()),
@@ -63,6 +64,7 @@ pub async fn apply(args: ApplyArgs) -> Result<i32, Error> {
         audit: audit.map(Arc::new),
         start_at_task: args.start_at_task.clone(),
         pending_handlers: journal.resume.pending_handlers.clone(),
+        access,
         connection: input.settings.connection.clone(),
         become_defaults: input.settings.become_defaults.clone(),
     };

@@ -5,6 +5,7 @@
 //! then go over the master's control socket through the `openssh` crate's native mux client
 //! (one socket connection and one SSH channel per command, no local process).
 
+use super::askpass::{self, AskpassFile};
 use super::RemoteCommand;
 use super::{
     command_line, is_sudo_refusal, stdin_payload, trace_text, CommandOutput, ConnectSpec, Host, HostError,
@@ -35,8 +36,9 @@ fn open_deadline(timeout: u32) -> Duration {
 const KEX_RETRIES: u32 = 8;
 
 /// The `ssh` options every master gets first (ssh keeps the first value of an option, so
-/// `ssh_args` cannot turn zdd's master into another kind of connection).
-const MASTER_OPTIONS: &[&str] = &["-o", "ControlPersist=no", "-o", "BatchMode=yes"];
+/// `ssh_args` cannot turn zdd's master into another kind of connection); `BatchMode`
+/// follows, set by whether the master has a password to give.
+const MASTER_OPTIONS: &[&str] = &["-o", "ControlPersist=no"];
 
 /// Keep-alives, after the user's arguments (which may set their own).
 const KEEPALIVE_OPTIONS: &[&str] = &["-o", "ServerAliveInterval=5", "-o", "ServerAliveCountMax=3"];
@@ -337,7 +339,15 @@ impl Master {
     /// Spawn the master and wait for its control socket; on failure, ssh's stderr.
     async fn start(spec: &ConnectSpec, ctl: &Path) -> Result<Master, String> {
         let _ = std::fs::remove_file(ctl);
-        let mut command = master_command(spec, ctl);
+        // The password file lives only until the master is in (or has failed).
+        let askpass = match &spec.password {
+            Some(password) => Some(
+                AskpassFile::write(ctl.with_extension("pw"), password)
+                    .map_err(|e| format!("cannot hand the SSH password to ssh: {e}"))?,
+            ),
+            None => None,
+        };
+        let mut command = master_command(spec, ctl, askpass.as_ref())?;
         tracing::debug!(target: "zdd::ssh", "<{}> SSH MASTER {:?}", spec.name, command.as_std());
         let mut child = command.spawn().map_err(|e| format!("cannot run ssh: {e}"))?;
         let pid = child.id().unwrap_or(0);
@@ -369,13 +379,27 @@ impl Master {
     }
 }
 
-fn master_command(spec: &ConnectSpec, ctl: &Path) -> Command {
+/// The master's `ssh` command. Without a password it never asks anything (`BatchMode`);
+/// with one it asks zdd itself, once, through askpass (ssh takes the first value of an
+/// option, so these come before the user's own `-o`s).
+fn master_command(spec: &ConnectSpec, ctl: &Path, askpass: Option<&AskpassFile>) -> Result<Command, String> {
     let mut command = Command::new("ssh");
-    command
-        .args(["-M", "-N", "-S"])
-        .arg(ctl)
-        .args(MASTER_OPTIONS)
-        .args(&spec.base_args);
+    command.args(["-M", "-N", "-S"]).arg(ctl).args(MASTER_OPTIONS);
+    match askpass {
+        None => {
+            command.args(["-o", "BatchMode=yes"]);
+        }
+        Some(file) => {
+            let program =
+                askpass::program().map_err(|e| format!("cannot find zdd's own binary for askpass: {e}"))?;
+            command
+                .args(["-o", "BatchMode=no", "-o", "NumberOfPasswordPrompts=1"])
+                .env("SSH_ASKPASS", program)
+                .env("SSH_ASKPASS_REQUIRE", "force")
+                .env(askpass::FILE_VAR, file.path());
+        }
+    }
+    command.args(&spec.base_args);
     if !spec.host_key_checking {
         command.args(["-o", "StrictHostKeyChecking=no"]);
     }
@@ -418,7 +442,7 @@ fn master_command(spec: &ConnectSpec, ctl: &Path) -> Command {
             Ok(())
         });
     }
-    command
+    Ok(command)
 }
 
 /// Reap the master, stopping it when asked, and publish its exit with its stderr.
