@@ -150,6 +150,17 @@ fn load_file(path: &Path) -> Result<Inventory, Error> {
         };
         Error::invalid(Diagnostic::new(format!("cannot read inventory {}: {e}", path.display())).hint(hint))
     })?;
+    if text.starts_with("#!") {
+        return Err(Error::invalid(
+            Diagnostic::new(format!(
+                "{} looks like an inventory script, but it is not executable",
+                path.display()
+            ))
+            .at(Location::new(Arc::new(path.to_owned()), 1, 1))
+            .snippet(text.lines().next().unwrap_or_default())
+            .hint(format!("make it executable: chmod +x {}", path.display())),
+        ));
+    }
     let mut inv =
         match file_kind(path, Some(&text)) {
             Kind::Yaml => {

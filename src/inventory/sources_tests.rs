@@ -251,6 +251,14 @@ fn errors_name_the_file_inside_a_directory_and_plugin_configs_are_refused() {
         "{}",
         d[1].message
     );
+    let not_executable = write(dir.path(), "cmdb.py", "#!/usr/bin/env python3\nprint('{}')\n");
+    let d = errors(&[s(&not_executable)]);
+    assert!(
+        d[0].message
+            .ends_with("looks like an inventory script, but it is not executable"),
+        "{}",
+        d[0].message
+    );
     let missing = errors(&["nowhere.ini".into()]);
     assert!(missing[0]
         .message
