@@ -32,7 +32,7 @@ pub async fn apply(args: ApplyArgs) -> Result<i32, Error> {
     // Before the journal is written: a second run must not touch the first one's journal.
     let _lock = RolloutLock::acquire(
         &lock::lock_dir(),
-        &lock::lock_key(&args.input.inventory),
+        &lock::lock_key(&input.inventory_sources),
         &format!(
             "started {}, playbook {}",
             crate::journal::utc_timestamp(std::time::SystemTime::now()),
