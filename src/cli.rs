@@ -6,7 +6,7 @@ use std::path::PathBuf;
 #[derive(Debug, Parser)]
 #[command(
     name = "zdd",
-    version,
+    version = env!("ZDD_VERSION"),
     about = "Rolling deploys behind a load balancer, with zero downtime",
     long_about = "zdd runs Ansible-style playbooks over SSH, batch by batch: each batch is taken out \
 of the load balancer, upgraded, checked and put back. Existing playbooks and INI inventories run \
@@ -32,6 +32,21 @@ pub enum Command {
     /// Where the last rollout of a playbook stands, from its journal: finished batches,
     /// failed hosts and why, hosts never reached, and whether `--resume` would continue.
     Status(StatusArgs),
+    /// Print a shell completion script on stdout (bash, zsh, fish, elvish, powershell).
+    #[command(
+        after_help = "Examples:\n  zdd completions bash > /etc/bash_completion.d/zdd\n  zdd completions zsh > \"${fpath[1]}/_zdd\"\n  zdd completions fish > ~/.config/fish/completions/zdd.fish"
+    )]
+    Completions(CompletionsArgs),
+    /// Print the manual page (roff) on stdout: `zdd man | man -l -`, or save it as
+    /// `zdd.1` in a `man1` directory.
+    Man,
+}
+
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// The shell to complete for.
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
 }
 
 #[derive(Debug, Args, Clone)]
