@@ -115,7 +115,7 @@ impl Inventory {
 
     /// Parse INI inventory text (no `group_vars/` lookup); `path` names it in errors.
     pub fn from_ini(path: &Path, text: &str) -> Result<Inventory, Error> {
-        let mut inv = ini::parse(path, text)?;
+        let mut inv = ini::parse(path, text, &[])?;
         inv.reconcile();
         Ok(inv)
     }
