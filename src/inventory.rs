@@ -14,6 +14,7 @@ mod pattern;
 mod script;
 mod sources;
 
+pub use host_list::is_host_list;
 pub use pattern::fnmatch;
 mod vars_dirs;
 mod yaml;

@@ -200,6 +200,10 @@ fn refuse_plugin_config(path: &Path, text: &str) -> Result<(), Error> {
         return Ok(());
     };
     let name = crate::yaml::to_value(value);
+    // As Ansible: an empty `plugin:` is a group of that name.
+    if name.is_null() || name == "" {
+        return Ok(());
+    }
     let name = name.as_str().map_or_else(|| name.to_string(), str::to_owned);
     Err(Error::invalid(
         src.diag(
