@@ -117,6 +117,9 @@ fn vars_from_source(src: &Source) -> Result<VarMap, Error> {
     let mut p = Parser::new(src);
     let vars = p.vars(&node);
     p.finish()?;
+    if src.vaulted {
+        vars.values().for_each(crate::vault::register_secrets_in);
+    }
     Ok(vars)
 }
 
@@ -525,10 +528,10 @@ impl<'s> Parser<'s> {
 
     pub fn become_method(&mut self, node: &Node) -> Option<String> {
         let method = self.string("become_method", node)?;
-        if method != "sudo" {
+        if !crate::host::BECOME_METHODS.contains(&method.as_str()) {
             let loc = self.loc(node);
             self.error(format!("`become_method: {method}` is not supported by zdd"), loc)
-                .hint("zdd becomes another user with `sudo` only");
+                .hint("zdd becomes another user with `sudo` or `su`");
         }
         Some(method)
     }
