@@ -14,6 +14,7 @@ mod pattern;
 mod script;
 mod sources;
 
+pub use host_list::is_host_list;
 pub use pattern::fnmatch;
 mod vars_dirs;
 mod yaml;
@@ -115,7 +116,7 @@ impl Inventory {
 
     /// Parse INI inventory text (no `group_vars/` lookup); `path` names it in errors.
     pub fn from_ini(path: &Path, text: &str) -> Result<Inventory, Error> {
-        let mut inv = ini::parse(path, text)?;
+        let mut inv = ini::parse(path, text, &[])?;
         inv.reconcile();
         Ok(inv)
     }

@@ -13,7 +13,8 @@ use crate::vars::VarMap;
 pub struct Input {
     pub playbook: Playbook,
     pub inventory: Inventory,
-    /// The `-i` sources, as given.
+    /// The inventory sources read (the `-i` flags as given, else the configuration's): the
+    /// journal and the rollout lock are named after them.
     pub inventory_sources: Vec<String>,
     pub extra_vars: VarMap,
     /// Ansible's configuration (`ansible.cfg`, `ANSIBLE_*`).

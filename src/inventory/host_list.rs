@@ -9,7 +9,7 @@ use serde_json::Value;
 
 /// Whether `source` is a host list rather than a path: it names nothing on disk and holds a
 /// comma.
-pub(super) fn is_host_list(source: &str) -> bool {
+pub fn is_host_list(source: &str) -> bool {
     source.contains(',') && !std::path::Path::new(source).exists()
 }
 

@@ -34,7 +34,8 @@ pub(super) fn load(sources: &[String]) -> Result<Inventory, Error> {
     let mut inv = Inventory::default();
     let mut problems = Vec::new();
     for source in sources {
-        match load_one(source) {
+        let known: Vec<String> = inv.groups.keys().cloned().collect();
+        match load_one(source, &known) {
             Ok(part) => {
                 if let Err(why) = merge(&mut inv, part) {
                     problems.push(Diagnostic::new(format!("inventory {source}: {why}")).hint(
@@ -74,7 +75,8 @@ fn vars_dir_of(source: &str) -> Option<PathBuf> {
     }
 }
 
-fn load_one(source: &str) -> Result<Inventory, Error> {
+/// One source; `known` are the groups of the sources read before it.
+fn load_one(source: &str, known: &[String]) -> Result<Inventory, Error> {
     let path = Path::new(source);
     match kind_of(source)? {
         Kind::HostList => {
@@ -83,9 +85,9 @@ fn load_one(source: &str) -> Result<Inventory, Error> {
             inv.reconcile();
             Ok(inv)
         }
-        Kind::Directory => load_dir(path),
+        Kind::Directory => load_dir(path, known),
         Kind::Script => script::load(path),
-        Kind::Yaml | Kind::Ini => load_file(path),
+        Kind::Yaml | Kind::Ini => load_file(path, known),
     }
 }
 
@@ -141,7 +143,7 @@ fn looks_like_yaml_groups(path: &Path, text: &str) -> bool {
 }
 
 /// An INI or YAML file, with the source it came from recorded on each host.
-fn load_file(path: &Path) -> Result<Inventory, Error> {
+fn load_file(path: &Path, known: &[String]) -> Result<Inventory, Error> {
     let text = crate::yaml::read_bounded(path).map_err(|e| {
         let hint = if e.kind() == std::io::ErrorKind::FileTooLarge {
             "split it: move variables to `group_vars/` and `host_vars/`"
@@ -150,6 +152,17 @@ fn load_file(path: &Path) -> Result<Inventory, Error> {
         };
         Error::invalid(Diagnostic::new(format!("cannot read inventory {}: {e}", path.display())).hint(hint))
     })?;
+    if text.starts_with("#!") {
+        return Err(Error::invalid(
+            Diagnostic::new(format!(
+                "{} looks like an inventory script, but it is not executable",
+                path.display()
+            ))
+            .at(Location::new(Arc::new(path.to_owned()), 1, 1))
+            .snippet(text.lines().next().unwrap_or_default())
+            .hint(format!("make it executable: chmod +x {}", path.display())),
+        ));
+    }
     let mut inv =
         match file_kind(path, Some(&text)) {
             Kind::Yaml => {
@@ -163,7 +176,7 @@ fn load_file(path: &Path) -> Result<Inventory, Error> {
                         "write it as INI or YAML (`ansible-inventory -i FILE --list --yaml` prints the YAML)",
                     ),
             )),
-            _ => ini::parse(path, &text)?,
+            _ => ini::parse(path, &text, known)?,
         };
     let source = std::path::absolute(path).unwrap_or_else(|_| path.to_owned());
     for h in inv.hosts.values_mut() {
@@ -187,6 +200,10 @@ fn refuse_plugin_config(path: &Path, text: &str) -> Result<(), Error> {
         return Ok(());
     };
     let name = crate::yaml::to_value(value);
+    // As Ansible: an empty `plugin:` is a group of that name.
+    if name.is_null() || name == "" {
+        return Ok(());
+    }
     let name = name.as_str().map_or_else(|| name.to_string(), str::to_owned);
     Err(Error::invalid(
         src.diag(
@@ -205,7 +222,7 @@ fn refuse_plugin_config(path: &Path, text: &str) -> Result<(), Error> {
 
 /// Every entry of a directory, sorted by name, as its own source (subdirectories too),
 /// skipping what Ansible skips.
-fn load_dir(dir: &Path) -> Result<Inventory, Error> {
+fn load_dir(dir: &Path, known: &[String]) -> Result<Inventory, Error> {
     let entries = std::fs::read_dir(dir).map_err(|e| {
         Error::invalid(Diagnostic::new(format!(
             "cannot read inventory directory {}: {e}",
@@ -222,7 +239,9 @@ fn load_dir(dir: &Path) -> Result<Inventory, Error> {
     for name in names.iter().filter(|n| !ignored(n)) {
         let path = dir.join(name);
         let Some(source) = path.to_str() else { continue };
-        match load_one(source).and_then(|part| {
+        let mut known_here = known.to_vec();
+        known_here.extend(inv.groups.keys().cloned());
+        match load_one(source, &known_here).and_then(|part| {
             merge(&mut inv, part)
                 .map_err(|why| Error::invalid(Diagnostic::new(format!("inventory {source}: {why}"))))
         }) {

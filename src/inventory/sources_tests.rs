@@ -251,8 +251,37 @@ fn errors_name_the_file_inside_a_directory_and_plugin_configs_are_refused() {
         "{}",
         d[1].message
     );
+    let not_executable = write(dir.path(), "cmdb.py", "#!/usr/bin/env python3\nprint('{}')\n");
+    let d = errors(&[s(&not_executable)]);
+    assert!(
+        d[0].message
+            .ends_with("looks like an inventory script, but it is not executable"),
+        "{}",
+        d[0].message
+    );
     let missing = errors(&["nowhere.ini".into()]);
     assert!(missing[0]
         .message
         .starts_with("cannot read inventory nowhere.ini"));
+}
+
+#[test]
+fn ini_children_may_name_groups_of_earlier_sources() {
+    let dir = tempfile::tempdir().unwrap();
+    let inv_dir = dir.path().join("inventory");
+    write(&inv_dir, "01-hosts.ini", "[web]\nweb1\n[db]\ndb1\n");
+    write(&inv_dir, "02-tree.ini", "[prod:children]\nweb\ndb\n");
+    let inv = load_ok(&[s(&inv_dir)]);
+    assert_eq!(inv.group_hosts("prod"), ["web1", "db1"]);
+    let later = write(dir.path(), "later.ini", "[stage:children]\nweb\n");
+    let inv = load_ok(&[s(&inv_dir.join("01-hosts.ini")), s(&later)]);
+    assert_eq!(inv.group_hosts("stage"), ["web1"]);
+    // Named before any source declares it: refused, as Ansible refuses that file.
+    let d = errors(&[s(&later), s(&inv_dir.join("01-hosts.ini"))]);
+    assert!(
+        d[0].message
+            .contains("names group `web`, which is never declared"),
+        "{}",
+        d[0].message
+    );
 }

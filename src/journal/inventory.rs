@@ -1,6 +1,7 @@
 //! How a run's inventory sources name its journal and identify it: one `-i` keeps the
 //! names zdd always gave (the file's stem, its absolute path), several are joined.
 
+use crate::inventory::is_host_list;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use std::path::Path;
 
@@ -40,10 +41,6 @@ pub fn stem(sources: &[String]) -> String {
         })
         .collect();
     names.join("+")
-}
-
-fn is_host_list(s: &str) -> bool {
-    s.contains(',') && !Path::new(s).exists()
 }
 
 /// `inventory` in the journal: `null` for none, a string for one source (as journals have
