@@ -109,6 +109,23 @@ fn two_vault_ids_from_a_client_script_decrypt_their_own_files() {
     out.assert_code(0);
 }
 
+#[test]
+fn a_vaulted_playbook_task_files_and_extra_vars_file_run() {
+    let dir = project(&[]);
+    let out = run_local(
+        dir.path(),
+        "playbook-vaulted.yml",
+        &[
+            "-e",
+            "@extra-vars.yml",
+            "--vault-password-file",
+            "pass-default.txt",
+        ],
+    );
+    out.assert_code(0);
+    assert_eq!(out.recap_of("localhost").ok, 4, "{}", out.all_output());
+}
+
 fn check(dir: &Path, args: &[&str]) -> String {
     Zdd::new()
         .check("site.yml")
