@@ -126,6 +126,25 @@ fn a_vaulted_playbook_task_files_and_extra_vars_file_run() {
     assert_eq!(out.recap_of("localhost").ok, 4, "{}", out.all_output());
 }
 
+#[test]
+fn ask_vault_pass_prompts_on_the_terminal_without_echo() {
+    let dir = project(&[("site.yml", LOCAL_PLAY)]);
+    let out = Zdd::new()
+        .apply("site.yml")
+        .inventory("hosts.ini")
+        .current_dir(dir.path())
+        .args(["--no-progress", "-J"])
+        .run_on_terminal_typing(1.0, &["fixture-pass"]);
+    out.assert_code(0);
+    let screen = out.stdout.replace('\r', "");
+    assert!(screen.contains("Vault password: \n"), "{screen}");
+    assert!(
+        !screen.contains("fixture-pass"),
+        "the password was echoed: {screen}"
+    );
+    assert!(screen.contains("localhost                  : ok=1 "), "{screen}");
+}
+
 fn check(dir: &Path, args: &[&str]) -> String {
     Zdd::new()
         .check("site.yml")
