@@ -169,7 +169,13 @@ impl Source {
             LoadError::Tag(m) => self
                 .diag("YAML tags (`!tag`, `!!str`) are not supported", at(&m))
                 .hint("quote the value to make it a string"),
-            LoadError::Vault(m, e) => self.diag(e.message("this `!vault` value"), at(&m)).hint(e.hint()),
+            LoadError::Vault { at: m, key, error } => {
+                let what = match key {
+                    Some(key) => format!("the `!vault` value of `{key}`"),
+                    None => "this `!vault` value".to_owned(),
+                };
+                self.diag(error.message(&what), at(&m)).hint(error.hint())
+            }
             LoadError::Scan(m, info) => self.diag(format!("invalid YAML: {info}"), at(&m)),
             LoadError::DuplicateKey { key, first, second } => self
                 .diag(format!("duplicate key `{key}`"), at(&second))

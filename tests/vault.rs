@@ -85,6 +85,16 @@ fn a_password_script_and_the_environment_variable_give_the_password() {
 }
 
 #[test]
+fn ansible_cfg_gives_the_vault_ids_and_password_file() {
+    let play = "- hosts: localhost\n  gather_facts: false\n  vars_files: [inline.yml, secrets-prod.yml]\n  tasks:\n    \
+        - assert:\n        that: [prod_secret == 'prod-value-77', inline_secret == 'inline-secret-9x']\n";
+    let cfg =
+        "[defaults]\nvault_identity_list = prod@pass-prod.txt\nvault_password_file = pass-default.txt\n";
+    let dir = project(&[("site.yml", play), ("ansible.cfg", cfg)]);
+    run_local(dir.path(), "site.yml", &[]).assert_code(0);
+}
+
+#[test]
 fn two_vault_ids_from_a_client_script_decrypt_their_own_files() {
     let play = "- hosts: localhost\n  gather_facts: false\n  vars_files: [secrets-prod.yml, secrets-dev.yml]\n  tasks:\n    \
         - assert:\n        that: [prod_secret == 'prod-value-77', dev_secret == 'dev-value-55']\n    \
