@@ -53,8 +53,13 @@ impl Source {
             Ok(text) => {
                 let at = Location::new(Arc::new(path.to_owned()), 1, 1);
                 let what = format!("`{}`", path.display());
-                let (text, vaulted) = crate::vault::open_text(text)
-                    .map_err(|e| Diagnostic::new(e.message(&what)).at(at).hint(e.hint()))?;
+                let header = text.lines().next().unwrap_or_default().to_owned();
+                let (text, vaulted) = crate::vault::open_text(text).map_err(|e| {
+                    Diagnostic::new(e.message(&what))
+                        .at(at)
+                        .snippet(header)
+                        .hint(e.hint())
+                })?;
                 Ok(Source {
                     vaulted,
                     ..Source::new(path, text)
