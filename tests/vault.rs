@@ -203,16 +203,18 @@ fn missing_vault_password_file() {
     insta::assert_snapshot!(check(dir.path(), &["--vault-password-file", "nope.txt"]));
 }
 
-const SECRETS: [&str; 3] = ["correct-horse-battery", "inline-secret-9x", "tok-4f9a2c"];
+const SECRETS: [&str; 4] = ["correct-horse-battery", "inline-secret-9x", "tok-4f9a2c", "Q7z"];
 
 /// Beyond Ansible: a vault value is censored everywhere, `debug` included, as `no_log`
 /// data is; the script that holds it never reaches the target's process list.
 #[test]
 fn values_from_vault_appear_in_no_output_log_or_process_list() {
     let lab = Lab::start(1);
-    let play = "- hosts: webappservers\n  gather_facts: false\n  vars_files: [inline.yml]\n  vars:\n    \
+    let play = "- hosts: webappservers\n  gather_facts: false\n  vars_files: [inline.yml, short-pin.yml]\n  vars:\n    \
         dsn: \"postgres://app:{{ db_password }}@db\"\n  tasks:\n    \
         - name: Print a vaulted variable\n      debug:\n        var: db_password\n    \
+        - name: Print a short one (too short to match by value)\n      debug:\n        var: vault_pin\n    \
+        - name: A command with the short one\n      shell: \"test {{ vault_pin }} = Q7z\"\n    \
         - name: A message built from one\n      debug:\n        msg: \"token is {{ api_token }}\"\n    \
         - name: A slow script that holds one, as root\n      shell: \"sleep 1; test {{ inline_secret }} = inline-secret-9x\"\n      become: true\n    \
         - name: A loop over one\n      shell: \"test -n '{{ item }}'\"\n      loop: [\"{{ dsn }}\"]\n    \

@@ -99,6 +99,9 @@ pub fn load(text: &str, top: Option<TopLevel>) -> Result<Node, LoadError> {
                         LoadError::Vault { at, key, error }
                     })?;
                     crate::vault::register_secret(&plain);
+                    if let Some((key, _)) = composer.pending_key() {
+                        crate::vault::register_secret_name(&key);
+                    }
                     composer.scalar(plain, TScalarStyle::SingleQuoted, anchor, at)?;
                 }
                 tag => {
