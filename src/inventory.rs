@@ -90,6 +90,12 @@ impl Inventory {
                 Diagnostic::new(format!("cannot read inventory {}: {e}", path.display())).hint(hint),
             )
         })?;
+        // A vaulted INI inventory, as Ansible reads it (YAML ones are decrypted by their reader).
+        let (text, _) = crate::vault::open_text(text).map_err(|e| {
+            Error::invalid(
+                Diagnostic::new(e.message(&format!("inventory `{}`", path.display()))).hint(e.hint()),
+            )
+        })?;
         let is_yaml = matches!(path.extension().and_then(|e| e.to_str()), Some("yml" | "yaml"));
         let mut inv = if is_yaml {
             yaml::parse(path, &text)?

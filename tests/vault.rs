@@ -137,6 +137,19 @@ fn a_vaulted_playbook_task_files_and_extra_vars_file_run() {
 }
 
 #[test]
+fn a_vaulted_ini_inventory_is_read() {
+    let dir = project(&[("site.yml", LOCAL_PLAY)]);
+    let out = Zdd::new()
+        .apply("site.yml")
+        .inventory("inventory-vaulted.ini")
+        .current_dir(dir.path())
+        .args(["--no-progress", "--vault-password-file", "pass-default.txt"])
+        .run();
+    out.assert_code(0);
+    assert_eq!(out.recap_of("localhost").ok, 1, "{}", out.all_output());
+}
+
+#[test]
 fn ask_vault_pass_prompts_on_the_terminal_without_echo() {
     let dir = project(&[("site.yml", LOCAL_PLAY)]);
     let out = Zdd::new()
