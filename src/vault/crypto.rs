@@ -101,7 +101,8 @@ type DerivedKeys = [u8; 2 * KEY_LEN + IV_LEN];
 fn derive_keys(password: &[u8], salt: &[u8]) -> DerivedKeys {
     use std::collections::HashMap;
     use std::sync::Mutex;
-    static CACHE: Mutex<Option<HashMap<(Vec<u8>, Vec<u8>), DerivedKeys>>> = Mutex::new(None);
+    type PasswordAndSalt = (Vec<u8>, Vec<u8>);
+    static CACHE: Mutex<Option<HashMap<PasswordAndSalt, DerivedKeys>>> = Mutex::new(None);
     let key = (password.to_vec(), salt.to_vec());
     if let Some(found) = CACHE
         .lock()
