@@ -147,10 +147,15 @@ fn read_password(slug: &Slug) -> Result<Vec<u8>, Diagnostic> {
     };
     let bytes = trim_newlines(&bytes).to_vec();
     if bytes.is_empty() {
-        return Err(problem(
-            format!("the vault password from {} is empty", slug.source),
-            "put the password in the file (one line)",
-        ));
+        return Err(match slug.source.as_str() {
+            "prompt" | "prompt_ask_vault_pass" => {
+                problem("the vault password typed is empty".into(), "type the password")
+            }
+            file => problem(
+                format!("the vault password from {file} is empty"),
+                "put the password in the file (one line)",
+            ),
+        });
     }
     Ok(bytes)
 }
