@@ -89,6 +89,7 @@ impl Runner {
         let ctx = self.context(env, host, task, shared);
         let (task, run, looped) = match super::keywords::resolve(&self.templater, task, &ctx) {
             Ok(task) => {
+                let task = super::keywords::censor_vault_readers(&self.templater, task);
                 let (run, looped) = match &task.loop_ {
                     None => (self.run_item(env, &task, host, &ctx).await, false),
                     Some(lp) => (self.run_loop(env, &task, host, &ctx, lp, started).await, true),
