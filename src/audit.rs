@@ -148,14 +148,14 @@ impl AuditedHost {
         let (rc, error) = match outcome {
             Ok(out) => (Some(out.rc), None),
             Err(_) if about.no_log => (None, Some(CENSORED.to_owned())),
-            Err(e) => (None, Some(e.to_string())),
+            Err(e) => (None, Some(crate::vault::mask(&e.to_string()).into_owned())),
         };
         AuditLine {
             time: utc_timestamp(SystemTime::now()),
             host: about.host.clone(),
             delegate: about.delegate.clone(),
             task: about.task.clone(),
-            command: if about.no_log || cmd.no_log {
+            command: if about.no_log || cmd.no_log || crate::vault::reveals_str(&cmd.script) {
                 CENSORED.to_owned()
             } else {
                 cmd.script.clone()

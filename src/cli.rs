@@ -6,7 +6,7 @@ use std::path::PathBuf;
 #[derive(Debug, Parser)]
 #[command(
     name = "zdd",
-    version,
+    version = env!("ZDD_VERSION"),
     about = "Rolling deploys behind a load balancer, with zero downtime",
     long_about = "zdd runs Ansible-style playbooks over SSH, batch by batch: each batch is taken out \
 of the load balancer, upgraded, checked and put back. Existing playbooks and INI inventories run \
@@ -34,6 +34,21 @@ pub enum Command {
     /// Where the last rollout of a playbook stands, from its journal: finished batches,
     /// failed hosts and why, hosts never reached, and whether `--resume` would continue.
     Status(StatusArgs),
+    /// Print a shell completion script on stdout (bash, zsh, fish, elvish, powershell).
+    #[command(
+        after_help = "Examples:\n  zdd completions bash > /etc/bash_completion.d/zdd\n  zdd completions zsh > \"${fpath[1]}/_zdd\"\n  zdd completions fish > ~/.config/fish/completions/zdd.fish"
+    )]
+    Completions(CompletionsArgs),
+    /// Print the manual page (roff) on stdout: `zdd man | man -l -`, or save it as
+    /// `zdd.1` in a `man1` directory.
+    Man,
+}
+
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// The shell to complete for.
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
 }
 
 #[derive(Debug, Args, Clone)]
@@ -61,6 +76,24 @@ pub struct InputArgs {
     /// (`ZDD_LOG=zdd::cmd=debug`).
     #[arg(short = 'v', long = "verbose", action = clap::ArgAction::Count)]
     pub verbose: u8,
+
+    /// Vault password file: its content, or, when executable, what it prints (a
+    /// `NAME-client` script is given `--vault-id LABEL`). May be repeated.
+    #[arg(
+        long = "vault-password-file",
+        visible_alias = "vault-pass-file",
+        value_name = "FILE"
+    )]
+    pub vault_password_files: Vec<PathBuf>,
+
+    /// A vault password with its label: `[LABEL@]FILE`, `[LABEL@]SCRIPT` or `[LABEL@]prompt`.
+    /// May be repeated; a payload encrypted with a label tries its own password first.
+    #[arg(long = "vault-id", value_name = "[LABEL@]SOURCE")]
+    pub vault_ids: Vec<String>,
+
+    /// Ask for the vault password on the terminal (not echoed).
+    #[arg(short = 'J', long = "ask-vault-pass", visible_alias = "ask-vault-password")]
+    pub ask_vault_pass: bool,
 }
 
 #[derive(Debug, Args)]

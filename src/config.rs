@@ -10,6 +10,10 @@ pub struct AnsibleConfig {
     pub file: Option<PathBuf>,
     /// `ANSIBLE_ROLES_PATH`, else `[defaults] roles_path`, else Ansible's default.
     pub roles_path: Vec<PathBuf>,
+    /// `ANSIBLE_VAULT_PASSWORD_FILE`, else `[defaults] vault_password_file`.
+    pub vault_password_file: Option<PathBuf>,
+    /// `ANSIBLE_VAULT_IDENTITY_LIST`, else `[defaults] vault_identity_list` (comma-separated).
+    pub vault_identity_list: Vec<String>,
 }
 
 impl AnsibleConfig {
@@ -36,7 +40,27 @@ impl AnsibleConfig {
                 None => default_roles_path(home.as_deref()),
             },
         };
-        AnsibleConfig { file, roles_path }
+        let vault_password_file = match env("ANSIBLE_VAULT_PASSWORD_FILE") {
+            Some(value) => path_list(&value.to_string_lossy(), &cwd(), home.as_deref()).pop(),
+            None => ini_value(&ini, "defaults", "vault_password_file")
+                .and_then(|value| path_list(&value, &base, home.as_deref()).pop()),
+        };
+        let identities = env("ANSIBLE_VAULT_IDENTITY_LIST")
+            .map(|v| v.to_string_lossy().into_owned())
+            .or_else(|| ini_value(&ini, "defaults", "vault_identity_list"))
+            .unwrap_or_default();
+        let vault_identity_list = identities
+            .split(',')
+            .map(str::trim)
+            .filter(|id| !id.is_empty())
+            .map(str::to_owned)
+            .collect();
+        AnsibleConfig {
+            file,
+            roles_path,
+            vault_password_file,
+            vault_identity_list,
+        }
     }
 }
 

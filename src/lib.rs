@@ -29,6 +29,7 @@ pub mod runner;
 pub mod template;
 pub mod validate;
 pub mod vars;
+pub mod vault;
 pub mod yaml;
 
 pub use run::{run, usage_error};

@@ -27,6 +27,8 @@ pub fn load_valid(input: &InputArgs, templater: &crate::template::Templater) -> 
 
 /// Load the inventory, the playbook and `-e` vars, reporting every problem at once.
 pub fn load(input: &InputArgs) -> Result<Input, Error> {
+    // Vault passwords first: any file read below may be vaulted.
+    crate::vault::install(crate::vault::keyring_from(&vault_sources(input)).map_err(Error::invalid)?);
     let mut problems = Vec::new();
     let playbook_dir = input.playbook.parent().unwrap_or(std::path::Path::new("."));
     let inventory = keep(
@@ -53,6 +55,18 @@ pub fn load(input: &InputArgs) -> Result<Input, Error> {
             extra_vars,
         }),
         _ => Err(Error::Invalid(problems)),
+    }
+}
+
+/// The vault passwords the command line and the configuration give.
+fn vault_sources(input: &InputArgs) -> crate::vault::PasswordSources {
+    let config = crate::config::AnsibleConfig::load();
+    crate::vault::PasswordSources {
+        config_identities: config.vault_identity_list,
+        vault_ids: input.vault_ids.clone(),
+        password_files: input.vault_password_files.clone(),
+        config_password_file: config.vault_password_file,
+        ask: input.ask_vault_pass,
     }
 }
 

@@ -31,7 +31,8 @@ const WHO_AM_I: &str = "- hosts: web1\n  gather_facts: false\n  tasks:\n    \
     - name: Touch as the login user\n      file:\n        path: \"{{ marker }}\"\n        state: touch\n    \
     - name: As root\n      shell: \"sleep 1; id -un; cat\"\n      args:\n        stdin: through sudo\n      \
       become: true\n      register: who\n    \
-    - debug:\n        msg: \"{{ who.stdout_lines }}\"\n";
+    - debug:\n        msg: \"{{ who.stdout_lines }}\"\n    \
+    - debug:\n        var: ansible_become_password\n";
 
 #[test]
 fn ask_become_pass_on_a_terminal_then_a_wrong_one_refused_before_any_change() {

@@ -377,9 +377,10 @@ fn password_end_line() -> &'static str {
     })
 }
 
-/// The command as `-vv` shows it: the script, or `<censored>` for a `no_log` task.
+/// The command as `-vv` shows it: the script, or `<censored>` for a `no_log` task or a
+/// script that holds a value from Vault.
 pub fn trace_text(cmd: &RemoteCommand) -> &str {
-    if cmd.no_log {
+    if cmd.no_log || crate::vault::reveals_str(&cmd.script) {
         crate::audit::CENSORED
     } else {
         &cmd.script

@@ -220,7 +220,8 @@ pub(super) async fn run_spec(ctx: &ModuleCtx<'_>, spec: Spec) -> Result<ModuleRe
 /// Ansible's `start`/`end`: local time, `2024-05-01 12:00:00.123456`.
 pub(super) fn format_time(t: SystemTime) -> String {
     let since = t.duration_since(SystemTime::UNIX_EPOCH).unwrap_or_default();
-    let secs = since.as_secs() as libc::time_t;
+    // `as _`: the C library's time_t (naming it is deprecated on musl, where it may change).
+    let secs = since.as_secs() as _;
     // SAFETY: localtime_r only writes the struct we hand it.
     let tm = unsafe {
         let mut tm: libc::tm = std::mem::zeroed();

@@ -117,6 +117,9 @@ fn vars_from_source(src: &Source) -> Result<VarMap, Error> {
     let mut p = Parser::new(src);
     let vars = p.vars(&node);
     p.finish()?;
+    if src.vaulted {
+        vars.values().for_each(crate::vault::register_secrets_in);
+    }
     Ok(vars)
 }
 

@@ -171,7 +171,7 @@ fn now(kwargs: Kwargs) -> Result<Value, Error> {
 /// A moment as seconds since the epoch, read in local time or UTC.
 #[derive(Debug, Clone)]
 struct DateTime {
-    secs: libc::time_t,
+    secs: i64,
     micros: u32,
     utc: bool,
 }
@@ -180,20 +180,22 @@ impl DateTime {
     fn at(t: SystemTime, utc: bool) -> Self {
         let since = t.duration_since(SystemTime::UNIX_EPOCH).unwrap_or_default();
         DateTime {
-            secs: since.as_secs() as libc::time_t,
+            secs: since.as_secs() as i64,
             micros: since.subsec_micros(),
             utc,
         }
     }
 
     fn tm(&self) -> libc::tm {
+        // `as _`: the C library's time_t (naming it is deprecated on musl, where it may change).
+        let secs = self.secs as _;
         // SAFETY: localtime_r and gmtime_r only write the struct handed to them.
         unsafe {
             let mut tm: libc::tm = std::mem::zeroed();
             if self.utc {
-                libc::gmtime_r(&self.secs, &mut tm);
+                libc::gmtime_r(&secs, &mut tm);
             } else {
-                libc::localtime_r(&self.secs, &mut tm);
+                libc::localtime_r(&secs, &mut tm);
             }
             tm
         }
