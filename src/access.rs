@@ -4,6 +4,7 @@
 //! (never shown): the become password on sudo's standard input, the SSH password through
 //! ssh's askpass (see `host::askpass`).
 
+use crate::config::AnsibleConfig;
 use crate::error::{Diagnostic, Error};
 use crate::host::{Password, BECOME_METHODS};
 use clap::Args;
@@ -39,10 +40,17 @@ pub struct Access {
 
 impl Access {
     /// Check the flags and ask the passwords they call for (SSH first, then become, as
-    /// ansible-playbook words them). `config_asks_become` is `become_ask_pass` from the
-    /// Ansible configuration.
-    pub fn from_args(args: &AccessArgs, config_asks_become: bool) -> Result<Access, Error> {
-        if let Some(method) = args.become_method.as_deref() {
+    /// ansible-playbook words them). The configuration's `become_method` and
+    /// `become_ask_pass` (`ANSIBLE_BECOME_METHOD`, `ANSIBLE_BECOME_ASK_PASS`) stand where
+    /// the flags are not given.
+    pub fn from_args(args: &AccessArgs, config: &AnsibleConfig) -> Result<Access, Error> {
+        let become_method = args.become_method.clone().or_else(|| {
+            config
+                .become_method
+                .is_set()
+                .then(|| config.become_method.value.clone())
+        });
+        if let Some(method) = become_method.as_deref() {
             if !BECOME_METHODS.contains(&method) {
                 return Err(Error::invalid(
                     Diagnostic::new(format!("--become-method `{method}` is not supported by zdd"))
@@ -51,7 +59,7 @@ impl Access {
             }
         }
         let mut access = Access {
-            become_method: args.become_method.clone(),
+            become_method,
             ..Access::default()
         };
         let mut become_prompt = "BECOME password: ";
@@ -59,7 +67,7 @@ impl Access {
             access.ssh_password = Some(ask_password("SSH password: ")?);
             become_prompt = "BECOME password[defaults to SSH password]: ";
         }
-        if args.ask_become_pass || config_asks_become || env_asks_become() {
+        if args.ask_become_pass || config.become_ask_pass.value {
             let typed = ask_password(become_prompt)?;
             access.become_password = match (&access.ssh_password, typed.expose().is_empty()) {
                 (Some(ssh), true) => Some(ssh.clone()),
@@ -68,16 +76,6 @@ impl Access {
         }
         Ok(access)
     }
-}
-
-/// `ANSIBLE_BECOME_ASK_PASS` set to a true value.
-fn env_asks_become() -> bool {
-    std::env::var("ANSIBLE_BECOME_ASK_PASS").is_ok_and(|v| {
-        matches!(
-            v.to_ascii_lowercase().as_str(),
-            "1" | "true" | "yes" | "on" | "y" | "t"
-        )
-    })
 }
 
 /// One password: on the terminal without echo, or one line of standard input when it is

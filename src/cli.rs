@@ -34,6 +34,10 @@ pub enum Command {
     /// Where the last rollout of a playbook stands, from its journal: finished batches,
     /// failed hosts and why, hosts never reached, and whether `--resume` would continue.
     Status(StatusArgs),
+    /// Which Ansible configuration file is in force (ANSIBLE_CONFIG, ./ansible.cfg,
+    /// ~/.ansible.cfg, /etc/ansible/ansible.cfg) and each setting zdd takes from it, with
+    /// its value and origin (file:line, env ANSIBLE_X, default).
+    Config(ConfigArgs),
     /// Print a shell completion script on stdout (bash, zsh, fish, elvish, powershell).
     #[command(
         after_help = "Examples:\n  zdd completions bash > /etc/bash_completion.d/zdd\n  zdd completions zsh > \"${fpath[1]}/_zdd\"\n  zdd completions fish > ~/.config/fish/completions/zdd.fish"
@@ -94,6 +98,56 @@ pub struct InputArgs {
     /// Ask for the vault password on the terminal (not echoed).
     #[arg(short = 'J', long = "ask-vault-pass", visible_alias = "ask-vault-password")]
     pub ask_vault_pass: bool,
+    #[command(flatten)]
+    pub connection: ConnectionArgs,
+}
+
+/// How to reach hosts, as ansible-playbook's flags say it; each is below the host's own
+/// `ansible_*` variables and above `ANSIBLE_*` and `ansible.cfg` (`zdd config` shows those).
+#[derive(Debug, Args, Clone, Default)]
+#[command(next_help_heading = "Connection")]
+pub struct ConnectionArgs {
+    /// Connect as this user (below `ansible_user` and the `remote_user` keyword).
+    #[arg(short = 'u', long = "user", value_name = "USER")]
+    pub user: Option<String>,
+
+    /// Authenticate with this private key (below `ansible_ssh_private_key_file`).
+    #[arg(long = "private-key", visible_alias = "key-file", value_name = "FILE")]
+    pub private_key: Option<PathBuf>,
+
+    /// SSH connect timeout in seconds (`ConnectTimeout`; below `ansible_ssh_timeout`).
+    #[arg(short = 'T', long = "timeout", value_name = "SECONDS", value_parser = clap::value_parser!(u32).range(1..))]
+    pub timeout: Option<u32>,
+
+    /// Arguments for every ssh connection (below `ansible_ssh_common_args`).
+    #[arg(long = "ssh-common-args", value_name = "ARGS", allow_hyphen_values = true)]
+    pub ssh_common_args: Option<String>,
+
+    /// Arguments added to ssh's own (below `ansible_ssh_extra_args`).
+    #[arg(long = "ssh-extra-args", value_name = "ARGS", allow_hyphen_values = true)]
+    pub ssh_extra_args: Option<String>,
+
+    /// `ssh` (the default) or `local`: how hosts without `ansible_connection` are reached.
+    #[arg(short = 'c', long = "connection", value_name = "TYPE")]
+    pub connection: Option<String>,
+
+    /// Accepted for ansible-playbook's command line; zdd keeps no fact cache to flush.
+    #[arg(long = "flush-cache")]
+    pub flush_cache: bool,
+
+    /// Become (sudo) on every task that does not say otherwise (below the `become`
+    /// keyword and `ansible_become`).
+    #[arg(short = 'b', long = "become", help_heading = "Privilege escalation")]
+    pub become_enabled: bool,
+
+    /// Become this user (default root; below the `become_user` keyword and
+    /// `ansible_become_user`).
+    #[arg(
+        long = "become-user",
+        value_name = "USER",
+        help_heading = "Privilege escalation"
+    )]
+    pub become_user: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -101,9 +155,10 @@ pub struct ApplyArgs {
     #[command(flatten)]
     pub input: InputArgs,
 
-    /// How many hosts of a batch run a task at the same time.
-    #[arg(short = 'f', long = "forks", value_name = "N", default_value_t = 20, value_parser = clap::value_parser!(u32).range(1..))]
-    pub forks: u32,
+    /// How many hosts of a batch run a task at the same time (default: `forks` of
+    /// ansible.cfg / `ANSIBLE_FORKS`, else 20).
+    #[arg(short = 'f', long = "forks", value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    pub forks: Option<u32>,
 
     /// Only run tasks (and blocks) tagged with one of these (comma-separated, may be
     /// repeated); `always` tasks run anyway, `never` tasks only when named.
@@ -220,6 +275,13 @@ pub struct PlanArgs {
     pub input: InputArgs,
 
     /// `human`: an outline. `json`: one JSON document.
+    #[arg(long = "output", short = 'o', value_enum, default_value_t = OutputFormat::Human)]
+    pub output: OutputFormat,
+}
+
+#[derive(Debug, Args)]
+pub struct ConfigArgs {
+    /// `human`: one line per setting. `json`: one JSON document.
     #[arg(long = "output", short = 'o', value_enum, default_value_t = OutputFormat::Human)]
     pub output: OutputFormat,
 }

@@ -112,7 +112,7 @@ impl Sshd {
                 "IdentitiesOnly=yes".into(),
             ],
             local: false,
-            password: None,
+            ..ConnectSpec::named("")
         }
     }
 
@@ -372,7 +372,7 @@ async fn nothing_listening_is_unreachable_fast() {
         private_key: None,
         ssh_args: vec![],
         local: false,
-        password: None,
+        ..ConnectSpec::named("")
     };
     let started = Instant::now();
     match pool.get(&spec).await {
@@ -497,7 +497,7 @@ async fn pool_owner_child() {
         private_key: Some(var("ZDD_TEST_KEY").into()),
         ssh_args: var("ZDD_TEST_SSH_ARGS").split(' ').map(String::from).collect(),
         local: false,
-        password: None,
+        ..ConnectSpec::named("")
     };
     let pool = Connections::new();
     pool.get(&spec).await.unwrap();
@@ -571,7 +571,7 @@ fn sample_spec() -> ConnectSpec {
         private_key: None,
         ssh_args: vec![],
         local: false,
-        password: None,
+        ..ConnectSpec::named("")
     }
 }
 

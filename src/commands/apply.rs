@@ -28,12 +28,12 @@ pub async fn apply(args: ApplyArgs) -> Result<i32, Error> {
     let templater = Arc::new(Templater::new());
     let mut input = load_valid(&args.input, &templater)?;
     // Before anything is locked, journaled or contacted.
-    let access = crate::access::Access::from_args(&args.access, false)?;
+    let access = crate::access::Access::from_args(&args.access, input.config)?;
     super::prompt::answer_prompts(&mut input, &templater)?;
     // Before the journal is written: a second run must not touch the first one's journal.
     let _lock = RolloutLock::acquire(
         &lock::lock_dir(),
-        &lock::lock_key(&args.input.inventory),
+        &lock::lock_key(&input.inventory_sources),
         &format!(
             "started {}, playbook {}",
             crate::journal::utc_timestamp(std::time::SystemTime::now()),
@@ -53,7 +53,7 @@ pub async fn apply(args: ApplyArgs) -> Result<i32, Error> {
     let stop = Arc::new(StopSignal::default());
     watch_signals(stop.clone(), events.clone());
     let opts = RunOptions {
-        forks: args.forks as usize,
+        forks: args.forks.unwrap_or(input.config.forks.value) as usize,
         limit: args.input.limit.clone(),
         check_mode: args.check,
         diff: args.diff,
@@ -65,6 +65,8 @@ pub async fn apply(args: ApplyArgs) -> Result<i32, Error> {
         start_at_task: args.start_at_task.clone(),
         pending_handlers: journal.resume.pending_handlers.clone(),
         access,
+        connection: input.settings.connection.clone(),
+        become_defaults: input.settings.become_defaults.clone(),
     };
     let probe_target = match &args.probe {
         Some(url) => Some(Target::parse(url).map_err(|e| Error::invalid(Diagnostic::new(e)))?),

@@ -102,6 +102,8 @@ pub fn build(input: Input, templater: Arc<Templater>, limit: Option<String>) -> 
         limit: limit.clone(),
         check_mode: true,
         no_preflight: true,
+        connection: input.settings.connection.clone(),
+        become_defaults: input.settings.become_defaults.clone(),
         ..RunOptions::default()
     };
     let runner = Runner::new(

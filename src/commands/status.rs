@@ -49,7 +49,9 @@ fn journal_path(args: &StatusArgs) -> Result<PathBuf, Error> {
         return Ok(path.clone());
     }
     if let Some(playbook) = &args.playbook {
-        return Ok(journal::default_path(playbook, &args.inventory));
+        let config = crate::config::AnsibleConfig::current().ok();
+        let inventory = crate::load::effective_inventory(&args.inventory, config);
+        return Ok(journal::default_path(playbook, &inventory));
     }
     let mut found: Vec<PathBuf> = std::fs::read_dir(journal::DEFAULT_DIR)
         .into_iter()

@@ -12,10 +12,12 @@ pub mod env;
 pub mod local;
 pub mod password;
 pub mod pool;
+pub mod settings;
 pub mod ssh;
 
 pub use password::Password;
 pub use pool::Connections;
+pub use settings::{BecomeDefaults, ConnectionSettings};
 
 /// Run the command as another user (`become`): through `sudo` (with or without a
 /// password) or `su` (without one: as root, or to a user that needs none).
@@ -203,6 +205,14 @@ pub struct ConnectSpec {
     pub private_key: Option<PathBuf>,
     /// `ansible_ssh_common_args` and `ansible_ssh_extra_args`, split like a shell would.
     pub ssh_args: Vec<String>,
+    /// `ansible_ssh_args` (or `ssh_args` of the configuration): before every other option.
+    pub base_args: Vec<String>,
+    /// `ansible_ssh_timeout`: SSH's `ConnectTimeout`, in seconds.
+    pub timeout: u32,
+    /// `ansible_host_key_checking`: false adds `-o StrictHostKeyChecking=no`.
+    pub host_key_checking: bool,
+    /// `ansible_ssh_retries`: how many more times a failed master is started.
+    pub retries: u32,
     /// `ansible_connection=local`.
     pub local: bool,
     /// The SSH password (`-k`, `ansible_password`): given to ssh through askpass.
@@ -219,6 +229,13 @@ pub struct ConnectDefaults {
 }
 
 impl ConnectSpec {
+    /// A host reached by its name over SSH with default settings (what an inventory host
+    /// without connection variables gets).
+    pub fn named(name: &str) -> ConnectSpec {
+        ConnectSpec::from_vars(name, &VarMap::new(), &ConnectionSettings::default())
+            .expect("no variables, nothing to refuse")
+    }
+
     /// This spec with `defaults` filling what the inventory left unset: a second user or
     /// port is a second connection to the host.
     pub fn with_defaults(mut self, defaults: &ConnectDefaults) -> ConnectSpec {
@@ -232,18 +249,36 @@ impl ConnectSpec {
     }
 
     /// Read `ansible_host`, `ansible_port`, `ansible_user`, `ansible_ssh_private_key_file`,
-    /// `ansible_ssh_common_args`, `ansible_ssh_extra_args`, `ansible_connection`,
-    /// `ansible_password` (and the old `ansible_ssh_host`/`ansible_ssh_port`/
-    /// `ansible_ssh_user`/`ansible_ssh_pass`/`ansible_ssh_password` spellings, which win
-    /// when both are set, as in Ansible's ssh plugin, where they come later). Values must
+    /// `ansible_ssh_args`, `ansible_ssh_common_args`, `ansible_ssh_extra_args`,
+    /// `ansible_ssh_timeout`, `ansible_host_key_checking`, `ansible_ssh_retries`,
+    /// `ansible_connection`, `ansible_password` (and the old `ansible_ssh_host`/
+    /// `ansible_ssh_port`/`ansible_ssh_user`/`ansible_ssh_pass`/`ansible_ssh_password`
+    /// spellings, which win when both are set, as in Ansible's ssh plugin, where they come
+    /// later); `settings` fill what they leave unset, except the user, which the task's
+    /// `remote_user` comes before (see `with_defaults`). Values must
     /// already be templated.
-    pub fn from_vars(name: &str, vars: &VarMap) -> Result<ConnectSpec, String> {
+    pub fn from_vars(
+        name: &str,
+        vars: &VarMap,
+        settings: &ConnectionSettings,
+    ) -> Result<ConnectSpec, String> {
         let text = |keys: &[&str]| -> Option<String> {
             keys.iter().find_map(|k| match vars.get(*k)? {
                 serde_json::Value::String(s) => Some(s.clone()),
                 serde_json::Value::Number(n) => Some(n.to_string()),
+                serde_json::Value::Bool(b) => Some(b.to_string()),
                 _ => None,
             })
+        };
+        let number = |keys: &[&str]| -> Result<Option<u32>, String> {
+            match text(keys) {
+                Some(n) => n
+                    .trim()
+                    .parse::<u32>()
+                    .map(Some)
+                    .map_err(|_| format!("{} `{n}` is not a whole number", keys[0])),
+                None => Ok(None),
+            }
         };
         let port = match text(&["ansible_ssh_port", "ansible_port"]) {
             Some(p) => Some(
@@ -252,21 +287,30 @@ impl ConnectSpec {
             ),
             None => None,
         };
-        let mut ssh_args = Vec::new();
-        for key in ["ansible_ssh_common_args", "ansible_ssh_extra_args"] {
-            if let Some(args) = text(&[key]) {
-                ssh_args.extend(shell_words::split(&args).map_err(|e| format!("{key}: {e}"))?);
+        let words = |key: &str, fallback: &[String]| -> Result<Vec<String>, String> {
+            match text(&[key]) {
+                Some(args) => shell_words::split(&args).map_err(|e| format!("{key}: {e}")),
+                None => Ok(fallback.to_vec()),
             }
-        }
-        let connection = text(&["ansible_connection"]).unwrap_or_else(|| "ssh".into());
-        let local = match connection.as_str() {
-            "local" => true,
-            "ssh" | "smart" | "paramiko" => false,
-            other => {
-                return Err(format!(
-                    "ansible_connection `{other}` is not supported (use ssh or local)"
-                ))
-            }
+        };
+        let mut ssh_args = words("ansible_ssh_common_args", &settings.ssh_common_args)?;
+        ssh_args.extend(words("ansible_ssh_extra_args", &settings.ssh_extra_args)?);
+        let host_key_checking = match text(&["ansible_host_key_checking", "ansible_ssh_host_key_checking"]) {
+            Some(v) => crate::config::parse_bool(&v)
+                .ok_or_else(|| format!("ansible_host_key_checking `{v}` is not a boolean"))?,
+            None => settings.host_key_checking,
+        };
+        let local = match text(&["ansible_connection"]) {
+            None => settings.local,
+            Some(connection) => match connection.as_str() {
+                "local" => true,
+                "ssh" | "smart" | "paramiko" => false,
+                other => {
+                    return Err(format!(
+                        "ansible_connection `{other}` is not supported (use ssh or local)"
+                    ))
+                }
+            },
         };
         Ok(ConnectSpec {
             name: name.to_owned(),
@@ -274,8 +318,13 @@ impl ConnectSpec {
             port,
             user: text(&["ansible_ssh_user", "ansible_user"]),
             private_key: text(&["ansible_ssh_private_key_file", "ansible_private_key_file"])
-                .map(PathBuf::from),
+                .map(PathBuf::from)
+                .or_else(|| settings.private_key.clone()),
             ssh_args,
+            base_args: words("ansible_ssh_args", &settings.ssh_args)?,
+            timeout: number(&["ansible_ssh_timeout"])?.unwrap_or(settings.timeout),
+            host_key_checking,
+            retries: number(&["ansible_ssh_retries"])?.unwrap_or(settings.retries),
             local,
             password: text(&["ansible_ssh_password", "ansible_ssh_pass", "ansible_password"])
                 .map(Password::new)
@@ -441,7 +490,7 @@ mod tests {
                 json!("-o StrictHostKeyChecking=no -o 'UserKnownHostsFile /dev/null'"),
             ),
         ]);
-        let spec = ConnectSpec::from_vars("web1", &vars).unwrap();
+        let spec = ConnectSpec::from_vars("web1", &vars, &ConnectionSettings::default()).unwrap();
         assert_eq!(spec.address, "127.0.0.2");
         assert_eq!(spec.port, Some(2222));
         assert_eq!(spec.user.as_deref(), Some("deploy"));
@@ -456,9 +505,11 @@ mod tests {
         );
         assert!(!spec.local);
         let bad = VarMap::from([("ansible_port".into(), json!("twenty"))]);
-        assert!(ConnectSpec::from_vars("web1", &bad)
-            .unwrap_err()
-            .contains("not a port"));
+        assert!(
+            ConnectSpec::from_vars("web1", &bad, &ConnectionSettings::default())
+                .unwrap_err()
+                .contains("not a port")
+        );
     }
 
     #[test]
@@ -469,7 +520,7 @@ mod tests {
             ("ansible_ssh_user".into(), json!("old")),
             ("ansible_ssh_pass".into(), json!("secret")),
         ]);
-        let spec = ConnectSpec::from_vars("web1", &legacy).unwrap();
+        let spec = ConnectSpec::from_vars("web1", &legacy, &ConnectionSettings::default()).unwrap();
         assert_eq!(
             (spec.address.as_str(), spec.port, spec.user.as_deref()),
             ("10.0.0.9", Some(2209), Some("old"))
@@ -479,7 +530,7 @@ mod tests {
             ("ansible_port".into(), json!(22)),
             ("ansible_user".into(), json!("new")),
         ]));
-        let spec = ConnectSpec::from_vars("web1", &both).unwrap();
+        let spec = ConnectSpec::from_vars("web1", &both, &ConnectionSettings::default()).unwrap();
         assert_eq!(
             (spec.address.as_str(), spec.port, spec.user.as_deref()),
             ("10.0.0.9", Some(2209), Some("old"))

@@ -66,6 +66,11 @@ pub struct RunOptions {
     pub pending_handlers: HashMap<(usize, String), Vec<String>>,
     /// `--become-method`, `-K` and `-k`: the defaults inventory variables override.
     pub access: crate::access::Access,
+    /// How hosts are reached where their inventory and the tasks say nothing (flags,
+    /// `ANSIBLE_*`, `ansible.cfg`).
+    pub connection: crate::host::ConnectionSettings,
+    /// `become` where the host's variables and the keywords say nothing.
+    pub become_defaults: crate::host::BecomeDefaults,
 }
 
 /// What a signal asked for: nothing, finish the batch in flight, or stop after the task.
@@ -252,7 +257,7 @@ impl Runner {
             inventory: std::sync::RwLock::new(Arc::new(InventoryView::new(input.inventory, 0))),
             extra_vars: Arc::new(input.extra_vars),
             templater,
-            conns: Connections::new(),
+            conns: Connections::with_control_dir(opts.connection.control_path_dir.clone()),
             events,
             opts,
             stop,

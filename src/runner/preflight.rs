@@ -45,7 +45,7 @@ impl Runner {
         for (name, remote) in &plan.hosts {
             match self.spec_for(name) {
                 Ok(spec) if !spec.local => {
-                    let spec = spec.with_defaults(remote);
+                    let spec = self.reach(spec, remote);
                     if !specs.contains(&spec) {
                         specs.push(spec);
                     }

@@ -35,7 +35,7 @@ impl Runner {
                     }
                 }
                 let loc = inv.inventory.hosts.get(name).and_then(|h| h.loc.clone());
-                ConnectSpec::from_vars(name, &conn_vars).map_err(|e| {
+                ConnectSpec::from_vars(name, &conn_vars, &self.opts.connection).map_err(|e| {
                     Diagnostic::new(format!("host `{name}`: {e}"))
                         .at_opt(loc)
                         .hint("fix the host's connection variables in the inventory")
@@ -43,9 +43,11 @@ impl Runner {
             }
             None if matches!(name, "localhost" | "127.0.0.1" | "::1") => ConnectSpec {
                 local: true,
-                ..ConnectSpec::from_vars(name, &VarMap::new()).map_err(Diagnostic::new)?
+                ..ConnectSpec::from_vars(name, &VarMap::new(), &self.opts.connection)
+                    .map_err(Diagnostic::new)?
             },
-            None => ConnectSpec::from_vars(name, &VarMap::new()).map_err(Diagnostic::new)?,
+            None => ConnectSpec::from_vars(name, &VarMap::new(), &self.opts.connection)
+                .map_err(Diagnostic::new)?,
         };
         // `-k`'s password where the inventory gives none (its `ansible_password` wins).
         let spec = ConnectSpec {
@@ -76,7 +78,16 @@ impl Runner {
         if spec.local {
             return Ok(self.local.clone());
         }
-        self.conns.get(&spec.with_defaults(remote)).await
+        self.conns.get(&self.reach(spec, remote)).await
+    }
+
+    /// `spec` as a task reaches it: the inventory's `ansible_user`, else the task's
+    /// `remote_user`, else `-u`/`remote_user` of the configuration (Ansible's order).
+    pub(super) fn reach(&self, spec: ConnectSpec, remote: &ConnectDefaults) -> ConnectSpec {
+        spec.with_defaults(remote).with_defaults(&ConnectDefaults {
+            user: self.opts.connection.user.clone(),
+            port: None,
+        })
     }
 
     /// A task's `remote_user` and `port` (its block's and play's merged in), rendered.
@@ -275,10 +286,11 @@ impl Runner {
             Value::String(s) => s,
             other => other.to_string(),
         };
+        let defaults = &self.opts.become_defaults;
         let enabled = var("ansible_become")
             .map(|v| crate::vars::truthy(&v))
             .or(opts.enabled)
-            .unwrap_or(false);
+            .unwrap_or(defaults.enabled);
         enabled.then(|| Become {
             user: var("ansible_become_user")
                 .map(text)
@@ -290,6 +302,7 @@ impl Runner {
                         Err(_) => user,
                     })
                 })
+                .or_else(|| defaults.user.clone())
                 .unwrap_or_else(|| "root".into()),
             method: var("ansible_become_method")
                 .map(text)

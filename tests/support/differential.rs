@@ -265,7 +265,6 @@ fn run_tool(name: &str, case: &Case, run: &Path, lab: &Lab) -> Tool {
         let out: Output = Command::new(ansible_playbook())
             .envs([
                 ("ANSIBLE_PIPELINING", "1"),
-                ("ANSIBLE_HOST_KEY_CHECKING", "True"),
                 ("ANSIBLE_NOCOLOR", "1"),
                 ("ANSIBLE_FORCE_COLOR", "0"),
                 ("ANSIBLE_STDOUT_CALLBACK", "default"),
@@ -277,6 +276,8 @@ fn run_tool(name: &str, case: &Case, run: &Path, lab: &Lab) -> Tool {
             .env("HOME", &home)
             .env_remove("ANSIBLE_CONFIG")
             .env_remove("ANSIBLE_ROLES_PATH")
+            // Ansible's default (True), unless a case's ansible.cfg says otherwise.
+            .env_remove("ANSIBLE_HOST_KEY_CHECKING")
             .current_dir(&dir)
             .arg(&case.playbook)
             .args(&args)
@@ -300,6 +301,7 @@ fn run_tool(name: &str, case: &Case, run: &Path, lab: &Lab) -> Tool {
             .current_dir(&dir)
             .env_remove("ANSIBLE_CONFIG")
             .env_remove("ANSIBLE_ROLES_PATH")
+            .env_remove("ANSIBLE_HOST_KEY_CHECKING")
             .env("ZDD_LOCK_DIR", dir.join(".locks"))
             .run();
         (out.code.unwrap_or(-1), out.stdout, out.stderr)
