@@ -75,6 +75,28 @@ fn ask_become_pass_on_a_terminal_then_a_wrong_one_refused_before_any_change() {
         "a task ran before the password was checked"
     );
 
+    // `become_ask_pass` in ansible.cfg asks as -K does (here on standard input).
+    let project = tempfile::tempdir().unwrap();
+    write(
+        project.path(),
+        "ansible.cfg",
+        "[privilege_escalation]\nbecome_ask_pass = True\n",
+    );
+    let run = zdd(&lab)
+        .current_dir(project.path())
+        .run_with_stdin(&format!("{PASSWORD}\n"));
+    run.assert_code(0);
+    std::fs::remove_file(&marker).expect("the first task ran");
+    // An unknown method from the environment is refused, naming where it came from.
+    let run = zdd(&lab).env("ANSIBLE_BECOME_METHOD", "pbrun").run();
+    run.assert_code(5);
+    assert!(
+        run.stderr
+            .contains("error: become_method (env ANSIBLE_BECOME_METHOD) `pbrun` is not supported by zdd"),
+        "{}",
+        run.stderr
+    );
+
     // No password at all: sudo's own reason, and what to pass.
     let run = zdd(&lab).run();
     run.assert_code(2);
