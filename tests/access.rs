@@ -204,6 +204,19 @@ fn ask_pass_logs_in_with_the_ssh_password_through_askpass() {
     assert!(run.stderr.contains("Permission denied"), "{}", run.stderr);
     assert!(started.elapsed().as_secs() < 10, "{:?}", started.elapsed());
 
+    // -k and -K on a terminal: an empty become password is the SSH password, as in Ansible.
+    let run = zdd()
+        .args(["-k", "-K", "-e", "ansible_become=true"])
+        .run_on_terminal_typing(1.5, &[PASSWORD, ""]);
+    run.assert_code(0);
+    let screen = run.stdout.replace('\r', "");
+    assert!(
+        screen.contains("SSH password: \nBECOME password[defaults to SSH password]: \n"),
+        "{screen}"
+    );
+    assert!(screen.contains("\"who.stdout\": \"root\""), "{screen}");
+    assert!(!screen.contains(PASSWORD), "the password was echoed: {screen}");
+
     // `ansible_ssh_pass` in the inventory takes the same way, no flag needed.
     let run = zdd().arg("-e").arg(format!("ansible_ssh_pass={PASSWORD}")).run();
     run.assert_code(0);
