@@ -105,34 +105,53 @@ pub struct InputArgs {
 /// How to reach hosts, as ansible-playbook's flags say it; each is below the host's own
 /// `ansible_*` variables and above `ANSIBLE_*` and `ansible.cfg` (`zdd config` shows those).
 #[derive(Debug, Args, Clone, Default)]
-#[command(next_help_heading = "Connection")]
 pub struct ConnectionArgs {
     /// Connect as this user (below `ansible_user` and the `remote_user` keyword).
-    #[arg(short = 'u', long = "user", value_name = "USER")]
+    #[arg(short = 'u', long = "user", value_name = "USER", help_heading = "Connection")]
     pub user: Option<String>,
 
     /// Authenticate with this private key (below `ansible_ssh_private_key_file`).
-    #[arg(long = "private-key", visible_alias = "key-file", value_name = "FILE")]
+    #[arg(
+        long = "private-key",
+        visible_alias = "key-file",
+        value_name = "FILE",
+        help_heading = "Connection"
+    )]
     pub private_key: Option<PathBuf>,
 
     /// SSH connect timeout in seconds (`ConnectTimeout`; below `ansible_ssh_timeout`).
-    #[arg(short = 'T', long = "timeout", value_name = "SECONDS", value_parser = clap::value_parser!(u32).range(1..))]
+    #[arg(short = 'T', long = "timeout", value_name = "SECONDS", value_parser = clap::value_parser!(u32).range(1..), help_heading = "Connection")]
     pub timeout: Option<u32>,
 
     /// Arguments for every ssh connection (below `ansible_ssh_common_args`).
-    #[arg(long = "ssh-common-args", value_name = "ARGS", allow_hyphen_values = true)]
+    #[arg(
+        long = "ssh-common-args",
+        value_name = "ARGS",
+        allow_hyphen_values = true,
+        help_heading = "Connection"
+    )]
     pub ssh_common_args: Option<String>,
 
     /// Arguments added to ssh's own (below `ansible_ssh_extra_args`).
-    #[arg(long = "ssh-extra-args", value_name = "ARGS", allow_hyphen_values = true)]
+    #[arg(
+        long = "ssh-extra-args",
+        value_name = "ARGS",
+        allow_hyphen_values = true,
+        help_heading = "Connection"
+    )]
     pub ssh_extra_args: Option<String>,
 
     /// `ssh` (the default) or `local`: how hosts without `ansible_connection` are reached.
-    #[arg(short = 'c', long = "connection", value_name = "TYPE")]
+    #[arg(
+        short = 'c',
+        long = "connection",
+        value_name = "TYPE",
+        help_heading = "Connection"
+    )]
     pub connection: Option<String>,
 
     /// Accepted for ansible-playbook's command line; zdd keeps no fact cache to flush.
-    #[arg(long = "flush-cache")]
+    #[arg(long = "flush-cache", help_heading = "Connection")]
     pub flush_cache: bool,
 
     /// Become (sudo) on every task that does not say otherwise (below the `become`

@@ -42,7 +42,7 @@ pub async fn apply(args: ApplyArgs) -> Result<i32, Error> {
     )?;
     let audit = args.audit_log.as_deref().map(AuditLog::open).transpose()?;
     let (journal, plan) = JournalSession::start(&args, &input)?;
-    let mut reporters = reporters(&args)?;
+    let mut reporters = reporters(&args, input.config.log_path.value.as_deref())?;
     reporters.push(Box::new(JournalReporter::new(journal.writer.clone())));
     let events = Arc::new(EventSink::new(reporters));
     for message in &journal.resume.notes {
@@ -107,8 +107,9 @@ pub async fn apply(args: ApplyArgs) -> Result<i32, Error> {
 }
 
 /// The renderers `args` ask for: human (on stdout, or on stderr with `--output json`),
-/// JSON, the live progress line on a terminal, and the JUnit report.
-fn reporters(args: &ApplyArgs) -> Result<Vec<Box<dyn Reporter>>, Error> {
+/// JSON, the live progress line on a terminal, the JUnit report, and the human output
+/// appended to `log_path` of the Ansible configuration.
+fn reporters(args: &ApplyArgs, log_path: Option<&std::path::Path>) -> Result<Vec<Box<dyn Reporter>>, Error> {
     let verbosity = args.input.verbose;
     let mut reporters: Vec<Box<dyn Reporter>> = Vec::new();
     match args.output {
@@ -123,6 +124,16 @@ fn reporters(args: &ApplyArgs) -> Result<Vec<Box<dyn Reporter>>, Error> {
         OutputFormat::Json => {
             reporters.push(Box::new(JsonReporter::new(std::io::stdout())));
             reporters.push(Box::new(HumanReporter::new(std::io::stderr(), verbosity)));
+        }
+    }
+    if let Some(path) = log_path {
+        // As Ansible: a log that cannot be written is a warning, not a reason to stop.
+        match crate::report::log_file::AnsibleLog::open(path) {
+            Ok(log) => reporters.push(Box::new(HumanReporter::new(log, verbosity))),
+            Err(e) => eprintln!(
+                "[WARNING]: log file at '{}' is not writeable: {e}",
+                path.display()
+            ),
         }
     }
     if let Some(path) = &args.junit {

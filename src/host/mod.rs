@@ -513,6 +513,48 @@ mod tests {
     }
 
     #[test]
+    fn host_variables_win_over_the_run_settings() {
+        let settings = ConnectionSettings {
+            user: Some("cli".into()),
+            private_key: Some("/k/cli".into()),
+            timeout: 5,
+            ssh_args: vec!["-C".into()],
+            ssh_common_args: vec!["-o".into(), "A=1".into()],
+            ssh_extra_args: vec!["-o".into(), "B=1".into()],
+            host_key_checking: false,
+            retries: 2,
+            local: true,
+            ..ConnectionSettings::default()
+        };
+        let from_settings = ConnectSpec::from_vars("web1", &VarMap::new(), &settings).unwrap();
+        // The user is filled later, below the task's remote_user (`with_defaults`).
+        assert_eq!(from_settings.user, None);
+        assert_eq!(from_settings.private_key, Some(PathBuf::from("/k/cli")));
+        assert_eq!(from_settings.ssh_args, ["-o", "A=1", "-o", "B=1"]);
+        assert_eq!(from_settings.base_args, ["-C"]);
+        assert_eq!((from_settings.timeout, from_settings.retries), (5, 2));
+        assert!(!from_settings.host_key_checking && from_settings.local);
+        let vars = VarMap::from([
+            ("ansible_ssh_private_key_file".into(), json!("/k/var")),
+            ("ansible_ssh_common_args".into(), json!("-o A=2")),
+            ("ansible_ssh_args".into(), json!("")),
+            ("ansible_ssh_timeout".into(), json!(9)),
+            ("ansible_host_key_checking".into(), json!(true)),
+            ("ansible_connection".into(), json!("ssh")),
+        ]);
+        let from_vars = ConnectSpec::from_vars("web1", &vars, &settings).unwrap();
+        assert_eq!(from_vars.private_key, Some(PathBuf::from("/k/var")));
+        assert_eq!(from_vars.ssh_args, ["-o", "A=2", "-o", "B=1"]);
+        assert!(from_vars.base_args.is_empty());
+        assert_eq!(from_vars.timeout, 9);
+        assert!(from_vars.host_key_checking && !from_vars.local);
+        let bad = VarMap::from([("ansible_host_key_checking".into(), json!("maybe"))]);
+        assert!(ConnectSpec::from_vars("web1", &bad, &settings)
+            .unwrap_err()
+            .contains("not a boolean"));
+    }
+
+    #[test]
     fn legacy_ssh_spellings_are_read_and_win_over_the_new_ones() {
         let legacy = VarMap::from([
             ("ansible_ssh_host".into(), json!("10.0.0.9")),

@@ -251,13 +251,23 @@ impl<'s> Parser<'s> {
     fn play(&mut self, map: &MarkedMappingNode, dir: &Path) -> Option<Play> {
         let loc = self.mapping_loc(map);
         let errors_before = self.diags.len();
+        // `gathering` and `any_errors_fatal` of the Ansible configuration: the defaults of
+        // the play keywords (a bad configuration was reported before any playbook is read).
+        let (gather_by_default, fatal_by_default) = crate::config::AnsibleConfig::current()
+            .map(|c| {
+                (
+                    c.gathering.value != crate::config::Gathering::Explicit,
+                    c.any_errors_fatal.value,
+                )
+            })
+            .unwrap_or((true, false));
         let mut play = Play {
             loc: loc.clone(),
             name: None,
             hosts: String::new(),
             serial: Vec::new(),
             privilege: BecomeOpts::default(),
-            gather_facts: true,
+            gather_facts: gather_by_default,
             vars: VarMap::new(),
             vars_files: Vec::new(),
             pre_tasks: Vec::new(),
@@ -265,7 +275,7 @@ impl<'s> Parser<'s> {
             post_tasks: Vec::new(),
             handlers: Vec::new(),
             max_fail_percentage: None,
-            any_errors_fatal: false,
+            any_errors_fatal: fatal_by_default,
             force_handlers: false,
             connection: None,
             order: None,
