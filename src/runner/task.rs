@@ -438,6 +438,10 @@ impl Runner {
                 }
                 .with_result(result_json(result)),
                 Err(HostError::Unreachable(msg)) => return Run::unreachable(msg),
+                // Ansible's words for a wrong become password.
+                Err(HostError::Become(why)) if crate::host::is_wrong_password(&why) => {
+                    Run::failed("Task failed: Incorrect sudo password".to_owned())
+                }
                 Err(e @ HostError::Become(_)) => {
                     Run::failed(format!("Missing sudo password or no sudo rights: {e}"))
                 }
