@@ -217,8 +217,12 @@ fn ask_pass_logs_in_with_the_ssh_password_through_askpass() {
     assert!(screen.contains("\"who.stdout\": \"root\""), "{screen}");
     assert!(!screen.contains(PASSWORD), "the password was echoed: {screen}");
 
-    // `ansible_ssh_pass` in the inventory takes the same way, no flag needed.
-    let run = zdd().arg("-e").arg(format!("ansible_ssh_pass={PASSWORD}")).run();
+    // `ansible_ssh_pass` in the variables takes the same way, no flag needed. From a file:
+    // on zdd's own command line the password would show to the other tests of this file
+    // that watch the process list while this one runs.
+    let vars = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(vars.path(), format!("ansible_ssh_pass: {PASSWORD}\n")).unwrap();
+    let run = zdd().arg("-e").arg(format!("@{}", vars.path().display())).run();
     run.assert_code(0);
 }
 
