@@ -17,6 +17,12 @@ fn git(args: &[&str]) -> Option<String> {
     (out.status.success() && !text.is_empty()).then_some(text)
 }
 
+/// Whether these sources are a git checkout of zdd (not a tarball, nor inside another repo).
+fn in_checkout() -> bool {
+    git(&["rev-parse", "--show-toplevel"])
+        .is_some_and(|top| Path::new(&top).canonicalize().ok() == repo_root().canonicalize().ok())
+}
+
 /// Built in a checkout: `zdd 0.1.0 (b38ebc9 2026-11-30)` (`b38ebc9-dirty` with uncommitted
 /// changes); built from sources without git (a crate tarball): `(unknown commit)`.
 #[test]
@@ -24,9 +30,7 @@ fn version_names_the_commit_it_was_built_from() {
     let out = Zdd::new().arg("--version").run();
     out.assert_code(0);
     let version = env!("CARGO_PKG_VERSION");
-    let in_checkout = git(&["rev-parse", "--show-toplevel"])
-        .is_some_and(|top| Path::new(&top).canonicalize().ok() == repo_root().canonicalize().ok());
-    if !in_checkout {
+    if !in_checkout() {
         assert_eq!(out.stdout, format!("zdd {version} (unknown commit)\n"));
         return;
     }
@@ -39,6 +43,73 @@ fn version_names_the_commit_it_was_built_from() {
         "want {clean:?} (or -dirty), got {:?}",
         out.stdout
     );
+}
+
+/// build.rs itself, compiled and run as cargo would, where no git checkout of zdd holds the
+/// sources: an unpacked crate tarball, alone or inside some other repository (whose commit
+/// is not zdd's).
+#[test]
+fn build_script_says_unknown_commit_outside_a_checkout_of_zdd() {
+    let dir = tempfile::tempdir().unwrap();
+    let script = dir.path().join("build-script");
+    let rustc = Command::new(std::env::var("RUSTC").unwrap_or_else(|_| "rustc".into()))
+        .args(["--edition", "2021", "-o"])
+        .arg(&script)
+        .arg(repo_root().join("build.rs"))
+        .output()
+        .expect("rustc");
+    assert!(
+        rustc.status.success(),
+        "{}",
+        String::from_utf8_lossy(&rustc.stderr)
+    );
+
+    let plain = dir.path().join("zdd-0.1.0");
+    let other_repo = dir.path().join("other");
+    let nested = other_repo.join("vendor/zdd-0.1.0");
+    std::fs::create_dir_all(&plain).unwrap();
+    std::fs::create_dir_all(&nested).unwrap();
+    let init = Command::new("git")
+        .args(["-c", "user.name=t", "-c", "user.email=t@t", "init", "-q"])
+        .current_dir(&other_repo)
+        .status()
+        .unwrap();
+    let commit = Command::new("git")
+        .args([
+            "-c",
+            "user.name=t",
+            "-c",
+            "user.email=t@t",
+            "commit",
+            "-q",
+            "--allow-empty",
+            "-m",
+            "x",
+        ])
+        .current_dir(&other_repo)
+        .status()
+        .unwrap();
+    assert!(init.success() && commit.success());
+
+    let version_line = |manifest_dir: &Path| {
+        let out = Command::new(&script)
+            .env("CARGO_MANIFEST_DIR", manifest_dir)
+            .env("CARGO_PKG_VERSION", "0.1.0")
+            .output()
+            .unwrap();
+        assert!(out.status.success());
+        String::from_utf8(out.stdout)
+            .unwrap()
+            .lines()
+            .find_map(|l| l.strip_prefix("cargo:rustc-env=ZDD_VERSION=").map(str::to_owned))
+            .expect("ZDD_VERSION")
+    };
+    assert_eq!(version_line(&plain), "0.1.0 (unknown commit)");
+    assert_eq!(version_line(&nested), "0.1.0 (unknown commit)");
+    if in_checkout() {
+        let hash = git(&["rev-parse", "--short", "HEAD"]).expect("git rev-parse");
+        assert!(version_line(repo_root()).starts_with(&format!("0.1.0 ({hash}")));
+    }
 }
 
 /// The bash script, sourced in a plain bash, registers `zdd` and completes subcommands,

@@ -55,6 +55,17 @@ fn dist() -> Option<&'static Path> {
     .as_deref()
 }
 
+/// `zdd --version` of the binary cargo built for the tests, without `-dirty`: a build
+/// script reruns when sources change, not when a README does, so two builds of one
+/// checkout may disagree on that alone.
+fn this_version() -> String {
+    support::Zdd::new()
+        .arg("--version")
+        .run()
+        .stdout
+        .replace("-dirty", "")
+}
+
 /// The tarball unpacked into an otherwise empty directory, with a playbook, its templates
 /// and an inventory beside it: the root of a chroot.
 fn unpacked_root(dist: &Path) -> tempfile::TempDir {
@@ -161,8 +172,11 @@ fn static_binary_runs_version_and_check_with_nothing_else_installed() {
 
     let (code, stdout, stderr) = run_in_root(root.path(), &["--version"]);
     assert_eq!(code, 0, "{stderr}");
-    let want = support::Zdd::new().arg("--version").run().stdout;
-    assert_eq!(stdout, want, "the static binary is built from this checkout");
+    assert_eq!(
+        stdout.replace("-dirty", ""),
+        this_version(),
+        "the static binary is built from this checkout"
+    );
 
     let (code, stdout, stderr) = run_in_root(
         root.path(),
@@ -206,5 +220,102 @@ fn static_binary_runs_a_rolling_deploy_on_the_lab() {
     for host in lab.hosts() {
         assert_eq!(lab.version(&host), "2", "{host} was not upgraded\n{out}");
         assert_eq!(out.recap_of(&host).failed, 0);
+    }
+}
+
+/// The install steps of examples/ci, run as their CI would run them, with the release URL
+/// pointing at this build's tarball: each leaves this checkout's zdd where the job's later
+/// steps call it.
+#[test]
+fn ci_examples_install_the_static_binary_they_download() {
+    use yaml_rust2::{Yaml, YamlLoader};
+    let Some(dist) = dist() else { return };
+    let url = format!("file://{}", dist.display());
+    let want = this_version();
+    let examples = repo_root().join("examples/ci");
+    let load = |file: &str| {
+        let text = std::fs::read_to_string(examples.join(file)).unwrap();
+        YamlLoader::load_from_str(&text).unwrap().remove(0)
+    };
+    let run = |shell: &[&str], script: &str, env: &[(&str, &Path)]| {
+        let mut cmd = Command::new(shell[0]);
+        cmd.args(&shell[1..]).arg(script).env("ZDD_RELEASE_URL", &url);
+        for (key, value) in env {
+            cmd.env(key, value);
+        }
+        let out = cmd.output().expect("run the install step");
+        let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+        assert!(
+            out.status.success(),
+            "{script}\n{stdout}{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        stdout
+    };
+
+    // GitHub Actions: `run:` is `bash --noprofile --norc -eo pipefail {0}`.
+    let github = load("github-actions.yml");
+    let steps = github["jobs"]["deploy"]["steps"].as_vec().unwrap();
+    let install = steps
+        .iter()
+        .find(|s| s["name"].as_str() == Some("Install zdd"))
+        .expect("a step `Install zdd`");
+    let temp = tempfile::tempdir().unwrap();
+    let github_path = temp.path().join("github_path");
+    let stdout = run(
+        &["bash", "--noprofile", "--norc", "-eo", "pipefail", "-c"],
+        install["run"].as_str().unwrap(),
+        &[("RUNNER_TEMP", temp.path()), ("GITHUB_PATH", &github_path)],
+    )
+    .replace("-dirty", "");
+    assert_eq!(stdout.lines().last(), want.lines().last());
+    let added = std::fs::read_to_string(&github_path).unwrap();
+    let zdd = Path::new(added.trim()).join("zdd");
+    let version = Command::new(&zdd).arg("--version").output().unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&version.stdout).replace("-dirty", ""),
+        want
+    );
+
+    // GitLab CI: the `.install-zdd` lines, in the job's one shell (sh), then the job's own.
+    let gitlab = load("gitlab-ci.yml");
+    let lines: Vec<&str> = gitlab[".install-zdd"]
+        .as_vec()
+        .expect(".install-zdd")
+        .iter()
+        .map(|l| l.as_str().unwrap())
+        .collect();
+    for job in ["check", "deploy"] {
+        let before = gitlab[job]["before_script"].as_vec().unwrap();
+        assert!(
+            before
+                .iter()
+                .any(|l| matches!(l, Yaml::Array(a) if a.len() == lines.len())),
+            "{job} installs zdd"
+        );
+    }
+    let temp = tempfile::tempdir().unwrap();
+    let project = tempfile::tempdir().unwrap();
+    let script = format!("set -e\n{}\nzdd --version", lines.join("\n"));
+    let stdout = run(
+        &["sh", "-c"],
+        &script,
+        &[("ZDD_DIR", temp.path()), ("CI_PROJECT_DIR", project.path())],
+    )
+    .replace("-dirty", "");
+    assert!(
+        stdout.ends_with(&format!(": OK\n{want}{want}")),
+        "sha256sum's OK, then zdd --version from the step and from the job: {stdout}"
+    );
+
+    // Jenkins: the same names, called by the path the install stage unpacks to.
+    let jenkins = std::fs::read_to_string(examples.join("Jenkinsfile")).unwrap();
+    for name in [
+        "\"$ZDD_RELEASE_URL/zdd-x86_64-linux-musl.tar.gz\"",
+        "sha256sum -c zdd-x86_64-linux-musl.tar.gz.sha256",
+        "sh '.zdd-bin/zdd-x86_64-linux-musl/zdd check ",
+        "'''.zdd-bin/zdd-x86_64-linux-musl/zdd apply ",
+    ] {
+        assert!(jenkins.contains(name), "Jenkinsfile: no {name}");
     }
 }
