@@ -148,14 +148,14 @@ impl AuditedHost {
         let (rc, error) = match outcome {
             Ok(out) => (Some(out.rc), None),
             Err(_) if about.no_log => (None, Some(CENSORED.to_owned())),
-            Err(e) => (None, Some(e.to_string())),
+            Err(e) => (None, Some(crate::vault::mask(&e.to_string()).into_owned())),
         };
         AuditLine {
             time: utc_timestamp(SystemTime::now()),
             host: about.host.clone(),
             delegate: about.delegate.clone(),
             task: about.task.clone(),
-            command: if about.no_log || cmd.no_log {
+            command: if about.no_log || cmd.no_log || crate::vault::reveals_str(&cmd.script) {
                 CENSORED.to_owned()
             } else {
                 cmd.script.clone()
@@ -249,10 +249,7 @@ mod tests {
         let log = Arc::new(AuditLog::open(&path).unwrap());
         let about = CommandContext::new("web1", None, "Set password", true);
         let host = AuditedHost::new(Arc::new(LocalHost::new("web1")), log, about);
-        let cmd = RemoteCommand::new("echo hunter2").run_as(Some(Become {
-            user: "root".into(),
-            method: "sudo".into(),
-        }));
+        let cmd = RemoteCommand::new("echo hunter2").run_as(Some(Become::sudo("root")));
         // sudo may or may not work here; the line is written either way.
         let _ = host.run(&cmd).await;
         let got = lines(&path);

@@ -19,6 +19,8 @@ pub struct Cli {
     pub command: Command,
 }
 
+// Parsed once per run: the size of `ApplyArgs` costs nothing worth a box.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run a playbook: batch by batch, pre_tasks, tasks, handlers, post_tasks.
@@ -32,6 +34,10 @@ pub enum Command {
     /// Where the last rollout of a playbook stands, from its journal: finished batches,
     /// failed hosts and why, hosts never reached, and whether `--resume` would continue.
     Status(StatusArgs),
+    /// Which Ansible configuration file is in force (ANSIBLE_CONFIG, ./ansible.cfg,
+    /// ~/.ansible.cfg, /etc/ansible/ansible.cfg) and each setting zdd takes from it, with
+    /// its value and origin (file:line, env ANSIBLE_X, default).
+    Config(ConfigArgs),
     /// Print a shell completion script on stdout (bash, zsh, fish, elvish, powershell).
     #[command(
         after_help = "Examples:\n  zdd completions bash > /etc/bash_completion.d/zdd\n  zdd completions zsh > \"${fpath[1]}/_zdd\"\n  zdd completions fish > ~/.config/fish/completions/zdd.fish"
@@ -54,9 +60,11 @@ pub struct InputArgs {
     /// The playbook to run (Ansible YAML).
     pub playbook: PathBuf,
 
-    /// Inventory file (Ansible INI). Without one, only `localhost` exists.
-    #[arg(short = 'i', long = "inventory", value_name = "FILE")]
-    pub inventory: Option<PathBuf>,
+    /// Inventory source, may be repeated: an INI or YAML file, an executable inventory
+    /// script, a directory of these, or a host list (`web1,web2:2222,`). Several merge
+    /// into one. Without one, only `localhost` exists.
+    #[arg(short = 'i', long = "inventory", value_name = "SOURCE")]
+    pub inventory: Vec<String>,
 
     /// Extra variables, highest precedence: `k=v`, a JSON/YAML mapping, or `@file.yml`.
     /// May be repeated.
@@ -72,6 +80,93 @@ pub struct InputArgs {
     /// (`ZDD_LOG=zdd::cmd=debug`).
     #[arg(short = 'v', long = "verbose", action = clap::ArgAction::Count)]
     pub verbose: u8,
+
+    /// Vault password file: its content, or, when executable, what it prints (a
+    /// `NAME-client` script is given `--vault-id LABEL`). May be repeated.
+    #[arg(
+        long = "vault-password-file",
+        visible_alias = "vault-pass-file",
+        value_name = "FILE"
+    )]
+    pub vault_password_files: Vec<PathBuf>,
+
+    /// A vault password with its label: `[LABEL@]FILE`, `[LABEL@]SCRIPT` or `[LABEL@]prompt`.
+    /// May be repeated; a payload encrypted with a label tries its own password first.
+    #[arg(long = "vault-id", value_name = "[LABEL@]SOURCE")]
+    pub vault_ids: Vec<String>,
+
+    /// Ask for the vault password on the terminal (not echoed).
+    #[arg(short = 'J', long = "ask-vault-pass", visible_alias = "ask-vault-password")]
+    pub ask_vault_pass: bool,
+    #[command(flatten)]
+    pub connection: ConnectionArgs,
+}
+
+/// How to reach hosts, as ansible-playbook's flags say it; each is below the host's own
+/// `ansible_*` variables and above `ANSIBLE_*` and `ansible.cfg` (`zdd config` shows those).
+#[derive(Debug, Args, Clone, Default)]
+pub struct ConnectionArgs {
+    /// Connect as this user (below `ansible_user` and the `remote_user` keyword).
+    #[arg(short = 'u', long = "user", value_name = "USER", help_heading = "Connection")]
+    pub user: Option<String>,
+
+    /// Authenticate with this private key (below `ansible_ssh_private_key_file`).
+    #[arg(
+        long = "private-key",
+        visible_alias = "key-file",
+        value_name = "FILE",
+        help_heading = "Connection"
+    )]
+    pub private_key: Option<PathBuf>,
+
+    /// SSH connect timeout in seconds (`ConnectTimeout`; below `ansible_ssh_timeout`).
+    #[arg(short = 'T', long = "timeout", value_name = "SECONDS", value_parser = clap::value_parser!(u32).range(1..), help_heading = "Connection")]
+    pub timeout: Option<u32>,
+
+    /// Arguments for every ssh connection (below `ansible_ssh_common_args`).
+    #[arg(
+        long = "ssh-common-args",
+        value_name = "ARGS",
+        allow_hyphen_values = true,
+        help_heading = "Connection"
+    )]
+    pub ssh_common_args: Option<String>,
+
+    /// Arguments added to ssh's own (below `ansible_ssh_extra_args`).
+    #[arg(
+        long = "ssh-extra-args",
+        value_name = "ARGS",
+        allow_hyphen_values = true,
+        help_heading = "Connection"
+    )]
+    pub ssh_extra_args: Option<String>,
+
+    /// `ssh` (the default) or `local`: how hosts without `ansible_connection` are reached.
+    #[arg(
+        short = 'c',
+        long = "connection",
+        value_name = "TYPE",
+        help_heading = "Connection"
+    )]
+    pub connection: Option<String>,
+
+    /// Accepted for ansible-playbook's command line; zdd keeps no fact cache to flush.
+    #[arg(long = "flush-cache", help_heading = "Connection")]
+    pub flush_cache: bool,
+
+    /// Become (sudo) on every task that does not say otherwise (below the `become`
+    /// keyword and `ansible_become`).
+    #[arg(short = 'b', long = "become", help_heading = "Privilege escalation")]
+    pub become_enabled: bool,
+
+    /// Become this user (default root; below the `become_user` keyword and
+    /// `ansible_become_user`).
+    #[arg(
+        long = "become-user",
+        value_name = "USER",
+        help_heading = "Privilege escalation"
+    )]
+    pub become_user: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -79,9 +174,10 @@ pub struct ApplyArgs {
     #[command(flatten)]
     pub input: InputArgs,
 
-    /// How many hosts of a batch run a task at the same time.
-    #[arg(short = 'f', long = "forks", value_name = "N", default_value_t = 20, value_parser = clap::value_parser!(u32).range(1..))]
-    pub forks: u32,
+    /// How many hosts of a batch run a task at the same time (default: `forks` of
+    /// ansible.cfg / `ANSIBLE_FORKS`, else 20).
+    #[arg(short = 'f', long = "forks", value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    pub forks: Option<u32>,
 
     /// Only run tasks (and blocks) tagged with one of these (comma-separated, may be
     /// repeated); `always` tasks run anyway, `never` tasks only when named.
@@ -175,6 +271,9 @@ pub struct ApplyArgs {
     /// that has one; later plays run whole.
     #[arg(long = "start-at-task", value_name = "NAME")]
     pub start_at_task: Option<String>,
+
+    #[command(flatten)]
+    pub access: crate::access::AccessArgs,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -200,6 +299,13 @@ pub struct PlanArgs {
 }
 
 #[derive(Debug, Args)]
+pub struct ConfigArgs {
+    /// `human`: one line per setting. `json`: one JSON document.
+    #[arg(long = "output", short = 'o', value_enum, default_value_t = OutputFormat::Human)]
+    pub output: OutputFormat,
+}
+
+#[derive(Debug, Args)]
 #[command(
     after_help = "Examples:\n  zdd status playbooks/zero-downtime.yml -i inventory.ini\n  zdd status --journal /var/lib/deploy/journal.json"
 )]
@@ -207,9 +313,9 @@ pub struct StatusArgs {
     /// The playbook whose last run to show (with -i, names the default journal).
     pub playbook: Option<PathBuf>,
 
-    /// The inventory the playbook ran with.
-    #[arg(short = 'i', long = "inventory", value_name = "FILE")]
-    pub inventory: Option<PathBuf>,
+    /// The inventory sources the playbook ran with (as many `-i` as `apply` had).
+    #[arg(short = 'i', long = "inventory", value_name = "SOURCE")]
+    pub inventory: Vec<String>,
 
     /// Read this journal (as written by `zdd apply --journal PATH`).
     #[arg(long = "journal", value_name = "PATH", conflicts_with = "playbook")]

@@ -99,7 +99,11 @@ impl Diagnostic {
         if self.snippet.is_none() {
             if let Some(loc) = &self.location {
                 // Bounded: a diagnostic about a file too large to load must not load it.
-                if let Ok(text) = crate::yaml::read_bounded(loc.file.as_ref()) {
+                // A vaulted file's line would be ciphertext, or worse, the plaintext.
+                let text = crate::yaml::read_bounded(loc.file.as_ref())
+                    .ok()
+                    .filter(|t| loc.line == 1 || !crate::vault::is_vaulted(t));
+                if let Some(text) = text {
                     self.snippet = text.lines().nth(loc.line.saturating_sub(1)).map(str::to_owned);
                 }
             }
@@ -233,7 +237,8 @@ impl Error {
                 let _ = writeln!(out, "error: {other}");
             }
         }
-        out
+        // A value from Vault quoted by any message is masked here, where all are drawn.
+        crate::vault::mask(&out).into_owned()
     }
 }
 

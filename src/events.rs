@@ -158,6 +158,53 @@ pub struct HostResult {
     pub show_result: bool,
 }
 
+/// What a `no_log` result reads as, in every output (Ansible's words).
+pub fn censored_result(changed: bool) -> Value {
+    serde_json::json!({"censored": "the output has been hidden due to the fact that 'no_log: true' was specified for this result", "changed": changed})
+}
+
+/// What a `no_log` loop item reads as (Ansible's words).
+pub const CENSORED_ITEM: &str = "(censored due to no_log)";
+
+impl HostResult {
+    /// Hide the result as `no_log: true` hides it: the output and the item, not the status.
+    pub fn censor(&mut self) {
+        self.result = censored_result(self.changed);
+        self.item = self.item.as_ref().map(|_| CENSORED_ITEM.to_owned());
+        self.show_result = false;
+    }
+}
+
+/// Every output draws these events, so this is where values that came from Vault are kept
+/// out of all of them (human, JSON, JUnit, journal): a result or item holding one is
+/// censored as a `no_log` result is, and any other text masks it.
+fn hide_vault_secrets(event: &mut Event) {
+    use crate::vault::{mask, reveals, reveals_str};
+    let mask_in_place = |s: &mut String| {
+        if reveals_str(s) {
+            *s = mask(s).into_owned();
+        }
+    };
+    match event {
+        Event::HostResult(r) if reveals(&r.result) || r.item.as_deref().is_some_and(reveals_str) => {
+            r.censor()
+        }
+        Event::Retry { result, .. } if reveals(result) => *result = censored_result(false),
+        Event::Included { item: Some(item), .. } => mask_in_place(item),
+        Event::Warning { message } | Event::NoMoreHosts { reason: message } => mask_in_place(message),
+        Event::OutOfRotation { servers } => servers.iter_mut().for_each(|s| mask_in_place(&mut s.command)),
+        Event::Rotation { server, .. } => mask_in_place(&mut server.command),
+        Event::PreflightFailed {
+            unreachable,
+            problems,
+        } => {
+            unreachable.values_mut().for_each(mask_in_place);
+            problems.iter_mut().for_each(|p| mask_in_place(&mut p.message));
+        }
+        _ => {}
+    }
+}
+
 /// One host's problem found by preflight.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct HostProblem {
@@ -218,7 +265,8 @@ impl EventSink {
         }
     }
 
-    pub fn emit(&self, event: Event) {
+    pub fn emit(&self, mut event: Event) {
+        hide_vault_secrets(&mut event);
         let mut reporters = self.reporters.lock().unwrap_or_else(|e| e.into_inner());
         for r in reporters.iter_mut() {
             r.event(&event);

@@ -1,19 +1,25 @@
 //! Ansible inventories: INI as people write it (groups, ranges, `:vars`, `:children`),
-//! the YAML format, and `group_vars/` and `host_vars/` beside them.
+//! the YAML format, executable inventory scripts, directories of these, host lists
+//! (`web1,web2,`), and `group_vars/` and `host_vars/` beside them.
 //!
-//! Loading lives in `ini` and `yaml`, host patterns in `pattern`, and here the model and
+//! Which source is what, and merging several, lives in `sources`; reading each in `ini`,
+//! `yaml`, `script` and `host_list`; host patterns in `pattern`; and here the model and
 //! how a host's variables are merged.
 
+mod host_list;
 mod hostdef;
 mod ini;
 mod literal;
 mod pattern;
+mod script;
+mod sources;
 
+pub use host_list::is_host_list;
 pub use pattern::fnmatch;
 mod vars_dirs;
 mod yaml;
 
-use crate::error::{Diagnostic, Error, Location};
+use crate::error::{Error, Location};
 use crate::vars::VarMap;
 use indexmap::{IndexMap, IndexSet};
 use serde_json::Value;
@@ -46,6 +52,9 @@ pub struct InventoryHost {
     /// Inline host vars (`web1 ansible_host=... root=/srv/web1`).
     pub vars: VarMap,
     pub loc: Option<Location>,
+    /// The source the host was first read from (`inventory_file`): a file's absolute path,
+    /// a script's path, or the host list itself.
+    pub source: Option<String>,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -77,37 +86,20 @@ impl Default for Inventory {
 }
 
 impl Inventory {
-    /// Read an inventory file: YAML when it ends in `.yml`/`.yaml`, INI otherwise; then the
-    /// `group_vars/` and `host_vars/` directories beside it.
+    /// Read one inventory source (see `load_sources`).
     pub fn load(path: &Path) -> Result<Inventory, Error> {
-        let text = crate::yaml::read_bounded(path).map_err(|e| {
-            let hint = if e.kind() == std::io::ErrorKind::FileTooLarge {
-                "split it: move variables to `group_vars/` and `host_vars/`"
-            } else {
-                "pass an existing inventory file with `-i`"
-            };
-            Error::invalid(
-                Diagnostic::new(format!("cannot read inventory {}: {e}", path.display())).hint(hint),
-            )
-        })?;
-        let is_yaml = matches!(path.extension().and_then(|e| e.to_str()), Some("yml" | "yaml"));
-        let mut inv = if is_yaml {
-            yaml::parse(path, &text)?
-        } else {
-            ini::parse(path, &text)?
-        };
-        inv.reconcile();
-        let dir = path.parent().unwrap_or(Path::new("."));
-        vars_dirs::load(
-            &mut inv,
-            if dir.as_os_str().is_empty() {
-                Path::new(".")
-            } else {
-                dir
-            },
-            vars_dirs::Beside::Inventory,
-        )?;
-        Ok(inv)
+        Inventory::load_sources(&[path.display().to_string()])
+    }
+
+    /// Read the inventory sources `-i` names, in order, and merge them: INI or YAML files,
+    /// executable scripts (`--list` JSON), directories (every entry, sorted) and host lists
+    /// (`web1,web2:2222,`); then each source's `group_vars/` and `host_vars/`. No source
+    /// gives the implicit localhost only.
+    pub fn load_sources(sources: &[String]) -> Result<Inventory, Error> {
+        if sources.is_empty() {
+            return Ok(Inventory::implicit_localhost());
+        }
+        sources::load(sources)
     }
 
     /// Load the `group_vars/` and `host_vars/` beside the playbook (`playbook_dir`), as
@@ -124,7 +116,7 @@ impl Inventory {
 
     /// Parse INI inventory text (no `group_vars/` lookup); `path` names it in errors.
     pub fn from_ini(path: &Path, text: &str) -> Result<Inventory, Error> {
-        let mut inv = ini::parse(path, text)?;
+        let mut inv = ini::parse(path, text, &[])?;
         inv.reconcile();
         Ok(inv)
     }
@@ -257,6 +249,7 @@ impl Inventory {
                 name: name.to_owned(),
                 vars: VarMap::new(),
                 loc,
+                source: None,
             })
     }
 

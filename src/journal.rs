@@ -67,7 +67,9 @@ pub struct RotationRecord {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Identity {
     pub playbook: PathBuf,
-    pub inventory: Option<PathBuf>,
+    /// The inventory sources, as `inventory::identify` records them.
+    #[serde(with = "inventory", default)]
+    pub inventory: Vec<String>,
     /// SHA-256 of the playbook file's bytes.
     pub playbook_sha256: String,
     /// SHA-256 of the `-e` variables, as merged.
@@ -158,7 +160,7 @@ impl Identity {
     /// The identity of a run of `playbook` (read here, to hash it) over `inventory`.
     pub fn of(
         playbook: &Path,
-        inventory: Option<&Path>,
+        inventory: &[String],
         extra_vars: &VarMap,
         limit: Option<&str>,
     ) -> Result<Identity, Error> {
@@ -171,7 +173,7 @@ impl Identity {
         let vars = serde_json::to_vec(extra_vars).unwrap_or_default();
         Ok(Identity {
             playbook: absolute(playbook),
-            inventory: inventory.map(absolute),
+            inventory: inventory::identify(inventory),
             playbook_sha256: sha256_hex(&bytes),
             extra_vars_sha256: sha256_hex(&vars),
             limit: limit.map(str::to_owned),
@@ -192,9 +194,12 @@ impl Identity {
             out.push(format!("{} changed since that run", self.playbook.display()));
         }
         if self.inventory != earlier.inventory {
-            let show = |p: &Option<PathBuf>| {
-                p.as_ref()
-                    .map_or_else(|| "none".to_owned(), |p| p.display().to_string())
+            let show = |sources: &[String]| {
+                if sources.is_empty() {
+                    "none".to_owned()
+                } else {
+                    sources.join(", ")
+                }
             };
             out.push(format!(
                 "the inventory is {}, the journal's run used {}",
@@ -216,15 +221,15 @@ impl Identity {
     }
 }
 
-/// `.zdd/journal/<playbook stem>-<inventory stem>.json`.
-pub fn default_path(playbook: &Path, inventory: Option<&Path>) -> PathBuf {
-    let stem = |p: &Path| {
-        p.file_stem()
-            .map(|s| s.to_string_lossy().into_owned())
-            .unwrap_or_else(|| "playbook".into())
-    };
-    let inventory = inventory.map_or_else(|| "localhost".to_owned(), stem);
-    Path::new(DEFAULT_DIR).join(format!("{}-{inventory}.json", stem(playbook)))
+/// `.zdd/journal/<playbook stem>-<inventory stem>.json`; several inventory sources give
+/// their stems joined with `+` (`site-hosts+extra.json`).
+pub fn default_path(playbook: &Path, inventory: &[String]) -> PathBuf {
+    let playbook = playbook
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "playbook".into());
+    let inventory = inventory::stem(inventory);
+    Path::new(DEFAULT_DIR).join(format!("{playbook}-{inventory}.json"))
 }
 
 impl Journal {
@@ -474,6 +479,7 @@ fn civil_from_days(days: i64) -> (i64, u32, u32) {
     (year, month, day)
 }
 
+mod inventory;
 mod writer;
 pub use writer::{JournalReporter, JournalWriter};
 

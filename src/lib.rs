@@ -4,6 +4,7 @@
 //! `plan` batches (pure), `runner` runs over `host` connections with `modules`, emitting
 //! `events` that `report` renders.
 
+pub mod access;
 pub mod audit;
 pub mod cli;
 mod commands;
@@ -28,6 +29,7 @@ pub mod runner;
 pub mod template;
 pub mod validate;
 pub mod vars;
+pub mod vault;
 pub mod yaml;
 
 pub use run::{run, usage_error};

@@ -25,16 +25,21 @@ pub struct RolloutLock {
     pub path: PathBuf,
 }
 
-/// What names the fleet a rollout changes: the inventory's absolute path (or the implicit
-/// localhost inventory).
-pub fn lock_key(inventory: Option<&Path>) -> String {
-    match inventory {
-        Some(path) => std::fs::canonicalize(path)
-            .unwrap_or_else(|_| path.to_path_buf())
-            .display()
-            .to_string(),
-        None => "implicit localhost".into(),
+/// What names the fleet a rollout changes: the inventory sources' absolute paths (a host
+/// list as written), or the implicit localhost inventory.
+pub fn lock_key(inventory: &[String]) -> String {
+    if inventory.is_empty() {
+        return "implicit localhost".into();
     }
+    inventory
+        .iter()
+        .map(|source| {
+            std::fs::canonicalize(source)
+                .map(|p| p.display().to_string())
+                .unwrap_or_else(|_| source.clone())
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 impl RolloutLock {

@@ -11,7 +11,7 @@ pub fn run(cli: Cli) -> i32 {
         Command::Apply(a) => a.input.verbose,
         Command::Check(c) => c.input.verbose,
         Command::Plan(p) => p.input.verbose,
-        Command::Status(_) | Command::Completions(_) | Command::Man => 0,
+        Command::Status(_) | Command::Completions(_) | Command::Man | Command::Config(_) => 0,
     };
     init_tracing(verbosity);
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
@@ -30,6 +30,7 @@ pub fn run(cli: Cli) -> i32 {
             Command::Status(args) => status::status(args),
             Command::Completions(args) => completions::completions(args),
             Command::Man => man::man(),
+            Command::Config(args) => config::config(args),
         }
     });
     match result {

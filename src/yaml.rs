@@ -25,6 +25,9 @@ pub use marked_yaml::types::{MarkedMappingNode, MarkedScalarNode, MarkedSequence
 pub struct Source {
     pub path: Arc<PathBuf>,
     pub text: String,
+    /// Whether the file was vaulted (its text is the plaintext): every value in a vaulted
+    /// vars file is a secret.
+    pub vaulted: bool,
 }
 
 /// What the top level of a document must be.
@@ -39,6 +42,7 @@ impl Source {
         Source {
             path: Arc::new(path.into()),
             text: text.into(),
+            vaulted: false,
         }
     }
 
@@ -46,7 +50,16 @@ impl Source {
     /// input, named with its path.
     pub fn read(path: &Path) -> Result<Self, Diagnostic> {
         match read_bounded(path) {
-            Ok(text) => Ok(Source::new(path, text)),
+            Ok(text) => {
+                let at = Location::new(Arc::new(path.to_owned()), 1, 1);
+                let what = format!("`{}`", path.display());
+                let (text, vaulted) = crate::vault::open_text(text)
+                    .map_err(|e| Diagnostic::new(e.message(&what)).at(at).hint(e.hint()))?;
+                Ok(Source {
+                    vaulted,
+                    ..Source::new(path, text)
+                })
+            }
             Err(e) if e.kind() == std::io::ErrorKind::FileTooLarge => {
                 Err(Diagnostic::new(format!("`{}` is {e}", path.display()))
                     .at(Location::new(Arc::new(path.to_owned()), 1, 1))
@@ -83,7 +96,8 @@ impl Source {
 
     /// A diagnostic at `loc`, with the source line as its snippet.
     pub fn diag(&self, message: impl Into<String>, loc: Location) -> Diagnostic {
-        let snippet = self.line(loc.line).map(str::to_owned);
+        // A vaulted file's lines are secret: its diagnostics name the line only.
+        let snippet = self.line(loc.line).filter(|_| !self.vaulted).map(str::to_owned);
         let d = Diagnostic::new(message).at(loc);
         match snippet {
             Some(s) => d.snippet(s),
@@ -155,6 +169,7 @@ impl Source {
             LoadError::Tag(m) => self
                 .diag("YAML tags (`!tag`, `!!str`) are not supported", at(&m))
                 .hint("quote the value to make it a string"),
+            LoadError::Vault(m, e) => self.diag(e.message("this `!vault` value"), at(&m)).hint(e.hint()),
             LoadError::Scan(m, info) => self.diag(format!("invalid YAML: {info}"), at(&m)),
             LoadError::DuplicateKey { key, first, second } => self
                 .diag(format!("duplicate key `{key}`"), at(&second))

@@ -539,3 +539,73 @@ fn check_diff_shows_what_would_change_and_changes_nothing() {
     // --check must not take the host out.
     lab.assert_up(&web1);
 }
+
+/// ansible.cfg settings that act on the run itself: `log_path` gets the run's output, each
+/// line prefixed as Ansible's log is, with `no_log` results censored as on the screen;
+/// `control_path_dir` holds the masters' control sockets; `retries` starts a master again
+/// before a host is unreachable.
+#[test]
+fn ansible_cfg_log_path_control_path_dir_and_retries_act_on_the_run() {
+    let lab = Lab::start(1);
+    let dir = tempfile::tempdir().unwrap();
+    let sockets = dir.path().join("cp");
+    std::fs::write(
+        dir.path().join("ansible.cfg"),
+        format!(
+            "[defaults]\nlog_path = run.log\n[ssh_connection]\ncontrol_path_dir = {}\nretries = 1\n",
+            sockets.display()
+        ),
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("site.yml"),
+        "- hosts: web1\n  gather_facts: false\n  tasks:\n    - name: a secret\n      ansible.builtin.command: echo S3CRET\n      no_log: true\n    - ansible.builtin.command: echo visible\n",
+    )
+    .unwrap();
+    let out = lab
+        .zdd()
+        .current_dir(dir.path())
+        .env_remove("ANSIBLE_CONFIG")
+        .apply("site.yml")
+        .arg("-vvv")
+        .run();
+    out.assert_code(0);
+    let log = std::fs::read_to_string(dir.path().join("run.log")).unwrap();
+    let prefix =
+        regex::Regex::new(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3} p=\d+ u=\S+ n=zdd INFO\| ").unwrap();
+    assert!(log.lines().all(|l| prefix.is_match(l)), "{log}");
+    assert!(log.contains("| TASK [a secret] **"), "{log}");
+    assert!(log.contains("| web1 ") && log.contains("ok=2"), "{log}");
+    assert!(!log.contains("S3CRET"), "a no_log result reached the log:\n{log}");
+    // The masters' sockets were under control_path_dir (their directory is gone since).
+    assert!(
+        out.stderr
+            .contains(&format!("\"-S\" \"{}/zdd-", sockets.display())),
+        "{}",
+        out.stderr
+    );
+    assert!(sockets.is_dir());
+    // A host nothing answers on: one more try, a second later, then unreachable.
+    let ghost = dir.path().join("ghost.ini");
+    std::fs::write(
+        &ghost,
+        format!("ghost ansible_host={}.99 ansible_port=2222\n", lab.net()),
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("ghost.yml"),
+        "- hosts: ghost\n  gather_facts: false\n  tasks:\n    - ansible.builtin.command: 'true'\n",
+    )
+    .unwrap();
+    let started = std::time::Instant::now();
+    let out = support::Zdd::new()
+        .current_dir(dir.path())
+        .env_remove("ANSIBLE_CONFIG")
+        .apply("ghost.yml")
+        .inventory(&ghost)
+        .arg("-vvv")
+        .run();
+    out.assert_code(4);
+    assert!(out.stderr.contains("retry 1 of 1"), "{}", out.stderr);
+    assert!(started.elapsed() >= Duration::from_secs(1));
+}

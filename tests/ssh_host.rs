@@ -112,6 +112,7 @@ impl Sshd {
                 "IdentitiesOnly=yes".into(),
             ],
             local: false,
+            ..ConnectSpec::named("")
         }
     }
 
@@ -220,10 +221,7 @@ fn ensure_users() {
 }
 
 fn root() -> Option<Become> {
-    Some(Become {
-        user: "root".into(),
-        method: "sudo".into(),
-    })
+    Some(Become::sudo("root"))
 }
 
 fn pid_alive(pid: u32) -> bool {
@@ -374,6 +372,7 @@ async fn nothing_listening_is_unreachable_fast() {
         private_key: None,
         ssh_args: vec![],
         local: false,
+        ..ConnectSpec::named("")
     };
     let started = Instant::now();
     match pool.get(&spec).await {
@@ -498,6 +497,7 @@ async fn pool_owner_child() {
         private_key: Some(var("ZDD_TEST_KEY").into()),
         ssh_args: var("ZDD_TEST_SSH_ARGS").split(' ').map(String::from).collect(),
         local: false,
+        ..ConnectSpec::named("")
     };
     let pool = Connections::new();
     pool.get(&spec).await.unwrap();
@@ -571,6 +571,7 @@ fn sample_spec() -> ConnectSpec {
         private_key: None,
         ssh_args: vec![],
         local: false,
+        ..ConnectSpec::named("")
     }
 }
 

@@ -22,6 +22,10 @@ readonly SSH_PORT=2222 HTTP_PORT=8081 LB_PORT=8080 MAX_HOSTS=200
 readonly LOCKS=/run/zdd-lab
 readonly SUDOERS=/etc/sudoers.d/zdd-lab-deploy
 readonly DEPLOY_USER=deploy
+# A second user whose sudo asks for a password, and who may log in with that password
+# (for -K and -k). Its password is no secret: the lab only listens on loopback.
+readonly PW_USER=deploy-pw PW_USER_PASSWORD=zdd-lab-pw
+readonly PW_SUDOERS=/etc/sudoers.d/zdd-lab-deploy-pw
 
 die() { echo "lab.sh: $*" >&2; exit 1; }
 
@@ -141,7 +145,26 @@ ensure_deploy_user() {
       install -m 0440 "$tmp" "$SUDOERS"
       rm -f "$tmp"
     fi
+    ensure_password_user
   ) 9>"$LOCKS/user.lock"
+}
+
+# deploy-pw: a known password, sudo with that password (no NOPASSWD), no lecture.
+ensure_password_user() {
+  if ! id -u "$PW_USER" >/dev/null 2>&1; then
+    useradd --create-home --shell /bin/bash "$PW_USER"
+  fi
+  if ! getent shadow "$PW_USER" | cut -d: -f2 | grep -q '^\$'; then
+    echo "$PW_USER:$PW_USER_PASSWORD" | chpasswd
+  fi
+  if [ ! -f "$PW_SUDOERS" ]; then
+    local tmp
+    tmp=$(mktemp)
+    printf '%s\n' "Defaults:$PW_USER !lecture" "$PW_USER ALL=(ALL:ALL) ALL" >"$tmp"
+    visudo -cqf "$tmp" >/dev/null
+    install -m 0440 "$tmp" "$PW_SUDOERS"
+    rm -f "$tmp"
+  fi
 }
 
 make_keys() {
@@ -171,9 +194,10 @@ PidFile none
 StrictModes no
 UsePAM no
 PermitRootLogin no
-AllowUsers $DEPLOY_USER
+AllowUsers $DEPLOY_USER $PW_USER
 PubkeyAuthentication yes
-PasswordAuthentication no
+# Only $PW_USER has a password; $DEPLOY_USER's is "*", which never matches.
+PasswordAuthentication yes
 KbdInteractiveAuthentication no
 X11Forwarding no
 PrintMotd no

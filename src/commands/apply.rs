@@ -28,11 +28,12 @@ pub async fn apply(args: ApplyArgs) -> Result<i32, Error> {
     let templater = Arc::new(Templater::new());
     let mut input = load_valid(&args.input, &templater)?;
     // Before anything is locked, journaled or contacted.
+    let access = crate::access::Access::from_args(&args.access, input.config)?;
     super::prompt::answer_prompts(&mut input, &templater)?;
     // Before the journal is written: a second run must not touch the first one's journal.
     let _lock = RolloutLock::acquire(
         &lock::lock_dir(),
-        &lock::lock_key(args.input.inventory.as_deref()),
+        &lock::lock_key(&input.inventory_sources),
         &format!(
             "started {}, playbook {}",
             crate::journal::utc_timestamp(std::time::SystemTime::now()),
@@ -41,7 +42,7 @@ pub async fn apply(args: ApplyArgs) -> Result<i32, Error> {
     )?;
     let audit = args.audit_log.as_deref().map(AuditLog::open).transpose()?;
     let (journal, plan) = JournalSession::start(&args, &input)?;
-    let mut reporters = reporters(&args)?;
+    let mut reporters = reporters(&args, input.config.log_path.value.as_deref())?;
     reporters.push(Box::new(JournalReporter::new(journal.writer.clone())));
     let events = Arc::new(EventSink::new(reporters));
     for message in &journal.resume.notes {
@@ -52,7 +53,7 @@ pub async fn apply(args: ApplyArgs) -> Result<i32, Error> {
     let stop = Arc::new(StopSignal::default());
     watch_signals(stop.clone(), events.clone());
     let opts = RunOptions {
-        forks: args.forks as usize,
+        forks: args.forks.unwrap_or(input.config.forks.value) as usize,
         limit: args.input.limit.clone(),
         check_mode: args.check,
         diff: args.diff,
@@ -63,6 +64,9 @@ pub async fn apply(args: ApplyArgs) -> Result<i32, Error> {
         audit: audit.map(Arc::new),
         start_at_task: args.start_at_task.clone(),
         pending_handlers: journal.resume.pending_handlers.clone(),
+        access,
+        connection: input.settings.connection.clone(),
+        become_defaults: input.settings.become_defaults.clone(),
     };
     let probe_target = match &args.probe {
         Some(url) => Some(Target::parse(url).map_err(|e| Error::invalid(Diagnostic::new(e)))?),
@@ -103,8 +107,9 @@ pub async fn apply(args: ApplyArgs) -> Result<i32, Error> {
 }
 
 /// The renderers `args` ask for: human (on stdout, or on stderr with `--output json`),
-/// JSON, the live progress line on a terminal, and the JUnit report.
-fn reporters(args: &ApplyArgs) -> Result<Vec<Box<dyn Reporter>>, Error> {
+/// JSON, the live progress line on a terminal, the JUnit report, and the human output
+/// appended to `log_path` of the Ansible configuration.
+fn reporters(args: &ApplyArgs, log_path: Option<&std::path::Path>) -> Result<Vec<Box<dyn Reporter>>, Error> {
     let verbosity = args.input.verbose;
     let mut reporters: Vec<Box<dyn Reporter>> = Vec::new();
     match args.output {
@@ -119,6 +124,16 @@ fn reporters(args: &ApplyArgs) -> Result<Vec<Box<dyn Reporter>>, Error> {
         OutputFormat::Json => {
             reporters.push(Box::new(JsonReporter::new(std::io::stdout())));
             reporters.push(Box::new(HumanReporter::new(std::io::stderr(), verbosity)));
+        }
+    }
+    if let Some(path) = log_path {
+        // As Ansible: a log that cannot be written is a warning, not a reason to stop.
+        match crate::report::log_file::AnsibleLog::open(path) {
+            Ok(log) => reporters.push(Box::new(HumanReporter::new(log, verbosity))),
+            Err(e) => eprintln!(
+                "[WARNING]: log file at '{}' is not writeable: {e}",
+                path.display()
+            ),
         }
     }
     if let Some(path) = &args.junit {

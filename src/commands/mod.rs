@@ -4,6 +4,7 @@
 pub mod apply;
 pub mod check;
 pub mod completions;
+pub mod config;
 pub mod list;
 pub mod man;
 pub mod plan;

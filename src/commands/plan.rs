@@ -95,13 +95,15 @@ pub fn build(input: Input, templater: Arc<Templater>, limit: Option<String>) -> 
     // `order: shuffle` draws its order when `apply` starts; the plan shows one such draw.
     let rollout = RolloutPlan::new(&input.playbook, &input.inventory, limit.as_deref(), random_seed())?;
     let playbook_path = input.playbook.path.display().to_string();
-    let inventory = input.inventory_path.as_ref().map(|p| p.display().to_string());
+    let inventory = (!input.inventory_sources.is_empty()).then(|| input.inventory_sources.join(", "));
     let plays = input.playbook.plays.clone();
     let opts = RunOptions {
         forks: 1,
         limit: limit.clone(),
         check_mode: true,
         no_preflight: true,
+        connection: input.settings.connection.clone(),
+        become_defaults: input.settings.become_defaults.clone(),
         ..RunOptions::default()
     };
     let runner = Runner::new(

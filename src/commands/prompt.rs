@@ -117,7 +117,7 @@ fn ask(prompt: &VarPrompt, question: &str, default: Option<&str>) -> std::io::Re
 }
 
 /// Print `shown` on stderr and read one line from the terminal, not echoed when `private`.
-fn read_answer(shown: &str, private: bool) -> std::io::Result<String> {
+pub(crate) fn read_answer(shown: &str, private: bool) -> std::io::Result<String> {
     let mut stderr = std::io::stderr();
     stderr.write_all(shown.as_bytes())?;
     stderr.flush()?;

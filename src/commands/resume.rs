@@ -23,10 +23,10 @@ impl JournalSession {
         let path = args
             .journal
             .clone()
-            .unwrap_or_else(|| journal::default_path(&args.input.playbook, args.input.inventory.as_deref()));
+            .unwrap_or_else(|| journal::default_path(&args.input.playbook, &input.inventory_sources));
         let identity = Identity::of(
             &args.input.playbook,
-            args.input.inventory.as_deref(),
+            &input.inventory_sources,
             &input.extra_vars,
             args.input.limit.as_deref(),
         )?;

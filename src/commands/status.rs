@@ -49,7 +49,9 @@ fn journal_path(args: &StatusArgs) -> Result<PathBuf, Error> {
         return Ok(path.clone());
     }
     if let Some(playbook) = &args.playbook {
-        return Ok(journal::default_path(playbook, args.inventory.as_deref()));
+        let config = crate::config::AnsibleConfig::current().ok();
+        let inventory = crate::load::effective_inventory(&args.inventory, config);
+        return Ok(journal::default_path(playbook, &inventory));
     }
     let mut found: Vec<PathBuf> = std::fs::read_dir(journal::DEFAULT_DIR)
         .into_iter()
@@ -127,8 +129,8 @@ pub fn render(
         None => " (no longer there)",
     };
     let _ = writeln!(out, "playbook  {}{changed}", id.playbook.display());
-    if let Some(inventory) = &id.inventory {
-        let _ = writeln!(out, "inventory {}", inventory.display());
+    if !id.inventory.is_empty() {
+        let _ = writeln!(out, "inventory {}", id.inventory.join(", "));
     }
     if let Some(limit) = &id.limit {
         let _ = writeln!(out, "limit     {limit}");
@@ -318,7 +320,7 @@ mod tests {
             format: FORMAT,
             identity: Identity {
                 playbook: "/srv/deploy.yml".into(),
-                inventory: Some("/srv/hosts.ini".into()),
+                inventory: vec!["/srv/hosts.ini".into()],
                 playbook_sha256: "x".into(),
                 extra_vars_sha256: "y".into(),
                 limit: None,

@@ -28,27 +28,36 @@ struct Inner {
     hosts: Mutex<HashMap<ConnectSpec, Arc<OnceCell<Opened>>>>,
     masters: Mutex<Vec<Arc<SshHost>>>,
     dir: Mutex<Option<ControlDir>>,
+    /// `control_path_dir`: where the control directory is made instead of `/tmp`.
+    control_base: Option<PathBuf>,
     next_socket: AtomicUsize,
     handshakes: Semaphore,
 }
 
 impl Default for Connections {
     fn default() -> Self {
-        Connections {
-            inner: Arc::new(Inner {
-                hosts: Mutex::default(),
-                masters: Mutex::default(),
-                dir: Mutex::default(),
-                next_socket: AtomicUsize::new(0),
-                handshakes: Semaphore::new(CONCURRENT_HANDSHAKES),
-            }),
-        }
+        Connections::with_control_dir(None)
     }
 }
 
 impl Connections {
     pub fn new() -> Self {
         Connections::default()
+    }
+
+    /// Connections whose control sockets go under `base` (`control_path_dir`), created
+    /// (0700) if missing; `None`: under `/tmp`.
+    pub fn with_control_dir(base: Option<PathBuf>) -> Self {
+        Connections {
+            inner: Arc::new(Inner {
+                hosts: Mutex::default(),
+                masters: Mutex::default(),
+                dir: Mutex::default(),
+                control_base: base,
+                next_socket: AtomicUsize::new(0),
+                handshakes: Semaphore::new(CONCURRENT_HANDSHAKES),
+            }),
+        }
     }
 
     /// Open every connection concurrently; one result per spec, in order.
@@ -123,7 +132,7 @@ impl Inner {
         let ctl = {
             let mut dir = lock(&self.dir);
             if dir.is_none() {
-                *dir = Some(ControlDir::create().map_err(|e| {
+                *dir = Some(ControlDir::create(self.control_base.as_deref()).map_err(|e| {
                     HostError::Unreachable(format!("cannot create a control directory: {e}"))
                 })?);
             }
@@ -145,11 +154,27 @@ struct ControlDir {
 }
 
 impl ControlDir {
-    fn create() -> std::io::Result<ControlDir> {
+    fn create(configured: Option<&Path>) -> std::io::Result<ControlDir> {
         use std::os::unix::fs::DirBuilderExt;
         static NEXT: AtomicUsize = AtomicUsize::new(0);
         let mut last_error = None;
-        let bases = [Path::new("/tmp").to_owned(), std::env::temp_dir()];
+        let bases = match configured {
+            Some(base) => {
+                // A unix socket path holds ~100 bytes: a deeper directory cannot work.
+                if base.as_os_str().len() >= 60 {
+                    return Err(std::io::Error::other(format!(
+                        "control_path_dir {} is too long for a control socket (keep it under 60 bytes)",
+                        base.display()
+                    )));
+                }
+                std::fs::DirBuilder::new()
+                    .recursive(true)
+                    .mode(0o700)
+                    .create(base)?;
+                vec![base.to_owned()]
+            }
+            None => vec![Path::new("/tmp").to_owned(), std::env::temp_dir()],
+        };
         for base in bases.iter().filter(|b| b.as_os_str().len() < 60) {
             remove_stale(base);
             for _ in 0..100 {

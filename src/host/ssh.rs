@@ -5,6 +5,7 @@
 //! then go over the master's control socket through the `openssh` crate's native mux client
 //! (one socket connection and one SSH channel per command, no local process).
 
+use super::askpass::{self, AskpassFile};
 use super::RemoteCommand;
 use super::{
     command_line, is_sudo_refusal, stdin_payload, trace_text, CommandOutput, ConnectSpec, Host, HostError,
@@ -25,26 +26,22 @@ use tokio::sync::{watch, Semaphore};
 pub const SESSIONS_PER_HOST: usize = 8;
 
 /// How long a master may take to connect and authenticate before the host is unreachable
-/// (`ConnectTimeout` only covers the TCP connect).
-const OPEN_DEADLINE: Duration = Duration::from_secs(30);
+/// (`ConnectTimeout` only covers the TCP connect): 30 s, or longer with a longer timeout.
+fn open_deadline(timeout: u32) -> Duration {
+    Duration::from_secs(30.max(u64::from(timeout) + 20))
+}
 
 /// Retries of a connection that sshd dropped during key exchange (`MaxStartups`), with
 /// exponential backoff: up to about 15 s in all, enough for a busy sshd to let us in.
 const KEX_RETRIES: u32 = 8;
 
-/// The `ssh` options every master gets, before the user's own arguments.
-const MASTER_OPTIONS: &[&str] = &[
-    "-o",
-    "ControlPersist=no",
-    "-o",
-    "BatchMode=yes",
-    "-o",
-    "ConnectTimeout=10",
-    "-o",
-    "ServerAliveInterval=5",
-    "-o",
-    "ServerAliveCountMax=3",
-];
+/// The `ssh` options every master gets first (ssh keeps the first value of an option, so
+/// `ssh_args` cannot turn zdd's master into another kind of connection); `BatchMode`
+/// follows, set by whether the master has a password to give.
+const MASTER_OPTIONS: &[&str] = &["-o", "ControlPersist=no"];
+
+/// Keep-alives, after the user's arguments (which may set their own).
+const KEEPALIVE_OPTIONS: &[&str] = &["-o", "ServerAliveInterval=5", "-o", "ServerAliveCountMax=3"];
 
 /// What became of a master process.
 #[derive(Debug, Clone)]
@@ -74,6 +71,7 @@ impl SshHost {
     /// `MaxStartups` when many hosts connect at once) is retried a few times.
     pub async fn connect(spec: &ConnectSpec, ctl: &Path) -> Result<SshHost, HostError> {
         let mut attempt = 0;
+        let mut retried = 0;
         let started = Instant::now();
         loop {
             match Master::start(spec, ctl).await {
@@ -92,6 +90,13 @@ impl SshHost {
                     tracing::debug!(target: "zdd::ssh", "<{}> dropped during key exchange, retrying: {}", spec.name, message.trim());
                     attempt += 1;
                     tokio::time::sleep(kex_backoff(&spec.name, attempt)).await;
+                }
+                // `retries` of the configuration: Ansible waits 2^n - 1 seconds (at most 30).
+                Err(message) if retried < spec.retries => {
+                    retried += 1;
+                    let pause = Duration::from_secs(((1u64 << retried.min(5)) - 1).min(30));
+                    tracing::debug!(target: "zdd::ssh", "<{}> connection failed, retry {retried} of {} in {pause:?}: {}", spec.name, spec.retries, message.trim());
+                    tokio::time::sleep(pause).await;
                 }
                 Err(message) => return Err(HostError::Unreachable(message)),
             }
@@ -334,7 +339,15 @@ impl Master {
     /// Spawn the master and wait for its control socket; on failure, ssh's stderr.
     async fn start(spec: &ConnectSpec, ctl: &Path) -> Result<Master, String> {
         let _ = std::fs::remove_file(ctl);
-        let mut command = master_command(spec, ctl);
+        // The password file lives only until the master is in (or has failed).
+        let askpass = match &spec.password {
+            Some(password) => Some(
+                AskpassFile::write(ctl.with_extension("pw"), password)
+                    .map_err(|e| format!("cannot hand the SSH password to ssh: {e}"))?,
+            ),
+            None => None,
+        };
+        let mut command = master_command(spec, ctl, askpass.as_ref())?;
         tracing::debug!(target: "zdd::ssh", "<{}> SSH MASTER {:?}", spec.name, command.as_std());
         let mut child = command.spawn().map_err(|e| format!("cannot run ssh: {e}"))?;
         let pid = child.id().unwrap_or(0);
@@ -343,11 +356,11 @@ impl Master {
         let (stop, stop_rx) = watch::channel(false);
         tokio::spawn(watch_master(child, stderr, state_tx, stop_rx));
         let master = Master { pid, state, stop };
-        master.ready(ctl).await?;
+        master.ready(ctl, open_deadline(spec.timeout)).await?;
         Ok(master)
     }
 
-    async fn ready(&self, ctl: &Path) -> Result<(), String> {
+    async fn ready(&self, ctl: &Path, deadline: Duration) -> Result<(), String> {
         let started = Instant::now();
         let mut state = self.state.clone();
         loop {
@@ -357,18 +370,39 @@ impl Master {
             if ctl.exists() {
                 return Ok(());
             }
-            if started.elapsed() > OPEN_DEADLINE {
+            if started.elapsed() > deadline {
                 let _ = self.stop.send(true);
-                return Err(format!("ssh did not connect within {OPEN_DEADLINE:?}"));
+                return Err(format!("ssh did not connect within {deadline:?}"));
             }
             let _ = tokio::time::timeout(Duration::from_millis(5), state.changed()).await;
         }
     }
 }
 
-fn master_command(spec: &ConnectSpec, ctl: &Path) -> Command {
+/// The master's `ssh` command. Without a password it never asks anything (`BatchMode`);
+/// with one it asks zdd itself, once, through askpass (ssh takes the first value of an
+/// option, so these come before the user's own `-o`s).
+fn master_command(spec: &ConnectSpec, ctl: &Path, askpass: Option<&AskpassFile>) -> Result<Command, String> {
     let mut command = Command::new("ssh");
     command.args(["-M", "-N", "-S"]).arg(ctl).args(MASTER_OPTIONS);
+    match askpass {
+        None => {
+            command.args(["-o", "BatchMode=yes"]);
+        }
+        Some(file) => {
+            let program =
+                askpass::program().map_err(|e| format!("cannot find zdd's own binary for askpass: {e}"))?;
+            command
+                .args(["-o", "BatchMode=no", "-o", "NumberOfPasswordPrompts=1"])
+                .env("SSH_ASKPASS", program)
+                .env("SSH_ASKPASS_REQUIRE", "force")
+                .env(askpass::FILE_VAR, file.path());
+        }
+    }
+    command.args(&spec.base_args);
+    if !spec.host_key_checking {
+        command.args(["-o", "StrictHostKeyChecking=no"]);
+    }
     if let Some(port) = spec.port {
         command.arg("-p").arg(port.to_string());
     }
@@ -379,6 +413,9 @@ fn master_command(spec: &ConnectSpec, ctl: &Path) -> Command {
         command.arg("-i").arg(key);
     }
     command
+        .arg("-o")
+        .arg(format!("ConnectTimeout={}", spec.timeout))
+        .args(KEEPALIVE_OPTIONS)
         .args(&spec.ssh_args)
         .arg("--")
         .arg(&spec.address)
@@ -405,7 +442,7 @@ fn master_command(spec: &ConnectSpec, ctl: &Path) -> Command {
             Ok(())
         });
     }
-    command
+    Ok(command)
 }
 
 /// Reap the master, stopping it when asked, and publish its exit with its stderr.

@@ -32,14 +32,18 @@ struct IniParser<'a> {
     lines: Vec<&'a str>,
     inv: Inventory,
     errors: Vec<Diagnostic>,
+    /// Groups earlier inventory sources declared: `[g:children]` may name them.
+    known: &'a [String],
 }
 
-pub(super) fn parse(path: &Path, text: &str) -> Result<Inventory, Error> {
+/// Parse one INI file; `known` are the groups of the sources read before it.
+pub(super) fn parse(path: &Path, text: &str, known: &[String]) -> Result<Inventory, Error> {
     let mut p = IniParser {
         file: Arc::new(path.to_owned()),
         lines: text.lines().collect(),
         inv: Inventory::default(),
         errors: Vec::new(),
+        known,
     };
     p.run();
     if p.errors.is_empty() {
@@ -73,6 +77,7 @@ impl IniParser<'_> {
         let mut group = "ungrouped".to_owned();
         let mut state = State::Hosts;
         let mut declared: Vec<String> = vec!["all".into(), "ungrouped".into()];
+        declared.extend(self.known.iter().cloned());
         let mut children: Vec<ChildRef> = Vec::new();
 
         for idx in 0..self.lines.len() {

@@ -1,4 +1,5 @@
 use super::*;
+use crate::error::Diagnostic;
 use serde_json::json;
 use std::path::PathBuf;
 

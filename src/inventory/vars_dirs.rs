@@ -40,10 +40,12 @@ pub(super) fn load(inv: &mut Inventory, dir: &Path, beside: Beside) -> Result<()
     let groups: Vec<String> = inv.groups.keys().cloned().collect();
     for g in groups {
         if let Some(vars) = load_for(dir.join("group_vars"), &g) {
-            match beside {
-                Beside::Inventory => inv.group_vars_files.insert(g, vars),
-                Beside::Playbook => inv.playbook_group_vars_files.insert(g, vars),
+            let level = match beside {
+                Beside::Inventory => &mut inv.group_vars_files,
+                Beside::Playbook => &mut inv.playbook_group_vars_files,
             };
+            // Several inventory sources: a later source's file wins key by key.
+            level.entry(g).or_default().extend(vars);
         }
     }
     let hosts: Vec<String> = inv
@@ -54,10 +56,11 @@ pub(super) fn load(inv: &mut Inventory, dir: &Path, beside: Beside) -> Result<()
         .collect();
     for h in hosts {
         if let Some(vars) = load_for(dir.join("host_vars"), &h) {
-            match beside {
-                Beside::Inventory => inv.host_vars_files.insert(h, vars),
-                Beside::Playbook => inv.playbook_host_vars_files.insert(h, vars),
+            let level = match beside {
+                Beside::Inventory => &mut inv.host_vars_files,
+                Beside::Playbook => &mut inv.playbook_host_vars_files,
             };
+            level.entry(h).or_default().extend(vars);
         }
     }
     if problems.is_empty() {

@@ -67,6 +67,15 @@ impl YamlInventory<'_> {
         };
         for (key, value) in map {
             let here: Vec<&str> = path.iter().copied().chain([key.as_str()]).collect();
+            // As in Ansible: `hosts: web1` and `children: web` name a single host or group.
+            let single;
+            let value = match (key.as_str(), value) {
+                ("hosts" | "children", Value::String(one)) => {
+                    single = Value::Object(serde_json::Map::from_iter([(one.clone(), Value::Null)]));
+                    &single
+                }
+                _ => value,
+            };
             match key.as_str() {
                 "vars" => match value {
                     Value::Null => {}

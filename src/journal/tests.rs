@@ -10,7 +10,7 @@ use std::time::Duration;
 fn identity(hash: &str) -> Identity {
     Identity {
         playbook: "/srv/deploy.yml".into(),
-        inventory: Some("/srv/hosts.ini".into()),
+        inventory: vec!["/srv/hosts.ini".into()],
         playbook_sha256: hash.into(),
         extra_vars_sha256: "e".into(),
         limit: None,
@@ -89,14 +89,11 @@ fn timestamps_are_rfc3339_utc_with_millis() {
 #[test]
 fn default_path_is_named_after_playbook_and_inventory() {
     assert_eq!(
-        default_path(
-            Path::new("playbooks/zero-downtime.yml"),
-            Some(Path::new("/x/lab.ini"))
-        ),
+        default_path(Path::new("playbooks/zero-downtime.yml"), &["/x/lab.ini".into()]),
         Path::new(".zdd/journal/zero-downtime-lab.json")
     );
     assert_eq!(
-        default_path(Path::new("site.yml"), None),
+        default_path(Path::new("site.yml"), &[]),
         Path::new(".zdd/journal/site-localhost.json")
     );
 }

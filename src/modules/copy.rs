@@ -29,6 +29,9 @@ pub struct Args {
     force: Option<bool>,
     #[serde(default)]
     validate: Option<String>,
+    /// `false`: send a vaulted `src` as it is, encrypted.
+    #[serde(default, deserialize_with = "args::opt_bool")]
+    decrypt: Option<bool>,
 }
 
 impl Args {
@@ -65,6 +68,14 @@ impl TypedModule for Copy {
 
     fn check_static(&self, a: &Args, _raw: &Value, ctx: &StaticCtx<'_>) -> Result<(), ArgError> {
         if let Some(src) = &a.src {
+            let found = find_local_file(ctx.playbook_dir, ctx.role_path, "files", src);
+            if let Some(found) = found.filter(|_| a.decrypt != Some(false)) {
+                crate::vault::check_local_file(&found).map_err(|e| {
+                    ArgError::new(e.message(&format!("file `{src}`")))
+                        .key("src")
+                        .hint(e.hint())
+                })?;
+            }
             if !args::is_template(src)
                 && find_local_file(ctx.playbook_dir, ctx.role_path, "files", src).is_none()
             {
@@ -85,8 +96,11 @@ impl TypedModule for Copy {
             (Some(src), _) => {
                 let path = find_local_file(ctx.playbook_dir, ctx.role_path, "files", src)
                     .ok_or_else(|| format!("Could not find or access '{src}'"))?;
-                let bytes =
-                    std::fs::read(&path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+                let bytes = if a.decrypt == Some(false) {
+                    std::fs::read(&path).map_err(|e| format!("cannot read {}: {e}", path.display()))?
+                } else {
+                    crate::vault::read_local_file(&path)?
+                };
                 let name = path.file_name().map(|n| n.to_string_lossy().into_owned());
                 (bytes, name, Some(path))
             }

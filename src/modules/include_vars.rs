@@ -98,7 +98,11 @@ fn load(path: &Path) -> Result<VarMap, String> {
         return Ok(VarMap::new());
     }
     let node = src.parse_any().map_err(|d| d.message)?;
-    match crate::yaml::to_value(&node) {
+    let value = crate::yaml::to_value(&node);
+    if src.vaulted {
+        crate::vault::register_secrets_in(&value);
+    }
+    match value {
         Value::Object(map) => Ok(map.into_iter().collect()),
         Value::Null => Ok(VarMap::new()),
         _ => Err(format!("{} must be stored as a dictionary/hash", path.display())),

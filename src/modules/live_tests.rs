@@ -193,10 +193,7 @@ async fn copy_src_from_files_dir_with_become() {
     let env = Env::new();
     std::fs::create_dir(env.dir.path().join("files")).unwrap();
     std::fs::write(env.dir.path().join("files/index.html"), "<h1>v2</h1>\n").unwrap();
-    let root = Become {
-        user: "root".into(),
-        method: "sudo".into(),
-    };
+    let root = Become::sudo("root");
     let r = env
         .run_as(
             "copy",

@@ -44,6 +44,13 @@ impl TypedModule for Template {
             a.newline_sequence.as_deref(),
             &["\n", "\r", "\r\n"],
         )?;
+        if let Some(found) = find_local_file(ctx.playbook_dir, ctx.role_path, "templates", &a.src) {
+            crate::vault::check_local_file(&found).map_err(|e| {
+                ArgError::new(e.message(&format!("template `{}`", a.src)))
+                    .key("src")
+                    .hint(e.hint())
+            })?;
+        }
         if !args::is_template(&a.src)
             && find_local_file(ctx.playbook_dir, ctx.role_path, "templates", &a.src).is_none()
         {
@@ -65,8 +72,9 @@ impl TypedModule for Template {
     async fn run(&self, ctx: &ModuleCtx<'_>, a: Args) -> Result<ModuleResult, Failure> {
         let path = find_local_file(ctx.playbook_dir, ctx.role_path, "templates", &a.src)
             .ok_or_else(|| format!("Could not find or access '{}'", a.src))?;
+        let source = crate::vault::read_local_file(&path)?;
         let source =
-            std::fs::read_to_string(&path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+            String::from_utf8(source).map_err(|_| format!("{} is not UTF-8 text", path.display()))?;
         // Ansible defines these while rendering a template.
         let mut extra = crate::vars::VarMap::new();
         if !ctx.vars.contains("ansible_managed") {

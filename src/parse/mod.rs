@@ -117,6 +117,9 @@ fn vars_from_source(src: &Source) -> Result<VarMap, Error> {
     let mut p = Parser::new(src);
     let vars = p.vars(&node);
     p.finish()?;
+    if src.vaulted {
+        vars.values().for_each(crate::vault::register_secrets_in);
+    }
     Ok(vars)
 }
 
@@ -248,13 +251,23 @@ impl<'s> Parser<'s> {
     fn play(&mut self, map: &MarkedMappingNode, dir: &Path) -> Option<Play> {
         let loc = self.mapping_loc(map);
         let errors_before = self.diags.len();
+        // `gathering` and `any_errors_fatal` of the Ansible configuration: the defaults of
+        // the play keywords (a bad configuration was reported before any playbook is read).
+        let (gather_by_default, fatal_by_default) = crate::config::AnsibleConfig::current()
+            .map(|c| {
+                (
+                    c.gathering.value != crate::config::Gathering::Explicit,
+                    c.any_errors_fatal.value,
+                )
+            })
+            .unwrap_or((true, false));
         let mut play = Play {
             loc: loc.clone(),
             name: None,
             hosts: String::new(),
             serial: Vec::new(),
             privilege: BecomeOpts::default(),
-            gather_facts: true,
+            gather_facts: gather_by_default,
             vars: VarMap::new(),
             vars_files: Vec::new(),
             pre_tasks: Vec::new(),
@@ -262,7 +275,7 @@ impl<'s> Parser<'s> {
             post_tasks: Vec::new(),
             handlers: Vec::new(),
             max_fail_percentage: None,
-            any_errors_fatal: false,
+            any_errors_fatal: fatal_by_default,
             force_handlers: false,
             connection: None,
             order: None,
@@ -525,10 +538,10 @@ impl<'s> Parser<'s> {
 
     pub fn become_method(&mut self, node: &Node) -> Option<String> {
         let method = self.string("become_method", node)?;
-        if method != "sudo" {
+        if !crate::host::BECOME_METHODS.contains(&method.as_str()) {
             let loc = self.loc(node);
             self.error(format!("`become_method: {method}` is not supported by zdd"), loc)
-                .hint("zdd becomes another user with `sudo` only");
+                .hint("zdd becomes another user with `sudo` or `su`");
         }
         Some(method)
     }

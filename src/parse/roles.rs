@@ -34,7 +34,8 @@ pub(crate) struct PlayRoles {
     loading: Vec<(String, PathBuf)>,
     /// Handlers of `import_role`s: they come after the play's own.
     pub late_handlers: Vec<Task>,
-    config: Option<AnsibleConfig>,
+    /// The configuration's roles path, read once.
+    roles_path: Option<Vec<PathBuf>>,
 }
 
 /// The keywords a role line (`- role: x` or a dependency) passes down to its tasks: a
@@ -251,9 +252,13 @@ impl Parser<'_> {
         let roles_path = {
             let mut state = self.roles.borrow_mut();
             state
-                .config
-                .get_or_insert_with(AnsibleConfig::load)
                 .roles_path
+                .get_or_insert_with(|| {
+                    // A bad configuration was reported before the playbook was parsed.
+                    AnsibleConfig::current()
+                        .map(|c| c.roles_path.value.clone())
+                        .unwrap_or_default()
+                })
                 .clone()
         };
         let base = self.origin.playbook_dir.clone();

@@ -265,11 +265,13 @@ fn include_role_with_a_templated_name_says_so() {
 }
 
 #[test]
-fn only_sudo_is_a_become_method() {
-    let ds =
-        errors("- hosts: all\n  become_method: su\n  tasks:\n    - shell: a\n      become_method: doas\n");
+fn only_sudo_and_su_are_become_methods() {
+    let ds = errors(
+        "- hosts: all\n  become_method: pbrun\n  tasks:\n    - shell: a\n      become_method: doas\n    \
+         - shell: b\n      become_method: su\n",
+    );
     assert_eq!(ds.len(), 2);
-    assert_eq!(ds[0].message, "`become_method: su` is not supported by zdd");
+    assert_eq!(ds[0].message, "`become_method: pbrun` is not supported by zdd");
     assert_eq!(at(&ds[0]), (2, 18));
     assert_eq!(at(&ds[1]), (5, 22));
 }

@@ -3,4 +3,5 @@
 pub mod human;
 pub mod json;
 pub mod junit;
+pub mod log_file;
 pub mod progress;

@@ -64,6 +64,13 @@ pub struct RunOptions {
     /// Handlers, by name, that the run being resumed left pending, by (1-based play
     /// index, host): the host's batch starts notified of them.
     pub pending_handlers: HashMap<(usize, String), Vec<String>>,
+    /// `--become-method`, `-K` and `-k`: the defaults inventory variables override.
+    pub access: crate::access::Access,
+    /// How hosts are reached where their inventory and the tasks say nothing (flags,
+    /// `ANSIBLE_*`, `ansible.cfg`).
+    pub connection: crate::host::ConnectionSettings,
+    /// `become` where the host's variables and the keywords say nothing.
+    pub become_defaults: crate::host::BecomeDefaults,
 }
 
 /// What a signal asked for: nothing, finish the batch in flight, or stop after the task.
@@ -188,7 +195,6 @@ pub struct Runner {
     /// The hosts and batches of every play, worked out before the run.
     plan: RolloutPlan,
     inventory: std::sync::RwLock<Arc<InventoryView>>,
-    inventory_path: Option<std::path::PathBuf>,
     extra_vars: Arc<VarMap>,
     templater: Arc<Templater>,
     conns: Connections,
@@ -249,10 +255,9 @@ impl Runner {
             playbook: input.playbook,
             plan,
             inventory: std::sync::RwLock::new(Arc::new(InventoryView::new(input.inventory, 0))),
-            inventory_path: input.inventory_path,
             extra_vars: Arc::new(input.extra_vars),
             templater,
-            conns: Connections::new(),
+            conns: Connections::with_control_dir(opts.connection.control_path_dir.clone()),
             events,
             opts,
             stop,

@@ -5,7 +5,7 @@
 use super::{PlayEnv, Runner};
 use crate::error::{Diagnostic, Error};
 use crate::events::{Event, HostProblem};
-use crate::host::{Become, ConnectDefaults, Held, RemoteCommand};
+use crate::host::{is_wrong_password, Become, ConnectDefaults, Held, HostError, RemoteCommand};
 use crate::lb::Endpoint;
 use crate::modules::registry;
 use crate::playbook::Task;
@@ -21,10 +21,14 @@ struct Plan {
     /// Every host and delegate to connect to, with the `remote_user`/`port` a task reaches
     /// it with (each a connection of its own), in first-use order.
     hosts: IndexSet<(String, ConnectDefaults)>,
-    /// (host, how, become user): sudo must work without a password.
-    sudo: IndexSet<(String, ConnectDefaults, String)>,
-    /// (host, how, endpoint, become user): the load balancer must answer there.
-    sockets: IndexSet<(String, ConnectDefaults, Endpoint, Option<String>)>,
+    /// (host, how, become): sudo (or su) must work, with the become password if one is
+    /// given, without one otherwise.
+    sudo: IndexSet<(String, ConnectDefaults, Become)>,
+    /// (host, how, endpoint, become): the load balancer must answer there.
+    sockets: IndexSet<(String, ConnectDefaults, Endpoint, Option<Become>)>,
+    /// Become settings zdd cannot follow (a method it does not know, su with a password),
+    /// found before connecting: (host, why).
+    refused: IndexSet<(String, String)>,
 }
 
 impl Runner {
@@ -33,11 +37,15 @@ impl Runner {
         let started = Instant::now();
         let plan = self.preflight_plan(play_hosts);
         let mut specs = Vec::new();
-        let mut problems = Vec::new();
+        let mut problems: Vec<Diagnostic> = plan
+            .refused
+            .iter()
+            .map(|(host, why)| Diagnostic::new(format!("host `{host}`: {why}")))
+            .collect();
         for (name, remote) in &plan.hosts {
             match self.spec_for(name) {
                 Ok(spec) if !spec.local => {
-                    let spec = spec.with_defaults(remote);
+                    let spec = self.reach(spec, remote);
                     if !specs.contains(&spec) {
                         specs.push(spec);
                     }
@@ -77,11 +85,10 @@ impl Runner {
         let sudo = plan
             .sudo
             .iter()
-            .map(|(host, remote, user)| self.check_sudo(host, remote, user));
-        let sockets = plan
-            .sockets
-            .iter()
-            .map(|(host, remote, endpoint, user)| self.check_socket(host, remote, endpoint, user.as_deref()));
+            .map(|(host, remote, run_as)| self.check_sudo(host, remote, run_as));
+        let sockets = plan.sockets.iter().map(|(host, remote, endpoint, run_as)| {
+            self.check_socket(host, remote, endpoint, run_as.as_ref())
+        });
         let (sudo, sockets) = futures::future::join(
             futures::future::join_all(sudo),
             futures::future::join_all(sockets),
@@ -229,12 +236,15 @@ impl Runner {
                 continue;
             }
             if let Some(b) = &run_as {
-                plan.sudo.insert((target.clone(), remote.clone(), b.user.clone()));
+                if let Some(why) = crate::host::become_problem(b) {
+                    plan.refused.insert((target.clone(), why));
+                    continue;
+                }
+                plan.sudo.insert((target.clone(), remote.clone(), b.clone()));
             }
             for endpoint in self.endpoints_named(task, &item_ctx) {
-                let user = run_as.as_ref().map(|b| b.user.clone());
                 plan.sockets
-                    .insert((target.clone(), remote.clone(), endpoint, user));
+                    .insert((target.clone(), remote.clone(), endpoint, run_as.clone()));
             }
             plan.hosts.insert((target, remote));
         }
@@ -280,18 +290,35 @@ impl Runner {
         crate::audit::audited(self.opts.audit.as_ref(), h, about)
     }
 
-    async fn check_sudo(&self, host: &str, remote: &ConnectDefaults, user: &str) -> Option<(String, String)> {
-        let run_as = Become {
-            user: user.to_owned(),
-            method: "sudo".into(),
+    /// Become works on `host` as `run_as` says. A wrong become password is told apart
+    /// (sudo's own words would say "3 incorrect password attempts"); the password itself
+    /// is never part of a message.
+    async fn check_sudo(
+        &self,
+        host: &str,
+        remote: &ConnectDefaults,
+        run_as: &Become,
+    ) -> Option<(String, String)> {
+        let cmd = RemoteCommand::new("true").run_as(Some(run_as.clone()));
+        let how = match (run_as.method.as_str(), &run_as.password) {
+            ("su", _) => format!("su {}", run_as.user),
+            (_, Some(_)) => format!("sudo -S -u {} (with the become password)", run_as.user),
+            (_, None) => format!("sudo -n -u {}", run_as.user),
         };
-        let cmd = RemoteCommand::new("true").run_as(Some(run_as));
+        let check = format!("preflight: {}", run_as.method);
         let failure = match self.connect(host, None, remote).await {
             Err(e) => Some(e.to_string()),
-            Ok(h) => match self.preflight_host(h, host, "preflight: sudo").run(&cmd).await {
+            Ok(h) => match self.preflight_host(h, host, &check).run(&cmd).await {
                 Ok(out) if out.rc == 0 => None,
-                Ok(out) => Some(format!("sudo -n -u {user} failed: {}", out.stderr.trim())),
-                Err(e) => Some(format!("sudo -n -u {user} failed: {e}")),
+                Ok(out) => Some(format!("{how} failed: {}", out.stderr.trim())),
+                Err(HostError::Become(why)) if is_wrong_password(&why) => Some(format!(
+                    "become password rejected by sudo for user {}",
+                    run_as.user
+                )),
+                Err(e) if e.to_string().contains("a password is required") => Some(format!(
+                    "{how} failed: {e} (pass -K to be asked for the become password, or set ansible_become_password)"
+                )),
+                Err(e) => Some(format!("{how} failed: {e}")),
             },
         };
         failure.map(|why| (host.to_owned(), why))
@@ -302,12 +329,9 @@ impl Runner {
         host: &str,
         remote: &ConnectDefaults,
         endpoint: &Endpoint,
-        user: Option<&str>,
+        run_as: Option<&Become>,
     ) -> Option<(String, String)> {
-        let run_as = user.map(|user| Become {
-            user: user.to_owned(),
-            method: "sudo".into(),
-        });
+        let run_as = run_as.cloned();
         let cmd = RemoteCommand::new(endpoint.lb.check_script(&endpoint.address)).run_as(run_as);
         let check = format!("preflight: {} socket", endpoint.lb.name());
         let failure = match self.connect(host, None, remote).await {

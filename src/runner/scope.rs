@@ -35,7 +35,7 @@ impl Runner {
                     }
                 }
                 let loc = inv.inventory.hosts.get(name).and_then(|h| h.loc.clone());
-                ConnectSpec::from_vars(name, &conn_vars).map_err(|e| {
+                ConnectSpec::from_vars(name, &conn_vars, &self.opts.connection).map_err(|e| {
                     Diagnostic::new(format!("host `{name}`: {e}"))
                         .at_opt(loc)
                         .hint("fix the host's connection variables in the inventory")
@@ -43,9 +43,16 @@ impl Runner {
             }
             None if matches!(name, "localhost" | "127.0.0.1" | "::1") => ConnectSpec {
                 local: true,
-                ..ConnectSpec::from_vars(name, &VarMap::new()).map_err(Diagnostic::new)?
+                ..ConnectSpec::from_vars(name, &VarMap::new(), &self.opts.connection)
+                    .map_err(Diagnostic::new)?
             },
-            None => ConnectSpec::from_vars(name, &VarMap::new()).map_err(Diagnostic::new)?,
+            None => ConnectSpec::from_vars(name, &VarMap::new(), &self.opts.connection)
+                .map_err(Diagnostic::new)?,
+        };
+        // `-k`'s password where the inventory gives none (its `ansible_password` wins).
+        let spec = ConnectSpec {
+            password: spec.password.or_else(|| self.opts.access.ssh_password.clone()),
+            ..spec
         };
         self.specs
             .lock()
@@ -71,7 +78,16 @@ impl Runner {
         if spec.local {
             return Ok(self.local.clone());
         }
-        self.conns.get(&spec.with_defaults(remote)).await
+        self.conns.get(&self.reach(spec, remote)).await
+    }
+
+    /// `spec` as a task reaches it: the inventory's `ansible_user`, else the task's
+    /// `remote_user`, else `-u`/`remote_user` of the configuration (Ansible's order).
+    pub(super) fn reach(&self, spec: ConnectSpec, remote: &ConnectDefaults) -> ConnectSpec {
+        spec.with_defaults(remote).with_defaults(&ConnectDefaults {
+            user: self.opts.connection.user.clone(),
+            port: None,
+        })
     }
 
     /// A task's `remote_user` and `port` (its block's and play's merged in), rendered.
@@ -164,6 +180,14 @@ impl Runner {
                 json!(dir.display().to_string()),
             )])));
         }
+        // As in Ansible, the source the host was first read from: a file (its directory),
+        // a script, or a host list (no directory).
+        let inventory_file = inv.inventory.hosts.get(host).and_then(|h| h.source.clone());
+        let inventory_dir = inventory_file
+            .as_deref()
+            .filter(|f| std::path::Path::new(f).exists())
+            .and_then(|f| std::path::Path::new(f).parent())
+            .map(|d| d.display().to_string());
         ctx.push(Arc::new(VarMap::from_iter([
             ("inventory_hostname".into(), json!(host)),
             (
@@ -171,6 +195,8 @@ impl Runner {
                 json!(host.split('.').next().unwrap_or(host)),
             ),
             ("group_names".into(), json!(inv.inventory.group_names(host))),
+            ("inventory_file".into(), json!(inventory_file)),
+            ("inventory_dir".into(), json!(inventory_dir)),
         ])));
         ctx.push(self.extra_vars.clone());
         ctx
@@ -195,12 +221,6 @@ impl Runner {
             host.insert("inventory_hostname".into(), json!(name));
             hostvars.insert(name.clone(), Value::Object(host));
         }
-        let inventory_file = self.inventory_path.as_ref().map(|p| p.display().to_string());
-        let inventory_dir = self
-            .inventory_path
-            .as_ref()
-            .and_then(|p| p.parent())
-            .map(|p| p.display().to_string());
         Arc::new(VarMap::from_iter([
             ("groups".into(), inv.groups.clone()),
             ("hostvars".into(), Value::Object(hostvars)),
@@ -213,8 +233,6 @@ impl Runner {
                 "playbook_dir".into(),
                 json!(self.playbook.dir.display().to_string()),
             ),
-            ("inventory_file".into(), json!(inventory_file)),
-            ("inventory_dir".into(), json!(inventory_dir)),
             ("ansible_check_mode".into(), json!(self.opts.check_mode)),
             ("ansible_diff_mode".into(), json!(self.opts.diff)),
             ("ansible_forks".into(), json!(self.opts.forks)),
@@ -254,9 +272,9 @@ impl Runner {
         merged.extend(facts);
     }
 
-    /// `become` for a task: the task's settings over the play's; only sudo exists.
     /// `become` for a task on a host: the `ansible_become*` variables override the task's
-    /// keywords, which override the play's (Ansible's precedence); the user defaults to root.
+    /// keywords, which override the play's, which override the flags (`--become-method`,
+    /// `-K`): Ansible's precedence. The user defaults to root, the method to sudo.
     pub(super) fn become_for(&self, env: &PlayEnv<'_>, task: &Task, ctx: &Context) -> Option<Become> {
         let opts = task.privilege.inherit(&env.play.privilege);
         let var = |name: &str| {
@@ -268,10 +286,11 @@ impl Runner {
             Value::String(s) => s,
             other => other.to_string(),
         };
+        let defaults = &self.opts.become_defaults;
         let enabled = var("ansible_become")
             .map(|v| crate::vars::truthy(&v))
             .or(opts.enabled)
-            .unwrap_or(false);
+            .unwrap_or(defaults.enabled);
         enabled.then(|| Become {
             user: var("ansible_become_user")
                 .map(text)
@@ -283,11 +302,26 @@ impl Runner {
                         Err(_) => user,
                     })
                 })
+                .or_else(|| defaults.user.clone())
                 .unwrap_or_else(|| "root".into()),
             method: var("ansible_become_method")
                 .map(text)
                 .or(opts.method)
+                .or_else(|| self.opts.access.become_method.clone())
                 .unwrap_or_else(|| "sudo".into()),
+            // A password with a line break cannot be fed as one line: it is dropped, and
+            // preflight then reports that sudo wants one.
+            password: match [
+                "ansible_sudo_pass",
+                "ansible_become_pass",
+                "ansible_become_password",
+            ]
+            .into_iter()
+            .find_map(var)
+            {
+                Some(v) => crate::host::Password::new(text(v)).ok(),
+                None => self.opts.access.become_password.clone(),
+            },
         })
     }
 

@@ -318,11 +318,8 @@ impl Runner {
             }
         };
         let run_as = self.become_for(env, task, ctx);
-        if let Some(b) = run_as.as_ref().filter(|b| b.method != "sudo") {
-            return Run::failed(format!(
-                "become_method `{}` is not supported: zdd becomes another user through `sudo -n`",
-                b.method
-            ));
+        if let Some(problem) = run_as.as_ref().and_then(crate::host::become_problem) {
+            return Run::failed(problem);
         }
         let environment =
             match super::environment::merge_environment(&self.templater, &task.run.environment, ctx) {
@@ -617,33 +614,27 @@ impl Runner {
                 .cloned();
             spec.map(|s| s.address).filter(|a| a != d)
         });
-        let result = if task.no_log {
-            json!({"censored": "the output has been hidden due to the fact that 'no_log: true' was specified for this result", "changed": run.changed()})
-        } else {
-            run.result.clone()
-        };
-        HostResult {
+        let mut result = HostResult {
             host: host.to_owned(),
             delegate: run.delegate.clone(),
             delegate_address,
             task: task.display_name().to_owned(),
             status: run.status,
             changed: run.changed(),
-            // As Ansible: a `no_log` loop says which item by nothing but that it was hidden.
-            item: if task.no_log {
-                item.map(|_| "(censored due to no_log)".to_owned())
-            } else {
-                item
-            },
+            item,
             looped,
             ignored,
             rc: run.result.get("rc").and_then(Value::as_i64).map(|rc| rc as i32),
             duration_ms: started.elapsed().as_millis() as u64,
             show_result: registry().get(&task.module).is_some_and(|m| m.shows_result())
-                && run.status == Status::Ok
-                && !task.no_log,
-            result,
+                && run.status == Status::Ok,
+            result: run.result.clone(),
+        };
+        // As Ansible: a `no_log` loop says which item by nothing but that it was hidden.
+        if task.no_log {
+            result.censor();
         }
+        result
     }
 }
 

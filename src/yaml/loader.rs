@@ -31,13 +31,15 @@ pub const MAX_DEPTH: usize = 200;
 pub const EXPANSION_BUDGET: usize = 100_000;
 
 /// Why a document was refused; every variant carries where.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum LoadError {
     Scan(Marker, String),
     TopLevelMustBeMapping(Marker),
     TopLevelMustBeSequence(Marker),
     KeyMustBeScalar(Marker),
     Tag(Marker),
+    /// A `!vault` value that cannot be decrypted.
+    Vault(Marker, crate::vault::VaultError),
     DuplicateKey {
         key: String,
         first: Marker,
@@ -84,10 +86,21 @@ pub fn load(text: &str, top: Option<TopLevel>) -> Result<Node, LoadError> {
             Event::StreamEnd | Event::DocumentEnd => break,
             Event::Nothing | Event::StreamStart | Event::DocumentStart => {}
             Event::Alias(id) => composer.alias(id, at)?,
-            Event::Scalar(text, style, anchor, tag) => {
-                reject_tag(tag.is_some(), at)?;
-                composer.scalar(text, style, anchor, at)?;
-            }
+            Event::Scalar(text, style, anchor, tag) => match tag {
+                Some(t) if t.handle == "!" && t.suffix == "vault" => {
+                    // Decrypted here, at load, so that a missing or wrong password stops the
+                    // run before any host (Ansible decrypts when the value is first used).
+                    let plain = crate::vault::keyring()
+                        .decrypt_text(&text)
+                        .map_err(|e| LoadError::Vault(at, e))?;
+                    crate::vault::register_secret(&plain);
+                    composer.scalar(plain, TScalarStyle::SingleQuoted, anchor, at)?;
+                }
+                tag => {
+                    reject_tag(tag.is_some(), at)?;
+                    composer.scalar(text, style, anchor, at)?;
+                }
+            },
             Event::SequenceStart(anchor, tag) => {
                 reject_tag(tag.is_some(), at)?;
                 composer.open(anchor, at, Collection::Sequence(Vec::new()))?;

@@ -8,6 +8,7 @@
 //! Placeholders in every file and argument: `@NET@` the lab's `127.0.X`, `@CONN@` its
 //! connection variables (an INI `[all:vars]` body; `@CONN_YAML@` alone on a line: the same as
 //! YAML at that indentation; `@CONN_KEY@`: without `ansible_user` and `ansible_port`),
+//! `@LAB_USER@`, `@LAB_PORT@`, `@LAB_KEY@` one of them each (for `ansible.cfg`),
 //! `@LAB_DIR@` the lab's directory (its `haproxy.sock`),
 //! `@LAB_INVENTORY@` the lab's own inventory.
 //!
@@ -119,7 +120,8 @@ struct Tool {
     raw_trace: String,
 }
 
-/// Copy a case into `dest`, filling the lab placeholders.
+/// Copy a case into `dest`, filling the lab placeholders; executable files (inventory
+/// scripts) stay executable.
 fn copy_case(src: &Path, dest: &Path, lab: &Lab) {
     std::fs::create_dir_all(dest).unwrap();
     for entry in std::fs::read_dir(src).unwrap() {
@@ -131,6 +133,10 @@ fn copy_case(src: &Path, dest: &Path, lab: &Lab) {
         } else {
             let text = std::fs::read_to_string(&path).unwrap();
             std::fs::write(&to, fill(&text, lab)).unwrap();
+            let mode = std::fs::metadata(&path).unwrap().permissions().mode();
+            if mode & 0o111 != 0 {
+                set_mode(&to, 0o755);
+            }
         }
     }
 }
@@ -152,7 +158,18 @@ pub fn fill(text: &str, lab: &Lab) -> String {
         .filter(|l| !l.starts_with("ansible_user=") && !l.starts_with("ansible_port="))
         .map(|l| format!("{l}\n"))
         .collect();
+    // `@LAB_USER@`, `@LAB_PORT@`, `@LAB_KEY@`: single connection values, for projects that
+    // set them in `ansible.cfg` or group_vars instead of inventory lines.
+    let conn_value = |key: &str| {
+        conn.lines()
+            .find_map(|l| l.strip_prefix(key)?.strip_prefix('='))
+            .unwrap_or_default()
+            .to_owned()
+    };
     let text = text
+        .replace("@LAB_USER@", &conn_value("ansible_user"))
+        .replace("@LAB_PORT@", &conn_value("ansible_port"))
+        .replace("@LAB_KEY@", &conn_value("ansible_ssh_private_key_file"))
         .replace("@NET@", lab.net())
         .replace("@CONN_KEY@", &conn_key)
         .replace("@CONN@", &conn)
@@ -248,7 +265,6 @@ fn run_tool(name: &str, case: &Case, run: &Path, lab: &Lab) -> Tool {
         let out: Output = Command::new(ansible_playbook())
             .envs([
                 ("ANSIBLE_PIPELINING", "1"),
-                ("ANSIBLE_HOST_KEY_CHECKING", "True"),
                 ("ANSIBLE_NOCOLOR", "1"),
                 ("ANSIBLE_FORCE_COLOR", "0"),
                 ("ANSIBLE_STDOUT_CALLBACK", "default"),
@@ -260,6 +276,8 @@ fn run_tool(name: &str, case: &Case, run: &Path, lab: &Lab) -> Tool {
             .env("HOME", &home)
             .env_remove("ANSIBLE_CONFIG")
             .env_remove("ANSIBLE_ROLES_PATH")
+            // Ansible's default (True), unless a case's ansible.cfg says otherwise.
+            .env_remove("ANSIBLE_HOST_KEY_CHECKING")
             .current_dir(&dir)
             .arg(&case.playbook)
             .args(&args)
@@ -283,6 +301,7 @@ fn run_tool(name: &str, case: &Case, run: &Path, lab: &Lab) -> Tool {
             .current_dir(&dir)
             .env_remove("ANSIBLE_CONFIG")
             .env_remove("ANSIBLE_ROLES_PATH")
+            .env_remove("ANSIBLE_HOST_KEY_CHECKING")
             .env("ZDD_LOCK_DIR", dir.join(".locks"))
             .run();
         (out.code.unwrap_or(-1), out.stdout, out.stderr)

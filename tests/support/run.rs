@@ -199,6 +199,30 @@ impl Zdd {
         }
     }
 
+    /// Run to the end with `input` on standard input (not a terminal): how a CI job
+    /// answers `-K`/`-k` (`echo "$PW" | zdd apply -K ...`), with no argument showing it.
+    pub fn run_with_stdin(self, input: &str) -> Outcome {
+        use std::io::Write;
+        let mut child = self
+            .command()
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap_or_else(|e| panic!("run zdd {:?}: {e}", self.full_args()));
+        let mut stdin = child.stdin.take().expect("piped stdin");
+        stdin.write_all(input.as_bytes()).expect("write zdd's stdin");
+        drop(stdin);
+        let out = child.wait_with_output().expect("wait for zdd");
+        Outcome {
+            code: out.status.code(),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+            json: self.json_output(),
+            redactions: self.redactions,
+        }
+    }
+
     /// Run with stdout on a pseudo-terminal (util-linux `script`), as a user at a terminal
     /// sees it: stdout and stderr together in `stdout`, `code` is zdd's.
     pub fn run_on_terminal(self) -> Outcome {
