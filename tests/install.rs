@@ -231,7 +231,7 @@ fn man_page_has_a_section_per_subcommand_and_renders() {
     {
         Ok(man) if man.status.success() => {
             let text = String::from_utf8_lossy(&man.stdout);
-            for shown in ["ZDD(1)", "ZDD APPLY", "-i, --inventory <FILE>", "EXIT STATUS"] {
+            for shown in ["ZDD(1)", "ZDD APPLY", "-i, --inventory <", "EXIT STATUS"] {
                 assert!(text.contains(shown), "man -l shows no {shown:?}:\n{text}");
             }
         }
