@@ -52,8 +52,12 @@ impl Access {
         });
         if let Some(method) = become_method.as_deref() {
             if !BECOME_METHODS.contains(&method) {
+                let source = match args.become_method {
+                    Some(_) => "--become-method".to_owned(),
+                    None => format!("become_method ({})", config.become_method.origin),
+                };
                 return Err(Error::invalid(
-                    Diagnostic::new(format!("--become-method `{method}` is not supported by zdd"))
+                    Diagnostic::new(format!("{source} `{method}` is not supported by zdd"))
                         .hint("use `sudo` or `su`"),
                 ));
             }

@@ -102,7 +102,7 @@ impl Diagnostic {
                 // A vaulted file's line would be ciphertext, or worse, the plaintext.
                 let text = crate::yaml::read_bounded(loc.file.as_ref())
                     .ok()
-                    .filter(|t| loc.line == 1 || !crate::vault::is_vaulted(t));
+                    .filter(|t| !crate::vault::is_vaulted(t));
                 if let Some(text) = text {
                     self.snippet = text.lines().nth(loc.line.saturating_sub(1)).map(str::to_owned);
                 }

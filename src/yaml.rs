@@ -53,8 +53,13 @@ impl Source {
             Ok(text) => {
                 let at = Location::new(Arc::new(path.to_owned()), 1, 1);
                 let what = format!("`{}`", path.display());
-                let (text, vaulted) = crate::vault::open_text(text)
-                    .map_err(|e| Diagnostic::new(e.message(&what)).at(at).hint(e.hint()))?;
+                let header = text.lines().next().unwrap_or_default().to_owned();
+                let (text, vaulted) = crate::vault::open_text(text).map_err(|e| {
+                    Diagnostic::new(e.message(&what))
+                        .at(at)
+                        .snippet(header)
+                        .hint(e.hint())
+                })?;
                 Ok(Source {
                     vaulted,
                     ..Source::new(path, text)
@@ -169,7 +174,13 @@ impl Source {
             LoadError::Tag(m) => self
                 .diag("YAML tags (`!tag`, `!!str`) are not supported", at(&m))
                 .hint("quote the value to make it a string"),
-            LoadError::Vault(m, e) => self.diag(e.message("this `!vault` value"), at(&m)).hint(e.hint()),
+            LoadError::Vault { at: m, key, error } => {
+                let what = match key {
+                    Some(key) => format!("the `!vault` value of `{key}`"),
+                    None => "this `!vault` value".to_owned(),
+                };
+                self.diag(error.message(&what), at(&m)).hint(error.hint())
+            }
             LoadError::Scan(m, info) => self.diag(format!("invalid YAML: {info}"), at(&m)),
             LoadError::DuplicateKey { key, first, second } => self
                 .diag(format!("duplicate key `{key}`"), at(&second))

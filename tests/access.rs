@@ -31,7 +31,8 @@ const WHO_AM_I: &str = "- hosts: web1\n  gather_facts: false\n  tasks:\n    \
     - name: Touch as the login user\n      file:\n        path: \"{{ marker }}\"\n        state: touch\n    \
     - name: As root\n      shell: \"sleep 1; id -un; cat\"\n      args:\n        stdin: through sudo\n      \
       become: true\n      register: who\n    \
-    - debug:\n        msg: \"{{ who.stdout_lines }}\"\n";
+    - debug:\n        msg: \"{{ who.stdout_lines }}\"\n    \
+    - debug:\n        var: ansible_become_password\n";
 
 #[test]
 fn ask_become_pass_on_a_terminal_then_a_wrong_one_refused_before_any_change() {
@@ -72,6 +73,28 @@ fn ask_become_pass_on_a_terminal_then_a_wrong_one_refused_before_any_change() {
     assert!(
         !Path::new(&marker).exists(),
         "a task ran before the password was checked"
+    );
+
+    // `become_ask_pass` in ansible.cfg asks as -K does (here on standard input).
+    let project = tempfile::tempdir().unwrap();
+    write(
+        project.path(),
+        "ansible.cfg",
+        "[privilege_escalation]\nbecome_ask_pass = True\n",
+    );
+    let run = zdd(&lab)
+        .current_dir(project.path())
+        .run_with_stdin(&format!("{PASSWORD}\n"));
+    run.assert_code(0);
+    std::fs::remove_file(&marker).expect("the first task ran");
+    // An unknown method from the environment is refused, naming where it came from.
+    let run = zdd(&lab).env("ANSIBLE_BECOME_METHOD", "pbrun").run();
+    run.assert_code(5);
+    assert!(
+        run.stderr
+            .contains("error: become_method (env ANSIBLE_BECOME_METHOD) `pbrun` is not supported by zdd"),
+        "{}",
+        run.stderr
     );
 
     // No password at all: sudo's own reason, and what to pass.
@@ -180,6 +203,19 @@ fn ask_pass_logs_in_with_the_ssh_password_through_askpass() {
     run.assert_code(4);
     assert!(run.stderr.contains("Permission denied"), "{}", run.stderr);
     assert!(started.elapsed().as_secs() < 10, "{:?}", started.elapsed());
+
+    // -k and -K on a terminal: an empty become password is the SSH password, as in Ansible.
+    let run = zdd()
+        .args(["-k", "-K", "-e", "ansible_become=true"])
+        .run_on_terminal_typing(1.5, &[PASSWORD, ""]);
+    run.assert_code(0);
+    let screen = run.stdout.replace('\r', "");
+    assert!(
+        screen.contains("SSH password: \nBECOME password[defaults to SSH password]: \n"),
+        "{screen}"
+    );
+    assert!(screen.contains("\"who.stdout\": \"root\""), "{screen}");
+    assert!(!screen.contains(PASSWORD), "the password was echoed: {screen}");
 
     // `ansible_ssh_pass` in the inventory takes the same way, no flag needed.
     let run = zdd().arg("-e").arg(format!("ansible_ssh_pass={PASSWORD}")).run();

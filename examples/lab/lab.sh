@@ -10,6 +10,9 @@
 # web host on 127.0.X.(10+I):8081 behind a sysv-style init script /etc/init.d/zdd-lab-X-webI,
 # and one haproxy on 127.0.X.10:8080 with its runtime API on DIR/haproxy.sock.
 # DIR/inventory.ini is an Ansible INI inventory for all of it.
+# Users (kept between labs, created once): `deploy` logs in with DIR's key, sudo without a
+# password; `deploy-pw` (password zdd-lab-pw) logs in with the key or that password, and its
+# sudo asks for it (for -K and -k).
 #
 # haproxy retries a refused connection and redispatches it to another server, as a real
 # setup would. --strict turns that off, so that a web server restarted while still in the

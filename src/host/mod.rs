@@ -66,7 +66,7 @@ pub fn become_problem(b: &Become) -> Option<String> {
 /// A piece of POSIX shell to run on a host, as the connecting user or through `become`.
 #[derive(Debug, Clone, Default)]
 pub struct RemoteCommand {
-    /// Shell source; run by `sh -c` on the target (wrapped in `sudo -n -u USER` with become).
+    /// Shell source; run by `sh -c` on the target (behind sudo or su with become).
     pub script: String,
     /// Bytes fed to the command's standard input (how files travel to the host).
     pub stdin: Option<Vec<u8>>,

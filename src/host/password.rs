@@ -1,6 +1,7 @@
 //! A password zdd holds for a host (`-K`, `-k`, `ansible_become_password`,
 //! `ansible_password`): compared and hashed like a string, never shown. Its `Debug` is
-//! `<censored>`, so no trace, error or derived `Debug` of a struct holding one can print it.
+//! `<censored>`, so no trace, error or derived `Debug` of a struct holding one can print it,
+//! and its text is censored in every output as a value from Vault is.
 
 use std::sync::Arc;
 
@@ -15,6 +16,9 @@ impl Password {
         if text.contains(['\n', '\r']) {
             return Err("a password cannot hold a line break".into());
         }
+        // From now on no output shows it (as a value from Vault): a `debug` of
+        // `ansible_become_password`, a result that echoes it.
+        crate::vault::register_secret(&text);
         Ok(Password(text.into()))
     }
 

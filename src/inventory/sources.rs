@@ -152,6 +152,10 @@ fn load_file(path: &Path, known: &[String]) -> Result<Inventory, Error> {
         };
         Error::invalid(Diagnostic::new(format!("cannot read inventory {}: {e}", path.display())).hint(hint))
     })?;
+    // A vaulted inventory file, as Ansible reads it.
+    let (text, _) = crate::vault::open_text(text).map_err(|e| {
+        Error::invalid(Diagnostic::new(e.message(&format!("inventory `{}`", path.display()))).hint(e.hint()))
+    })?;
     if text.starts_with("#!") {
         return Err(Error::invalid(
             Diagnostic::new(format!(

@@ -101,6 +101,10 @@ fn load(path: &Path) -> Result<VarMap, String> {
     let value = crate::yaml::to_value(&node);
     if src.vaulted {
         crate::vault::register_secrets_in(&value);
+        if let Value::Object(map) = &value {
+            map.keys()
+                .for_each(|name| crate::vault::register_secret_name(name));
+        }
     }
     match value {
         Value::Object(map) => Ok(map.into_iter().collect()),

@@ -119,6 +119,8 @@ fn vars_from_source(src: &Source) -> Result<VarMap, Error> {
     p.finish()?;
     if src.vaulted {
         vars.values().for_each(crate::vault::register_secrets_in);
+        vars.keys()
+            .for_each(|name| crate::vault::register_secret_name(name));
     }
     Ok(vars)
 }

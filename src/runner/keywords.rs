@@ -87,6 +87,50 @@ pub fn resolve<'t>(
     }
 }
 
+/// The task, made `no_log` when its arguments or loop read a variable that holds a value
+/// from Vault (beyond Ansible: such values are secret everywhere). Values are also matched
+/// in every output (`vault::reveals`); this catches the values too short to be matched.
+pub fn censor_vault_readers<'t>(templater: &Templater, task: Cow<'t, Task>) -> Cow<'t, Task> {
+    if task.no_log || !crate::vault::has_secret_names() {
+        return task;
+    }
+    let mut texts = Vec::new();
+    strings_in(&task.args, &mut texts);
+    if let Some(lp) = &task.loop_ {
+        strings_in(lp.value(), &mut texts);
+    }
+    let reads = |text: &str, expression: bool| {
+        let names = if expression {
+            templater.expr_variables_read(text)
+        } else {
+            templater.variables_read(text)
+        };
+        // A template that cannot be read may read anything.
+        names.map_or(true, |n| crate::vault::any_secret_name(n.iter()))
+    };
+    let debug_var = crate::modules::canonical_name(&task.module) == "debug"
+        && task
+            .args
+            .get("var")
+            .and_then(|v| v.as_str())
+            .is_some_and(|v| reads(v, true));
+    if !debug_var && !texts.iter().any(|t| Templater::is_template(t) && reads(t, false)) {
+        return task;
+    }
+    let mut task = task.into_owned();
+    task.no_log = true;
+    Cow::Owned(task)
+}
+
+fn strings_in<'v>(value: &'v serde_json::Value, out: &mut Vec<&'v str>) {
+    match value {
+        serde_json::Value::String(s) => out.push(s),
+        serde_json::Value::Array(items) => items.iter().for_each(|v| strings_in(v, out)),
+        serde_json::Value::Object(map) => map.values().for_each(|v| strings_in(v, out)),
+        _ => {}
+    }
+}
+
 impl Runner {
     /// A templated `run_once`, decided with the first host's variables (the host that
     /// runs a `run_once` task).
@@ -123,6 +167,32 @@ mod tests {
             });
         }
         task
+    }
+
+    #[test]
+    fn a_task_reading_a_vault_variable_is_no_log() {
+        crate::vault::register_secret_name("vault_pin_kw_test");
+        let t = Templater::new();
+        let with_args = |module: &str, args: serde_json::Value| {
+            let mut task = task_with(&[]);
+            task.module = module.into();
+            task.args = args;
+            censor_vault_readers(&t, Cow::Owned(task)).no_log
+        };
+        assert!(with_args("debug", json!({"var": "vault_pin_kw_test"})));
+        assert!(with_args(
+            "shell",
+            json!({"cmd": "echo {{ vault_pin_kw_test | int + 1 }}"})
+        ));
+        assert!(with_args(
+            "debug",
+            json!({"msg": ["x", {"y": "{{ vault_pin_kw_test }}"}]})
+        ));
+        assert!(!with_args(
+            "shell",
+            json!({"cmd": "echo {{ other }} vault_pin_kw_test"})
+        ));
+        assert!(!with_args("debug", json!({"var": "other"})));
     }
 
     fn ctx(vars: serde_json::Value) -> Context {

@@ -89,6 +89,7 @@ impl Runner {
         let ctx = self.context(env, host, task, shared);
         let (task, run, looped) = match super::keywords::resolve(&self.templater, task, &ctx) {
             Ok(task) => {
+                let task = super::keywords::censor_vault_readers(&self.templater, task);
                 let (run, looped) = match &task.loop_ {
                     None => (self.run_item(env, &task, host, &ctx).await, false),
                     Some(lp) => (self.run_loop(env, &task, host, &ctx, lp, started).await, true),
@@ -437,6 +438,10 @@ impl Runner {
                 }
                 .with_result(result_json(result)),
                 Err(HostError::Unreachable(msg)) => return Run::unreachable(msg),
+                // Ansible's words for a wrong become password.
+                Err(HostError::Become(why)) if crate::host::is_wrong_password(&why) => {
+                    Run::failed("Task failed: Incorrect sudo password".to_owned())
+                }
                 Err(e @ HostError::Become(_)) => {
                     Run::failed(format!("Missing sudo password or no sudo rights: {e}"))
                 }

@@ -559,7 +559,8 @@ impl Validator<'_> {
         ) else {
             return;
         };
-        let Ok(bytes) = std::fs::read(&path) else {
+        // A vaulted template is checked in clear (a bad password is the module's error).
+        let Ok(bytes) = crate::vault::read_local_file(&path) else {
             return;
         };
         let file = std::sync::Arc::new(path);

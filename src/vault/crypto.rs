@@ -72,8 +72,7 @@ impl Envelope {
     /// The plaintext, or `None` when the password is not the one it was encrypted with
     /// (the HMAC does not match) or the padding is wrong.
     pub fn decrypt(&self, password: &[u8]) -> Option<Vec<u8>> {
-        let mut derived = [0u8; 2 * KEY_LEN + IV_LEN];
-        pbkdf2::pbkdf2_hmac::<Sha256>(password, &self.salt, ITERATIONS, &mut derived);
+        let derived = derive_keys(password, &self.salt);
         let (cipher_key, rest) = derived.split_at(KEY_LEN);
         let (hmac_key, iv) = rest.split_at(KEY_LEN);
         let mut mac = Hmac::<Sha256>::new_from_slice(hmac_key).ok()?;
@@ -93,6 +92,34 @@ impl Envelope {
         plain.truncate(plain.len() - pad);
         Some(plain)
     }
+}
+
+type DerivedKeys = [u8; 2 * KEY_LEN + IV_LEN];
+
+/// PBKDF2 of (password, salt), remembered: a vaulted template is read again for every host
+/// it is rendered for, and 10,000 rounds are worth keeping (Ansible caches them too).
+fn derive_keys(password: &[u8], salt: &[u8]) -> DerivedKeys {
+    use std::collections::HashMap;
+    use std::sync::Mutex;
+    type PasswordAndSalt = (Vec<u8>, Vec<u8>);
+    static CACHE: Mutex<Option<HashMap<PasswordAndSalt, DerivedKeys>>> = Mutex::new(None);
+    let key = (password.to_vec(), salt.to_vec());
+    if let Some(found) = CACHE
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .as_ref()
+        .and_then(|c| c.get(&key))
+    {
+        return *found;
+    }
+    let mut derived = [0u8; 2 * KEY_LEN + IV_LEN];
+    pbkdf2::pbkdf2_hmac::<Sha256>(password, salt, ITERATIONS, &mut derived);
+    CACHE
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .get_or_insert_with(HashMap::new)
+        .insert(key, derived);
+    derived
 }
 
 fn unhex(text: &str) -> Option<Vec<u8>> {

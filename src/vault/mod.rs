@@ -12,7 +12,10 @@ mod secrets;
 
 pub use crypto::{is_vaulted, Envelope};
 pub use passwords::{keyring_from, PasswordSources};
-pub use secrets::{mask, register_secret, register_secrets_in, reveals, reveals_str};
+pub use secrets::{
+    any_secret_name, has_secret_names, mask, register_secret, register_secret_name, register_secrets_in,
+    reveals, reveals_str,
+};
 
 use std::sync::{Arc, RwLock};
 

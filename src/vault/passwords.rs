@@ -87,23 +87,23 @@ impl PasswordSources {
 /// while another source gave a password, and an error when none did.
 pub fn keyring_from(sources: &PasswordSources) -> Result<Keyring, Diagnostic> {
     let mut ring = Keyring::default();
-    let mut first_problem = None;
+    let mut problems = Vec::new();
     for slug in sources.slugs() {
         match read_password(&slug) {
             Ok(bytes) => ring.passwords.push(VaultPassword {
                 label: slug.label.clone(),
                 bytes,
             }),
-            Err(d) => {
-                eprintln!("[WARNING]: {}", d.message);
-                first_problem.get_or_insert(d);
-            }
+            Err(d) => problems.push(d),
         }
     }
-    match first_problem {
-        Some(d) if ring.passwords.is_empty() => Err(d),
-        _ => Ok(ring),
+    if ring.passwords.is_empty() && !problems.is_empty() {
+        return Err(problems.swap_remove(0));
     }
+    for d in problems {
+        eprintln!("[WARNING]: {}", d.message);
+    }
+    Ok(ring)
 }
 
 fn read_password(slug: &Slug) -> Result<Vec<u8>, Diagnostic> {
@@ -147,17 +147,23 @@ fn read_password(slug: &Slug) -> Result<Vec<u8>, Diagnostic> {
     };
     let bytes = trim_newlines(&bytes).to_vec();
     if bytes.is_empty() {
-        return Err(problem(
-            format!("the vault password from {} is empty", slug.source),
-            "put the password in the file (one line)",
-        ));
+        return Err(match slug.source.as_str() {
+            "prompt" | "prompt_ask_vault_pass" => {
+                problem("the vault password typed is empty".into(), "type the password")
+            }
+            file => problem(
+                format!("the vault password from {file} is empty"),
+                "put the password in the file (one line)",
+            ),
+        });
     }
     Ok(bytes)
 }
 
 /// Run a password script; a `*-client` script is asked for `--vault-id LABEL`.
 fn run_script(path: &Path, label: &str) -> Result<Vec<u8>, String> {
-    let mut command = Command::new(path);
+    // By its path, never looked up in `PATH` (`pass.sh` is the file here).
+    let mut command = Command::new(std::path::absolute(path).unwrap_or_else(|_| path.to_owned()));
     if is_client_script(path) {
         command.args(["--vault-id", label]);
     }

@@ -45,6 +45,28 @@ pub fn register_secrets_in(value: &Value) {
     }
 }
 
+static NAMES: RwLock<Vec<String>> = RwLock::new(Vec::new());
+
+/// Remember that the variable `name` holds a value from Vault: a task that reads it is
+/// censored whatever the value's length.
+pub fn register_secret_name(name: &str) {
+    let mut all = NAMES.write().unwrap_or_else(|e| e.into_inner());
+    if !all.iter().any(|n| n == name) {
+        all.push(name.to_owned());
+    }
+}
+
+/// Whether any of `names` holds a value from Vault.
+pub fn any_secret_name<'a>(mut names: impl Iterator<Item = &'a String>) -> bool {
+    let all = NAMES.read().unwrap_or_else(|e| e.into_inner());
+    !all.is_empty() && names.any(|n| all.contains(n))
+}
+
+/// Whether any variable was registered as holding a value from Vault.
+pub fn has_secret_names() -> bool {
+    !NAMES.read().unwrap_or_else(|e| e.into_inner()).is_empty()
+}
+
 /// Whether `text` holds a registered secret.
 pub fn reveals_str(text: &str) -> bool {
     let all = SECRETS.read().unwrap_or_else(|e| e.into_inner());
@@ -96,6 +118,16 @@ mod tests {
     fn every_string_leaf_of_a_vaulted_file_is_a_secret() {
         register_secrets_in(&json!({"a": "leaf-one-77", "b": [{"c": "leaf-two-88"}], "n": 5}));
         assert!(reveals_str("leaf-one-77") && reveals_str("leaf-two-88"));
+    }
+
+    #[test]
+    fn variable_names_are_remembered() {
+        register_secret_name("vault_pin_for_test");
+        assert!(has_secret_names());
+        assert!(any_secret_name(
+            ["x".to_owned(), "vault_pin_for_test".to_owned()].iter()
+        ));
+        assert!(!any_secret_name(["x".to_owned()].iter()));
     }
 
     #[test]

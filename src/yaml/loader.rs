@@ -38,8 +38,12 @@ pub enum LoadError {
     TopLevelMustBeSequence(Marker),
     KeyMustBeScalar(Marker),
     Tag(Marker),
-    /// A `!vault` value that cannot be decrypted.
-    Vault(Marker, crate::vault::VaultError),
+    /// A `!vault` value that cannot be decrypted, at its key when it has one.
+    Vault {
+        at: Marker,
+        key: Option<String>,
+        error: crate::vault::VaultError,
+    },
     DuplicateKey {
         key: String,
         first: Marker,
@@ -90,10 +94,14 @@ pub fn load(text: &str, top: Option<TopLevel>) -> Result<Node, LoadError> {
                 Some(t) if t.handle == "!" && t.suffix == "vault" => {
                     // Decrypted here, at load, so that a missing or wrong password stops the
                     // run before any host (Ansible decrypts when the value is first used).
-                    let plain = crate::vault::keyring()
-                        .decrypt_text(&text)
-                        .map_err(|e| LoadError::Vault(at, e))?;
+                    let plain = crate::vault::keyring().decrypt_text(&text).map_err(|error| {
+                        let (key, at) = composer.pending_key().map_or((None, at), |(k, m)| (Some(k), m));
+                        LoadError::Vault { at, key, error }
+                    })?;
                     crate::vault::register_secret(&plain);
+                    if let Some((key, _)) = composer.pending_key() {
+                        crate::vault::register_secret_name(&key);
+                    }
                     composer.scalar(plain, TScalarStyle::SingleQuoted, anchor, at)?;
                 }
                 tag => {
@@ -351,6 +359,15 @@ impl<'a> Composer<'a> {
             self.anchors.insert(anchor, node.clone());
         }
         self.add(node)
+    }
+
+    /// The key of the mapping being read whose value comes next, and where it is written.
+    fn pending_key(&self) -> Option<(String, Marker)> {
+        let Collection::Mapping(m) = &self.stack.last()?.collection else {
+            return None;
+        };
+        let key = m.key.as_ref()?;
+        Some((key.scalar_text()?.to_owned(), *key.span.start()?))
     }
 
     fn alias(&mut self, id: usize, at: Marker) -> Result<(), LoadError> {
