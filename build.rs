@@ -25,8 +25,8 @@ fn main() {
 fn describe(dir: &str) -> Option<String> {
     let hash = git(dir, &["rev-parse", "--short", "HEAD"])?;
     let date = git(dir, &["log", "-1", "--format=%cs", "HEAD"])?;
-    // Tracked files only (build output and scratch files are not "dirty"), and without
-    // `--no-optional-locks` status would rewrite the index, which the build watches.
+    // Tracked files only: build output and scratch files are not "dirty". Without
+    // `--no-optional-locks`, status would rewrite the index under a running git command.
     let dirty = git(
         dir,
         &[
@@ -40,10 +40,11 @@ fn describe(dir: &str) -> Option<String> {
     Some(format!("{hash}{} {date}", if dirty { "-dirty" } else { "" }))
 }
 
-/// Rerun when HEAD moves (checkout, commit) or tracked files change. `--git-path` finds the
-/// real files in a worktree too, where `.git` is a file pointing elsewhere.
+/// Rerun when HEAD moves (checkout, commit) or sources change. `--git-path` finds the real
+/// files in a worktree too, where `.git` is a file pointing elsewhere. Not the index: `git
+/// status` and `git diff` rewrite it, and each rerun recompiles the crate.
 fn watch_git_state(dir: &str) {
-    let mut paths = vec!["HEAD".to_owned(), "packed-refs".to_owned(), "index".to_owned()];
+    let mut paths = vec!["HEAD".to_owned(), "packed-refs".to_owned()];
     if let Some(head_ref) = git(dir, &["symbolic-ref", "-q", "HEAD"]) {
         paths.push(head_ref);
     }
@@ -55,7 +56,7 @@ fn watch_git_state(dir: &str) {
             }
         }
     }
-    // An edited tracked file makes the build dirty without touching the index.
+    // An edited source makes the build dirty (and is recompiled anyway).
     for tracked in ["src", "Cargo.toml", "Cargo.lock"] {
         println!("cargo:rerun-if-changed={tracked}");
     }

@@ -113,3 +113,23 @@ fn exit_status() -> String {
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn text_never_becomes_a_roff_request() {
+        assert_eq!(escape(".SH not a heading"), "\\&.SH not a heading");
+        assert_eq!(escape("'quoted"), "\\&'quoted");
+        assert_eq!(escape("zdd -e a\\b"), "zdd \\-e a\\eb");
+    }
+
+    #[test]
+    fn a_subcommands_sections_become_subsections() {
+        assert_eq!(
+            demote_sections(".SH SYNOPSIS\n\\fBzdd apply\\fR\n.SH \"PRIVILEGE ESCALATION\"\n"),
+            ".SS SYNOPSIS\n\\fBzdd apply\\fR\n.SS \"PRIVILEGE ESCALATION\"\n"
+        );
+    }
+}

@@ -32,6 +32,7 @@ pub struct Zdd {
     cwd: PathBuf,
     env: Vec<(OsString, Option<OsString>)>,
     redactions: Redactions,
+    bin: PathBuf,
 }
 
 impl Default for Zdd {
@@ -53,7 +54,15 @@ impl Zdd {
             cwd: root.to_owned(),
             env: Vec::new(),
             redactions,
+            bin: PathBuf::from(env!("CARGO_BIN_EXE_zdd")),
         }
+    }
+
+    /// Run this zdd binary instead of the one cargo built for the tests (the static one
+    /// from scripts/build-static).
+    pub fn binary(mut self, path: impl AsRef<Path>) -> Zdd {
+        self.bin = path.as_ref().to_owned();
+        self
     }
 
     /// `zdd apply PLAYBOOK`.
@@ -162,7 +171,7 @@ impl Zdd {
     }
 
     fn command(&self) -> Command {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_zdd"));
+        let mut cmd = Command::new(&self.bin);
         cmd.args(self.full_args())
             .current_dir(&self.cwd)
             .stdin(Stdio::null());
@@ -217,7 +226,7 @@ impl Zdd {
     /// Run with stdout on a pseudo-terminal (util-linux `script`), as a user at a terminal
     /// sees it: stdout and stderr together in `stdout`, `code` is zdd's.
     pub fn run_on_terminal(self) -> Outcome {
-        let mut words = vec![env!("CARGO_BIN_EXE_zdd").to_owned()];
+        let mut words = vec![self.bin.to_str().expect("a UTF-8 path").to_owned()];
         words.extend(
             self.full_args()
                 .iter()
@@ -247,7 +256,7 @@ impl Zdd {
     /// Run on a pseudo-terminal (as `run_on_terminal`) while a person types `lines`, each
     /// after a pause of `pause` seconds (so zdd has asked before the line arrives).
     pub fn run_on_terminal_typing(self, pause: f64, lines: &[&str]) -> Outcome {
-        let mut words = vec![env!("CARGO_BIN_EXE_zdd").to_owned()];
+        let mut words = vec![self.bin.to_str().expect("a UTF-8 path").to_owned()];
         words.extend(
             self.full_args()
                 .iter()
