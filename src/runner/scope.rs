@@ -134,6 +134,9 @@ impl Runner {
                     .filter(|p| p.play.as_ref() == Some(&env.play.loc)),
             )
         };
+        // Below everything: `ansible_facts` is an empty mapping until facts are gathered,
+        // as in Ansible (never undefined).
+        ctx.push(no_facts());
         // Role defaults are the lowest of all; role `vars/` sit above play vars and
         // vars_files, role parameters above set_fact (Ansible's precedence table).
         ctx.push(env.roles.defaults.clone());
@@ -436,4 +439,12 @@ impl Runner {
             *first = (*first).min(role.instance.nth);
         }
     }
+}
+
+/// The layer under every host's variables: `ansible_facts` before any fact is gathered.
+fn no_facts() -> Arc<VarMap> {
+    static EMPTY: std::sync::OnceLock<Arc<VarMap>> = std::sync::OnceLock::new();
+    EMPTY
+        .get_or_init(|| Arc::new(VarMap::from_iter([("ansible_facts".into(), json!({}))])))
+        .clone()
 }
