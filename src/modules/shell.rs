@@ -219,25 +219,7 @@ pub(super) async fn run_spec(ctx: &ModuleCtx<'_>, spec: Spec) -> Result<ModuleRe
 
 /// Ansible's `start`/`end`: local time, `2024-05-01 12:00:00.123456`.
 pub(super) fn format_time(t: SystemTime) -> String {
-    let since = t.duration_since(SystemTime::UNIX_EPOCH).unwrap_or_default();
-    // `as _`: the C library's time_t (naming it is deprecated on musl, where it may change).
-    let secs = since.as_secs() as _;
-    // SAFETY: localtime_r only writes the struct we hand it.
-    let tm = unsafe {
-        let mut tm: libc::tm = std::mem::zeroed();
-        libc::localtime_r(&secs, &mut tm);
-        tm
-    };
-    format!(
-        "{:04}-{:02}-{:02} {:02}:{:02}:{:02}.{:06}",
-        tm.tm_year + 1900,
-        tm.tm_mon + 1,
-        tm.tm_mday,
-        tm.tm_hour,
-        tm.tm_min,
-        tm.tm_sec,
-        since.subsec_micros()
-    )
+    crate::template::local_strftime(t, "%Y-%m-%d %H:%M:%S.%f")
 }
 
 /// Ansible's `delta`: `0:00:01.234567`.
@@ -255,6 +237,14 @@ pub(super) fn format_delta(d: std::time::Duration) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn start_and_end_are_local_times_with_microseconds() {
+        let t = SystemTime::UNIX_EPOCH + std::time::Duration::from_micros(86_400_000_000 + 1_234_567);
+        let text = format_time(t);
+        let shape = regex::Regex::new(r"^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}\.234567$").unwrap();
+        assert!(shape.is_match(&text), "{text}");
+    }
 
     fn spec(creates: Option<&str>) -> Spec {
         Spec {

@@ -102,29 +102,27 @@ fn user_name() -> String {
 
 /// Python logging's `asctime`: local time, `YYYY-MM-DD HH:MM:SS,mmm`.
 fn local_timestamp(t: std::time::SystemTime) -> String {
-    let since = t.duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
-    let secs = since.as_secs() as libc::time_t;
-    // SAFETY: localtime_r fills the tm we own.
-    let tm = unsafe {
-        let mut tm: libc::tm = std::mem::zeroed();
-        libc::localtime_r(&secs, &mut tm);
-        tm
-    };
+    let millis = t
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default()
+        .subsec_millis();
     format!(
-        "{:04}-{:02}-{:02} {:02}:{:02}:{:02},{:03}",
-        tm.tm_year + 1900,
-        tm.tm_mon + 1,
-        tm.tm_mday,
-        tm.tm_hour,
-        tm.tm_min,
-        tm.tm_sec,
-        since.subsec_millis()
+        "{},{millis:03}",
+        crate::template::local_strftime(t, "%Y-%m-%d %H:%M:%S")
     )
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_stamp_is_python_loggings_asctime() {
+        let t = std::time::UNIX_EPOCH + std::time::Duration::from_micros(86_400_000_000 + 1_234_567);
+        let stamp = local_timestamp(t);
+        let shape = regex::Regex::new(r"^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2},234$").unwrap();
+        assert!(shape.is_match(&stamp), "{stamp}");
+    }
 
     #[test]
     fn every_line_is_prefixed_as_ansible_logs_it() {

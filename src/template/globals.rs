@@ -176,6 +176,13 @@ struct DateTime {
     utc: bool,
 }
 
+/// `t` in local time through the C library's `strftime`, with Python's `%f`
+/// (microseconds): the one clock formatter behind `now()`, the `start`/`end` of command
+/// results and the `log_path` lines.
+pub(crate) fn local_strftime(t: SystemTime, fmt: &str) -> String {
+    DateTime::at(t, false).strftime(fmt)
+}
+
 impl DateTime {
     fn at(t: SystemTime, utc: bool) -> Self {
         let since = t.duration_since(SystemTime::UNIX_EPOCH).unwrap_or_default();

@@ -10,6 +10,7 @@
 mod analysis;
 mod filters;
 mod globals;
+pub(crate) use globals::local_strftime;
 mod methods;
 mod predicates;
 mod pyrepr;
