@@ -65,6 +65,14 @@ pub fn ansible_playbook() -> PathBuf {
         .unwrap_or_else(|| PathBuf::from("ansible-playbook"))
 }
 
+/// The collections `scripts/install-ansible` puts beside ansible-playbook's venv
+/// (ansible.posix, community.general), for modules outside ansible-core.
+pub fn ansible_collections() -> Option<PathBuf> {
+    let bin = ansible_playbook();
+    let dir = bin.parent()?.parent()?.join("collections");
+    dir.is_dir().then_some(dir)
+}
+
 /// Panics with the fix when ansible-playbook does not run.
 pub fn assert_ansible_runs() {
     let found = Command::new(ansible_playbook())
@@ -273,6 +281,7 @@ fn run_tool(name: &str, case: &Case, run: &Path, lab: &Lab) -> Tool {
                 ("ANSIBLE_DEPRECATION_WARNINGS", "0"),
             ])
             .env("ANSIBLE_LOCAL_TEMP", home.join(".ansible/tmp"))
+            .envs(ansible_collections().map(|c| ("ANSIBLE_COLLECTIONS_PATH", c)))
             .env("HOME", &home)
             .env_remove("ANSIBLE_CONFIG")
             .env_remove("ANSIBLE_ROLES_PATH")
