@@ -180,6 +180,27 @@ pub fn opt_u16<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u16>, D::Error>
     }
 }
 
+/// An optional whole number (a uid, a gid, days): `1001`, `"1001"`; a template is `None`.
+pub fn opt_i64<'de, D: Deserializer<'de>>(d: D) -> Result<Option<i64>, D::Error> {
+    match Value::deserialize(d)? {
+        Value::Null => Ok(None),
+        Value::Number(n) => n
+            .as_i64()
+            .map(Some)
+            .ok_or_else(|| D::Error::custom(format!("`{n}` is not a whole number"))),
+        Value::String(s) if is_template(&s) => Ok(None),
+        Value::String(s) => s
+            .trim()
+            .parse::<i64>()
+            .map(Some)
+            .map_err(|_| D::Error::custom(format!("`{s}` is not a whole number"))),
+        other => Err(D::Error::custom(format!(
+            "expected a whole number, got {}",
+            kind(&other)
+        ))),
+    }
+}
+
 /// An optional text value that users also write as a number or bool (`owner: 0`).
 pub fn opt_text<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
     match Value::deserialize(d)? {

@@ -28,6 +28,7 @@ mod copy;
 mod debug;
 mod fail;
 mod file;
+mod group;
 mod group_by;
 mod haproxy;
 pub mod include_role;
@@ -476,6 +477,7 @@ pub fn registry() -> &'static Registry {
             Box::new(include_role::IncludeRole),
             Box::new(include_vars::IncludeVars),
             Box::new(async_status::AsyncStatus),
+            Box::new(group::Group),
         ],
     })
 }
