@@ -20,6 +20,7 @@ use serde_json::{Map, Value};
 use std::path::Path;
 
 mod add_host;
+mod apt_repository;
 pub mod args;
 mod assert;
 mod async_status;
@@ -478,6 +479,7 @@ pub fn registry() -> &'static Registry {
             Box::new(include_vars::IncludeVars),
             Box::new(async_status::AsyncStatus),
             Box::new(group::Group),
+            Box::new(apt_repository::AptRepository),
         ],
     })
 }
