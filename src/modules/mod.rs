@@ -39,6 +39,7 @@ pub mod meta;
 mod package;
 mod pause;
 mod put;
+mod script;
 mod service;
 mod set_fact;
 mod setup;
@@ -474,6 +475,7 @@ pub fn registry() -> &'static Registry {
             Box::new(add_host::AddHost),
             Box::new(group_by::GroupBy),
             Box::new(stat::Stat),
+            Box::new(script::Script),
             Box::new(include_tasks::IncludeTasks),
             Box::new(include_role::IncludeRole),
             Box::new(include_vars::IncludeVars),
