@@ -36,7 +36,10 @@ pub mod include_vars;
 pub mod meta;
 mod package;
 mod pause;
+mod ping;
 mod put;
+mod raw;
+mod reboot;
 mod service;
 mod set_fact;
 mod setup;
@@ -45,6 +48,7 @@ mod stat;
 mod template;
 mod uri;
 mod wait_for;
+mod wait_for_connection;
 
 /// What a module needs while it runs.
 pub struct ModuleCtx<'a> {
@@ -476,6 +480,10 @@ pub fn registry() -> &'static Registry {
             Box::new(include_role::IncludeRole),
             Box::new(include_vars::IncludeVars),
             Box::new(async_status::AsyncStatus),
+            Box::new(raw::Raw),
+            Box::new(ping::Ping),
+            Box::new(wait_for_connection::WaitForConnection),
+            Box::new(reboot::Reboot),
         ],
     })
 }
