@@ -199,6 +199,16 @@ impl Host for AuditedHost {
     async fn hold(&self, cmd: &RemoteCommand) -> Result<(String, crate::host::Held), HostError> {
         self.inner.hold(cmd).await
     }
+
+    /// Not a command: no line. The commands before and after it (a reboot's, the checks
+    /// that find the host back) are logged as any other.
+    async fn reconnect(&self, connect_timeout: Option<u32>) -> Result<(), HostError> {
+        self.inner.reconnect(connect_timeout).await
+    }
+
+    fn is_local(&self) -> bool {
+        self.inner.is_local()
+    }
 }
 
 #[cfg(test)]

@@ -147,6 +147,8 @@ impl Host for BackgroundHost {
         let launch = RemoteCommand {
             script: launcher,
             stdin: Some(input),
+            // The launcher reads the job's script on standard input.
+            raw: false,
             ..cmd.clone()
         };
         let out = self.inner.run(&launch).await?;
@@ -192,6 +194,14 @@ impl Host for BackgroundHost {
 
     async fn hold(&self, cmd: &RemoteCommand) -> Result<(String, Held), HostError> {
         self.inner.hold(cmd).await
+    }
+
+    async fn reconnect(&self, connect_timeout: Option<u32>) -> Result<(), HostError> {
+        self.inner.reconnect(connect_timeout).await
+    }
+
+    fn is_local(&self) -> bool {
+        self.inner.is_local()
     }
 }
 

@@ -27,6 +27,10 @@ struct EnvHost {
 
 impl EnvHost {
     fn wrap(&self, cmd: &RemoteCommand) -> RemoteCommand {
+        // As in Ansible, `raw` ignores `environment`: its command line is the user's own.
+        if cmd.raw {
+            return cmd.clone();
+        }
         RemoteCommand {
             script: format!("{}{}", self.exports, cmd.script),
             ..cmd.clone()
@@ -50,6 +54,14 @@ impl Host for EnvHost {
 
     async fn hold(&self, cmd: &RemoteCommand) -> Result<(String, Held), HostError> {
         self.inner.hold(&self.wrap(cmd)).await
+    }
+
+    async fn reconnect(&self, connect_timeout: Option<u32>) -> Result<(), HostError> {
+        self.inner.reconnect(connect_timeout).await
+    }
+
+    fn is_local(&self) -> bool {
+        self.inner.is_local()
     }
 }
 

@@ -65,6 +65,10 @@ impl Host for LocalHost {
 
     async fn close(&self) {}
 
+    fn is_local(&self) -> bool {
+        true
+    }
+
     async fn hold(&self, cmd: &RemoteCommand) -> Result<(String, super::Held), HostError> {
         let mut command = Command::new("sh");
         command.arg("-c").arg(command_line(cmd));

@@ -75,6 +75,10 @@ pub struct RemoteCommand {
     pub timeout: Option<Duration>,
     /// A `no_log` task's command: never written to a log or trace.
     pub no_log: bool,
+    /// Ansible's `raw`: the script is the command line itself, run by the login shell of
+    /// the connecting user with nothing on standard input, no bootstrap around it. Under
+    /// `become` it takes the usual way (sudo needs the bootstrap for its password).
+    pub raw: bool,
 }
 
 impl RemoteCommand {
@@ -132,6 +136,19 @@ pub trait Host: Send + Sync + std::fmt::Debug {
             "{}: this connection cannot keep a command running",
             self.name()
         )))
+    }
+
+    /// Drop the connection and open a new one to the same host (one that rebooted, or
+    /// whose sshd restarted): later commands, of this task and the next ones, go over the
+    /// new one. `connect_timeout` (seconds) replaces the connection's own for this
+    /// connect. A host without a connection to renew (the local machine) has nothing to do.
+    async fn reconnect(&self, _connect_timeout: Option<u32>) -> Result<(), HostError> {
+        Ok(())
+    }
+
+    /// Commands run on the controller itself (`ansible_connection=local`).
+    fn is_local(&self) -> bool {
+        false
     }
 }
 
@@ -352,6 +369,9 @@ impl ConnectSpec {
 /// (3 by default) and give up without running anything, before it reaches the script.
 /// The end line is random per run: no password can be mistaken for it.
 pub fn command_line(cmd: &RemoteCommand) -> String {
+    if is_raw(cmd) {
+        return cmd.script.clone();
+    }
     let mut bootstrap = format!(
         "zdd_script=$(head -c {}) && eval \"$zdd_script\"",
         cmd.script.len()
@@ -374,6 +394,11 @@ pub fn command_line(cmd: &RemoteCommand) -> String {
     }
 }
 
+/// The command goes as it is, without the bootstrap (`raw` without `become`).
+fn is_raw(cmd: &RemoteCommand) -> bool {
+    cmd.raw && cmd.run_as.is_none()
+}
+
 /// `su` to `user`, running `bootstrap`. su asks for a password where the caller is not
 /// root, and without a terminal it reads it from standard input, in one `read` that can
 /// take the script with it. So su first runs `true` with no input: where that fails, su
@@ -392,6 +417,9 @@ fn su_line(user: &str, bootstrap: &str) -> String {
 /// What the command reads on standard input: the become password lines (see
 /// `command_line`), its script, then its own input, if any.
 pub fn stdin_payload(cmd: &RemoteCommand) -> Vec<u8> {
+    if is_raw(cmd) {
+        return Vec::new();
+    }
     let data = cmd.stdin.as_deref().unwrap_or_default();
     let mut payload = Vec::with_capacity(cmd.script.len() + data.len());
     if let Some(password) = cmd.run_as.as_ref().and_then(|b| b.password.as_ref()) {

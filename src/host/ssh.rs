@@ -15,7 +15,8 @@ use openssh::{Session, Stdio};
 use std::io;
 use std::path::{Path, PathBuf};
 use std::process::Stdio as ProcessStdio;
-use std::sync::{Arc, Mutex};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::process::{Child, Command};
@@ -51,16 +52,62 @@ enum MasterState {
     Exited(String),
 }
 
+/// One master and the mux session over it: `reconnect` replaces it as a whole, and a
+/// command holds the one it started on.
 #[derive(Debug)]
-pub struct SshHost {
-    name: String,
-    address: String,
+struct Link {
     /// The master's control socket (`hold` runs a plain `ssh` client through it).
-    ctl: std::path::PathBuf,
+    ctl: PathBuf,
     session: Session,
     master_pid: u32,
     state: watch::Receiver<MasterState>,
     stop: watch::Sender<bool>,
+}
+
+impl Link {
+    fn over(ctl: &Path, master: Master) -> Link {
+        Link {
+            ctl: ctl.to_owned(),
+            session: Session::resume_mux(ctl.into(), None),
+            master_pid: master.pid,
+            state: master.state,
+            stop: master.stop,
+        }
+    }
+
+    /// The master's exit message if it has exited, waiting up to `grace` for it to do so
+    /// (a dying connection closes its channels a moment before the process ends).
+    async fn exit(&self, grace: Duration) -> Option<String> {
+        let mut state = self.state.clone();
+        let exited = tokio::time::timeout(grace, async {
+            loop {
+                if let MasterState::Exited(message) = &*state.borrow_and_update() {
+                    return message.clone();
+                }
+                if state.changed().await.is_err() {
+                    return String::new();
+                }
+            }
+        })
+        .await
+        .ok()?;
+        Some(exited)
+    }
+}
+
+#[derive(Debug)]
+pub struct SshHost {
+    name: String,
+    address: String,
+    /// How the host was reached, for `reconnect`.
+    spec: ConnectSpec,
+    /// The first master's control socket; later masters get `CTL.1`, `CTL.2`, ... (a new
+    /// path each: an old master that ends late removes its own socket, never the new one).
+    first_ctl: PathBuf,
+    reconnects: AtomicUsize,
+    link: RwLock<Arc<Link>>,
+    /// One reconnect at a time.
+    renewing: tokio::sync::Mutex<()>,
     slots: Semaphore,
     closed: Mutex<bool>,
 }
@@ -107,43 +154,76 @@ impl SshHost {
         SshHost {
             name: spec.name.clone(),
             address: spec.address.clone(),
-            ctl: ctl.to_owned(),
-            session: Session::resume_mux(ctl.into(), None),
-            master_pid: master.pid,
-            state: master.state,
-            stop: master.stop,
+            spec: spec.clone(),
+            first_ctl: ctl.to_owned(),
+            reconnects: AtomicUsize::new(0),
+            link: RwLock::new(Arc::new(Link::over(ctl, master))),
+            renewing: tokio::sync::Mutex::new(()),
             slots: Semaphore::new(SESSIONS_PER_HOST),
             closed: Mutex::new(false),
         }
     }
 
+    /// The connection commands go over now.
+    fn link(&self) -> Arc<Link> {
+        self.link.read().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    fn is_closed(&self) -> bool {
+        *self.closed.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Stop the master and start a new one, once: the caller (a reboot, `wait_for_connection`)
+    /// retries as long as it means to. Commands already running finish (or fail) on the
+    /// old master; the ones that start later take the new one.
+    async fn renew(&self, connect_timeout: Option<u32>) -> Result<(), HostError> {
+        let _one = self.renewing.lock().await;
+        let closed = || HostError::Unreachable(format!("connection to {} closed", self.address));
+        if self.is_closed() {
+            return Err(closed());
+        }
+        let old = self.link();
+        let _ = old.stop.send(true);
+        let _ = old.exit(Duration::from_secs(3)).await;
+        let mut spec = self.spec.clone();
+        if let Some(seconds) = connect_timeout {
+            spec.timeout = seconds;
+        }
+        let n = self.reconnects.fetch_add(1, Ordering::Relaxed) + 1;
+        let ctl = PathBuf::from(format!("{}.{n}", self.first_ctl.display()));
+        let started = Instant::now();
+        let master = Master::start(&spec, &ctl).await.map_err(|message| {
+            tracing::debug!(target: "zdd::ssh", "<{}> reconnect failed: {}", self.name, message.trim());
+            HostError::Unreachable(message)
+        })?;
+        tracing::debug!(
+            target: "zdd::ssh",
+            "<{}> reconnected to {} in {} ms (master pid {})",
+            self.name,
+            self.address,
+            started.elapsed().as_millis(),
+            master.pid
+        );
+        let link = Arc::new(Link::over(&ctl, master));
+        // `close` may have come while this one connected: it must not outlive the run.
+        let closed_now = self.is_closed();
+        if closed_now {
+            let _ = link.stop.send(true);
+            let _ = link.exit(Duration::from_secs(3)).await;
+            return Err(closed());
+        }
+        *self.link.write().unwrap_or_else(|e| e.into_inner()) = link;
+        Ok(())
+    }
+
     /// The pid of the local `ssh` master process.
     pub fn master_pid(&self) -> u32 {
-        self.master_pid
+        self.link().master_pid
     }
 
     /// Ask the master to stop without waiting (for `Drop` paths).
     pub fn stop_now(&self) {
-        let _ = self.stop.send(true);
-    }
-
-    /// The master's exit message if it has exited, waiting up to `grace` for it to do so
-    /// (a dying connection closes its channels a moment before the process ends).
-    async fn master_exit(&self, grace: Duration) -> Option<String> {
-        let mut state = self.state.clone();
-        let exited = tokio::time::timeout(grace, async {
-            loop {
-                if let MasterState::Exited(message) = &*state.borrow_and_update() {
-                    return message.clone();
-                }
-                if state.changed().await.is_err() {
-                    return String::new();
-                }
-            }
-        })
-        .await
-        .ok()?;
-        Some(exited)
+        let _ = self.link().stop.send(true);
     }
 
     fn unreachable(&self, message: &str) -> HostError {
@@ -155,11 +235,11 @@ impl SshHost {
         })
     }
 
-    async fn run_once(&self, cmd: &RemoteCommand) -> Result<CommandOutput, RunFailure> {
+    async fn run_once(&self, link: &Link, cmd: &RemoteCommand) -> Result<CommandOutput, RunFailure> {
         let line = command_line(cmd);
         tracing::debug!(target: "zdd::cmd", "<{}> EXEC {}", self.name, trace_text(cmd));
         let started = Instant::now();
-        let mut command = self.session.raw_command(line);
+        let mut command = link.session.raw_command(line);
         command
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
@@ -201,15 +281,16 @@ impl SshHost {
             .await
             .map_err(|_| self.unreachable("closed"))?;
         let mut refusals = 0;
+        let link = self.link();
         loop {
-            if let Some(message) = self.master_exit(Duration::ZERO).await {
+            if let Some(message) = link.exit(Duration::ZERO).await {
                 return Err(self.unreachable(&message));
             }
-            match self.run_once(cmd).await {
+            match self.run_once(&link, cmd).await {
                 Ok(out) => return Ok(out),
                 Err(failure) => {
                     // Whatever went wrong, a master that is gone means the host is.
-                    if let Some(message) = self.master_exit(Duration::from_secs(2)).await {
+                    if let Some(message) = link.exit(Duration::from_secs(2)).await {
                         return Err(self.unreachable(&message));
                     }
                     match failure {
@@ -304,9 +385,15 @@ impl Host for SshHost {
             *closed = true;
         }
         self.slots.close();
-        self.stop_now();
+        // A reconnect in flight sees `closed` and stops its own master.
+        let link = self.link();
+        let _ = link.stop.send(true);
         // Wait until the master is reaped, so that no process outlives `close`.
-        let _ = self.master_exit(Duration::from_secs(5)).await;
+        let _ = link.exit(Duration::from_secs(5)).await;
+    }
+
+    async fn reconnect(&self, connect_timeout: Option<u32>) -> Result<(), HostError> {
+        self.renew(connect_timeout).await
     }
 
     /// A plain `ssh` client over the master's socket: its process can outlive any one
@@ -315,7 +402,7 @@ impl Host for SshHost {
         let mut command = Command::new("ssh");
         command
             .arg("-S")
-            .arg(&self.ctl)
+            .arg(&self.link().ctl)
             .args(["-o", "ControlMaster=no", "-T", "--", &self.address])
             .arg(command_line(cmd));
         super::hold_process(command, cmd).await

@@ -38,8 +38,11 @@ pub mod include_vars;
 pub mod meta;
 mod package;
 mod pause;
+mod ping;
 mod put;
 mod script;
+mod raw;
+mod reboot;
 mod service;
 mod set_fact;
 mod setup;
@@ -48,6 +51,7 @@ mod stat;
 mod template;
 mod uri;
 mod wait_for;
+mod wait_for_connection;
 
 /// What a module needs while it runs.
 pub struct ModuleCtx<'a> {
@@ -482,6 +486,10 @@ pub fn registry() -> &'static Registry {
             Box::new(async_status::AsyncStatus),
             Box::new(group::Group),
             Box::new(apt_repository::AptRepository),
+            Box::new(raw::Raw),
+            Box::new(ping::Ping),
+            Box::new(wait_for_connection::WaitForConnection),
+            Box::new(reboot::Reboot),
         ],
     })
 }
