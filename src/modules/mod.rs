@@ -23,9 +23,11 @@ mod add_host;
 pub mod args;
 mod assert;
 mod async_status;
+mod blockinfile;
 mod command;
 mod copy;
 mod debug;
+mod edit_file;
 mod fail;
 mod file;
 mod group_by;
@@ -33,16 +35,20 @@ mod haproxy;
 pub mod include_role;
 pub mod include_tasks;
 pub mod include_vars;
+mod lineinfile;
 pub mod meta;
 mod package;
 mod pause;
 mod put;
+mod pyre;
+mod replace;
 mod service;
 mod set_fact;
 mod setup;
 mod shell;
 mod stat;
 mod template;
+mod textedit;
 mod uri;
 mod wait_for;
 
@@ -476,6 +482,9 @@ pub fn registry() -> &'static Registry {
             Box::new(include_role::IncludeRole),
             Box::new(include_vars::IncludeVars),
             Box::new(async_status::AsyncStatus),
+            Box::new(lineinfile::LineInFile),
+            Box::new(blockinfile::BlockInFile),
+            Box::new(replace::Replace),
         ],
     })
 }
