@@ -24,9 +24,11 @@ mod apt_repository;
 pub mod args;
 mod assert;
 mod async_status;
+mod blockinfile;
 mod command;
 mod copy;
 mod debug;
+mod edit_file;
 mod fail;
 mod file;
 mod group;
@@ -35,6 +37,7 @@ mod haproxy;
 pub mod include_role;
 pub mod include_tasks;
 pub mod include_vars;
+mod lineinfile;
 pub mod meta;
 mod package;
 mod pause;
@@ -43,12 +46,15 @@ mod put;
 mod script;
 mod raw;
 mod reboot;
+mod pyre;
+mod replace;
 mod service;
 mod set_fact;
 mod setup;
 mod shell;
 mod stat;
 mod template;
+mod textedit;
 mod uri;
 mod wait_for;
 mod wait_for_connection;
@@ -490,6 +496,9 @@ pub fn registry() -> &'static Registry {
             Box::new(ping::Ping),
             Box::new(wait_for_connection::WaitForConnection),
             Box::new(reboot::Reboot),
+            Box::new(lineinfile::LineInFile),
+            Box::new(blockinfile::BlockInFile),
+            Box::new(replace::Replace),
         ],
     })
 }
