@@ -45,6 +45,7 @@ mod shell;
 mod stat;
 mod template;
 mod uri;
+mod user;
 mod wait_for;
 
 /// What a module needs while it runs.
@@ -478,6 +479,7 @@ pub fn registry() -> &'static Registry {
             Box::new(include_vars::IncludeVars),
             Box::new(async_status::AsyncStatus),
             Box::new(group::Group),
+            Box::new(user::User),
         ],
     })
 }
