@@ -56,6 +56,7 @@ mod stat;
 mod template;
 mod textedit;
 mod uri;
+mod user;
 mod wait_for;
 mod wait_for_connection;
 
@@ -499,6 +500,7 @@ pub fn registry() -> &'static Registry {
             Box::new(lineinfile::LineInFile),
             Box::new(blockinfile::BlockInFile),
             Box::new(replace::Replace),
+            Box::new(user::User),
         ],
     })
 }
