@@ -43,6 +43,7 @@ mod set_fact;
 mod setup;
 mod shell;
 mod stat;
+mod systemd;
 mod template;
 mod uri;
 mod wait_for;
@@ -478,6 +479,7 @@ pub fn registry() -> &'static Registry {
             Box::new(include_vars::IncludeVars),
             Box::new(async_status::AsyncStatus),
             Box::new(apt_repository::AptRepository),
+            Box::new(systemd::Systemd),
         ],
     })
 }
