@@ -53,6 +53,7 @@ mod set_fact;
 mod setup;
 mod shell;
 mod stat;
+mod systemd;
 mod template;
 mod textedit;
 mod uri;
@@ -501,6 +502,7 @@ pub fn registry() -> &'static Registry {
             Box::new(blockinfile::BlockInFile),
             Box::new(replace::Replace),
             Box::new(user::User),
+            Box::new(systemd::Systemd),
         ],
     })
 }

@@ -74,7 +74,7 @@ impl TypedModule for Service {
     }
 
     fn aliases(&self) -> &'static [&'static str] {
-        &["systemd", "sysvinit"]
+        &["sysvinit"]
     }
 
     fn check(&self, a: &Args, _raw: &Value) -> Result<(), ArgError> {
