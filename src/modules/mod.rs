@@ -28,6 +28,7 @@ mod copy;
 mod debug;
 mod fail;
 mod file;
+mod get_url;
 mod group_by;
 mod haproxy;
 pub mod include_role;
@@ -474,6 +475,7 @@ pub fn registry() -> &'static Registry {
             Box::new(group_by::GroupBy),
             Box::new(stat::Stat),
             Box::new(script::Script),
+            Box::new(get_url::GetUrl),
             Box::new(include_tasks::IncludeTasks),
             Box::new(include_role::IncludeRole),
             Box::new(include_vars::IncludeVars),
