@@ -32,6 +32,7 @@ mod edit_file;
 mod fail;
 mod file;
 mod group;
+mod get_url;
 mod group_by;
 mod haproxy;
 pub mod include_role;
@@ -488,6 +489,7 @@ pub fn registry() -> &'static Registry {
             Box::new(group_by::GroupBy),
             Box::new(stat::Stat),
             Box::new(script::Script),
+            Box::new(get_url::GetUrl),
             Box::new(include_tasks::IncludeTasks),
             Box::new(include_role::IncludeRole),
             Box::new(include_vars::IncludeVars),
