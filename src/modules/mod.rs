@@ -44,6 +44,7 @@ mod shell;
 mod stat;
 mod template;
 mod uri;
+pub mod via_ansible;
 mod wait_for;
 
 /// What a module needs while it runs.
@@ -433,9 +434,32 @@ impl Registry {
     }
 }
 
-/// `ansible.builtin.shell` -> `shell`.
+/// Collections whose modules zdd implements under their short names: `ansible.builtin.shell`
+/// -> `shell`, `community.general.haproxy` -> `haproxy`. A name in any other namespace
+/// (`foo.bar.copy`) is somebody else's module and stays whole, so it goes through Ansible
+/// rather than to zdd's `copy`.
+const NATIVE_NAMESPACES: &[&str] = &[
+    "ansible.builtin.",
+    "ansible.legacy.",
+    "ansible.posix.",
+    "community.general.",
+];
+
+/// `ansible.builtin.shell` -> `shell`; `foo.bar.copy` stays as it is.
 pub fn canonical_name(name: &str) -> &str {
-    name.rsplit('.').next().unwrap_or(name)
+    NATIVE_NAMESPACES
+        .iter()
+        .find_map(|ns| name.strip_prefix(ns))
+        .unwrap_or(name)
+}
+
+/// The name a task keeps for its module: the short name of a module zdd runs, else the
+/// name as written (a module for Ansible to run: `community.docker.docker_container`).
+pub fn task_module_name(name: &str) -> &str {
+    match registry().get(name) {
+        Some(_) => canonical_name(name),
+        None => name,
+    }
 }
 
 /// An action of ansible-core written by its full name (`ansible.builtin.import_tasks`,
