@@ -59,6 +59,7 @@ mod template;
 mod textedit;
 mod uri;
 mod user;
+pub mod via_ansible;
 mod wait_for;
 mod wait_for_connection;
 
@@ -449,9 +450,32 @@ impl Registry {
     }
 }
 
-/// `ansible.builtin.shell` -> `shell`.
+/// Collections whose modules zdd implements under their short names: `ansible.builtin.shell`
+/// -> `shell`, `community.general.haproxy` -> `haproxy`. A name in any other namespace
+/// (`foo.bar.copy`) is somebody else's module and stays whole, so it goes through Ansible
+/// rather than to zdd's `copy`.
+const NATIVE_NAMESPACES: &[&str] = &[
+    "ansible.builtin.",
+    "ansible.legacy.",
+    "ansible.posix.",
+    "community.general.",
+];
+
+/// `ansible.builtin.shell` -> `shell`; `foo.bar.copy` stays as it is.
 pub fn canonical_name(name: &str) -> &str {
-    name.rsplit('.').next().unwrap_or(name)
+    NATIVE_NAMESPACES
+        .iter()
+        .find_map(|ns| name.strip_prefix(ns))
+        .unwrap_or(name)
+}
+
+/// The name a task keeps for its module: the short name of a module zdd runs, else the
+/// name as written (a module for Ansible to run: `community.docker.docker_container`).
+pub fn task_module_name(name: &str) -> &str {
+    match registry().get(name) {
+        Some(_) => canonical_name(name),
+        None => name,
+    }
 }
 
 /// An action of ansible-core written by its full name (`ansible.builtin.import_tasks`,

@@ -3,7 +3,7 @@
 
 use super::{kv, Parser};
 use crate::error::{closest, did_you_mean, Location};
-use crate::modules::{builtin_name, canonical_name, registry};
+use crate::modules::{builtin_name, registry, task_module_name};
 use crate::playbook::{BecomeOpts, Block, Include, Loop, LoopControl, RunKeywords, Task, TemplatedKeyword};
 use crate::vars::VarMap;
 use crate::yaml::{self, MarkedMappingNode, MarkedScalarNode};
@@ -164,7 +164,7 @@ impl Parser<'_> {
             }
         }
         let module = self.find_module(map, &loc)?;
-        let mut task = empty_task(loc, canonical_name(&module.name).to_owned(), module.loc.clone());
+        let mut task = empty_task(loc, task_module_name(&module.name).to_owned(), module.loc.clone());
         task.origin = self.origin.clone();
         let mut args = Map::new();
         let mut arg_locs = IndexMap::new();

@@ -2,6 +2,7 @@
 //! sections and handlers, applying Ansible's failure rules. It never prints: it emits
 //! events.
 
+mod ansible_batch;
 mod batch;
 mod block;
 mod environment;
@@ -481,11 +482,14 @@ impl Runner {
         if run_once || host_loop == Some(HostLoop::OnceForAll) {
             return self.run_once(env, task, hosts, &shared).await;
         }
+        if host_loop.is_none() {
+            return self.run_via_ansible(env, task, hosts, &shared).await;
+        }
         if host_loop == Some(HostLoop::FirstHostOnly) {
             let Some(first) = hosts.first() else {
                 return Vec::new();
             };
-            return vec![self.run_on_host(env, task, first, &shared).await];
+            return vec![self.run_on_host(env, task, first, &shared, None).await];
         }
         let forks = Arc::new(tokio::sync::Semaphore::new(
             self.throttle(env, task, hosts, &shared),
@@ -495,7 +499,41 @@ impl Runner {
             let shared = &shared;
             async move {
                 let _permit = forks.acquire().await.ok();
-                self.run_on_host(env, task, host, shared).await
+                self.run_on_host(env, task, host, shared, None).await
+            }
+        });
+        futures::future::join_all(runs).await
+    }
+
+    /// A module zdd does not have: each host prepares its part, then one Ansible
+    /// invocation runs the task for all of them (`ansible_batch`). Hosts are not held
+    /// back by `forks` here (they would wait for each other): Ansible's own forks bound
+    /// the work on the hosts.
+    async fn run_via_ansible(
+        &self,
+        env: &PlayEnv<'_>,
+        task: &Task,
+        hosts: &[String],
+        shared: &Arc<VarMap>,
+    ) -> Vec<HostOutcome> {
+        let playbook_dir = task.playbook_dir(&self.playbook.dir);
+        let invocation = crate::modules::via_ansible::Invocation {
+            module: task.module.clone(),
+            hosts: Vec::new(),
+            library: crate::modules::via_ansible::library_dirs(
+                playbook_dir,
+                task.role().map(|r| r.path.as_path()),
+            ),
+            forks: self.throttle(env, task, hosts, shared),
+            dir: playbook_dir.to_path_buf(),
+        };
+        let batch = ansible_batch::AnsibleBatch::new(invocation, hosts.len());
+        let runs = hosts.iter().map(|host| {
+            let batch = &batch;
+            async move {
+                let outcome = self.run_on_host(env, task, host, shared, Some(batch)).await;
+                batch.leave().await;
+                outcome
             }
         });
         futures::future::join_all(runs).await
@@ -532,7 +570,12 @@ impl Runner {
         let Some(first) = hosts.first() else {
             return Vec::new();
         };
-        let outcome = self.run_on_host(env, task, first, shared).await;
+        let outcome = if crate::modules::registry().get(&task.module).is_none() {
+            let mut outcomes = self.run_via_ansible(env, task, &hosts[..1], shared).await;
+            outcomes.remove(0)
+        } else {
+            self.run_on_host(env, task, first, shared, None).await
+        };
         if let Some(name) = &task.register {
             let registered = self.fact(first, name);
             for h in &hosts[1..] {

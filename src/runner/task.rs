@@ -1,11 +1,13 @@
 //! One task on one host: conditions, loops, delegation, the module with `until` retries,
 //! `changed_when`/`failed_when`, `register`, facts, and the events that report it.
 
+use super::ansible_batch::AnsibleBatch;
 use super::rotation::Site;
 use super::{HostOutcome, PlayEnv, Runner, OMIT};
 use crate::audit::{audited, CommandContext};
 use crate::events::{Event, HostResult, Status};
 use crate::host::HostError;
+use crate::modules::via_ansible::{self, HostEntry};
 use crate::modules::{registry, ModuleCtx, ModuleResult};
 use crate::playbook::{Loop, Task};
 use crate::template::{TemplateError, Templater};
@@ -13,6 +15,19 @@ use crate::vars::{Context, VarMap};
 use serde_json::{json, Map, Value};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+
+/// What runs the task on a host: a module of zdd's, or its part of an Ansible invocation.
+enum Action<'a> {
+    Native {
+        module: &'a dyn crate::modules::Module,
+        host: &'a dyn crate::host::Host,
+        run_as: Option<&'a crate::host::Become>,
+    },
+    ViaAnsible {
+        batch: &'a AnsibleBatch,
+        entry: HostEntry,
+    },
+}
 
 /// The result of one execution (one item, or the task when it has no loop).
 struct Run {
@@ -80,6 +95,7 @@ impl Runner {
         task: &Task,
         host: &str,
         shared: &Arc<VarMap>,
+        batch: Option<&AnsibleBatch>,
     ) -> HostOutcome {
         let started = Instant::now();
         self.events.emit(Event::HostStart {
@@ -91,8 +107,11 @@ impl Runner {
             Ok(task) => {
                 let task = super::keywords::censor_vault_readers(&self.templater, task);
                 let (run, looped) = match &task.loop_ {
-                    None => (self.run_item(env, &task, host, &ctx).await, false),
-                    Some(lp) => (self.run_loop(env, &task, host, &ctx, lp, started).await, true),
+                    None => (self.run_item(env, &task, host, &ctx, batch).await, false),
+                    Some(lp) => (
+                        self.run_loop(env, &task, host, &ctx, lp, started, batch).await,
+                        true,
+                    ),
                 };
                 (task, run, looped)
             }
@@ -146,6 +165,7 @@ impl Runner {
 
     /// A looped task: each item runs in turn and is reported on its own; the registered
     /// result holds them all under `results`, as in Ansible.
+    #[allow(clippy::too_many_arguments)]
     async fn run_loop(
         &self,
         env: &PlayEnv<'_>,
@@ -154,6 +174,7 @@ impl Runner {
         ctx: &Context,
         lp: &Loop,
         started: Instant,
+        batch: Option<&AnsibleBatch>,
     ) -> Run {
         let items = match loop_items(&self.templater, lp, ctx) {
             Ok(items) => items,
@@ -179,7 +200,7 @@ impl Runner {
                 item_vars.insert(index_var.clone(), json!(index));
             }
             let item_ctx = ctx.with(item_vars);
-            let mut run = self.run_item(env, task, host, &item_ctx).await;
+            let mut run = self.run_item(env, task, host, &item_ctx, batch).await;
             let label = match &control.label {
                 Some(label) => self
                     .templater
@@ -252,7 +273,14 @@ impl Runner {
     }
 
     /// One execution: `when`, delegation, arguments, the module with retries.
-    async fn run_item(&self, env: &PlayEnv<'_>, task: &Task, host: &str, ctx: &Context) -> Run {
+    async fn run_item(
+        &self,
+        env: &PlayEnv<'_>,
+        task: &Task,
+        host: &str,
+        ctx: &Context,
+        batch: Option<&AnsibleBatch>,
+    ) -> Run {
         for condition in &task.when {
             match self.templater.eval_bool(condition, ctx) {
                 Ok(true) => {}
@@ -264,7 +292,13 @@ impl Runner {
             Ok(delegate) => delegate,
             Err(e) => return Run::failed(format!("cannot template delegate_to: {e}")),
         };
-        let mut run = self.execute(env, task, host, delegate.as_deref(), ctx).await;
+        let mut run = match batch {
+            Some(batch) => {
+                self.execute_via_ansible(env, task, host, delegate.as_deref(), ctx, batch)
+                    .await
+            }
+            None => self.execute(env, task, host, delegate.as_deref(), ctx).await,
+        };
         run.delegate = delegate.clone();
         if task.delegate_facts {
             run.facts_host = delegate;
@@ -283,26 +317,9 @@ impl Runner {
         let Some(module) = registry().get(&task.module) else {
             return Run::failed(format!("no module named `{}`", task.module));
         };
-        // `module_defaults` written as a template: rendered now (mappings were filled in
-        // when the playbook was read).
-        let mut raw_args = std::borrow::Cow::Borrowed(&task.args);
-        if let Some(Value::String(template)) =
-            crate::parse::module_defaults_for(&task.run.module_defaults, &task.module)
-        {
-            match self.templater.render_value(&json!(template), ctx) {
-                Ok(defaults @ Value::Object(_)) => crate::parse::fill_defaults(raw_args.to_mut(), &defaults),
-                Ok(other) => {
-                    return Run::failed(format!(
-                        "module_defaults for `{}` must be a dictionary, got {other}",
-                        task.module
-                    ))
-                }
-                Err(e) => return Run::failed(undefined_message(&e)),
-            }
-        }
-        let args = match self.templater.render_value(&raw_args, ctx) {
-            Ok(args) => drop_omitted(args),
-            Err(e) => return Run::failed(undefined_message(&e)),
+        let args = match self.render_args(task, ctx) {
+            Ok(args) => args,
+            Err(e) => return Run::failed(e),
         };
         let target = delegate.unwrap_or(host);
         let connection = task.connection.as_deref().or(env.play.connection.as_deref());
@@ -363,18 +380,12 @@ impl Runner {
         if !lb_changes.is_empty() {
             self.before_lb_task(&lb_changes, &site).await;
         }
-        let run = self
-            .attempts(
-                module,
-                task,
-                host,
-                ctx,
-                &args,
-                target_host.as_ref(),
-                run_as.as_ref(),
-                timeout,
-            )
-            .await;
+        let action = Action::Native {
+            module,
+            host: target_host.as_ref(),
+            run_as: run_as.as_ref(),
+        };
+        let run = self.attempts(&action, task, host, ctx, &args, timeout).await;
         let run = match background {
             Some(how) => with_job(run, how, started.lock().unwrap_or_else(|e| e.into_inner()).take()),
             None => run,
@@ -386,17 +397,105 @@ impl Runner {
         run
     }
 
+    /// The task's arguments with `module_defaults` filled in, rendered, `omit` dropped.
+    fn render_args(&self, task: &Task, ctx: &Context) -> Result<Value, String> {
+        // `module_defaults` written as a template: rendered now (mappings were filled in
+        // when the playbook was read).
+        let mut raw_args = std::borrow::Cow::Borrowed(&task.args);
+        if let Some(Value::String(template)) =
+            crate::parse::module_defaults_for(&task.run.module_defaults, &task.module)
+        {
+            match self.templater.render_value(&json!(template), ctx) {
+                Ok(defaults @ Value::Object(_)) => crate::parse::fill_defaults(raw_args.to_mut(), &defaults),
+                Ok(other) => {
+                    return Err(format!(
+                        "module_defaults for `{}` must be a dictionary, got {other}",
+                        task.module
+                    ))
+                }
+                Err(e) => return Err(undefined_message(&e)),
+            }
+        }
+        match self.templater.render_value(&raw_args, ctx) {
+            Ok(args) => Ok(drop_omitted(args)),
+            Err(e) => Err(undefined_message(&e)),
+        }
+    }
+
+    /// A module zdd does not have, for one host: everything the host's part of the
+    /// invocation needs (rendered arguments, connection, become, environment, check and
+    /// diff mode), handed to the batch, with the retries and conditions of any task.
+    async fn execute_via_ansible(
+        &self,
+        env: &PlayEnv<'_>,
+        task: &Task,
+        host: &str,
+        delegate: Option<&str>,
+        ctx: &Context,
+        batch: &AnsibleBatch,
+    ) -> Run {
+        let args = match self.render_args(task, ctx) {
+            Ok(args) => args,
+            Err(e) => return Run::failed(e),
+        };
+        if task.async_.is_some() {
+            return Run::failed(format!(
+                "`async` is not supported for `{}`, which zdd runs through Ansible",
+                task.module
+            ));
+        }
+        let target = delegate.unwrap_or(host);
+        let connection = task.connection.as_deref().or(env.play.connection.as_deref());
+        let remote = match self.remote_for(task, ctx) {
+            Ok(remote) => remote,
+            Err(e) => return Run::failed(e),
+        };
+        let spec = match self.spec_for(target) {
+            Ok(spec) => self.reach(spec, &remote),
+            Err(d) => return Run::unreachable(d.message),
+        };
+        let spec = crate::host::ConnectSpec {
+            local: spec.local || connection == Some("local"),
+            ..spec
+        };
+        let run_as = self.become_for(env, task, ctx);
+        if let Some(problem) = run_as.as_ref().and_then(crate::host::become_problem) {
+            return Run::failed(problem);
+        }
+        let environment =
+            match super::environment::merge_environment(&self.templater, &task.run.environment, ctx) {
+                Ok(vars) => vars,
+                Err(e) => return Run::failed(e),
+            };
+        let mut entry = HostEntry::new(
+            host,
+            &spec,
+            run_as.as_ref(),
+            &args,
+            &environment,
+            via_ansible::Modes {
+                check: task.check_mode.unwrap_or(self.opts.check_mode),
+                diff: self.opts.diff,
+                no_log: task.no_log,
+            },
+        );
+        if let Some(python) = ctx.get("ansible_python_interpreter") {
+            if let Ok(python) = self.templater.render_value(python, ctx) {
+                entry.vars.insert("ansible_python_interpreter".into(), python);
+            }
+        }
+        self.attempts(&Action::ViaAnsible { batch, entry }, task, host, ctx, &args, None)
+            .await
+    }
+
     /// The module, run again while `until` does not hold (Ansible's retries and delay).
-    #[allow(clippy::too_many_arguments)]
     async fn attempts(
         &self,
-        module: &dyn crate::modules::Module,
+        action: &Action<'_>,
         task: &Task,
         host: &str,
         ctx: &Context,
         args: &Value,
-        target_host: &dyn crate::host::Host,
-        run_as: Option<&crate::host::Become>,
         timeout: Option<u64>,
     ) -> Run {
         let (retries, delay) = match self.retry_policy(task, ctx) {
@@ -406,18 +505,28 @@ impl Runner {
         let mut attempt = 0;
         loop {
             attempt += 1;
-            let mctx = ModuleCtx {
-                host: target_host,
-                run_as,
-                templater: &self.templater,
-                vars: ctx,
-                playbook_dir: task.playbook_dir(&self.playbook.dir),
-                role_path: task.role().map(|r| r.path.as_path()),
-                task_dir: task.loc.file.parent(),
-                check_mode: task.check_mode.unwrap_or(self.opts.check_mode),
-                diff: self.opts.diff,
+            let running = async {
+                match action {
+                    Action::Native { module, host, run_as } => {
+                        let mctx = ModuleCtx {
+                            host: *host,
+                            run_as: *run_as,
+                            templater: &self.templater,
+                            vars: ctx,
+                            playbook_dir: task.playbook_dir(&self.playbook.dir),
+                            role_path: task.role().map(|r| r.path.as_path()),
+                            task_dir: task.loc.file.parent(),
+                            check_mode: task.check_mode.unwrap_or(self.opts.check_mode),
+                            diff: self.opts.diff,
+                        };
+                        module.run(&mctx, args).await
+                    }
+                    Action::ViaAnsible { batch, entry } => match batch.submit(entry.clone()).await {
+                        Ok(reported) => via_ansible::module_result(reported),
+                        Err(why) => Ok(ModuleResult::failed(why)),
+                    },
+                }
             };
-            let running = module.run(&mctx, args);
             let outcome = match timeout {
                 // As Ansible: each attempt has `timeout` seconds, and what it started on the
                 // host is left running (Ansible does not end it either).

@@ -6,13 +6,14 @@ use crate::error::{did_you_mean, Diagnostic, Error, Location};
 
 mod includes;
 use crate::inventory::Inventory;
+use crate::modules::via_ansible::{self, Foreign};
 use crate::modules::{find_local_file, registry, StaticCtx};
 use crate::parse::TASK_KEYWORDS;
 use crate::playbook::{Play, Playbook, Task};
 use crate::template::{TemplateError, Templater};
 use crate::vars::VarMap;
 use serde_json::Value;
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::Path;
 
 /// Variables Ansible defines for every host.
@@ -189,16 +190,22 @@ pub fn check(
     extra_vars: &VarMap,
     reader: &dyn ReadsVariables,
 ) -> Vec<Diagnostic> {
+    let scans: Vec<includes::IncludeScan> = playbook
+        .plays
+        .iter()
+        .map(|play| includes::scan(play, &playbook.dir, extra_vars))
+        .collect();
     let mut v = Validator {
         reader,
         playbook_dir: &playbook.dir,
         extra_vars,
         diags: Vec::new(),
+        foreign: foreign_modules(playbook, &scans),
     };
     let mut earlier_registered: BTreeSet<String> = BTreeSet::new();
     // An include that could not be read may have defined anything, for later plays too.
     let mut open = false;
-    for (i, play) in playbook.plays.iter().enumerate() {
+    for ((i, play), included) in playbook.plays.iter().enumerate().zip(scans) {
         let inv = plays.get(i).cloned().unwrap_or_default();
         let mut scope = Scope::default();
         scope.add(MAGIC_VARS.iter().copied(), Origin::Magic);
@@ -215,7 +222,6 @@ pub fn check(
         scope.add(crate::runner::ROLE_PLAY_VARS.iter().copied(), Origin::Magic);
         scope.add(play.prompts.iter().map(|p| p.name.as_str()), Origin::PlayVars);
         scope.add(extra_vars.keys().map(String::as_str), Origin::ExtraVars);
-        let included = includes::scan(play, &playbook.dir, extra_vars);
         v.diags.extend(included.diags);
         open |= included.open;
         let mut registered = registered_names(play);
@@ -226,6 +232,41 @@ pub fn check(
         v.play(play, &included.tasks, &scope, inv.has_hosts && !open);
     }
     v.diags
+}
+
+/// The modules of the run that zdd does not have, as Ansible knows them: one
+/// `ansible-doc` call for all of them, with the `library/` directories of the project and
+/// its roles.
+fn foreign_modules(playbook: &Playbook, scans: &[includes::IncludeScan]) -> HashMap<String, Foreign> {
+    let mut names = BTreeSet::new();
+    let mut library: Vec<std::path::PathBuf> = Vec::new();
+    for (play, scan) in playbook.plays.iter().zip(scans) {
+        let tasks = play
+            .sections()
+            .into_iter()
+            .flat_map(|(_, t)| crate::playbook::flatten(t))
+            .chain(crate::playbook::flatten(&play.handlers))
+            .chain(&scan.tasks);
+        for task in tasks {
+            if task.block.is_some() || registry().get(&task.module).is_some() {
+                continue;
+            }
+            names.insert(task.module.clone());
+            let dirs = via_ansible::library_dirs(
+                task.playbook_dir(&playbook.dir),
+                task.role().map(|r| r.path.as_path()),
+            );
+            for dir in dirs {
+                if !library.contains(&dir) {
+                    library.push(dir);
+                }
+            }
+        }
+    }
+    if names.is_empty() {
+        return HashMap::new();
+    }
+    via_ansible::describe(&names, &library)
 }
 
 /// Every `register` name and `set_fact` key of a play.
@@ -250,6 +291,8 @@ struct Validator<'a> {
     playbook_dir: &'a Path,
     extra_vars: &'a VarMap,
     diags: Vec<Diagnostic>,
+    /// What Ansible says of each module zdd does not have.
+    foreign: HashMap<String, Foreign>,
 }
 
 /// One string of a task to check, and how to read it.
@@ -308,15 +351,7 @@ impl Validator<'_> {
 
     fn module(&mut self, task: &Task) {
         let Some(module) = registry().get(&task.module) else {
-            let hint = did_you_mean(&task.module, registry().names()).or_else(|| {
-                did_you_mean(&task.module, TASK_KEYWORDS.iter().copied())
-                    .map(|h| format!("`{}` is not a module; {h}", task.module))
-            });
-            self.error(
-                format!("unknown module `{}`", task.module),
-                &task.module_loc,
-                hint,
-            );
+            self.foreign_module(task);
             return;
         };
         let ctx = StaticCtx {
@@ -331,6 +366,52 @@ impl Validator<'_> {
                 .unwrap_or(&task.module_loc)
                 .clone();
             self.error(format!("`{}`: {}", task.module, e.message), &loc, e.hint);
+        }
+    }
+
+    /// A module zdd runs through Ansible: Ansible must have it, and its arguments must be
+    /// the documented ones.
+    fn foreign_module(&mut self, task: &Task) {
+        let name = &task.module;
+        let typo = || {
+            did_you_mean(name, registry().names()).or_else(|| {
+                did_you_mean(name, TASK_KEYWORDS.iter().copied())
+                    .map(|h| format!("`{name}` is not a module; {h}"))
+            })
+        };
+        match self.foreign.get(name).cloned() {
+            Some(Foreign::Documented(doc)) => {
+                for e in via_ansible::check_args(name, &doc, &task.args) {
+                    let loc = e
+                        .key
+                        .as_ref()
+                        .and_then(|k| task.arg_locs.get(k))
+                        .unwrap_or(&task.module_loc)
+                        .clone();
+                    self.error(format!("`{name}` (via Ansible): {}", e.message), &loc, e.hint);
+                }
+            }
+            Some(Foreign::Library) => {}
+            Some(Foreign::NoAnsible) if name.contains('.') || typo().is_none() => {
+                self.error(
+                    format!(
+                        "module `{name}` is not one zdd runs natively, and no Ansible is installed to run it"
+                    ),
+                    &task.module_loc,
+                    Some(via_ansible::install_hint(name)),
+                );
+            }
+            _ => {
+                let hint = typo().or_else(|| {
+                    via_ansible::collection_of(name).map(|_| {
+                        format!(
+                            "neither zdd nor Ansible has it; {}",
+                            via_ansible::install_hint(name)
+                        )
+                    })
+                });
+                self.error(format!("unknown module `{name}`"), &task.module_loc, hint);
+            }
         }
     }
 

@@ -312,6 +312,12 @@ fn run_tool(name: &str, case: &Case, run: &Path, lab: &Lab) -> Tool {
             .env_remove("ANSIBLE_ROLES_PATH")
             .env_remove("ANSIBLE_HOST_KEY_CHECKING")
             .env("ZDD_LOCK_DIR", dir.join(".locks"))
+            // Modules zdd does not have run through the same Ansible as the oracle.
+            .env("ZDD_ANSIBLE", ansible_playbook())
+            .env(
+                "ANSIBLE_COLLECTIONS_PATH",
+                ansible_collections().unwrap_or_default(),
+            )
             .run();
         (out.code.unwrap_or(-1), out.stdout, out.stderr)
     };
