@@ -232,13 +232,21 @@ pub fn parse_facts(stdout: &str, mark: &str) -> Map<String, Value> {
         f.insert("memtotal_mb".into(), json!(kb / 1024));
     }
     let d: Vec<&str> = get("date").split(' ').collect();
-    if let [epoch, y, mo, day, h, mi, s] = d[..] {
+    if let [epoch, y, mo, day, h, mi, s, nanos, tz, tz_offset, weekday, weekday_number, weeknumber] = d[..] {
+        let micros = nanos.get(..6).unwrap_or("000000");
+        let utc = epoch.parse::<i64>().map(iso8601_utc).unwrap_or_default();
         f.insert(
             "date_time".into(),
             json!({
-                "epoch": epoch, "year": y, "month": mo, "day": day, "hour": h, "minute": mi, "second": s,
+                "year": y, "month": mo, "weekday": weekday, "weekday_number": weekday_number,
+                "weeknumber": weeknumber, "day": day, "hour": h, "minute": mi, "second": s,
+                "epoch": epoch, "epoch_int": epoch,
                 "date": format!("{y}-{mo}-{day}"), "time": format!("{h}:{mi}:{s}"),
-                "iso8601": epoch.parse::<i64>().map(iso8601_utc).unwrap_or_default(),
+                "iso8601_micro": utc.replace('Z', &format!(".{micros}Z")),
+                "iso8601": utc,
+                "iso8601_basic": format!("{y}{mo}{day}T{h}{mi}{s}{micros}"),
+                "iso8601_basic_short": format!("{y}{mo}{day}T{h}{mi}{s}"),
+                "tz": tz, "tz_offset": tz_offset,
             }),
         );
     }

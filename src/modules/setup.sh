@@ -43,4 +43,4 @@ echo "${m}vcpus=$(nproc 2>/dev/null || grep -c ^processor /proc/cpuinfo)"
 while read -r k v _; do
   [ "$k" = MemTotal: ] && { echo "${m}memtotal_kb=$v"; break; }
 done </proc/meminfo
-echo "${m}date=$(date '+%s %Y %m %d %H %M %S')"
+echo "${m}date=$(date '+%s %Y %m %d %H %M %S %N %Z %z %A %w %W')"

@@ -1,6 +1,7 @@
 //! The lookups behind `with_fileglob`, `with_first_found` and `with_lines`: they read the
 //! controller (files beside the playbook, a command's output), never a target.
 
+use crate::template::glob_files;
 use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
 
@@ -31,15 +32,7 @@ pub(super) fn fileglob(dir: &Path, patterns: &[Value]) -> Vec<Value> {
             None => vec![dir.join("files"), dir.to_owned()],
         };
         for place in places {
-            let Ok(entries) = std::fs::read_dir(&place) else {
-                continue;
-            };
-            let mut matches: Vec<String> = entries
-                .flatten()
-                .filter(|e| e.path().is_file())
-                .filter(|e| glob_match(file, &e.file_name().to_string_lossy()))
-                .map(|e| e.path().display().to_string())
-                .collect();
+            let mut matches = glob_files(&place, file);
             if !matches.is_empty() {
                 matches.sort();
                 found.extend(matches.into_iter().map(Value::String));
@@ -157,52 +150,10 @@ fn text(v: &Value) -> String {
     }
 }
 
-/// A shell glob over one file name: `*`, `?`, `[abc]`, `[a-z]`, `[!a]`; a leading dot
-/// only by a leading dot, as Python's `glob`.
-fn glob_match(pattern: &str, name: &str) -> bool {
-    if name.starts_with('.') && !pattern.starts_with('.') {
-        return false;
-    }
-    let p: Vec<char> = pattern.chars().collect();
-    let n: Vec<char> = name.chars().collect();
-    matches_from(&p, &n)
-}
-
-fn matches_from(p: &[char], n: &[char]) -> bool {
-    match p.first() {
-        None => n.is_empty(),
-        Some('*') => (0..=n.len()).any(|i| matches_from(&p[1..], &n[i..])),
-        Some('?') => !n.is_empty() && matches_from(&p[1..], &n[1..]),
-        Some('[') => {
-            let Some(close) = p.iter().skip(2).position(|c| *c == ']').map(|i| i + 2) else {
-                return n.first() == Some(&'[') && matches_from(&p[1..], &n[1..]);
-            };
-            let Some(&c) = n.first() else { return false };
-            let set = &p[1..close];
-            let (negate, set) = match set.first() {
-                Some('!') => (true, &set[1..]),
-                _ => (false, set),
-            };
-            let mut hit = false;
-            let mut i = 0;
-            while i < set.len() {
-                if i + 2 < set.len() && set[i + 1] == '-' {
-                    hit |= set[i] <= c && c <= set[i + 2];
-                    i += 3;
-                } else {
-                    hit |= set[i] == c;
-                    i += 1;
-                }
-            }
-            hit != negate && matches_from(&p[close + 1..], &n[1..])
-        }
-        Some(c) => n.first() == Some(c) && matches_from(&p[1..], &n[1..]),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::template::glob_match;
 
     #[test]
     fn globs_as_python_glob() {

@@ -200,6 +200,7 @@ impl Runner {
             ("group_names".into(), json!(inv.inventory.group_names(host))),
             ("inventory_file".into(), json!(inventory_file)),
             ("inventory_dir".into(), json!(inventory_dir)),
+            ("ansible_search_path".into(), json!(search_path(task, dir))),
         ])));
         ctx.push(self.extra_vars.clone());
         ctx
@@ -385,6 +386,25 @@ impl PlayRoleVars {
             ])),
         }
     }
+}
+
+/// Ansible's `ansible_search_path` for a task: its role's folder, the folder of the file
+/// the task is written in, the playbook's folder (where lookups look for relative names).
+fn search_path(task: &Task, playbook_dir: &std::path::Path) -> Vec<String> {
+    let mut dirs: Vec<std::path::PathBuf> = Vec::new();
+    dirs.extend(task.role().map(|r| r.path.clone()));
+    if let Some(dir) = task.loc.file.parent().filter(|d| !d.as_os_str().is_empty()) {
+        dirs.push(std::path::absolute(dir).unwrap_or_else(|_| dir.to_path_buf()));
+    }
+    dirs.push(playbook_dir.to_path_buf());
+    let mut out: Vec<String> = Vec::new();
+    for dir in dirs {
+        let dir = dir.display().to_string();
+        if !out.contains(&dir) {
+            out.push(dir);
+        }
+    }
+    out
 }
 
 /// `role_name`, `role_path`, `ansible_role_name` (and `ansible_parent_role_names` for a

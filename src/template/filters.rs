@@ -33,42 +33,22 @@ pub fn register(env: &mut Environment<'static>) {
     env.add_filter("symmetric_difference", symmetric_difference);
     env.add_filter("product", product);
     env.add_filter("random", random);
+    env.add_filter("shuffle", shuffle);
+    env.add_filter("password_hash", super::crypt::password_hash);
+    env.add_filter("zip_longest", zip_longest);
+    env.add_filter("from_yaml_all", from_yaml_all);
+    env.add_filter("strftime", strftime);
+    env.add_filter("log", |value: f64, base: Option<f64>| match base {
+        Some(base) => value.ln() / base.ln(),
+        None => value.ln(),
+    });
+    env.add_filter("pow", |value: f64, exp: f64| value.powf(exp));
+    env.add_filter("root", |value: f64, base: Option<f64>| match base {
+        None | Some(2.0) => value.sqrt(),
+        Some(base) => value.powf(1.0 / base),
+    });
     env.add_filter("version_compare", version_compare);
     env.add_filter("extract", extract);
-    env.add_function("lookup", lookup);
-    env.add_function("query", query);
-    env.add_function("q", query);
-}
-
-/// `query('env', 'HOME')` (and `q`): a lookup's result, always a list.
-fn query(name: String, terms: Rest<String>) -> Result<Value, Error> {
-    lookup(name, terms).map(|v| {
-        if v.kind() == ValueKind::Seq {
-            v
-        } else {
-            Value::from(vec![v])
-        }
-    })
-}
-
-/// `lookup('env', 'HOME')`; the other lookup plugins are not supported.
-fn lookup(name: String, terms: Rest<String>) -> Result<Value, Error> {
-    match name.as_str() {
-        "env" => {
-            let values: Vec<Value> = terms
-                .iter()
-                .map(|t| Value::from(std::env::var(t).unwrap_or_default()))
-                .collect();
-            Ok(if values.len() == 1 {
-                values[0].clone()
-            } else {
-                Value::from(values)
-            })
-        }
-        other => Err(invalid(format!(
-            "lookup plugin `{other}` is not supported (only `env`)"
-        ))),
-    }
 }
 
 /// Fail as minijinja does on an undefined input (naming it), where Ansible fails too.
@@ -369,7 +349,7 @@ fn mandatory(value: &Value, message: Option<String>) -> Result<Value, Error> {
 }
 
 /// The Python type name Ansible reports.
-fn type_debug(value: &Value) -> &'static str {
+pub(super) fn type_debug(value: &Value) -> &'static str {
     match value.kind() {
         ValueKind::Undefined => "AnsibleUndefined",
         ValueKind::None => "NoneType",
@@ -447,38 +427,157 @@ fn product(state: &State, first: &Value, others: Rest<Value>) -> Result<Value, E
     ))
 }
 
-/// A random item of a list, or a number below an integer. `seed=` makes it repeatable.
-fn random(state: &State, value: &Value, kwargs: Kwargs) -> Result<Value, Error> {
+/// The generator of a `random`/`shuffle` call: Python's `Random(seed)`, so a seeded call
+/// gives Ansible's value; unseeded, from the system's entropy.
+fn generator(seed: Option<&Value>) -> super::pyrandom::PyRandom {
+    match seed.filter(|s| !s.is_none()) {
+        Some(seed) => super::lookups::py_random(seed),
+        None => super::pyrandom::PyRandom::new(super::pyrandom::Seed::Int(super::lookups::os_entropy())),
+    }
+}
+
+/// Ansible's `random`: a number in `range(start, end, step)` for an integer, else an item
+/// of the list. `seed=` makes it repeatable, with Python's generator.
+fn random(
+    state: &State,
+    value: &Value,
+    start: Option<i64>,
+    step: Option<i64>,
+    kwargs: Kwargs,
+) -> Result<Value, Error> {
     defined(state, value)?;
     let seed = kwargs.get::<Option<Value>>("seed")?;
-    let start = kwargs.get::<Option<i64>>("start")?.unwrap_or(0);
-    let step = kwargs.get::<Option<i64>>("step")?.unwrap_or(1).max(1);
-    kwargs.assert_all_used()?;
-    let seed_bytes = match seed {
-        Some(seed) => py_str(&seed).into_bytes(),
-        None => {
-            let now = std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .unwrap_or_default();
-            now.as_nanos().to_le_bytes().to_vec()
-        }
+    let start = match start {
+        Some(s) => Some(s),
+        None => kwargs.get::<Option<i64>>("start")?,
     };
-    use sha2::Digest;
-    let digest = sha2::Sha256::digest(&seed_bytes);
-    let roll = u64::from_le_bytes(digest[..8].try_into().expect("8 bytes"));
+    let step = match step {
+        Some(s) => Some(s),
+        None => kwargs.get::<Option<i64>>("step")?,
+    };
+    kwargs.assert_all_used()?;
+    let mut rng = generator(seed.as_ref());
     if value.is_integer() {
         let end = i64::try_from(value.clone())?;
-        let choices = ((end - start).max(0) as u64).div_ceil(step as u64);
-        if choices == 0 {
-            return Err(invalid("random: empty range"));
+        let step = step.filter(|s| *s != 0).unwrap_or(1);
+        if step < 0 {
+            return Err(invalid("random: a negative step is not supported"));
         }
-        return Ok(Value::from(start + (roll % choices) as i64 * step));
+        return rng
+            .randrange(start.unwrap_or(0), end, step)
+            .map(Value::from)
+            .ok_or_else(|| {
+                invalid(format!(
+                    "empty range in randrange({}, {end}, {step})",
+                    start.unwrap_or(0)
+                ))
+            });
+    }
+    if start.is_some_and(|s| s != 0) || step.is_some_and(|s| s != 0) {
+        return Err(invalid("start and step can only be used with integer values"));
     }
     let all = items(value)?;
     if all.is_empty() {
-        return Err(invalid("random: empty sequence"));
+        return Err(invalid("Cannot choose from an empty sequence"));
     }
-    Ok(all[(roll % all.len() as u64) as usize].clone())
+    Ok(all[rng.below(all.len() as u64) as usize].clone())
+}
+
+/// Ansible's `shuffle`: the list in a random order (repeatable with `seed=`).
+fn shuffle(state: &State, value: &Value, kwargs: Kwargs) -> Result<Value, Error> {
+    defined(state, value)?;
+    let seed = kwargs.get::<Option<Value>>("seed")?;
+    kwargs.assert_all_used()?;
+    let mut all = items(value)?;
+    generator(seed.as_ref()).shuffle(&mut all);
+    Ok(Value::from(all))
+}
+
+/// `itertools.zip_longest`: tuples as long as the longest list, `fillvalue=` (none) in the gaps.
+fn zip_longest(state: &State, value: &Value, others: Rest<Value>, kwargs: Kwargs) -> Result<Value, Error> {
+    defined(state, value)?;
+    let fill = kwargs
+        .get::<Option<Value>>("fillvalue")?
+        .unwrap_or(Value::from(()));
+    kwargs.assert_all_used()?;
+    let mut lists = vec![items(value)?];
+    for other in others.iter() {
+        lists.push(items(other)?);
+    }
+    let longest = lists.iter().map(Vec::len).max().unwrap_or(0);
+    Ok(Value::from(
+        (0..longest)
+            .map(|i| {
+                Value::from(
+                    lists
+                        .iter()
+                        .map(|l| l.get(i).cloned().unwrap_or(fill.clone()))
+                        .collect::<Vec<_>>(),
+                )
+            })
+            .collect::<Vec<_>>(),
+    ))
+}
+
+/// Every YAML document of the text.
+fn from_yaml_all(value: &Value) -> Result<Value, Error> {
+    if value.is_none() || value.is_undefined() {
+        return Ok(Value::from(Vec::<Value>::new()));
+    }
+    let text = py_str(value);
+    let mut docs = Vec::new();
+    let mut current = String::new();
+    let mut flush = |current: &mut String| -> Result<(), Error> {
+        if !current.trim().is_empty() {
+            docs.push(from_yaml(std::mem::take(current))?);
+        }
+        current.clear();
+        Ok(())
+    };
+    for line in text.split_inclusive('\n') {
+        let bare = line.trim_end();
+        if bare == "---" || bare.starts_with("--- ") {
+            flush(&mut current)?;
+            current.push_str(bare.trim_start_matches("---"));
+            current.push('\n');
+        } else if bare == "..." {
+            flush(&mut current)?;
+        } else {
+            current.push_str(line);
+        }
+    }
+    flush(&mut current)?;
+    Ok(Value::from(docs))
+}
+
+/// Ansible's `strftime`: the format applied to now or to `second` (epoch), local or `utc`.
+fn strftime(
+    format: String,
+    second: Option<Value>,
+    utc: Option<bool>,
+    kwargs: Kwargs,
+) -> Result<String, Error> {
+    let second = match second {
+        Some(s) => Some(s),
+        None => kwargs.get::<Option<Value>>("second")?,
+    };
+    let utc = match utc {
+        Some(u) => u,
+        None => kwargs.get::<Option<bool>>("utc")?.unwrap_or(false),
+    };
+    kwargs.assert_all_used()?;
+    let at = match second.filter(|s| !s.is_none()) {
+        Some(s) => {
+            let secs = match s.as_str() {
+                Some(text) => text.trim().parse::<f64>().ok(),
+                None => f64::try_from(s.clone()).ok(),
+            }
+            .ok_or_else(|| invalid(format!("Invalid value for epoch value ({s})")))?;
+            std::time::UNIX_EPOCH + std::time::Duration::from_secs_f64(secs.max(0.0))
+        }
+        None => std::time::SystemTime::now(),
+    };
+    Ok(super::globals::strftime_at(at, utc, &format))
 }
 
 /// Compare versions the way Python's `LooseVersion` does: numbers as numbers, words as words.

@@ -183,6 +183,11 @@ pub(crate) fn local_strftime(t: SystemTime, fmt: &str) -> String {
     DateTime::at(t, false).strftime(fmt)
 }
 
+/// `t` formatted in UTC or local time (the `strftime` filter).
+pub(crate) fn strftime_at(t: SystemTime, utc: bool, fmt: &str) -> String {
+    DateTime::at(t, utc).strftime(fmt)
+}
+
 impl DateTime {
     fn at(t: SystemTime, utc: bool) -> Self {
         let since = t.duration_since(SystemTime::UNIX_EPOCH).unwrap_or_default();

@@ -8,11 +8,17 @@
 //! `analysis.rs` finds the variables a template reads, for the validator.
 
 mod analysis;
+mod crypt;
 mod filters;
 mod globals;
 pub(crate) use globals::local_strftime;
+mod lookups;
+pub(crate) use lookups::glob_files;
+#[cfg(test)]
+pub(crate) use lookups::glob_match;
 mod methods;
 mod predicates;
+mod pyrandom;
 mod pyrepr;
 pub(crate) use pyrepr::py_str;
 mod scope;
@@ -101,6 +107,7 @@ pub(crate) fn environment() -> &'static Environment<'static> {
         env.set_unknown_method_callback(methods::call_method);
         filters::register(&mut env);
         globals::register(&mut env);
+        lookups::register(&mut env);
         predicates::register(&mut env);
         // `{% include %}`, `{% import %}`, `{% from %}` and `{% extends %}` in a template
         // file: the name is looked up in the render's search path (see `render_file_in`)
@@ -180,8 +187,19 @@ impl Engine {
 
     /// Render `source` as Ansible does for a variable or an argument: a lone `{{ expr }}`
     /// keeps its type, anything else becomes a string.
+    /// A string's backslashes are YAML's (see [`source::escape_backslashes`]).
     fn render_native(
         &self,
+        source: &str,
+        root: minijinja::Value,
+    ) -> Result<minijinja::Value, minijinja::Error> {
+        self.render_native_as(STRING_TEMPLATE_NAME, &source::escape_backslashes(source), root)
+    }
+
+    /// The same for a template file's text (the `template` lookup), named `name`.
+    fn render_native_as(
+        &self,
+        name: &str,
         source: &str,
         root: minijinja::Value,
     ) -> Result<minijinja::Value, minijinja::Error> {
@@ -190,9 +208,18 @@ impl Engine {
                 return expr.eval(root);
             }
         }
-        let text = self.template(STRING_TEMPLATE_NAME, source)?.render(root)?;
-        Ok(minijinja::Value::from(text))
+        let text = self.template(name, source)?.render(root)?;
+        Ok(minijinja::Value::from(keep_trailing_newlines(source, text)))
     }
+}
+
+/// As Ansible: the text ends with as many newlines as its source did (a `{% endif %}` on
+/// the last line, trimmed by `trim_blocks`, does not eat the file's final newline).
+fn keep_trailing_newlines(source: &str, mut text: String) -> String {
+    let count = |s: &str| s.len() - s.trim_end_matches('\n').len();
+    let missing = count(source).saturating_sub(count(&text));
+    text.extend(std::iter::repeat_n('\n', missing));
+    text
 }
 
 /// minijinja's debug block `Referenced variables: { name: value, ... }` reduced to the
@@ -270,7 +297,7 @@ impl Templater {
         if !Self::is_template(text) {
             return Ok(text.to_owned());
         }
-        self.render_file(STRING_TEMPLATE_NAME, text, ctx)
+        self.render_file(STRING_TEMPLATE_NAME, &source::escape_backslashes(text), ctx)
     }
 
     /// Render every string inside `value`. A string that is exactly one `{{ expr }}`
@@ -321,7 +348,10 @@ impl Templater {
             .engine
             .template(name, source)
             .map_err(|err| scope.error(err))?;
-        template.render(scope.root()).map_err(|err| scope.error(err))
+        template
+            .render(scope.root())
+            .map(|text| keep_trailing_newlines(source, text))
+            .map_err(|err| scope.error(err))
     }
 
     /// Render a template file found at `path`; its `{% include %}`s (and imports) are

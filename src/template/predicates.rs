@@ -5,6 +5,7 @@ use super::filters::{ansible_bool, version_matches};
 use super::text::regex;
 use minijinja::value::{Kwargs, StringInput, ValueKind};
 use minijinja::{Environment, Error, ErrorKind, State, Value};
+use std::path::Path;
 
 pub fn register(env: &mut Environment<'static>) {
     env.add_test("failed", failed);
@@ -38,8 +39,84 @@ pub fn register(env: &mut Environment<'static>) {
     env.add_test("superset", |state: &State, a: &Value, b: &Value| {
         subset(state, b, a)
     });
-    env.add_test("truthy", |value: &Value| value.is_true());
-    env.add_test("falsy", |value: &Value| !value.is_true());
+    env.add_test("issubset", |state: &State, a: &Value, b: &Value| {
+        subset(state, a, b)
+    });
+    env.add_test("issuperset", |state: &State, a: &Value, b: &Value| {
+        subset(state, b, a)
+    });
+    env.add_test("truthy", |value: &Value, kwargs: Kwargs| truthy(value, kwargs));
+    env.add_test("falsy", |value: &Value, kwargs: Kwargs| {
+        truthy(value, kwargs).map(|t| !t)
+    });
+    env.add_test("any", |value: &Value| -> Result<bool, Error> {
+        Ok(value.try_iter()?.any(|v| v.is_true()))
+    });
+    env.add_test("all", |value: &Value| -> Result<bool, Error> {
+        Ok(value.try_iter()?.all(|v| v.is_true()))
+    });
+    env.add_test("nan", |value: &Value| {
+        f64::try_from(value.clone()).is_ok_and(f64::is_nan)
+    });
+    env.add_test("isnan", |value: &Value| {
+        f64::try_from(value.clone()).is_ok_and(f64::is_nan)
+    });
+    // Paths on the controller, as Python's os.path functions.
+    let path = |test: fn(&Path) -> bool| move |value: String| test(Path::new(&value));
+    for (names, test) in [
+        (&["file", "is_file"][..], path(|p| p.is_file())),
+        (&["directory", "is_dir"], path(|p| p.is_dir())),
+        (&["link", "is_link"], path(|p| p.is_symlink())),
+        (&["exists"], path(|p| p.exists())),
+        (&["link_exists"], path(|p| p.symlink_metadata().is_ok())),
+        (&["abs", "is_abs"], path(|p| p.is_absolute())),
+        (&["mount", "is_mount"], path(is_mount)),
+    ] {
+        for name in names {
+            env.add_test(*name, test);
+        }
+    }
+    env.add_test("same_file", same_file);
+    env.add_test("is_same_file", same_file);
+    env.add_test("vaulted_file", |value: String| -> Result<bool, Error> {
+        let text = std::fs::read(&value).map_err(|e| {
+            Error::new(
+                ErrorKind::InvalidOperation,
+                format!("Cannot test if the file '{value}' is a vault: {e}"),
+            )
+        })?;
+        Ok(text.starts_with(b"$ANSIBLE_VAULT;"))
+    });
+    env.add_test(
+        "timedout",
+        |state: &State, value: &Value| -> Result<bool, Error> {
+            Ok(result_field(state, value, "timedout", "timedout")?
+                .is_some_and(|t| t.is_true() && t.get_attr("period").is_ok_and(|p| p.is_true())))
+        },
+    );
+    env.add_test(
+        "finished",
+        |state: &State, value: &Value| -> Result<bool, Error> {
+            Ok(result_field(state, value, "finished", "finished")?.is_none_or(|f| f.is_true()))
+        },
+    );
+    env.add_test("started", |state: &State, value: &Value| -> Result<bool, Error> {
+        Ok(result_field(state, value, "started", "started")?.is_none_or(|f| f.is_true()))
+    });
+    env.add_test("uri", |value: String, schemes: Option<Vec<String>>| {
+        uri_scheme(&value, schemes.as_deref()).is_some()
+    });
+    env.add_test("url", |value: String, schemes: Option<Vec<String>>| {
+        uri_scheme(&value, schemes.as_deref()).is_some_and(|scheme| {
+            scheme == "file"
+                || value.split_once(':').is_some_and(|(_, rest)| {
+                    rest.starts_with("//") && rest.len() > 2 && !rest[2..].starts_with('/')
+                })
+        })
+    });
+    env.add_test("urn", |value: String| {
+        uri_scheme(&value, Some(&["urn".to_owned()])).is_some()
+    });
     env.add_test("sequence", |value: &Value| {
         matches!(
             value.kind(),
@@ -152,4 +229,56 @@ fn subset(state: &State, a: &Value, b: &Value) -> Result<bool, Error> {
         }
     }
     Ok(true)
+}
+
+/// Python's `bool(value)`; with `convert_bool=true`, "yes"/"no"-like strings as booleans.
+fn truthy(value: &Value, kwargs: Kwargs) -> Result<bool, Error> {
+    let convert = kwargs.get::<Option<bool>>("convert_bool")?.unwrap_or(false);
+    kwargs.assert_all_used()?;
+    if convert {
+        let text = super::pyrepr::py_str(value).to_lowercase();
+        if ["yes", "on", "1", "true", "y", "t", "1.0"].contains(&text.as_str()) {
+            return Ok(true);
+        }
+        if ["no", "off", "0", "false", "n", "f", "0.0"].contains(&text.as_str()) {
+            return Ok(false);
+        }
+    }
+    Ok(value.is_true())
+}
+
+/// Python's `os.path.ismount`: a folder on another device than its parent (or `/`).
+fn is_mount(path: &Path) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    let (Ok(meta), Ok(parent)) = (path.symlink_metadata(), path.join("..").symlink_metadata()) else {
+        return false;
+    };
+    meta.is_dir() && (meta.dev() != parent.dev() || meta.ino() == parent.ino())
+}
+
+fn same_file(a: String, b: String) -> Result<bool, Error> {
+    use std::os::unix::fs::MetadataExt;
+    let stat = |p: &str| {
+        std::fs::metadata(p)
+            .map_err(|e| Error::new(ErrorKind::InvalidOperation, format!("same_file: {p}: {e}")))
+    };
+    let (a, b) = (stat(&a)?, stat(&b)?);
+    Ok(a.dev() == b.dev() && a.ino() == b.ino())
+}
+
+/// The scheme of a URI as `urlparse` reads it (`""` without one), if it is among `schemes`.
+fn uri_scheme(value: &str, schemes: Option<&[String]>) -> Option<String> {
+    let scheme = match value.split_once(':') {
+        Some((s, _))
+            if s.chars().next().is_some_and(|c| c.is_ascii_alphabetic())
+                && s.chars().all(|c| c.is_ascii_alphanumeric() || "+-.".contains(c)) =>
+        {
+            s.to_lowercase()
+        }
+        _ => String::new(),
+    };
+    match schemes {
+        Some(list) if !list.is_empty() && !list.contains(&scheme) => None,
+        _ => Some(scheme),
+    }
 }

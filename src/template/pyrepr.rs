@@ -6,7 +6,12 @@ use minijinja::{Error, Output, State, Value};
 use std::fmt::Write;
 
 /// The environment's formatter: what `{{ value }}` writes.
+/// A value printed into text: as Python's `str`, except that none prints nothing
+/// (Ansible 2.19's finalize: `a{{ none }}b` is `ab`; `{{ [none] }}` still shows `None`).
 pub fn formatter(out: &mut Output, _state: &mut State, value: &Value) -> Result<(), Error> {
+    if value.is_none() {
+        return Ok(());
+    }
     out.write_str(&py_str(value))?;
     Ok(())
 }

@@ -49,6 +49,11 @@ impl Scope {
         })
     }
 
+    /// The same variables with `layer` above them (a template lookup's own variables).
+    pub fn with_layer(&self, layer: crate::vars::VarMap) -> Arc<Scope> {
+        Scope::new(self.ctx.with(layer), self.engine.clone())
+    }
+
     pub fn engine(&self) -> &Engine {
         &self.engine
     }

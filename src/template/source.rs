@@ -67,6 +67,64 @@ pub fn normalize(text: &str) -> Cow<'_, str> {
     Cow::Owned(out)
 }
 
+/// Ansible's lexer for task strings: inside `{{ }}`, a string literal's backslashes are
+/// its own (`'\\1'` stays `\1` for `regex_replace`), since YAML already read the escapes.
+/// Not for `{% %}` statements, conditions or template files, as in Ansible.
+pub fn escape_backslashes(text: &str) -> Cow<'_, str> {
+    if !text.contains('\\') || !text.contains("{{") {
+        return Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len() + 8);
+    let mut chars = text.chars().peekable();
+    let mut in_variable = false;
+    let mut quote: Option<char> = None;
+    while let Some(c) = chars.next() {
+        match quote {
+            Some(q) => match c {
+                '\\' => {
+                    out.push_str("\\\\");
+                    match chars.next() {
+                        Some('\\') => out.push_str("\\\\"),
+                        Some(n) if n == q => {
+                            out.push('\\');
+                            out.push(n);
+                        }
+                        Some(n) => out.push(n),
+                        None => {}
+                    }
+                }
+                c => {
+                    out.push(c);
+                    if c == q {
+                        quote = None;
+                    }
+                }
+            },
+            None if !in_variable => {
+                out.push(c);
+                if c == '{' && chars.peek() == Some(&'{') {
+                    out.push('{');
+                    chars.next();
+                    in_variable = true;
+                }
+            }
+            None => {
+                out.push(c);
+                match c {
+                    '\'' | '"' => quote = Some(c),
+                    '}' if chars.peek() == Some(&'}') => {
+                        out.push('}');
+                        chars.next();
+                        in_variable = false;
+                    }
+                    _ => {}
+                }
+            }
+        }
+    }
+    Cow::Owned(out)
+}
+
 /// The same for a bare expression (`when: x\u{a0}is defined`): all of it is inside a tag.
 pub fn normalize_expression(expr: &str) -> Cow<'_, str> {
     match normalize(&format!("{{{{{expr}}}}}")) {
@@ -78,6 +136,18 @@ pub fn normalize_expression(expr: &str) -> Cow<'_, str> {
 #[cfg(test)]
 mod tests {
     use super::{normalize, normalize_expression};
+
+    #[test]
+    fn backslashes_in_expression_strings_are_literal() {
+        use super::escape_backslashes;
+        assert_eq!(
+            escape_backslashes(r"{{ x | regex_replace('(a)', '\1') }}"),
+            r"{{ x | regex_replace('(a)', '\\1') }}"
+        );
+        assert_eq!(escape_backslashes(r"{{ 'it\'s' }} \n"), r"{{ 'it\\\'s' }} \n");
+        assert_eq!(escape_backslashes(r"{% set a = '\n' %}"), r"{% set a = '\n' %}");
+        assert_eq!(escape_backslashes(r"{{ '\\' }}"), r"{{ '\\\\' }}");
+    }
 
     #[test]
     fn bare_expressions_are_all_inside() {

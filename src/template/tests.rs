@@ -52,7 +52,7 @@ fn plain_strings_and_values_render() {
     );
     assert_eq!(
         render("{{ a }} {{ b }} {{ c }}", json!({"a": true, "b": null, "c": 1.5})),
-        "True None 1.5"
+        "True  1.5"
     );
     assert_eq!(
         render("{{ l }}", json!({"l": ["a", 1, {"k": false}]})),
@@ -335,26 +335,20 @@ fn ansible_filters_strings_and_paths() {
     let cases = [
         ("{{ 'foobar' | regex_replace('o+', '0') }}", "f0bar"),
         (
-            "{{ 'host-12.example' | regex_replace('^host-(\\\\d+).*$', 'n\\\\1') }}",
+            "{{ 'host-12.example' | regex_replace('^host-(\\d+).*$', 'n\\1') }}",
             "n12",
         ),
-        (
-            "{{ 'ab' | regex_replace('(?P<x>a)', '\\\\g<x>\\\\g<x>') }}",
-            "aab",
-        ),
+        ("{{ 'ab' | regex_replace('(?P<x>a)', '\\g<x>\\g<x>') }}", "aab"),
         ("{{ 'ABC' | regex_replace('b', 'x', ignorecase=true) }}", "AxC"),
         ("{{ 'cost $5' | regex_replace('cost', '$') }}", "$ $5"),
+        ("{{ 'server1 server22' | regex_search('server\\d+') }}", "server1"),
         (
-            "{{ 'server1 server22' | regex_search('server\\\\d+') }}",
-            "server1",
-        ),
-        (
-            "{{ 'k=v' | regex_search('(\\\\w)=(\\\\w)', '\\\\2', '\\\\1') }}",
+            "{{ 'k=v' | regex_search('(\\w)=(\\w)', '\\2', '\\1') }}",
             "['v', 'k']",
         ),
-        ("{{ 'abc' | regex_search('z') }}", "None"),
+        ("{{ 'abc' | regex_search('z') }}", ""),
         (
-            "{{ 'a1b22' | regex_findall('\\\\d+') }} {{ 'a=1 b=2' | regex_findall('(\\\\w)=(\\\\d)') }}",
+            "{{ 'a1b22' | regex_findall('\\d+') }} {{ 'a=1 b=2' | regex_findall('(\\w)=(\\d)') }}",
             "['1', '22'] [['a', '1'], ['b', '2']]",
         ),
         ("{{ 'a.b*c d' | regex_escape }}", "a\\.b\\*c\\ d"),
