@@ -609,3 +609,63 @@ fn ansible_cfg_log_path_control_path_dir_and_retries_act_on_the_run() {
     assert!(out.stderr.contains("retry 1 of 1"), "{}", out.stderr);
     assert!(started.elapsed() >= Duration::from_secs(1));
 }
+
+/// `wait_for_connection` on a host whose sshd goes down (with the session zdd's master
+/// rides on) and comes back 2 s later on the same address, port and host key: zdd drops
+/// the dead master, reconnects until a command runs, and the next tasks run over the new
+/// connection; the audit log holds the commands on both sides of the outage.
+#[test]
+fn wait_for_connection_waits_for_an_sshd_that_comes_back() {
+    let lab = Lab::start(1);
+    let dir = lab.dir().display().to_string();
+    let work = tempfile::tempdir().unwrap();
+    let bounce = lab.dir().join("bounce-sshd-web1");
+    std::fs::write(
+        &bounce,
+        format!(
+            "#!/bin/sh\n\
+             # web1's sshd goes down with its sessions for 2 s, then comes back as lab.sh started it.\n\
+             pid=$(awk '$2 == \"sshd-web1\" {{ p = $1 }} END {{ print p }}' {dir}/pids)\n\
+             sleep 0.5\n\
+             kill $(ps -o pid= --ppid \"$pid\") \"$pid\"\n\
+             date +%s.%N >{dir}/down-at\n\
+             sleep 2\n\
+             setsid /usr/sbin/sshd -D -e -f {dir}/sshd_config.web1 </dev/null >>{dir}/log/sshd.web1.log 2>&1 &\n\
+             echo \"$! sshd-web1\" >>{dir}/pids\n"
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(&bounce, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let result = lab.dir().join("waited");
+    let playbook = work.path().join("outage.yml");
+    std::fs::write(
+        &playbook,
+        format!(
+            "- hosts: web1\n  gather_facts: false\n  tasks:\n\
+             \x20   - shell: setsid {bounce} </dev/null >/dev/null 2>&1 &\n      become: true\n\
+             \x20   - wait_for_connection:\n        delay: 1\n        sleep: 1\n        timeout: 30\n      register: waited\n\
+             \x20   - shell: echo \"{{{{ waited.elapsed }}}} {{{{ waited.changed }}}} $(cat {dir}/down-at)\" > {result}\n      become: true\n",
+            bounce = bounce.display(),
+            result = result.display(),
+        ),
+    )
+    .unwrap();
+    let audit = work.path().join("audit.jsonl");
+    let started = std::time::Instant::now();
+    let out = lab.zdd().apply(&playbook).arg("--audit-log").arg(&audit).run();
+    out.assert_code(0);
+    let took = started.elapsed();
+    let text = std::fs::read_to_string(&result).unwrap();
+    let words: Vec<&str> = text.split_whitespace().collect();
+    let elapsed: u64 = words[0].parse().unwrap();
+    assert_eq!(words[1], "False", "{text}");
+    // Down for 2 s, from half a second after the first task: the wait began at 1 s.
+    assert!((2..=6).contains(&elapsed), "elapsed {elapsed}: {out}");
+    eprintln!("wait_for_connection: elapsed={elapsed}s, run {took:?}");
+    assert_eq!(out.recap_of("web1").changed, 2, "{out}");
+    let logged = std::fs::read_to_string(&audit).unwrap();
+    assert!(
+        logged.contains("bounce-sshd-web1") && logged.contains("waited"),
+        "{logged}"
+    );
+}

@@ -691,3 +691,62 @@ async fn speed() {
     let _ = child.wait().await;
     pool.close_all().await;
 }
+
+/// A host whose sshd restarts (its sessions die with it, as in a reboot): commands fail
+/// as unreachable until `reconnect` opens a new master on the sshd that came back; the
+/// old master is gone, the pool knows the new one and `close_all` ends it, and a closed
+/// host refuses to reconnect.
+#[tokio::test]
+async fn reconnect_opens_a_new_master_after_the_sshd_restarts() {
+    let mut sshd = Sshd::on(212);
+    let pool = Connections::new();
+    let host = pool.get(&sshd.deploy()).await.unwrap();
+    assert_eq!(
+        host.run(&RemoteCommand::new("echo one")).await.unwrap().stdout,
+        "one\n"
+    );
+    let old = pool.master_pids();
+    assert_eq!(old.len(), 1);
+    // Reconnecting a live connection replaces its master too.
+    host.reconnect(None).await.unwrap();
+    let renewed = pool.master_pids();
+    assert_ne!(renewed, old);
+    assert!(!pid_alive(old[0]), "the replaced master {} still runs", old[0]);
+    let sessions = sshd.sessions();
+    let _ = sshd.child.kill();
+    let _ = sshd.child.wait();
+    for pid in sessions {
+        // SAFETY: plain kill of a process this test's sshd forked.
+        unsafe { libc::kill(pid, libc::SIGTERM) };
+    }
+    assert!(matches!(
+        host.run(&RemoteCommand::new("true")).await,
+        Err(HostError::Unreachable(_))
+    ));
+    assert!(matches!(
+        host.reconnect(Some(2)).await,
+        Err(HostError::Unreachable(_))
+    ));
+    sshd.child = Command::new("/usr/sbin/sshd")
+        .args(["-D", "-e", "-f"])
+        .arg(sshd.dir.path().join("sshd_config"))
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    sshd.wait_listening();
+    host.reconnect(Some(5)).await.unwrap();
+    assert_eq!(
+        host.run(&RemoteCommand::new("echo two")).await.unwrap().stdout,
+        "two\n"
+    );
+    let now = pool.master_pids();
+    assert!(now.iter().all(|p| pid_alive(*p)) && !now.contains(&renewed[0]));
+    pool.close_all().await;
+    assert!(!pid_alive(now[0]), "master {} outlived close_all", now[0]);
+    assert!(matches!(
+        host.reconnect(None).await,
+        Err(HostError::Unreachable(_))
+    ));
+}

@@ -216,10 +216,11 @@ impl TypedModule for Reboot {
             match found.stdout.lines().next().filter(|_| found.rc == 0) {
                 Some(path) => path.to_owned(),
                 None => {
+                    // An error Ansible's action raises: its message says "Task failed".
                     return Err(Failure::Task(format!(
-                        "Unable to find command \"{bin}\" in search paths: {}",
+                        "Task failed: Unable to find command \"{bin}\" in search paths: {}",
                         python_list(&paths)
-                    )))
+                    )));
                 }
             }
         };
