@@ -29,6 +29,7 @@ mod copy;
 mod debug;
 mod edit_file;
 mod fail;
+mod fetch;
 mod file;
 mod group_by;
 mod haproxy;
@@ -46,7 +47,9 @@ mod service;
 mod set_fact;
 mod setup;
 mod shell;
+mod slurp;
 mod stat;
+mod tempfile;
 mod template;
 mod textedit;
 mod uri;
@@ -485,6 +488,9 @@ pub fn registry() -> &'static Registry {
             Box::new(lineinfile::LineInFile),
             Box::new(blockinfile::BlockInFile),
             Box::new(replace::Replace),
+            Box::new(slurp::Slurp),
+            Box::new(tempfile::TempFile),
+            Box::new(fetch::Fetch),
         ],
     })
 }
