@@ -31,6 +31,7 @@ mod edit_file;
 mod fail;
 mod fetch;
 mod file;
+mod find;
 mod group_by;
 mod haproxy;
 pub mod include_role;
@@ -491,6 +492,7 @@ pub fn registry() -> &'static Registry {
             Box::new(slurp::Slurp),
             Box::new(tempfile::TempFile),
             Box::new(fetch::Fetch),
+            Box::new(find::Find),
         ],
     })
 }
