@@ -30,9 +30,11 @@ mod copy;
 mod debug;
 mod edit_file;
 mod fail;
+mod fetch;
 mod file;
 mod group;
 mod get_url;
+mod find;
 mod group_by;
 mod haproxy;
 pub mod include_role;
@@ -53,8 +55,10 @@ mod service;
 mod set_fact;
 mod setup;
 mod shell;
+mod slurp;
 mod stat;
 mod systemd;
+mod tempfile;
 mod template;
 mod textedit;
 mod uri;
@@ -529,6 +533,10 @@ pub fn registry() -> &'static Registry {
             Box::new(replace::Replace),
             Box::new(user::User),
             Box::new(systemd::Systemd),
+            Box::new(slurp::Slurp),
+            Box::new(tempfile::TempFile),
+            Box::new(fetch::Fetch),
+            Box::new(find::Find),
         ],
     })
 }
