@@ -23,6 +23,7 @@ mod add_host;
 pub mod args;
 mod assert;
 mod async_status;
+mod authorized_key;
 mod command;
 mod copy;
 mod debug;
@@ -480,6 +481,7 @@ pub fn registry() -> &'static Registry {
             Box::new(async_status::AsyncStatus),
             Box::new(group::Group),
             Box::new(user::User),
+            Box::new(authorized_key::AuthorizedKey),
         ],
     })
 }
