@@ -29,6 +29,7 @@ mod copy;
 mod debug;
 mod fail;
 mod file;
+mod getent;
 mod group;
 mod group_by;
 mod haproxy;
@@ -482,6 +483,7 @@ pub fn registry() -> &'static Registry {
             Box::new(group::Group),
             Box::new(user::User),
             Box::new(authorized_key::AuthorizedKey),
+            Box::new(getent::Getent),
         ],
     })
 }
