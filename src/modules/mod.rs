@@ -25,6 +25,7 @@ pub mod args;
 mod assert;
 mod async_status;
 mod blockinfile;
+mod authorized_key;
 mod command;
 mod copy;
 mod debug;
@@ -32,6 +33,7 @@ mod edit_file;
 mod fail;
 mod fetch;
 mod file;
+mod getent;
 mod group;
 mod get_url;
 mod find;
@@ -537,6 +539,8 @@ pub fn registry() -> &'static Registry {
             Box::new(tempfile::TempFile),
             Box::new(fetch::Fetch),
             Box::new(find::Find),
+            Box::new(authorized_key::AuthorizedKey),
+            Box::new(getent::Getent),
         ],
     })
 }
