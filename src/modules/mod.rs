@@ -36,9 +36,11 @@ pub mod include_tasks;
 pub mod include_vars;
 pub mod meta;
 mod package;
+mod package_facts;
 mod pause;
 mod put;
 mod service;
+mod service_facts;
 mod set_fact;
 mod setup;
 mod shell;
@@ -480,6 +482,8 @@ pub fn registry() -> &'static Registry {
             Box::new(async_status::AsyncStatus),
             Box::new(apt_repository::AptRepository),
             Box::new(systemd::Systemd),
+            Box::new(package_facts::PackageFacts),
+            Box::new(service_facts::ServiceFacts),
         ],
     })
 }
