@@ -49,6 +49,7 @@ mod systemd;
 mod template;
 mod uri;
 mod wait_for;
+mod yum_repository;
 
 /// What a module needs while it runs.
 pub struct ModuleCtx<'a> {
@@ -484,6 +485,7 @@ pub fn registry() -> &'static Registry {
             Box::new(systemd::Systemd),
             Box::new(package_facts::PackageFacts),
             Box::new(service_facts::ServiceFacts),
+            Box::new(yum_repository::YumRepository),
         ],
     })
 }
