@@ -159,7 +159,8 @@ fn registry_resolves_names_and_aliases() {
         ("ansible.builtin.shell", "shell"),
         ("dnf", "package"),
         ("apt", "package"),
-        ("ansible.builtin.systemd", "service"),
+        ("ansible.builtin.systemd", "systemd_service"),
+        ("ansible.builtin.service", "service"),
         ("gather_facts", "setup"),
     ] {
         assert_eq!(registry().get(name).map(|m| m.name()), Some(module));

@@ -45,6 +45,7 @@ pub mod include_vars;
 mod lineinfile;
 pub mod meta;
 mod package;
+mod package_facts;
 mod pause;
 mod ping;
 mod put;
@@ -54,6 +55,7 @@ mod reboot;
 mod pyre;
 mod replace;
 mod service;
+mod service_facts;
 mod set_fact;
 mod setup;
 mod shell;
@@ -68,6 +70,7 @@ mod user;
 pub mod via_ansible;
 mod wait_for;
 mod wait_for_connection;
+mod yum_repository;
 
 /// What a module needs while it runs.
 pub struct ModuleCtx<'a> {
@@ -541,6 +544,9 @@ pub fn registry() -> &'static Registry {
             Box::new(find::Find),
             Box::new(authorized_key::AuthorizedKey),
             Box::new(getent::Getent),
+            Box::new(package_facts::PackageFacts),
+            Box::new(service_facts::ServiceFacts),
+            Box::new(yum_repository::YumRepository),
         ],
     })
 }

@@ -1,6 +1,8 @@
 # `systemd_service`: daemon-reload/-reexec, mask, enable and start/stop a unit with
 # systemctl, in the order and with the checks and messages of Ansible's module.
 # shellcheck shell=sh disable=SC2154  # m unit state enabled masked daemon_reload daemon_reexec scope no_block force check: set by zdd's quoted prologue
+# The sbin directories, which a login user's PATH may lack (as Ansible's get_bin_path adds them).
+PATH=$PATH:/sbin:/usr/sbin:/usr/local/sbin
 t=$(mktemp) || exit 1
 trap 'rm -f "$t"' EXIT
 # A failure: its message is all of stderr.

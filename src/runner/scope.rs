@@ -273,7 +273,16 @@ impl Runner {
         let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
         let entry = state.entry(host.to_owned()).or_default();
         let merged = Arc::make_mut(&mut entry.facts);
-        merged.extend(facts);
+        for (key, value) in facts {
+            // A module's `ansible_facts` add to those gathered (`service_facts` after
+            // `setup`), as in Ansible; other variables replace.
+            match (merged.get_mut(&key), value) {
+                (Some(Value::Object(old)), Value::Object(new)) if key == "ansible_facts" => old.extend(new),
+                (_, value) => {
+                    merged.insert(key, value);
+                }
+            }
+        }
     }
 
     /// `become` for a task on a host: the `ansible_become*` variables override the task's

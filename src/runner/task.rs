@@ -830,7 +830,13 @@ fn result_json(r: ModuleResult) -> Value {
         }
     }
     if !r.facts.is_empty() {
-        map.insert("ansible_facts".into(), json!(r.facts));
+        // Facts that are only `ansible_facts` (`service_facts`, `package_facts`) are
+        // registered as that mapping, as Ansible registers them.
+        let registered = match r.facts.get("ansible_facts") {
+            Some(facts) if r.facts.len() == 1 => facts.clone(),
+            _ => json!(r.facts),
+        };
+        map.insert("ansible_facts".into(), registered);
     }
     for (k, v) in r.extra {
         map.entry(k).or_insert(v);
