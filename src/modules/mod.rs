@@ -29,6 +29,7 @@ mod debug;
 mod fail;
 mod file;
 mod get_url;
+mod git;
 mod group_by;
 mod haproxy;
 pub mod include_role;
@@ -476,6 +477,7 @@ pub fn registry() -> &'static Registry {
             Box::new(stat::Stat),
             Box::new(script::Script),
             Box::new(get_url::GetUrl),
+            Box::new(git::Git),
             Box::new(include_tasks::IncludeTasks),
             Box::new(include_role::IncludeRole),
             Box::new(include_vars::IncludeVars),
