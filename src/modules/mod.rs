@@ -37,6 +37,7 @@ mod getent;
 mod group;
 mod get_url;
 mod find;
+mod git;
 mod group_by;
 mod haproxy;
 pub mod include_role;
@@ -523,6 +524,7 @@ pub fn registry() -> &'static Registry {
             Box::new(stat::Stat),
             Box::new(script::Script),
             Box::new(get_url::GetUrl),
+            Box::new(git::Git),
             Box::new(include_tasks::IncludeTasks),
             Box::new(include_role::IncludeRole),
             Box::new(include_vars::IncludeVars),
