@@ -513,6 +513,9 @@ async fn run_with(
         .env("ANSIBLE_FORKS", invocation.forks.max(1).to_string())
         .env("ANSIBLE_LIBRARY", library_path(&invocation.library))
         .env("ANSIBLE_NOCOLOR", "1")
+        // zdd asked for the passwords already; they are in the inventory.
+        .env("ANSIBLE_BECOME_ASK_PASS", "0")
+        .env("ANSIBLE_ASK_PASS", "0")
         .stdin(std::process::Stdio::null())
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
