@@ -37,6 +37,9 @@ pub enum Event {
         name: String,
         section: Section,
         handler: bool,
+        /// The module is not zdd's: the task runs through Ansible.
+        #[serde(skip_serializing_if = "std::ops::Not::not")]
+        via_ansible: bool,
     },
     /// A host begins a task (it holds one of the forks); its `HostResult` follows.
     HostStart {

@@ -64,6 +64,9 @@ pub struct TaskPlan {
     /// earlier naming ran nothing.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub role_repeat: bool,
+    /// The module is not zdd's: the task runs through Ansible.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub via_ansible: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -194,6 +197,7 @@ fn plan_task(
     TaskPlan {
         name: task.display_name().to_owned(),
         module: task.module.clone(),
+        via_ansible: task.block.is_none() && crate::modules::registry().get(&task.module).is_none(),
         location: task.loc.to_string(),
         delegate_to: task.delegate_to.clone(),
         delegates,
@@ -280,6 +284,9 @@ fn render_play(out: &mut String, play: &PlayPlan) {
 
 fn render_task(out: &mut String, task: &TaskPlan, extra: &[String]) {
     let mut notes = Vec::new();
+    if task.via_ansible {
+        notes.push("via ansible".to_owned());
+    }
     if task.run_once {
         notes.push("run_once".to_owned());
     }

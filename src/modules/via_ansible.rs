@@ -513,6 +513,9 @@ async fn run_with(
         .env("ANSIBLE_FORKS", invocation.forks.max(1).to_string())
         .env("ANSIBLE_LIBRARY", library_path(&invocation.library))
         .env("ANSIBLE_NOCOLOR", "1")
+        // zdd asked for the passwords already; they are in the inventory.
+        .env("ANSIBLE_BECOME_ASK_PASS", "0")
+        .env("ANSIBLE_ASK_PASS", "0")
         .stdin(std::process::Stdio::null())
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
@@ -603,11 +606,9 @@ pub fn module_result(reported: Reported) -> Result<ModuleResult, HostError> {
         ..Default::default()
     };
     if let Some(Value::Object(facts)) = map.remove("ansible_facts") {
-        // Ansible's interpreter discovery, not the module's.
-        result.facts = facts
-            .into_iter()
-            .filter(|(k, _)| k != "discovered_interpreter_python")
-            .collect();
+        // `discovered_interpreter_python` included: a fact in Ansible too, and the
+        // interpreter later invocations use.
+        result.facts = facts.into_iter().collect();
     }
     if let Some(Value::Array(warnings)) = map.remove("warnings") {
         let kept: Vec<Value> = warnings
@@ -758,7 +759,7 @@ mod tests {
         assert!(r.changed && !r.failed);
         assert_eq!(r.msg.as_deref(), Some("done"));
         assert_eq!(r.extra, json!({"custom": {"n": 1}}).as_object().unwrap().clone());
-        assert_eq!(r.facts.len(), 1);
+        assert_eq!(r.facts.len(), 2);
         let failed = module_result(Reported {
             status: "failed".into(),
             result: json!({"msg": "boom", "rc": 3}),

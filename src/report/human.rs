@@ -116,9 +116,15 @@ impl<W: Write + Send> Reporter for HumanReporter<W> {
                 self.line(&text);
             }
             Event::BatchStart { play, .. } => self.banner(&format!("PLAY [{play}]")),
-            Event::TaskStart { name, handler, .. } => {
+            Event::TaskStart {
+                name,
+                handler,
+                via_ansible,
+                ..
+            } => {
                 let kind = if *handler { "RUNNING HANDLER" } else { "TASK" };
-                self.banner(&format!("{kind} [{name}]"));
+                let via = if *via_ansible { " via ansible" } else { "" };
+                self.banner(&format!("{kind} [{name}]{via}"));
             }
             Event::HostStart { .. } => {}
             Event::HostResult(r) => self.host_result(r),
@@ -423,6 +429,7 @@ mod tests {
                     name: "Disable".into(),
                     section: crate::playbook::Section::PreTasks,
                     handler: false,
+                    via_ansible: false,
                 },
                 Event::HostResult(delegated),
                 Event::HostResult(looped),
@@ -474,6 +481,7 @@ mod tests {
                     name: "Restart nginx".into(),
                     section: crate::playbook::Section::Handlers,
                     handler: true,
+                    via_ansible: false,
                 },
                 Event::HostResult(result(Status::Changed)),
             ],

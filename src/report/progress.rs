@@ -286,6 +286,7 @@ mod tests {
             name: name.into(),
             section: crate::playbook::Section::Tasks,
             handler: false,
+            via_ansible: false,
         }
     }
 

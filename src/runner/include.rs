@@ -52,6 +52,7 @@ impl Runner {
             name: task.display_name().to_owned(),
             section,
             handler,
+            via_ansible: false,
         });
         let shared = self.shared_vars(env, &state.batch);
         let mut instances: Vec<Instance> = Vec::new();

@@ -469,6 +469,7 @@ impl Runner {
             name: task.display_name().to_owned(),
             section,
             handler,
+            via_ansible: crate::modules::registry().get(&task.module).is_none(),
         });
         let shared = self.shared_vars(env, batch);
         use crate::modules::HostLoop;

@@ -479,7 +479,12 @@ impl Runner {
                 no_log: task.no_log,
             },
         );
-        if let Some(python) = ctx.get("ansible_python_interpreter") {
+        // The host's interpreter, or the one Ansible found there the first time (a fact,
+        // as in Ansible): later invocations skip the discovery round trip.
+        let python = ["ansible_python_interpreter", "discovered_interpreter_python"]
+            .iter()
+            .find_map(|name| ctx.get(name));
+        if let Some(python) = python {
             if let Ok(python) = self.templater.render_value(python, ctx) {
                 entry.vars.insert("ansible_python_interpreter".into(), python);
             }

@@ -67,6 +67,7 @@ def main():
                 f.write(module.params["content"])
     module.exit_json(
         changed=changed,
+        note=module.params["content"],
         words=len(module.params["content"].split()),
         existed=before is not None,
         secret_length=len(module.params["token"] or ""),
