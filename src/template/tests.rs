@@ -747,3 +747,420 @@ fn template_files_include_from_their_search_path() {
         vec![("header.j2".to_owned(), 1), ("macros.j2".to_owned(), 2)]
     );
 }
+
+// Lookups, filters and tests below: every expected value was printed by ansible-core 2.19
+// (`debug: msg=...` on localhost) for the same expression and files.
+
+/// A playbook folder: `files/a.txt`, `b.txt` beside it, `templates/t.j2`, a role `r1`.
+fn lookup_project() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let write = |rel: &str, text: &str| {
+        let path = dir.path().join(rel);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, text).unwrap();
+    };
+    write("files/a.txt", "hello file\n\n");
+    write("b.txt", "beside\n");
+    write("files/c.conf", "l1\nl2\n");
+    write("files/d.conf", "l3\n");
+    write("templates/t.j2", "x={{ x }} y={{ y | default(\"none\") }}\n");
+    write("templates/native.j2", "{{ [x, 2] }}");
+    write(
+        "templates/n.j2",
+        "a{{ none }}b {{ [none] }} {% if true %}{{ none }}{% endif %}\n",
+    );
+    write("roles/r1/files/r.txt", "role file\n");
+    write("roles/r1/tasks/main.yml", "[]\n");
+    dir
+}
+
+fn in_project(dir: &std::path::Path, vars: Value) -> Value {
+    let mut all = json!({
+        "playbook_dir": dir.display().to_string(),
+        "ansible_search_path": [dir.display().to_string()],
+        "x": 5,
+        "d": {"a": 1, "b": "two"},
+    });
+    all.as_object_mut()
+        .unwrap()
+        .extend(vars.as_object().unwrap().clone());
+    all
+}
+
+#[test]
+fn file_lookup_searches_files_then_the_folder_and_shapes_results_as_ansible() {
+    let dir = lookup_project();
+    let vars = in_project(dir.path(), json!({}));
+    let cases = [
+        ("lookup('file', 'a.txt')", json!("hello file")),
+        ("lookup('file', 'a.txt', rstrip=false)", json!("hello file\n\n")),
+        ("lookup('file', 'b.txt')", json!("beside")),
+        ("lookup('file', 'a.txt', 'b.txt')", json!("hello file,beside")),
+        ("query('file', 'a.txt', 'b.txt')", json!(["hello file", "beside"])),
+        ("q('file', 'a.txt')", json!(["hello file"])),
+        ("lookup('file', 'a.txt', wantlist=true)", json!(["hello file"])),
+        ("lookup('file', 'missing.txt', errors='ignore')", json!(null)),
+        ("query('file', 'missing.txt', errors='ignore')", json!([])),
+        ("lookup('ansible.builtin.file', 'b.txt')", json!("beside")),
+    ];
+    for (expr, expected) in cases {
+        assert_eq!(eval(expr, vars.clone()), expected, "{expr}");
+    }
+    let err = Templater::new()
+        .eval("lookup('file', 'missing.txt')", &ctx(vars.clone()))
+        .unwrap_err();
+    assert!(
+        err.message.contains("Unable to access the file 'missing.txt'"),
+        "{}",
+        err.message
+    );
+    let err = Templater::new()
+        .eval("lookup('nope', 'x')", &ctx(vars))
+        .unwrap_err();
+    assert!(
+        err.message.contains("lookup plugin `nope` is not supported"),
+        "{}",
+        err.message
+    );
+}
+
+#[test]
+fn a_role_task_finds_the_role_files_first() {
+    let dir = lookup_project();
+    let role = dir.path().join("roles/r1");
+    let vars = in_project(
+        dir.path(),
+        json!({
+            "role_path": role.display().to_string(),
+            "ansible_search_path": [role.display().to_string(), role.join("tasks").display().to_string(), dir.path().display().to_string()],
+        }),
+    );
+    assert_eq!(eval("lookup('file', 'r.txt')", vars.clone()), json!("role file"));
+    assert_eq!(eval("lookup('file', 'a.txt')", vars.clone()), json!("hello file"));
+    assert_eq!(
+        eval(
+            "lookup('first_found', ['nope.txt', 'files/r.txt']) | basename",
+            vars
+        ),
+        json!("r.txt")
+    );
+}
+
+#[test]
+fn env_vars_items_dict_lookups() {
+    let dir = lookup_project();
+    let vars = in_project(dir.path(), json!({"y": "{{ x + 1 }}"}));
+    std::env::set_var("ZDD_LOOKUP_TEST_VAR", "from-env");
+    let cases = [
+        ("lookup('env', 'ZDD_LOOKUP_TEST_VAR')", json!("from-env")),
+        ("lookup('env', 'ZDD_NOPE_X', default='dflt')", json!("dflt")),
+        ("lookup('env', 'ZDD_NOPE_X')", json!("")),
+        (
+            "lookup('env', 'ZDD_LOOKUP_TEST_VAR', 'ZDD_NOPE_X')",
+            json!("from-env,"),
+        ),
+        ("lookup('vars', 'x')", json!(5)),
+        ("lookup('vars', 'y')", json!(6)),
+        ("lookup('vars', 'nope', default=3)", json!(3)),
+        ("lookup('vars', 'x', 'd')", json!([5, {"a": 1, "b": "two"}])),
+        ("lookup('items', [1, 2], 3)", json!([1, 2, 3])),
+        ("lookup('items', ['a', 'b'])", json!("a,b")),
+        (
+            "lookup('dict', d)",
+            json!([{"key": "a", "value": 1}, {"key": "b", "value": "two"}]),
+        ),
+        ("query('dict', {'k': 1})", json!([{"key": "k", "value": 1}])),
+    ];
+    for (expr, expected) in cases {
+        assert_eq!(eval(expr, vars.clone()), expected, "{expr}");
+    }
+    let err = Templater::new()
+        .eval("lookup('vars', 'nope')", &ctx(vars))
+        .unwrap_err();
+    assert!(
+        err.message.contains("No variable named 'nope' was found."),
+        "{}",
+        err.message
+    );
+}
+
+#[test]
+fn template_pipe_lines_lookups() {
+    let dir = lookup_project();
+    let vars = in_project(dir.path(), json!({}));
+    let base = dir.path().file_name().unwrap().to_string_lossy().into_owned();
+    let cases = [
+        ("lookup('template', 't.j2')", json!("x=5 y=none\n")),
+        (
+            "lookup('template', 't.j2', template_vars={'y': 7})",
+            json!("x=5 y=7\n"),
+        ),
+        ("lookup('template', 'native.j2')", json!([5, 2])),
+        ("lookup('template', 'n.j2')", json!("ab [None] \n")),
+        ("lookup('pipe', 'echo hi; echo there')", json!("hi\nthere")),
+        ("lookup('pipe', 'pwd') | basename", json!(base)),
+        (r#"lookup('lines', 'printf "a\nb\n"')"#, json!("a,b")),
+        (r#"query('lines', 'printf "a\nb\n"')"#, json!(["a", "b"])),
+    ];
+    for (expr, expected) in cases {
+        assert_eq!(eval(expr, vars.clone()), expected, "{expr}");
+    }
+    let err = Templater::new()
+        .eval("lookup('pipe', 'exit 3')", &ctx(vars))
+        .unwrap_err();
+    assert!(
+        err.message.contains("lookup_plugin.pipe(exit 3) returned 3"),
+        "{}",
+        err.message
+    );
+}
+
+#[test]
+fn first_found_and_fileglob_lookups() {
+    let dir = lookup_project();
+    let vars = in_project(dir.path(), json!({}));
+    let cases = [
+        (
+            "lookup('first_found', ['nope.txt', 'files/a.txt']) | basename",
+            json!("a.txt"),
+        ),
+        ("lookup('first_found', 'nope.txt', skip=true)", json!([])),
+        ("query('first_found', 'nope.txt', skip=true)", json!([])),
+        (
+            "lookup('first_found', {'files': ['x', 'c.conf'], 'paths': ['files']}) | basename",
+            json!("c.conf"),
+        ),
+        (
+            "lookup('fileglob', '*.conf') | split(',') | map('basename') | list",
+            json!(["c.conf", "d.conf"]),
+        ),
+        (
+            "query('fileglob', 'files/*.conf') | map('basename') | list",
+            json!(["c.conf", "d.conf"]),
+        ),
+        ("query('fileglob', 'nomatch*')", json!([])),
+    ];
+    for (expr, expected) in cases {
+        assert_eq!(eval(expr, vars.clone()), expected, "{expr}");
+    }
+    // Not in `files/` of the search path: Ansible looks at `PATH/NAME` only.
+    let err = Templater::new()
+        .eval("lookup('first_found', ['a.txt'])", &ctx(vars))
+        .unwrap_err();
+    assert!(
+        err.message.contains("No file was found when using first_found."),
+        "{}",
+        err.message
+    );
+}
+
+#[test]
+fn password_lookup_is_python_seeded_stored_and_secret() {
+    let dir = lookup_project();
+    let vars = in_project(dir.path(), json!({}));
+    let cases = [
+        (
+            "lookup('password', '/dev/null', seed='web1')",
+            "PHReYru8meWgwuf2LQh8",
+        ),
+        (
+            "lookup('password', '/dev/null', seed='web1', length=8, chars=['digits'])",
+            "54506227",
+        ),
+        (
+            "lookup('password', '/dev/null seed=abc length=12 chars=ascii_lowercase,digits')",
+            "93wwkrdneaae",
+        ),
+        (
+            "lookup('password', '/dev/null', seed=42, length=10)",
+            "86Kmhn6ry5",
+        ),
+    ];
+    for (expr, expected) in cases {
+        assert_eq!(eval(expr, vars.clone()), json!(expected), "{expr}");
+    }
+    assert_eq!(
+        eval("lookup('password', '/dev/null') | length", vars.clone()),
+        json!(20)
+    );
+    // Created once (0600, its folder made), then read back.
+    let first = eval("lookup('password', 'creds/db length=16')", vars.clone());
+    let path = dir.path().join("creds/db");
+    let stored = std::fs::read_to_string(&path).unwrap();
+    assert_eq!(json!(stored.trim_end()), first);
+    assert_eq!(first.as_str().unwrap().len(), 16);
+    use std::os::unix::fs::PermissionsExt;
+    assert_eq!(
+        std::fs::metadata(&path).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
+    assert_eq!(eval("lookup('password', 'creds/db')", vars), first);
+    assert!(crate::vault::reveals_str(first.as_str().unwrap()));
+}
+
+#[test]
+fn seeded_random_and_shuffle_are_pythons() {
+    assert_eq!(
+        render(
+            "{{ 59 | random(seed='web1.example.com') }} {{ 100 | random(seed=42) }} {{ 20 | random(start=10, step=5, seed='x') }}",
+            json!({})
+        ),
+        "31 81 15"
+    );
+    assert_eq!(
+        render(
+            "{{ ['a', 'b', 'c', 'd'] | random(seed='s') }} {{ [1, 2, 3, 4, 5] | shuffle(seed='web1') }}",
+            json!({})
+        ),
+        "d [4, 1, 2, 5, 3]"
+    );
+    assert_eq!(
+        eval("[1, 2, 3, 4] | shuffle(seed='x')", json!({})),
+        json!([1, 2, 4, 3])
+    );
+    assert_eq!(eval("100 | random(seed='x')", json!({})), json!(80));
+    let n = eval("10 | random", json!({})).as_i64().unwrap();
+    assert!((0..10).contains(&n));
+}
+
+#[test]
+fn password_hash_is_crypt() {
+    // Expected from Python's crypt.crypt (what passlib gives Ansible, with its default rounds).
+    let cases = [
+        (
+            "'secret' | password_hash('sha512', 'mysalt')",
+            "$6$rounds=656000$mysalt$cDA0t8lm/qt.LT6DzpoHxJ.NwTpx.WTkOPwhseSva8pRixDSH2./ffedCjAMbTX1Uo1QNT7jJPJ6FIzU2i59K/",
+        ),
+        (
+            "'secret' | password_hash('sha256', 'mysalt')",
+            "$5$rounds=535000$mysalt$GnEktJhWXRuwViyPsEWK9s63HYW1GqXFqU5SdKDqol6",
+        ),
+        (
+            "'secret' | password_hash('sha512', 'mysalt', rounds=10000)",
+            "$6$rounds=10000$mysalt$9XTP7570fxVN/uTspSrH6kRPdR4KKGzGz7.TmJjDYGrKSwZuavW/3YaLur8JX6WP75Czcxa.megIO0lKreY0R.",
+        ),
+        (
+            "'secret' | password_hash('sha512', 'mysalt', rounds=5000)",
+            "$6$mysalt$UX6P1VKOf6dr0s2pg4pLNvIUB6hLXvP6M5f/Yj9hJgMPdAJ4oArvk5YUD9/XWtk1JOpVwt/JTsczMJr8sFVML1",
+        ),
+        ("'secret' | password_hash('md5', 'mysalt')", "$1$mysalt$n/EfEiV74OYgBdqhKQzSW/"),
+    ];
+    for (expr, expected) in cases {
+        assert_eq!(eval(expr, json!({})), json!(expected), "{expr}");
+    }
+    let random = eval("'secret' | password_hash(rounds=5001)", json!({}));
+    let parts: Vec<&str> = random.as_str().unwrap().split('$').collect();
+    assert_eq!((parts[1], parts[2], parts[3].len()), ("6", "rounds=5001", 16));
+    assert!(Templater::new()
+        .eval("'x' | password_hash('sha512', 'bad salt!')", &ctx(json!({})))
+        .is_err());
+}
+
+#[test]
+fn path_url_and_text_filters_as_ansible() {
+    std::env::set_var("ZDD_EXPANDVARS_TEST", "ev");
+    let cases = [
+        (
+            "{{ '/etc/../etc/./hosts' | realpath }} {{ 'a//b/../c' | normpath }}",
+            "/etc/hosts a/c",
+        ),
+        (
+            "{{ ['/etc', 'x', 'y'] | path_join }} {{ ['/a', '/b'] | path_join }}",
+            "/etc/x/y /b",
+        ),
+        ("{{ '/a/b/c' | relpath('/a/d') }}", "../b/c"),
+        ("{{ ['/a/b/c', '/a/b/d', '/a/bx'] | commonpath }}", "/a"),
+        (
+            "{{ 'https://host/p' | urlsplit('port') }}|{{ 'https://host/p' | urlsplit('username') }}",
+            "|",
+        ),
+        ("{{ 'a%20b+c%2F' | urldecode }}", "a b c/"),
+        ("{{ 'hello' | comment }}", "#\n# hello\n#"),
+        ("{{ 'a\nb' | comment('c') }}", "//\n// a\n// b\n//"),
+        ("{{ 'x' | comment('cblock') }}", "/*\n *\n * x\n *\n */"),
+        ("{{ 'x' | comment('xml') }}", "<!--\n -\n - x\n -\n-->"),
+        (
+            "{{ 'x' | comment('erlang', prefix='P', postfix='Q') }}",
+            "P\n% x\nQ",
+        ),
+        (
+            "{{ 'x' | comment(decoration='; ', prefix_count=2) }}",
+            ";\n;\n; x\n;",
+        ),
+        ("{{ 'test' | to_uuid }}", "f4fb6740-9e00-5ac4-9581-f24b6ecfe71e"),
+        (
+            "{{ '%Y-%m-%d %H:%M' | strftime(3600, utc=true) }}",
+            "1970-01-01 01:00",
+        ),
+        (
+            "{{ 8 | log(2) }} {{ 2 | pow(10) }} {{ 16 | root }} {{ 27 | root(3) }}",
+            "3.0 1024.0 4.0 3.0",
+        ),
+        (
+            "{{ 'E=$ZDD_EXPANDVARS_TEST ${ZDD_NOPE_VAR}' | expandvars }}",
+            "E=ev ${ZDD_NOPE_VAR}",
+        ),
+        (
+            "{{ 'abc' | sha1 }} {{ 'abc' | md5 }}",
+            "a9993e364706816aba3e25717850c26c9cd0d89d 900150983cd24fb0d6963f7d28e17f72",
+        ),
+        (
+            "{{ [1, 2, 3] | zip_longest(['a', 'b']) | list }}",
+            "[[1, 'a'], [2, 'b'], [3, None]]",
+        ),
+        (
+            "{{ [1, 2, 3] | zip_longest(['a'], fillvalue='z') | list }}",
+            "[[1, 'a'], [2, 'z'], [3, 'z']]",
+        ),
+        (
+            "{{ 'a: 1\n---\nb: 2\n' | from_yaml_all | list }}",
+            "[{'a': 1}, {'b': 2}]",
+        ),
+        ("{{ [1, 2, 2, 'a', 'A', 'a'] | unique }}", "[1, 2, 'a']"),
+        ("a{{ none }}b {{ [none] }}", "ab [None]"),
+        (
+            "{{ 'web12.example' | regex_search('web(\\d+)', '\\1') }}",
+            "['12']",
+        ),
+        ("{{ \"it\\'s\" }} {{ 'a\\tb' }}", "it\\'s a\\tb"),
+    ];
+    for (text, expected) in cases {
+        assert_eq!(render(text, json!({})), expected, "{text}");
+    }
+    let split = eval("'https://u:p@Host.Example:8443/p/q?x=1#f' | urlsplit", json!({}));
+    assert_eq!(
+        split,
+        json!({"fragment": "f", "hostname": "host.example", "netloc": "u:p@Host.Example:8443",
+               "password": "p", "path": "/p/q", "port": 8443, "query": "x=1", "scheme": "https",
+               "username": "u"})
+    );
+}
+
+#[test]
+fn keeps_the_sources_trailing_newlines() {
+    assert_eq!(render("{% if true %}x{% endif %}\n", json!({})), "x\n");
+    assert_eq!(render("a\n\n", json!({})), "a\n\n");
+}
+
+#[test]
+fn path_and_collection_tests_as_ansible() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("f"), "").unwrap();
+    std::os::unix::fs::symlink(dir.path().join("f"), dir.path().join("l")).unwrap();
+    let d = dir.path().display().to_string();
+    let vars = json!({"d": d, "f": format!("{d}/f"), "l": format!("{d}/l"), "r": {"changed": true, "failed": false, "rc": 0}});
+    let cases = [
+        ("{{ f is file }} {{ d is directory }} {{ l is link }} {{ (d ~ '/nope') is exists }} {{ f is exists }} {{ '/etc' is abs }} {{ 'etc' is abs }}", "True True True False True True False"),
+        ("{{ '/' is mount }} {{ f is mount }} {{ l is link_exists }} {{ f is same_file(l) }}", "True False True True"),
+        ("{{ 'yes' is truthy }} {{ '' is truthy }} {{ 'no' is truthy(convert_bool=true) }} {{ 0 is falsy }} {{ [] is falsy }}", "True False False True True"),
+        ("{{ [1, 2] is contains(2) }} {{ [1, 0] is any }} {{ [1, 0] is all }} {{ [] is all }}", "True True False True"),
+        ("{{ [1, 2] is subset([1, 2, 3]) }} {{ [1, 4] is issubset([1, 2]) }} {{ [1, 2, 3] is superset([1]) }}", "True False True"),
+        ("{{ r is changed }} {{ r is succeeded }} {{ r is failed }} {{ r is skipped }} {{ r is finished }}", "True True False False True"),
+        ("{{ 'https://x.y/z' is url }} {{ 'mailto:a@b' is uri }} {{ 'urn:isbn:1' is urn }} {{ 'x/y' is url }}", "True True True False"),
+        ("{{ '1.2.10' is version('1.2.9', '>') }} {{ '1.2.10' is version('1.10', 'lt') }} {{ '2.0' is version('2.0.0', '==') }} {{ '1.0.0-rc1' is version('1.0.0', '<') }}", "True True False False"),
+        ("{{ 'web12' is match('web\\d+') }} {{ 'aweb12' is match('web') }} {{ 'aweb12' is search('web') }} {{ 'WEB' is match('web', ignorecase=true) }}", "True False True True"),
+    ];
+    for (text, expected) in cases {
+        assert_eq!(render(text, vars.clone()), expected, "{text}");
+    }
+}
