@@ -707,11 +707,40 @@ async fn reconnect_opens_a_new_master_after_the_sshd_restarts() {
     );
     let old = pool.master_pids();
     assert_eq!(old.len(), 1);
-    // Reconnecting a live connection replaces its master too.
+    // Reconnecting a live connection replaces its master too; a command held over the old
+    // one (a rollout lock) keeps it until the command is let go.
+    let marks = tempfile::tempdir().unwrap();
+    chmod(marks.path(), 0o777);
+    let pid_file = marks.path().join("held.pid");
+    let (line, held) = host
+        .hold(&RemoteCommand::new(format!(
+            "echo $$ > {}; echo locked; exec cat >/dev/null",
+            pid_file.display()
+        )))
+        .await
+        .unwrap();
+    assert_eq!(line, "locked");
+    let held_pid: u32 = std::fs::read_to_string(&pid_file)
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
     host.reconnect(None).await.unwrap();
     let renewed = pool.master_pids();
     assert_ne!(renewed, old);
+    assert!(
+        pid_alive(old[0]) && pid_alive(held_pid),
+        "the held command lost its master"
+    );
+    drop(held);
+    // The next reconnect stops it (without waiting for it).
+    host.reconnect(None).await.unwrap();
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while pid_alive(old[0]) && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
     assert!(!pid_alive(old[0]), "the replaced master {} still runs", old[0]);
+    let renewed = pool.master_pids();
     let sessions = sshd.sessions();
     let _ = sshd.child.kill();
     let _ = sshd.child.wait();

@@ -4,6 +4,7 @@
 use crate::vars::VarMap;
 use async_trait::async_trait;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 pub mod askpass;
@@ -158,6 +159,16 @@ pub trait Host: Send + Sync + std::fmt::Debug {
 pub struct Held {
     _child: tokio::process::Child,
     _stdin: Option<tokio::process::ChildStdin>,
+    /// What the command runs over (an SSH master), kept for as long as it is held.
+    carrier: Option<Arc<dyn std::any::Any + Send + Sync>>,
+}
+
+impl Held {
+    /// Keep `carrier` (the connection the command runs over) while the command is held.
+    pub(crate) fn over(mut self, carrier: Arc<dyn std::any::Any + Send + Sync>) -> Held {
+        self.carrier = Some(carrier);
+        self
+    }
 }
 
 /// Spawn `command` (whose last argument runs `cmd`'s bootstrap), feed it `cmd`'s script,
@@ -206,6 +217,7 @@ pub(crate) async fn hold_process(
         Held {
             _child: child,
             _stdin: stdin,
+            carrier: None,
         },
     ))
 }

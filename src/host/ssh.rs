@@ -106,6 +106,9 @@ pub struct SshHost {
     first_ctl: PathBuf,
     reconnects: AtomicUsize,
     link: RwLock<Arc<Link>>,
+    /// Masters replaced while something still ran over them (a held lock, a command of
+    /// another task): kept until that is done, stopped at the latest by `close`.
+    retired: Mutex<Vec<Arc<Link>>>,
     /// One reconnect at a time.
     renewing: tokio::sync::Mutex<()>,
     slots: Semaphore,
@@ -158,6 +161,7 @@ impl SshHost {
             first_ctl: ctl.to_owned(),
             reconnects: AtomicUsize::new(0),
             link: RwLock::new(Arc::new(Link::over(ctl, master))),
+            retired: Mutex::default(),
             renewing: tokio::sync::Mutex::new(()),
             slots: Semaphore::new(SESSIONS_PER_HOST),
             closed: Mutex::new(false),
@@ -182,9 +186,17 @@ impl SshHost {
         if self.is_closed() {
             return Err(closed());
         }
+        self.stop_unused_retired();
         let old = self.link();
-        let _ = old.stop.send(true);
-        let _ = old.exit(Duration::from_secs(3)).await;
+        // Held here and in `self.link`: anything more is a command or a held lock riding
+        // on it, which a healthy master keeps serving until it ends.
+        let in_use = Arc::strong_count(&old) > 2;
+        if in_use && old.exit(Duration::ZERO).await.is_none() {
+            lock(&self.retired).push(old);
+        } else {
+            let _ = old.stop.send(true);
+            let _ = old.exit(Duration::from_secs(3)).await;
+        }
         let mut spec = self.spec.clone();
         if let Some(seconds) = connect_timeout {
             spec.timeout = seconds;
@@ -216,14 +228,28 @@ impl SshHost {
         Ok(())
     }
 
+    /// Stop the retired masters nothing runs over any more.
+    fn stop_unused_retired(&self) {
+        lock(&self.retired).retain(|link| {
+            let unused = Arc::strong_count(link) == 1;
+            if unused {
+                let _ = link.stop.send(true);
+            }
+            !unused
+        });
+    }
+
     /// The pid of the local `ssh` master process.
     pub fn master_pid(&self) -> u32 {
         self.link().master_pid
     }
 
-    /// Ask the master to stop without waiting (for `Drop` paths).
+    /// Ask the master (and any retired one) to stop without waiting (for `Drop` paths).
     pub fn stop_now(&self) {
         let _ = self.link().stop.send(true);
+        for link in lock(&self.retired).iter() {
+            let _ = link.stop.send(true);
+        }
     }
 
     fn unreachable(&self, message: &str) -> HostError {
@@ -386,10 +412,12 @@ impl Host for SshHost {
         }
         self.slots.close();
         // A reconnect in flight sees `closed` and stops its own master.
-        let link = self.link();
-        let _ = link.stop.send(true);
-        // Wait until the master is reaped, so that no process outlives `close`.
-        let _ = link.exit(Duration::from_secs(5)).await;
+        self.stop_now();
+        let retired = std::mem::take(&mut *lock(&self.retired));
+        // Wait until the masters are reaped, so that no process outlives `close`.
+        for link in retired.iter().chain([&self.link()]) {
+            let _ = link.exit(Duration::from_secs(5)).await;
+        }
     }
 
     async fn reconnect(&self, connect_timeout: Option<u32>) -> Result<(), HostError> {
@@ -399,13 +427,16 @@ impl Host for SshHost {
     /// A plain `ssh` client over the master's socket: its process can outlive any one
     /// call, which the mux client's children (borrowing the session) cannot.
     async fn hold(&self, cmd: &RemoteCommand) -> Result<(String, super::Held), HostError> {
+        let link = self.link();
         let mut command = Command::new("ssh");
         command
             .arg("-S")
-            .arg(&self.link().ctl)
+            .arg(&link.ctl)
             .args(["-o", "ControlMaster=no", "-T", "--", &self.address])
             .arg(command_line(cmd));
-        super::hold_process(command, cmd).await
+        let (line, held) = super::hold_process(command, cmd).await?;
+        // The master stays while the command is held, even if a reconnect replaces it.
+        Ok((line, held.over(link)))
     }
 }
 
@@ -586,6 +617,10 @@ async fn watch_master(
         message
     };
     let _ = state.send(MasterState::Exited(message));
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 /// A control socket path for the master of host number `index` under `dir`.

@@ -54,6 +54,24 @@ fn unknown_keys_name_the_key_and_suggest_the_right_one() {
             Some("did you mean `timeout`?"),
         ),
         (
+            "reboot",
+            json!({"reboot_timout": 60}),
+            "reboot_timout",
+            Some("did you mean `reboot_timeout`?"),
+        ),
+        (
+            "wait_for_connection",
+            json!({"conect_timeout": 5}),
+            "conect_timeout",
+            Some("did you mean `connect_timeout`?"),
+        ),
+        (
+            "raw",
+            json!({"_raw_params": "ls", "executabel": "/bin/bash"}),
+            "executabel",
+            Some("did you mean `executable`?"),
+        ),
+        (
             "yum",
             json!({"name": "nginx", "stat": "present"}),
             "stat",

@@ -100,3 +100,104 @@ impl TypedModule for WaitForConnection {
         Ok(r)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::host::{CommandOutput, HostError};
+    use crate::template::Templater;
+    use crate::vars::Context;
+    use std::sync::atomic::{AtomicU32, Ordering};
+
+    /// A host whose connection comes back after `down` failed reconnects.
+    #[derive(Debug)]
+    struct Returning {
+        down: u32,
+        reconnects: AtomicU32,
+    }
+
+    #[async_trait]
+    impl Host for Returning {
+        fn name(&self) -> &str {
+            "web1"
+        }
+
+        async fn run(&self, _cmd: &RemoteCommand) -> Result<CommandOutput, HostError> {
+            if self.reconnects.load(Ordering::SeqCst) > self.down {
+                Ok(CommandOutput::default())
+            } else {
+                Err(HostError::Unreachable("connection lost".into()))
+            }
+        }
+
+        async fn close(&self) {}
+
+        async fn reconnect(&self, connect_timeout: Option<u32>) -> Result<(), HostError> {
+            assert_eq!(connect_timeout, Some(2));
+            let n = self.reconnects.fetch_add(1, Ordering::SeqCst) + 1;
+            if n > self.down {
+                Ok(())
+            } else {
+                Err(HostError::Unreachable("Connection refused".into()))
+            }
+        }
+    }
+
+    async fn wait(host: &Returning, args: serde_json::Value, check_mode: bool) -> ModuleResult {
+        let templater = Templater::new();
+        let vars = Context::new();
+        let ctx = ModuleCtx {
+            host,
+            run_as: None,
+            templater: &templater,
+            vars: &vars,
+            playbook_dir: std::path::Path::new("."),
+            role_path: None,
+            task_dir: None,
+            check_mode,
+            diff: false,
+        };
+        super::super::Module::run(&WaitForConnection, &ctx, &args)
+            .await
+            .unwrap()
+    }
+
+    #[tokio::test]
+    async fn reconnects_until_a_command_runs() {
+        let host = Returning {
+            down: 3,
+            reconnects: AtomicU32::new(0),
+        };
+        let r = wait(
+            &host,
+            json!({"sleep": 0, "connect_timeout": 2, "timeout": 10}),
+            false,
+        )
+        .await;
+        assert!(!r.failed && !r.changed, "{r:?}");
+        assert_eq!(host.reconnects.load(Ordering::SeqCst), 4);
+        assert_eq!(r.extra["elapsed"], json!(0));
+    }
+
+    #[tokio::test]
+    async fn times_out_with_the_last_error_and_skips_in_check_mode() {
+        let host = Returning {
+            down: u32::MAX,
+            reconnects: AtomicU32::new(0),
+        };
+        let r = wait(
+            &host,
+            json!({"sleep": 0, "connect_timeout": 2, "timeout": 1}),
+            false,
+        )
+        .await;
+        assert!(r.failed, "{r:?}");
+        assert_eq!(
+            r.msg.as_deref(),
+            Some("timed out waiting for ping module test: Connection refused")
+        );
+        assert_eq!(r.extra["elapsed"], json!(1));
+        let checked = wait(&host, json!({}), true).await;
+        assert_eq!(checked.extra["skipped"], json!(true));
+    }
+}
