@@ -46,6 +46,7 @@ mod setup;
 mod shell;
 mod stat;
 mod template;
+mod unarchive;
 mod uri;
 mod wait_for;
 
@@ -478,6 +479,7 @@ pub fn registry() -> &'static Registry {
             Box::new(script::Script),
             Box::new(get_url::GetUrl),
             Box::new(git::Git),
+            Box::new(unarchive::Unarchive),
             Box::new(include_tasks::IncludeTasks),
             Box::new(include_role::IncludeRole),
             Box::new(include_vars::IncludeVars),
