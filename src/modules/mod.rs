@@ -66,6 +66,7 @@ mod systemd;
 mod tempfile;
 mod template;
 mod textedit;
+mod unarchive;
 mod uri;
 mod user;
 pub mod via_ansible;
@@ -525,6 +526,7 @@ pub fn registry() -> &'static Registry {
             Box::new(script::Script),
             Box::new(get_url::GetUrl),
             Box::new(git::Git),
+            Box::new(unarchive::Unarchive),
             Box::new(include_tasks::IncludeTasks),
             Box::new(include_role::IncludeRole),
             Box::new(include_vars::IncludeVars),

@@ -139,8 +139,13 @@ fn copy_case(src: &Path, dest: &Path, lab: &Lab) {
         if path.is_dir() {
             copy_case(&path, &to, lab);
         } else {
-            let text = std::fs::read_to_string(&path).unwrap();
-            std::fs::write(&to, fill(&text, lab)).unwrap();
+            // Binary files (an archive for `unarchive`) are copied as they are.
+            match std::fs::read_to_string(&path) {
+                Ok(text) => std::fs::write(&to, fill(&text, lab)).unwrap(),
+                Err(_) => {
+                    std::fs::copy(&path, &to).unwrap();
+                }
+            }
             let mode = std::fs::metadata(&path).unwrap().permissions().mode();
             if mode & 0o111 != 0 {
                 set_mode(&to, 0o755);
