@@ -659,8 +659,9 @@ fn wait_for_connection_waits_for_an_sshd_that_comes_back() {
     let words: Vec<&str> = text.split_whitespace().collect();
     let elapsed: u64 = words[0].parse().unwrap();
     assert_eq!(words[1], "False", "{text}");
-    // Down for 2 s, from half a second after the first task: the wait began at 1 s.
-    assert!((2..=6).contains(&elapsed), "elapsed {elapsed}: {out}");
+    // Down for 2 s, from half a second after the first task: the wait began at 1 s (the
+    // upper bound leaves room for a loaded machine, where a handshake takes seconds).
+    assert!((2..=20).contains(&elapsed), "elapsed {elapsed}: {out}");
     eprintln!("wait_for_connection: elapsed={elapsed}s, run {took:?}");
     assert_eq!(out.recap_of("web1").changed, 2, "{out}");
     let logged = std::fs::read_to_string(&audit).unwrap();
