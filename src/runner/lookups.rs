@@ -5,13 +5,33 @@ use crate::template::glob_files;
 use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
 
-/// Where Ansible looks for a relative name outside roles: `DIR/SUBDIR/NAME`, then `DIR/NAME`.
-fn search(dir: &Path, subdir: &str, name: &str) -> Option<PathBuf> {
-    let name = Path::new(name);
-    if name.is_absolute() {
-        return name.exists().then(|| name.to_owned());
+/// Where the file lookups look: the task's `ansible_search_path` (its role, the folder of
+/// its file, the playbook's folder), the playbook's folder last of all.
+pub(super) struct SearchPath {
+    pub paths: Vec<PathBuf>,
+    pub base: PathBuf,
+    pub in_role: bool,
+}
+
+impl SearchPath {
+    #[cfg(test)]
+    fn at(dir: &Path) -> Self {
+        SearchPath {
+            paths: vec![dir.to_owned()],
+            base: dir.to_owned(),
+            in_role: false,
+        }
     }
-    [dir.join(subdir).join(name), dir.join(name)]
+}
+
+/// The first of Ansible's candidates for `name` that exists (`P/SUBDIR/NAME`, then `P/NAME`,
+/// for each search path `P`).
+fn search(at: &SearchPath, subdir: &str, name: &str) -> Option<PathBuf> {
+    let path = Path::new(name);
+    if path.is_absolute() {
+        return path.exists().then(|| path.to_owned());
+    }
+    crate::template::search_candidates(&at.paths, &at.base, subdir, name, at.in_role)
         .into_iter()
         .find(|p| p.exists())
 }
@@ -19,7 +39,7 @@ fn search(dir: &Path, subdir: &str, name: &str) -> Option<PathBuf> {
 /// `with_fileglob`: the files matching each pattern (a pattern with a folder: in that
 /// folder, looked for in `files/` then beside the playbook; without: in `files/`, then
 /// beside the playbook, the first that matches). Sorted, as a listing would be.
-pub(super) fn fileglob(dir: &Path, patterns: &[Value]) -> Vec<Value> {
+pub(super) fn fileglob(at: &SearchPath, patterns: &[Value]) -> Vec<Value> {
     let mut found = Vec::new();
     for pattern in patterns {
         let pattern = text(pattern);
@@ -28,8 +48,12 @@ pub(super) fn fileglob(dir: &Path, patterns: &[Value]) -> Vec<Value> {
             None => (None, pattern.as_str()),
         };
         let places: Vec<PathBuf> = match folder {
-            Some(folder) => search(dir, "files", folder).into_iter().collect(),
-            None => vec![dir.join("files"), dir.to_owned()],
+            Some(folder) => search(at, "files", folder).into_iter().collect(),
+            None => at
+                .paths
+                .iter()
+                .flat_map(|p| [p.join("files"), p.clone()])
+                .collect(),
         };
         for place in places {
             let mut matches = glob_files(&place, file);
@@ -45,12 +69,12 @@ pub(super) fn fileglob(dir: &Path, patterns: &[Value]) -> Vec<Value> {
 
 /// `with_first_found`: names (strings, lists, or `{files, paths, skip}` mappings; `,` and
 /// `;` split names, `,`, `:` and `;` split paths), the first that exists, as one item.
-pub(super) fn first_found(dir: &Path, subdir: &str, terms: &[Value]) -> Result<Vec<Value>, String> {
+pub(super) fn first_found(at: &SearchPath, subdir: &str, terms: &[Value]) -> Result<Vec<Value>, String> {
     let mut candidates = Vec::new();
     let mut skip = false;
     collect_candidates(terms, &mut candidates, &mut skip)?;
     for name in candidates {
-        if let Some(path) = search(dir, subdir, &name) {
+        if let Some(path) = search(at, subdir, &name) {
             return Ok(vec![json!(path.display().to_string())]);
         }
     }
@@ -170,16 +194,18 @@ mod tests {
         std::fs::create_dir(dir.path().join("vars")).unwrap();
         std::fs::write(dir.path().join("vars/debian.yml"), "").unwrap();
         let terms = [json!({"files": ["redhat.yml", "debian.yml"], "paths": ["vars"]})];
-        let found = first_found(dir.path(), "vars", &terms).unwrap();
+        let found = first_found(&SearchPath::at(dir.path()), "vars", &terms).unwrap();
         assert_eq!(
             found,
             vec![json!(dir.path().join("vars/debian.yml").display().to_string())]
         );
-        let found = first_found(dir.path(), "vars", &[json!("debian.yml")]).unwrap();
+        let found = first_found(&SearchPath::at(dir.path()), "vars", &[json!("debian.yml")]).unwrap();
         assert_eq!(found.len(), 1);
         let none = [json!({"files": ["x.yml"], "skip": true})];
-        assert!(first_found(dir.path(), "vars", &none).unwrap().is_empty());
-        let err = first_found(dir.path(), "vars", &[json!("x.yml")]).unwrap_err();
+        assert!(first_found(&SearchPath::at(dir.path()), "vars", &none)
+            .unwrap()
+            .is_empty());
+        let err = first_found(&SearchPath::at(dir.path()), "vars", &[json!("x.yml")]).unwrap_err();
         assert_eq!(err, "No file was found when using first_found.");
     }
 }

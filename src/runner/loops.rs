@@ -45,9 +45,9 @@ pub(super) fn other_loop_items(
         Loop::WithNested(_) => nested(&terms(rendered)),
         Loop::WithTogether(_) => together(&terms(rendered)),
         Loop::WithSubelements(_) => subelements(&rendered),
-        Loop::WithFileglob(_) => Ok(super::lookups::fileglob(&playbook_dir(ctx), &terms(rendered))),
+        Loop::WithFileglob(_) => Ok(super::lookups::fileglob(&search_path(ctx), &terms(rendered))),
         Loop::WithFirstFound(_, subdir) => {
-            super::lookups::first_found(&playbook_dir(ctx), subdir, &terms(rendered))
+            super::lookups::first_found(&search_path(ctx), subdir, &terms(rendered))
         }
         Loop::WithLines(_) => super::lookups::lines(&playbook_dir(ctx), &terms(rendered)),
         Loop::WithItems(_) | Loop::Loop(_) => Err("not an older loop".into()),
@@ -60,6 +60,24 @@ fn terms(rendered: Value) -> Vec<Value> {
         Value::Array(items) => items,
         Value::Null => Vec::new(),
         other => vec![other],
+    }
+}
+
+/// The task's `ansible_search_path` (the playbook's folder without one).
+fn search_path(ctx: &Context) -> super::lookups::SearchPath {
+    let base = playbook_dir(ctx);
+    let paths = match ctx.get("ansible_search_path") {
+        Some(Value::Array(dirs)) => dirs
+            .iter()
+            .filter_map(Value::as_str)
+            .map(std::path::PathBuf::from)
+            .collect(),
+        _ => vec![base.clone()],
+    };
+    super::lookups::SearchPath {
+        paths,
+        base,
+        in_role: ctx.contains("role_path"),
     }
 }
 

@@ -13,9 +13,9 @@ mod filters;
 mod globals;
 pub(crate) use globals::local_strftime;
 mod lookups;
-pub(crate) use lookups::glob_files;
 #[cfg(test)]
 pub(crate) use lookups::glob_match;
+pub(crate) use lookups::{glob_files, search_candidates};
 mod methods;
 mod predicates;
 mod pyrandom;

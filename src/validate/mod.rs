@@ -30,6 +30,7 @@ pub const MAGIC_VARS: &[&str] = &[
     "ansible_play_name",
     "playbook_dir",
     "inventory_dir",
+    "ansible_search_path",
     "inventory_file",
     "ansible_check_mode",
     "ansible_diff_mode",
