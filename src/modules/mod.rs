@@ -45,6 +45,7 @@ mod set_fact;
 mod setup;
 mod shell;
 mod stat;
+mod sysctl;
 mod template;
 mod uri;
 mod user;
@@ -484,6 +485,7 @@ pub fn registry() -> &'static Registry {
             Box::new(user::User),
             Box::new(authorized_key::AuthorizedKey),
             Box::new(getent::Getent),
+            Box::new(sysctl::Sysctl),
         ],
     })
 }
