@@ -64,6 +64,7 @@ mod slurp;
 mod stat;
 mod systemd;
 mod tempfile;
+mod sysctl;
 mod template;
 mod textedit;
 mod unarchive;
@@ -551,6 +552,7 @@ pub fn registry() -> &'static Registry {
             Box::new(package_facts::PackageFacts),
             Box::new(service_facts::ServiceFacts),
             Box::new(yum_repository::YumRepository),
+            Box::new(sysctl::Sysctl),
         ],
     })
 }
