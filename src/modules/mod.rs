@@ -38,6 +38,7 @@ pub mod meta;
 mod package;
 mod package_facts;
 mod pause;
+mod pip;
 mod put;
 mod service;
 mod service_facts;
@@ -486,6 +487,7 @@ pub fn registry() -> &'static Registry {
             Box::new(package_facts::PackageFacts),
             Box::new(service_facts::ServiceFacts),
             Box::new(yum_repository::YumRepository),
+            Box::new(pip::Pip),
         ],
     })
 }
