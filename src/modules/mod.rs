@@ -49,6 +49,7 @@ mod package;
 mod package_facts;
 mod pause;
 mod ping;
+mod pip;
 mod put;
 mod script;
 mod raw;
@@ -553,6 +554,7 @@ pub fn registry() -> &'static Registry {
             Box::new(service_facts::ServiceFacts),
             Box::new(yum_repository::YumRepository),
             Box::new(sysctl::Sysctl),
+            Box::new(pip::Pip),
         ],
     })
 }
