@@ -211,3 +211,43 @@ fn meta_pause_and_assert_arguments_are_checked_before_running() {
         Some("fail_mgs")
     );
 }
+
+/// The README's module table is the list users read: every module in the registry is a
+/// `native` row there (with its aliases), and no row calls a module native that is not.
+#[test]
+fn the_readme_module_table_matches_the_registry() {
+    let readme = include_str!("../../README.md");
+    let start = readme
+        .find("| module (aliases) | how |")
+        .expect("the module table");
+    let rows: Vec<&str> = readme[start..]
+        .lines()
+        .skip(2)
+        .take_while(|l| l.starts_with('|'))
+        .collect();
+    let names =
+        |cell: &str| -> Vec<String> { cell.split('`').skip(1).step_by(2).map(str::to_owned).collect() };
+    let mut native = std::collections::BTreeSet::new();
+    for row in &rows {
+        let cells: Vec<&str> = row.split('|').map(str::trim).collect();
+        let (modules, how) = (cells[1], cells[2]);
+        for name in names(modules) {
+            let known = registry().get(&name).is_some();
+            if how.starts_with("native") {
+                assert!(known, "README calls `{name}` native, but zdd has no such module");
+                native.insert(name);
+            } else {
+                assert!(
+                    !known,
+                    "README sends `{name}` through Ansible, but zdd has it natively"
+                );
+            }
+        }
+    }
+    for name in registry().names() {
+        assert!(
+            native.contains(name),
+            "`{name}` is missing from the README's module table"
+        );
+    }
+}
