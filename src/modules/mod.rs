@@ -24,8 +24,8 @@ mod apt_repository;
 pub mod args;
 mod assert;
 mod async_status;
-mod blockinfile;
 mod authorized_key;
+mod blockinfile;
 mod command;
 mod copy;
 mod debug;
@@ -33,11 +33,11 @@ mod edit_file;
 mod fail;
 mod fetch;
 mod file;
-mod getent;
-mod group;
-mod get_url;
 mod find;
+mod get_url;
+mod getent;
 mod git;
+mod group;
 mod group_by;
 mod haproxy;
 pub mod include_role;
@@ -50,11 +50,11 @@ mod package_facts;
 mod pause;
 mod ping;
 mod put;
-mod script;
+mod pyre;
 mod raw;
 mod reboot;
-mod pyre;
 mod replace;
+mod script;
 mod service;
 mod service_facts;
 mod set_fact;
@@ -62,6 +62,7 @@ mod setup;
 mod shell;
 mod slurp;
 mod stat;
+mod synchronize;
 mod systemd;
 mod tempfile;
 mod template;
@@ -524,6 +525,7 @@ pub fn registry() -> &'static Registry {
             Box::new(group_by::GroupBy),
             Box::new(stat::Stat),
             Box::new(script::Script),
+            Box::new(synchronize::Synchronize),
             Box::new(get_url::GetUrl),
             Box::new(git::Git),
             Box::new(unarchive::Unarchive),
