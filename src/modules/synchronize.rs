@@ -252,7 +252,9 @@ impl TypedModule for Synchronize {
             (None, true) => (a.src.clone(), local_path(ctx, &a.dest)),
         };
         let mut argv = pre;
-        if let Some(rsh) = &shell.rsh {
+        // An `--rsh` of the user's own (in `rsync_opts`) replaces zdd's, as in Ansible.
+        let own_rsh = a.rsync_opts.iter().flatten().any(|o| o.contains("--rsh"));
+        if let Some(rsh) = shell.rsh.as_ref().filter(|_| !own_rsh) {
             argv.push(format!(
                 "--rsh={}",
                 rsh.iter().map(|w| sh_quote(w)).collect::<Vec<_>>().join(" ")
