@@ -206,6 +206,10 @@ impl Host for AuditedHost {
         self.inner.reconnect(connect_timeout).await
     }
 
+    fn rsync_shell(&self) -> Option<crate::host::RsyncShell> {
+        self.inner.rsync_shell()
+    }
+
     fn is_local(&self) -> bool {
         self.inner.is_local()
     }

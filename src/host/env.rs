@@ -60,6 +60,10 @@ impl Host for EnvHost {
         self.inner.reconnect(connect_timeout).await
     }
 
+    fn rsync_shell(&self) -> Option<crate::host::RsyncShell> {
+        self.inner.rsync_shell()
+    }
+
     fn is_local(&self) -> bool {
         self.inner.is_local()
     }

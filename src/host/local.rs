@@ -69,6 +69,14 @@ impl Host for LocalHost {
         true
     }
 
+    /// Plain local paths: rsync without `--rsh`.
+    fn rsync_shell(&self) -> Option<super::RsyncShell> {
+        Some(super::RsyncShell {
+            rsh: None,
+            host: None,
+        })
+    }
+
     async fn hold(&self, cmd: &RemoteCommand) -> Result<(String, super::Held), HostError> {
         let mut command = Command::new("sh");
         command.arg("-c").arg(command_line(cmd));

@@ -151,6 +151,21 @@ pub trait Host: Send + Sync + std::fmt::Debug {
     fn is_local(&self) -> bool {
         false
     }
+
+    /// How the controller's `rsync` reaches this host (`synchronize`), read at call time
+    /// (a reconnect may have replaced the SSH master). `None`: it cannot.
+    fn rsync_shell(&self) -> Option<RsyncShell> {
+        None
+    }
+}
+
+/// Where the controller's `rsync` goes for a host: `rsh` is the `--rsh` command line (an
+/// `ssh` client riding on zdd's own master, so nothing authenticates again) and `host`
+/// the `HOST:` prefix of the remote path; both `None` for the local machine.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RsyncShell {
+    pub rsh: Option<Vec<String>>,
+    pub host: Option<String>,
 }
 
 /// A command `Host::hold` keeps running: dropping it closes its standard input and ends

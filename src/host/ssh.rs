@@ -424,6 +424,16 @@ impl Host for SshHost {
         self.renew(connect_timeout).await
     }
 
+    /// An `ssh` client over the current master's socket (user and port are the master's).
+    fn rsync_shell(&self) -> Option<super::RsyncShell> {
+        let ctl = self.link().ctl.display().to_string();
+        let rsh = ["ssh", "-S", &ctl, "-o", "ControlMaster=no"];
+        Some(super::RsyncShell {
+            rsh: Some(rsh.iter().map(|s| s.to_string()).collect()),
+            host: Some(self.address.clone()),
+        })
+    }
+
     /// A plain `ssh` client over the master's socket: its process can outlive any one
     /// call, which the mux client's children (borrowing the session) cannot.
     async fn hold(&self, cmd: &RemoteCommand) -> Result<(String, super::Held), HostError> {

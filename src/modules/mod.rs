@@ -64,6 +64,7 @@ mod shell;
 mod slurp;
 mod stat;
 mod sysctl;
+mod synchronize;
 mod systemd;
 mod tempfile;
 mod template;
@@ -526,6 +527,7 @@ pub fn registry() -> &'static Registry {
             Box::new(group_by::GroupBy),
             Box::new(stat::Stat),
             Box::new(script::Script),
+            Box::new(synchronize::Synchronize),
             Box::new(get_url::GetUrl),
             Box::new(git::Git),
             Box::new(unarchive::Unarchive),
