@@ -24,8 +24,8 @@ mod apt_repository;
 pub mod args;
 mod assert;
 mod async_status;
-mod blockinfile;
 mod authorized_key;
+mod blockinfile;
 mod command;
 mod copy;
 mod debug;
@@ -33,11 +33,11 @@ mod edit_file;
 mod fail;
 mod fetch;
 mod file;
-mod getent;
-mod group;
-mod get_url;
 mod find;
+mod get_url;
+mod getent;
 mod git;
+mod group;
 mod group_by;
 mod haproxy;
 pub mod include_role;
@@ -45,16 +45,17 @@ pub mod include_tasks;
 pub mod include_vars;
 mod lineinfile;
 pub mod meta;
+mod mount;
 mod package;
 mod package_facts;
 mod pause;
 mod ping;
 mod put;
-mod script;
+mod pyre;
 mod raw;
 mod reboot;
-mod pyre;
 mod replace;
+mod script;
 mod service;
 mod service_facts;
 mod set_fact;
@@ -62,9 +63,9 @@ mod setup;
 mod shell;
 mod slurp;
 mod stat;
+mod sysctl;
 mod systemd;
 mod tempfile;
-mod sysctl;
 mod template;
 mod textedit;
 mod unarchive;
@@ -553,6 +554,7 @@ pub fn registry() -> &'static Registry {
             Box::new(service_facts::ServiceFacts),
             Box::new(yum_repository::YumRepository),
             Box::new(sysctl::Sysctl),
+            Box::new(mount::Mount),
         ],
     })
 }
