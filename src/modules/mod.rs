@@ -40,6 +40,7 @@ mod git;
 mod group;
 mod group_by;
 mod haproxy;
+mod hostname;
 pub mod include_role;
 pub mod include_tasks;
 pub mod include_vars;
@@ -555,6 +556,7 @@ pub fn registry() -> &'static Registry {
             Box::new(yum_repository::YumRepository),
             Box::new(sysctl::Sysctl),
             Box::new(mount::Mount),
+            Box::new(hostname::Hostname),
         ],
     })
 }
