@@ -40,11 +40,13 @@ mod git;
 mod group;
 mod group_by;
 mod haproxy;
+mod hostname;
 pub mod include_role;
 pub mod include_tasks;
 pub mod include_vars;
 mod lineinfile;
 pub mod meta;
+mod mount;
 mod package;
 mod package_facts;
 mod pause;
@@ -557,6 +559,8 @@ pub fn registry() -> &'static Registry {
             Box::new(yum_repository::YumRepository),
             Box::new(sysctl::Sysctl),
             Box::new(pip::Pip),
+            Box::new(mount::Mount),
+            Box::new(hostname::Hostname),
         ],
     })
 }
