@@ -34,6 +34,12 @@ pub enum Command {
     /// Where the last rollout of a playbook stands, from its journal: finished batches,
     /// failed hosts and why, hosts never reached, and whether `--resume` would continue.
     Status(StatusArgs),
+    /// Undo the last deploy of a playbook, from its journal. A blue/green playbook (one
+    /// that reads `zdd_rollback_to`) whose last successful run switched colors is run again
+    /// with `-e zdd_rollback_to=<the color before>`: no deploy, a switch back. Any other
+    /// playbook is run again, batch by batch, with the inputs (`-e`, limit, tags) of the
+    /// last successful run before the one undone, with every safety net on.
+    Rollback(RollbackArgs),
     /// Which Ansible configuration file is in force (ANSIBLE_CONFIG, ./ansible.cfg,
     /// ~/.ansible.cfg, /etc/ansible/ansible.cfg) and each setting zdd takes from it, with
     /// its value and origin (file:line, env ANSIBLE_X, default).
@@ -271,6 +277,74 @@ pub struct ApplyArgs {
     /// that has one; later plays run whole.
     #[arg(long = "start-at-task", value_name = "NAME")]
     pub start_at_task: Option<String>,
+
+    #[command(flatten)]
+    pub access: crate::access::AccessArgs,
+
+    /// Set when `zdd rollback` runs the playbook: what it undoes, for the journal.
+    #[arg(skip)]
+    pub rollback: Option<crate::journal::RollbackMark>,
+}
+
+#[derive(Debug, Args)]
+#[command(
+    after_help = "Examples:\n  zdd rollback playbooks/zero-downtime.yml -i inventory.ini\n  zdd rollback site.yml -i hosts.ini --yes --probe http://lb/ --max-failed-requests 0\n\nExit codes as for apply; 5 when there is no journal or no earlier successful run to go back to (nothing is touched)."
+)]
+pub struct RollbackArgs {
+    /// The playbook, inventory, vault and connection flags, as for `apply`. `-e` here is
+    /// added after the recorded `-e` values (so it wins); `-l` replaces the recorded limit.
+    #[command(flatten)]
+    pub input: InputArgs,
+
+    /// Do not ask for confirmation (needed when standard input is not a terminal).
+    #[arg(short = 'y', long = "yes")]
+    pub yes: bool,
+
+    /// How many hosts of a batch run a task at the same time, as for `apply`.
+    #[arg(short = 'f', long = "forks", value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    pub forks: Option<u32>,
+
+    /// While the rollback runs, send requests to this URL and report them, as for `apply`.
+    #[arg(long = "probe", value_name = "URL")]
+    pub probe: Option<String>,
+
+    /// How many probe requests are in flight at once.
+    #[arg(
+        long = "probe-concurrency",
+        value_name = "N",
+        default_value_t = 4,
+        requires = "probe"
+    )]
+    pub probe_concurrency: usize,
+
+    /// Stop after the first batch that brings the probe's failed requests over N (exit 2).
+    #[arg(long = "max-failed-requests", value_name = "N", requires = "probe")]
+    pub max_failed_requests: Option<u64>,
+
+    /// Show what template, copy and file change.
+    #[arg(short = 'D', long = "diff")]
+    pub diff: bool,
+
+    /// `human` or `json`, as for `apply`.
+    #[arg(long = "output", short = 'o', value_enum, default_value_t = OutputFormat::Human)]
+    pub output: OutputFormat,
+
+    /// The journal to read and write (default: the one `apply` writes for this playbook
+    /// and inventory).
+    #[arg(long = "journal", value_name = "PATH")]
+    pub journal: Option<PathBuf>,
+
+    /// Append one JSON line per command run on a host, as for `apply`.
+    #[arg(long = "audit-log", value_name = "FILE")]
+    pub audit_log: Option<PathBuf>,
+
+    /// Write a JUnit XML report to FILE when the run ends.
+    #[arg(long = "junit", value_name = "FILE")]
+    pub junit: Option<PathBuf>,
+
+    /// No live progress line.
+    #[arg(long = "no-progress")]
+    pub no_progress: bool,
 
     #[command(flatten)]
     pub access: crate::access::AccessArgs,

@@ -54,6 +54,15 @@ pub struct Journal {
     /// at any point leaves word of what may be out.
     #[serde(default)]
     pub out_of_rotation: Vec<RotationRecord>,
+    /// What the run was given (`zdd rollback` replays it); `None` in journals of an older zdd.
+    #[serde(default)]
+    pub inputs: Option<RunInputs>,
+    /// The upstreams `nginx_upstream` tasks of the run switched to another color.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub switches: Vec<SwitchRecord>,
+    /// The earlier runs of this journal, oldest first (at most `inputs::HISTORY`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub history: Vec<RunRecord>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -281,6 +290,35 @@ impl Journal {
         Ok(())
     }
 
+    /// This run, as the next run's history keeps it.
+    pub fn record(&self) -> RunRecord {
+        RunRecord {
+            started: self.started.clone(),
+            finished: self.finished.clone(),
+            state: self.state,
+            exit_code: self.exit_code,
+            playbook_sha256: self.identity.playbook_sha256.clone(),
+            inputs: self.inputs.clone(),
+            switches: self.switches.clone(),
+            pid: self.pid,
+        }
+    }
+
+    /// Every run the journal knows, oldest first, this one last.
+    pub fn runs(&self) -> Vec<RunRecord> {
+        let mut runs = self.history.clone();
+        runs.push(self.record());
+        runs
+    }
+
+    /// The history the next run of this journal carries: these runs, the oldest dropped
+    /// beyond `inputs::HISTORY`.
+    pub fn history_for_next(&self) -> Vec<RunRecord> {
+        let runs = self.runs();
+        let skip = runs.len().saturating_sub(inputs::HISTORY);
+        runs.into_iter().skip(skip).collect()
+    }
+
     /// The batches a resumed run skips: those that completed.
     pub fn completed_batches(&self) -> impl Iterator<Item = &BatchRecord> {
         self.batches.iter().filter(|b| b.completed())
@@ -479,8 +517,11 @@ fn civil_from_days(days: i64) -> (i64, u32, u32) {
     (year, month, day)
 }
 
+pub mod inputs;
 mod inventory;
+pub mod rollback;
 mod writer;
+pub use inputs::{ExtraVarsInput, RollbackMark, RunInputs, RunRecord, SwitchRecord};
 pub use writer::{JournalReporter, JournalWriter};
 
 #[cfg(test)]

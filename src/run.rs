@@ -11,6 +11,7 @@ pub fn run(cli: Cli) -> i32 {
         Command::Apply(a) => a.input.verbose,
         Command::Check(c) => c.input.verbose,
         Command::Plan(p) => p.input.verbose,
+        Command::Rollback(r) => r.input.verbose,
         Command::Status(_) | Command::Completions(_) | Command::Man | Command::Config(_) => 0,
     };
     init_tracing(verbosity);
@@ -28,6 +29,7 @@ pub fn run(cli: Cli) -> i32 {
             Command::Check(args) => check::check(args),
             Command::Plan(args) => plan::plan(args),
             Command::Status(args) => status::status(args),
+            Command::Rollback(args) => rollback::rollback(args).await,
             Command::Completions(args) => completions::completions(args),
             Command::Man => man::man(),
             Command::Config(args) => config::config(args),

@@ -3,7 +3,7 @@
 
 use crate::cli::ApplyArgs;
 use crate::error::Error;
-use crate::journal::{self, Identity, JournalWriter, Resume};
+use crate::journal::{self, Identity, JournalWriter, Resume, RunInputs};
 use crate::load::Input;
 use crate::plan::{random_seed, RolloutPlan};
 use crate::runner::RunSummary;
@@ -31,6 +31,17 @@ impl JournalSession {
             args.input.limit.as_deref(),
         )?;
         let mut seed = None;
+        // The earlier runs go on in the new journal; one that cannot be read is started over,
+        // as it always was.
+        let history = match journal::Journal::load(&path) {
+            Ok(Some(previous)) => previous.history_for_next(),
+            Ok(None) => Vec::new(),
+            Err(e) if !args.resume => {
+                tracing::warn!("the earlier runs in {} are not kept: {e}", path.display());
+                Vec::new()
+            }
+            Err(e) => return Err(e),
+        };
         let resume = if args.resume {
             let previous = journal::Journal::load(&path)?;
             let resume = journal::plan_resume(
@@ -54,7 +65,7 @@ impl JournalSession {
             args.input.limit.as_deref(),
             seed.unwrap_or_else(random_seed),
         )?;
-        let writer = JournalWriter::begin(&path, identity, &plan, &resume)?;
+        let writer = JournalWriter::begin(&path, identity, &plan, &resume, run_inputs(args), history)?;
         let session = JournalSession {
             writer: Arc::new(Mutex::new(writer)),
             resume,
@@ -68,5 +79,34 @@ impl JournalSession {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .finish(outcome, code);
+    }
+}
+
+/// What the run was given, as the journal records it (after loading, so that the vault's
+/// secrets are known and kept out). A rollback's own `-e zdd_rollback_to=COLOR` is in its
+/// mark, not among the inputs a later rollback would replay.
+fn run_inputs(args: &ApplyArgs) -> RunInputs {
+    let rollback_arg = args
+        .rollback
+        .as_ref()
+        .and_then(|m| m.color.as_ref())
+        .map(|c| format!("{}={c}", journal::rollback::ROLLBACK_TO_VAR));
+    let extra: Vec<String> = args
+        .input
+        .extra_vars
+        .iter()
+        .filter(|e| Some(*e) != rollback_arg.as_ref())
+        .cloned()
+        .collect();
+    RunInputs {
+        extra_vars: journal::inputs::record_extra_vars(&extra),
+        limit: args.input.limit.clone(),
+        tags: args.tags.clone(),
+        skip_tags: args.skip_tags.clone(),
+        start_at_task: args.start_at_task.clone(),
+        check: args.check,
+        zdd_version: env!("ZDD_VERSION").to_owned(),
+        user: journal::inputs::current_user(),
+        rollback: args.rollback.clone(),
     }
 }

@@ -345,6 +345,9 @@ mod tests {
                 rec(2, "web2", HostOutcome::Failed, Some("Not a directory\nmore")),
             ],
             out_of_rotation: Vec::new(),
+            inputs: None,
+            switches: Vec::new(),
+            history: Vec::new(),
         }
     }
 

@@ -63,6 +63,9 @@ fn journal(state: RunState, batches: Vec<BatchRecord>) -> Journal {
         in_flight: None,
         batches,
         out_of_rotation: Vec::new(),
+        inputs: None,
+        switches: Vec::new(),
+        history: Vec::new(),
     }
 }
 
@@ -242,7 +245,15 @@ fn failed_result(hostname: &str, task: &str, result: serde_json::Value) -> Event
 fn the_reporter_records_each_batch_with_each_hosts_outcome_and_failure() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("j.json");
-    let writer = JournalWriter::begin(&path, identity("abc"), &empty_plan(), &Resume::default()).unwrap();
+    let writer = JournalWriter::begin(
+        &path,
+        identity("abc"),
+        &empty_plan(),
+        &Resume::default(),
+        RunInputs::default(),
+        Vec::new(),
+    )
+    .unwrap();
     let writer = Arc::new(Mutex::new(writer));
     let mut reporter = JournalReporter::new(writer.clone());
     let start = |index: usize, hosts: &[&str]| Event::BatchStart {
@@ -301,7 +312,15 @@ fn the_reporter_records_each_batch_with_each_hosts_outcome_and_failure() {
 fn finish_records_interruptions_errors_and_the_probes_verdict() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("j.json");
-    let mut w = JournalWriter::begin(&path, identity("abc"), &empty_plan(), &Resume::default()).unwrap();
+    let mut w = JournalWriter::begin(
+        &path,
+        identity("abc"),
+        &empty_plan(),
+        &Resume::default(),
+        RunInputs::default(),
+        Vec::new(),
+    )
+    .unwrap();
     let interrupted = RunSummary {
         interrupted: true,
         ..Default::default()

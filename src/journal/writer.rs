@@ -2,7 +2,7 @@
 
 use super::{
     utc_timestamp, BatchRecord, HostOutcome, HostRecord, Identity, InFlight, Journal, Resume, RotationRecord,
-    RunState, FORMAT,
+    RunInputs, RunRecord, RunState, SwitchRecord, FORMAT,
 };
 use crate::error::{exit, Diagnostic, Error};
 use crate::events::{Event, Reporter, RotationState, Status};
@@ -22,13 +22,16 @@ pub struct JournalWriter {
 }
 
 impl JournalWriter {
-    /// Start a run's journal (with the batches a resumed run carries over) and write it,
-    /// so that an unwritable journal stops the run before any host is touched.
+    /// Start a run's journal (with the batches a resumed run carries over, what the run
+    /// was given and the earlier runs) and write it, so that an unwritable journal stops
+    /// the run before any host is touched.
     pub fn begin(
         path: &Path,
         identity: Identity,
         plan: &RolloutPlan,
         resume: &Resume,
+        inputs: RunInputs,
+        history: Vec<RunRecord>,
     ) -> Result<JournalWriter, Error> {
         let now = utc_timestamp(SystemTime::now());
         let journal = Journal {
@@ -47,6 +50,9 @@ impl JournalWriter {
             in_flight: None,
             batches: resume.carried.clone(),
             out_of_rotation: Vec::new(),
+            inputs: Some(inputs),
+            switches: Vec::new(),
+            history,
         };
         journal.save(path).map_err(|e| {
             Error::invalid(
@@ -152,6 +158,19 @@ impl Reporter for JournalReporter {
                 self.failures
                     .entry(r.host.clone())
                     .or_insert_with(|| (r.task.clone(), failure_message(&r.result)));
+            }
+            Event::HostResult(r) if matches!(r.status, Status::Ok | Status::Changed) => {
+                let host = r.delegate.as_deref().unwrap_or(&r.host);
+                let now = utc_timestamp(SystemTime::now());
+                if let Some(switch) = SwitchRecord::from_result(host, &r.result, &now) {
+                    let mut writer = self.writer.lock().unwrap_or_else(|e| e.into_inner());
+                    // A `--check` run reports the switch it would make, and makes none.
+                    if writer.journal.inputs.as_ref().is_some_and(|i| i.check) {
+                        return;
+                    }
+                    writer.journal.switches.push(switch);
+                    writer.save();
+                }
             }
             Event::NoMoreHosts { reason } => self.note = Some(reason.clone()),
             Event::Rotation { server, state } => {
