@@ -266,3 +266,7 @@ impl RunRecord {
         }
     }
 }
+
+#[cfg(test)]
+#[path = "inputs_tests.rs"]
+mod tests;

@@ -177,3 +177,7 @@ fn found(runs: &[RunRecord]) -> String {
         each.join("; ")
     )
 }
+
+#[cfg(test)]
+#[path = "rollback_tests.rs"]
+mod tests;
