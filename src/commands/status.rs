@@ -3,7 +3,7 @@
 use crate::cli::{OutputFormat, StatusArgs};
 use crate::error::{exit, Diagnostic, Error};
 use crate::events::RotationState;
-use crate::journal::{self, BatchRecord, HostOutcome, Journal, RunState};
+use crate::journal::{self, BatchRecord, HostOutcome, Journal, RunRecord, RunState, SwitchRecord};
 use serde_json::json;
 use std::fmt::Write;
 use std::path::{Path, PathBuf};
@@ -34,6 +34,19 @@ pub fn status(args: StatusArgs) -> Result<i32, Error> {
             value["next_batch"] = json!(next);
             value["playbook_changed"] = json!(playbook_changed);
             value["never_reached"] = json!(never_reached(&journal));
+            value["live_colors"] = json!(live_colors(&journal));
+            value["last_deploys"] = json!(last_deploys(&journal)
+                .iter()
+                .map(|r| json!({
+                    "started": r.started,
+                    "finished": r.finished,
+                    "state": r.state,
+                    "exit_code": r.exit_code,
+                    "user": r.inputs.as_ref().map(|i| &i.user),
+                    "inputs": r.inputs,
+                    "switches": r.switches,
+                }))
+                .collect::<Vec<_>>());
             println!(
                 "{}",
                 serde_json::to_string_pretty(&value).map_err(|e| Error::Internal(e.to_string()))?
@@ -142,6 +155,7 @@ pub fn render(
     if let Some(error) = &journal.error {
         let _ = writeln!(out, "          stopped: {error}");
     }
+    render_deploys(&mut out, journal);
     for (p, play) in journal.plan.iter().enumerate() {
         let index = p + 1;
         let _ = writeln!(out, "\nPLAY {index} [{}]", play.name);
@@ -172,6 +186,79 @@ pub fn render(
     render_rotation(&mut out, journal);
     let _ = writeln!(out, "\n{}", resume_line(journal, playbook_changed));
     out
+}
+
+/// The color each upstream serves, by the last switch the journal recorded for it.
+fn live_colors(journal: &Journal) -> Vec<SwitchRecord> {
+    let mut live: Vec<SwitchRecord> = Vec::new();
+    for switch in journal.runs().into_iter().flat_map(|r| r.switches) {
+        live.retain(|s| (&s.host, &s.path, &s.upstream) != (&switch.host, &switch.path, &switch.upstream));
+        live.push(switch);
+    }
+    live
+}
+
+/// The last two runs that were deploys (not `--check`), newest first.
+fn last_deploys(journal: &Journal) -> Vec<RunRecord> {
+    journal
+        .runs()
+        .into_iter()
+        .rev()
+        .filter(|r| !r.is_check())
+        .take(2)
+        .collect()
+}
+
+/// The live color (when a switch was recorded) and the last two deploys: when, who, with
+/// what, how it ended.
+fn render_deploys(out: &mut String, journal: &Journal) {
+    for s in live_colors(journal) {
+        let _ = writeln!(
+            out,
+            "live      {} ({} on {}, {}: switched from {} at {})",
+            s.to,
+            s.upstream,
+            s.host,
+            s.path,
+            s.from.as_deref().unwrap_or("none"),
+            s.at
+        );
+    }
+    let deploys = last_deploys(journal);
+    if deploys.iter().all(|r| r.inputs.is_none()) {
+        return;
+    }
+    let _ = writeln!(out, "deploys   (last two, newest first)");
+    for r in deploys {
+        let outcome = match r.state {
+            RunState::Completed => "completed",
+            RunState::Failed => "failed",
+            RunState::Interrupted => "interrupted",
+            RunState::Running => "running or killed",
+        };
+        let code = r.exit_code.map(|c| format!(" (exit {c})")).unwrap_or_default();
+        let who = r
+            .inputs
+            .as_ref()
+            .map(|i| format!(" by {} (zdd {})", i.user, i.zdd_version))
+            .unwrap_or_default();
+        let _ = writeln!(
+            out,
+            "  {}{who}: {outcome}{code}: {}",
+            r.started,
+            r.describe_inputs()
+        );
+        for s in &r.switches {
+            let _ = writeln!(
+                out,
+                "    switched {} on {} from {} to {}",
+                s.upstream,
+                s.host,
+                s.from.as_deref().unwrap_or("none"),
+                s.to
+            );
+        }
+    }
 }
 
 /// The servers the run left out of rotation, or may have: after a kill, the journal's last
@@ -442,5 +529,71 @@ never reached: web3
             text.contains("would start a fresh run: this one completed"),
             "{text}"
         );
+    }
+
+    #[test]
+    fn the_live_color_and_the_last_two_deploys_with_who_and_what() {
+        use crate::journal::{ExtraVarsInput, RunInputs};
+        let inputs = |version: &str| {
+            Some(RunInputs {
+                extra_vars: vec![
+                    ExtraVarsInput::Text {
+                        text: format!("version={version}"),
+                    },
+                    ExtraVarsInput::VaultedFile {
+                        file: "/srv/secrets.yml".into(),
+                        sha256: "s".into(),
+                    },
+                ],
+                zdd_version: "0.1.0".into(),
+                user: "deploy".into(),
+                ..RunInputs::default()
+            })
+        };
+        let switch = |from: &str, to: &str, at: &str| SwitchRecord {
+            host: "lb".into(),
+            path: "/etc/nginx/conf.d/app.conf".into(),
+            upstream: "app".into(),
+            from: Some(from.into()),
+            to: to.into(),
+            at: at.into(),
+        };
+        let mut j = journal();
+        j.state = RunState::Completed;
+        j.exit_code = Some(0);
+        j.batches.truncate(1);
+        j.plan[0].batches.truncate(1);
+        j.inputs = inputs("3");
+        j.switches = vec![switch("blue", "green", "T3")];
+        let mut first = j.record();
+        first.started = "2023-12-31T00:00:00.000Z".into();
+        first.inputs = inputs("1");
+        first.switches = vec![switch("green", "blue", "T1")];
+        let mut second = first.clone();
+        second.started = "2023-12-31T12:00:00.000Z".into();
+        second.inputs = inputs("2");
+        second.state = RunState::Failed;
+        second.exit_code = Some(2);
+        second.switches = Vec::new();
+        j.history = vec![first, second];
+        let text = render(Path::new("j.json"), &j, Some(false), |_| false);
+        let head: Vec<&str> = text.lines().take(9).collect();
+        assert_eq!(
+            head.join("\n"),
+            "journal   j.json
+playbook  /srv/deploy.yml
+inventory /srv/hosts.ini
+run       completed (exit 0): started 2024-01-01T00:00:00.000Z, finished 2024-01-01T00:00:03.000Z
+live      green (app on lb, /etc/nginx/conf.d/app.conf: switched from blue at T3)
+deploys   (last two, newest first)
+  2024-01-01T00:00:00.000Z by deploy (zdd 0.1.0): completed (exit 0): -e version=3 -e @/srv/secrets.yml (vaulted)
+    switched app on lb from blue to green
+  2023-12-31T12:00:00.000Z by deploy (zdd 0.1.0): failed (exit 2): -e version=2 -e @/srv/secrets.yml (vaulted)
+"
+            .trim_end()
+        );
+        let live = live_colors(&j);
+        assert_eq!(live.len(), 1);
+        assert_eq!(live[0].to, "green");
     }
 }
