@@ -240,7 +240,7 @@ fn render_deploys(out: &mut String, journal: &Journal) {
         let who = r
             .inputs
             .as_ref()
-            .map(|i| format!(" by {} (zdd {})", i.user, i.zdd_version))
+            .map(|i| format!(" by {}", i.user))
             .unwrap_or_default();
         let _ = writeln!(
             out,
@@ -586,9 +586,9 @@ inventory /srv/hosts.ini
 run       completed (exit 0): started 2024-01-01T00:00:00.000Z, finished 2024-01-01T00:00:03.000Z
 live      green (app on lb, /etc/nginx/conf.d/app.conf: switched from blue at T3)
 deploys   (last two, newest first)
-  2024-01-01T00:00:00.000Z by deploy (zdd 0.1.0): completed (exit 0): -e version=3 -e @/srv/secrets.yml (vaulted)
+  2024-01-01T00:00:00.000Z by deploy: completed (exit 0): -e version=3 -e @/srv/secrets.yml (vaulted)
     switched app on lb from blue to green
-  2023-12-31T12:00:00.000Z by deploy (zdd 0.1.0): failed (exit 2): -e version=2 -e @/srv/secrets.yml (vaulted)
+  2023-12-31T12:00:00.000Z by deploy: failed (exit 2): -e version=2 -e @/srv/secrets.yml (vaulted)
 "
             .trim_end()
         );

@@ -41,6 +41,14 @@ impl Default for Zdd {
     }
 }
 
+/// The login name zdd records as who ran it (`$USER`, else `id -un`).
+fn login_name() -> Option<String> {
+    std::env::var("USER").ok().filter(|u| !u.is_empty()).or_else(|| {
+        let out = Command::new("id").arg("-un").output().ok()?;
+        Some(String::from_utf8_lossy(&out.stdout).trim().to_owned()).filter(|u| !u.is_empty())
+    })
+}
+
 impl Zdd {
     /// zdd without a lab: no inventory unless `inventory` names one. The checkout's path
     /// is `[REPO]` in redacted output (CI clones it elsewhere).
@@ -48,6 +56,10 @@ impl Zdd {
         let root = super::repo_root();
         let mut redactions = Redactions::default();
         redactions.add(root.display().to_string(), "[REPO]");
+        // Who ran it, as the journal and `zdd status` say it (CI runs as another user).
+        if let Some(user) = login_name() {
+            redactions.add(format!(" by {user}"), " by [USER]");
+        }
         Zdd {
             args: Vec::new(),
             inventory: None,
