@@ -131,6 +131,10 @@ fn blue_green_switches_both_ways_and_never_switches_to_a_broken_color() {
         "switched to a broken color:\n{out}"
     );
     assert_live(&lab, "blue", "3");
+    assert!(
+        !color_running(&lab, "web1", "green"),
+        "the broken color is stopped"
+    );
 
     // Verification through nginx fails: switched back, the old color still serves.
     let out = deploy(&lab, &["version=5", "verify_path=/missing.html"]);
@@ -142,9 +146,12 @@ fn blue_green_switches_both_ways_and_never_switches_to_a_broken_color() {
         switch["msg"].as_str().unwrap().contains("switched back"),
         "{switch}"
     );
-    assert!(!ran(&out, "Record the live color"), "{out}");
     assert_live(&lab, "blue", "3");
     assert!(color_running(&lab, "web1", "blue"));
+    assert!(
+        !color_running(&lab, "web2", "green"),
+        "the undone color is stopped"
+    );
 
     let counts = probe.stop();
     assert_eq!(
