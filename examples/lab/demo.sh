@@ -5,6 +5,11 @@
 #
 #   examples/lab/demo.sh                      # zdd (built with cargo build --release)
 #   ZDD_RUNNER=ansible examples/lab/demo.sh   # ansible-playbook, for comparison
+#   examples/lab/demo.sh --scenario blue-green   # or rolling (default), cloud-lb, cluster
+#
+# A scenario other than `rolling` lives in examples/lab/demo-NAME.sh, which defines
+# scenario_lab_args (extra `lab.sh start` flags, one per line), scenario_probe_url,
+# scenario_run (the zdd command; returns its exit code) and scenario_check (the end state).
 #
 # Environment: ZDD_RUNNER (zdd | ansible), ZDD_DEMO_HOSTS (4), ZDD_DEMO_NET (127.0.99),
 # ZDD_DEMO_STRICT=1 (haproxy without retries: see lab.sh --strict),
@@ -20,8 +25,32 @@ net=${ZDD_DEMO_NET:-127.0.99}
 strict=()
 if [ "${ZDD_DEMO_STRICT:-0}" = 1 ]; then strict=(--strict); fi
 version=2
+scenario=rolling
+while [ $# -gt 0 ]; do
+  case $1 in
+    --scenario) [ $# -ge 2 ] || { echo "demo: --scenario needs a name" >&2; exit 2; }; scenario=$2; shift 2 ;;
+    --scenario=*) scenario=${1#*=}; shift ;;
+    -h|--help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
+    *) echo "demo: unknown argument $1 (try --help)" >&2; exit 2 ;;
+  esac
+done
 
 say() { echo "demo: $*"; }
+
+# The rolling scenario: the workshop's playbook behind haproxy.
+scenario_lab_args() { :; }
+scenario_probe_url() { echo "http://$net.10:8080/"; }
+scenario_run() { run_upgrade; }
+scenario_check() {
+  local i stale=0
+  for ((i = 1; i <= hosts; i++)); do
+    if ! curl -fsS "http://$net.$((10 + i)):8081/" | grep -qF "version: $version<"; then
+      echo "demo: web$i does not serve version $version" >&2
+      stale=1
+    fi
+  done
+  return "$stale"
+}
 
 install_missing() {
   local missing=() cmd pkg
@@ -39,7 +68,7 @@ install_missing() {
 run_upgrade() {
   case $runner in
     zdd)
-      "$repo/target/release/zdd" apply "$here/zero-downtime.yml" -i "$dir/inventory.ini" -e "version=$version"
+      "$zdd" apply "$here/zero-downtime.yml" -i "$dir/inventory.ini" -e "version=$version"
       ;;
     ansible)
       local playbook=${ANSIBLE_PLAYBOOK:-}
@@ -63,6 +92,19 @@ run_upgrade() {
   esac
 }
 
+if [ "$scenario" != rolling ]; then
+  [ -f "$here/demo-$scenario.sh" ] || {
+    known=rolling
+    for f in "$here"/demo-*.sh; do [ -e "$f" ] && known="$known ${f##*/demo-}"; done
+    echo "demo: no scenario $scenario (known: ${known//.sh/})" >&2
+    exit 2
+  }
+  [ "$runner" = zdd ] || { echo "demo: ZDD_RUNNER=$runner is for the rolling scenario only" >&2; exit 2; }
+  # shellcheck source=/dev/null
+  . "$here/demo-$scenario.sh"
+fi
+zdd=$repo/target/release/zdd
+
 [ "$(id -u)" -eq 0 ] || { echo "demo: run as root (the lab adds a user and init scripts)" >&2; exit 1; }
 install_missing
 if [ "$runner" = zdd ]; then
@@ -83,17 +125,18 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-"$here/lab.sh" start --hosts "$hosts" --dir "$dir" --net "$net" "${strict[@]}"
+mapfile -t lab_args < <(scenario_lab_args)
+"$here/lab.sh" start --hosts "$hosts" --dir "$dir" --net "$net" "${strict[@]}" "${lab_args[@]}"
 
-"$here/probe" --url "http://$net.10:8080/" --concurrency 4 --duration 1800 \
+"$here/probe" --url "$(scenario_probe_url)" --concurrency 4 --duration 1800 \
   --stop-file "$dir/probe.stop" >"$dir/probe.out" 2>"$dir/probe.err" &
 probe_pid=$!
 sleep 0.5
 
-say "upgrading $hosts hosts to version $version with $runner"
+say "$scenario: upgrading $hosts hosts to version $version with $runner"
 start=$EPOCHREALTIME
 status=0
-run_upgrade || status=$?
+scenario_run || status=$?
 elapsed=$(awk -v a="$start" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.1f", b - a }')
 
 touch "$dir/probe.stop"
@@ -106,12 +149,7 @@ say "$(sed -n 2p "$dir/probe.out")"
 say "$runner took ${elapsed}s (exit $status)"
 
 stale=0
-for ((i = 1; i <= hosts; i++)); do
-  if ! curl -fsS "http://$net.$((10 + i)):8081/" | grep -qF "version: $version<"; then
-    echo "demo: web$i does not serve version $version" >&2
-    stale=1
-  fi
-done
+scenario_check || stale=1
 
 failed=$(echo "$result" | sed -n 's/.*failed=\([0-9]*\).*/\1/p')
 if [ "$status" -ne 0 ] || [ "$stale" -ne 0 ] || [ "${failed:-1}" -ne 0 ]; then

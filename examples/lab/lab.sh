@@ -2,7 +2,7 @@
 # zdd's local lab: the Ansible workshop's load balancer and web servers, emulated on this
 # machine with real processes on loopback addresses only.
 #
-#   lab.sh start  --hosts N --dir DIR --net 127.0.X [--strict]   (as root)
+#   lab.sh start  --hosts N --dir DIR --net 127.0.X [--strict] [--blue-green]   (as root)
 #   lab.sh status --dir DIR
 #   lab.sh stop   --dir DIR
 #
@@ -17,6 +17,11 @@
 # haproxy retries a refused connection and redispatches it to another server, as a real
 # setup would. --strict turns that off, so that a web server restarted while still in the
 # pool costs failed requests: the probe then sees a deploy that forgot to disable it.
+#
+# --blue-green adds the blue/green scenario (the "blue/green" block below): nginx on
+# 127.0.X.10:8090 in front of two color instances per web host (busybox httpd on :8082 blue,
+# :8083 green, init scripts /etc/init.d/zdd-lab-X-webI-blue|green), blue live and green
+# stopped, and etcd on 127.0.X.10:2379 holding the live color.
 #
 # Exit codes: 0 ok, 1 error, 2 usage, 3 the net is in use (pick another one).
 set -euo pipefail
@@ -56,10 +61,11 @@ live_pids() {
 }
 
 parse_args() {
-  HOSTS=3 DIR='' NET='' STRICT=0
+  HOSTS=3 DIR='' NET='' STRICT=0 BLUE_GREEN=0
   while [ $# -gt 0 ]; do
     case $1 in
       --strict) STRICT=1; shift ;;
+      --blue-green) BLUE_GREEN=1; shift ;;
       --hosts) HOSTS=${2:-}; shift 2 ;;
       --dir) DIR=${2:-}; shift 2 ;;
       --net) NET=${2:-}; shift 2 ;;
@@ -506,9 +512,175 @@ start() {
   echo "$NET.10:$LB_PORT" >>"$DIR/run/listeners"
   wait_listening || false
   wait_servers_up || false
+  if [ "$BLUE_GREEN" -eq 1 ]; then start_blue_green; fi
   write_inventory
+  if [ "$BLUE_GREEN" -eq 1 ]; then write_blue_green_inventory; fi
   STARTED=1
   echo "lab: $HOSTS web hosts behind http://$NET.10:$LB_PORT/ (inventory $DIR/inventory.ini)"
+}
+
+# --- blue/green (--blue-green) ------------------------------------------------------------
+# nginx on the lb address in front of one upstream file (DIR/nginx/upstream.conf, the file
+# the `nginx_upstream` module switches), two color instances per web host with their own
+# ports, document roots and init scripts, and etcd holding the live color under
+# $BG_COLOR_KEY (v3 JSON gateway: /v3/kv/put, /v3/kv/range, base64 keys and values).
+
+readonly BG_NGINX_PORT=8090 BG_BLUE_PORT=8082 BG_GREEN_PORT=8083 BG_ETCD_PORT=2379 BG_ETCD_PEER_PORT=2380
+readonly BG_COLOR_KEY=/zdd-lab/app/color BG_UPSTREAM=app
+
+bg_port() { if [ "$1" = blue ]; then echo $BG_BLUE_PORT; else echo $BG_GREEN_PORT; fi; }
+
+bg_write_index() {
+  local i=$1 color=$2
+  cat >"$DIR/www/web$i-$color/index.html" <<EOF
+<!DOCTYPE html>
+<html>
+<head><title>web$i $color</title></head>
+<body>
+<p>host: web$i</p>
+<p>color: $color</p>
+<p>version: 1</p>
+</body>
+</html>
+EOF
+}
+
+# The color instance's service: the web host's own init script with its name, port,
+# document root, configuration, pid file and log of its own.
+bg_write_init_script() {
+  local i=$1 color=$2 base name
+  base=/etc/init.d/zdd-lab-$TAG-web$i
+  name=zdd-lab-$TAG-web$i-$color
+  {
+    sed -n '1,/^### END INIT INFO/p' "$base" |
+      sed "s/zdd-lab-$TAG-web$i\$/$name/; s/web server web$i (busybox httpd on [^)]*)/web$i $color (busybox httpd on $NET.$((10 + i)):$(bg_port "$color"))/"
+    cat <<EOF
+# Installed by zdd's examples/lab/lab.sh for the lab in $DIR; \`lab.sh stop\` removes it.
+
+NAME=$name
+ADDR=$NET.$((10 + i))
+PORT=$(bg_port "$color")
+DOCROOT=$DIR/www/web$i-$color
+CONF=$DIR/conf/web$i-$color.conf
+PIDFILE=$DIR/run/web$i-$color.pid
+LOG=$DIR/log/web$i-$color.httpd.log
+PIDS=$DIR/pids
+
+EOF
+    sed -n '/^# The pid file.s process serves this document root/,$p' "$base"
+  } >"/etc/init.d/$name"
+  chmod 755 "/etc/init.d/$name"
+  echo "/etc/init.d/$name" >>"$DIR/init-scripts"
+}
+
+bg_write_upstream() {
+  local i
+  {
+    echo "# Written by zdd's lab.sh; the nginx_upstream module replaces it."
+    echo "# zdd-color: blue"
+    echo "upstream $BG_UPSTREAM {"
+    for ((i = 1; i <= HOSTS; i++)); do
+      echo "    server $NET.$((10 + i)):$BG_BLUE_PORT;"
+    done
+    echo "}"
+  } >"$DIR/nginx/upstream.conf"
+}
+
+bg_write_nginx_config() {
+  cat >"$DIR/nginx/nginx.conf" <<EOF
+# zdd lab: nginx in front of the blue/green web servers
+worker_processes 1;
+pid $DIR/run/nginx.pid;
+error_log $DIR/log/nginx.error.log;
+events { worker_connections 1024; }
+http {
+    access_log off;
+    client_body_temp_path $DIR/nginx/tmp/body;
+    proxy_temp_path $DIR/nginx/tmp/proxy;
+    fastcgi_temp_path $DIR/nginx/tmp/fastcgi;
+    uwsgi_temp_path $DIR/nginx/tmp/uwsgi;
+    scgi_temp_path $DIR/nginx/tmp/scgi;
+    include $DIR/nginx/upstream.conf;
+    server {
+        listen $NET.10:$BG_NGINX_PORT;
+        location / {
+            proxy_pass http://$BG_UPSTREAM;
+            proxy_next_upstream error timeout http_502 http_503;
+        }
+    }
+}
+EOF
+}
+
+# Until every address in "$@" accepts connections (or 20 s).
+bg_wait_listening() {
+  local deadline=$((SECONDS + 20)) missing addr
+  while :; do
+    missing=
+    for addr in "$@"; do
+      ss -Hltn | awk -v want="$addr" '$4 == want { f = 1 } END { exit !f }' || missing="$missing $addr"
+    done
+    [ -z "$missing" ] && return 0
+    [ $SECONDS -lt $deadline ] || { echo "lab.sh: not listening:$missing" >&2; return 1; }
+    sleep 0.05
+  done
+}
+
+bg_etcd_put() {
+  local key value
+  key=$(printf '%s' "$1" | base64 -w0)
+  value=$(printf '%s' "$2" | base64 -w0)
+  curl -fsS --max-time 2 -X POST "http://$NET.10:$BG_ETCD_PORT/v3/kv/put" \
+    -d "{\"key\": \"$key\", \"value\": \"$value\"}" >/dev/null
+}
+
+start_blue_green() {
+  local i color listeners=()
+  mkdir -p "$DIR/nginx/tmp" "$DIR/etcd"
+  chmod 700 "$DIR/etcd"
+  for ((i = 1; i <= HOSTS; i++)); do
+    for color in blue green; do
+      mkdir -p "$DIR/www/web$i-$color"
+      bg_write_index "$i" "$color"
+      printf '# busybox httpd configuration of web%s %s\n' "$i" "$color" >"$DIR/conf/web$i-$color.conf"
+      bg_write_init_script "$i" "$color"
+    done
+    spawn "zdd-lab-$TAG-web$i-blue" "$DIR/log/web$i-blue.httpd.log" \
+      busybox httpd -f -p "$NET.$((10 + i)):$BG_BLUE_PORT" -h "$DIR/www/web$i-blue" -c "$DIR/conf/web$i-blue.conf"
+    echo "$SPAWNED" >"$DIR/run/web$i-blue.pid"
+    listeners+=("$NET.$((10 + i)):$BG_BLUE_PORT")
+  done
+  bg_write_upstream
+  bg_write_nginx_config
+  nginx -t -q -c "$DIR/nginx/nginx.conf" -e "$DIR/log/nginx.error.log" || die "nginx rejects $DIR/nginx/nginx.conf"
+  spawn nginx "$DIR/log/nginx.log" nginx -c "$DIR/nginx/nginx.conf" -e "$DIR/log/nginx.error.log" -g 'daemon off;'
+  spawn etcd "$DIR/log/etcd.log" etcd --name zdd-lab --data-dir "$DIR/etcd" \
+    --listen-client-urls "http://$NET.10:$BG_ETCD_PORT" --advertise-client-urls "http://$NET.10:$BG_ETCD_PORT" \
+    --listen-peer-urls "http://$NET.10:$BG_ETCD_PEER_PORT" --initial-advertise-peer-urls "http://$NET.10:$BG_ETCD_PEER_PORT" \
+    --initial-cluster "zdd-lab=http://$NET.10:$BG_ETCD_PEER_PORT"
+  listeners+=("$NET.10:$BG_NGINX_PORT" "$NET.10:$BG_ETCD_PORT")
+  bg_wait_listening "${listeners[@]}"
+  local deadline=$((SECONDS + 20))
+  until bg_etcd_put "$BG_COLOR_KEY" blue 2>/dev/null; do
+    [ $SECONDS -lt $deadline ] || die "etcd at $NET.10:$BG_ETCD_PORT does not take writes (see $DIR/log/etcd.log)"
+    sleep 0.1
+  done
+}
+
+# New variables only, under [all:vars] (the last section of the inventory).
+write_blue_green_inventory() {
+  {
+    echo "# --blue-green"
+    echo "nginx_conf=$DIR/nginx/nginx.conf"
+    echo "nginx_upstream_file=$DIR/nginx/upstream.conf"
+    echo "nginx_upstream_name=$BG_UPSTREAM"
+    echo "nginx_url=http://$NET.10:$BG_NGINX_PORT"
+    echo "etcd_url=http://$NET.10:$BG_ETCD_PORT"
+    echo "color_key=$BG_COLOR_KEY"
+    echo "blue_port=$BG_BLUE_PORT"
+    echo "green_port=$BG_GREEN_PORT"
+    echo "color_doc_root_base=$DIR/www"
+  } >>"$DIR/inventory.ini"
 }
 
 # --- stop / status ------------------------------------------------------------------------

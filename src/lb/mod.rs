@@ -11,8 +11,10 @@
 //! a module file for tasks that drive it).
 
 mod haproxy;
+pub mod nginx;
 
 pub use haproxy::{Haproxy, HAPROXY};
+pub use nginx::{Nginx, NGINX};
 use std::fmt;
 use std::hash::{Hash, Hasher};
 
@@ -65,6 +67,17 @@ pub trait LoadBalancer: Send + Sync {
 
     /// What a shell command does to this load balancer's servers.
     fn changes_in_command(&'static self, command: &str) -> Vec<LbChange>;
+
+    /// For a load balancer that routes to one of several pools (blue/green behind nginx):
+    /// a POSIX sh script whose output `live_color` reads. `None`: it has no such notion.
+    fn live_script(&self, _endpoint: &str) -> Option<String> {
+        None
+    }
+
+    /// Which color (pool) takes the traffic, from `live_script`'s output.
+    fn live_color(&self, _output: &str) -> Option<String> {
+        None
+    }
 }
 
 impl fmt::Debug for dyn LoadBalancer {
@@ -83,7 +96,7 @@ impl Eq for dyn LoadBalancer {}
 
 /// Every load balancer zdd knows. Adding one: a new file and a line here.
 pub fn registry() -> &'static [&'static dyn LoadBalancer] {
-    static REGISTRY: [&dyn LoadBalancer; 1] = [&HAPROXY];
+    static REGISTRY: [&dyn LoadBalancer; 2] = [&HAPROXY, &NGINX];
     &REGISTRY
 }
 

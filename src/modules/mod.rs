@@ -47,6 +47,7 @@ pub mod include_vars;
 mod lineinfile;
 pub mod meta;
 mod mount;
+mod nginx_upstream;
 mod package;
 mod package_facts;
 mod pause;
@@ -558,6 +559,7 @@ pub fn registry() -> &'static Registry {
             Box::new(service_facts::ServiceFacts),
             Box::new(yum_repository::YumRepository),
             Box::new(sysctl::Sysctl),
+            Box::new(nginx_upstream::NginxUpstream),
             Box::new(pip::Pip),
             Box::new(mount::Mount),
             Box::new(hostname::Hostname),

@@ -88,7 +88,18 @@ impl Lab {
         Lab::start_with(hosts, true)
     }
 
+    /// A lab with the blue/green scenario (`lab.sh --blue-green`): nginx on
+    /// 127.0.X.10:8090 (`nginx_url`), blue live on :8082, green stopped on :8083, etcd
+    /// holding the live color (`live_color_in_etcd`).
+    pub fn start_blue_green(hosts: usize) -> Lab {
+        Lab::start_with_flags(hosts, false, &["--blue-green"])
+    }
+
     fn start_with(hosts: usize, strict: bool) -> Lab {
+        Lab::start_with_flags(hosts, strict, &[])
+    }
+
+    fn start_with_flags(hosts: usize, strict: bool, flags: &[&str]) -> Lab {
         let dir = tempfile::Builder::new()
             .prefix("zdd-lab-")
             .tempdir()
@@ -103,6 +114,7 @@ impl Lab {
             if strict {
                 cmd.arg("--strict");
             }
+            cmd.args(flags);
             let out = cmd.output().expect("run examples/lab/lab.sh");
             if out.status.success() {
                 return Lab {
@@ -172,6 +184,43 @@ impl Lab {
     /// `http://127.0.X.10:8080/`, the load balancer's frontend.
     pub fn haproxy_url(&self) -> String {
         format!("http://{}:{LB_PORT}/", self.lb_address())
+    }
+
+    /// `http://127.0.X.10:8090/`: nginx in front of the blue/green instances.
+    pub fn nginx_url(&self) -> String {
+        format!("http://{}:8090/", self.lb_address())
+    }
+
+    /// The upstream file nginx includes (`nginx_upstream_file`).
+    pub fn nginx_upstream_file(&self) -> PathBuf {
+        self.dir().join("nginx/upstream.conf")
+    }
+
+    /// The live color as etcd holds it (its v3 JSON gateway), `None` without the key.
+    pub fn live_color_in_etcd(&self) -> Option<String> {
+        use base64::Engine;
+        let b64 = base64::engine::general_purpose::STANDARD;
+        let key = b64.encode("/zdd-lab/app/color");
+        let out = Command::new("curl")
+            .args(["-fsS", "--max-time", "5", "-X", "POST"])
+            .arg(format!("http://{}:2379/v3/kv/range", self.lb_address()))
+            .args(["-d", &format!("{{\"key\": \"{key}\"}}")])
+            .output()
+            .expect("run curl");
+        assert!(
+            out.status.success(),
+            "etcd: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("etcd answers JSON");
+        let value = v["kvs"][0]["value"].as_str()?;
+        let bytes = b64.decode(value).expect("etcd's value is base64");
+        Some(String::from_utf8_lossy(&bytes).into_owned())
+    }
+
+    /// A probe sending requests through nginx until stopped.
+    pub fn probe_nginx(&self, concurrency: usize) -> Probe {
+        Probe::start(&self.nginx_url(), concurrency)
     }
 
     /// haproxy's runtime API (`stats socket ... level admin`).

@@ -1,0 +1,88 @@
+# `nginx_upstream`: read the upstream file, switch it (atomically, `nginx -t`, reload,
+# verify through nginx, and put the previous file back on any failure), or only verify.
+# Exit codes of `switch`: 0 switched and verified; 3 failed and switched back (nginx runs
+# the previous file again); anything else: failed and the way back failed too.
+# shellcheck shell=sh disable=SC2154  # m, mode, path, conf, content, previous, verify_url, verify_contains, retries, delay: set by zdd's quoted prologue
+
+# One GET of the verify URL: its body on stdout, non-zero unless 2xx.
+get() {
+  if command -v curl >/dev/null 2>&1; then
+    curl -fsS --max-time 5 -- "$verify_url"
+  elif command -v wget >/dev/null 2>&1; then
+    wget -q -T 5 -O - -- "$verify_url"
+  else
+    busybox wget -q -T 5 -O - "$verify_url"
+  fi
+}
+
+# Until the URL answers 2xx (with the expected text), at most $retries tries; $why says
+# what went wrong.
+verify() {
+  [ -n "$verify_url" ] || return 0
+  try=1
+  while :; do
+    if body=$(get 2>&1); then
+      case $body in *"$verify_contains"*) return 0 ;; esac
+      why="$verify_url answered without \"$verify_contains\""
+    else
+      why="GET $verify_url failed: $(printf '%s' "$body" | tail -n 1)"
+    fi
+    [ "$try" -lt "$retries" ] || break
+    try=$((try + 1))
+    sleep "$delay"
+  done
+  why="verification through nginx failed after $retries tries: $why"
+  return 1
+}
+
+reload() {
+  nginx -t -q -c "$conf" 2>&1 && nginx -s reload -c "$conf" 2>&1
+}
+
+# Put the previous file (or no file) back and reload; exit 3 when nginx runs it again.
+restore() {
+  echo "$1" >&2
+  if [ "$had" = 1 ]; then
+    cp -p -- "$previous" "$tmp" && mv -f -- "$tmp" "$path"
+  else
+    rm -f -- "$path"
+  fi
+  if out=$(reload); then
+    exit 3
+  fi
+  echo "reloading nginx with the previous file failed too: $out" >&2
+  exit 4
+}
+
+case $mode in
+  read)
+    if [ -e "$path" ]; then
+      cat -- "$path"
+    else
+      echo "${m}missing=1"
+    fi
+    ;;
+  verify)
+    verify || { echo "$why" >&2; exit 1; }
+    ;;
+  switch)
+    dir=$(dirname -- "$path")
+    had=0
+    if [ -e "$path" ]; then
+      had=1
+      cp -p -- "$path" "$previous" || exit 4
+    fi
+    tmp=$(mktemp "$dir/.zdd-upstream.XXXXXX") || exit 4
+    printf '%s' "$content" >"$tmp" || { rm -f -- "$tmp"; exit 4; }
+    if [ "$had" = 1 ]; then
+      chmod --reference="$path" -- "$tmp" 2>/dev/null
+      chown --reference="$path" -- "$tmp" 2>/dev/null
+    else
+      chmod 644 -- "$tmp"
+    fi
+    mv -f -- "$tmp" "$path" || { rm -f -- "$tmp"; exit 4; }
+    out=$(nginx -t -q -c "$conf" 2>&1) || restore "nginx -t rejects the new upstream: $out"
+    out=$(nginx -s reload -c "$conf" 2>&1) || restore "nginx -s reload failed: $out"
+    verify || restore "$why"
+    ;;
+esac
