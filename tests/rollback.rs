@@ -253,3 +253,145 @@ fn probe_counts(out: &Outcome) -> (u64, u64) {
     };
     (field("requests"), field("failed"))
 }
+
+/// What nginx answered, and when (epoch ms), while a rollback ran.
+struct Watch {
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    thread: std::thread::JoinHandle<Vec<(u128, Option<String>)>>,
+}
+
+impl Watch {
+    fn start(addr: String) -> Watch {
+        use std::sync::atomic::Ordering;
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let flag = stop.clone();
+        let thread = std::thread::spawn(move || {
+            let mut seen = Vec::new();
+            while !flag.load(Ordering::Relaxed) {
+                let color = match support::http_get(&addr, "/") {
+                    Ok((200, body)) => ["blue", "green"]
+                        .into_iter()
+                        .find(|c| body.contains(&format!("<p>color: {c}</p>")))
+                        .map(str::to_owned),
+                    _ => None,
+                };
+                let now = std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .unwrap()
+                    .as_millis();
+                seen.push((now, color));
+                std::thread::sleep(std::time::Duration::from_millis(10));
+            }
+            seen
+        });
+        Watch { stop, thread }
+    }
+
+    fn stop(self) -> Vec<(u128, Option<String>)> {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        self.thread.join().unwrap()
+    }
+}
+
+/// Blue/green: after a green deploy, `zdd rollback` switches nginx back to blue without a
+/// deploy (the playbook reads `zdd_rollback_to`): blue answers within 2 s of the switch
+/// task's start, no request fails, etcd and `zdd status` say blue.
+#[test]
+fn blue_green_rollback_switches_back_to_the_previous_color_in_seconds() {
+    let lab = Lab::start_blue_green(2);
+    let cwd = tempfile::tempdir().unwrap();
+    let playbook = support::repo_root().join("playbooks/blue-green.yml");
+    let zdd = || {
+        lab.zdd()
+            .current_dir(cwd.path())
+            .redact(cwd.path().display(), "[CWD]")
+    };
+    zdd()
+        .apply(&playbook)
+        .extra("version=2")
+        .arg("--no-progress")
+        .run()
+        .assert_code(0);
+    assert_eq!(lab.live_color_in_etcd().as_deref(), Some("green"));
+
+    let watch = Watch::start(format!("{}:8090", lab.lb_address()));
+    let url = lab.nginx_url();
+    let started = std::time::Instant::now();
+    let out = zdd()
+        .arg("rollback")
+        .arg(&playbook)
+        .args([
+            "--yes",
+            "--no-progress",
+            "--probe",
+            &url,
+            "--max-failed-requests",
+            "0",
+        ])
+        .json()
+        .run();
+    let took = started.elapsed();
+    let seen = watch.stop();
+    out.assert_code(0);
+    assert!(
+        out.stderr
+            .contains("  switch:  back to blue, no deploy: the run started "),
+        "{out}"
+    );
+    let (requests, failed) = probe_counts(&out);
+    assert!(requests >= 20, "too few requests to prove anything:\n{out}");
+    assert_eq!(failed, 0, "{out}");
+    assert!(
+        seen.iter().all(|(_, c)| c.is_some()),
+        "a request through nginx failed"
+    );
+
+    let events = out.events();
+    let deployed = events.iter().any(|e| {
+        e["event"] == "host_result"
+            && e["task"] == "Deploy the release into the new color's document root"
+            && e["status"] != "skipped"
+    });
+    assert!(!deployed, "a rollback deploys nothing:\n{out}");
+    let switch_start = events
+        .iter()
+        .find(|e| {
+            e["event"] == "task_start"
+                && e["name"]
+                    .as_str()
+                    .is_some_and(|n| n.starts_with("Switch the upstream"))
+        })
+        .and_then(|e| e["time"].as_u64())
+        .unwrap_or_else(|| panic!("no switch task:\n{out}")) as u128;
+    let first_blue = seen
+        .iter()
+        .find(|(_, c)| c.as_deref() == Some("blue"))
+        .map(|(t, _)| *t)
+        .unwrap_or_else(|| panic!("nginx never served blue"));
+    let to_blue = first_blue.saturating_sub(switch_start);
+    eprintln!(
+        "rollback: {} ms in all, blue served {to_blue} ms after the switch task started, {requests} probe requests, {failed} failed",
+        took.as_millis()
+    );
+    assert!(
+        to_blue <= 2000,
+        "blue served {to_blue} ms after the switch started"
+    );
+    assert_eq!(lab.live_color_in_etcd().as_deref(), Some("blue"));
+    let (_, body) = support::http_get(&format!("{}:8090", lab.lb_address()), "/").unwrap();
+    assert!(
+        body.contains("<p>version: 1</p>"),
+        "blue still has its version:\n{body}"
+    );
+
+    // The journal recorded the switch back and why; status shows blue live.
+    let j = journal(cwd.path(), "blue-green-inventory.json");
+    assert_eq!(j["inputs"]["rollback"]["color"], "blue");
+    assert_eq!(j["switches"][0]["from"], "green");
+    assert_eq!(j["switches"][0]["to"], "blue");
+    let status = zdd().status(&playbook).run();
+    status.assert_code(0);
+    let live = status.redacted();
+    let live = live.lines().find(|l| l.starts_with("live ")).unwrap_or_default();
+    assert!(live.starts_with("live      blue (app on lb, "), "{status}");
+}
