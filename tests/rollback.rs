@@ -21,16 +21,26 @@ fn local_project() -> (tempfile::TempDir, PathBuf) {
         ),
     )
     .unwrap();
+    // An inventory of its own: the rollout lock is per inventory, and tests run at once.
+    std::fs::write(
+        dir.path().join("hosts.ini"),
+        "localhost ansible_connection=local\n",
+    )
+    .unwrap();
     (dir, playbook)
 }
 
 fn zdd_in(dir: &Path) -> Zdd {
-    Zdd::new().current_dir(dir).redact(dir.display(), "[CWD]")
+    Zdd::new()
+        .current_dir(dir)
+        .inventory("hosts.ini")
+        .redact(dir.display(), "[CWD]")
 }
 
 fn apply(dir: &Path, playbook: &Path, extra: &[&str]) -> Outcome {
     let out = Zdd::new()
         .current_dir(dir)
+        .inventory("hosts.ini")
         .apply(playbook)
         .arg("--no-progress")
         .args(extra)
@@ -42,6 +52,7 @@ fn apply(dir: &Path, playbook: &Path, extra: &[&str]) -> Outcome {
 fn rollback(dir: &Path, playbook: &Path, extra: &[&str]) -> Outcome {
     Zdd::new()
         .current_dir(dir)
+        .inventory("hosts.ini")
         .redact(dir.display(), "[CWD]")
         .arg("rollback")
         .arg(playbook)
@@ -103,7 +114,7 @@ fn rollback_re_runs_the_earlier_inputs_and_asks_first() {
 
     // The journal says which run was undone and whose inputs came back; the file's
     // values are those of that run, not the file's now.
-    let j = journal(dir.path(), "deploy-localhost.json");
+    let j = journal(dir.path(), "deploy-hosts.json");
     let mark = &j["inputs"]["rollback"];
     let history = j["history"].as_array().unwrap();
     assert_eq!(mark["of"], history[1]["started"]);
@@ -160,7 +171,7 @@ fn a_vaulted_extra_vars_file_is_journaled_by_reference_and_read_again_on_rollbac
         &playbook,
         &[&["-e", "version=3"][..], &vault].concat(),
     );
-    let text = std::fs::read_to_string(dir.path().join(".zdd/journal/deploy-localhost.json")).unwrap();
+    let text = std::fs::read_to_string(dir.path().join(".zdd/journal/deploy-hosts.json")).unwrap();
     assert!(
         !text.contains("extra-Zr5-secret"),
         "a vault value in the journal:\n{text}"
@@ -394,4 +405,23 @@ fn blue_green_rollback_switches_back_to_the_previous_color_in_seconds() {
     let live = status.redacted();
     let live = live.lines().find(|l| l.starts_with("live ")).unwrap_or_default();
     assert!(live.starts_with("live      blue (app on lb, "), "{status}");
+}
+
+/// A deploy with `--limit` (a canary) is undone on those hosts only, whatever the limit of
+/// the run whose inputs come back.
+#[test]
+fn a_limited_deploy_is_rolled_back_on_its_own_hosts() {
+    let (dir, playbook) = local_project();
+    apply(dir.path(), &playbook, &["-e", "version=2"]);
+    apply(dir.path(), &playbook, &["-e", "version=3", "-l", "localhost"]);
+    let out = rollback(dir.path(), &playbook, &["--yes"]);
+    out.assert_code(0);
+    assert!(
+        out.stdout
+            .contains("  note:    runs on `localhost` (the hosts the undone run ran on, or -l)\n"),
+        "{out}"
+    );
+    assert_eq!(deployed(dir.path()), "2");
+    let j = journal(dir.path(), "deploy-hosts.json");
+    assert_eq!(j["inputs"]["limit"], "localhost");
 }

@@ -30,6 +30,14 @@ pub async fn rollback(args: RollbackArgs) -> Result<i32, Error> {
     }
     plan.notes
         .extend(changed_since(&plan.target, &args.input.playbook));
+    let target_limit = plan.target.inputs.as_ref().and_then(|i| i.limit.clone());
+    let limit = args.input.limit.clone().or_else(|| rollback_limit(&plan));
+    if limit != target_limit {
+        plan.notes.push(match &limit {
+            Some(l) => format!("runs on `{l}` (the hosts the undone run ran on, or -l)"),
+            None => "runs on every host (the undone run had no --limit)".to_owned(),
+        });
+    }
     let text = render_plan(&plan, &path);
     match args.output {
         OutputFormat::Human => print!("{text}"),
@@ -145,6 +153,12 @@ fn confirm(yes: bool) -> Result<(), Error> {
     }
 }
 
+/// The hosts to roll back: those the undone run ran on (its `--limit`), not those the
+/// re-run one did: a canary undone is one host back, a full deploy undone is every host.
+fn rollback_limit(plan: &RollbackPlan) -> Option<String> {
+    plan.undo.inputs.as_ref().and_then(|i| i.limit.clone())
+}
+
 /// The `zdd apply` that performs the plan: the target's recorded inputs (the command
 /// line's `-e` after them, its `-l` instead of theirs), every safety net on.
 fn apply_args(args: RollbackArgs, plan: &RollbackPlan, path: PathBuf) -> ApplyArgs {
@@ -160,7 +174,7 @@ fn apply_args(args: RollbackArgs, plan: &RollbackPlan, path: PathBuf) -> ApplyAr
     }
     let input = InputArgs {
         extra_vars,
-        limit: args.input.limit.clone().or(recorded.limit.clone()),
+        limit: args.input.limit.clone().or_else(|| rollback_limit(plan)),
         ..args.input
     };
     ApplyArgs {
