@@ -5,6 +5,8 @@
 //! atomically (a temporary file renamed over it) when a batch starts and ends: a crash or a
 //! full disk leaves the previous version, never half of one. `JournalReporter` writes it
 //! from the runner's events; `plan_resume` decides, purely, what a resumed run skips.
+//! Each run also records its inputs and color switches, and carries the runs before it
+//! (`inputs`), from which `rollback::plan_rollback` decides what `zdd rollback` re-runs.
 
 use crate::error::{Diagnostic, Error};
 use crate::vars::VarMap;

@@ -1,4 +1,5 @@
-//! `zdd status`: where the last rollout stands, read from its journal. Connects to nothing.
+//! `zdd status`: where the last rollout stands, read from its journal, with the live color
+//! and the last two deploys. Connects to nothing.
 
 use crate::cli::{OutputFormat, StatusArgs};
 use crate::error::{exit, Diagnostic, Error};
