@@ -88,7 +88,17 @@ impl Lab {
         Lab::start_with(hosts, true)
     }
 
+    /// A lab whose haproxy also serves its runtime API on TCP, `haproxy_api` in the
+    /// inventory, and whose web servers have a 3 s page, /cgi-bin/slow (`lab.sh --haproxy-tcp`).
+    pub fn start_haproxy_tcp(hosts: usize) -> Lab {
+        Lab::start_flags(hosts, false, &["--haproxy-tcp"])
+    }
+
     fn start_with(hosts: usize, strict: bool) -> Lab {
+        Lab::start_flags(hosts, strict, &[])
+    }
+
+    fn start_flags(hosts: usize, strict: bool, flags: &[&str]) -> Lab {
         let dir = tempfile::Builder::new()
             .prefix("zdd-lab-")
             .tempdir()
@@ -103,6 +113,7 @@ impl Lab {
             if strict {
                 cmd.arg("--strict");
             }
+            cmd.args(flags);
             let out = cmd.output().expect("run examples/lab/lab.sh");
             if out.status.success() {
                 return Lab {

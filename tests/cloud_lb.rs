@@ -1,0 +1,146 @@
+//! playbooks/cloud-lb-drain.yml on the lab started with `--haproxy-tcp`: a load balancer
+//! driven over the network from the controller (HAProxy's runtime API on TCP, every call
+//! delegated to localhost), nodes discovered from it, two at a time, under the probe.
+
+mod support;
+
+use std::time::{Duration, Instant};
+use support::{Lab, LB_PORT};
+
+const PLAYBOOK: &str = "playbooks/cloud-lb-drain.yml";
+
+/// `GET /cgi-bin/slow` (3 s on the lab) through the load balancer; (status, body).
+fn slow_get(addr: &str) -> std::io::Result<(u16, String)> {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(addr)?;
+    stream.set_read_timeout(Some(Duration::from_secs(30)))?;
+    write!(stream, "GET /cgi-bin/slow HTTP/1.0\r\nHost: {addr}\r\n\r\n")?;
+    let mut response = String::new();
+    stream.read_to_string(&mut response)?;
+    let (head, body) = response.split_once("\r\n\r\n").unwrap_or((&response, ""));
+    let status = head
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    Ok((status, body.to_owned()))
+}
+
+/// The servers HAProxy counts a session on now.
+fn busy_servers(lab: &Lab) -> Vec<String> {
+    lab.haproxy_command("show stat")
+        .lines()
+        .map(|l| l.split(',').collect::<Vec<_>>())
+        .filter(|f| f.len() > 17 && f[0] == "loadbalancer" && f[1].starts_with("web") && f[4] != "0")
+        .map(|f| f[1].to_owned())
+        .collect()
+}
+
+/// The servers that held a session in each of five looks 50 ms apart: the probe's requests
+/// take a millisecond, so what stays is a slow request.
+fn servers_holding_a_long_request(lab: &Lab) -> Vec<String> {
+    let mut held = busy_servers(lab);
+    for _ in 0..4 {
+        std::thread::sleep(Duration::from_millis(50));
+        let now = busy_servers(lab);
+        held.retain(|s| now.contains(s));
+    }
+    held
+}
+
+type SlowRequest = std::thread::JoinHandle<std::io::Result<(u16, String)>>;
+
+/// Slow requests through the load balancer until one is in flight on a node of the first
+/// batch (web1 or web2): round robin, with the probe's requests in between, decides where.
+fn slow_request_on_first_batch(lab: &Lab) -> (Vec<SlowRequest>, String) {
+    let lb = format!("{}:{LB_PORT}", lab.lb_address());
+    let mut requests = Vec::new();
+    for _ in 0..8 {
+        let addr = lb.clone();
+        requests.push(std::thread::spawn(move || slow_get(&addr)));
+        std::thread::sleep(Duration::from_millis(100));
+        let held = servers_holding_a_long_request(lab);
+        if let Some(node) = held.into_iter().find(|s| s == "web1" || s == "web2") {
+            return (requests, node);
+        }
+    }
+    panic!("no slow request reached web1 or web2 in 8 tries");
+}
+
+#[test]
+fn the_drain_waits_for_a_request_in_flight_and_every_node_is_upgraded() {
+    let lab = Lab::start_haproxy_tcp(4);
+    lab.zdd().check(PLAYBOOK).run().assert_code(0);
+    let probe = lab.probe(4);
+    let (slow, node) = slow_request_on_first_batch(&lab);
+    let started = Instant::now();
+    let out = lab.zdd().apply(PLAYBOOK).extra("version=2").run();
+    let took = started.elapsed();
+    let counts = probe.stop();
+    out.assert_code(0);
+    // The drain of the node holding it waited for it to finish, then went on.
+    assert!(
+        out.stdout.contains(&format!(
+            "FAILED - RETRYING: [{node}]: Wait for the node's connections to close"
+        )),
+        "{out}"
+    );
+    for request in slow {
+        let (status, body) = request.join().unwrap().expect("the slow request got an answer");
+        assert_eq!(status, 200, "{body}");
+        assert!(body.starts_with("slow request served by web"), "{body}");
+    }
+    assert_eq!(counts.failed, 0, "{counts:?}");
+    for host in lab.hosts() {
+        assert_eq!(lab.version(&host), "2", "{host}");
+        lab.assert_up(&host);
+    }
+    // Discovered from the load balancer: the four nodes, in two batches of two.
+    let recap = out.recap();
+    for host in lab.hosts() {
+        assert_eq!(recap[&host].failed, 0, "{out}");
+        assert_eq!(recap[&host].changed, 4, "{out}");
+    }
+    assert_eq!(
+        out.stdout
+            .matches("PLAY [Deploy the code, two nodes at a time]")
+            .count(),
+        2,
+        "{out}"
+    );
+    eprintln!(
+        "cloud-lb-drain: 4 nodes in {:.1}s, the slow request on {node}; probe: requests={} failed={} p99={:.1}ms",
+        took.as_secs_f64(),
+        counts.requests,
+        counts.failed,
+        counts.p99_ms
+    );
+}
+
+#[test]
+fn a_node_not_up_stops_the_run_before_any_node_changes() {
+    let lab = Lab::start_haproxy_tcp(4);
+    let probe = lab.probe(4);
+    let stop = lab.service("web3", "stop");
+    assert!(stop.status.success(), "{stop:?}");
+    assert!(
+        lab.wait_server_state("web3", "DOWN", Duration::from_secs(10)),
+        "web3 is {}",
+        lab.server_state("web3")
+    );
+    let out = lab.zdd().apply(PLAYBOOK).extra("version=2").run();
+    let counts = probe.stop();
+    out.assert_code(2);
+    assert!(
+        out.stdout
+            .contains("Node web3 is DOWN, not UP: aborting the deployment"),
+        "{out}"
+    );
+    assert!(!out.stdout.contains("Drain the node"), "{out}");
+    assert!(!out.stdout.contains("OUT OF ROTATION"), "{out}");
+    for host in ["web1", "web2", "web4"] {
+        assert_eq!(lab.server_state(host), "UP", "{host}");
+        assert_eq!(lab.version(host), "1", "{host}");
+    }
+    assert_eq!(counts.failed, 0, "{counts:?}");
+}
