@@ -9,12 +9,19 @@ use support::{Lab, LB_PORT};
 
 const PLAYBOOK: &str = "playbooks/cloud-lb-drain.yml";
 
-/// `GET /cgi-bin/slow` (3 s on the lab) through the load balancer; (status, body).
+/// How long the slow request takes: long enough to still be in flight when zdd drains its
+/// node on a loaded machine.
+const SLOW_SECONDS: u64 = 6;
+
+/// `GET /cgi-bin/slow?SECONDS` through the load balancer; (status, body).
 fn slow_get(addr: &str) -> std::io::Result<(u16, String)> {
     use std::io::{Read, Write};
     let mut stream = std::net::TcpStream::connect(addr)?;
     stream.set_read_timeout(Some(Duration::from_secs(30)))?;
-    write!(stream, "GET /cgi-bin/slow HTTP/1.0\r\nHost: {addr}\r\n\r\n")?;
+    write!(
+        stream,
+        "GET /cgi-bin/slow?{SLOW_SECONDS} HTTP/1.0\r\nHost: {addr}\r\n\r\n"
+    )?;
     let mut response = String::new();
     stream.read_to_string(&mut response)?;
     let (head, body) = response.split_once("\r\n\r\n").unwrap_or((&response, ""));
@@ -141,6 +148,46 @@ fn a_node_not_up_stops_the_run_before_any_node_changes() {
     for host in ["web1", "web2", "web4"] {
         assert_eq!(lab.server_state(host), "UP", "{host}");
         assert_eq!(lab.version(host), "1", "{host}");
+    }
+    assert_eq!(counts.failed, 0, "{counts:?}");
+}
+
+/// The oracle: ansible-playbook runs the same playbook on the same lab, with the same recap
+/// (and no failed request either). Three nodes: Ansible takes ~15 s a batch here.
+#[test]
+fn ansible_playbook_runs_it_with_the_same_recap() {
+    use support::differential::{ansible_playbook, assert_ansible_runs};
+    assert_ansible_runs();
+    let lab = Lab::start_haproxy_tcp(3);
+    let probe = lab.probe(4);
+    let ansible = std::process::Command::new(ansible_playbook())
+        .arg(support::repo_root().join(PLAYBOOK))
+        .arg("-i")
+        .arg(lab.inventory())
+        .args(["-e", "version=2"])
+        .env("ANSIBLE_PYTHON_INTERPRETER", "auto_silent")
+        .env("ANSIBLE_NOCOLOR", "1")
+        .output()
+        .expect("run ansible-playbook");
+    let ansible_out = String::from_utf8_lossy(&ansible.stdout).into_owned();
+    assert!(
+        ansible.status.success(),
+        "{ansible_out}{}",
+        String::from_utf8_lossy(&ansible.stderr)
+    );
+    for host in lab.hosts() {
+        assert_eq!(lab.version(&host), "2", "{host}");
+    }
+    let out = lab.zdd().apply(PLAYBOOK).extra("version=3").run();
+    let counts = probe.stop();
+    out.assert_code(0);
+    assert_eq!(
+        support::parse_recap(&ansible_out).unwrap(),
+        out.recap(),
+        "ansible-playbook:\n{ansible_out}\nzdd:\n{out}"
+    );
+    for host in lab.hosts() {
+        assert_eq!(lab.version(&host), "3", "{host}");
     }
     assert_eq!(counts.failed, 0, "{counts:?}");
 }

@@ -20,8 +20,8 @@
 #
 # --haproxy-tcp: the "cloud load balancer" of playbooks/cloud-lb-drain.yml: haproxy's runtime
 # API also on TCP, 127.0.X.10:9999 (level admin), reached from the controller over the
-# network; each web server gets a slow page, /cgi-bin/slow (answers after 3 s), to hold a
-# request in flight while its node is drained.
+# network; each web server gets a slow page, /cgi-bin/slow (answers after 3 s, or N s for
+# /cgi-bin/slow?N), to hold a request in flight while its node is drained.
 #
 # Exit codes: 0 ok, 1 error, 2 usage, 3 the net is in use (pick another one).
 set -euo pipefail
@@ -540,7 +540,9 @@ tcp_api_slow_pages() {
     mkdir -p "$DIR/www/web$i/cgi-bin"
     cat >"$DIR/www/web$i/cgi-bin/slow" <<EOF
 #!/bin/sh
-sleep $SLOW_SECONDS
+# /cgi-bin/slow answers after $SLOW_SECONDS s; /cgi-bin/slow?N after N s.
+case \$QUERY_STRING in '' | *[!0-9]*) seconds=$SLOW_SECONDS ;; *) seconds=\$QUERY_STRING ;; esac
+sleep "\$seconds"
 printf 'Content-Type: text/plain\\r\\n\\r\\nslow request served by web$i\\n'
 EOF
     chmod 755 "$DIR/www/web$i/cgi-bin" "$DIR/www/web$i/cgi-bin/slow"
