@@ -191,3 +191,58 @@ fn ansible_playbook_runs_it_with_the_same_recap() {
     }
     assert_eq!(counts.failed, 0, "{counts:?}");
 }
+
+/// A deploy that fails leaves its batch out of the load balancer: OUT OF ROTATION names
+/// each node with the command (over the TCP API) that puts it back; once fixed and put
+/// back, `--resume` rebuilds the nodes from the load balancer and finishes the rollout.
+#[test]
+fn a_failed_deploy_says_how_to_put_its_nodes_back_and_resume_finishes() {
+    let lab = Lab::start_haproxy_tcp(4);
+    let probe = lab.probe(4);
+    lab.break_doc_root("web4");
+    let out = lab.zdd().apply(PLAYBOOK).extra("version=2").run();
+    out.assert_code(2);
+    let screen = out.screen("OUT OF ROTATION").unwrap_or_else(|| panic!("{out}"));
+    let api = format!("TCP:{}:9999", lab.lb_address());
+    let mut restore: Vec<String> = screen
+        .lines()
+        .filter(|l| l.trim_start().starts_with("echo \"enable server"))
+        .map(|l| l.trim().to_owned())
+        .collect();
+    restore.sort();
+    assert_eq!(
+        restore,
+        ["web3", "web4"].map(|h| format!("echo \"enable server loadbalancer/{h}\" | socat stdio {api}")),
+        "{out}"
+    );
+    assert_eq!(lab.server_state("web3"), "MAINT");
+    assert_eq!(lab.server_state("web4"), "MAINT");
+    lab.restore_doc_root("web4");
+    for command in &restore {
+        let put_back = std::process::Command::new("sh")
+            .args(["-c", command])
+            .output()
+            .unwrap();
+        assert!(put_back.status.success(), "{command}: {put_back:?}");
+    }
+    lab.assert_up("web3");
+    lab.assert_up("web4");
+    let resumed = lab.zdd().apply(PLAYBOOK).extra("version=2").arg("--resume").run();
+    let counts = probe.stop();
+    resumed.assert_code(0);
+    assert!(
+        resumed
+            .all_output()
+            .contains("builds the inventory (add_host, group_by): running it again"),
+        "{resumed}"
+    );
+    assert!(
+        !resumed.stdout.contains("[web1 -> localhost]"),
+        "batch 1 completed before: {resumed}"
+    );
+    for host in lab.hosts() {
+        assert_eq!(lab.version(&host), "2", "{host}");
+        lab.assert_up(&host);
+    }
+    assert_eq!(counts.failed, 0, "{counts:?}");
+}
