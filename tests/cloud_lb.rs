@@ -83,6 +83,8 @@ fn the_drain_waits_for_a_request_in_flight_and_every_node_is_upgraded() {
     let started = Instant::now();
     let out = lab.zdd().apply(PLAYBOOK).extra("version=2").run();
     let took = started.elapsed();
+    let api = format!("HAProxy answers on localhost:TCP:{}:9999", lab.lb_address());
+    assert!(out.stdout.contains(&api), "{out}");
     let counts = probe.stop();
     out.assert_code(0);
     // The drain of the node holding it waited for it to finish, then went on.
@@ -128,6 +130,18 @@ fn the_drain_waits_for_a_request_in_flight_and_every_node_is_upgraded() {
 fn a_node_not_up_stops_the_run_before_any_node_changes() {
     let lab = Lab::start_haproxy_tcp(4);
     let probe = lab.probe(4);
+    // zdd's own preflight first: the API must answer from the controller.
+    let closed = format!("haproxy_api={}:9998", lab.lb_address());
+    let out = lab.zdd().apply(PLAYBOOK).extra("version=2").extra(&closed).run();
+    out.assert_code(2);
+    assert!(
+        out.stderr.contains(&format!(
+            "localhost: HAProxy's API at TCP:{}:9998: ",
+            lab.lb_address()
+        )) && out.stderr.contains("Connection refused"),
+        "{out}"
+    );
+    assert!(!out.stdout.contains("TASK ["), "{out}");
     let stop = lab.service("web3", "stop");
     assert!(stop.status.success(), "{stop:?}");
     assert!(
