@@ -11,7 +11,9 @@ const PLAYBOOK: &str = "playbooks/cloud-lb-drain.yml";
 
 /// How long the slow request takes: long enough to still be in flight when zdd drains its
 /// node on a loaded machine.
-const SLOW_SECONDS: u64 = 6;
+// Long enough that the drain still finds it in flight when the machine is loaded (the run
+// reaches the first drain 2-5 s after the request starts).
+const SLOW_SECONDS: u64 = 10;
 
 /// `GET /cgi-bin/slow?SECONDS` through the load balancer; (status, body).
 fn slow_get(addr: &str) -> std::io::Result<(u16, String)> {
