@@ -10,9 +10,7 @@ use support::{Lab, LB_PORT};
 const PLAYBOOK: &str = "playbooks/cloud-lb-drain.yml";
 
 /// How long the slow request takes: long enough to still be in flight when zdd drains its
-/// node on a loaded machine.
-// Long enough that the drain still finds it in flight when the machine is loaded (the run
-// reaches the first drain 2-5 s after the request starts).
+/// node on a loaded machine (the run reaches the first drain 2-5 s after it starts there).
 const SLOW_SECONDS: u64 = 10;
 
 /// `GET /cgi-bin/slow?SECONDS` through the load balancer; (status, body).
