@@ -226,10 +226,11 @@ fn shipped_playbooks() -> Vec<(String, &'static str)> {
             .filter(|name| name.ends_with(".yml"))
             .collect();
         names.sort();
-        // rolling-roles.yml takes its paths and HAProxy names from the lab's inventory.
+        // rolling-roles.yml and cloud-lb-drain.yml take their paths and HAProxy names
+        // from the lab's inventory.
         cases.extend(names.into_iter().map(|name| {
             let inventory = match name.as_str() {
-                "rolling-roles.yml" => "tests/fixtures/lab-inventory.ini",
+                "rolling-roles.yml" | "cloud-lb-drain.yml" => "tests/fixtures/lab-inventory.ini",
                 _ => inventory,
             };
             (format!("{dir}/{name}"), inventory)

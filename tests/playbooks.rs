@@ -17,6 +17,7 @@ fn every_shipped_playbook_passes_check() {
         ("playbooks/task-demo-serial.yml", &vagrant),
         ("examples/lab/zero-downtime.yml", &lab),
         ("examples/lab/rolling-haproxy.yml", &lab),
+        ("playbooks/cloud-lb-drain.yml", &lab),
     ];
     for (playbook, inventory) in cases {
         let out = Zdd::new().check(playbook).inventory(inventory).run();

@@ -2,7 +2,8 @@
 # zdd's local lab: the Ansible workshop's load balancer and web servers, emulated on this
 # machine with real processes on loopback addresses only.
 #
-#   lab.sh start  --hosts N --dir DIR --net 127.0.X [--strict] [--blue-green]   (as root)
+#   lab.sh start  --hosts N --dir DIR --net 127.0.X [--strict] [--blue-green] [--haproxy-tcp]
+#                 (as root)
 #   lab.sh status --dir DIR
 #   lab.sh stop   --dir DIR
 #
@@ -23,6 +24,11 @@
 # :8083 green, init scripts /etc/init.d/zdd-lab-X-webI-blue|green), blue live and green
 # stopped, and etcd on 127.0.X.10:2379 holding the live color.
 #
+# --haproxy-tcp: the "cloud load balancer" of playbooks/cloud-lb-drain.yml: haproxy's runtime
+# API also on TCP, 127.0.X.10:9999 (level admin), reached from the controller over the
+# network; each web server gets a slow page, /cgi-bin/slow (answers after 3 s, or N s for
+# /cgi-bin/slow?N), to hold a request in flight while its node is drained.
+#
 # Exit codes: 0 ok, 1 error, 2 usage, 3 the net is in use (pick another one).
 set -euo pipefail
 
@@ -38,7 +44,7 @@ readonly PW_SUDOERS=/etc/sudoers.d/zdd-lab-deploy-pw
 die() { echo "lab.sh: $*" >&2; exit 1; }
 
 usage() {
-  sed -n '5,7p' "$0" | sed 's/^#  *//' >&2
+  sed -n '5,8p' "$0" | sed 's/^#  *//' >&2
   exit 2
 }
 
@@ -61,11 +67,12 @@ live_pids() {
 }
 
 parse_args() {
-  HOSTS=3 DIR='' NET='' STRICT=0 BLUE_GREEN=0
+  HOSTS=3 DIR='' NET='' STRICT=0 BLUE_GREEN=0 HAPROXY_TCP=0
   while [ $# -gt 0 ]; do
     case $1 in
       --strict) STRICT=1; shift ;;
       --blue-green) BLUE_GREEN=1; shift ;;
+      --haproxy-tcp) HAPROXY_TCP=1; shift ;;
       --hosts) HOSTS=${2:-}; shift 2 ;;
       --dir) DIR=${2:-}; shift 2 ;;
       --net) NET=${2:-}; shift 2 ;;
@@ -493,6 +500,7 @@ start() {
   done
   xargs chmod 755 <"$DIR/init-scripts"
   write_haproxy_config
+  if [ "$HAPROXY_TCP" -eq 1 ]; then tcp_api_haproxy_config && tcp_api_slow_pages; fi
   haproxy -c -q -f "$DIR/haproxy.cfg" || die "haproxy rejects $DIR/haproxy.cfg"
 
   for ((i = 0; i <= HOSTS; i++)); do
@@ -515,6 +523,7 @@ start() {
   if [ "$BLUE_GREEN" -eq 1 ]; then start_blue_green; fi
   write_inventory
   if [ "$BLUE_GREEN" -eq 1 ]; then write_blue_green_inventory; fi
+  if [ "$HAPROXY_TCP" -eq 1 ]; then wait_tcp_api && tcp_api_inventory; fi
   STARTED=1
   echo "lab: $HOSTS web hosts behind http://$NET.10:$LB_PORT/ (inventory $DIR/inventory.ini)"
 }
@@ -681,6 +690,52 @@ write_blue_green_inventory() {
     echo "green_port=$BG_GREEN_PORT"
     echo "color_doc_root_base=$DIR/www"
   } >>"$DIR/inventory.ini"
+}
+
+# --- --haproxy-tcp: the load balancer's API over the network ----------------------------
+
+readonly TCP_API_PORT=9999 SLOW_SECONDS=3
+
+# A second `global` section (haproxy merges them): the runtime API on TCP as well.
+tcp_api_haproxy_config() {
+  cat >>"$DIR/haproxy.cfg" <<EOF
+
+global
+    # --haproxy-tcp: the runtime API over the network, as a cloud load balancer's API
+    stats socket ipv4@$NET.10:$TCP_API_PORT level admin
+EOF
+}
+
+# A CGI that answers after a few seconds: a long request in flight on the node.
+tcp_api_slow_pages() {
+  local i
+  for ((i = 1; i <= HOSTS; i++)); do
+    mkdir -p "$DIR/www/web$i/cgi-bin"
+    cat >"$DIR/www/web$i/cgi-bin/slow" <<EOF
+#!/bin/sh
+# /cgi-bin/slow answers after $SLOW_SECONDS s; /cgi-bin/slow?N after N s.
+case \$QUERY_STRING in '' | *[!0-9]*) seconds=$SLOW_SECONDS ;; *) seconds=\$QUERY_STRING ;; esac
+sleep "\$seconds"
+printf 'Content-Type: text/plain\\r\\n\\r\\nslow request served by web$i\\n'
+EOF
+    chmod 755 "$DIR/www/web$i/cgi-bin" "$DIR/www/web$i/cgi-bin/slow"
+  done
+}
+
+# New variables only: where the controller reaches the API.
+tcp_api_inventory() {
+  {
+    echo "# --haproxy-tcp"
+    echo "haproxy_api=$NET.10:$TCP_API_PORT"
+  } >>"$DIR/inventory.ini"
+}
+
+wait_tcp_api() {
+  local deadline=$((SECONDS + 10))
+  until echo "show info" | socat -t 2 stdio "TCP:$NET.10:$TCP_API_PORT" 2>/dev/null | grep -q '^Name:'; do
+    [ $SECONDS -lt $deadline ] || { echo "lab.sh: haproxy's API does not answer on $NET.10:$TCP_API_PORT" >&2; return 1; }
+    sleep 0.05
+  done
 }
 
 # --- stop / status ------------------------------------------------------------------------

@@ -35,6 +35,10 @@ pub struct PlayPlan {
     pub order: Option<String>,
     pub gather_facts: bool,
     pub batches: Vec<Vec<String>>,
+    /// When no host matches before the run: the earlier `add_host`/`group_by` tasks that
+    /// may add some at run time (`TASK (MODULE, play N)`); the batches are cut then.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub hosts_added_by: Vec<String>,
     pub sections: Vec<SectionPlan>,
     pub handlers: Vec<HandlerPlan>,
 }
@@ -117,11 +121,19 @@ pub fn build(input: Input, templater: Arc<Templater>, limit: Option<String>) -> 
         opts,
         Arc::new(StopSignal::default()),
     );
+    let mut inventory_changers = Vec::new();
     let plays = plays
         .iter()
         .zip(&rollout.plays)
         .enumerate()
-        .map(|(i, (play, planned))| plan_play(&runner, i + 1, play, planned))
+        .map(|(i, (play, planned))| {
+            let mut planned_play = plan_play(&runner, i + 1, play, planned);
+            if planned_play.batches.is_empty() {
+                planned_play.hosts_added_by = inventory_changers.clone();
+            }
+            inventory_changers.extend(inventory_changing_tasks(play, i + 1));
+            planned_play
+        })
         .collect();
     Ok(PlaybookPlan {
         playbook: playbook_path,
@@ -129,6 +141,20 @@ pub fn build(input: Input, templater: Arc<Templater>, limit: Option<String>) -> 
         limit,
         plays,
     })
+}
+
+/// The play's `add_host` and `group_by` tasks, as `TASK (MODULE, play N)`: a later play
+/// may run on the hosts and groups they make.
+fn inventory_changing_tasks(play: &Play, index: usize) -> Vec<String> {
+    play.sections()
+        .into_iter()
+        .flat_map(|(_, tasks)| crate::playbook::flatten(tasks))
+        .filter_map(|task| {
+            let module = crate::modules::registry().get(&task.module)?.name();
+            matches!(module, "add_host" | "group_by")
+                .then(|| format!("{} ({module}, play {index})", task.display_name()))
+        })
+        .collect()
 }
 
 fn plan_play(runner: &Runner, index: usize, play: &Play, planned: &PlayRollout) -> PlayPlan {
@@ -174,6 +200,7 @@ fn plan_play(runner: &Runner, index: usize, play: &Play, planned: &PlayRollout) 
         order: play.order.clone().filter(|o| o != "inventory"),
         gather_facts: play.gather_facts,
         batches: batches.clone(),
+        hosts_added_by: Vec::new(),
         sections,
         handlers,
     }
@@ -248,11 +275,19 @@ fn render_play(out: &mut String, play: &PlayPlan) {
         let _ = write!(out, ", gather_facts");
     }
     out.push('\n');
-    if play.batches.is_empty() {
+    if play.batches.is_empty() && play.hosts_added_by.is_empty() {
         let _ = writeln!(out, "  no hosts match: the play is skipped");
         return;
     }
-    let _ = writeln!(out, "  batches:");
+    if play.batches.is_empty() {
+        let _ = writeln!(
+            out,
+            "  hosts added at run time by: {}\n  batches: cut when the play starts",
+            play.hosts_added_by.join("; ")
+        );
+    } else {
+        let _ = writeln!(out, "  batches:");
+    }
     let total = play.batches.len();
     for (i, batch) in play.batches.iter().enumerate() {
         let _ = writeln!(out, "    {}/{total}: {}", i + 1, batch.join(", "));
@@ -324,6 +359,10 @@ fn delegates_text(task: &TaskPlan, template: &str) -> String {
             .collect::<Vec<_>>()
             .join("; "),
     };
+    if task.delegates.is_empty() && !task.delegates_at_run_time {
+        // No host to work it out for before the run: as written.
+        text.push_str(template);
+    }
     if task.delegates_at_run_time {
         if !text.is_empty() {
             text.push_str("; ");

@@ -1,4 +1,7 @@
-//! HAProxy through its runtime API on a Unix socket (`stats socket ... level admin`).
+//! HAProxy through its runtime API (`stats socket ... level admin`): on a Unix socket on
+//! the load balancer's host, or on TCP (`stats socket ipv4@ADDR:PORT`), reached over the
+//! network (from the controller: a task delegated to localhost). An endpoint is the
+//! socket's path or socat's TCP address (`TCP:ADDR:PORT`).
 
 use super::{Action, LbChange, LoadBalancer};
 use crate::host::sh_script;
@@ -81,7 +84,7 @@ impl LoadBalancer for Haproxy {
     }
 
     fn endpoints_in_command(&self, command: &str) -> Vec<String> {
-        socat_sockets(command)
+        socat_endpoints(command)
     }
 
     /// `disable server B/S` and `enable server B/S` (and `set server B/S state ...`) sent to
@@ -94,7 +97,7 @@ impl LoadBalancer for Haproxy {
             )
             .expect("valid regex")
         });
-        let socket = socat_sockets(command).into_iter().next();
+        let socket = socat_endpoints(command).into_iter().next();
         re.captures_iter(command)
             .filter_map(|c| {
                 let action = match (c.get(1).map(|m| m.as_str()), c.get(3).map(|m| m.as_str())) {
@@ -114,9 +117,39 @@ impl LoadBalancer for Haproxy {
     }
 }
 
-/// The unix socket paths among the addresses of every `socat` in a shell command.
-fn socat_sockets(command: &str) -> Vec<String> {
-    let mut paths = Vec::new();
+/// socat's address types for a TCP connection, as `socat` spells them (any case).
+const TCP_ADDRESSES: [&str; 6] = [
+    "tcp:",
+    "tcp4:",
+    "tcp6:",
+    "tcp-connect:",
+    "tcp4-connect:",
+    "tcp6-connect:",
+];
+
+/// Whether `endpoint` is reached over the network (socat's `TCP:ADDR:PORT`), not a socket file.
+pub fn is_network_endpoint(endpoint: &str) -> bool {
+    let lower = endpoint.to_ascii_lowercase();
+    TCP_ADDRESSES.iter().any(|t| lower.starts_with(t))
+}
+
+/// Words of HAProxy's runtime API: a socat to a TCP address is HAProxy's API only when the
+/// command sends one of them (a socat to a web server is not).
+fn sends_runtime_command(command: &str) -> bool {
+    static RE: OnceLock<Regex> = OnceLock::new();
+    let re = RE.get_or_init(|| {
+        Regex::new(r"\b(show (stat|info|servers|backend)|(enable|disable) (server|health|agent)|set (server|weight)|get weight|shutdown sessions)\b")
+            .expect("valid regex")
+    });
+    re.is_match(command)
+}
+
+/// The endpoints among the addresses of every `socat` in a shell command: unix socket
+/// paths, and TCP addresses (`TCP:ADDR:PORT`, socat's options after a comma dropped) when
+/// the command speaks HAProxy's runtime API.
+fn socat_endpoints(command: &str) -> Vec<String> {
+    let mut found = Vec::new();
+    let speaks_api = sends_runtime_command(command);
     for segment in command.split(['|', ';', '&', '(', ')', '\n']) {
         let mut words = segment.split_whitespace();
         if words.next().is_none_or(|w| w.rsplit('/').next() != Some("socat")) {
@@ -124,17 +157,23 @@ fn socat_sockets(command: &str) -> Vec<String> {
         }
         for word in words.take_while(|w| !w.starts_with(['>', '<'])) {
             let word = word.trim_matches(|c| c == '"' || c == '\'');
+            if is_network_endpoint(word) {
+                if speaks_api {
+                    found.push(word.split(',').next().unwrap_or(word).to_owned());
+                }
+                continue;
+            }
             let lower = word.to_ascii_lowercase();
             let path = ["unix-connect:", "unix-client:", "unix:"]
                 .iter()
                 .find_map(|prefix| lower.starts_with(prefix).then(|| &word[prefix.len()..]))
                 .unwrap_or(word);
             if path.starts_with('/') {
-                paths.push(path.to_owned());
+                found.push(path.to_owned());
             }
         }
     }
-    paths
+    found
 }
 
 #[cfg(test)]
@@ -148,15 +187,41 @@ mod tests {
     #[test]
     fn finds_sockets_in_the_workshop_commands() {
         assert_eq!(
-            socat_sockets(r#"echo "disable server loadbalancer/web1" | socat stdio /var/lib/haproxy/stats"#),
+            socat_endpoints(
+                r#"echo "disable server loadbalancer/web1" | socat stdio /var/lib/haproxy/stats"#
+            ),
             ["/var/lib/haproxy/stats"]
         );
         assert_eq!(
-            socat_sockets("echo 'show stat' | /usr/bin/socat -t 2 STDIO UNIX-CONNECT:/run/haproxy/admin.sock; echo done"),
+            socat_endpoints("echo 'show stat' | /usr/bin/socat -t 2 STDIO UNIX-CONNECT:/run/haproxy/admin.sock; echo done"),
             ["/run/haproxy/admin.sock"]
         );
-        assert!(socat_sockets("echo socat-free command > /tmp/x").is_empty());
-        assert!(socat_sockets("socat TCP:127.0.0.1:80 stdio").is_empty());
+        assert!(socat_endpoints("echo socat-free command > /tmp/x").is_empty());
+        assert!(socat_endpoints("socat TCP:127.0.0.1:80 stdio").is_empty());
+    }
+
+    #[test]
+    fn finds_the_api_on_tcp_when_the_command_speaks_it() {
+        assert_eq!(
+            socat_endpoints(r#"echo "show stat" | socat -t 5 stdio TCP:10.0.0.5:9999 | awk -F, '{print}'"#),
+            ["TCP:10.0.0.5:9999"]
+        );
+        assert_eq!(
+            socat_endpoints("echo 'set server be/web1 state drain' | socat stdio tcp4-connect:lb.example:9999,connect-timeout=2"),
+            ["tcp4-connect:lb.example:9999"]
+        );
+        // A web server reached with socat is no load balancer.
+        assert!(
+            socat_endpoints("printf 'GET / HTTP/1.0\\r\\n\\r\\n' | socat stdio TCP:10.0.0.5:80").is_empty()
+        );
+        let drain = changes("echo \"set server lb/web1 state drain\" | socat -t 5 stdio TCP:10.0.0.5:9999");
+        assert_eq!(drain[0].endpoint.as_deref(), Some("TCP:10.0.0.5:9999"));
+        assert_eq!(
+            drain[0].restore_command(),
+            r#"echo "enable server lb/web1" | socat stdio TCP:10.0.0.5:9999"#
+        );
+        let script = HAPROXY.check_script("TCP:10.0.0.5:9999");
+        assert!(script.starts_with("sock=TCP:10.0.0.5:9999\n"), "{script}");
     }
 
     #[test]

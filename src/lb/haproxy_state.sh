@@ -1,3 +1,4 @@
-# The state of every server behind the socket: HAProxy's `show stat` CSV.
+# The state of every server behind the socket (or TCP:ADDR:PORT): HAProxy's `show stat` CSV.
 # shellcheck shell=sh disable=SC2154  # sock: set by zdd's quoted prologue
-printf 'show stat\n' | socat -t 5 stdio "unix-connect:$sock"
+case $sock in /*) addr="unix-connect:$sock" ;; *) addr=$sock ;; esac
+printf 'show stat\n' | socat -t 5 stdio "$addr"

@@ -71,7 +71,18 @@ impl Runner {
             if self.stop.level() >= StopSignal::FINISH_BATCH {
                 return Flow::Interrupted;
             }
-            if self.opts.skip_batches.contains(&(play_index, batch.clone())) {
+            // A play that builds the inventory (`add_host`, `group_by`) runs again: what it
+            // built lived only in the run being resumed, and later plays need its hosts.
+            if self.opts.skip_batches.contains(&(play_index, batch.clone())) && changes_inventory(play) {
+                self.events.emit(Event::Warning {
+                    message: format!(
+                        "play `{}` batch {}/{total} ({}) completed in the run being resumed, but it builds the inventory (add_host, group_by): running it again",
+                        play.display_name(),
+                        i + 1,
+                        batch.join(", ")
+                    ),
+                });
+            } else if self.opts.skip_batches.contains(&(play_index, batch.clone())) {
                 self.events.emit(Event::Warning {
                     message: format!(
                         "play `{}` batch {}/{total} ({}) completed in the run being resumed: skipping it",
@@ -288,4 +299,16 @@ fn start_at_task(play: &Play, start_at: &mut Option<String>) -> Option<HashSet<u
     }
     *start_at = None;
     Some(before)
+}
+
+/// Whether a play has a task that changes the inventory (`add_host`, `group_by`).
+fn changes_inventory(play: &crate::playbook::Play) -> bool {
+    play.sections()
+        .into_iter()
+        .flat_map(|(_, tasks)| crate::playbook::flatten(tasks))
+        .any(|task| {
+            crate::modules::registry()
+                .get(&task.module)
+                .is_some_and(|m| matches!(m.name(), "add_host" | "group_by"))
+        })
 }

@@ -167,6 +167,9 @@ struct InventoryView {
     inventory: Inventory,
     /// Inventory variables of each host, merged once.
     vars: HashMap<String, Arc<VarMap>>,
+    /// The implicit `localhost`'s (and `127.0.0.1`'s ...): `all`'s variables and a local
+    /// connection, as Ansible gives it (it is in no group, and not in `hostvars`).
+    implicit_local: HashMap<String, Arc<VarMap>>,
     /// The `groups` magic variable.
     groups: Value,
     /// How many times `add_host`/`group_by` changed the inventory: 0 while it is the one
@@ -182,9 +185,15 @@ impl InventoryView {
             .map(|h| (h.clone(), Arc::new(inventory.host_vars(h))))
             .collect();
         let groups = serde_json::to_value(inventory.groups_map()).unwrap_or(Value::Null);
+        let implicit_local = crate::inventory::LOCALHOST_NAMES
+            .iter()
+            .filter(|h| inventory.is_implicit_localhost(h))
+            .map(|h| (h.to_string(), Arc::new(inventory.host_vars(h))))
+            .collect();
         InventoryView {
             inventory,
             vars,
+            implicit_local,
             groups,
             generation,
         }

@@ -184,16 +184,20 @@ impl Runner {
     fn preflight_plan(&self, play_hosts: &[Vec<String>]) -> Plan {
         let mut plan = Plan::default();
         for (play, hosts) in self.playbook.plays.iter().zip(play_hosts) {
-            if play.connection.as_deref() == Some("local") || hosts.is_empty() {
+            if hosts.is_empty() {
                 continue;
             }
+            let local_play = play.connection.as_deref() == Some("local");
             let env = self.play_env(play, hosts.clone());
             let shared = self.shared_vars(&env, hosts);
             // Each host as the play reaches it (its `remote_user`/`port`), even if no task
             // runs there; with those keywords and no fact gathering, only as tasks reach it.
             let play_task = super::gather_facts_task(play);
             let play_keywords = play.run.remote_user.is_some() || play.run.port.is_some();
-            for host in hosts.iter().filter(|_| play.gather_facts || !play_keywords) {
+            for host in hosts
+                .iter()
+                .filter(|_| !local_play && (play.gather_facts || !play_keywords))
+            {
                 let ctx = self.context(&env, host, &play_task, &shared);
                 if let Ok(remote) = self.remote_for(&play_task, &ctx) {
                     plan.hosts.insert((host.clone(), remote));
@@ -207,18 +211,30 @@ impl Runner {
                 .chain(flatten(&play.handlers));
             for task in tasks {
                 let on_controller = registry().get(&task.module).is_none_or(|m| m.controller_only());
-                if on_controller || task.connection.as_deref() == Some("local") {
+                if on_controller {
                     continue;
                 }
+                let local = local_play || task.connection.as_deref() == Some("local");
                 for host in hosts {
-                    self.plan_task(&env, task, host, &shared, &mut plan);
+                    self.plan_task(&env, task, host, local, &shared, &mut plan);
                 }
             }
         }
         plan
     }
 
-    fn plan_task(&self, env: &PlayEnv<'_>, task: &Task, host: &str, shared: &Arc<VarMap>, plan: &mut Plan) {
+    /// A task that runs on this machine (`connection: local`, a delegate to localhost) is
+    /// not connected to, but a load balancer it talks to (an API reached over the
+    /// network) must answer from here.
+    fn plan_task(
+        &self,
+        env: &PlayEnv<'_>,
+        task: &Task,
+        host: &str,
+        local: bool,
+        shared: &Arc<VarMap>,
+        plan: &mut Plan,
+    ) {
         let ctx = self.context(env, host, task, shared);
         let run_as = self.become_for(env, task, &ctx);
         for item_ctx in self.static_item_contexts(task, &ctx) {
@@ -232,7 +248,12 @@ impl Runner {
                 Some(Err(_)) => continue,
                 None => host.to_owned(),
             };
-            if self.spec_for(&target).is_ok_and(|s| s.local) {
+            if local || self.spec_for(&target).is_ok_and(|s| s.local) {
+                let here = if local { "localhost".to_owned() } else { target };
+                for endpoint in self.endpoints_named(task, &item_ctx) {
+                    plan.sockets
+                        .insert((here.clone(), remote.clone(), endpoint, run_as.clone()));
+                }
                 continue;
             }
             if let Some(b) = &run_as {

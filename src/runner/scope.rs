@@ -146,7 +146,7 @@ impl Runner {
         if let Some(role) = role {
             ctx.push(Arc::new(role.defaults.clone()));
         }
-        if let Some(vars) = inv.vars.get(host) {
+        if let Some(vars) = inv.vars.get(host).or_else(|| inv.implicit_local.get(host)) {
             ctx.push(vars.clone());
         }
         ctx.push(env.vars.clone());

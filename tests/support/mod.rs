@@ -95,6 +95,12 @@ impl Lab {
         Lab::start_with_flags(hosts, false, &["--blue-green"])
     }
 
+    /// A lab whose haproxy also serves its runtime API on TCP, `haproxy_api` in the
+    /// inventory, and whose web servers have a 3 s page, /cgi-bin/slow (`lab.sh --haproxy-tcp`).
+    pub fn start_haproxy_tcp(hosts: usize) -> Lab {
+        Lab::start_with_flags(hosts, false, &["--haproxy-tcp"])
+    }
+
     fn start_with(hosts: usize, strict: bool) -> Lab {
         Lab::start_with_flags(hosts, strict, &[])
     }
