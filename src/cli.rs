@@ -300,6 +300,11 @@ pub struct RollbackArgs {
     #[arg(short = 'y', long = "yes")]
     pub yes: bool,
 
+    /// Say what the rollback would re-run and draw its `zdd plan` (batches, tasks), then
+    /// stop: nothing is asked, nothing is contacted.
+    #[arg(long = "plan", conflicts_with = "yes")]
+    pub plan: bool,
+
     /// How many hosts of a batch run a task at the same time, as for `apply`.
     #[arg(short = 'f', long = "forks", value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
     pub forks: Option<u32>,

@@ -414,6 +414,17 @@ fn a_limited_deploy_is_rolled_back_on_its_own_hosts() {
     let (dir, playbook) = local_project();
     apply(dir.path(), &playbook, &["-e", "version=2"]);
     apply(dir.path(), &playbook, &["-e", "version=3", "-l", "localhost"]);
+    // --plan: what would run, drawn by `zdd plan`; nothing asked, nothing touched.
+    let out = rollback(dir.path(), &playbook, &["--plan"]);
+    out.assert_code(0);
+    assert!(
+        out.stdout
+            .starts_with("ROLLBACK [.zdd/journal/deploy-hosts.json]\n"),
+        "{out}"
+    );
+    assert!(out.stdout.contains("    - Deploy the version (copy)\n"), "{out}");
+    assert!(out.stdout.ends_with("nothing was contacted\n"), "{out}");
+    assert_eq!(deployed(dir.path()), "3");
     let out = rollback(dir.path(), &playbook, &["--yes"]);
     out.assert_code(0);
     assert!(

@@ -2,7 +2,7 @@
 //! ask, then run it through `zdd apply` with every safety net on (preflight, the rollout
 //! lock, the load balancer steps of the playbook, the probe flags given).
 
-use crate::cli::{ApplyArgs, InputArgs, OutputFormat, RollbackArgs};
+use crate::cli::{ApplyArgs, InputArgs, OutputFormat, PlanArgs, RollbackArgs};
 use crate::error::{Diagnostic, Error};
 use crate::journal::rollback::{plan_rollback, RollbackPlan, ROLLBACK_TO_VAR};
 use crate::journal::{self, ExtraVarsInput, Journal, RollbackMark, RunRecord};
@@ -42,6 +42,11 @@ pub async fn rollback(args: RollbackArgs) -> Result<i32, Error> {
     match args.output {
         OutputFormat::Human => print!("{text}"),
         OutputFormat::Json => eprint!("{text}"),
+    }
+    if args.plan {
+        let output = args.output;
+        let input = apply_args(args, &plan, path).input;
+        return super::plan::plan(PlanArgs { input, output });
     }
     confirm(args.yes)?;
     super::apply::apply(apply_args(args, &plan, path)).await
