@@ -123,6 +123,12 @@ fn blue_green_switches_both_ways_and_never_switches_to_a_broken_color() {
     assert_live(&lab, "blue", "3");
     assert!(!color_running(&lab, "web2", "green"));
 
+    // The same switch with plain modules (template validated by nginx -t, reload handler).
+    deploy(&lab, &["version=4", "switch_with=template"]).assert_code(0);
+    assert_live(&lab, "green", "4");
+    deploy(&lab, &["version=3", "switch_with=template"]).assert_code(0);
+    assert_live(&lab, "blue", "3");
+
     // A new color that fails its direct test is never switched to.
     let out = deploy(&lab, &["version=4", "health_path=/missing.html"]);
     out.assert_code(2);
