@@ -247,4 +247,19 @@ fn the_module_is_idempotent_checks_and_diffs_and_reads_the_live_color() {
     out.assert_code(5);
     assert!(out.stderr.contains("switch.yml:"), "{}", out.stderr);
     assert!(out.stderr.contains("did you mean `color`?"), "{}", out.stderr);
+
+    // Preflight: an nginx whose configuration fails `nginx -t` stops the run before
+    // anything changes.
+    let conf = lab.dir().join("nginx/nginx.conf");
+    let good = std::fs::read_to_string(&conf).unwrap();
+    std::fs::write(&conf, format!("{good}bogus_directive;\n")).unwrap();
+    let out = run(play(&format!("\"{web1}:8082\""), ""), &[]);
+    std::fs::write(&conf, good).unwrap();
+    out.assert_code(2);
+    let all = out.all_output();
+    assert!(all.contains("preflight failed"), "{all}");
+    assert!(all.contains("unknown directive \"bogus_directive\""), "{all}");
+    assert!(std::fs::read_to_string(lab.nginx_upstream_file())
+        .unwrap()
+        .contains(&format!("server {web1}:8081;")));
 }
