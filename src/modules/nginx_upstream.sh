@@ -43,10 +43,12 @@ reload() {
 restore() {
   echo "$1" >&2
   if [ "$had" = 1 ]; then
-    cp -p -- "$previous" "$tmp" && mv -f -- "$tmp" "$path"
+    cp -p -- "$previous" "$tmp" && mv -f -- "$tmp" "$path" || exit 4
   else
-    rm -f -- "$path"
+    rm -f -- "$path" || exit 4
   fi
+  # Never reloaded: nginx still runs the previous file.
+  [ "$reloaded" = 1 ] || exit 3
   if out=$(reload); then
     exit 3
   fi
@@ -67,7 +69,7 @@ case $mode in
     ;;
   switch)
     dir=$(dirname -- "$path")
-    had=0
+    had=0 reloaded=0
     if [ -e "$path" ]; then
       had=1
       cp -p -- "$path" "$previous" || exit 4
@@ -83,6 +85,7 @@ case $mode in
     mv -f -- "$tmp" "$path" || { rm -f -- "$tmp"; exit 4; }
     out=$(nginx -t -q -c "$conf" 2>&1) || restore "nginx -t rejects the new upstream: $out"
     out=$(nginx -s reload -c "$conf" 2>&1) || restore "nginx -s reload failed: $out"
+    reloaded=1
     verify || restore "$why"
     ;;
 esac
