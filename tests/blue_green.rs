@@ -129,6 +129,16 @@ fn blue_green_switches_both_ways_and_never_switches_to_a_broken_color() {
     deploy(&lab, &["version=3", "switch_with=template"]).assert_code(0);
     assert_live(&lab, "blue", "3");
 
+    // The rollback convention: back to green, which still holds version 4 (nothing is
+    // deployed), and forth again to blue.
+    let out = deploy(&lab, &["zdd_rollback_to=green"]);
+    out.assert_code(0);
+    assert_eq!(switch_result(&out)["previous_color"], Value::from("blue"));
+    assert_live(&lab, "green", "4");
+    assert!(!color_running(&lab, "web1", "blue"));
+    deploy(&lab, &["zdd_rollback_to=blue"]).assert_code(0);
+    assert_live(&lab, "blue", "3");
+
     // A new color that fails its direct test is never switched to.
     let out = deploy(&lab, &["version=4", "health_path=/missing.html"]);
     out.assert_code(2);
