@@ -82,6 +82,15 @@ fn color_running(lab: &Lab, host: &str, color: &str) -> bool {
         .success()
 }
 
+/// The version in web1's green document root (served or not).
+fn green_release(lab: &Lab) -> String {
+    let page = std::fs::read_to_string(lab.dir().join("www/web1-green/index.html")).unwrap();
+    page.lines()
+        .find_map(|l| l.strip_prefix("<p>version: ")?.strip_suffix("</p>"))
+        .unwrap()
+        .to_owned()
+}
+
 #[test]
 fn blue_green_switches_both_ways_and_never_switches_to_a_broken_color() {
     let lab = Lab::start_blue_green(2);
@@ -140,7 +149,7 @@ fn blue_green_switches_both_ways_and_never_switches_to_a_broken_color() {
     assert_live(&lab, "blue", "3");
 
     // A new color that fails its direct test is never switched to.
-    let out = deploy(&lab, &["version=4", "health_path=/missing.html"]);
+    let out = deploy(&lab, &["version=7", "health_path=/missing.html"]);
     out.assert_code(2);
     assert!(
         !ran(&out, "Switch the upstream"),
@@ -151,9 +160,14 @@ fn blue_green_switches_both_ways_and_never_switches_to_a_broken_color() {
         !color_running(&lab, "web1", "green"),
         "the broken color is stopped"
     );
+    assert_eq!(
+        green_release(&lab),
+        "4",
+        "a failed deploy puts the color's previous release back"
+    );
 
     // Verification through nginx fails: switched back, the old color still serves.
-    let out = deploy(&lab, &["version=5", "verify_path=/missing.html"]);
+    let out = deploy(&lab, &["version=8", "verify_path=/missing.html"]);
     out.assert_code(2);
     let switch = switch_result(&out);
     assert_eq!(switch["failed"], Value::Bool(true));
@@ -167,6 +181,11 @@ fn blue_green_switches_both_ways_and_never_switches_to_a_broken_color() {
     assert!(
         !color_running(&lab, "web2", "green"),
         "the undone color is stopped"
+    );
+    assert_eq!(
+        green_release(&lab),
+        "4",
+        "a failed deploy puts the color's previous release back"
     );
 
     let counts = probe.stop();
