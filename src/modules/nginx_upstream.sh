@@ -35,6 +35,27 @@ verify() {
   return 1
 }
 
+# nginx's worker pids (children of the master in the pid file nginx's configuration names),
+# one line; empty when they cannot be listed.
+workers() {
+  [ -n "$master" ] && command -v pgrep >/dev/null 2>&1 && pgrep -P "$master" | tr '\n' ' '
+}
+
+# A reload is asynchronous: the new configuration serves new connections once the master
+# has started a new worker. Wait for one (at most 5 s), so that the verification cannot be
+# answered by a worker still running the old configuration.
+wait_new_worker() {
+  [ -n "$master" ] && command -v pgrep >/dev/null 2>&1 || return 0
+  n=0
+  while [ "$n" -lt 100 ]; do
+    for pid in $(workers); do
+      case " $before " in *" $pid "*) ;; *) return 0 ;; esac
+    done
+    n=$((n + 1))
+    sleep 0.05
+  done
+}
+
 reload() {
   nginx -t -q -c "$conf" 2>&1 && nginx -s reload -c "$conf" 2>&1
 }
@@ -84,8 +105,12 @@ case $mode in
     fi
     mv -f -- "$tmp" "$path" || { rm -f -- "$tmp"; exit 4; }
     out=$(nginx -t -q -c "$conf" 2>&1) || restore "nginx -t rejects the new upstream: $out"
+    pidfile=$(nginx -T -q -c "$conf" 2>/dev/null | awk '$1 == "pid" { sub(/;$/, "", $2); print $2; exit }')
+    master=$(cat "${pidfile:-/run/nginx.pid}" 2>/dev/null) || master=
+    before=$(workers)
     out=$(nginx -s reload -c "$conf" 2>&1) || restore "nginx -s reload failed: $out"
     reloaded=1
+    wait_new_worker
     verify || restore "$why"
     ;;
 esac
