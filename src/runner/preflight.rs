@@ -115,7 +115,16 @@ impl Runner {
             sockets: plan
                 .sockets
                 .iter()
+                .filter(|(_, _, e, _)| e.lb == &crate::lb::HAPROXY as &dyn crate::lb::LoadBalancer)
                 .map(|(h, _, e, _)| format!("{h}:{}", e.address))
+                .collect::<IndexSet<_>>()
+                .into_iter()
+                .collect(),
+            other_load_balancers: plan
+                .sockets
+                .iter()
+                .filter(|(_, _, e, _)| e.lb != &crate::lb::HAPROXY as &dyn crate::lb::LoadBalancer)
+                .map(|(h, _, e, _)| format!("{} at {h}:{}", e.lb.name(), e.address))
                 .collect::<IndexSet<_>>()
                 .into_iter()
                 .collect(),
