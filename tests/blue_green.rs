@@ -199,7 +199,7 @@ fn blue_green_switches_both_ways_and_never_switches_to_a_broken_color() {
 
 #[test]
 fn the_module_is_idempotent_checks_and_diffs_and_reads_the_live_color() {
-    let lab = Lab::start_blue_green(1);
+    let mut lab = Lab::start_blue_green(1);
     let web1 = lab.address("web1");
     let play = |servers: &str, extra: &str| {
         format!(
@@ -291,4 +291,19 @@ fn the_module_is_idempotent_checks_and_diffs_and_reads_the_live_color() {
     assert!(std::fs::read_to_string(lab.nginx_upstream_file())
         .unwrap()
         .contains(&format!("server {web1}:8081;")));
+
+    // `lab.sh stop` ends nginx, etcd and the color instances, and removes their init scripts.
+    let dir = lab.dir().display().to_string();
+    let color_script = format!("/etc/init.d/{}-blue", lab.web_service("web1"));
+    assert!(std::path::Path::new(&color_script).exists());
+    lab.stop();
+    assert_eq!(
+        support::pids_matching(|cmd| cmd.contains(&format!("{dir}/"))),
+        Vec::<u32>::new()
+    );
+    assert!(!std::path::Path::new(&color_script).exists());
+    assert!(
+        http_get(&format!("{}:8090", lab.lb_address()), "/").is_err(),
+        "nginx still answers"
+    );
 }
