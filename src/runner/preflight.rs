@@ -356,7 +356,11 @@ impl Runner {
     ) -> Option<(String, String)> {
         let run_as = run_as.cloned();
         let cmd = RemoteCommand::new(endpoint.lb.check_script(&endpoint.address)).run_as(run_as);
-        let check = format!("preflight: {} socket", endpoint.lb.name());
+        let check = format!(
+            "preflight: {} {}",
+            endpoint.lb.name(),
+            endpoint.lb.endpoint_kind()
+        );
         let failure = match self.connect(host, None, remote).await {
             Err(e) => Some(e.to_string()),
             Ok(h) => match self.preflight_host(h, host, &check).run(&cmd).await {
