@@ -317,6 +317,15 @@ impl TypedModule for NginxUpstream {
                 ));
                 Ok(r)
             }
+            // Failed before the file was replaced.
+            5 => {
+                r.changed = false;
+                r.failed = true;
+                r.extra.insert("color".into(), json!(current.color()));
+                r.extra.insert("servers".into(), json!(current.servers(&a.name)));
+                r.msg = Some(format!("cannot replace {}: {why}; nothing was changed", a.path));
+                Ok(r)
+            }
             _ => {
                 r.failed = true;
                 r.extra.insert("restored".into(), json!(false));

@@ -1,7 +1,8 @@
 # `nginx_upstream`: read the upstream file, switch it (atomically, `nginx -t`, reload,
 # verify through nginx, and put the previous file back on any failure), or only verify.
 # Exit codes of `switch`: 0 switched and verified; 3 failed and switched back (nginx runs
-# the previous file again); anything else: failed and the way back failed too.
+# the previous file again); 5 failed before the file was replaced (nothing changed);
+# anything else: failed and the way back failed too.
 # shellcheck shell=sh disable=SC2154  # m, mode, path, conf, content, previous, verify_url, verify_contains, retries, delay: set by zdd's quoted prologue
 
 # One GET of the verify URL: its body on stdout, non-zero unless 2xx.
@@ -93,17 +94,17 @@ case $mode in
     had=0 reloaded=0
     if [ -e "$path" ]; then
       had=1
-      cp -p -- "$path" "$previous" || exit 4
+      cp -p -- "$path" "$previous" || exit 5
     fi
-    tmp=$(mktemp "$dir/.zdd-upstream.XXXXXX") || exit 4
-    printf '%s' "$content" >"$tmp" || { rm -f -- "$tmp"; exit 4; }
+    tmp=$(mktemp "$dir/.zdd-upstream.XXXXXX") || exit 5
+    printf '%s' "$content" >"$tmp" || { rm -f -- "$tmp"; exit 5; }
     if [ "$had" = 1 ]; then
       chmod --reference="$path" -- "$tmp" 2>/dev/null
       chown --reference="$path" -- "$tmp" 2>/dev/null
     else
       chmod 644 -- "$tmp"
     fi
-    mv -f -- "$tmp" "$path" || { rm -f -- "$tmp"; exit 4; }
+    mv -f -- "$tmp" "$path" || { rm -f -- "$tmp"; exit 5; }
     out=$(nginx -t -q -c "$conf" 2>&1) || restore "nginx -t rejects the new upstream: $out"
     pidfile=$(nginx -T -q -c "$conf" 2>/dev/null | awk '$1 == "pid" { sub(/;$/, "", $2); print $2; exit }')
     master=$(cat "${pidfile:-/run/nginx.pid}" 2>/dev/null) || master=
