@@ -19,8 +19,12 @@ pub enum Event {
     Preflight {
         hosts: usize,
         sudo_checked: usize,
-        /// `host:path` of each socket checked.
+        /// `host:path` of each HAProxy socket checked.
         sockets: Vec<String>,
+        /// Every other load balancer checked, as `NAME at host:endpoint` (nginx and its
+        /// upstream file).
+        #[serde(skip_serializing_if = "Vec::is_empty")]
+        other_load_balancers: Vec<String>,
         duration_ms: u64,
     },
     /// Emitted for every batch, as Ansible prints `PLAY [...]` per batch with `serial`.

@@ -82,6 +82,15 @@ fn color_running(lab: &Lab, host: &str, color: &str) -> bool {
         .success()
 }
 
+/// The version in web1's green document root (served or not).
+fn green_release(lab: &Lab) -> String {
+    let page = std::fs::read_to_string(lab.dir().join("www/web1-green/index.html")).unwrap();
+    page.lines()
+        .find_map(|l| l.strip_prefix("<p>version: ")?.strip_suffix("</p>"))
+        .unwrap()
+        .to_owned()
+}
+
 #[test]
 fn blue_green_switches_both_ways_and_never_switches_to_a_broken_color() {
     let lab = Lab::start_blue_green(2);
@@ -123,8 +132,24 @@ fn blue_green_switches_both_ways_and_never_switches_to_a_broken_color() {
     assert_live(&lab, "blue", "3");
     assert!(!color_running(&lab, "web2", "green"));
 
+    // The same switch with plain modules (template validated by nginx -t, reload handler).
+    deploy(&lab, &["version=4", "switch_with=template"]).assert_code(0);
+    assert_live(&lab, "green", "4");
+    deploy(&lab, &["version=3", "switch_with=template"]).assert_code(0);
+    assert_live(&lab, "blue", "3");
+
+    // The rollback convention: back to green, which still holds version 4 (nothing is
+    // deployed), and forth again to blue.
+    let out = deploy(&lab, &["zdd_rollback_to=green"]);
+    out.assert_code(0);
+    assert_eq!(switch_result(&out)["previous_color"], Value::from("blue"));
+    assert_live(&lab, "green", "4");
+    assert!(!color_running(&lab, "web1", "blue"));
+    deploy(&lab, &["zdd_rollback_to=blue"]).assert_code(0);
+    assert_live(&lab, "blue", "3");
+
     // A new color that fails its direct test is never switched to.
-    let out = deploy(&lab, &["version=4", "health_path=/missing.html"]);
+    let out = deploy(&lab, &["version=7", "health_path=/missing.html"]);
     out.assert_code(2);
     assert!(
         !ran(&out, "Switch the upstream"),
@@ -135,9 +160,14 @@ fn blue_green_switches_both_ways_and_never_switches_to_a_broken_color() {
         !color_running(&lab, "web1", "green"),
         "the broken color is stopped"
     );
+    assert_eq!(
+        green_release(&lab),
+        "4",
+        "a failed deploy puts the color's previous release back"
+    );
 
     // Verification through nginx fails: switched back, the old color still serves.
-    let out = deploy(&lab, &["version=5", "verify_path=/missing.html"]);
+    let out = deploy(&lab, &["version=8", "verify_path=/missing.html"]);
     out.assert_code(2);
     let switch = switch_result(&out);
     assert_eq!(switch["failed"], Value::Bool(true));
@@ -152,6 +182,11 @@ fn blue_green_switches_both_ways_and_never_switches_to_a_broken_color() {
         !color_running(&lab, "web2", "green"),
         "the undone color is stopped"
     );
+    assert_eq!(
+        green_release(&lab),
+        "4",
+        "a failed deploy puts the color's previous release back"
+    );
 
     let counts = probe.stop();
     assert_eq!(
@@ -164,7 +199,7 @@ fn blue_green_switches_both_ways_and_never_switches_to_a_broken_color() {
 
 #[test]
 fn the_module_is_idempotent_checks_and_diffs_and_reads_the_live_color() {
-    let lab = Lab::start_blue_green(1);
+    let mut lab = Lab::start_blue_green(1);
     let web1 = lab.address("web1");
     let play = |servers: &str, extra: &str| {
         format!(
@@ -241,4 +276,34 @@ fn the_module_is_idempotent_checks_and_diffs_and_reads_the_live_color() {
     out.assert_code(5);
     assert!(out.stderr.contains("switch.yml:"), "{}", out.stderr);
     assert!(out.stderr.contains("did you mean `color`?"), "{}", out.stderr);
+
+    // Preflight: an nginx whose configuration fails `nginx -t` stops the run before
+    // anything changes.
+    let conf = lab.dir().join("nginx/nginx.conf");
+    let good = std::fs::read_to_string(&conf).unwrap();
+    std::fs::write(&conf, format!("{good}bogus_directive;\n")).unwrap();
+    let out = run(play(&format!("\"{web1}:8082\""), ""), &[]);
+    std::fs::write(&conf, good).unwrap();
+    out.assert_code(2);
+    let all = out.all_output();
+    assert!(all.contains("preflight failed"), "{all}");
+    assert!(all.contains("unknown directive \"bogus_directive\""), "{all}");
+    assert!(std::fs::read_to_string(lab.nginx_upstream_file())
+        .unwrap()
+        .contains(&format!("server {web1}:8081;")));
+
+    // `lab.sh stop` ends nginx, etcd and the color instances, and removes their init scripts.
+    let dir = lab.dir().display().to_string();
+    let color_script = format!("/etc/init.d/{}-blue", lab.web_service("web1"));
+    assert!(std::path::Path::new(&color_script).exists());
+    lab.stop();
+    assert_eq!(
+        support::pids_matching(|cmd| cmd.contains(&format!("{dir}/"))),
+        Vec::<u32>::new()
+    );
+    assert!(!std::path::Path::new(&color_script).exists());
+    assert!(
+        http_get(&format!("{}:8090", lab.lb_address()), "/").is_err(),
+        "nginx still answers"
+    );
 }

@@ -231,6 +231,8 @@ fn shipped_playbooks() -> Vec<(String, &'static str)> {
         cases.extend(names.into_iter().map(|name| {
             let inventory = match name.as_str() {
                 "rolling-roles.yml" | "cloud-lb-drain.yml" => "tests/fixtures/lab-inventory.ini",
+                // Its nginx, etcd and color variables come from `lab.sh --blue-green`.
+                "blue-green.yml" => "tests/fixtures/lab-blue-green-inventory.ini",
                 _ => inventory,
             };
             (format!("{dir}/{name}"), inventory)

@@ -10,6 +10,7 @@ fn every_shipped_playbook_passes_check() {
     let root = support::repo_root();
     let vagrant = root.join("examples/vagrant/inventory/vagrant.ini");
     let lab = root.join("tests/fixtures/lab-inventory.ini");
+    let blue_green = root.join("tests/fixtures/lab-blue-green-inventory.ini");
     let cases = [
         ("playbooks/zero-downtime.yml", &vagrant),
         ("playbooks/rolling-haproxy.yml", &vagrant),
@@ -18,6 +19,7 @@ fn every_shipped_playbook_passes_check() {
         ("examples/lab/zero-downtime.yml", &lab),
         ("examples/lab/rolling-haproxy.yml", &lab),
         ("playbooks/cloud-lb-drain.yml", &lab),
+        ("playbooks/blue-green.yml", &blue_green),
     ];
     for (playbook, inventory) in cases {
         let out = Zdd::new().check(playbook).inventory(inventory).run();

@@ -68,6 +68,11 @@ pub trait LoadBalancer: Send + Sync {
     /// What a shell command does to this load balancer's servers.
     fn changes_in_command(&'static self, command: &str) -> Vec<LbChange>;
 
+    /// What its endpoint is, in messages and the audit log ("socket" for HAProxy's API).
+    fn endpoint_kind(&self) -> &'static str {
+        "socket"
+    }
+
     /// For a load balancer that routes to one of several pools (blue/green behind nginx):
     /// a POSIX sh script whose output `live_color` reads. `None`: it has no such notion.
     fn live_script(&self, _endpoint: &str) -> Option<String> {

@@ -199,6 +199,10 @@ impl LoadBalancer for Nginx {
         Vec::new()
     }
 
+    fn endpoint_kind(&self) -> &'static str {
+        "upstream file"
+    }
+
     fn live_script(&self, endpoint: &str) -> Option<String> {
         Some(self.state_script(endpoint))
     }

@@ -10,6 +10,13 @@
 //! color: nothing written, no reload (`changed: false`). Check mode reads only; `--diff`
 //! shows the old and new file.
 //!
+//! Arguments: `path` (the upstream file) and `name` (the upstream), `servers` (`host:port`
+//! with optional parameters; required for `state: present`), `color` (written as
+//! `# zdd-color: COLOR`), `conf` (nginx's main configuration, default Debian's),
+//! `verify_url`, `verify_contains`, `verify_retries` (10), `verify_delay` (0.5 s), `state`
+//! (`present`, or `query` to read what is live). After the reload the script waits for a
+//! new nginx worker, so no old worker answers the verification.
+//!
 //! Registered keys (`zdd rollback` reads them from the journal): `changed`, `path`,
 //! `upstream` (the name), `color`, `previous_color` (null if none), `servers`,
 //! `previous_servers`.
@@ -308,6 +315,15 @@ impl TypedModule for NginxUpstream {
                 r.msg = Some(format!(
                     "{why}; switched back: nginx serves the previous upstream again"
                 ));
+                Ok(r)
+            }
+            // Failed before the file was replaced.
+            5 => {
+                r.changed = false;
+                r.failed = true;
+                r.extra.insert("color".into(), json!(current.color()));
+                r.extra.insert("servers".into(), json!(current.servers(&a.name)));
+                r.msg = Some(format!("cannot replace {}: {why}; nothing was changed", a.path));
                 Ok(r)
             }
             _ => {

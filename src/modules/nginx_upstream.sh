@@ -1,7 +1,8 @@
 # `nginx_upstream`: read the upstream file, switch it (atomically, `nginx -t`, reload,
 # verify through nginx, and put the previous file back on any failure), or only verify.
 # Exit codes of `switch`: 0 switched and verified; 3 failed and switched back (nginx runs
-# the previous file again); anything else: failed and the way back failed too.
+# the previous file again); 5 failed before the file was replaced (nothing changed);
+# anything else: failed and the way back failed too.
 # shellcheck shell=sh disable=SC2154  # m, mode, path, conf, content, previous, verify_url, verify_contains, retries, delay: set by zdd's quoted prologue
 
 # One GET of the verify URL: its body on stdout, non-zero unless 2xx.
@@ -35,6 +36,27 @@ verify() {
   return 1
 }
 
+# nginx's worker pids (children of the master in the pid file nginx's configuration names),
+# one line; empty when they cannot be listed.
+workers() {
+  [ -n "$master" ] && command -v pgrep >/dev/null 2>&1 && pgrep -P "$master" | tr '\n' ' '
+}
+
+# A reload is asynchronous: the new configuration serves new connections once the master
+# has started a new worker. Wait for one (at most 5 s), so that the verification cannot be
+# answered by a worker still running the old configuration.
+wait_new_worker() {
+  [ -n "$master" ] && command -v pgrep >/dev/null 2>&1 || return 0
+  n=0
+  while [ "$n" -lt 100 ]; do
+    for pid in $(workers); do
+      case " $before " in *" $pid "*) ;; *) return 0 ;; esac
+    done
+    n=$((n + 1))
+    sleep 0.05
+  done
+}
+
 reload() {
   nginx -t -q -c "$conf" 2>&1 && nginx -s reload -c "$conf" 2>&1
 }
@@ -43,10 +65,12 @@ reload() {
 restore() {
   echo "$1" >&2
   if [ "$had" = 1 ]; then
-    cp -p -- "$previous" "$tmp" && mv -f -- "$tmp" "$path"
+    cp -p -- "$previous" "$tmp" && mv -f -- "$tmp" "$path" || exit 4
   else
-    rm -f -- "$path"
+    rm -f -- "$path" || exit 4
   fi
+  # Never reloaded: nginx still runs the previous file.
+  [ "$reloaded" = 1 ] || exit 3
   if out=$(reload); then
     exit 3
   fi
@@ -67,22 +91,27 @@ case $mode in
     ;;
   switch)
     dir=$(dirname -- "$path")
-    had=0
+    had=0 reloaded=0
     if [ -e "$path" ]; then
       had=1
-      cp -p -- "$path" "$previous" || exit 4
+      cp -p -- "$path" "$previous" || exit 5
     fi
-    tmp=$(mktemp "$dir/.zdd-upstream.XXXXXX") || exit 4
-    printf '%s' "$content" >"$tmp" || { rm -f -- "$tmp"; exit 4; }
+    tmp=$(mktemp "$dir/.zdd-upstream.XXXXXX") || exit 5
+    printf '%s' "$content" >"$tmp" || { rm -f -- "$tmp"; exit 5; }
     if [ "$had" = 1 ]; then
       chmod --reference="$path" -- "$tmp" 2>/dev/null
       chown --reference="$path" -- "$tmp" 2>/dev/null
     else
       chmod 644 -- "$tmp"
     fi
-    mv -f -- "$tmp" "$path" || { rm -f -- "$tmp"; exit 4; }
+    mv -f -- "$tmp" "$path" || { rm -f -- "$tmp"; exit 5; }
     out=$(nginx -t -q -c "$conf" 2>&1) || restore "nginx -t rejects the new upstream: $out"
+    pidfile=$(nginx -T -q -c "$conf" 2>/dev/null | awk '$1 == "pid" { sub(/;$/, "", $2); print $2; exit }')
+    master=$(cat "${pidfile:-/run/nginx.pid}" 2>/dev/null) || master=
+    before=$(workers)
     out=$(nginx -s reload -c "$conf" 2>&1) || restore "nginx -s reload failed: $out"
+    reloaded=1
+    wait_new_worker
     verify || restore "$why"
     ;;
 esac

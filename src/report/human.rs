@@ -102,6 +102,7 @@ impl<W: Write + Send> Reporter for HumanReporter<W> {
                 hosts,
                 sudo_checked,
                 sockets,
+                other_load_balancers,
                 duration_ms,
             } => {
                 self.banner("PREFLIGHT");
@@ -111,6 +112,9 @@ impl<W: Write + Send> Reporter for HumanReporter<W> {
                 );
                 if !sockets.is_empty() {
                     text.push_str(&format!(", HAProxy answers on {}", sockets.join(", ")));
+                }
+                if !other_load_balancers.is_empty() {
+                    text.push_str(&format!(", ready: {}", other_load_balancers.join(", ")));
                 }
                 text.push_str(&format!(" ({:.2}s)", *duration_ms as f64 / 1000.0));
                 self.line(&text);

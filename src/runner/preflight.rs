@@ -115,7 +115,16 @@ impl Runner {
             sockets: plan
                 .sockets
                 .iter()
+                .filter(|(_, _, e, _)| e.lb == &crate::lb::HAPROXY as &dyn crate::lb::LoadBalancer)
                 .map(|(h, _, e, _)| format!("{h}:{}", e.address))
+                .collect::<IndexSet<_>>()
+                .into_iter()
+                .collect(),
+            other_load_balancers: plan
+                .sockets
+                .iter()
+                .filter(|(_, _, e, _)| e.lb != &crate::lb::HAPROXY as &dyn crate::lb::LoadBalancer)
+                .map(|(h, _, e, _)| format!("{} at {h}:{}", e.lb.name(), e.address))
                 .collect::<IndexSet<_>>()
                 .into_iter()
                 .collect(),
@@ -368,7 +377,11 @@ impl Runner {
     ) -> Option<(String, String)> {
         let run_as = run_as.cloned();
         let cmd = RemoteCommand::new(endpoint.lb.check_script(&endpoint.address)).run_as(run_as);
-        let check = format!("preflight: {} socket", endpoint.lb.name());
+        let check = format!(
+            "preflight: {} {}",
+            endpoint.lb.name(),
+            endpoint.lb.endpoint_kind()
+        );
         let failure = match self.connect(host, None, remote).await {
             Err(e) => Some(e.to_string()),
             Ok(h) => match self.preflight_host(h, host, &check).run(&cmd).await {
