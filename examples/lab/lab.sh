@@ -2,7 +2,7 @@
 # zdd's local lab: the Ansible workshop's load balancer and web servers, emulated on this
 # machine with real processes on loopback addresses only.
 #
-#   lab.sh start  --hosts N --dir DIR --net 127.0.X [--strict]   (as root)
+#   lab.sh start  --hosts N --dir DIR --net 127.0.X [--strict] [--clusters alfa:4,bravo:2]   (as root)
 #   lab.sh status --dir DIR
 #   lab.sh stop   --dir DIR
 #
@@ -17,6 +17,10 @@
 # haproxy retries a refused connection and redispatches it to another server, as a real
 # setup would. --strict turns that off, so that a web server restarted while still in the
 # pool costs failed requests: the probe then sees a deploy that forgot to disable it.
+#
+# --clusters NAME:COUNT,...: the web hosts, in order, belong to these clusters; each gets a
+# local fact (Ansible's facts.d) DIR/facts/webI/deploy.fact = {"cluster": NAME} and the
+# inventory says where (`lab_fact_path`), for playbooks that discover hosts by a fact.
 #
 # Exit codes: 0 ok, 1 error, 2 usage, 3 the net is in use (pick another one).
 set -euo pipefail
@@ -56,10 +60,11 @@ live_pids() {
 }
 
 parse_args() {
-  HOSTS=3 DIR='' NET='' STRICT=0
+  HOSTS=3 DIR='' NET='' STRICT=0 CLUSTERS=''
   while [ $# -gt 0 ]; do
     case $1 in
       --strict) STRICT=1; shift ;;
+      --clusters) CLUSTERS=${2:-}; shift 2 ;;
       --hosts) HOSTS=${2:-}; shift 2 ;;
       --dir) DIR=${2:-}; shift 2 ;;
       --net) NET=${2:-}; shift 2 ;;
@@ -85,6 +90,7 @@ check_start_args() {
   # Names of init scripts: zdd-lab-X-webI for 127.0.X.
   if [ "$a" -eq 0 ]; then TAG=$b; else TAG=$a-$b; fi
   [ "$(id -u)" -eq 0 ] || die "start must run as root (it adds a user, sudoers and init scripts)"
+  [ -z "$CLUSTERS" ] || check_clusters
 }
 
 # One lab per net at a time: mkdir is atomic. A lock whose lab has no live process is stale.
@@ -408,6 +414,42 @@ write_inventory() {
   } >"$DIR/inventory.ini"
 }
 
+# --- --clusters ---------------------------------------------------------------------------
+
+# NAME:COUNT,... with names fit for a group (cluster_NAME) and counts adding up to at most
+# the web hosts.
+check_clusters() {
+  local spec total=0
+  for spec in ${CLUSTERS//,/ }; do
+    [[ $spec =~ ^([A-Za-z][A-Za-z0-9_]*):([0-9]+)$ ]] && [ "${BASH_REMATCH[2]}" -ge 1 ] ||
+      die "--clusters takes NAME:COUNT,... (letters, digits, _; COUNT >= 1), not '$spec'"
+    total=$((total + BASH_REMATCH[2]))
+  done
+  [ "$total" -le "$HOSTS" ] || die "--clusters $CLUSTERS needs $total web hosts, --hosts is $HOSTS"
+}
+
+# Each web host's facts.d: web1.. in the order of --clusters. All lab hosts share this
+# machine, so each has its own directory and the inventory names it (`lab_fact_path`, for
+# `setup`'s `fact_path`); a real host would use /etc/ansible/facts.d.
+write_clusters() {
+  local spec name count i=1 n
+  {
+    echo
+    echo "# --clusters $CLUSTERS: each web host's local facts (deploy.fact says its cluster)"
+    echo "[clustered]"
+  } >>"$DIR/inventory.ini"
+  for spec in ${CLUSTERS//,/ }; do
+    name=${spec%%:*} count=${spec#*:}
+    for ((n = 0; n < count; n++, i++)); do
+      mkdir -p "$DIR/facts/web$i"
+      printf '{"cluster": "%s"}\n' "$name" >"$DIR/facts/web$i/deploy.fact"
+      chmod 755 "$DIR/facts" "$DIR/facts/web$i"
+      chmod 644 "$DIR/facts/web$i/deploy.fact"
+      echo "web$i lab_fact_path=$DIR/facts/web$i" >>"$DIR/inventory.ini"
+    done
+  done
+}
+
 # Daemons get their own session and no pipes of ours, so they outlive this script and
 # whoever runs it (a test harness reading our output) sees end-of-file when we exit.
 spawn() {
@@ -507,6 +549,7 @@ start() {
   wait_listening || false
   wait_servers_up || false
   write_inventory
+  [ -z "$CLUSTERS" ] || write_clusters
   STARTED=1
   echo "lab: $HOSTS web hosts behind http://$NET.10:$LB_PORT/ (inventory $DIR/inventory.ini)"
 }

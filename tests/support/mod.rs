@@ -88,7 +88,17 @@ impl Lab {
         Lab::start_with(hosts, true)
     }
 
+    /// A lab whose web hosts carry a `cluster` local fact (`lab.sh --clusters SPEC`, e.g.
+    /// `alfa:4,bravo:2`: web1-4 in alfa, web5-6 in bravo).
+    pub fn start_clusters(hosts: usize, spec: &str) -> Lab {
+        Lab::start_with_args(hosts, false, &["--clusters", spec])
+    }
+
     fn start_with(hosts: usize, strict: bool) -> Lab {
+        Lab::start_with_args(hosts, strict, &[])
+    }
+
+    fn start_with_args(hosts: usize, strict: bool, extra: &[&str]) -> Lab {
         let dir = tempfile::Builder::new()
             .prefix("zdd-lab-")
             .tempdir()
@@ -103,6 +113,7 @@ impl Lab {
             if strict {
                 cmd.arg("--strict");
             }
+            cmd.args(extra);
             let out = cmd.output().expect("run examples/lab/lab.sh");
             if out.status.success() {
                 return Lab {
