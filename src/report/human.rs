@@ -98,6 +98,8 @@ impl<W: Write + Send> Reporter for HumanReporter<W> {
             // OUT OF ROTATION at the end says what is still out; the steps are for JSON and
             // the journal.
             Event::PlaybookStart { .. } | Event::Rotation { .. } => {}
+            // `zdd apply` says on stderr when a notification could not be sent.
+            Event::RunEnd { .. } | Event::Notify { .. } => {}
             Event::Preflight {
                 hosts,
                 sudo_checked,
