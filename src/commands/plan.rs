@@ -221,14 +221,27 @@ pub fn render(plan: &PlaybookPlan) -> String {
     if let Some(limit) = &plan.limit {
         let _ = writeln!(out, "limit {limit}");
     }
+    // `group_by`/`add_host` in a play make groups that later plays may target: their
+    // hosts are only known at run time.
+    let mut inventory_changer: Option<&str> = None;
     for play in &plan.plays {
-        render_play(&mut out, play);
+        render_play(&mut out, play, inventory_changer);
+        inventory_changer = inventory_changer.or_else(|| changes_inventory(play));
     }
     let _ = writeln!(out, "\nnothing was contacted");
     out
 }
 
-fn render_play(out: &mut String, play: &PlayPlan) {
+/// The first `group_by` or `add_host` of the play, by its module name as written.
+fn changes_inventory(play: &PlayPlan) -> Option<&str> {
+    play.sections
+        .iter()
+        .flat_map(|s| &s.tasks)
+        .map(|t| t.module.as_str())
+        .find(|m| matches!(m.rsplit('.').next(), Some("group_by" | "add_host")))
+}
+
+fn render_play(out: &mut String, play: &PlayPlan, inventory_changer: Option<&str>) {
     let hosts: usize = play.batches.iter().map(Vec::len).sum();
     let _ = writeln!(out, "\nPLAY {} [{}]", play.index, play.name);
     let _ = write!(out, "  hosts: {} ({hosts} host{})", play.pattern, plural(hosts));
@@ -248,14 +261,24 @@ fn render_play(out: &mut String, play: &PlayPlan) {
         let _ = write!(out, ", gather_facts");
     }
     out.push('\n');
-    if play.batches.is_empty() {
-        let _ = writeln!(out, "  no hosts match: the play is skipped");
-        return;
-    }
-    let _ = writeln!(out, "  batches:");
-    let total = play.batches.len();
-    for (i, batch) in play.batches.iter().enumerate() {
-        let _ = writeln!(out, "    {}/{total}: {}", i + 1, batch.join(", "));
+    match (play.batches.is_empty(), inventory_changer) {
+        (true, None) => {
+            let _ = writeln!(out, "  no hosts match: the play is skipped");
+            return;
+        }
+        (true, Some(module)) => {
+            let _ = writeln!(
+                out,
+                "  hosts known at run time: `{module}` in an earlier play changes the inventory"
+            );
+        }
+        (false, _) => {
+            let _ = writeln!(out, "  batches:");
+            let total = play.batches.len();
+            for (i, batch) in play.batches.iter().enumerate() {
+                let _ = writeln!(out, "    {}/{total}: {}", i + 1, batch.join(", "));
+            }
+        }
     }
     for section in &play.sections {
         let title = match section.section {
@@ -324,6 +347,10 @@ fn delegates_text(task: &TaskPlan, template: &str) -> String {
             .collect::<Vec<_>>()
             .join("; "),
     };
+    if text.is_empty() && !task.delegates_at_run_time {
+        // No host to render it for (hosts known at run time): as written.
+        return format!("`{template}`");
+    }
     if task.delegates_at_run_time {
         if !text.is_empty() {
             text.push_str("; ");
