@@ -247,3 +247,42 @@ fn check_passes_and_plan_draws_the_playbook() {
         assert!(plan.stdout.contains(line), "{line}: {plan}");
     }
 }
+
+/// Ctrl-C during the first batch: the batch finishes, the second never starts, and the
+/// notification says so; the nodes of the second batch stay out of rotation (the whole
+/// cluster was taken out, and only an upgraded, healthy node goes back).
+#[test]
+fn an_interrupted_upgrade_notifies_too() {
+    let lab = Lab::start_clusters(6, "alfa:4,bravo:2");
+    let listener = Listener::start();
+    let mut running = lab
+        .zdd()
+        .apply(playbook())
+        .extra("cluster=alfa")
+        .extra("revision=12")
+        .args(["--notify", &listener.url])
+        .spawn();
+    running.wait_for_line("TASK [Install the revision]", std::time::Duration::from_secs(30));
+    running.interrupt();
+    let out = running.wait();
+    out.assert_code(130);
+    let body = listener.body();
+    assert_eq!(body["status"], "interrupted", "{body}");
+    assert_eq!(body["exit_code"], 130);
+    assert_eq!(
+        body["hosts"]["upgraded"],
+        serde_json::json!(["web1", "web2"]),
+        "{body}"
+    );
+    let untouched = body["hosts"]["untouched"].to_string();
+    assert!(untouched.contains("web3") && untouched.contains("web4"), "{body}");
+    let out_of_rotation: Vec<&str> = body["out_of_rotation"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["host"].as_str().unwrap())
+        .collect();
+    assert_eq!(out_of_rotation, ["web3", "web4"], "{body}");
+    lab.assert_maint("web3");
+    lab.assert_up("web1");
+}

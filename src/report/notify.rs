@@ -100,7 +100,13 @@ fn changes_inventory_only(result: &Value) -> bool {
 
 /// The JSON body: upgraded = changed and not failed; untouched = neither.
 pub fn summary_json(s: &RunSummary, elapsed_ms: u64) -> Value {
-    let upgraded: Vec<&String> = s.changed.iter().filter(|h| !s.failed.contains(h)).collect();
+    // In the recap's order (results come in whatever order hosts finish).
+    let upgraded: Vec<&String> = s
+        .hosts
+        .iter()
+        .chain(s.changed.iter().filter(|h| !s.hosts.contains(h)))
+        .filter(|h| s.changed.contains(h) && !s.failed.contains(h))
+        .collect();
     let untouched: Vec<&String> = s
         .hosts
         .iter()
