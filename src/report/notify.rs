@@ -98,20 +98,22 @@ fn changes_inventory_only(result: &Value) -> bool {
     result.get("add_group").is_some() || result.get("add_host").is_some()
 }
 
+fn sorted(mut hosts: Vec<&String>) -> Vec<&String> {
+    hosts.sort();
+    hosts
+}
+
 /// The JSON body: upgraded = changed and not failed; untouched = neither.
 pub fn summary_json(s: &RunSummary, elapsed_ms: u64) -> Value {
-    // In the recap's order (results come in whatever order hosts finish).
-    let upgraded: Vec<&String> = s
-        .hosts
-        .iter()
-        .chain(s.changed.iter().filter(|h| !s.hosts.contains(h)))
-        .filter(|h| s.changed.contains(h) && !s.failed.contains(h))
-        .collect();
-    let untouched: Vec<&String> = s
-        .hosts
-        .iter()
-        .filter(|h| !s.failed.contains(h) && !s.changed.contains(h))
-        .collect();
+    // By name, as the recap prints them (results come in whatever order hosts finish).
+    let upgraded = sorted(s.changed.iter().filter(|h| !s.failed.contains(h)).collect());
+    let untouched = sorted(
+        s.hosts
+            .iter()
+            .filter(|h| !s.failed.contains(h) && !s.changed.contains(h))
+            .collect(),
+    );
+    let failed = sorted(s.failed.iter().collect());
     let status = match (s.interrupted, s.exit_code) {
         (true, _) => "interrupted",
         (false, Some(0)) => "ok",
@@ -123,7 +125,7 @@ pub fn summary_json(s: &RunSummary, elapsed_ms: u64) -> Value {
         "exit_code": s.exit_code,
         "duration_ms": s.duration_ms.unwrap_or(elapsed_ms),
         "counts": {"upgraded": upgraded.len(), "failed": s.failed.len(), "untouched": untouched.len()},
-        "hosts": {"upgraded": upgraded, "failed": s.failed, "untouched": untouched},
+        "hosts": {"upgraded": upgraded, "failed": failed, "untouched": untouched},
         "out_of_rotation": s.out_of_rotation.iter().map(|(server, host, lb)| {
             json!({"server": server, "host": host, "load_balancer": lb})
         }).collect::<Vec<_>>(),
