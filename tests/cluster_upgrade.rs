@@ -205,6 +205,39 @@ fn bad_or_missing_inputs_stop_at_the_asserts_message_and_touch_nothing() {
         );
         assert_eq!(out.task_results("Disable the whole cluster in one call").len(), 0);
     }
+    // In the events too: the `notify` event says why, after `run_end` with the exit code.
+    let out = lab
+        .zdd()
+        .apply(playbook())
+        .json()
+        .args(["--notify", "http://bot:s3cret@127.0.0.1:9/hook?token=abc"])
+        .run();
+    out.assert_code(2);
+    let events = out.events();
+    let kinds: Vec<&str> = events
+        .iter()
+        .rev()
+        .take(2)
+        .map(|e| e["event"].as_str().unwrap())
+        .collect();
+    assert_eq!(kinds, ["notify", "run_end"]);
+    let notify = events.last().unwrap();
+    assert_eq!(
+        notify["url"], "http://127.0.0.1:9/hook",
+        "no credentials, no query"
+    );
+    assert!(
+        notify["error"]
+            .as_str()
+            .unwrap()
+            .to_lowercase()
+            .contains("refused"),
+        "{notify}"
+    );
+    assert!(
+        !out.all_output().contains("s3cret") && !out.all_output().contains("token=abc"),
+        "{out}"
+    );
     for host in ALFA.iter().chain(&BRAVO) {
         assert_eq!(lab.version(host), "1", "{host}");
         lab.assert_up(host);
