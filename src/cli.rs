@@ -222,6 +222,12 @@ pub struct ApplyArgs {
     #[arg(long = "max-failed-requests", value_name = "N", requires = "probe")]
     pub max_failed_requests: Option<u64>,
 
+    /// When the rollout ends (done, failed or interrupted), POST a JSON summary to this
+    /// http:// URL: hosts upgraded/failed/untouched, out of rotation, probe figures,
+    /// duration, exit code. A failed POST is reported, never changes the exit code.
+    #[arg(long = "notify", value_name = "URL")]
+    pub notify: Option<String>,
+
     /// Skip preflight (sudo and HAProxy socket checks; an unreachable host then fails its
     /// first task instead of stopping the run before anything changed).
     #[arg(long = "no-preflight")]

@@ -128,6 +128,19 @@ pub enum Event {
     },
     /// What `--probe` saw during the run.
     Probe(crate::probe::ProbeReport),
+    /// The run is over; what `zdd apply` exits with (the probe's budget counted).
+    RunEnd {
+        exit_code: i32,
+    },
+    /// `--notify`: the summary was POSTed (the HTTP status) or not (why). The URL is
+    /// shown without credentials or query.
+    Notify {
+        url: String,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        status: Option<u16>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        error: Option<String>,
+    },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]

@@ -29,6 +29,9 @@ pub struct Play {
     pub serial: Vec<Serial>,
     pub privilege: BecomeOpts,
     pub gather_facts: bool,
+    /// `fact_path` for the implicit fact gathering (`setup`'s argument, rendered when it
+    /// runs, as Ansible passes it on).
+    pub fact_path: Option<serde_json::Value>,
     pub vars: VarMap,
     /// Files listed in `vars_files`, already loaded and merged in order.
     pub vars_files: Vec<PathBuf>,

@@ -52,7 +52,14 @@ fn of_kind<'a>(events: &'a [Value], kind: &str) -> Vec<&'a Value> {
 fn json_recap(events: &[Value]) -> BTreeMap<String, HostStats> {
     let recaps = of_kind(events, "recap");
     assert_eq!(recaps.len(), 1, "one recap, at the end");
-    assert_eq!(events.last().unwrap()["event"], "recap");
+    // After the recap, only the exit code (`run_end`).
+    let after: Vec<&str> = events
+        .iter()
+        .rev()
+        .take_while(|e| e["event"] != "recap")
+        .filter_map(|e| e["event"].as_str())
+        .collect();
+    assert_eq!(after, ["run_end"], "the recap ends the run's events");
     serde_json::from_value(recaps[0]["hosts"].clone())
         .unwrap_or_else(|e| panic!("{e}: {}", recaps[0]["hosts"]))
 }
@@ -193,7 +200,12 @@ fn unreachable_host_is_an_event_with_the_reason_and_exits_4() {
     out.assert_code(4);
     let events = events(&out);
     let kinds: Vec<&str> = events.iter().map(|e| e["event"].as_str().unwrap()).collect();
-    assert_eq!(kinds, ["playbook_start", "preflight_failed"], "nothing ran");
+    assert_eq!(
+        kinds,
+        ["playbook_start", "preflight_failed", "run_end"],
+        "nothing ran"
+    );
+    assert_eq!(events[2]["exit_code"], 4);
     assert_eq!(events[1]["problems"], serde_json::json!([]));
     let hosts = events[1]["unreachable"].as_object().unwrap();
     assert_eq!(hosts.keys().collect::<Vec<_>>(), ["web2"]);

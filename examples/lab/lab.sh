@@ -3,7 +3,7 @@
 # machine with real processes on loopback addresses only.
 #
 #   lab.sh start  --hosts N --dir DIR --net 127.0.X [--strict] [--blue-green] [--haproxy-tcp]
-#                 (as root)
+#                 [--clusters alfa:4,bravo:2]   (as root)
 #   lab.sh status --dir DIR
 #   lab.sh stop   --dir DIR
 #
@@ -28,6 +28,10 @@
 # API also on TCP, 127.0.X.10:9999 (level admin), reached from the controller over the
 # network; each web server gets a slow page, /cgi-bin/slow (answers after 3 s, or N s for
 # /cgi-bin/slow?N), to hold a request in flight while its node is drained.
+#
+# --clusters NAME:COUNT,...: the web hosts, in order, belong to these clusters; each gets a
+# local fact (Ansible's facts.d) DIR/facts/webI/deploy.fact = {"cluster": NAME} and the
+# inventory says where (`lab_fact_path`), for playbooks that discover hosts by a fact.
 #
 # Exit codes: 0 ok, 1 error, 2 usage, 3 the net is in use (pick another one).
 set -euo pipefail
@@ -67,12 +71,13 @@ live_pids() {
 }
 
 parse_args() {
-  HOSTS=3 DIR='' NET='' STRICT=0 BLUE_GREEN=0 HAPROXY_TCP=0
+  HOSTS=3 DIR='' NET='' STRICT=0 BLUE_GREEN=0 HAPROXY_TCP=0 CLUSTERS=''
   while [ $# -gt 0 ]; do
     case $1 in
       --strict) STRICT=1; shift ;;
       --blue-green) BLUE_GREEN=1; shift ;;
       --haproxy-tcp) HAPROXY_TCP=1; shift ;;
+      --clusters) CLUSTERS=${2:-}; shift 2 ;;
       --hosts) HOSTS=${2:-}; shift 2 ;;
       --dir) DIR=${2:-}; shift 2 ;;
       --net) NET=${2:-}; shift 2 ;;
@@ -98,6 +103,7 @@ check_start_args() {
   # Names of init scripts: zdd-lab-X-webI for 127.0.X.
   if [ "$a" -eq 0 ]; then TAG=$b; else TAG=$a-$b; fi
   [ "$(id -u)" -eq 0 ] || die "start must run as root (it adds a user, sudoers and init scripts)"
+  [ -z "$CLUSTERS" ] || check_clusters
 }
 
 # One lab per net at a time: mkdir is atomic. A lock whose lab has no live process is stale.
@@ -421,6 +427,42 @@ write_inventory() {
   } >"$DIR/inventory.ini"
 }
 
+# --- --clusters ---------------------------------------------------------------------------
+
+# NAME:COUNT,... with names fit for a group (cluster_NAME) and counts adding up to at most
+# the web hosts.
+check_clusters() {
+  local spec total=0
+  for spec in ${CLUSTERS//,/ }; do
+    [[ $spec =~ ^([A-Za-z][A-Za-z0-9_]*):([0-9]+)$ ]] && [ "${BASH_REMATCH[2]}" -ge 1 ] ||
+      die "--clusters takes NAME:COUNT,... (letters, digits, _; COUNT >= 1), not '$spec'"
+    total=$((total + BASH_REMATCH[2]))
+  done
+  [ "$total" -le "$HOSTS" ] || die "--clusters $CLUSTERS needs $total web hosts, --hosts is $HOSTS"
+}
+
+# Each web host's facts.d: web1.. in the order of --clusters. All lab hosts share this
+# machine, so each has its own directory and the inventory names it (`lab_fact_path`, for
+# `setup`'s `fact_path`); a real host would use /etc/ansible/facts.d.
+write_clusters() {
+  local spec name count i=1 n
+  {
+    echo
+    echo "# --clusters $CLUSTERS: each web host's local facts (deploy.fact says its cluster)"
+    echo "[clustered]"
+  } >>"$DIR/inventory.ini"
+  for spec in ${CLUSTERS//,/ }; do
+    name=${spec%%:*} count=${spec#*:}
+    for ((n = 0; n < count; n++, i++)); do
+      mkdir -p "$DIR/facts/web$i"
+      printf '{"cluster": "%s"}\n' "$name" >"$DIR/facts/web$i/deploy.fact"
+      chmod 755 "$DIR/facts" "$DIR/facts/web$i"
+      chmod 644 "$DIR/facts/web$i/deploy.fact"
+      echo "web$i lab_fact_path=$DIR/facts/web$i" >>"$DIR/inventory.ini"
+    done
+  done
+}
+
 # Daemons get their own session and no pipes of ours, so they outlive this script and
 # whoever runs it (a test harness reading our output) sees end-of-file when we exit.
 spawn() {
@@ -524,6 +566,8 @@ start() {
   write_inventory
   if [ "$BLUE_GREEN" -eq 1 ]; then write_blue_green_inventory; fi
   if [ "$HAPROXY_TCP" -eq 1 ]; then wait_tcp_api && tcp_api_inventory; fi
+  # Last: it starts a section of its own, after the others' [all:vars] lines.
+  [ -z "$CLUSTERS" ] || write_clusters
   STARTED=1
   echo "lab: $HOSTS web hosts behind http://$NET.10:$LB_PORT/ (inventory $DIR/inventory.ini)"
 }

@@ -13,6 +13,7 @@ use crate::probe::{Probe, Target};
 use crate::report::human::HumanReporter;
 use crate::report::json::JsonReporter;
 use crate::report::junit::JunitReporter;
+use crate::report::notify::{post, NotifyReporter, NotifyUrl, SummaryHandle};
 use crate::report::progress::{self, Progress};
 use crate::runner::{RunOptions, Runner, StopSignal};
 use crate::template::Templater;
@@ -25,6 +26,11 @@ pub async fn apply(args: ApplyArgs) -> Result<i32, Error> {
     if args.list_hosts || args.list_tasks {
         return crate::commands::list::list(&args);
     }
+    // A bad URL is an error before anything runs, not a failed POST after the rollout.
+    let notify_url = match &args.notify {
+        Some(url) => Some(NotifyUrl::parse(url).map_err(|e| Error::invalid(Diagnostic::new(e)))?),
+        None => None,
+    };
     let templater = Arc::new(Templater::new());
     let mut input = load_valid(&args.input, &templater)?;
     // Before anything is locked, journaled or contacted.
@@ -44,6 +50,11 @@ pub async fn apply(args: ApplyArgs) -> Result<i32, Error> {
     let (journal, plan) = JournalSession::start(&args, &input)?;
     let mut reporters = reporters(&args, input.config.log_path.value.as_deref())?;
     reporters.push(Box::new(JournalReporter::new(journal.writer.clone())));
+    let notify = notify_url.map(|url| {
+        let (reporter, summary) = NotifyReporter::new();
+        reporters.push(Box::new(reporter));
+        (url, summary)
+    });
     let events = Arc::new(EventSink::new(reporters));
     for message in &journal.resume.notes {
         events.emit(crate::events::Event::Warning {
@@ -101,9 +112,33 @@ pub async fn apply(args: ApplyArgs) -> Result<i32, Error> {
         }
         events.emit(Event::Probe(report));
     }
+    events.emit(Event::RunEnd { exit_code: code });
+    if let Some((url, summary)) = notify {
+        send_notification(&url, &summary, &events).await;
+    }
     journal.finish(result.as_ref(), code);
     result?;
     Ok(code)
+}
+
+/// POST the run's summary. A failure is said on stderr (whatever `--output`) and in the
+/// events (`notify` with its `error`), and changes nothing else.
+async fn send_notification(url: &NotifyUrl, summary: &SummaryHandle, events: &EventSink) {
+    let (status, error) = match post(url, &summary.json()).await {
+        Ok(status) => (Some(status), None),
+        Err(why) => {
+            eprintln!(
+                "[WARNING]: --notify: could not POST the summary to {}: {why}",
+                url.display
+            );
+            (None, Some(why))
+        }
+    };
+    events.emit(Event::Notify {
+        url: url.display.clone(),
+        status,
+        error,
+    });
 }
 
 /// The renderers `args` ask for: human (on stdout, or on stderr with `--output json`),

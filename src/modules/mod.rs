@@ -63,6 +63,7 @@ mod service;
 mod service_facts;
 mod set_fact;
 mod setup;
+mod setup_local;
 mod shell;
 mod slurp;
 mod stat;

@@ -3,6 +3,7 @@
 //! under `ansible_facts` without the prefix, as Ansible does.
 
 use super::args::{fresh_mark, mark_lines};
+use super::setup_local::{local_facts, FactFile};
 use super::{Failure, ModuleCtx, ModuleResult, TypedModule};
 use crate::host::{sh_script, RemoteCommand};
 use crate::vars::VarMap;
@@ -24,8 +25,9 @@ pub struct Args {
     gather_timeout: Option<Value>,
     #[serde(default)]
     filter: Option<Value>,
-    #[serde(default)]
-    fact_path: Option<Value>,
+    /// The directory of `*.fact` files that become `ansible_local`.
+    #[serde(default, deserialize_with = "super::args::opt_text")]
+    fact_path: Option<String>,
 }
 
 /// Prints `{mark}key=value` lines; everything is parsed on the controller.
@@ -33,9 +35,12 @@ pub struct Args {
 /// It runs once per host and batch, so it starts as few programs as it can (uname,
 /// hostname -f, id, ip twice, nproc, date): files are read with the shell's `read`, and
 /// the UTC time is worked out from the epoch on the controller.
-pub fn script(mark: &str) -> String {
-    sh_script(&[("m", mark)], include_str!("setup.sh"))
+pub fn script(mark: &str, fact_path: &str) -> String {
+    sh_script(&[("m", mark), ("fp", fact_path)], include_str!("setup.sh"))
 }
+
+/// Where Ansible looks for local facts unless `fact_path` says otherwise.
+pub const DEFAULT_FACT_PATH: &str = "/etc/ansible/facts.d";
 
 /// `2024-05-01T12:00:00Z` for seconds since the epoch (days to civil date after
 /// Howard Hinnant's algorithm).
@@ -253,11 +258,26 @@ pub fn parse_facts(stdout: &str, mark: &str) -> Map<String, Value> {
     f
 }
 
-/// `ansible_facts` and each fact as `ansible_NAME`.
+/// `ansible_local`: the `local_file`/`local_exec` marks of the script, parsed.
+fn local_facts_of(stdout: &str, mark: &str) -> (Map<String, Value>, Vec<String>) {
+    let files = mark_lines(stdout, mark, &mut String::new())
+        .into_iter()
+        .filter_map(|(k, v)| FactFile::from_mark(k, v))
+        .collect();
+    local_facts(files)
+}
+
+/// `ansible_facts` and each fact as `ansible_NAME` (`ansible_local` keeps its name in
+/// both, as in Ansible).
 pub fn as_vars(facts: Map<String, Value>) -> VarMap {
     let mut vars: VarMap = IndexMap::new();
     for (k, v) in &facts {
-        vars.insert(format!("ansible_{k}"), v.clone());
+        let name = if k.starts_with("ansible_") {
+            k.clone()
+        } else {
+            format!("ansible_{k}")
+        };
+        vars.insert(name, v.clone());
     }
     vars.insert("ansible_facts".into(), Value::Object(facts));
     vars
@@ -275,17 +295,23 @@ impl TypedModule for Setup {
         &["gather_facts"]
     }
 
-    async fn run(&self, ctx: &ModuleCtx<'_>, _a: Args) -> Result<ModuleResult, Failure> {
+    async fn run(&self, ctx: &ModuleCtx<'_>, a: Args) -> Result<ModuleResult, Failure> {
         let mark = fresh_mark();
-        let cmd = RemoteCommand::new(script(&mark)).run_as(ctx.run_as.cloned());
+        let fact_path = a.fact_path.as_deref().unwrap_or(DEFAULT_FACT_PATH);
+        let cmd = RemoteCommand::new(script(&mark, fact_path)).run_as(ctx.run_as.cloned());
         let out = ctx.host.run(&cmd).await?;
         if out.rc != 0 && !out.stdout.contains(&mark) {
             let mut r = ModuleResult::failed(format!("gathering facts failed: {}", out.stderr.trim()));
             r.rc = Some(out.rc);
             return Ok(r);
         }
-        let facts = parse_facts(&out.stdout, &mark);
+        let mut facts = parse_facts(&out.stdout, &mark);
+        let (local, warnings) = local_facts_of(&out.stdout, &mark);
+        facts.insert("ansible_local".into(), Value::Object(local));
         let mut r = ModuleResult::ok();
+        if !warnings.is_empty() {
+            r.extra.insert("warnings".into(), json!(warnings));
+        }
         r.extra
             .insert("ansible_facts".into(), Value::Object(facts.clone()));
         r.facts = as_vars(facts);

@@ -1,5 +1,5 @@
 # `setup`: the facts zdd gathers, printed as marks; parsed on the controller.
-# shellcheck shell=sh disable=SC2154  # m: set by zdd's quoted prologue
+# shellcheck shell=sh disable=SC2154  # m fp: set by zdd's quoted prologue
 nl='
 '
 # shellcheck disable=SC2046  # uname's words, split on purpose
@@ -44,3 +44,22 @@ while read -r k v _; do
   [ "$k" = MemTotal: ] && { echo "${m}memtotal_kb=$v"; break; }
 done </proc/meminfo
 echo "${m}date=$(date '+%s %Y %m %d %H %M %S %N %Z %z %A %w %W')"
+# Local facts (Ansible's facts.d): each *.fact file of $fp, run when it is executable, read
+# otherwise. Names and texts travel base64, so every byte arrives as it is; the controller
+# parses them (JSON, else INI) as Ansible does.
+if [ -d "$fp" ]; then
+  for f in "$fp"/*.fact; do
+    [ -e "$f" ] || [ -L "$f" ] || continue
+    p=$(printf %s "$f" | base64 -w0)
+    if [ -x "$f" ] && [ -f "$f" ]; then
+      t=$(mktemp -d) || continue
+      if "$f" >"$t/out" 2>"$t/err" </dev/null; then rc=0; else rc=$?; fi
+      echo "${m}local_exec=$p $rc $(base64 -w0 <"$t/out") $(base64 -w0 <"$t/err")"
+      rm -rf "$t"
+    elif [ -r "$f" ] && [ -f "$f" ]; then
+      echo "${m}local_file=$p $(base64 -w0 <"$f")"
+    else
+      echo "${m}local_file=$p"
+    fi
+  done
+fi

@@ -36,6 +36,7 @@ pub const PLAY_KEYWORDS: &[&str] = &[
     "become_method",
     "become_user",
     "gather_facts",
+    "fact_path",
     "vars",
     "vars_files",
     "pre_tasks",
@@ -77,7 +78,6 @@ pub const UNSUPPORTED_PLAY_KEYWORDS: &[(&str, &str)] = &[
         "remove it: zdd gathers its own small set of facts",
     ),
     ("gather_timeout", "remove it"),
-    ("fact_path", "remove it"),
     ("throttle", "use `serial`"),
     ("check_mode", "use `zdd apply --check`"),
     ("diff", "use `zdd apply --diff`"),
@@ -270,6 +270,7 @@ impl<'s> Parser<'s> {
             serial: Vec::new(),
             privilege: BecomeOpts::default(),
             gather_facts: gather_by_default,
+            fact_path: None,
             vars: VarMap::new(),
             vars_files: Vec::new(),
             pre_tasks: Vec::new(),
@@ -327,6 +328,7 @@ impl<'s> Parser<'s> {
                 "gather_facts" => {
                     play.gather_facts = self.flag(k, value, &mut play.templated).unwrap_or(true)
                 }
+                "fact_path" => play.fact_path = Some(yaml::to_value(value)),
                 "vars" => play.vars = self.vars(value),
                 "vars_files" => {
                     for (path, vars) in self.vars_files(value, dir) {

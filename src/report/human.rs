@@ -67,7 +67,7 @@ impl<W: Write + Send> HumanReporter<W> {
                     text.push_str(&format!(" => (item={item})"));
                 }
                 if r.show_result {
-                    text.push_str(&format!(" => {}", python_json(&r.result, true)));
+                    text.push_str(&format!(" => {}", python_json(&debug_shown(&r.result), true)));
                 } else if verbose {
                     text.push_str(&format!(" => {}", body()));
                 }
@@ -98,6 +98,8 @@ impl<W: Write + Send> Reporter for HumanReporter<W> {
             // OUT OF ROTATION at the end says what is still out; the steps are for JSON and
             // the journal.
             Event::PlaybookStart { .. } | Event::Rotation { .. } => {}
+            // `zdd apply` says on stderr when a notification could not be sent.
+            Event::RunEnd { .. } | Event::Notify { .. } => {}
             Event::Preflight {
                 hosts,
                 sudo_checked,
@@ -211,6 +213,38 @@ impl<W: Write + Send> Reporter for HumanReporter<W> {
             }
         }
     }
+}
+
+/// What Ansible's default callback shows of a `debug` result: `msg` alone (with an
+/// exception or warnings), or the variable without the status keys.
+fn debug_shown(result: &Value) -> Value {
+    const WITH_MSG: &[&str] = &["msg", "exception", "warnings", "deprecations"];
+    const HIDDEN: &[&str] = &[
+        "changed",
+        "failed",
+        "skipped",
+        "invocation",
+        "skip_reason",
+        "ansible_loop_var",
+        "ansible_index_var",
+        "ansible_loop",
+    ];
+    let Value::Object(map) = result else {
+        return result.clone();
+    };
+    let has_msg = map.contains_key("msg");
+    let kept = map
+        .iter()
+        .filter(|(k, _)| {
+            if has_msg {
+                WITH_MSG.contains(&k.as_str()) || k.starts_with('_')
+            } else {
+                !HIDDEN.contains(&k.as_str())
+            }
+        })
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    Value::Object(kept)
 }
 
 /// A module's `diff` (`before`/`after`, with optional headers) as the unified diff
@@ -474,6 +508,19 @@ mod tests {
         assert_eq!(
             render(&[Event::HostResult(item)], 3),
             "ok: [web1] => (item=lb) => {\n    \"changed\": false,\n    \"rc\": 0\n}\n"
+        );
+    }
+
+    #[test]
+    fn debug_shows_msg_alone_or_the_variable_without_status_keys() {
+        use serde_json::json;
+        assert_eq!(
+            debug_shown(&json!({"changed": false, "failed": false, "msg": "hi", "_ansible_x": 1})),
+            json!({"msg": "hi", "_ansible_x": 1})
+        );
+        assert_eq!(
+            debug_shown(&json!({"changed": false, "failed": false, "x": [1]})),
+            json!({"x": [1]})
         );
     }
 

@@ -4,4 +4,5 @@ pub mod human;
 pub mod json;
 pub mod junit;
 pub mod log_file;
+pub mod notify;
 pub mod progress;

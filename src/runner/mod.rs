@@ -609,7 +609,10 @@ fn gather_facts_task(play: &Play) -> Task {
         name: Some("Gathering Facts".into()),
         module: "setup".into(),
         module_loc: play.loc.clone(),
-        args: json!({}),
+        args: match &play.fact_path {
+            Some(path) => json!({ "fact_path": path }),
+            None => json!({}),
+        },
         arg_locs: IndexMap::new(),
         keyword_locs: IndexMap::new(),
         delegate_to: None,

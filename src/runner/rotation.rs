@@ -131,9 +131,15 @@ impl RotationLedger {
         let mut touched = self.lock();
         let mut may_be_out = Vec::new();
         for c in changes {
+            // One call for many servers (`host: "{{ ansible_play_hosts }}"`, run once):
+            // each server is its own host's, as HAProxy names servers after their hosts.
+            let host = match changes.len() {
+                1 => site.host,
+                _ => c.server.rsplit('/').next().unwrap_or(&c.server),
+            };
             let report = OutOfRotation {
                 server: c.server.clone(),
-                host: site.host.to_owned(),
+                host: host.to_owned(),
                 load_balancer: site.target.to_owned(),
                 command: c.restore_command(),
             };

@@ -101,6 +101,12 @@ impl Lab {
         Lab::start_with_flags(hosts, false, &["--haproxy-tcp"])
     }
 
+    /// A lab whose web hosts carry a `cluster` local fact (`lab.sh --clusters SPEC`, e.g.
+    /// `alfa:4,bravo:2`: web1-4 in alfa, web5-6 in bravo).
+    pub fn start_clusters(hosts: usize, spec: &str) -> Lab {
+        Lab::start_with_flags(hosts, false, &["--clusters", spec])
+    }
+
     fn start_with(hosts: usize, strict: bool) -> Lab {
         Lab::start_with_flags(hosts, strict, &[])
     }
