@@ -332,6 +332,11 @@ pub struct RollbackArgs {
     #[arg(long = "max-failed-requests", value_name = "N", requires = "probe")]
     pub max_failed_requests: Option<u64>,
 
+    /// When the rollback ends (done, failed or interrupted), POST a JSON summary to this
+    /// http:// URL, as `apply --notify` does.
+    #[arg(long = "notify", value_name = "URL")]
+    pub notify: Option<String>,
+
     /// Show what template, copy and file change.
     #[arg(short = 'D', long = "diff")]
     pub diff: bool,

@@ -192,6 +192,7 @@ fn apply_args(args: RollbackArgs, plan: &RollbackPlan, path: PathBuf) -> ApplyAr
         probe: args.probe,
         probe_concurrency: args.probe_concurrency,
         max_failed_requests: args.max_failed_requests,
+        notify: args.notify,
         no_preflight: false,
         output: args.output,
         journal: Some(path),

@@ -57,6 +57,24 @@ wait_new_worker() {
   done
 }
 
+# After a reload the old workers finish their requests in flight (to the previous upstream)
+# and exit. Until they have, the previous upstream still takes traffic: stopping it then
+# costs failed requests. Wait for them (at most 20 s: a longer request keeps its worker).
+wait_old_workers_gone() {
+  [ -n "$master" ] && command -v pgrep >/dev/null 2>&1 || return 0
+  n=0
+  while [ "$n" -lt 400 ]; do
+    left=
+    now=" $(workers) "
+    for pid in $before; do
+      case $now in *" $pid "*) left=1 ;; esac
+    done
+    [ -n "$left" ] || return 0
+    n=$((n + 1))
+    sleep 0.05
+  done
+}
+
 reload() {
   nginx -t -q -c "$conf" 2>&1 && nginx -s reload -c "$conf" 2>&1
 }
@@ -71,7 +89,10 @@ restore() {
   fi
   # Never reloaded: nginx still runs the previous file.
   [ "$reloaded" = 1 ] || exit 3
+  before=$(workers)
   if out=$(reload); then
+    wait_new_worker
+    wait_old_workers_gone
     exit 3
   fi
   echo "reloading nginx with the previous file failed too: $out" >&2
@@ -113,5 +134,6 @@ case $mode in
     reloaded=1
     wait_new_worker
     verify || restore "$why"
+    wait_old_workers_gone
     ;;
 esac
