@@ -272,9 +272,9 @@ fn check_passes_and_plan_draws_the_playbook() {
         "PLAY 2 [Discover the cluster's nodes by their fact]",
         "PLAY 3 [Take the cluster out of rotation]",
         "PLAY 4 [Upgrade the cluster two nodes at a time]",
-        "hosts: cluster_alfa (0 hosts), serial: 2\n  hosts known at run time: `group_by` in an earlier play changes the inventory",
+        "hosts: cluster_alfa (0 hosts), serial: 2\n  hosts added at run time by: Group the nodes by cluster (group_by, play 2)\n  batches: cut when the play starts",
         "PLAY 5 [Notify]",
-        "- Disable the whole cluster in one call (haproxy)  run_once\n        delegate_to: `{{ item }}`",
+        "- Disable the whole cluster in one call (haproxy)  run_once\n        delegate_to: {{ item }}",
         "- Put the node back into rotation (haproxy)",
     ] {
         assert!(plan.stdout.contains(line), "{line}: {plan}");
