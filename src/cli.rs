@@ -203,30 +203,8 @@ pub struct ApplyArgs {
     #[arg(short = 'D', long = "diff")]
     pub diff: bool,
 
-    /// While the rollout runs, send requests to this URL (the load balancer) and report
-    /// requests, failures and latency at the end.
-    #[arg(long = "probe", value_name = "URL")]
-    pub probe: Option<String>,
-
-    /// How many probe requests are in flight at once.
-    #[arg(
-        long = "probe-concurrency",
-        value_name = "N",
-        default_value_t = 4,
-        requires = "probe"
-    )]
-    pub probe_concurrency: usize,
-
-    /// Stop the rollout (exit 2) after the first batch that brings the probe's failed
-    /// requests over N; no further batch starts.
-    #[arg(long = "max-failed-requests", value_name = "N", requires = "probe")]
-    pub max_failed_requests: Option<u64>,
-
-    /// When the rollout ends (done, failed or interrupted), POST a JSON summary to this
-    /// http:// URL: hosts upgraded/failed/untouched, out of rotation, probe figures,
-    /// duration, exit code. A failed POST is reported, never changes the exit code.
-    #[arg(long = "notify", value_name = "URL")]
-    pub notify: Option<String>,
+    #[command(flatten)]
+    pub traffic: TrafficArgs,
 
     /// Skip preflight (sudo and HAProxy socket checks; an unreachable host then fails its
     /// first task instead of stopping the run before anything changed).
@@ -315,27 +293,8 @@ pub struct RollbackArgs {
     #[arg(short = 'f', long = "forks", value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
     pub forks: Option<u32>,
 
-    /// While the rollback runs, send requests to this URL and report them, as for `apply`.
-    #[arg(long = "probe", value_name = "URL")]
-    pub probe: Option<String>,
-
-    /// How many probe requests are in flight at once.
-    #[arg(
-        long = "probe-concurrency",
-        value_name = "N",
-        default_value_t = 4,
-        requires = "probe"
-    )]
-    pub probe_concurrency: usize,
-
-    /// Stop after the first batch that brings the probe's failed requests over N (exit 2).
-    #[arg(long = "max-failed-requests", value_name = "N", requires = "probe")]
-    pub max_failed_requests: Option<u64>,
-
-    /// When the rollback ends (done, failed or interrupted), POST a JSON summary to this
-    /// http:// URL, as `apply --notify` does.
-    #[arg(long = "notify", value_name = "URL")]
-    pub notify: Option<String>,
+    #[command(flatten)]
+    pub traffic: TrafficArgs,
 
     /// Show what template, copy and file change.
     #[arg(short = 'D', long = "diff")]
@@ -364,6 +323,36 @@ pub struct RollbackArgs {
 
     #[command(flatten)]
     pub access: crate::access::AccessArgs,
+}
+
+/// The traffic through the load balancer while a rollout runs, and who hears of its end:
+/// the same flags for `apply` and `rollback`.
+#[derive(Debug, Args, Clone)]
+pub struct TrafficArgs {
+    /// While the rollout runs, send requests to this URL (the load balancer) and report
+    /// requests, failures and latency at the end.
+    #[arg(long = "probe", value_name = "URL")]
+    pub probe: Option<String>,
+
+    /// How many probe requests are in flight at once.
+    #[arg(
+        long = "probe-concurrency",
+        value_name = "N",
+        default_value_t = 4,
+        requires = "probe"
+    )]
+    pub probe_concurrency: usize,
+
+    /// Stop the rollout (exit 2) after the first batch that brings the probe's failed
+    /// requests over N; no further batch starts.
+    #[arg(long = "max-failed-requests", value_name = "N", requires = "probe")]
+    pub max_failed_requests: Option<u64>,
+
+    /// When the rollout ends (done, failed or interrupted), POST a JSON summary to this
+    /// http:// URL: hosts upgraded/failed/untouched, out of rotation, probe figures,
+    /// duration, exit code. A failed POST is reported, never changes the exit code.
+    #[arg(long = "notify", value_name = "URL")]
+    pub notify: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]

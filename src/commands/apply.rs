@@ -27,7 +27,7 @@ pub async fn apply(args: ApplyArgs) -> Result<i32, Error> {
         return crate::commands::list::list(&args);
     }
     // A bad URL is an error before anything runs, not a failed POST after the rollout.
-    let notify_url = match &args.notify {
+    let notify_url = match &args.traffic.notify {
         Some(url) => Some(NotifyUrl::parse(url).map_err(|e| Error::invalid(Diagnostic::new(e)))?),
         None => None,
     };
@@ -79,13 +79,13 @@ pub async fn apply(args: ApplyArgs) -> Result<i32, Error> {
         connection: input.settings.connection.clone(),
         become_defaults: input.settings.become_defaults.clone(),
     };
-    let probe_target = match &args.probe {
+    let probe_target = match &args.traffic.probe {
         Some(url) => Some(Target::parse(url).map_err(|e| Error::invalid(Diagnostic::new(e)))?),
         None => None,
     };
     let mut runner = Runner::new(input, plan, templater, events.clone(), opts, stop);
-    let probe = probe_target.map(|t| Arc::new(Probe::start(t, args.probe_concurrency)));
-    if let (Some(probe), Some(budget)) = (&probe, args.max_failed_requests) {
+    let probe = probe_target.map(|t| Arc::new(Probe::start(t, args.traffic.probe_concurrency)));
+    if let (Some(probe), Some(budget)) = (&probe, args.traffic.max_failed_requests) {
         let probe = probe.clone();
         runner = runner.with_gate(Box::new(move || match probe.failed() {
             failed if failed > budget => Err(format!(
@@ -105,6 +105,7 @@ pub async fn apply(args: ApplyArgs) -> Result<i32, Error> {
         let report = probe.stop().await;
         if code == exit::OK
             && args
+                .traffic
                 .max_failed_requests
                 .is_some_and(|budget| report.failed > budget)
         {
