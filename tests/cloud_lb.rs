@@ -15,22 +15,11 @@ const SLOW_SECONDS: u64 = 10;
 
 /// `GET /cgi-bin/slow?SECONDS` through the load balancer; (status, body).
 fn slow_get(addr: &str) -> std::io::Result<(u16, String)> {
-    use std::io::{Read, Write};
-    let mut stream = std::net::TcpStream::connect(addr)?;
-    stream.set_read_timeout(Some(Duration::from_secs(30)))?;
-    write!(
-        stream,
-        "GET /cgi-bin/slow?{SLOW_SECONDS} HTTP/1.0\r\nHost: {addr}\r\n\r\n"
-    )?;
-    let mut response = String::new();
-    stream.read_to_string(&mut response)?;
-    let (head, body) = response.split_once("\r\n\r\n").unwrap_or((&response, ""));
-    let status = head
-        .split_whitespace()
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(0);
-    Ok((status, body.to_owned()))
+    support::http_get_within(
+        addr,
+        &format!("/cgi-bin/slow?{SLOW_SECONDS}"),
+        Duration::from_secs(30),
+    )
 }
 
 /// The servers HAProxy counts a session on now.

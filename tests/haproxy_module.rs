@@ -63,19 +63,7 @@ fn slow_page(lab: &Lab, seconds: u32) {
 
 /// `GET /cgi-bin/slow` with time to wait for the answer (`http_get` gives up after 5 s).
 fn slow_get(addr: &str) -> std::io::Result<(u16, String)> {
-    use std::io::{Read, Write};
-    let mut stream = std::net::TcpStream::connect(addr)?;
-    stream.set_read_timeout(Some(Duration::from_secs(30)))?;
-    write!(stream, "GET /cgi-bin/slow HTTP/1.0\r\nHost: {addr}\r\n\r\n")?;
-    let mut response = String::new();
-    stream.read_to_string(&mut response)?;
-    let (head, body) = response.split_once("\r\n\r\n").unwrap_or((&response, ""));
-    let status = head
-        .split_whitespace()
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(0);
-    Ok((status, body.to_owned()))
+    support::http_get_within(addr, "/cgi-bin/slow", Duration::from_secs(30))
 }
 
 type SlowRequest = std::thread::JoinHandle<(std::io::Result<(u16, String)>, Instant)>;

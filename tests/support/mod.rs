@@ -472,8 +472,13 @@ impl Drop for Lab {
 
 /// A one-shot HTTP/1.0 GET on a loopback address: (status, body).
 pub fn http_get(addr: &str, path: &str) -> std::io::Result<(u16, String)> {
+    http_get_within(addr, path, Duration::from_secs(5))
+}
+
+/// `http_get` that waits up to `wait` for the answer (a slow page).
+pub fn http_get_within(addr: &str, path: &str, wait: Duration) -> std::io::Result<(u16, String)> {
     let mut stream = TcpStream::connect(addr)?;
-    stream.set_read_timeout(Some(Duration::from_secs(5)))?;
+    stream.set_read_timeout(Some(wait))?;
     write!(stream, "GET {path} HTTP/1.0\r\nHost: {addr}\r\n\r\n")?;
     let mut response = Vec::new();
     stream.read_to_end(&mut response)?;
