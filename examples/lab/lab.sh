@@ -15,8 +15,8 @@
 # password; `deploy-pw` (password zdd-lab-pw) logs in with the key or that password, and its
 # sudo asks for it (for -K and -k).
 #
-# haproxy retries a refused connection and redispatches it to another server, as a real
-# setup would. --strict turns that off, so that a web server restarted while still in the
+# haproxy retries a refused connection, or one closed without an answer, and redispatches
+# it to another server, as a real setup would. --strict turns that off, so that a web server restarted while still in the
 # pool costs failed requests: the probe then sees a deploy that forgot to disable it.
 #
 # --blue-green adds the blue/green scenario (the "blue/green" block below): nginx on
@@ -243,8 +243,10 @@ $(if [ "$STRICT" -eq 1 ]; then
       echo "    # --strict: no second chance, so a server that goes away unannounced shows as 503s."
       echo "    retries 0"
     else
-      echo "    # A connection refused by a server is retried, then sent to another one."
+      echo "    # A connection refused by a server, or closed without an answer (a server killed"
+      echo "    # with the request in its backlog), is retried, then sent to another one."
       echo "    retries 3"
+      echo "    retry-on conn-failure empty-response"
       echo "    option redispatch"
     fi)
     timeout connect 2s
