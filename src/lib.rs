@@ -30,6 +30,7 @@ pub mod template;
 pub mod validate;
 pub mod vars;
 pub mod vault;
+pub mod watch;
 pub mod yaml;
 
 pub use run::{run, usage_error};

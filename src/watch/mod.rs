@@ -1,0 +1,6 @@
+//! `zdd watch` and `zdd heal`: health checks, the state of each watched host and of the
+//! service, and the healer that takes a critical host out of rotation, redeploys it with
+//! the playbook and puts it back once its health check passes.
+
+pub mod engine;
+pub mod rotation;
