@@ -195,6 +195,37 @@ fn a_vaulted_extra_vars_file_is_journaled_by_reference_and_read_again_on_rollbac
     );
 }
 
+/// `zdd` on the lab from `cwd`, where the journal is kept; `cwd` shows as `[CWD]`.
+fn in_dir(lab: &Lab, cwd: &Path) -> Zdd {
+    lab.zdd().current_dir(cwd).redact(cwd.display(), "[CWD]")
+}
+
+/// `zdd apply PLAYBOOK -e version=VERSION` succeeds.
+fn deploy(zdd: Zdd, playbook: &Path, version: &str) {
+    zdd.apply(playbook)
+        .extra(&format!("version={version}"))
+        .arg("--no-progress")
+        .run()
+        .assert_code(0);
+}
+
+/// `zdd rollback PLAYBOOK --yes` with the probe on `url` and no failed request allowed.
+fn rollback_under_probe(playbook: &Path, url: &str) -> Vec<String> {
+    let mut args = vec!["rollback".to_owned(), playbook.display().to_string()];
+    args.extend(
+        [
+            "--yes",
+            "--no-progress",
+            "--probe",
+            url,
+            "--max-failed-requests",
+            "0",
+        ]
+        .map(String::from),
+    );
+    args
+}
+
 /// Apply version 2, then 3, then `zdd rollback` under the probe: every host serves 2
 /// again, batch by batch through HAProxy, without a failed request.
 #[test]
@@ -202,39 +233,14 @@ fn rolling_rollback_on_the_lab_serves_the_earlier_version_with_no_failed_request
     let lab = Lab::start(3);
     let cwd = tempfile::tempdir().unwrap();
     let playbook = support::repo_root().join("examples/lab/zero-downtime.yml");
-    let zdd = || {
-        lab.zdd()
-            .current_dir(cwd.path())
-            .redact(cwd.path().display(), "[CWD]")
-    };
-    zdd()
-        .apply(&playbook)
-        .extra("version=2")
-        .arg("--no-progress")
-        .run()
-        .assert_code(0);
-    zdd()
-        .apply(&playbook)
-        .extra("version=3")
-        .arg("--no-progress")
-        .run()
-        .assert_code(0);
+    let zdd = || in_dir(&lab, cwd.path());
+    deploy(zdd(), &playbook, "2");
+    deploy(zdd(), &playbook, "3");
     for host in lab.hosts() {
         assert_eq!(lab.version(&host), "3");
     }
     let url = lab.haproxy_url();
-    let out = zdd()
-        .arg("rollback")
-        .arg(&playbook)
-        .args([
-            "--yes",
-            "--no-progress",
-            "--probe",
-            &url,
-            "--max-failed-requests",
-            "0",
-        ])
-        .run();
+    let out = zdd().args(rollback_under_probe(&playbook, &url)).run();
     out.assert_code(0);
     for host in lab.hosts() {
         assert_eq!(
@@ -312,35 +318,14 @@ fn blue_green_rollback_switches_back_to_the_previous_color_in_seconds() {
     let lab = Lab::start_blue_green(2);
     let cwd = tempfile::tempdir().unwrap();
     let playbook = support::repo_root().join("playbooks/blue-green.yml");
-    let zdd = || {
-        lab.zdd()
-            .current_dir(cwd.path())
-            .redact(cwd.path().display(), "[CWD]")
-    };
-    zdd()
-        .apply(&playbook)
-        .extra("version=2")
-        .arg("--no-progress")
-        .run()
-        .assert_code(0);
+    let zdd = || in_dir(&lab, cwd.path());
+    deploy(zdd(), &playbook, "2");
     assert_eq!(lab.live_color_in_etcd().as_deref(), Some("green"));
 
     let watch = Watch::start(format!("{}:8090", lab.lb_address()));
     let url = lab.nginx_url();
     let started = std::time::Instant::now();
-    let out = zdd()
-        .arg("rollback")
-        .arg(&playbook)
-        .args([
-            "--yes",
-            "--no-progress",
-            "--probe",
-            &url,
-            "--max-failed-requests",
-            "0",
-        ])
-        .json()
-        .run();
+    let out = zdd().args(rollback_under_probe(&playbook, &url)).json().run();
     let took = started.elapsed();
     let seen = watch.stop();
     out.assert_code(0);
