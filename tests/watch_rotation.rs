@@ -250,3 +250,95 @@ async fn a_drain_over_the_tcp_api_waits_for_the_request_in_flight() {
     );
     rotation.close().await;
 }
+
+/// Without a lab: which tasks name a place for a host, rendered for it (no connection).
+#[test]
+fn places_are_the_tasks_that_take_the_host_out_rendered_for_it() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("inventory.ini"),
+        "[loadbalancers]\nlb1\nlb2\n\n[web]\nweb1\nweb2\nweb3\n\n[all:vars]\nsock=/run/haproxy/admin.sock\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("playbook.yml"),
+        r#"- hosts: web
+  gather_facts: false
+  become: true
+  tasks:
+    # One call for the whole batch: each host's place is its own server.
+    - name: Take the batch out
+      haproxy:
+        state: disabled
+        host: "{{ ansible_play_batch }}"
+        backend: app
+        socket: "{{ sock }}"
+        min_up: 2
+      delegate_to: "{{ item }}"
+      loop: "{{ groups.loadbalancers }}"
+    # No backend: any backend that has the server.
+    - name: Drain it elsewhere
+      haproxy:
+        state: drain
+        host: "{{ inventory_hostname }}"
+        socket: /run/other.sock
+      delegate_to: lb1
+    - name: Put it back (not a place)
+      haproxy:
+        state: enabled
+        host: "{{ inventory_hostname }}"
+        backend: app
+        socket: "{{ sock }}"
+      delegate_to: lb1
+- hosts: loadbalancers
+  gather_facts: false
+  tasks:
+    - name: Only for the load balancers' play
+      shell: echo "disable server app/{{ inventory_hostname }}" | socat stdio /run/haproxy/admin.sock
+"#,
+    )
+    .unwrap();
+    let cli = zdd::cli::Cli::try_parse_from([
+        "zdd",
+        "apply",
+        dir.path().join("playbook.yml").to_str().unwrap(),
+        "-i",
+        dir.path().join("inventory.ini").to_str().unwrap(),
+    ])
+    .unwrap();
+    let zdd::cli::Command::Apply(args) = cli.command else {
+        unreachable!()
+    };
+    let templater = Arc::new(Templater::new());
+    let input = zdd::load::load_valid(&args.input, &templater).unwrap_or_else(|e| panic!("{}", e.render()));
+    let opts = RunOptions {
+        connection: input.settings.connection.clone(),
+        become_defaults: input.settings.become_defaults.clone(),
+        ..Default::default()
+    };
+    let events = Arc::new(EventSink::new(Vec::new()));
+    let rotation = Rotation::new(&input, templater, &opts, events);
+    let places: Vec<(String, String, String, usize)> = rotation
+        .places("web2")
+        .into_iter()
+        .map(|p| (p.server, p.via, p.endpoint, p.min_up))
+        .collect();
+    let place = |server: &str, via: &str, endpoint: &str, min_up: usize| {
+        (server.to_owned(), via.to_owned(), endpoint.to_owned(), min_up)
+    };
+    assert_eq!(
+        places,
+        [
+            place("app/web2", "lb1", "/run/haproxy/admin.sock", 2),
+            place("app/web2", "lb2", "/run/haproxy/admin.sock", 2),
+            place("*/web2", "lb1", "/run/other.sock", 1),
+        ]
+    );
+    // The last play runs on the load balancers only: its place is theirs, not web2's.
+    let lb1: Vec<(String, String)> = rotation
+        .places("lb1")
+        .into_iter()
+        .map(|p| (p.server, p.via))
+        .collect();
+    assert_eq!(lb1, [("app/lb1".to_owned(), "lb1".to_owned())]);
+}
