@@ -155,6 +155,36 @@ async fn the_self_healing_playbook_takes_a_host_out_and_puts_it_back_through_its
     lab.assert_maint("web3");
     workshop.put_back(&web3).await.unwrap();
     lab.assert_up("web3");
+
+    // Another controller's rollout holds zdd's lock on this load balancer: not taken out.
+    let lock = zdd::lb::lock_path(web3.lb, &web3.endpoint);
+    let mut other = std::process::Command::new("sh")
+        .arg("-c")
+        .arg(r#"umask 000; exec 9>>"$0"; flock 9; echo "zdd pid 1 on elsewhere, started earlier" >"$0"; echo locked; exec sleep 60"#)
+        .arg(&lock)
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    std::io::BufRead::read_line(
+        &mut std::io::BufReader::new(other.stdout.take().unwrap()),
+        &mut line,
+    )
+    .unwrap();
+    assert_eq!(line, "locked\n");
+    let refused = workshop.take_out(&web3).await;
+    other.kill().unwrap();
+    other.wait().unwrap();
+    let _ = std::fs::remove_file(&lock);
+    let why = refused.expect_err("taken out during another rollout");
+    assert!(
+        why.starts_with(&format!(
+            "another rollout is changing HAProxy at lb:{}: zdd pid 1 on elsewhere, started earlier; loadbalancer/web3 not taken out",
+            lab.socket().display()
+        )),
+        "{why}"
+    );
+    lab.assert_up("web3");
     workshop.close().await;
 }
 

@@ -223,6 +223,30 @@ impl Rotation {
         }
     }
 
+    /// Who else holds zdd's rollout lock on the load balancer of `site` (a rollout from
+    /// another controller going through it), if anyone: this process's own runs (the
+    /// redeploy that just ended) do not count. Looked at as preflight takes it: without
+    /// `become`.
+    async fn other_rollout(&self, site: &RotationSite) -> Result<Option<String>, String> {
+        let asker = RotationSite {
+            run_as: None,
+            ..site.clone()
+        };
+        let script = crate::lb::lock_probe_script(site.lb, &site.endpoint);
+        let task = format!("rotation: {} rollout lock", site.lb.name());
+        let out = self
+            .runner
+            .rotation_command(&asker, &task, script, COMMAND_TIMEOUT)
+            .await?;
+        let line = out.stdout.lines().next().unwrap_or_default();
+        let Some(holder) = line.strip_prefix("busy: ") else {
+            return Ok(None);
+        };
+        let hostname = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_default();
+        let ours = format!("zdd pid {} on {},", std::process::id(), hostname.trim());
+        Ok((!holder.starts_with(&ours)).then(|| holder.to_owned()))
+    }
+
     fn report(&self, site: &RotationSite, server: &str, state: RotationState) {
         self.runner.emit(Event::Rotation {
             server: OutOfRotation {
@@ -244,6 +268,13 @@ impl Rotation {
         }
         if let Some(why) = refusal(&states, &me, site.min_up) {
             return Ok(TakeOut::Refused(why));
+        }
+        if let Some(holder) = self.other_rollout(&site).await? {
+            return Err(format!(
+                "another rollout is changing {}: {holder}; {} not taken out",
+                at(&site),
+                me.server
+            ));
         }
         // Recorded before the command is sent: a kill from here on leaves a report.
         self.report(&site, &me.server, RotationState::MayBeOut);
