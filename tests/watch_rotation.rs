@@ -279,6 +279,44 @@ async fn a_drain_over_the_tcp_api_waits_for_the_request_in_flight() {
         "{log}"
     );
     rotation.close().await;
+
+    // A drain bounded below the request's length: disabled anyway, said, and the request
+    // still gets its answer (a disabled server finishes its sessions).
+    let (rotation, recorder) = build(&lab, &playbook, &audit);
+    let rotation = rotation.with_drain_limit(Duration::from_secs(1));
+    let lb = format!("{}:{}", lab.lb_address(), support::LB_PORT);
+    let request = std::thread::spawn(move || {
+        support::http_get_within(&lb, &format!("/cgi-bin/slow?{SLOW}"), Duration::from_secs(20))
+    });
+    let mut held = Vec::new();
+    for _ in 0..20 {
+        held = servers_holding_a_long_request(&lab);
+        if !held.is_empty() {
+            break;
+        }
+    }
+    let node = held.first().expect("the slow request is on a node").clone();
+    let place = only_place(&rotation, &node);
+    let started = Instant::now();
+    assert_eq!(rotation.take_out(&place).await, Ok(TakeOut::Done));
+    let waited = started.elapsed();
+    lab.assert_maint(&node);
+    assert!(
+        waited < Duration::from_secs(3),
+        "bounded by the drain limit: {waited:?}"
+    );
+    let warned = recorder.events.lock().unwrap().iter().any(|e| {
+        matches!(e, Event::Warning { message } if message.starts_with(&format!("loadbalancer/{node} still has 1 open session after draining for 1s")))
+    });
+    assert!(warned, "{:?}", recorder.events.lock().unwrap());
+    let (status, body) = request.join().unwrap().expect("the slow request got an answer");
+    assert_eq!(
+        (status, body.trim()),
+        (200, format!("slow request served by {node}").as_str())
+    );
+    rotation.put_back(&place).await.unwrap();
+    lab.assert_up(&node);
+    rotation.close().await;
 }
 
 /// Without a lab: which tasks name a place for a host, rendered for it (no connection).

@@ -11,6 +11,15 @@
 //! reading the servers' states again). Each change is an `Event::Rotation`, the same the
 //! runner emits around a rotation task, so the journal knows a server may be out and
 //! `zdd status` can report it after a kill.
+//!
+//! Limits: a task whose arguments, items or delegate need what only the run knows (a
+//! registered result, a gathered fact, a group made by `add_host`, as in
+//! `playbooks/cloud-lb-drain.yml`'s second play) names no place, nor does a task in a
+//! dynamic `include_tasks`; its `when` is not evaluated. A `haproxy` task without `backend`
+//! names `*/server`: `take_out` finds the backend, and its events carry the server as
+//! HAProxy lists it, but `Place::restore_command` still says `*/server`. Before a take-out,
+//! zdd's rollout lock on the load balancer is looked at (not taken): a rollout from another
+//! controller holding it makes `take_out` an error, this process's own runs do not.
 
 use crate::events::{Event, EventSink, OutOfRotation, RotationState};
 use crate::lb::{same_server, Action, LoadBalancer, ServerState};
@@ -281,11 +290,25 @@ impl Rotation {
         // A server that serves nobody (down, crashed) has nothing to drain.
         if let Some(budget) = site.drain.filter(|_| me.serving && me.sessions != Some(0)) {
             self.send(&site, Action::Drain, &me.server).await?;
-            let deadline = Instant::now() + budget.min(self.drain_limit);
+            let budget = budget.min(self.drain_limit);
+            let deadline = Instant::now() + budget;
             loop {
                 let now = self.states(&site).await?;
                 let sessions = find(&now, &site)?.sessions;
-                if sessions.is_none_or(|n| n == 0) || Instant::now() >= deadline {
+                if sessions.is_none_or(|n| n == 0) {
+                    break;
+                }
+                if Instant::now() >= deadline {
+                    self.runner.emit(Event::Warning {
+                        message: format!(
+                            "{} still has {} after draining for {budget:?}: disabled anyway (they go on until they end)",
+                            me.server,
+                            match sessions.unwrap_or_default() {
+                                1 => "1 open session".to_owned(),
+                                n => format!("{n} open sessions"),
+                            }
+                        ),
+                    });
                     break;
                 }
                 tokio::time::sleep(POLL).await;
