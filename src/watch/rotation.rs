@@ -466,6 +466,36 @@ mod tests {
     }
 
     #[test]
+    fn a_server_named_for_any_backend_is_found_in_the_first_that_has_it() {
+        let site = RotationSite {
+            host: "web2".into(),
+            lb: &crate::lb::HAPROXY,
+            endpoint: "/s".into(),
+            server: "*/web2".into(),
+            via: "lb".into(),
+            connection: None,
+            remote: Default::default(),
+            run_as: None,
+            min_up: 1,
+            drain: None,
+        };
+        let states = [
+            state("a/web1", true, true),
+            state("b/web2", false, false),
+            state("c/web2", true, true),
+        ];
+        assert_eq!(find(&states, &site).unwrap().server, "b/web2");
+        let other = RotationSite {
+            server: "a/web2".into(),
+            ..site
+        };
+        assert_eq!(
+            find(&states, &other).unwrap_err(),
+            "HAProxy at lb:/s has no server a/web2"
+        );
+    }
+
+    #[test]
     fn a_place_says_where_it_is_and_the_way_back() {
         let place = Place {
             host: "web3".into(),
