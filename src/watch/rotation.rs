@@ -251,8 +251,7 @@ impl Rotation {
         let Some(holder) = line.strip_prefix("busy: ") else {
             return Ok(None);
         };
-        let hostname = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_default();
-        let ours = format!("zdd pid {} on {},", std::process::id(), hostname.trim());
+        let ours = format!("{},", crate::lb::this_process());
         Ok((!holder.starts_with(&ours)).then(|| holder.to_owned()))
     }
 
