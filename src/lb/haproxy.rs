@@ -3,7 +3,7 @@
 //! network (from the controller: a task delegated to localhost). An endpoint is the
 //! socket's path or socat's TCP address (`TCP:ADDR:PORT`).
 
-use super::{Action, LbChange, LoadBalancer};
+use super::{Action, LbChange, LoadBalancer, ServerState};
 use crate::host::sh_script;
 use regex::Regex;
 use std::sync::OnceLock;
@@ -53,6 +53,16 @@ impl LoadBalancer for Haproxy {
     /// `show stat` is CSV with a `# pxname,svname,...` header; `status` says `MAINT` (also
     /// `MAINT (via ...)`) for a disabled server and `DRAIN` for a draining one.
     fn servers_in_rotation(&self, output: &str) -> Vec<(String, bool)> {
+        self.server_states(output)
+            .into_iter()
+            .map(|s| (s.server, s.in_rotation))
+            .collect()
+    }
+
+    /// `show stat` again: a server serves when its status is `UP` (also `UP 1/2`, going
+    /// down but still taking requests) or `no check`, as the `haproxy` module's capacity
+    /// guard counts; `scur` is its open sessions.
+    fn server_states(&self, output: &str) -> Vec<ServerState> {
         let mut lines = output.lines();
         let Some(header) = lines.find_map(|l| l.strip_prefix("# ")) else {
             return Vec::new();
@@ -62,6 +72,7 @@ impl LoadBalancer for Haproxy {
         let (Some(px), Some(sv), Some(status)) = (col("pxname"), col("svname"), col("status")) else {
             return Vec::new();
         };
+        let scur = col("scur");
         lines
             .filter_map(|line| {
                 let fields: Vec<&str> = line.split(',').collect();
@@ -70,9 +81,31 @@ impl LoadBalancer for Haproxy {
                     return None;
                 }
                 let out = status.starts_with("MAINT") || status.starts_with("DRAIN");
-                Some((format!("{px}/{sv}"), !out))
+                let serving = !out && (status.split(' ').next() == Some("UP") || *status == "no check");
+                Some(ServerState {
+                    server: format!("{px}/{sv}"),
+                    in_rotation: !out,
+                    serving,
+                    sessions: scur.and_then(|i| fields.get(i)?.parse().ok()),
+                })
             })
             .collect()
+    }
+
+    /// One session with the runtime API (socat, as `state_script`): `disable server`,
+    /// `set server ... state drain`, or `set server ... state ready` (and, for a server
+    /// with health checks leaving maintenance, `health down`: it takes requests once a
+    /// check passes, as the `haproxy` module puts servers back).
+    fn action_script(&self, endpoint: &str, action: Action, server: &str) -> Option<String> {
+        let action = match action {
+            Action::Disable => "disable",
+            Action::Drain => "drain",
+            Action::Enable => "enable",
+        };
+        Some(sh_script(
+            &[("sock", endpoint), ("action", action), ("server", server)],
+            include_str!("haproxy_action.sh"),
+        ))
     }
 
     fn restore_command(&self, server: &str, endpoint: Option<&str>) -> String {
@@ -285,6 +318,81 @@ mod tests {
         assert!(HAPROXY.servers_in_rotation("No such backend.\n").is_empty());
         assert!(crate::lb::same_server("*/web1", "loadbalancer/web1"));
         assert!(!crate::lb::same_server("other/web1", "loadbalancer/web1"));
+    }
+
+    #[test]
+    fn show_stat_says_which_servers_serve_and_their_sessions() {
+        let csv = "# pxname,svname,qcur,qmax,scur,smax,slim,stot,bin,bout,dreq,dresp,ereq,econ,eresp,wretr,wredis,status,weight\n\
+                   loadbalancer,web1,0,0,2,1,,3,0,0,,0,,0,0,0,0,UP,1\n\
+                   loadbalancer,web2,0,0,0,1,,3,0,0,,0,,0,0,0,0,UP 1/2,1\n\
+                   loadbalancer,web3,0,0,1,1,,3,0,0,,0,,0,0,0,0,DRAIN,1\n\
+                   loadbalancer,web4,0,0,0,1,,3,0,0,,0,,0,0,0,0,DOWN,1\n\
+                   loadbalancer,web5,0,0,0,1,,3,0,0,,0,,0,0,0,0,no check,1\n\
+                   loadbalancer,BACKEND,0,0,3,1,,3,0,0,,0,,0,0,0,0,UP,1\n";
+        let states: Vec<(String, bool, bool, Option<u64>)> = HAPROXY
+            .server_states(csv)
+            .into_iter()
+            .map(|s| (s.server, s.in_rotation, s.serving, s.sessions))
+            .collect();
+        let want: Vec<(String, bool, bool, Option<u64>)> = [
+            ("web1", true, true, 2),
+            ("web2", true, true, 0),
+            ("web3", false, false, 1),
+            ("web4", true, false, 0),
+            ("web5", true, true, 0),
+        ]
+        .iter()
+        .map(|(s, i, u, n)| (format!("loadbalancer/{s}"), *i, *u, Some(*n)))
+        .collect();
+        assert_eq!(states, want);
+    }
+
+    #[test]
+    fn the_action_script_sends_one_command_and_refuses_names_that_smuggle_another() {
+        let script = HAPROXY
+            .action_script("/run/h.sock", Action::Disable, "lb/web1")
+            .unwrap();
+        assert!(
+            script.starts_with("sock=/run/h.sock\naction=disable\nserver=lb/web1\n"),
+            "{script}"
+        );
+        for bad in [
+            "lb/web1; shutdown sessions server lb/web2",
+            "web1",
+            "*/web1",
+            "a/b/c",
+        ] {
+            let script = HAPROXY
+                .action_script("/nonexistent.sock", Action::Enable, bad)
+                .unwrap();
+            let out = std::process::Command::new("sh")
+                .arg("-c")
+                .arg(&script)
+                .output()
+                .unwrap();
+            assert_eq!(out.status.code(), Some(2), "{bad}");
+            assert!(
+                String::from_utf8_lossy(&out.stderr).contains("not a HAProxy backend/server name"),
+                "{bad}: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        // A good name gets as far as the socket.
+        let script = HAPROXY
+            .action_script("/nonexistent.sock", Action::Drain, "lb/web1")
+            .unwrap();
+        let out = std::process::Command::new("sh")
+            .arg("-c")
+            .arg(&script)
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(1));
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            stderr.contains("no HAProxy socket at /nonexistent.sock")
+                || stderr.contains("socat is not installed"),
+            "{stderr}"
+        );
     }
 
     #[test]

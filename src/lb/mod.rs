@@ -83,6 +83,50 @@ pub trait LoadBalancer: Send + Sync {
     fn live_color(&self, _output: &str) -> Option<String> {
         None
     }
+
+    /// A POSIX sh script that sends `action` for `server` (as the load balancer lists it:
+    /// `backend/server`, never `*/server`) to the runtime API at `endpoint`, and exits
+    /// non-zero with the load balancer's answer on stderr when it refuses. `None`: it has
+    /// no per-server action (nginx switches a whole pool). What `zdd watch` takes a host
+    /// out of rotation and puts it back with.
+    fn action_script(&self, _endpoint: &str, _action: Action, _server: &str) -> Option<String> {
+        None
+    }
+
+    /// From `state_script`'s output: each server with what a capacity guard and a drain
+    /// need. By default, what `servers_in_rotation` says: a server in rotation serves, its
+    /// sessions are unknown.
+    fn server_states(&self, output: &str) -> Vec<ServerState> {
+        self.servers_in_rotation(output)
+            .into_iter()
+            .map(|(server, in_rotation)| ServerState {
+                server,
+                in_rotation,
+                serving: in_rotation,
+                sessions: None,
+            })
+            .collect()
+    }
+}
+
+/// One server as the load balancer lists it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServerState {
+    /// `backend/server` for HAProxy.
+    pub server: String,
+    /// Not taken out (not disabled, not draining), whatever its health.
+    pub in_rotation: bool,
+    /// In rotation and passing its health check: it takes requests now.
+    pub serving: bool,
+    /// Its open sessions, when the load balancer tells.
+    pub sessions: Option<u64>,
+}
+
+impl ServerState {
+    /// The backend (pool) it is in: what comes before the last `/`, or nothing.
+    pub fn backend(&self) -> &str {
+        self.server.rsplit_once('/').map_or("", |(b, _)| b)
+    }
 }
 
 impl fmt::Debug for dyn LoadBalancer {
@@ -139,11 +183,33 @@ impl Hash for Endpoint {
 /// standard input stays open. It prints `locked`, `busy: HOLDER` (another zdd holds it),
 /// or `unsupported: ...` first. `holder` says who holds it, for the other run's error.
 pub fn lock_script(lb: &dyn LoadBalancer, endpoint: &str, holder: &str) -> String {
+    let lock = lock_path(lb, endpoint);
+    crate::host::sh_script(&[("lock", &lock), ("holder", holder)], include_str!("lock.sh"))
+}
+
+/// How a lock holder names this process: `zdd pid N on HOSTNAME` (what a run's holder
+/// starts with, so `zdd watch` tells its own redeploy's lock from another rollout's).
+pub fn this_process() -> String {
+    let hostname = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_default();
+    format!("zdd pid {} on {}", std::process::id(), hostname.trim())
+}
+
+/// The file zdd's rollout lock on the load balancer at `endpoint` is held on, on the host
+/// that talks to it.
+pub fn lock_path(lb: &dyn LoadBalancer, endpoint: &str) -> String {
     use sha2::{Digest, Sha256};
     let digest = Sha256::digest(format!("{}\0{endpoint}", lb.name()).as_bytes());
     let name: String = digest[..8].iter().map(|b| format!("{b:02x}")).collect();
-    let lock = format!("/tmp/zdd-lb-{name}.lock");
-    crate::host::sh_script(&[("lock", &lock), ("holder", holder)], include_str!("lock.sh"))
+    format!("/tmp/zdd-lb-{name}.lock")
+}
+
+/// A script that tells, without taking it, whether a run holds zdd's rollout lock on the
+/// load balancer at `endpoint`: it prints `free`, `busy: HOLDER` or `unsupported: ...`.
+/// `zdd watch` asks before it takes a server out (a rollout from another controller may be
+/// going through the same load balancer).
+pub fn lock_probe_script(lb: &dyn LoadBalancer, endpoint: &str) -> String {
+    let lock = lock_path(lb, endpoint);
+    crate::host::sh_script(&[("lock", &lock)], include_str!("lock_probe.sh"))
 }
 
 /// Whether `server` as a task names it (`backend/name`, or `*/name` for any backend) is
