@@ -292,3 +292,35 @@ fn with_a_strict_haproxy_no_request_fails_after_the_take_out() {
     assert_eq!(after.failed, 0, "{after:?}\n{outcome}");
     lab.assert_up("web3");
 }
+
+#[test]
+fn a_host_without_a_health_check_or_a_bad_interval_is_exit_5_before_anything_is_contacted() {
+    let dir = tempfile::tempdir().unwrap();
+    let playbook = dir.path().join("site.yml");
+    std::fs::write(&playbook, "- hosts: web\n  tasks:\n  - debug: msg=hi\n").unwrap();
+    let inventory = dir.path().join("hosts.ini");
+    // Addresses nobody listens on: a contact would fail, not hang.
+    std::fs::write(&inventory, "[web]\nweb1 ansible_host=127.0.0.1 ansible_port=9\nweb2 ansible_host=127.0.0.1 ansible_port=9 zdd_health_port=9\n").unwrap();
+    let zdd = || {
+        support::Zdd::new()
+            .inventory(&inventory)
+            .current_dir(dir.path())
+            .arg("watch")
+            .arg(&playbook)
+    };
+    let out = zdd().run();
+    out.assert_code(5);
+    assert!(
+        out.stderr
+            .contains("no health check for web1: zdd watch cannot tell whether it is healthy"),
+        "{out}"
+    );
+    assert!(out.stderr.contains("--health-url"), "{out}");
+    let out = zdd().args(["--health-url", "https://{{ ansible_host }}/"]).run();
+    out.assert_code(5);
+    assert!(out.stderr.contains("https:// is not supported"), "{out}");
+    let out = zdd().args(["--health-port", "80", "--interval", "2x"]).run();
+    out.assert_code(5);
+    assert!(out.stderr.contains("`x` is not a unit of time"), "{out}");
+    assert!(!dir.path().join(".zdd").exists(), "nothing written");
+}

@@ -81,6 +81,19 @@ pub async fn watch(args: WatchArgs) -> Result<i32, Error> {
         &apply_args,
         input.config.log_path.value.as_deref(),
     )?));
+    // The last watch was killed with servers out: nobody else will say so.
+    if let Some(last) = WatchState::load(&state_path)
+        .filter(|w| w.ended.is_none() && !w.out_of_rotation.is_empty() && !crate::journal::pid_alive(w.pid))
+    {
+        for s in &last.out_of_rotation {
+            events.emit(Event::Warning {
+                message: format!(
+                    "the last watch (pid {}) was killed with {} out of rotation ({} on {}); to put it back, run there: {}",
+                    last.pid, s.host, s.server, s.load_balancer, s.command
+                ),
+            });
+        }
+    }
     let stop = Arc::new(StopSignal::default());
     watch_signals(stop.clone(), events.clone());
 
