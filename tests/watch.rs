@@ -324,3 +324,27 @@ fn a_host_without_a_health_check_or_a_bad_interval_is_exit_5_before_anything_is_
     assert!(out.stderr.contains("`x` is not a unit of time"), "{out}");
     assert!(!dir.path().join(".zdd").exists(), "nothing written");
 }
+
+#[test]
+fn when_every_web_server_is_down_the_whole_service_is_redeployed_once() {
+    let lab = Lab::start(2);
+    let work = tempfile::tempdir().unwrap();
+    for host in ["web1", "web2"] {
+        assert!(lab.service(host, "stop").status.success());
+    }
+    let mut running = watch(&lab, work.path()).spawn();
+    running.wait_for_line("service: critical after 2 failed checks (HTTP 503)", LINE_WAIT);
+    running.wait_for_line("service: healing, redeploy 1 of at most 3 this hour", LINE_WAIT);
+    running.wait_for_line("service: healed in ", Duration::from_secs(60));
+    running.interrupt();
+    let outcome = running.wait();
+    outcome.assert_code(130);
+    let recap = outcome.recap();
+    assert_eq!(recap.keys().collect::<Vec<_>>(), ["web1", "web2"], "{outcome}");
+    assert!(
+        !outcome.stdout.contains("web1: healing"),
+        "no host redeployed alone:\n{outcome}"
+    );
+    lab.assert_up("web1");
+    lab.assert_up("web2");
+}

@@ -177,7 +177,7 @@ pub async fn watch(args: WatchArgs) -> Result<i32, Error> {
             if let Some(url) = &notify {
                 notify_post(url, &events, json!({"event": "healing", "target": target, "hosts": request.hosts, "reason": request.reason})).await;
             }
-            for name in heal_targets(&request) {
+            for name in heal_targets(&request, &targets) {
                 if let Some(t) = targets.get_mut(&name) {
                     t.tracker.set(HealthState::Healing, "");
                 }
@@ -198,7 +198,7 @@ pub async fn watch(args: WatchArgs) -> Result<i32, Error> {
                 }
                 HealOutcome::Interrupted => (HealthState::Critical, None),
             };
-            for name in heal_targets(&request) {
+            for name in heal_targets(&request, &targets) {
                 if let Some(t) = targets.get_mut(&name) {
                     t.tracker.set(to, "");
                     t.not_before = not_before;
@@ -324,10 +324,10 @@ fn observe(
     });
 }
 
-/// The targets a request puts in `healing`.
-fn heal_targets(request: &HealRequest) -> Vec<String> {
+/// The targets a request puts in `healing`: its hosts, or every target for the service.
+fn heal_targets(request: &HealRequest, targets: &IndexMap<String, Watched>) -> Vec<String> {
     if request.hosts.is_empty() {
-        vec![SERVICE.to_owned()]
+        targets.keys().cloned().collect()
     } else {
         request.hosts.clone()
     }
