@@ -26,8 +26,8 @@ use std::time::{Duration, Instant, SystemTime};
 struct Watched {
     check: Check,
     tracker: Tracker,
-    /// When its failed checks in a row began (the fault seen), for the healing timeline.
-    failing_since: Option<SystemTime>,
+    /// When its checks made it critical (the fault detected), for the healing timeline.
+    critical_since: Option<SystemTime>,
     /// A failed redeploy (or a busy lock) waits until then.
     not_before: Option<Instant>,
 }
@@ -203,7 +203,7 @@ pub async fn watch(args: WatchArgs) -> Result<i32, Error> {
                     t.tracker.set(to, "");
                     t.not_before = not_before;
                     if to == HealthState::Healed {
-                        t.failing_since = None;
+                        t.critical_since = None;
                     }
                     state
                         .lock()
@@ -282,7 +282,7 @@ fn watched(check: Check, failures: u32) -> Watched {
     Watched {
         check,
         tracker: Tracker::new(failures),
-        failing_since: None,
+        critical_since: None,
         not_before: None,
     }
 }
@@ -302,11 +302,12 @@ fn observe(
         ms: result.took.as_millis() as u64,
     });
     if result.ok {
-        target.failing_since = None;
-    } else {
-        target.failing_since.get_or_insert_with(SystemTime::now);
+        target.critical_since = None;
     }
     if let Some(t) = target.tracker.observe(result.ok, &result.detail) {
+        if t.to == HealthState::Critical {
+            target.critical_since.get_or_insert_with(SystemTime::now);
+        }
         events.emit(Event::HealthState {
             target: name.to_owned(),
             from: t.from,
@@ -351,7 +352,7 @@ fn next_to_heal(targets: &IndexMap<String, Watched>) -> Option<(HealRequest, Opt
         } else {
             "every host is critical".to_owned()
         };
-        let since = targets.values().filter_map(|t| t.failing_since).min();
+        let since = targets.values().filter_map(|t| t.critical_since).min();
         return Some((
             HealRequest {
                 hosts: Vec::new(),
@@ -366,7 +367,7 @@ fn next_to_heal(targets: &IndexMap<String, Watched>) -> Option<(HealRequest, Opt
                 hosts: vec![name.clone()],
                 reason: format!("{name}: {} failed checks", t.tracker.failed_in_a_row()),
             },
-            t.failing_since,
+            t.critical_since,
         )
     })
 }
