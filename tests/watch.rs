@@ -407,3 +407,25 @@ fn while_another_run_holds_the_rollout_lock_the_watch_checks_but_heals_nothing()
         "web2 was left alone"
     );
 }
+
+/// A crashed host that cannot be reached for its redeploy: out of rotation, not healed,
+/// exit 4 when the watch ends, and it is reported out.
+#[test]
+fn a_host_unreachable_for_its_redeploy_stays_out_and_the_watch_ends_4() {
+    let lab = Lab::start(2);
+    let work = tempfile::tempdir().unwrap();
+    lab.stop_sshd("web2");
+    assert!(lab.service("web2", "stop").status.success());
+    let outcome = watch(&lab, work.path()).args(["--for", "6s"]).run();
+    outcome.assert_code(4);
+    assert!(outcome.stdout.contains("web2: out of rotation"), "{outcome}");
+    assert!(
+        outcome
+            .stdout
+            .contains("web2: not healed (the redeploy exited 4); next try in 30s"),
+        "{outcome}"
+    );
+    assert!(outcome.stdout.contains("OUT OF ROTATION"), "{outcome}");
+    lab.assert_maint("web2");
+    lab.assert_up("web1");
+}
