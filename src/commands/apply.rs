@@ -176,8 +176,8 @@ pub fn run_options(args: &ApplyArgs, loaded: &Loaded) -> RunOptions {
     }
 }
 
-/// Passes every event on to another sink.
-struct Forward(Arc<EventSink>);
+/// Passes every event on to another sink (a child sink's way to its parent).
+pub struct Forward(pub Arc<EventSink>);
 
 impl Reporter for Forward {
     fn event(&mut self, event: &Event) {

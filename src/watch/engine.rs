@@ -5,6 +5,7 @@
 //! it passes; else take it out again and say when to retry, or give up when its budget of
 //! redeploys per hour is spent. For the whole service: one redeploy of every host.
 
+use super::capture::Capture;
 use super::check;
 use super::rotation::{Place, Rotation, TakeOut};
 use super::spec::{Check, WatchSpec};
@@ -13,7 +14,7 @@ use super::tracker::{Allowance, Attempt, Budget, HealthState};
 use crate::cli::ApplyArgs;
 use crate::commands::apply::{lock_about, run_apply, Loaded};
 use crate::error::Error;
-use crate::events::{Event, EventSink, OutOfRotation, Reporter};
+use crate::events::{Event, EventSink, OutOfRotation};
 use crate::journal::utc_timestamp;
 use crate::lock::{self, RolloutLock};
 use crate::runner::StopSignal;
@@ -240,7 +241,7 @@ impl Healer {
         self.record_redeploy_start(request);
         let capture = Capture::default();
         let sink = Arc::new(EventSink::new(vec![
-            Box::new(Forward(self.events.clone())),
+            Box::new(crate::commands::apply::Forward(self.events.clone())),
             Box::new(capture.clone()),
         ]));
         let code = match run_apply(&args, loaded, sink, self.stop.clone()).await {
@@ -611,50 +612,4 @@ fn now_secs() -> u64 {
         .duration_since(UNIX_EPOCH)
         .unwrap_or_default()
         .as_secs()
-}
-
-/// Passes every event on to the watch's sink.
-struct Forward(Arc<EventSink>);
-
-impl Reporter for Forward {
-    fn event(&mut self, event: &Event) {
-        self.0.emit(event.clone());
-    }
-}
-
-/// What a redeploy said about rotation: when a server first went out, and which it left
-/// out at its end.
-#[derive(Clone, Default)]
-struct Capture(Arc<Mutex<CaptureState>>);
-
-#[derive(Default)]
-struct CaptureState {
-    first_out: Option<SystemTime>,
-    left_out: Vec<OutOfRotation>,
-}
-
-impl Capture {
-    fn first_out(&self) -> Option<SystemTime> {
-        self.0.lock().unwrap_or_else(|e| e.into_inner()).first_out
-    }
-
-    fn out_of_rotation(&self) -> Vec<OutOfRotation> {
-        self.0.lock().unwrap_or_else(|e| e.into_inner()).left_out.clone()
-    }
-}
-
-impl Reporter for Capture {
-    fn event(&mut self, event: &Event) {
-        let mut state = self.0.lock().unwrap_or_else(|e| e.into_inner());
-        match event {
-            Event::Rotation {
-                state: crate::events::RotationState::Out | crate::events::RotationState::MayBeOut,
-                ..
-            } => {
-                state.first_out.get_or_insert_with(SystemTime::now);
-            }
-            Event::OutOfRotation { servers } => state.left_out = servers.clone(),
-            _ => {}
-        }
-    }
 }
