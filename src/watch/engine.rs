@@ -55,6 +55,9 @@ impl HealRequest {
     }
 }
 
+/// How many redeploys the state file lists (the latest).
+const KEPT_REDEPLOYS: usize = 20;
+
 /// The target name of the whole service.
 pub const SERVICE: &str = "service";
 
@@ -539,16 +542,16 @@ impl Healer {
 
     fn record_redeploy_start(&mut self, request: &HealRequest) {
         if let Some((state, _)) = &self.state {
-            state
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .redeploys
-                .push(Redeploy {
-                    at: utc_timestamp(SystemTime::now()),
-                    hosts: request.hosts.clone(),
-                    exit_code: None,
-                    outcome: "running".into(),
-                });
+            let mut state = state.lock().unwrap_or_else(|e| e.into_inner());
+            // A watch runs for months: the state file keeps the latest redeploys only.
+            let old = (state.redeploys.len() + 1).saturating_sub(KEPT_REDEPLOYS);
+            state.redeploys.drain(..old);
+            state.redeploys.push(Redeploy {
+                at: utc_timestamp(SystemTime::now()),
+                hosts: request.hosts.clone(),
+                exit_code: None,
+                outcome: "running".into(),
+            });
         }
         self.save_state();
     }
