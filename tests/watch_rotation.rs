@@ -14,11 +14,9 @@ use zdd::runner::RunOptions;
 use zdd::template::Templater;
 use zdd::watch::rotation::{Place, Rotation, TakeOut};
 
-/// A `Rotation` over `playbook` and the lab's inventory, as `zdd watch` builds one, with
-/// its events recorded and its commands written to `audit`.
-fn build(lab: &Lab, playbook: impl AsRef<Path>, audit: &Path) -> (Rotation, Recorder) {
-    let playbook = repo_root().join(playbook);
-    let inventory = lab.inventory();
+/// A `Rotation` over `playbook` and `inventory`, as `zdd watch` builds one, with its
+/// events recorded and its commands written to `audit` when given.
+fn rotation_over(playbook: &Path, inventory: &Path, audit: Option<&Path>) -> (Rotation, Recorder) {
     let cli = zdd::cli::Cli::try_parse_from([
         "zdd",
         "apply",
@@ -34,9 +32,7 @@ fn build(lab: &Lab, playbook: impl AsRef<Path>, audit: &Path) -> (Rotation, Reco
     let input = zdd::load::load_valid(&args.input, &templater).unwrap_or_else(|e| panic!("{}", e.render()));
     let opts = RunOptions {
         forks: 5,
-        audit: Some(Arc::new(
-            zdd::audit::AuditLog::open(audit).expect("open the audit log"),
-        )),
+        audit: audit.map(|path| Arc::new(zdd::audit::AuditLog::open(path).expect("open the audit log"))),
         connection: input.settings.connection.clone(),
         become_defaults: input.settings.become_defaults.clone(),
         ..Default::default()
@@ -45,6 +41,11 @@ fn build(lab: &Lab, playbook: impl AsRef<Path>, audit: &Path) -> (Rotation, Reco
     let events = Arc::new(EventSink::new(vec![Box::new(recorder.clone())]));
     let rotation = Rotation::new(&input, templater, &opts, events).with_serve_wait(Duration::from_secs(2));
     (rotation, recorder)
+}
+
+/// The same over the lab's inventory.
+fn build(lab: &Lab, playbook: impl AsRef<Path>, audit: &Path) -> (Rotation, Recorder) {
+    rotation_over(&repo_root().join(playbook), &lab.inventory(), Some(audit))
 }
 
 fn only_place(rotation: &Rotation, host: &str) -> Place {
@@ -158,24 +159,9 @@ async fn the_self_healing_playbook_takes_a_host_out_and_puts_it_back_through_its
 
     // Another controller's rollout holds zdd's lock on this load balancer: not taken out.
     let lock = zdd::lb::lock_path(web3.lb, &web3.endpoint);
-    let mut other = std::process::Command::new("sh")
-        .arg("-c")
-        .arg(r#"umask 000; exec 9>>"$0"; flock 9; echo "zdd pid 1 on elsewhere, started earlier" >"$0"; echo locked; exec sleep 60"#)
-        .arg(&lock)
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    std::io::BufRead::read_line(
-        &mut std::io::BufReader::new(other.stdout.take().unwrap()),
-        &mut line,
-    )
-    .unwrap();
-    assert_eq!(line, "locked\n");
+    let other = hold_lock(&lock, "zdd pid 1 on elsewhere, started earlier");
     let refused = workshop.take_out(&web3).await;
-    other.kill().unwrap();
-    other.wait().unwrap();
-    let _ = std::fs::remove_file(&lock);
+    release_lock(other, &lock);
     let why = refused.expect_err("taken out during another rollout");
     assert!(
         why.starts_with(&format!(
@@ -185,7 +171,41 @@ async fn the_self_healing_playbook_takes_a_host_out_and_puts_it_back_through_its
         "{why}"
     );
     lab.assert_up("web3");
+    // This process's own run (a redeploy that just ended) does not count.
+    let own = hold_lock(&lock, &format!("{}, started now", zdd::lb::this_process()));
+    let taken = workshop.take_out(&web3).await;
+    release_lock(own, &lock);
+    assert_eq!(taken, Ok(TakeOut::Done));
+    lab.assert_maint("web3");
+    workshop.put_back(&web3).await.unwrap();
+    lab.assert_up("web3");
     workshop.close().await;
+}
+
+/// Hold zdd's rollout lock file `lock` as a run does (lock.sh), naming `holder`.
+fn hold_lock(lock: &str, holder: &str) -> std::process::Child {
+    let mut child = std::process::Command::new("sh")
+        .arg("-c")
+        .arg(r#"umask 000; exec 9>>"$0"; flock 9; echo "$1" >"$0"; echo locked; exec sleep 60"#)
+        .arg(lock)
+        .arg(holder)
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    std::io::BufRead::read_line(
+        &mut std::io::BufReader::new(child.stdout.take().unwrap()),
+        &mut line,
+    )
+    .unwrap();
+    assert_eq!(line, "locked\n");
+    child
+}
+
+fn release_lock(mut child: std::process::Child, lock: &str) {
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let _ = std::fs::remove_file(lock);
 }
 
 /// The servers holding a session in five looks 50 ms apart: what stays is a slow request.
@@ -366,26 +386,11 @@ fn places_are_the_tasks_that_take_the_host_out_rendered_for_it() {
 "#,
     )
     .unwrap();
-    let cli = zdd::cli::Cli::try_parse_from([
-        "zdd",
-        "apply",
-        dir.path().join("playbook.yml").to_str().unwrap(),
-        "-i",
-        dir.path().join("inventory.ini").to_str().unwrap(),
-    ])
-    .unwrap();
-    let zdd::cli::Command::Apply(args) = cli.command else {
-        unreachable!()
-    };
-    let templater = Arc::new(Templater::new());
-    let input = zdd::load::load_valid(&args.input, &templater).unwrap_or_else(|e| panic!("{}", e.render()));
-    let opts = RunOptions {
-        connection: input.settings.connection.clone(),
-        become_defaults: input.settings.become_defaults.clone(),
-        ..Default::default()
-    };
-    let events = Arc::new(EventSink::new(Vec::new()));
-    let rotation = Rotation::new(&input, templater, &opts, events);
+    let (rotation, _) = rotation_over(
+        &dir.path().join("playbook.yml"),
+        &dir.path().join("inventory.ini"),
+        None,
+    );
     let places: Vec<(String, String, String, usize)> = rotation
         .places("web2")
         .into_iter()
@@ -409,4 +414,28 @@ fn places_are_the_tasks_that_take_the_host_out_rendered_for_it() {
         .map(|p| (p.server, p.via))
         .collect();
     assert_eq!(lb1, [("app/lb1".to_owned(), "lb1".to_owned())]);
+}
+
+/// playbooks/cloud-lb-drain.yml takes its nodes out in a play whose hosts come from
+/// `add_host`: nothing before the run says which, so it names no place (the watch then
+/// redeploys without a take-out first, and the playbook drains the node itself).
+#[test]
+fn a_play_over_hosts_made_by_add_host_names_no_place() {
+    let dir = tempfile::tempdir().unwrap();
+    let inventory = dir.path().join("inventory.ini");
+    std::fs::write(
+        &inventory,
+        "[webappservers]\nweb1\nweb2\n\n[all:vars]\nhaproxy_api=127.0.0.1:9999\nhaproxy_backend=loadbalancer\n",
+    )
+    .unwrap();
+    let (rotation, _) = rotation_over(
+        &repo_root().join("playbooks/cloud-lb-drain.yml"),
+        &inventory,
+        None,
+    );
+    assert!(rotation.places("web1").is_empty());
+    assert!(
+        rotation.places("localhost").is_empty(),
+        "play 1 only reads the load balancer"
+    );
 }

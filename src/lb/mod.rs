@@ -187,6 +187,13 @@ pub fn lock_script(lb: &dyn LoadBalancer, endpoint: &str, holder: &str) -> Strin
     crate::host::sh_script(&[("lock", &lock), ("holder", holder)], include_str!("lock.sh"))
 }
 
+/// How a lock holder names this process: `zdd pid N on HOSTNAME` (what a run's holder
+/// starts with, so `zdd watch` tells its own redeploy's lock from another rollout's).
+pub fn this_process() -> String {
+    let hostname = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_default();
+    format!("zdd pid {} on {}", std::process::id(), hostname.trim())
+}
+
 /// The file zdd's rollout lock on the load balancer at `endpoint` is held on, on the host
 /// that talks to it.
 pub fn lock_path(lb: &dyn LoadBalancer, endpoint: &str) -> String {

@@ -144,11 +144,8 @@ impl Runner {
             }
         }
         let holder = format!(
-            "zdd pid {} on {}, started {}, playbook {}",
-            std::process::id(),
-            std::fs::read_to_string("/proc/sys/kernel/hostname")
-                .unwrap_or_default()
-                .trim(),
+            "{}, started {}, playbook {}",
+            crate::lb::this_process(),
             crate::journal::utc_timestamp(std::time::SystemTime::now()),
             self.playbook.path.display()
         );

@@ -251,8 +251,7 @@ impl Rotation {
         let Some(holder) = line.strip_prefix("busy: ") else {
             return Ok(None);
         };
-        let hostname = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_default();
-        let ours = format!("zdd pid {} on {},", std::process::id(), hostname.trim());
+        let ours = format!("{},", crate::lb::this_process());
         Ok((!holder.starts_with(&ours)).then(|| holder.to_owned()))
     }
 
@@ -463,6 +462,36 @@ mod tests {
         let two_up = [state("lb/web1", true, true), state("lb/web2", true, true)];
         assert_eq!(refusal(&two_up, &two_up[0], 1), None);
         assert!(refusal(&two_up, &two_up[0], 2).is_some());
+    }
+
+    #[test]
+    fn a_server_named_for_any_backend_is_found_in_the_first_that_has_it() {
+        let site = RotationSite {
+            host: "web2".into(),
+            lb: &crate::lb::HAPROXY,
+            endpoint: "/s".into(),
+            server: "*/web2".into(),
+            via: "lb".into(),
+            connection: None,
+            remote: Default::default(),
+            run_as: None,
+            min_up: 1,
+            drain: None,
+        };
+        let states = [
+            state("a/web1", true, true),
+            state("b/web2", false, false),
+            state("c/web2", true, true),
+        ];
+        assert_eq!(find(&states, &site).unwrap().server, "b/web2");
+        let other = RotationSite {
+            server: "a/web2".into(),
+            ..site
+        };
+        assert_eq!(
+            find(&states, &other).unwrap_err(),
+            "HAProxy at lb:/s has no server a/web2"
+        );
     }
 
     #[test]
