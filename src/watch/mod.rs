@@ -2,5 +2,7 @@
 //! service, and the healer that takes a critical host out of rotation, redeploys it with
 //! the playbook and puts it back once its health check passes.
 
+pub mod consul;
 pub mod engine;
+pub mod heal_config;
 pub mod rotation;
