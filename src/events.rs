@@ -141,6 +141,25 @@ pub enum Event {
         #[serde(skip_serializing_if = "Option::is_none")]
         error: Option<String>,
     },
+    /// `zdd heal`: what the Consul payload holds and what it redeploys.
+    HealPlan {
+        /// How many checks the payload holds.
+        checks: usize,
+        /// Its critical checks, described ("web2: Service 'web' check is critical: ...").
+        critical: Vec<String>,
+        redeploys: Vec<HealTarget>,
+    },
+}
+
+/// One redeploy `zdd heal` runs: a service's playbook and inventory, on some hosts.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct HealTarget {
+    /// The Consul service name, when `--config` mapped it.
+    pub service: Option<String>,
+    pub playbook: String,
+    pub inventory: Vec<String>,
+    /// The critical hosts, each redeployed alone; empty: every host of the service at once.
+    pub hosts: Vec<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]

@@ -135,7 +135,7 @@ pub struct Wanted {
 pub fn wanted(critical: &[&Check], hosts: &[String]) -> Wanted {
     let mut out = Wanted::default();
     for check in critical {
-        if hosts.iter().any(|h| *h == check.node) {
+        if hosts.contains(&check.node) {
             if !out.hosts.contains(&check.node) {
                 out.hosts.push(check.node.clone());
             }
