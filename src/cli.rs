@@ -49,14 +49,20 @@ pub enum Command {
         after_help = "Examples:\n  zdd completions bash > /etc/bash_completion.d/zdd\n  zdd completions zsh > \"${fpath[1]}/_zdd\"\n  zdd completions fish > ~/.config/fish/completions/zdd.fish"
     )]
     Completions(CompletionsArgs),
-    /// Print the manual page (roff) on stdout: `zdd man | man -l -`, or save it as
-    /// `zdd.1` in a `man1` directory.
-    Man,
+    /// Watch the service the playbook deploys and heal it: check each host (and the service
+    /// through the load balancer) every interval; a host critical after `--failures` failed
+    /// checks is taken out of rotation, redeployed with the playbook (`--limit` to it, every
+    /// safety net of `apply` on) and put back once its check passes. Runs until stopped
+    /// (or for `--for`).
+    Watch(WatchArgs),
     /// Redeploy what a Consul `checks` watch reports critical: reads the watch's JSON
     /// payload on stdin (as Consul passes it to a handler), maps each critical check to a
     /// host or a whole service, and redeploys it as `zdd watch` would (one at a time, the
     /// rollout lock, at most `--max-redeploys` per host per hour, kept across calls).
     Heal(HealArgs),
+    /// Print the manual page (roff) on stdout: `zdd man | man -l -`, or save it as
+    /// `zdd.1` in a `man1` directory.
+    Man,
 }
 
 #[derive(Debug, Args)]
@@ -180,7 +186,7 @@ pub struct ConnectionArgs {
     pub become_user: Option<String>,
 }
 
-#[derive(Debug, Args)]
+#[derive(Debug, Args, Clone)]
 pub struct ApplyArgs {
     #[command(flatten)]
     pub input: InputArgs,
@@ -410,6 +416,113 @@ pub struct StatusArgs {
     pub output: OutputFormat,
 }
 
+#[derive(Debug, Args, Clone)]
+#[command(
+    after_help = "Examples:\n  zdd watch site.yml -i hosts.ini\n  zdd watch site.yml -i hosts.ini --health-url 'http://{{ ansible_host }}:8080/health' --interval 5s --failures 2\n\nHealth checks, first found per host: --health-url/--health-port, else the variables zdd_health_url (with zdd_health_status, zdd_health_contains) or zdd_health_port; the service: --service-url or zdd_service_url.\n\nExit codes: 0 stopped by --for, 2 a host was given up (left out of rotation), 4 a host was unreachable for a redeploy, 5 invalid input, 130 interrupted."
+)]
+pub struct WatchArgs {
+    #[command(flatten)]
+    pub input: InputArgs,
+
+    /// A health URL per host, a template rendered with the host's variables
+    /// (`http://{{ ansible_host }}:8080/`); 2xx/3xx is healthy.
+    #[arg(long = "health-url", value_name = "TEMPLATE", help_heading = "Health checks")]
+    pub health_url: Option<String>,
+
+    /// A TCP port per host: healthy when a connection to `ansible_host` opens.
+    #[arg(
+        long = "health-port",
+        value_name = "PORT",
+        conflicts_with = "health_url",
+        help_heading = "Health checks"
+    )]
+    pub health_port: Option<u16>,
+
+    /// The service through the load balancer: when it fails `--failures` checks in a row,
+    /// every host is redeployed.
+    #[arg(long = "service-url", value_name = "URL", help_heading = "Health checks")]
+    pub service_url: Option<String>,
+
+    /// How often every check runs (`500ms`, `2s`, `1m`).
+    #[arg(long = "interval", value_name = "DURATION", default_value = "10s", value_parser = parse_duration, help_heading = "Health checks")]
+    pub interval: std::time::Duration,
+
+    /// A check gets no answer within this long: it failed.
+    #[arg(long = "check-timeout", value_name = "DURATION", default_value = "2s", value_parser = parse_duration, help_heading = "Health checks")]
+    pub check_timeout: std::time::Duration,
+
+    /// Consecutive failed checks before a host (or the service) is critical.
+    #[arg(long = "failures", value_name = "N", default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..), help_heading = "Health checks")]
+    pub failures: u32,
+
+    /// Redeploys per host in any hour; then zdd gives up on it and leaves it out of
+    /// rotation.
+    #[arg(
+        long = "max-redeploys",
+        value_name = "N",
+        default_value_t = 3,
+        help_heading = "Healing"
+    )]
+    pub max_redeploys: u32,
+
+    /// The wait before a failed redeploy is retried, doubled for each further one (at most
+    /// 10 minutes).
+    #[arg(long = "backoff", value_name = "DURATION", default_value = "30s", value_parser = parse_duration, help_heading = "Healing")]
+    pub backoff: std::time::Duration,
+
+    /// Stop after this long (for tests, CI and cron).
+    #[arg(long = "for", value_name = "DURATION", value_parser = parse_duration)]
+    pub for_: Option<std::time::Duration>,
+
+    /// How many hosts of a batch run a task at the same time, as for `apply`.
+    #[arg(short = 'f', long = "forks", value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    pub forks: Option<u32>,
+
+    #[command(flatten)]
+    pub traffic: TrafficArgs,
+
+    /// `human`: a line per failed check and state change, and each redeploy as `apply`
+    /// prints it. `json`: one JSON event per line on stdout (every check included).
+    #[arg(long = "output", short = 'o', value_enum, default_value_t = OutputFormat::Human)]
+    pub output: OutputFormat,
+
+    /// The journal redeploys write (default: the one `apply` writes for this playbook and
+    /// inventory); the watch's state is kept beside it, in `PATH.watch.json`.
+    #[arg(long = "journal", value_name = "PATH")]
+    pub journal: Option<PathBuf>,
+
+    /// Append one JSON line per command run on a host, as for `apply`.
+    #[arg(long = "audit-log", value_name = "FILE")]
+    pub audit_log: Option<PathBuf>,
+
+    #[command(flatten)]
+    pub access: crate::access::AccessArgs,
+}
+
+/// `500ms`, `2s`, `1m`, `1h`, or a bare number of seconds.
+pub fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
+    use std::time::Duration;
+    let text = text.trim();
+    let split = text
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let value: f64 = number
+        .parse()
+        .map_err(|_| format!("`{text}` is not a duration (like 500ms, 2s, 1m)"))?;
+    let seconds = match unit.trim() {
+        "ms" => value / 1000.0,
+        "" | "s" => value,
+        "m" | "min" => value * 60.0,
+        "h" => value * 3600.0,
+        other => return Err(format!("`{other}` is not a unit of time: use ms, s, m or h")),
+    };
+    if seconds <= 0.0 {
+        return Err(format!("`{text}`: a duration must be more than 0"));
+    }
+    Ok(Duration::from_secs_f64(seconds))
+}
+
 #[derive(Debug, Args)]
 #[command(
     after_help = "Examples:\n  zdd heal --playbook site.yml -i hosts.ini < payload.json\n  zdd heal --config /etc/zdd/heal.yml --state-dir /var/lib/zdd\n\nA critical check whose Node is an inventory host redeploys that host (--limit HOST); a critical service check on any other node (a check through the load balancer) redeploys every host; when every host is critical, one redeploy of all. Passing and warning checks do nothing.\n\nExit codes: 0 healed, or nothing to heal, or another run holds the rollout lock (nothing done); 2 not healed or given up (over --max-redeploys this hour); 4 a host unreachable; 5 a bad payload, config, playbook or inventory (nothing touched); 130 interrupted."
@@ -463,7 +576,7 @@ pub struct HealArgs {
 
     /// The wait before a second redeploy of a host that was not healed, doubled for each
     /// further one (`30s`, `2m`, `500ms`).
-    #[arg(long = "backoff", value_name = "DURATION", default_value = "30s", value_parser = crate::commands::heal::parse_duration)]
+    #[arg(long = "backoff", value_name = "DURATION", default_value = "30s", value_parser = parse_duration)]
     pub backoff: std::time::Duration,
 
     /// Where the journals and the redeploy history are kept, so the per-hour limit holds

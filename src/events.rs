@@ -141,6 +141,53 @@ pub enum Event {
         #[serde(skip_serializing_if = "Option::is_none")]
         error: Option<String>,
     },
+    /// `zdd watch` starts: what it checks and how often.
+    WatchStart {
+        /// The watched hosts.
+        targets: Vec<String>,
+        /// The service URL through the load balancer, when one is checked.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        service: Option<String>,
+        interval_ms: u64,
+        failures: u32,
+        max_redeploys: u32,
+    },
+    /// One health check of a host, or of the service (`target` = `service`).
+    HealthCheck {
+        target: String,
+        ok: bool,
+        detail: String,
+        ms: u64,
+    },
+    /// A watched target changed state (healthy, suspect, critical, healing, healed,
+    /// given_up); `reason` says why, as the human line shows it.
+    HealthState {
+        target: String,
+        from: crate::watch::tracker::HealthState,
+        to: crate::watch::tracker::HealthState,
+        reason: String,
+    },
+    /// The healer took a host out of rotation before its redeploy (`out`, `already_out`),
+    /// did not (`refused`: the capacity guard, `failed`), or put it back (`back`).
+    WatchRotation {
+        host: String,
+        /// `HAProxy loadbalancer/web3 at /tmp/x/haproxy.sock`.
+        place: String,
+        action: String,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        detail: Option<String>,
+    },
+    /// A redeploy by the healer ended: `healed`, `not_healed`, `given_up`, `busy` (another
+    /// run holds the rollout lock), `interrupted`.
+    HealEnd {
+        target: String,
+        hosts: Vec<String>,
+        outcome: String,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        exit_code: Option<i32>,
+        took_ms: u64,
+        detail: String,
+    },
     /// `zdd heal`: what the Consul payload holds and what it redeploys.
     HealPlan {
         /// How many checks the payload holds.
@@ -233,6 +280,13 @@ fn hide_vault_secrets(event: &mut Event) {
         Event::Warning { message } | Event::NoMoreHosts { reason: message } => mask_in_place(message),
         Event::OutOfRotation { servers } => servers.iter_mut().for_each(|s| mask_in_place(&mut s.command)),
         Event::Rotation { server, .. } => mask_in_place(&mut server.command),
+        Event::HealthCheck { detail, .. } | Event::WatchRotation { place: detail, .. } => {
+            mask_in_place(detail)
+        }
+        Event::HealthState { reason, .. } | Event::HealEnd { detail: reason, .. } => mask_in_place(reason),
+        Event::WatchStart {
+            service: Some(url), ..
+        } => mask_in_place(url),
         Event::PreflightFailed {
             unreachable,
             problems,

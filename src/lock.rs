@@ -46,6 +46,19 @@ impl RolloutLock {
     /// Take the lock for `key` in `dir`, or say which run holds it. `about` (the playbook,
     /// the start time) is written into the file for that message.
     pub fn acquire(dir: &Path, key: &str, about: &str) -> Result<RolloutLock, Error> {
+        RolloutLock::try_acquire(dir, key, about)?.map_err(|holder| {
+            Error::invalid(
+                Diagnostic::new(format!(
+                    "another rollout of the inventory {key} is running: {holder}"
+                ))
+                .hint("wait for it to finish (`zdd status` shows where it is), or stop it first; two rollouts at once would re-enable servers the other is upgrading"),
+            )
+        })
+    }
+
+    /// Take the lock, or `Ok(Err(holder))` when another process holds it (what its file
+    /// says: pid, start, playbook). `Err` when the lock directory is unusable.
+    pub fn try_acquire(dir: &Path, key: &str, about: &str) -> Result<Result<RolloutLock, String>, Error> {
         let cannot = |e: std::io::Error| {
             Error::invalid(
                 Diagnostic::new(format!("cannot take the rollout lock in {}: {e}", dir.display()))
@@ -67,13 +80,7 @@ impl RolloutLock {
         if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } != 0 {
             let mut holder = String::new();
             let _ = file.read_to_string(&mut holder);
-            return Err(Error::invalid(
-                Diagnostic::new(format!(
-                    "another rollout of the inventory {key} is running: {}",
-                    holder.trim()
-                ))
-                .hint("wait for it to finish (`zdd status` shows where it is), or stop it first; two rollouts at once would re-enable servers the other is upgrading"),
-            ));
+            return Ok(Err(holder.trim().to_owned()));
         }
         let holder = format!("zdd pid {}, {about}\n", std::process::id());
         let written = file
@@ -81,7 +88,7 @@ impl RolloutLock {
             .and_then(|()| file.rewind())
             .and_then(|()| file.write_all(holder.as_bytes()));
         written.map_err(cannot)?;
-        Ok(RolloutLock { _file: file, path })
+        Ok(Ok(RolloutLock { _file: file, path }))
     }
 }
 

@@ -13,6 +13,7 @@ pub fn run(cli: Cli) -> i32 {
         Command::Plan(p) => p.input.verbose,
         Command::Rollback(r) => r.input.verbose,
         Command::Heal(h) => h.verbose,
+        Command::Watch(w) => w.input.verbose,
         Command::Status(_) | Command::Completions(_) | Command::Man | Command::Config(_) => 0,
     };
     init_tracing(verbosity);
@@ -31,6 +32,7 @@ pub fn run(cli: Cli) -> i32 {
             Command::Plan(args) => plan::plan(args),
             Command::Status(args) => status::status(args),
             Command::Rollback(args) => rollback::rollback(args).await,
+            Command::Watch(args) => watch::watch(args).await,
             Command::Completions(args) => completions::completions(args),
             Command::Man => man::man(),
             Command::Config(args) => config::config(args),

@@ -31,58 +31,97 @@ pub async fn apply(args: ApplyArgs) -> Result<i32, Error> {
         Some(url) => Some(NotifyUrl::parse(url).map_err(|e| Error::invalid(Diagnostic::new(e)))?),
         None => None,
     };
-    let templater = Arc::new(Templater::new());
-    let mut input = load_valid(&args.input, &templater)?;
-    // Before anything is locked, journaled or contacted.
-    let access = crate::access::Access::from_args(&args.access, input.config)?;
-    super::prompt::answer_prompts(&mut input, &templater)?;
+    let loaded = Loaded::load(&args)?;
     // Before the journal is written: a second run must not touch the first one's journal.
     let _lock = RolloutLock::acquire(
         &lock::lock_dir(),
-        &lock::lock_key(&input.inventory_sources),
-        &format!(
-            "started {}, playbook {}",
-            crate::journal::utc_timestamp(std::time::SystemTime::now()),
-            args.input.playbook.display()
-        ),
+        &lock::lock_key(&loaded.input.inventory_sources),
+        &lock_about(&args),
     )?;
-    let audit = args.audit_log.as_deref().map(AuditLog::open).transpose()?;
-    let (journal, plan) = JournalSession::start(&args, &input)?;
-    let mut reporters = reporters(&args, input.config.log_path.value.as_deref())?;
-    reporters.push(Box::new(JournalReporter::new(journal.writer.clone())));
+    let mut reporters = reporters(&args, loaded.input.config.log_path.value.as_deref())?;
     let notify = notify_url.map(|url| {
         let (reporter, summary) = NotifyReporter::new();
         reporters.push(Box::new(reporter));
         (url, summary)
     });
     let events = Arc::new(EventSink::new(reporters));
+    let stop = Arc::new(StopSignal::default());
+    watch_signals(stop.clone(), events.clone());
+    let result = run_apply(&args, loaded, events.clone(), stop).await;
+    let code = match &result {
+        Ok(code) => *code,
+        Err(e) => e.exit_code(),
+    };
+    events.emit(Event::RunEnd { exit_code: code });
+    if let Some((url, summary)) = notify {
+        send_notification(&url, &summary, &events).await;
+    }
+    result
+}
+
+/// What the rollout lock file says about its holder.
+pub fn lock_about(args: &ApplyArgs) -> String {
+    format!(
+        "started {}, playbook {}",
+        crate::journal::utc_timestamp(std::time::SystemTime::now()),
+        args.input.playbook.display()
+    )
+}
+
+/// A playbook loaded, validated and its prompts answered: what `run_apply` runs.
+pub struct Loaded {
+    pub input: crate::load::Input,
+    pub templater: Arc<Templater>,
+    pub access: crate::access::Access,
+}
+
+impl Loaded {
+    /// Load and validate `args`' playbook and inventory, answer its prompts. Nothing is
+    /// contacted.
+    pub fn load(args: &ApplyArgs) -> Result<Loaded, Error> {
+        let templater = Arc::new(Templater::new());
+        let mut input = load_valid(&args.input, &templater)?;
+        let access = crate::access::Access::from_args(&args.access, input.config)?;
+        super::prompt::answer_prompts(&mut input, &templater)?;
+        Ok(Loaded {
+            input,
+            templater,
+            access,
+        })
+    }
+}
+
+/// Run a loaded playbook as `zdd apply` does (journal, audit log, probe and its budget),
+/// reporting to `events` and stopping as `stop` says; the caller holds the rollout lock
+/// and renders `RunEnd`. `zdd watch` calls it for each redeploy with its own sink and
+/// signal. Returns the run's exit code.
+pub async fn run_apply(
+    args: &ApplyArgs,
+    loaded: Loaded,
+    events: Arc<EventSink>,
+    stop: Arc<StopSignal>,
+) -> Result<i32, Error> {
+    let audit = args.audit_log.as_deref().map(AuditLog::open).transpose()?;
+    let (journal, plan) = JournalSession::start(args, &loaded.input)?;
+    // The journal hears this run only: a child sink that passes every event on.
+    let events = Arc::new(EventSink::new(vec![
+        Box::new(Forward(events)),
+        Box::new(JournalReporter::new(journal.writer.clone())),
+    ]));
     for message in &journal.resume.notes {
         events.emit(crate::events::Event::Warning {
             message: message.clone(),
         });
     }
-    let stop = Arc::new(StopSignal::default());
-    watch_signals(stop.clone(), events.clone());
-    let opts = RunOptions {
-        forks: args.forks.unwrap_or(input.config.forks.value) as usize,
-        limit: args.input.limit.clone(),
-        check_mode: args.check,
-        diff: args.diff,
-        tags: args.tags.clone(),
-        skip_tags: args.skip_tags.clone(),
-        no_preflight: args.no_preflight,
-        skip_batches: journal.resume.skip.clone(),
-        audit: audit.map(Arc::new),
-        start_at_task: args.start_at_task.clone(),
-        pending_handlers: journal.resume.pending_handlers.clone(),
-        access,
-        connection: input.settings.connection.clone(),
-        become_defaults: input.settings.become_defaults.clone(),
-    };
+    let mut opts = run_options(args, &loaded);
+    opts.skip_batches = journal.resume.skip.clone();
+    opts.audit = audit.map(Arc::new);
+    opts.pending_handlers = journal.resume.pending_handlers.clone();
     let probe_target = match &args.traffic.probe {
         Some(url) => Some(Target::parse(url).map_err(|e| Error::invalid(Diagnostic::new(e)))?),
         None => None,
     };
+    let Loaded { input, templater, .. } = loaded;
     let mut runner = Runner::new(input, plan, templater, events.clone(), opts, stop);
     let probe = probe_target.map(|t| Arc::new(Probe::start(t, args.traffic.probe_concurrency)));
     if let (Some(probe), Some(budget)) = (&probe, args.traffic.max_failed_requests) {
@@ -113,13 +152,37 @@ pub async fn apply(args: ApplyArgs) -> Result<i32, Error> {
         }
         events.emit(Event::Probe(report));
     }
-    events.emit(Event::RunEnd { exit_code: code });
-    if let Some((url, summary)) = notify {
-        send_notification(&url, &summary, &events).await;
-    }
     journal.finish(result.as_ref(), code);
     result?;
     Ok(code)
+}
+
+/// The run options `args` give a loaded playbook (no resume, no audit log).
+pub fn run_options(args: &ApplyArgs, loaded: &Loaded) -> RunOptions {
+    let input = &loaded.input;
+    RunOptions {
+        forks: args.forks.unwrap_or(input.config.forks.value) as usize,
+        limit: args.input.limit.clone(),
+        check_mode: args.check,
+        diff: args.diff,
+        tags: args.tags.clone(),
+        skip_tags: args.skip_tags.clone(),
+        no_preflight: args.no_preflight,
+        start_at_task: args.start_at_task.clone(),
+        access: loaded.access.clone(),
+        connection: input.settings.connection.clone(),
+        become_defaults: input.settings.become_defaults.clone(),
+        ..Default::default()
+    }
+}
+
+/// Passes every event on to another sink.
+struct Forward(Arc<EventSink>);
+
+impl Reporter for Forward {
+    fn event(&mut self, event: &Event) {
+        self.0.emit(event.clone());
+    }
 }
 
 /// POST the run's summary. A failure is said on stderr (whatever `--output`) and in the
@@ -145,7 +208,10 @@ async fn send_notification(url: &NotifyUrl, summary: &SummaryHandle, events: &Ev
 /// The renderers `args` ask for: human (on stdout, or on stderr with `--output json`),
 /// JSON, the live progress line on a terminal, the JUnit report, and the human output
 /// appended to `log_path` of the Ansible configuration.
-fn reporters(args: &ApplyArgs, log_path: Option<&std::path::Path>) -> Result<Vec<Box<dyn Reporter>>, Error> {
+pub fn reporters(
+    args: &ApplyArgs,
+    log_path: Option<&std::path::Path>,
+) -> Result<Vec<Box<dyn Reporter>>, Error> {
     let verbosity = args.input.verbose;
     let mut reporters: Vec<Box<dyn Reporter>> = Vec::new();
     match args.output {
@@ -187,7 +253,7 @@ fn reporters(args: &ApplyArgs, log_path: Option<&std::path::Path>) -> Result<Vec
 /// SIGINT and SIGTERM: the first finishes the batch in flight and stops, the second
 /// stops after the running task. Either way connections are closed and no master is
 /// left behind.
-fn watch_signals(stop: Arc<StopSignal>, events: Arc<EventSink>) {
+pub fn watch_signals(stop: Arc<StopSignal>, events: Arc<EventSink>) {
     use tokio::signal::unix::{signal, SignalKind};
     let (Ok(mut int), Ok(mut term)) = (signal(SignalKind::interrupt()), signal(SignalKind::terminate()))
     else {

@@ -8,14 +8,17 @@
 
 use crate::access::AccessArgs;
 use crate::cli::{ApplyArgs, HealArgs, InputArgs, OutputFormat, TrafficArgs};
+use crate::commands::apply::Loaded;
 use crate::error::{exit, Diagnostic, Error};
 use crate::events::{Event, EventSink, HealTarget, Reporter};
+use crate::plan::RolloutPlan;
 use crate::report::human::HumanReporter;
 use crate::report::json::JsonReporter;
 use crate::runner::StopSignal;
 use crate::watch::consul::{self, Check, Wanted};
 use crate::watch::engine::{HealLimits, HealOutcome, HealRequest, Healer};
 use crate::watch::heal_config::{HealConfig, ServiceConfig};
+use crate::watch::spec::{self, SpecFlags, WatchSpec};
 use std::io::{IsTerminal, Read};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -39,8 +42,11 @@ pub async fn heal(args: HealArgs) -> Result<i32, Error> {
     // Every service's playbook and inventory, critical or not: a handler that cannot
     // work says so on its first call, not on the day a check fails.
     let mut hosts = Vec::new();
+    let mut health = Vec::new();
     for (_, service) in &services {
-        hosts.push(redeployable_hosts(&apply_args(&args, service))?);
+        let (h, spec) = redeployable_hosts(&apply_args(&args, service))?;
+        hosts.push(h);
+        health.push(spec);
     }
     let (groups, mut skipped) = by_service(&critical, &services);
     let mut jobs = Vec::new();
@@ -54,6 +60,7 @@ pub async fn heal(args: HealArgs) -> Result<i32, Error> {
                 name: name.clone(),
                 apply,
                 wanted,
+                health: health[index].clone(),
             });
         }
     }
@@ -70,7 +77,7 @@ pub async fn heal(args: HealArgs) -> Result<i32, Error> {
     }
     let stop = Arc::new(StopSignal::default());
     if !jobs.is_empty() {
-        watch_signals(stop.clone(), events.clone());
+        crate::commands::apply::watch_signals(stop.clone(), events.clone());
     }
     let mut code = exit::OK;
     for job in jobs {
@@ -82,6 +89,9 @@ pub async fn heal(args: HealArgs) -> Result<i32, Error> {
         };
         let requests = job.requests();
         let mut healer = Healer::new(job.apply, limits, events.clone(), stop.clone())?;
+        if let Some(spec) = job.health {
+            healer = healer.with_checks(spec, CHECK_TIMEOUT, RECHECK_WITHIN);
+        }
         for request in requests {
             if stop.level() > 0 {
                 code = worse(code, exit::INTERRUPTED);
@@ -103,12 +113,20 @@ pub async fn heal(args: HealArgs) -> Result<i32, Error> {
     Ok(code)
 }
 
+/// A health check gets no answer within this long: it failed (as `zdd watch`'s default).
+const CHECK_TIMEOUT: Duration = Duration::from_secs(2);
+/// How long a redeployed host gets to pass its health check.
+const RECHECK_WITHIN: Duration = Duration::from_secs(10);
+
 /// One playbook and inventory to redeploy with, and what to redeploy.
 struct Job {
     /// The Consul service name (from `--config`); `None` with `--playbook`.
     name: Option<String>,
     apply: ApplyArgs,
     wanted: Wanted,
+    /// The health checks the playbook gives (`zdd_health_url`, ...): a redeployed host
+    /// must pass its own; without them a redeploy that exits 0 heals.
+    health: Option<WatchSpec>,
 }
 
 impl Job {
@@ -164,19 +182,18 @@ async fn heal_until_done(
     max: u32,
     stop: &StopSignal,
 ) -> HealOutcome {
-    let mut tries = 0;
-    loop {
-        let outcome = healer.heal(request).await;
-        tries += 1;
-        match outcome {
-            HealOutcome::NotHealed { retry_in, .. } if tries < max.max(1) && stop.level() == 0 => {
-                if !sleep_unless_stopped(retry_in, stop).await {
-                    return HealOutcome::Interrupted;
-                }
-            }
+    // Each round is a redeploy or a wait for one; the bound holds even if the healer kept
+    // no history.
+    for _ in 0..max.max(1) * 2 + 1 {
+        let retry_in = match healer.heal(request).await {
+            HealOutcome::NotHealed { retry_in, .. } | HealOutcome::Waiting { retry_in } => retry_in,
             other => return other,
+        };
+        if !sleep_unless_stopped(retry_in, stop).await {
+            return HealOutcome::Interrupted;
         }
     }
+    healer.heal(request).await
 }
 
 /// Sleep `total`, waking early (false) when a signal arrives.
@@ -198,7 +215,9 @@ fn outcome_code(outcome: &HealOutcome) -> i32 {
     match outcome {
         HealOutcome::Healed { .. } | HealOutcome::Busy { .. } => exit::OK,
         HealOutcome::NotHealed { exit_code, .. } if *exit_code == exit::UNREACHABLE => exit::UNREACHABLE,
-        HealOutcome::NotHealed { .. } | HealOutcome::GivenUp { .. } => exit::HOST_FAILED,
+        HealOutcome::NotHealed { .. } | HealOutcome::GivenUp { .. } | HealOutcome::Waiting { .. } => {
+            exit::HOST_FAILED
+        }
         HealOutcome::Interrupted => exit::INTERRUPTED,
     }
 }
@@ -347,19 +366,15 @@ fn apply_args(args: &HealArgs, service: &ServiceConfig) -> ApplyArgs {
 }
 
 /// The hosts a redeploy can reach: those of the playbook's plays (under `--limit`), in
-/// order. Loading checks the playbook and inventory (exit 5 before anything runs).
-fn redeployable_hosts(apply: &ApplyArgs) -> Result<Vec<String>, Error> {
-    let templater = crate::template::Templater::new();
-    let input = crate::load::load_valid(&apply.input, &templater)?;
-    let mut hosts: Vec<String> = Vec::new();
-    for play in &input.playbook.plays {
-        for host in crate::plan::play_hosts(&input.inventory, play, apply.input.limit.as_deref(), 0)? {
-            if !hosts.contains(&host) {
-                hosts.push(host);
-            }
-        }
-    }
-    Ok(hosts)
+/// order, and their health checks when the playbook gives some. Loading checks the
+/// playbook and inventory (exit 5 before anything runs).
+fn redeployable_hosts(apply: &ApplyArgs) -> Result<(Vec<String>, Option<WatchSpec>), Error> {
+    let loaded = Loaded::load(apply)?;
+    let input = &loaded.input;
+    let plan = RolloutPlan::new(&input.playbook, &input.inventory, apply.input.limit.as_deref(), 0)?;
+    let hosts = spec::watched_hosts(&plan);
+    let health = spec::build(input, &plan, &loaded.templater, &SpecFlags::default(), &hosts).ok();
+    Ok((hosts, health))
 }
 
 /// Human lines on stdout (on stderr with `--output json`, whose events go to stdout).
@@ -371,53 +386,6 @@ fn reporters(args: &HealArgs) -> Vec<Box<dyn Reporter>> {
             Box::new(HumanReporter::new(std::io::stderr(), args.verbose)),
         ],
     }
-}
-
-/// SIGINT/SIGTERM: the first lets a redeploy in flight finish its batch and stops; the
-/// second stops after the running task (the healer's runs share `stop`).
-fn watch_signals(stop: Arc<StopSignal>, events: Arc<EventSink>) {
-    use tokio::signal::unix::{signal, SignalKind};
-    let (Ok(mut int), Ok(mut term)) = (signal(SignalKind::interrupt()), signal(SignalKind::terminate()))
-    else {
-        tracing::warn!("cannot install signal handlers");
-        return;
-    };
-    tokio::spawn(async move {
-        loop {
-            tokio::select! {
-                _ = int.recv() => {}
-                _ = term.recv() => {}
-            }
-            let message = if stop.escalate() == StopSignal::FINISH_BATCH {
-                "interrupted: the redeploy in flight finishes its batch, then zdd heal stops"
-            } else {
-                "interrupted again: stopping after the running task"
-            };
-            events.emit(Event::Warning {
-                message: message.into(),
-            });
-        }
-    });
-}
-
-/// `30s`, `2m`, `500ms`, `1h`, or a number of seconds.
-pub fn parse_duration(text: &str) -> Result<Duration, String> {
-    let text = text.trim();
-    let split = text
-        .find(|c: char| !c.is_ascii_digit() && c != '.')
-        .unwrap_or(text.len());
-    let (number, unit) = text.split_at(split);
-    let value: f64 = number
-        .parse()
-        .map_err(|_| format!("`{text}` is not a duration: write `30s`, `2m`, `500ms` or `1h`"))?;
-    let seconds = match unit {
-        "ms" => value / 1000.0,
-        "" | "s" => value,
-        "m" => value * 60.0,
-        "h" => value * 3600.0,
-        other => return Err(format!("unknown unit `{other}` in `{text}`: use ms, s, m or h")),
-    };
-    Ok(Duration::from_secs_f64(seconds))
 }
 
 #[cfg(test)]
@@ -497,6 +465,7 @@ mod tests {
                 reasons: vec!["web1: a".into(), "web2: b".into(), "web10: c".into()],
                 skipped: Vec::new(),
             },
+            health: None,
         };
         let requests = job(&["web1", "web2"], false).requests();
         assert_eq!(requests.len(), 2);
@@ -535,16 +504,5 @@ mod tests {
             outcome_code(&HealOutcome::GivenUp { reason: "x".into() }),
             exit::HOST_FAILED
         );
-    }
-
-    #[test]
-    fn durations() {
-        assert_eq!(parse_duration("30s"), Ok(Duration::from_secs(30)));
-        assert_eq!(parse_duration("500ms"), Ok(Duration::from_millis(500)));
-        assert_eq!(parse_duration("2m"), Ok(Duration::from_secs(120)));
-        assert_eq!(parse_duration("1h"), Ok(Duration::from_secs(3600)));
-        assert_eq!(parse_duration("5"), Ok(Duration::from_secs(5)));
-        assert!(parse_duration("5 parsecs").unwrap_err().contains("unknown unit"));
-        assert!(parse_duration("s").is_err());
     }
 }

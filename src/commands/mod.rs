@@ -13,6 +13,7 @@ pub mod prompt;
 pub mod resume;
 pub mod rollback;
 pub mod status;
+pub mod watch;
 
 /// Write generated text (completions, the man page) to stdout; a reader that stops early
 /// (`zdd man | head`) is not an error.

@@ -3,7 +3,7 @@
 //! network (from the controller: a task delegated to localhost). An endpoint is the
 //! socket's path or socat's TCP address (`TCP:ADDR:PORT`).
 
-use super::{Action, LbChange, LoadBalancer};
+use super::{Action, LbChange, LoadBalancer, ServerState};
 use crate::host::sh_script;
 use regex::Regex;
 use std::sync::OnceLock;
@@ -53,6 +53,16 @@ impl LoadBalancer for Haproxy {
     /// `show stat` is CSV with a `# pxname,svname,...` header; `status` says `MAINT` (also
     /// `MAINT (via ...)`) for a disabled server and `DRAIN` for a draining one.
     fn servers_in_rotation(&self, output: &str) -> Vec<(String, bool)> {
+        self.server_states(output)
+            .into_iter()
+            .map(|s| (s.server, s.in_rotation))
+            .collect()
+    }
+
+    /// `show stat` again: a server serves when its status is `UP` (also `UP 1/2`, going
+    /// down but still taking requests) or `no check`, as the `haproxy` module's capacity
+    /// guard counts; `scur` is its open sessions.
+    fn server_states(&self, output: &str) -> Vec<ServerState> {
         let mut lines = output.lines();
         let Some(header) = lines.find_map(|l| l.strip_prefix("# ")) else {
             return Vec::new();
@@ -62,6 +72,7 @@ impl LoadBalancer for Haproxy {
         let (Some(px), Some(sv), Some(status)) = (col("pxname"), col("svname"), col("status")) else {
             return Vec::new();
         };
+        let scur = col("scur");
         lines
             .filter_map(|line| {
                 let fields: Vec<&str> = line.split(',').collect();
@@ -70,9 +81,31 @@ impl LoadBalancer for Haproxy {
                     return None;
                 }
                 let out = status.starts_with("MAINT") || status.starts_with("DRAIN");
-                Some((format!("{px}/{sv}"), !out))
+                let serving = !out && (status.split(' ').next() == Some("UP") || *status == "no check");
+                Some(ServerState {
+                    server: format!("{px}/{sv}"),
+                    in_rotation: !out,
+                    serving,
+                    sessions: scur.and_then(|i| fields.get(i)?.parse().ok()),
+                })
             })
             .collect()
+    }
+
+    /// One session with the runtime API (socat, as `state_script`): `disable server`,
+    /// `set server ... state drain`, or `set server ... state ready` (and, for a server
+    /// with health checks leaving maintenance, `health down`: it takes requests once a
+    /// check passes, as the `haproxy` module puts servers back).
+    fn action_script(&self, endpoint: &str, action: Action, server: &str) -> Option<String> {
+        let action = match action {
+            Action::Disable => "disable",
+            Action::Drain => "drain",
+            Action::Enable => "enable",
+        };
+        Some(sh_script(
+            &[("sock", endpoint), ("action", action), ("server", server)],
+            include_str!("haproxy_action.sh"),
+        ))
     }
 
     fn restore_command(&self, server: &str, endpoint: Option<&str>) -> String {

@@ -83,6 +83,50 @@ pub trait LoadBalancer: Send + Sync {
     fn live_color(&self, _output: &str) -> Option<String> {
         None
     }
+
+    /// A POSIX sh script that sends `action` for `server` (as the load balancer lists it:
+    /// `backend/server`, never `*/server`) to the runtime API at `endpoint`, and exits
+    /// non-zero with the load balancer's answer on stderr when it refuses. `None`: it has
+    /// no per-server action (nginx switches a whole pool). What `zdd watch` takes a host
+    /// out of rotation and puts it back with.
+    fn action_script(&self, _endpoint: &str, _action: Action, _server: &str) -> Option<String> {
+        None
+    }
+
+    /// From `state_script`'s output: each server with what a capacity guard and a drain
+    /// need. By default, what `servers_in_rotation` says: a server in rotation serves, its
+    /// sessions are unknown.
+    fn server_states(&self, output: &str) -> Vec<ServerState> {
+        self.servers_in_rotation(output)
+            .into_iter()
+            .map(|(server, in_rotation)| ServerState {
+                server,
+                in_rotation,
+                serving: in_rotation,
+                sessions: None,
+            })
+            .collect()
+    }
+}
+
+/// One server as the load balancer lists it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServerState {
+    /// `backend/server` for HAProxy.
+    pub server: String,
+    /// Not taken out (not disabled, not draining), whatever its health.
+    pub in_rotation: bool,
+    /// In rotation and passing its health check: it takes requests now.
+    pub serving: bool,
+    /// Its open sessions, when the load balancer tells.
+    pub sessions: Option<u64>,
+}
+
+impl ServerState {
+    /// The backend (pool) it is in: what comes before the last `/`, or nothing.
+    pub fn backend(&self) -> &str {
+        self.server.rsplit_once('/').map_or("", |(b, _)| b)
+    }
 }
 
 impl fmt::Debug for dyn LoadBalancer {

@@ -209,6 +209,15 @@ impl<W: Write + Send> Reporter for HumanReporter<W> {
                 );
                 self.line(&text);
             }
+            Event::WatchStart { .. }
+            | Event::HealthCheck { .. }
+            | Event::HealthState { .. }
+            | Event::WatchRotation { .. }
+            | Event::HealEnd { .. } => {
+                if let Some(text) = crate::watch::human::line(event, self.verbosity) {
+                    self.line(&text);
+                }
+            }
             Event::OutOfRotation { servers } => {
                 self.banner("OUT OF ROTATION");
                 for s in servers {

@@ -12,6 +12,7 @@ mod keywords;
 mod lookups;
 mod loops;
 mod outcome;
+mod places;
 mod preflight;
 mod rotation;
 mod rules;
@@ -19,6 +20,7 @@ mod scope;
 mod task;
 
 pub use block::tags_select;
+pub use places::RotationSite;
 
 use crate::error::{exit, Error};
 use crate::events::{Event, EventSink, HostStats, Status};

@@ -1,15 +1,27 @@
-//! The healer: one redeploy at a time, for `zdd watch` and `zdd heal` alike.
-//!
-//! INTERFACE ONLY (issue 14 work in progress): the helper owning the watch core replaces
-//! the bodies; the signatures are what `commands::heal` calls.
+//! The healer: one redeploy at a time, for `zdd watch` and `zdd heal` alike. For a host:
+//! take it out of rotation at once (the capacity guard may refuse: it is redeployed
+//! anyway), redeploy it in-process with the playbook limited to it (every safety net of
+//! `apply` on, under the rollout lock), check its health again and put it back only when
+//! it passes; else take it out again and say when to retry, or give up when its budget of
+//! redeploys per hour is spent. For the whole service: one redeploy of every host.
 
+use super::check;
+use super::rotation::{Place, Rotation, TakeOut};
+use super::spec::{Check, WatchSpec};
+use super::state_file::{Redeploy, WatchState};
+use super::tracker::{Allowance, Attempt, Budget, HealthState};
 use crate::cli::ApplyArgs;
+use crate::commands::apply::{lock_about, run_apply, Loaded};
 use crate::error::Error;
-use crate::events::EventSink;
+use crate::events::{Event, EventSink, OutOfRotation, Reporter};
+use crate::journal::utc_timestamp;
+use crate::lock::{self, RolloutLock};
 use crate::runner::StopSignal;
+use indexmap::IndexMap;
+use std::collections::HashMap;
 use std::path::PathBuf;
-use std::sync::Arc;
-use std::time::Duration;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 /// How often a host may be redeployed.
 #[derive(Debug, Clone)]
@@ -31,6 +43,20 @@ pub struct HealRequest {
     pub reason: String,
 }
 
+impl HealRequest {
+    /// The name the budget and the events use: the host(s), or `service`.
+    pub fn target(&self) -> String {
+        if self.hosts.is_empty() {
+            SERVICE.to_owned()
+        } else {
+            self.hosts.join(",")
+        }
+    }
+}
+
+/// The target name of the whole service.
+pub const SERVICE: &str = "service";
+
 #[derive(Debug, Clone, PartialEq)]
 pub enum HealOutcome {
     /// Redeployed and the health checks pass; back in rotation.
@@ -43,27 +69,561 @@ pub enum HealOutcome {
     Busy { holder: String },
     /// Stopped by a signal (a redeploy in flight finished its batch first).
     Interrupted,
+    /// A failed redeploy is too recent (backoff): nothing done; try after `retry_in`.
+    Waiting { retry_in: Duration },
+}
+
+impl HealOutcome {
+    pub fn word(&self) -> &'static str {
+        match self {
+            HealOutcome::Healed { .. } => "healed",
+            HealOutcome::NotHealed { .. } => "not_healed",
+            HealOutcome::GivenUp { .. } => "given_up",
+            HealOutcome::Busy { .. } => "busy",
+            HealOutcome::Interrupted => "interrupted",
+            HealOutcome::Waiting { .. } => "waiting",
+        }
+    }
 }
 
 pub struct Healer {
-    _events: Arc<EventSink>,
+    args: ApplyArgs,
+    events: Arc<EventSink>,
+    stop: Arc<StopSignal>,
+    budget: Budget,
+    history: Option<PathBuf>,
+    /// Redeploys per target (a host, or `service`).
+    attempts: HashMap<String, Vec<Attempt>>,
+    checks: Option<WatchSpec>,
+    check_timeout: Duration,
+    /// How long a redeployed host gets to pass its check.
+    recheck_within: Duration,
+    /// Servers out of rotation because of the healer, by host.
+    left_out: IndexMap<String, Vec<OutOfRotation>>,
+    state: Option<(Arc<Mutex<WatchState>>, PathBuf)>,
+    /// The exit code of the last redeploy that ran.
+    pub last_exit_code: Option<i32>,
 }
 
 impl Healer {
     /// `args`: the playbook, inventory, `-e` and connection flags every redeploy uses
     /// (`--limit` is set per request).
     pub fn new(
-        _args: ApplyArgs,
-        _limits: HealLimits,
+        args: ApplyArgs,
+        limits: HealLimits,
         events: Arc<EventSink>,
-        _stop: Arc<StopSignal>,
+        stop: Arc<StopSignal>,
     ) -> Result<Healer, Error> {
-        Ok(Healer { _events: events })
+        let attempts = match &limits.history {
+            Some(path) => load_history(path)?,
+            None => HashMap::new(),
+        };
+        Ok(Healer {
+            args,
+            events,
+            stop,
+            budget: Budget {
+                max_per_hour: limits.max_redeploys_per_hour,
+                backoff: limits.backoff,
+            },
+            history: limits.history,
+            attempts,
+            checks: None,
+            check_timeout: Duration::from_secs(2),
+            recheck_within: Duration::from_secs(10),
+            left_out: IndexMap::new(),
+            state: None,
+            last_exit_code: None,
+        })
     }
 
-    pub async fn heal(&mut self, _request: &HealRequest) -> HealOutcome {
-        HealOutcome::GivenUp {
-            reason: "the healer is not built yet".into(),
+    /// The checks a redeployed host must pass (without them, a redeploy that exits 0
+    /// heals), the timeout of each, and how long a redeployed host gets to pass.
+    pub fn with_checks(mut self, checks: WatchSpec, timeout: Duration, within: Duration) -> Healer {
+        self.checks = Some(checks);
+        self.check_timeout = timeout;
+        self.recheck_within = within;
+        self
+    }
+
+    /// Keep this state file up to date with each redeploy and what is out of rotation.
+    pub fn with_state_file(mut self, state: Arc<Mutex<WatchState>>, path: PathBuf) -> Healer {
+        self.state = Some((state, path));
+        self
+    }
+
+    /// Servers out of rotation because of the healer (taken out, or left out by a
+    /// redeploy that failed), with the commands that put them back.
+    pub fn left_out(&self) -> Vec<OutOfRotation> {
+        self.left_out.values().flatten().cloned().collect()
+    }
+
+    /// Redeploys of `target` within the last hour.
+    pub fn redeploys_this_hour(&self, target: &str) -> u32 {
+        Budget::within_hour(self.attempts.get(target).map_or(&[][..], |a| a), now_secs())
+    }
+
+    pub async fn heal(&mut self, request: &HealRequest) -> HealOutcome {
+        self.heal_detected(request, None).await
+    }
+
+    /// As `heal`; `detected`: when the fault was seen, for the timeline of a healing.
+    pub async fn heal_detected(
+        &mut self,
+        request: &HealRequest,
+        detected: Option<SystemTime>,
+    ) -> HealOutcome {
+        let started = Instant::now();
+        let target = request.target();
+        let attempts = self.attempts.get(&target).cloned().unwrap_or_default();
+        let n = match self.budget.allows(&attempts, now_secs()) {
+            Allowance::Go { n } => n,
+            Allowance::Wait(retry_in) => return HealOutcome::Waiting { retry_in },
+            Allowance::Spent { max } => {
+                let reason = format!("given up: {max} redeploys within the hour already");
+                return self.give_up(&target, request, reason, started);
+            }
+        };
+        let mut args = self.args.clone();
+        if !request.hosts.is_empty() {
+            args.input.limit = Some(request.hosts.join(","));
+        }
+        let loaded = match Loaded::load(&args) {
+            Ok(loaded) => loaded,
+            Err(e) => return self.load_failed(&target, request, e, started),
+        };
+        let _lock = match RolloutLock::try_acquire(
+            &lock::lock_dir(),
+            &lock::lock_key(&loaded.input.inventory_sources),
+            &format!("{} (zdd watch healing {target})", lock_about(&args)),
+        ) {
+            Ok(Ok(lock)) => lock,
+            Ok(Err(holder)) => {
+                let detail = format!("a deploy is running ({holder}): not healed now, checks go on");
+                self.end_event(&target, request, "busy", None, started, detail);
+                return HealOutcome::Busy { holder };
+            }
+            Err(e) => return self.load_failed(&target, request, e, started),
+        };
+        self.emit_state(
+            &target,
+            HealthState::Critical,
+            HealthState::Healing,
+            format!(
+                "healing, redeploy {n} of at most {} this hour",
+                self.budget.max_per_hour
+            ),
+        );
+        let rotation = Rotation::new(
+            &loaded.input,
+            loaded.templater.clone(),
+            &crate::commands::apply::run_options(&args, &loaded),
+            self.events.clone(),
+        );
+        let places: Vec<Place> = request.hosts.iter().flat_map(|h| rotation.places(h)).collect();
+        let mut out_at = None;
+        for place in &places {
+            self.take_out(&rotation, place).await;
+            out_at.get_or_insert_with(SystemTime::now);
+        }
+        self.record_redeploy_start(request);
+        let capture = Capture::default();
+        let sink = Arc::new(EventSink::new(vec![
+            Box::new(Forward(self.events.clone())),
+            Box::new(capture.clone()),
+        ]));
+        let code = match run_apply(&args, loaded, sink, self.stop.clone()).await {
+            Ok(code) => code,
+            Err(e) => {
+                eprint!("{}", e.render());
+                e.exit_code()
+            }
+        };
+        self.last_exit_code = Some(code);
+        // Out since the redeploy took it out, when the watch could not.
+        let out_at = out_at.or_else(|| capture.first_out());
+        let failing = if code == 0 {
+            self.recheck(&request.hosts).await
+        } else {
+            Some(format!("the redeploy exited {code}"))
+        };
+        let healed = failing.is_none();
+        let now = now_secs();
+        self.attempts
+            .entry(target.clone())
+            .or_default()
+            .push(Attempt { at: now, healed });
+        self.save_history();
+        let interrupted = self.stop.level() > 0;
+        if healed {
+            for place in &places {
+                self.put_back(&rotation, place).await;
+            }
+            for host in &request.hosts {
+                self.left_out.shift_remove(host);
+            }
+            let back = SystemTime::now();
+            rotation.close().await;
+            let took = started.elapsed();
+            let clock = |t: SystemTime| utc_timestamp(t).get(11..19).unwrap_or_default().to_owned();
+            let mut timeline = Vec::new();
+            if let Some(t) = detected {
+                timeline.push(format!("crash detected {}", clock(t)));
+            }
+            if let Some(t) = out_at {
+                timeline.push(format!("out {}", clock(t)));
+            }
+            timeline.push(format!("back {}", clock(back)));
+            let reason = format!("healed in {:.1}s ({})", took.as_secs_f64(), timeline.join(", "));
+            self.emit_state(&target, HealthState::Healing, HealthState::Healed, reason.clone());
+            self.end_event(&target, request, "healed", Some(code), started, reason);
+            self.finish_redeploy("healed", code);
+            return HealOutcome::Healed { took };
+        }
+        // Not healed: it takes no traffic until it is.
+        for place in &places {
+            if rotation.in_rotation(place).await.unwrap_or(false) {
+                self.take_out(&rotation, place).await;
+            }
+        }
+        for server in capture.out_of_rotation() {
+            let list = self.left_out.entry(server.host.clone()).or_default();
+            if !list.contains(&server) {
+                list.push(server);
+            }
+        }
+        rotation.close().await;
+        let why = failing.unwrap_or_default();
+        if interrupted {
+            self.end_event(
+                &target,
+                request,
+                "interrupted",
+                Some(code),
+                started,
+                format!("not healed, interrupted: {why}"),
+            );
+            self.finish_redeploy("interrupted", code);
+            return HealOutcome::Interrupted;
+        }
+        let attempts = self.attempts.get(&target).cloned().unwrap_or_default();
+        match self.budget.after_failure(&attempts, now) {
+            Some(retry_in) => {
+                let detail = format!(
+                    "not healed ({why}); next try in {}",
+                    check::human_duration(retry_in)
+                );
+                self.emit_state(
+                    &target,
+                    HealthState::Healing,
+                    HealthState::Critical,
+                    detail.clone(),
+                );
+                self.end_event(&target, request, "not_healed", Some(code), started, detail);
+                self.finish_redeploy("not_healed", code);
+                HealOutcome::NotHealed {
+                    exit_code: code,
+                    retry_in,
+                }
+            }
+            None => {
+                self.finish_redeploy("given_up", code);
+                let reason = format!(
+                    "given up after {} redeploys this hour ({why})",
+                    Budget::within_hour(&attempts, now)
+                );
+                self.give_up(&target, request, reason, started)
+            }
+        }
+    }
+
+    fn give_up(
+        &mut self,
+        target: &str,
+        request: &HealRequest,
+        reason: String,
+        started: Instant,
+    ) -> HealOutcome {
+        let out: Vec<OutOfRotation> = request
+            .hosts
+            .iter()
+            .flat_map(|h| self.left_out.get(h).cloned().unwrap_or_default())
+            .collect();
+        let text = if out.is_empty() {
+            reason.clone()
+        } else {
+            format!(
+                "{reason}; left out of rotation: {}",
+                out.iter()
+                    .map(|s| s.command.as_str())
+                    .collect::<Vec<_>>()
+                    .join("; ")
+            )
+        };
+        self.emit_state(target, HealthState::Critical, HealthState::GivenUp, text.clone());
+        self.end_event(target, request, "given_up", self.last_exit_code, started, text);
+        self.save_state();
+        HealOutcome::GivenUp { reason }
+    }
+
+    fn load_failed(
+        &mut self,
+        target: &str,
+        request: &HealRequest,
+        e: Error,
+        started: Instant,
+    ) -> HealOutcome {
+        let code = e.exit_code();
+        let first = e.render().lines().next().unwrap_or_default().to_owned();
+        let retry_in = self.budget.backoff;
+        let detail = format!(
+            "not healed: the playbook cannot be run ({first}); next try in {}",
+            check::human_duration(retry_in)
+        );
+        self.end_event(target, request, "not_healed", Some(code), started, detail);
+        HealOutcome::NotHealed {
+            exit_code: code,
+            retry_in,
+        }
+    }
+
+    async fn take_out(&mut self, rotation: &Rotation, place: &Place) {
+        let record = OutOfRotation {
+            server: place.server.clone(),
+            host: place.host.clone(),
+            load_balancer: place.via.clone(),
+            command: place.restore_command(),
+        };
+        // Known before the command is sent: a kill now still leaves a report.
+        let list = self.left_out.entry(place.host.clone()).or_default();
+        if !list.contains(&record) {
+            list.push(record);
+        }
+        self.save_state();
+        let (action, detail) = match rotation.take_out(place).await {
+            Ok(TakeOut::Done) => ("out", None),
+            Ok(TakeOut::AlreadyOut) => ("already_out", None),
+            Ok(TakeOut::Refused(why)) => {
+                self.left_out.shift_remove(&place.host);
+                ("refused", Some(why))
+            }
+            Err(why) => ("failed", Some(why)),
+        };
+        self.save_state();
+        self.events.emit(Event::WatchRotation {
+            host: place.host.clone(),
+            place: describe(place),
+            action: action.into(),
+            detail,
+        });
+    }
+
+    async fn put_back(&mut self, rotation: &Rotation, place: &Place) {
+        let result = match rotation.in_rotation(place).await {
+            Ok(true) => return,
+            Ok(false) => rotation.put_back(place).await,
+            Err(e) => Err(e),
+        };
+        let (action, detail) = match result {
+            Ok(()) => ("back", None),
+            Err(why) => ("not_put_back", Some(why)),
+        };
+        self.events.emit(Event::WatchRotation {
+            host: place.host.clone(),
+            place: describe(place),
+            action: action.into(),
+            detail,
+        });
+    }
+
+    /// `None` when every host passes its check within `recheck_within` (or has none);
+    /// else what the last failing check said.
+    async fn recheck(&self, hosts: &[String]) -> Option<String> {
+        let checks: Vec<(String, Check)> = match &self.checks {
+            Some(spec) if hosts.is_empty() => spec.hosts.clone(),
+            Some(spec) => hosts
+                .iter()
+                .filter_map(|h| spec.check_of(h).map(|c| (h.clone(), c.clone())))
+                .collect(),
+            None => return None,
+        };
+        let deadline = Instant::now() + self.recheck_within;
+        let mut pending = checks;
+        loop {
+            let results =
+                futures::future::join_all(pending.iter().map(|(_, c)| check::run(c, self.check_timeout)))
+                    .await;
+            let mut last = None;
+            let mut still = Vec::new();
+            for ((host, c), r) in pending.into_iter().zip(results) {
+                if !r.ok {
+                    last = Some(format!("{host}: {}", r.detail));
+                    still.push((host, c));
+                }
+            }
+            if still.is_empty() {
+                return None;
+            }
+            if Instant::now() >= deadline {
+                return last;
+            }
+            pending = still;
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        }
+    }
+
+    fn emit_state(&self, target: &str, from: HealthState, to: HealthState, reason: String) {
+        self.events.emit(Event::HealthState {
+            target: target.to_owned(),
+            from,
+            to,
+            reason,
+        });
+    }
+
+    fn end_event(
+        &self,
+        target: &str,
+        request: &HealRequest,
+        outcome: &str,
+        exit_code: Option<i32>,
+        started: Instant,
+        detail: String,
+    ) {
+        self.events.emit(Event::HealEnd {
+            target: target.to_owned(),
+            hosts: request.hosts.clone(),
+            outcome: outcome.into(),
+            exit_code,
+            took_ms: started.elapsed().as_millis() as u64,
+            detail,
+        });
+    }
+
+    fn record_redeploy_start(&mut self, request: &HealRequest) {
+        if let Some((state, _)) = &self.state {
+            state
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .redeploys
+                .push(Redeploy {
+                    at: utc_timestamp(SystemTime::now()),
+                    hosts: request.hosts.clone(),
+                    exit_code: None,
+                    outcome: "running".into(),
+                });
+        }
+        self.save_state();
+    }
+
+    fn finish_redeploy(&mut self, outcome: &str, code: i32) {
+        if let Some((state, _)) = &self.state {
+            let mut state = state.lock().unwrap_or_else(|e| e.into_inner());
+            if let Some(last) = state.redeploys.last_mut() {
+                last.exit_code = Some(code);
+                last.outcome = outcome.into();
+            }
+        }
+        self.save_state();
+    }
+
+    /// Write the state file (with what is out of rotation now).
+    pub fn save_state(&self) {
+        if let Some((state, path)) = &self.state {
+            let mut state = state.lock().unwrap_or_else(|e| e.into_inner());
+            state.out_of_rotation = self.left_out();
+            if let Err(e) = state.save(path) {
+                tracing::warn!("cannot write the watch state {}: {e}", path.display());
+            }
+        }
+    }
+
+    fn save_history(&self) {
+        let Some(path) = &self.history else {
+            return;
+        };
+        let text = serde_json::to_string_pretty(&self.attempts).unwrap_or_default();
+        let written = path
+            .parent()
+            .filter(|d| !d.as_os_str().is_empty())
+            .map_or(Ok(()), std::fs::create_dir_all)
+            .and_then(|()| std::fs::write(path, text));
+        if let Err(e) = written {
+            tracing::warn!("cannot write the redeploy history {}: {e}", path.display());
+        }
+    }
+}
+
+fn load_history(path: &std::path::Path) -> Result<HashMap<String, Vec<Attempt>>, Error> {
+    match std::fs::read_to_string(path) {
+        Ok(text) => serde_json::from_str(&text).map_err(|e| {
+            Error::invalid(crate::error::Diagnostic::new(format!(
+                "the redeploy history {} cannot be read: {e}",
+                path.display()
+            )))
+        }),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(HashMap::new()),
+        Err(e) => Err(Error::invalid(crate::error::Diagnostic::new(format!(
+            "the redeploy history {} cannot be read: {e}",
+            path.display()
+        )))),
+    }
+}
+
+/// `HAProxy loadbalancer/web3 at /tmp/x/haproxy.sock`.
+fn describe(place: &Place) -> String {
+    format!("{} {} at {}", place.lb.name(), place.server, place.endpoint)
+}
+
+fn now_secs() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_secs()
+}
+
+/// Passes every event on to the watch's sink.
+struct Forward(Arc<EventSink>);
+
+impl Reporter for Forward {
+    fn event(&mut self, event: &Event) {
+        self.0.emit(event.clone());
+    }
+}
+
+/// What a redeploy said about rotation: when a server first went out, and which it left
+/// out at its end.
+#[derive(Clone, Default)]
+struct Capture(Arc<Mutex<CaptureState>>);
+
+#[derive(Default)]
+struct CaptureState {
+    first_out: Option<SystemTime>,
+    left_out: Vec<OutOfRotation>,
+}
+
+impl Capture {
+    fn first_out(&self) -> Option<SystemTime> {
+        self.0.lock().unwrap_or_else(|e| e.into_inner()).first_out
+    }
+
+    fn out_of_rotation(&self) -> Vec<OutOfRotation> {
+        self.0.lock().unwrap_or_else(|e| e.into_inner()).left_out.clone()
+    }
+}
+
+impl Reporter for Capture {
+    fn event(&mut self, event: &Event) {
+        let mut state = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        match event {
+            Event::Rotation {
+                state: crate::events::RotationState::Out | crate::events::RotationState::MayBeOut,
+                ..
+            } => {
+                state.first_out.get_or_insert_with(SystemTime::now);
+            }
+            Event::OutOfRotation { servers } => state.left_out = servers.clone(),
+            _ => {}
         }
     }
 }

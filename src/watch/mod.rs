@@ -2,7 +2,12 @@
 //! service, and the healer that takes a critical host out of rotation, redeploys it with
 //! the playbook and puts it back once its health check passes.
 
+pub mod check;
 pub mod consul;
 pub mod engine;
 pub mod heal_config;
+pub mod human;
 pub mod rotation;
+pub mod spec;
+pub mod state_file;
+pub mod tracker;
