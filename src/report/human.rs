@@ -381,7 +381,8 @@ fn heal_plan(checks: usize, critical: &[String], redeploys: &[crate::events::Hea
         let s = if checks == 1 { "" } else { "s" };
         return format!("HEAL [{checks} check{s}, none critical]: nothing to heal");
     }
-    let mut out = format!("HEAL [{} of {checks} checks critical]", critical.len());
+    let s = if checks == 1 { "" } else { "s" };
+    let mut out = format!("HEAL [{} of {checks} check{s} critical]", critical.len());
     for check in critical {
         out.push_str(&format!("\n  critical: {check}"));
     }
