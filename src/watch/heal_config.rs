@@ -268,6 +268,16 @@ mod tests {
     }
 
     #[test]
+    fn the_example_config_reads() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/consul/heal.yml");
+        let config = HealConfig::load(&path).unwrap_or_else(|e| panic!("{}", e.render()));
+        let names: Vec<&str> = config.services.keys().map(String::as_str).collect();
+        assert_eq!(names, ["books-service", "web"]);
+        assert_eq!(config.services["books-service"].hosts, ["books1", "books2", "books3"]);
+        assert_eq!(config.services["web"].inventory.len(), 2);
+    }
+
+    #[test]
     fn a_misspelt_key_is_named_at_its_line_with_a_suggestion() {
         let err = parse("services:\n  books:\n    playbook: b.yml\n    inventroy: hosts\n").unwrap_err();
         assert_eq!(
