@@ -16,7 +16,7 @@ use zdd::watch::rotation::{Place, Rotation, TakeOut};
 
 /// A `Rotation` over `playbook` and the lab's inventory, as `zdd watch` builds one, with
 /// its events recorded and its commands written to `audit`.
-fn rotation(lab: &Lab, playbook: &str, audit: &Path) -> (Rotation, Recorder) {
+fn build(lab: &Lab, playbook: impl AsRef<Path>, audit: &Path) -> (Rotation, Recorder) {
     let playbook = repo_root().join(playbook);
     let inventory = lab.inventory();
     let cli = zdd::cli::Cli::try_parse_from([
@@ -69,7 +69,7 @@ fn rotation_events(recorder: &Recorder, server: &str) -> Vec<RotationState> {
 async fn the_self_healing_playbook_takes_a_host_out_and_puts_it_back_through_its_haproxy_task() {
     let lab = Lab::start(3);
     let audit = lab.dir().join("watch-audit.log");
-    let (rotation, recorder) = rotation(&lab, "examples/lab/self-healing.yml", &audit);
+    let (rotation, recorder) = build(&lab, "examples/lab/self-healing.yml", &audit);
 
     // The drain task of the playbook, rendered for web1: delegated to each load balancer.
     let web1 = only_place(&rotation, "web1");
@@ -142,4 +142,271 @@ async fn the_self_healing_playbook_takes_a_host_out_and_puts_it_back_through_its
     );
     assert!(log.contains("rotation: enable server loadbalancer/web1"), "{log}");
     rotation.close().await;
+    // The workshop's variant: `echo "disable server ..." | socat stdio SOCKET` in a shell
+    // task delegated to each load balancer, with become.
+    let (workshop, _) = build(&lab, "examples/lab/zero-downtime.yml", &audit);
+    let web3 = only_place(&workshop, "web3");
+    assert_eq!(
+        (web3.server.as_str(), web3.via.as_str(), web3.min_up),
+        ("loadbalancer/web3", "lb", 1)
+    );
+    assert_eq!(web3.endpoint, lab.socket().display().to_string());
+    assert_eq!(workshop.take_out(&web3).await, Ok(TakeOut::Done));
+    lab.assert_maint("web3");
+    workshop.put_back(&web3).await.unwrap();
+    lab.assert_up("web3");
+
+    // Another controller's rollout holds zdd's lock on this load balancer: not taken out.
+    let lock = zdd::lb::lock_path(web3.lb, &web3.endpoint);
+    let mut other = std::process::Command::new("sh")
+        .arg("-c")
+        .arg(r#"umask 000; exec 9>>"$0"; flock 9; echo "zdd pid 1 on elsewhere, started earlier" >"$0"; echo locked; exec sleep 60"#)
+        .arg(&lock)
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    std::io::BufRead::read_line(
+        &mut std::io::BufReader::new(other.stdout.take().unwrap()),
+        &mut line,
+    )
+    .unwrap();
+    assert_eq!(line, "locked\n");
+    let refused = workshop.take_out(&web3).await;
+    other.kill().unwrap();
+    other.wait().unwrap();
+    let _ = std::fs::remove_file(&lock);
+    let why = refused.expect_err("taken out during another rollout");
+    assert!(
+        why.starts_with(&format!(
+            "another rollout is changing HAProxy at lb:{}: zdd pid 1 on elsewhere, started earlier; loadbalancer/web3 not taken out",
+            lab.socket().display()
+        )),
+        "{why}"
+    );
+    lab.assert_up("web3");
+    workshop.close().await;
+}
+
+/// The servers holding a session in five looks 50 ms apart: what stays is a slow request.
+fn servers_holding_a_long_request(lab: &Lab) -> Vec<String> {
+    let busy = || -> Vec<String> {
+        lab.haproxy_command("show stat")
+            .lines()
+            .map(|l| l.split(',').collect::<Vec<_>>())
+            .filter(|f| f.len() > 17 && f[0] == "loadbalancer" && f[1].starts_with("web") && f[4] != "0")
+            .map(|f| f[1].to_owned())
+            .collect()
+    };
+    let mut held = busy();
+    for _ in 0..4 {
+        std::thread::sleep(Duration::from_millis(50));
+        let now = busy();
+        held.retain(|s| now.contains(s));
+    }
+    held
+}
+
+/// cloud-lb-drain.yml's rotation tasks on the inventory's hosts: HAProxy's API on TCP,
+/// spoken to from the controller (`delegate_to: localhost`), a drain then a disable. The
+/// take-out waits for the request in flight, which gets its answer.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_drain_over_the_tcp_api_waits_for_the_request_in_flight() {
+    const SLOW: u64 = 5;
+    let lab = Lab::start_haproxy_tcp(3);
+    let playbook = lab.dir().join("cloud-rotation.yml");
+    std::fs::write(
+        &playbook,
+        r#"- hosts: webappservers
+  gather_facts: false
+  vars:
+    lb_server: "{{ haproxy_backend }}/{{ inventory_hostname }}"
+  tasks:
+    - name: Drain the node
+      shell: echo "set server {{ lb_server }} state drain" | socat -t 5 stdio TCP:{{ haproxy_api }}
+      delegate_to: localhost
+    - name: Disable the node
+      shell: echo "disable server {{ lb_server }}; shutdown sessions server {{ lb_server }}" | socat -t 5 stdio TCP:{{ haproxy_api }}
+      delegate_to: localhost
+    - name: Re-enable the node
+      shell: echo "enable server {{ lb_server }}" | socat -t 5 stdio TCP:{{ haproxy_api }}
+      delegate_to: localhost
+"#,
+    )
+    .unwrap();
+    let audit = lab.dir().join("watch-audit.log");
+    let (rotation, _) = build(&lab, &playbook, &audit);
+    let api = format!("TCP:{}.10:9999", lab.net());
+    for host in lab.hosts() {
+        let place = only_place(&rotation, &host);
+        assert_eq!(
+            (place.endpoint.as_str(), place.via.as_str(), place.server.clone()),
+            (api.as_str(), "localhost", format!("loadbalancer/{host}"))
+        );
+    }
+
+    // A slow request in flight on some node.
+    let lb = format!("{}:{}", lab.lb_address(), support::LB_PORT);
+    let request = std::thread::spawn(move || {
+        support::http_get_within(&lb, &format!("/cgi-bin/slow?{SLOW}"), Duration::from_secs(20))
+    });
+    let mut held = Vec::new();
+    for _ in 0..20 {
+        held = servers_holding_a_long_request(&lab);
+        if !held.is_empty() {
+            break;
+        }
+    }
+    let node = held.first().expect("the slow request is on a node").clone();
+    let place = only_place(&rotation, &node);
+    let started = Instant::now();
+    assert_eq!(rotation.take_out(&place).await, Ok(TakeOut::Done));
+    let waited = started.elapsed();
+    lab.assert_maint(&node);
+    let (status, body) = request.join().unwrap().expect("the slow request got an answer");
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body.trim(), format!("slow request served by {node}"));
+    assert!(
+        waited >= Duration::from_millis(1500),
+        "the take-out did not wait for the session: {waited:?}"
+    );
+    eprintln!("drained {node} with a {SLOW} s request in flight: take_out took {waited:?}");
+    rotation.put_back(&place).await.unwrap();
+    lab.assert_up(&node);
+    let log = std::fs::read_to_string(&audit).unwrap();
+    assert!(
+        log.contains(&format!("rotation: set server loadbalancer/{node} state drain")),
+        "{log}"
+    );
+    rotation.close().await;
+
+    // A drain bounded below the request's length: disabled anyway, said, and the request
+    // still gets its answer (a disabled server finishes its sessions).
+    let (rotation, recorder) = build(&lab, &playbook, &audit);
+    let rotation = rotation.with_drain_limit(Duration::from_secs(1));
+    let lb = format!("{}:{}", lab.lb_address(), support::LB_PORT);
+    let request = std::thread::spawn(move || {
+        support::http_get_within(&lb, &format!("/cgi-bin/slow?{SLOW}"), Duration::from_secs(20))
+    });
+    let mut held = Vec::new();
+    for _ in 0..20 {
+        held = servers_holding_a_long_request(&lab);
+        if !held.is_empty() {
+            break;
+        }
+    }
+    let node = held.first().expect("the slow request is on a node").clone();
+    let place = only_place(&rotation, &node);
+    let started = Instant::now();
+    assert_eq!(rotation.take_out(&place).await, Ok(TakeOut::Done));
+    let waited = started.elapsed();
+    lab.assert_maint(&node);
+    assert!(
+        waited < Duration::from_secs(3),
+        "bounded by the drain limit: {waited:?}"
+    );
+    let warned = recorder.events.lock().unwrap().iter().any(|e| {
+        matches!(e, Event::Warning { message } if message.starts_with(&format!("loadbalancer/{node} still has 1 open session after draining for 1s")))
+    });
+    assert!(warned, "{:?}", recorder.events.lock().unwrap());
+    let (status, body) = request.join().unwrap().expect("the slow request got an answer");
+    assert_eq!(
+        (status, body.trim()),
+        (200, format!("slow request served by {node}").as_str())
+    );
+    rotation.put_back(&place).await.unwrap();
+    lab.assert_up(&node);
+    rotation.close().await;
+}
+
+/// Without a lab: which tasks name a place for a host, rendered for it (no connection).
+#[test]
+fn places_are_the_tasks_that_take_the_host_out_rendered_for_it() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("inventory.ini"),
+        "[loadbalancers]\nlb1\nlb2\n\n[web]\nweb1\nweb2\nweb3\n\n[all:vars]\nsock=/run/haproxy/admin.sock\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("playbook.yml"),
+        r#"- hosts: web
+  gather_facts: false
+  become: true
+  tasks:
+    # One call for the whole batch: each host's place is its own server.
+    - name: Take the batch out
+      haproxy:
+        state: disabled
+        host: "{{ ansible_play_batch }}"
+        backend: app
+        socket: "{{ sock }}"
+        min_up: 2
+      delegate_to: "{{ item }}"
+      loop: "{{ groups.loadbalancers }}"
+    # No backend: any backend that has the server.
+    - name: Drain it elsewhere
+      haproxy:
+        state: drain
+        host: "{{ inventory_hostname }}"
+        socket: /run/other.sock
+      delegate_to: lb1
+    - name: Put it back (not a place)
+      haproxy:
+        state: enabled
+        host: "{{ inventory_hostname }}"
+        backend: app
+        socket: "{{ sock }}"
+      delegate_to: lb1
+- hosts: loadbalancers
+  gather_facts: false
+  tasks:
+    - name: Only for the load balancers' play
+      shell: echo "disable server app/{{ inventory_hostname }}" | socat stdio /run/haproxy/admin.sock
+"#,
+    )
+    .unwrap();
+    let cli = zdd::cli::Cli::try_parse_from([
+        "zdd",
+        "apply",
+        dir.path().join("playbook.yml").to_str().unwrap(),
+        "-i",
+        dir.path().join("inventory.ini").to_str().unwrap(),
+    ])
+    .unwrap();
+    let zdd::cli::Command::Apply(args) = cli.command else {
+        unreachable!()
+    };
+    let templater = Arc::new(Templater::new());
+    let input = zdd::load::load_valid(&args.input, &templater).unwrap_or_else(|e| panic!("{}", e.render()));
+    let opts = RunOptions {
+        connection: input.settings.connection.clone(),
+        become_defaults: input.settings.become_defaults.clone(),
+        ..Default::default()
+    };
+    let events = Arc::new(EventSink::new(Vec::new()));
+    let rotation = Rotation::new(&input, templater, &opts, events);
+    let places: Vec<(String, String, String, usize)> = rotation
+        .places("web2")
+        .into_iter()
+        .map(|p| (p.server, p.via, p.endpoint, p.min_up))
+        .collect();
+    let place = |server: &str, via: &str, endpoint: &str, min_up: usize| {
+        (server.to_owned(), via.to_owned(), endpoint.to_owned(), min_up)
+    };
+    assert_eq!(
+        places,
+        [
+            place("app/web2", "lb1", "/run/haproxy/admin.sock", 2),
+            place("app/web2", "lb2", "/run/haproxy/admin.sock", 2),
+            place("*/web2", "lb1", "/run/other.sock", 1),
+        ]
+    );
+    // The last play runs on the load balancers only: its place is theirs, not web2's.
+    let lb1: Vec<(String, String)> = rotation
+        .places("lb1")
+        .into_iter()
+        .map(|p| (p.server, p.via))
+        .collect();
+    assert_eq!(lb1, [("app/lb1".to_owned(), "lb1".to_owned())]);
 }

@@ -11,7 +11,23 @@ use std::path::{Path, PathBuf};
 
 pub fn status(args: StatusArgs) -> Result<i32, Error> {
     let path = journal_path(&args)?;
+    let watch = crate::watch::state_file::WatchState::load(&crate::watch::state_file::path_for(&path));
+    let watch_alive = watch.as_ref().is_some_and(|w| journal::pid_alive(w.pid));
     let Some(journal) = Journal::load(&path)? else {
+        // A watch that has not redeployed anything yet wrote no journal.
+        if let Some(watch) = &watch {
+            match args.output {
+                OutputFormat::Human => print!("{}", watch.render_status(watch_alive)),
+                OutputFormat::Json => println!(
+                    "{}",
+                    serde_json::to_string_pretty(
+                        &json!({"journal": path, "watch": watch, "watch_alive": watch_alive})
+                    )
+                    .map_err(|e| Error::Internal(e.to_string()))?
+                ),
+            }
+            return Ok(exit::OK);
+        }
         return Err(Error::invalid(
             Diagnostic::new(format!("no journal at {}", path.display())).hint(
                 "`zdd apply` writes it; pass the playbook and inventory it ran with, \
@@ -21,10 +37,15 @@ pub fn status(args: StatusArgs) -> Result<i32, Error> {
     };
     let playbook_changed = playbook_changed(&journal);
     match args.output {
-        OutputFormat::Human => print!(
-            "{}",
-            render(&path, &journal, playbook_changed, journal::pid_alive)
-        ),
+        OutputFormat::Human => {
+            print!(
+                "{}",
+                render(&path, &journal, playbook_changed, journal::pid_alive)
+            );
+            if let Some(watch) = &watch {
+                print!("\n{}", watch.render_status(watch_alive));
+            }
+        }
         OutputFormat::Json => {
             let mut value = serde_json::to_value(&journal).map_err(|e| Error::Internal(e.to_string()))?;
             let next = journal.next_batch().map(|(play_index, play, batch, batches, hosts)| {
@@ -34,6 +55,10 @@ pub fn status(args: StatusArgs) -> Result<i32, Error> {
             value["resumable"] = json!(journal.resumable());
             value["next_batch"] = json!(next);
             value["playbook_changed"] = json!(playbook_changed);
+            if let Some(watch) = &watch {
+                value["watch"] = json!(watch);
+                value["watch_alive"] = json!(watch_alive);
+            }
             value["never_reached"] = json!(never_reached(&journal));
             value["live_colors"] = json!(live_colors(&journal));
             value["last_deploys"] = json!(last_deploys(&journal)

@@ -127,6 +127,14 @@ pub async fn watch(args: WatchArgs) -> Result<i32, Error> {
         max_redeploys: args.max_redeploys,
     });
 
+    // --probe: the traffic through the load balancer over the whole watch.
+    let probe = match &args.traffic.probe {
+        Some(url) => Some(crate::probe::Probe::start(
+            crate::probe::Target::parse(url).map_err(|e| Error::invalid(Diagnostic::new(e)))?,
+            args.traffic.probe_concurrency,
+        )),
+        None => None,
+    };
     let deadline = args.for_.map(|d| Instant::now() + d);
     let mut given_up = false;
     let mut unreachable = false;
@@ -231,6 +239,9 @@ pub async fn watch(args: WatchArgs) -> Result<i32, Error> {
         if deadline.is_some_and(|d| d <= Instant::now()) {
             break;
         }
+    }
+    if let Some(probe) = probe {
+        events.emit(Event::Probe(probe.stop().await));
     }
     let left_out = healer.left_out();
     if !left_out.is_empty() {
@@ -392,5 +403,59 @@ fn apply_args(args: &WatchArgs) -> ApplyArgs {
         start_at_task: None,
         access: args.access.clone(),
         rollback: None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn targets(states: &[(&str, u32)], failures: u32) -> IndexMap<String, Watched> {
+        states
+            .iter()
+            .map(|(name, failed)| {
+                let mut t = watched(
+                    Check::Tcp {
+                        addr: "127.0.0.1:1".into(),
+                    },
+                    failures,
+                );
+                for _ in 0..*failed {
+                    t.tracker.observe(false, "connection refused");
+                }
+                (name.to_string(), t)
+            })
+            .collect()
+    }
+
+    #[test]
+    fn the_first_critical_host_is_healed_alone() {
+        let t = targets(&[("web1", 1), ("web2", 2), ("web3", 2), (SERVICE, 0)], 2);
+        let (request, _) = next_to_heal(&t).unwrap();
+        assert_eq!(request.hosts, ["web2"]);
+        assert_eq!(request.reason, "web2: 2 failed checks");
+    }
+
+    #[test]
+    fn a_critical_service_or_every_host_critical_redeploys_everything() {
+        let t = targets(&[("web1", 0), ("web2", 2), (SERVICE, 2)], 2);
+        let (request, _) = next_to_heal(&t).unwrap();
+        assert!(request.hosts.is_empty());
+        assert_eq!(request.reason, "the service is critical");
+        let t = targets(&[("web1", 2), ("web2", 3), (SERVICE, 0)], 2);
+        let (request, _) = next_to_heal(&t).unwrap();
+        assert_eq!(
+            (request.hosts.len(), request.reason.as_str()),
+            (0, "every host is critical")
+        );
+    }
+
+    #[test]
+    fn a_host_in_backoff_or_given_up_waits_and_nothing_is_healed_when_all_is_well() {
+        let mut t = targets(&[("web1", 2), ("web2", 2), ("web3", 0)], 2);
+        t["web1"].not_before = Some(Instant::now() + Duration::from_secs(60));
+        t["web2"].tracker.set(HealthState::GivenUp, "spent");
+        assert!(next_to_heal(&t).is_none());
+        assert!(next_to_heal(&targets(&[("web1", 1), ("web2", 0)], 2)).is_none());
     }
 }

@@ -321,6 +321,81 @@ mod tests {
     }
 
     #[test]
+    fn show_stat_says_which_servers_serve_and_their_sessions() {
+        let csv = "# pxname,svname,qcur,qmax,scur,smax,slim,stot,bin,bout,dreq,dresp,ereq,econ,eresp,wretr,wredis,status,weight\n\
+                   loadbalancer,web1,0,0,2,1,,3,0,0,,0,,0,0,0,0,UP,1\n\
+                   loadbalancer,web2,0,0,0,1,,3,0,0,,0,,0,0,0,0,UP 1/2,1\n\
+                   loadbalancer,web3,0,0,1,1,,3,0,0,,0,,0,0,0,0,DRAIN,1\n\
+                   loadbalancer,web4,0,0,0,1,,3,0,0,,0,,0,0,0,0,DOWN,1\n\
+                   loadbalancer,web5,0,0,0,1,,3,0,0,,0,,0,0,0,0,no check,1\n\
+                   loadbalancer,BACKEND,0,0,3,1,,3,0,0,,0,,0,0,0,0,UP,1\n";
+        let states: Vec<(String, bool, bool, Option<u64>)> = HAPROXY
+            .server_states(csv)
+            .into_iter()
+            .map(|s| (s.server, s.in_rotation, s.serving, s.sessions))
+            .collect();
+        let want: Vec<(String, bool, bool, Option<u64>)> = [
+            ("web1", true, true, 2),
+            ("web2", true, true, 0),
+            ("web3", false, false, 1),
+            ("web4", true, false, 0),
+            ("web5", true, true, 0),
+        ]
+        .iter()
+        .map(|(s, i, u, n)| (format!("loadbalancer/{s}"), *i, *u, Some(*n)))
+        .collect();
+        assert_eq!(states, want);
+    }
+
+    #[test]
+    fn the_action_script_sends_one_command_and_refuses_names_that_smuggle_another() {
+        let script = HAPROXY
+            .action_script("/run/h.sock", Action::Disable, "lb/web1")
+            .unwrap();
+        assert!(
+            script.starts_with("sock=/run/h.sock\naction=disable\nserver=lb/web1\n"),
+            "{script}"
+        );
+        for bad in [
+            "lb/web1; shutdown sessions server lb/web2",
+            "web1",
+            "*/web1",
+            "a/b/c",
+        ] {
+            let script = HAPROXY
+                .action_script("/nonexistent.sock", Action::Enable, bad)
+                .unwrap();
+            let out = std::process::Command::new("sh")
+                .arg("-c")
+                .arg(&script)
+                .output()
+                .unwrap();
+            assert_eq!(out.status.code(), Some(2), "{bad}");
+            assert!(
+                String::from_utf8_lossy(&out.stderr).contains("not a HAProxy backend/server name"),
+                "{bad}: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        // A good name gets as far as the socket.
+        let script = HAPROXY
+            .action_script("/nonexistent.sock", Action::Drain, "lb/web1")
+            .unwrap();
+        let out = std::process::Command::new("sh")
+            .arg("-c")
+            .arg(&script)
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(1));
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            stderr.contains("no HAProxy socket at /nonexistent.sock")
+                || stderr.contains("socat is not installed"),
+            "{stderr}"
+        );
+    }
+
+    #[test]
     fn the_way_back_is_the_enable_command() {
         assert_eq!(
             HAPROXY.restore_command("lb/web1", Some("/run/h.sock")),

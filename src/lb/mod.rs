@@ -183,11 +183,26 @@ impl Hash for Endpoint {
 /// standard input stays open. It prints `locked`, `busy: HOLDER` (another zdd holds it),
 /// or `unsupported: ...` first. `holder` says who holds it, for the other run's error.
 pub fn lock_script(lb: &dyn LoadBalancer, endpoint: &str, holder: &str) -> String {
+    let lock = lock_path(lb, endpoint);
+    crate::host::sh_script(&[("lock", &lock), ("holder", holder)], include_str!("lock.sh"))
+}
+
+/// The file zdd's rollout lock on the load balancer at `endpoint` is held on, on the host
+/// that talks to it.
+pub fn lock_path(lb: &dyn LoadBalancer, endpoint: &str) -> String {
     use sha2::{Digest, Sha256};
     let digest = Sha256::digest(format!("{}\0{endpoint}", lb.name()).as_bytes());
     let name: String = digest[..8].iter().map(|b| format!("{b:02x}")).collect();
-    let lock = format!("/tmp/zdd-lb-{name}.lock");
-    crate::host::sh_script(&[("lock", &lock), ("holder", holder)], include_str!("lock.sh"))
+    format!("/tmp/zdd-lb-{name}.lock")
+}
+
+/// A script that tells, without taking it, whether a run holds zdd's rollout lock on the
+/// load balancer at `endpoint`: it prints `free`, `busy: HOLDER` or `unsupported: ...`.
+/// `zdd watch` asks before it takes a server out (a rollout from another controller may be
+/// going through the same load balancer).
+pub fn lock_probe_script(lb: &dyn LoadBalancer, endpoint: &str) -> String {
+    let lock = lock_path(lb, endpoint);
+    crate::host::sh_script(&[("lock", &lock)], include_str!("lock_probe.sh"))
 }
 
 /// Whether `server` as a task names it (`backend/name`, or `*/name` for any backend) is

@@ -380,6 +380,9 @@ impl Healer {
             "not healed: the playbook cannot be run ({first}); next try in {}",
             check::human_duration(retry_in)
         );
+        self.events.emit(Event::Warning {
+            message: format!("{target}: {detail}"),
+        });
         self.end_event(target, request, "not_healed", Some(code), started, detail);
         HealOutcome::NotHealed {
             exit_code: code,
@@ -412,7 +415,7 @@ impl Healer {
         self.save_state();
         self.events.emit(Event::WatchRotation {
             host: place.host.clone(),
-            place: describe(place),
+            place: place.describe(),
             action: action.into(),
             detail,
         });
@@ -430,7 +433,7 @@ impl Healer {
         };
         self.events.emit(Event::WatchRotation {
             host: place.host.clone(),
-            place: describe(place),
+            place: place.describe(),
             action: action.into(),
             detail,
         });
@@ -568,11 +571,6 @@ fn load_history(path: &std::path::Path) -> Result<HashMap<String, Vec<Attempt>>,
             path.display()
         )))),
     }
-}
-
-/// `HAProxy loadbalancer/web3 at /tmp/x/haproxy.sock`.
-fn describe(place: &Place) -> String {
-    format!("{} {} at {}", place.lb.name(), place.server, place.endpoint)
 }
 
 fn now_secs() -> u64 {

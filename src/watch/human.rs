@@ -67,7 +67,7 @@ pub fn line(event: &Event, verbosity: u8) -> Option<String> {
             ..
         } => match outcome.as_str() {
             // The state change says it.
-            "healed" | "given_up" => None,
+            "healed" | "given_up" | "not_healed" => None,
             _ => Some(format!("{target}: {detail}")),
         },
         _ => None,

@@ -11,6 +11,15 @@
 //! reading the servers' states again). Each change is an `Event::Rotation`, the same the
 //! runner emits around a rotation task, so the journal knows a server may be out and
 //! `zdd status` can report it after a kill.
+//!
+//! Limits: a task whose arguments, items or delegate need what only the run knows (a
+//! registered result, a gathered fact, a group made by `add_host`, as in
+//! `playbooks/cloud-lb-drain.yml`'s second play) names no place, nor does a task in a
+//! dynamic `include_tasks`; its `when` is not evaluated. A `haproxy` task without `backend`
+//! names `*/server`: `take_out` finds the backend, and its events carry the server as
+//! HAProxy lists it, but `Place::restore_command` still says `*/server`. Before a take-out,
+//! zdd's rollout lock on the load balancer is looked at (not taken): a rollout from another
+//! controller holding it makes `take_out` an error, this process's own runs do not.
 
 use crate::events::{Event, EventSink, OutOfRotation, RotationState};
 use crate::lb::{same_server, Action, LoadBalancer, ServerState};
@@ -223,6 +232,30 @@ impl Rotation {
         }
     }
 
+    /// Who else holds zdd's rollout lock on the load balancer of `site` (a rollout from
+    /// another controller going through it), if anyone: this process's own runs (the
+    /// redeploy that just ended) do not count. Looked at as preflight takes it: without
+    /// `become`.
+    async fn other_rollout(&self, site: &RotationSite) -> Result<Option<String>, String> {
+        let asker = RotationSite {
+            run_as: None,
+            ..site.clone()
+        };
+        let script = crate::lb::lock_probe_script(site.lb, &site.endpoint);
+        let task = format!("rotation: {} rollout lock", site.lb.name());
+        let out = self
+            .runner
+            .rotation_command(&asker, &task, script, COMMAND_TIMEOUT)
+            .await?;
+        let line = out.stdout.lines().next().unwrap_or_default();
+        let Some(holder) = line.strip_prefix("busy: ") else {
+            return Ok(None);
+        };
+        let hostname = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_default();
+        let ours = format!("zdd pid {} on {},", std::process::id(), hostname.trim());
+        Ok((!holder.starts_with(&ours)).then(|| holder.to_owned()))
+    }
+
     fn report(&self, site: &RotationSite, server: &str, state: RotationState) {
         self.runner.emit(Event::Rotation {
             server: OutOfRotation {
@@ -245,16 +278,37 @@ impl Rotation {
         if let Some(why) = refusal(&states, &me, site.min_up) {
             return Ok(TakeOut::Refused(why));
         }
+        if let Some(holder) = self.other_rollout(&site).await? {
+            return Err(format!(
+                "another rollout is changing {}: {holder}; {} not taken out",
+                at(&site),
+                me.server
+            ));
+        }
         // Recorded before the command is sent: a kill from here on leaves a report.
         self.report(&site, &me.server, RotationState::MayBeOut);
         // A server that serves nobody (down, crashed) has nothing to drain.
         if let Some(budget) = site.drain.filter(|_| me.serving && me.sessions != Some(0)) {
             self.send(&site, Action::Drain, &me.server).await?;
-            let deadline = Instant::now() + budget.min(self.drain_limit);
+            let budget = budget.min(self.drain_limit);
+            let deadline = Instant::now() + budget;
             loop {
                 let now = self.states(&site).await?;
                 let sessions = find(&now, &site)?.sessions;
-                if sessions.is_none_or(|n| n == 0) || Instant::now() >= deadline {
+                if sessions.is_none_or(|n| n == 0) {
+                    break;
+                }
+                if Instant::now() >= deadline {
+                    self.runner.emit(Event::Warning {
+                        message: format!(
+                            "{} still has {} after draining for {budget:?}: disabled anyway (they go on until they end)",
+                            me.server,
+                            match sessions.unwrap_or_default() {
+                                1 => "1 open session".to_owned(),
+                                n => format!("{n} open sessions"),
+                            }
+                        ),
+                    });
                     break;
                 }
                 tokio::time::sleep(POLL).await;

@@ -1,0 +1,294 @@
+//! `zdd watch` on the real lab: a crashed web server is taken out, redeployed and put back
+//! under the probe without a failed request; a host the redeploy cannot fix is given up
+//! and left out; a watch stopped or killed during a redeploy leaves no server out without
+//! a report.
+
+mod support;
+
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+use support::{repo_root, Lab};
+
+fn self_healing() -> PathBuf {
+    repo_root().join("examples/lab/self-healing.yml")
+}
+
+/// `zdd watch` of the lab's self-healing playbook every second, critical after 2 failures,
+/// its journal (and state file) in `work`.
+fn watch(lab: &Lab, work: &Path) -> support::Zdd {
+    lab.zdd()
+        .arg("watch")
+        .arg(self_healing())
+        .args(["--interval", "1s", "--failures", "2"])
+        .arg("--journal")
+        .arg(work.join("journal.json"))
+}
+
+const LINE_WAIT: Duration = Duration::from_secs(30);
+
+#[test]
+fn a_crashed_web_server_is_taken_out_redeployed_and_put_back_without_a_failed_request() {
+    let lab = Lab::start(3);
+    let work = tempfile::tempdir().unwrap();
+    let probe = lab.probe(4);
+    let mut running = watch(&lab, work.path()).spawn();
+    running.wait_for_line("WATCH [3 hosts, service http://", LINE_WAIT);
+    std::thread::sleep(Duration::from_millis(1500));
+    let crashed = Instant::now();
+    assert!(lab.service("web2", "stop").status.success());
+    running.wait_for_line(
+        "web2: critical after 2 failed checks (connection refused)",
+        LINE_WAIT,
+    );
+    let detected = crashed.elapsed();
+    running.wait_for_line("web2: out of rotation (HAProxy loadbalancer/web2 at ", LINE_WAIT);
+    let out = crashed.elapsed();
+    let healed = running.wait_for_line("web2: healed in ", Duration::from_secs(60));
+    let back = crashed.elapsed();
+    lab.assert_up("web2");
+    let counts = probe.stop();
+    running.interrupt();
+    let outcome = running.wait();
+    eprintln!(
+        "crash -> critical {:.1}s, -> out of rotation {:.1}s, -> back {:.1}s ({healed}); probe: {} requests, {} failed",
+        detected.as_secs_f64(),
+        out.as_secs_f64(),
+        back.as_secs_f64(),
+        counts.requests,
+        counts.failed
+    );
+    outcome.assert_code(130);
+    assert_eq!(counts.failed, 0, "{counts:?}\n{outcome}");
+    assert!(counts.requests > 100, "{counts:?}");
+    assert!(healed.contains("(crash detected "), "{healed}");
+    assert!(
+        outcome.stdout.contains("web2: suspect (1/2): connection refused"),
+        "{outcome}"
+    );
+    // The redeploy ran as apply runs it, limited to web2.
+    assert_eq!(outcome.recap().keys().collect::<Vec<_>>(), ["web2"], "{outcome}");
+    assert!(lab.page("web2").contains("version: 1"));
+    // Interval x failures (2 s) plus a round, and a redeploy of a few seconds.
+    assert!(detected < Duration::from_secs(5), "detected after {detected:?}");
+    assert!(back < Duration::from_secs(30), "back after {back:?}");
+}
+
+/// `chattr +i` on a doc root, undone however the test ends.
+struct Immutable(PathBuf);
+
+impl Immutable {
+    fn set(path: PathBuf) -> Immutable {
+        let ok = std::process::Command::new("chattr")
+            .arg("+i")
+            .arg(&path)
+            .status()
+            .unwrap();
+        assert!(ok.success(), "chattr +i {}", path.display());
+        Immutable(path)
+    }
+}
+
+impl Drop for Immutable {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("chattr")
+            .arg("-i")
+            .arg(&self.0)
+            .status();
+    }
+}
+
+/// A one-thread HTTP server that answers 200 to every request and keeps the bodies.
+fn notify_sink() -> (String, std::sync::mpsc::Receiver<String>) {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/hook", listener.local_addr().unwrap());
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for conn in listener.incoming() {
+            let Ok(mut conn) = conn else { break };
+            conn.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+            let mut got = Vec::new();
+            let mut buf = [0u8; 4096];
+            // Headers, then Content-Length bytes of body.
+            while let Ok(n) = conn.read(&mut buf) {
+                if n == 0 {
+                    break;
+                }
+                got.extend_from_slice(&buf[..n]);
+                let text = String::from_utf8_lossy(&got);
+                if let Some((head, body)) = text.split_once("\r\n\r\n") {
+                    let len = head
+                        .lines()
+                        .find_map(|l| {
+                            l.to_ascii_lowercase()
+                                .strip_prefix("content-length:")
+                                .map(|v| v.trim().to_owned())
+                        })
+                        .and_then(|v| v.parse::<usize>().ok())
+                        .unwrap_or(0);
+                    if body.len() >= len {
+                        let _ = tx.send(body.to_owned());
+                        break;
+                    }
+                }
+            }
+            let _ = conn.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+        }
+    });
+    (url, rx)
+}
+
+#[test]
+fn a_host_the_redeploy_cannot_fix_is_given_up_and_left_out_while_the_others_serve() {
+    let lab = Lab::start(2);
+    let work = tempfile::tempdir().unwrap();
+    let _immutable = Immutable::set(lab.doc_root("web2"));
+    let (hook, posted) = notify_sink();
+    assert!(lab.service("web2", "stop").status.success());
+    let outcome = watch(&lab, work.path())
+        .args([
+            "--max-redeploys",
+            "2",
+            "--backoff",
+            "1s",
+            "--for",
+            "14s",
+            "--notify",
+            &hook,
+        ])
+        .json()
+        .run();
+    outcome.assert_code(2);
+    let human = outcome.human();
+    assert!(
+        human.contains("web2: healing, redeploy 1 of at most 2 this hour"),
+        "{outcome}"
+    );
+    assert!(
+        human.contains("web2: healing, redeploy 2 of at most 2 this hour"),
+        "{outcome}"
+    );
+    assert!(
+        human.contains("web2: given up after 2 redeploys this hour (the redeploy exited 2); left out of rotation: echo \"enable server loadbalancer/web2\" | socat stdio "),
+        "{outcome}"
+    );
+    assert!(!human.contains("redeploy 3 of"), "{outcome}");
+    assert!(human.contains("OUT OF ROTATION"), "{outcome}");
+    lab.assert_maint("web2");
+    lab.assert_up("web1");
+    let (status, body) = support::http_get(&format!("{}:8080", lab.lb_address()), "/").unwrap();
+    assert_eq!(status, 200, "{body}");
+    assert!(body.contains("host: web1"), "{body}");
+    // JSON: every check, and the state changes with their reasons.
+    let events: Vec<serde_json::Value> = outcome
+        .stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+        .collect();
+    let given_up = events
+        .iter()
+        .find(|e| e["event"] == "health_state" && e["to"] == "given_up")
+        .unwrap_or_else(|| panic!("no given_up event:\n{}", outcome.stdout));
+    assert_eq!(given_up["target"], "web2");
+    assert!(events
+        .iter()
+        .any(|e| e["event"] == "health_check" && e["target"] == "web1" && e["ok"] == true));
+    assert_eq!(events.last().unwrap()["event"], "run_end");
+    assert_eq!(events.last().unwrap()["exit_code"], 2);
+    // --notify: each healing's start and result, and the give-up.
+    let bodies: Vec<serde_json::Value> = posted
+        .try_iter()
+        .map(|b| serde_json::from_str(&b).unwrap())
+        .collect();
+    let kinds: Vec<&str> = bodies.iter().map(|b| b["event"].as_str().unwrap()).collect();
+    assert_eq!(
+        kinds,
+        ["healing", "not_healed", "healing", "given_up"],
+        "{bodies:?}"
+    );
+    assert_eq!(bodies[3]["out_of_rotation"][0]["server"], "loadbalancer/web2");
+}
+
+#[test]
+fn a_watch_interrupted_during_a_redeploy_ends_130_and_status_tells_what_it_left() {
+    let lab = Lab::start(2);
+    let work = tempfile::tempdir().unwrap();
+    assert!(lab.service("web1", "stop").status.success());
+    let mut running = watch(&lab, work.path()).spawn();
+    running.wait_for_line("web1: out of rotation", LINE_WAIT);
+    running.wait_for_line("TASK [Drain the server out of haproxy]", LINE_WAIT);
+    running.interrupt();
+    let outcome = running.wait();
+    outcome.assert_code(130);
+    let status = lab
+        .zdd()
+        .status_of_journal(work.path().join("journal.json"))
+        .run();
+    status.assert_code(0);
+    assert!(status.stdout.contains("WATCH\nthe last watch (pid "), "{status}");
+    assert!(status.stdout.contains("with exit code 130"), "{status}");
+    // The batch in flight finished: web1 was healed and put back, or it is reported out
+    // with the way back, by the watch and by status.
+    if outcome.stdout.contains("web1: healed in ") {
+        lab.assert_up("web1");
+    } else {
+        assert!(outcome.stdout.contains("OUT OF ROTATION"), "{outcome}");
+        assert!(
+            status.stdout.contains("enable server loadbalancer/web1"),
+            "{status}"
+        );
+    }
+}
+
+#[test]
+fn a_watch_killed_during_a_redeploy_leaves_the_host_out_with_its_restore_command_in_status() {
+    let lab = Lab::start(2);
+    let work = tempfile::tempdir().unwrap();
+    assert!(lab.service("web1", "stop").status.success());
+    let mut running = watch(&lab, work.path()).spawn();
+    running.wait_for_line("web1: out of rotation", LINE_WAIT);
+    let pid = i32::try_from(running.pid()).unwrap();
+    assert_eq!(unsafe { libc::kill(pid, libc::SIGKILL) }, 0);
+    let _ = running.wait();
+    lab.assert_maint("web1");
+    let status = lab
+        .zdd()
+        .status_of_journal(work.path().join("journal.json"))
+        .run();
+    status.assert_code(0);
+    assert!(
+        status.stdout.contains("was killed: it is gone without ending"),
+        "{status}"
+    );
+    assert!(
+        status.stdout.contains("web1: loadbalancer/web1 is disabled on lb; to put it back, run there:\n    echo \"enable server loadbalancer/web1\" | socat stdio "),
+        "{status}"
+    );
+}
+
+/// Without haproxy's retries, requests sent to the crashed server before the watch takes it
+/// out fail (reported); from the take-out on, none does.
+#[test]
+fn with_a_strict_haproxy_no_request_fails_after_the_take_out() {
+    let lab = Lab::start_strict(3);
+    let work = tempfile::tempdir().unwrap();
+    let whole = lab.probe(4);
+    let mut running = watch(&lab, work.path()).spawn();
+    running.wait_for_line("WATCH [3 hosts", LINE_WAIT);
+    std::thread::sleep(Duration::from_millis(1500));
+    assert!(lab.service("web3", "stop").status.success());
+    running.wait_for_line("web3: out of rotation", LINE_WAIT);
+    let after_take_out = lab.probe(4);
+    running.wait_for_line("web3: healed in ", Duration::from_secs(60));
+    let after = after_take_out.stop();
+    let whole = whole.stop();
+    running.interrupt();
+    let outcome = running.wait();
+    eprintln!(
+        "strict haproxy: {} of {} requests failed between the crash and the take-out; {} of {} after it",
+        whole.failed, whole.requests, after.failed, after.requests
+    );
+    outcome.assert_code(130);
+    assert_eq!(after.failed, 0, "{after:?}\n{outcome}");
+    lab.assert_up("web3");
+}
