@@ -4,7 +4,8 @@
 //! requests; the redeploy history makes a second heal over `--max-redeploys` give up; a
 //! check through the load balancer redeploys the whole service (`--config`). Without a
 //! lab: passing checks contact no host (the audit log stays empty), a bad payload or
-//! config is exit 5 with its position, a service the config does not name is skipped.
+//! config is exit 5 with its position, a service the config does not name is skipped, and
+//! while another run holds the rollout lock nothing is done (exit 0).
 
 mod support;
 
@@ -334,6 +335,50 @@ fn checks_of_services_the_config_does_not_name_are_skipped() {
         out.stdout,
         "HEAL [1 of 1 check critical]\n  critical: db1: Service 'postgres' check is critical: connection refused\n[WARNING]: not healed: db1: Service 'postgres' check is critical: connection refused (service `postgres` is not in the config)\n"
     );
+    assert!(
+        std::fs::read_to_string(&audit).unwrap_or_default().is_empty(),
+        "a host was contacted"
+    );
+}
+
+#[test]
+fn while_another_run_holds_the_rollout_lock_nothing_is_done() {
+    let dir = tempfile::tempdir().unwrap();
+    let inventory = unreachable_inventory(dir.path());
+    let locks = dir.path().join("locks");
+    let key = zdd::lock::lock_key(&[inventory.display().to_string()]);
+    let _held =
+        zdd::lock::RolloutLock::acquire(&locks, &key, "started by the test, playbook site.yml").unwrap();
+    let audit = dir.path().join("audit.jsonl");
+    let out = Zdd::new()
+        .arg("heal")
+        .args(["--playbook", PLAYBOOK])
+        .inventory(&inventory)
+        .env("ZDD_LOCK_DIR", &locks)
+        .arg("--state-dir")
+        .arg(dir.path().join("state"))
+        .arg("--audit-log")
+        .arg(&audit)
+        .run_with_stdin(&payload(&[check(
+            "web1",
+            "web",
+            "critical",
+            "connection refused",
+        )]));
+    out.assert_code(0);
+    // web1 is the inventory's only web host: every host critical, the whole service.
+    assert!(out.stdout.contains("\n  redeploy: every host with "), "{out}");
+    let busy = out
+        .stdout
+        .lines()
+        .find(|l| l.starts_with("service: a deploy is running (zdd pid "));
+    assert!(
+        busy.is_some_and(
+            |l| l.ends_with(", started by the test, playbook site.yml): not healed now, checks go on")
+        ),
+        "{out}"
+    );
+    assert!(!out.stdout.contains("PLAY RECAP"), "{out}");
     assert!(
         std::fs::read_to_string(&audit).unwrap_or_default().is_empty(),
         "a host was contacted"

@@ -98,14 +98,7 @@ pub async fn heal(args: HealArgs) -> Result<i32, Error> {
                 break;
             }
             let outcome = heal_until_done(&mut healer, &request, args.max_redeploys, &stop).await;
-            if let HealOutcome::Busy { holder } = &outcome {
-                events.emit(Event::Warning {
-                    message: format!(
-                        "not healed now: another run holds the rollout lock ({holder}); Consul calls \
-                         zdd heal again when the checks change"
-                    ),
-                });
-            }
+            // Busy: the healer said who holds the lock; that run is in charge.
             code = worse(code, outcome_code(&outcome));
         }
     }

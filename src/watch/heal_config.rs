@@ -273,7 +273,10 @@ mod tests {
         let config = HealConfig::load(&path).unwrap_or_else(|e| panic!("{}", e.render()));
         let names: Vec<&str> = config.services.keys().map(String::as_str).collect();
         assert_eq!(names, ["books-service", "web"]);
-        assert_eq!(config.services["books-service"].hosts, ["books1", "books2", "books3"]);
+        assert_eq!(
+            config.services["books-service"].hosts,
+            ["books1", "books2", "books3"]
+        );
         assert_eq!(config.services["web"].inventory.len(), 2);
     }
 
