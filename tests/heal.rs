@@ -2,6 +2,7 @@
 //! hosts and redeployed through the healer. On the lab: a critical web host whose web
 //! server was stopped is redeployed and serves again under the probe with 0 failed
 //! requests; the redeploy history makes a second heal over `--max-redeploys` give up; a
+//! redeploy that cannot heal is retried after `--backoff`, then given up and left out; a
 //! check through the load balancer redeploys the whole service (`--config`). Without a
 //! lab: passing checks contact no host (the audit log stays empty), a bad payload or
 //! config is exit 5 with its position, a service the config does not name is skipped, and
@@ -383,4 +384,39 @@ fn while_another_run_holds_the_rollout_lock_nothing_is_done() {
         std::fs::read_to_string(&audit).unwrap_or_default().is_empty(),
         "a host was contacted"
     );
+}
+
+#[test]
+fn a_redeploy_that_cannot_heal_is_retried_after_its_backoff_then_given_up_and_left_out() {
+    let lab = Lab::start(2);
+    let state = tempfile::tempdir().unwrap();
+    lab.service("web2", "stop");
+    // The upgrade cannot write web2's page: no redeploy heals it.
+    lab.break_doc_root("web2");
+    let out = heal(&lab, state.path())
+        .args(["--max-redeploys", "2", "--backoff", "1s"])
+        .run_with_stdin(&payload(&[check(
+            "web2",
+            "web",
+            "critical",
+            "connection refused",
+        )]));
+    out.assert_code(2);
+    let human = out.human();
+    let order = [
+        "web2: healing, redeploy 1 of at most 2 this hour",
+        "web2: not healed (the redeploy exited 2); next try in 1s",
+        "web2: healing, redeploy 2 of at most 2 this hour",
+        "web2: given up after 2 redeploys this hour (the redeploy exited 2); left out of rotation: echo \"enable server loadbalancer/web2\" | socat stdio ",
+    ];
+    let mut from = 0;
+    for line in order {
+        let at = human[from..]
+            .find(line)
+            .unwrap_or_else(|| panic!("no `{line}` after byte {from}:\n{out}"));
+        from += at + line.len();
+    }
+    lab.assert_maint("web2");
+    lab.assert_up("web1");
+    assert!(lab.page("web1").contains("<title>web1</title>"));
 }
