@@ -593,6 +593,12 @@ pub struct HealArgs {
     #[arg(long = "audit-log", value_name = "FILE")]
     pub audit_log: Option<PathBuf>,
 
+    /// POST JSON to this http:// URL when a heal starts (`healing`) and when it ends
+    /// (`healed`, `not_healed`, `given_up` with what is left out of rotation, `busy`,
+    /// `interrupted`). A failed POST is reported, never changes the exit code.
+    #[arg(long = "notify", value_name = "URL")]
+    pub notify: Option<String>,
+
     /// More output, as for `apply`.
     #[arg(short = 'v', long = "verbose", action = clap::ArgAction::Count)]
     pub verbose: u8,

@@ -10,7 +10,9 @@
 
 mod support;
 
+use std::io::{Read, Write};
 use std::path::Path;
+use std::time::Duration;
 use support::{repo_root, Lab, Zdd};
 
 const PLAYBOOK: &str = "examples/lab/self-healing.yml";
@@ -47,6 +49,46 @@ fn heal(lab: &Lab, state: &Path) -> Zdd {
         .arg(state)
 }
 
+/// A one-thread HTTP server that answers 200 to every request and passes on the bodies.
+fn notify_sink() -> (String, std::sync::mpsc::Receiver<String>) {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/hook", listener.local_addr().unwrap());
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for conn in listener.incoming() {
+            let Ok(mut conn) = conn else { break };
+            conn.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+            let mut got = Vec::new();
+            let mut buf = [0u8; 4096];
+            while let Ok(n) = conn.read(&mut buf) {
+                if n == 0 {
+                    break;
+                }
+                got.extend_from_slice(&buf[..n]);
+                let text = String::from_utf8_lossy(&got);
+                let Some((head, body)) = text.split_once("\r\n\r\n") else {
+                    continue;
+                };
+                let len = head
+                    .lines()
+                    .find_map(|l| {
+                        l.to_ascii_lowercase()
+                            .strip_prefix("content-length:")
+                            .map(|v| v.trim().to_owned())
+                    })
+                    .and_then(|v| v.parse::<usize>().ok())
+                    .unwrap_or(0);
+                if body.len() >= len {
+                    let _ = tx.send(body.to_owned());
+                    break;
+                }
+            }
+            let _ = conn.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+        }
+    });
+    (url, rx)
+}
+
 #[test]
 fn a_critical_host_is_redeployed_and_serves_again_with_no_failed_request() {
     let lab = Lab::start(3);
@@ -64,8 +106,11 @@ fn a_critical_host_is_redeployed_and_serves_again_with_no_failed_request() {
         check("web1", "web", "passing", "HTTP GET: 200 OK"),
         check("web3", "web", "passing", "HTTP GET: 200 OK"),
     ]);
+    let (hook, posted) = notify_sink();
     let started = std::time::Instant::now();
-    let out = heal(&lab, state.path()).run_with_stdin(&web2_critical);
+    let out = heal(&lab, state.path())
+        .args(["--notify", &hook])
+        .run_with_stdin(&web2_critical);
     let took = started.elapsed();
     let counts = probe.stop();
     out.assert_code(0);
@@ -109,6 +154,21 @@ fn a_critical_host_is_redeployed_and_serves_again_with_no_failed_request() {
         counts.stderr
     );
     assert!(counts.requests > 0);
+    // --notify: one POST when the heal starts, one when it ends.
+    let bodies: Vec<serde_json::Value> = posted
+        .try_iter()
+        .map(|b| serde_json::from_str(&b).unwrap())
+        .collect();
+    assert_eq!(bodies.len(), 2, "{bodies:?}");
+    assert_eq!(bodies[0]["event"], "healing");
+    assert_eq!(bodies[0]["target"], "web2");
+    assert_eq!(bodies[0]["hosts"], serde_json::json!(["web2"]));
+    assert!(bodies[0]["reason"]
+        .as_str()
+        .unwrap()
+        .starts_with("web2: Service 'web' check is critical: "));
+    assert_eq!(bodies[1]["event"], "healed");
+    assert!(bodies[1]["took_ms"].as_u64().unwrap() > 0);
 
     // The history under --state-dir counts that redeploy: a second Consul call within the
     // hour, over --max-redeploys 1, gives up without redeploying.

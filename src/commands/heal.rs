@@ -14,11 +14,13 @@ use crate::events::{Event, EventSink, HealTarget, Reporter};
 use crate::plan::RolloutPlan;
 use crate::report::human::HumanReporter;
 use crate::report::json::JsonReporter;
+use crate::report::notify::{post, NotifyUrl};
 use crate::runner::StopSignal;
 use crate::watch::consul::{self, Check, Wanted};
 use crate::watch::engine::{HealLimits, HealOutcome, HealRequest, Healer};
 use crate::watch::heal_config::{HealConfig, ServiceConfig};
 use crate::watch::spec::{self, SpecFlags, WatchSpec};
+use serde_json::json;
 use std::io::{IsTerminal, Read};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -28,6 +30,10 @@ pub async fn heal(args: HealArgs) -> Result<i32, Error> {
     // Every input is checked before any host is contacted: the config, the payload, then
     // each playbook and inventory a critical check maps to.
     let config = args.config.as_deref().map(HealConfig::load).transpose()?;
+    let notify = match &args.notify {
+        Some(url) => Some(NotifyUrl::parse(url).map_err(|e| Error::invalid(Diagnostic::new(e)))?),
+        None => None,
+    };
     let (text, origin) = read_payload(args.payload.as_deref())?;
     let checks = consul::parse_payload(&text, &origin).map_err(Error::invalid)?;
     let critical: Vec<&Check> = checks.iter().filter(|c| c.is_critical()).collect();
@@ -97,7 +103,25 @@ pub async fn heal(args: HealArgs) -> Result<i32, Error> {
                 code = worse(code, exit::INTERRUPTED);
                 break;
             }
+            let about = json!({"service": job.name, "target": request.target(), "hosts": request.hosts, "reason": request.reason});
+            if let Some(url) = &notify {
+                notify_post(url, &events, with_event(&about, "healing")).await;
+            }
             let outcome = heal_until_done(&mut healer, &request, args.max_redeploys, &stop).await;
+            if let Some(url) = &notify {
+                let mut body = with_event(&about, outcome.word());
+                match &outcome {
+                    HealOutcome::Healed { took } => body["took_ms"] = json!(took.as_millis() as u64),
+                    HealOutcome::NotHealed { exit_code, .. } => body["exit_code"] = json!(exit_code),
+                    HealOutcome::GivenUp { reason } => {
+                        body["why"] = json!(reason);
+                        body["out_of_rotation"] = json!(healer.left_out());
+                    }
+                    HealOutcome::Busy { holder } => body["holder"] = json!(holder),
+                    HealOutcome::Interrupted | HealOutcome::Waiting { .. } => {}
+                }
+                notify_post(url, &events, body).await;
+            }
             // Busy: the healer said who holds the lock; that run is in charge.
             code = worse(code, outcome_code(&outcome));
         }
@@ -201,6 +225,31 @@ async fn sleep_unless_stopped(total: Duration, stop: &StopSignal) -> bool {
         slept += step;
     }
     stop.level() == 0
+}
+
+/// `about` (service, target, hosts, reason) with `"event": event` first.
+fn with_event(about: &serde_json::Value, event: &str) -> serde_json::Value {
+    let mut body = json!({ "event": event });
+    if let (Some(body), Some(about)) = (body.as_object_mut(), about.as_object()) {
+        body.extend(about.clone());
+    }
+    body
+}
+
+/// POST `body`; a failure is said on stderr and in the `notify` event, nothing more.
+async fn notify_post(url: &NotifyUrl, events: &EventSink, body: serde_json::Value) {
+    let (status, error) = match post(url, &body).await {
+        Ok(status) => (Some(status), None),
+        Err(why) => {
+            eprintln!("[WARNING]: --notify: could not POST to {}: {why}", url.display);
+            (None, Some(why))
+        }
+    };
+    events.emit(Event::Notify {
+        url: url.display.clone(),
+        status,
+        error,
+    });
 }
 
 /// The exit code of one heal (see `zdd heal --help`).
