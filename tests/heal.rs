@@ -453,17 +453,18 @@ fn a_redeploy_that_cannot_heal_is_retried_after_its_backoff_then_given_up_and_le
     lab.service("web2", "stop");
     // The upgrade cannot write web2's page: no redeploy heals it.
     lab.break_doc_root("web2");
+    // Consul knows the node by its address here: it is web2's ansible_host.
+    let node = lab.address("web2");
     let out = heal(&lab, state.path())
         .args(["--max-redeploys", "2", "--backoff", "1s"])
-        .run_with_stdin(&payload(&[check(
-            "web2",
-            "web",
-            "critical",
-            "connection refused",
-        )]));
+        .run_with_stdin(&payload(&[check(&node, "web", "critical", "connection refused")]));
     out.assert_code(2);
     let human = out.human();
+    let critical = format!(
+        "  critical: {node}: Service 'web' check is critical: connection refused\n  redeploy: web2 with "
+    );
     let order = [
+        critical.as_str(),
         "web2: healing, redeploy 1 of at most 2 this hour",
         "web2: not healed (the redeploy exited 2); next try in 1s",
         "web2: healing, redeploy 2 of at most 2 this hour",

@@ -16,7 +16,7 @@ use crate::report::human::HumanReporter;
 use crate::report::json::JsonReporter;
 use crate::report::notify::{post, NotifyUrl};
 use crate::runner::StopSignal;
-use crate::watch::consul::{self, Check, Wanted};
+use crate::watch::consul::{self, Check, Redeployable, Wanted};
 use crate::watch::engine::{HealLimits, HealOutcome, HealRequest, Healer};
 use crate::watch::heal_config::{HealConfig, ServiceConfig};
 use crate::watch::spec::{self, SpecFlags, WatchSpec};
@@ -410,12 +410,24 @@ fn apply_args(args: &HealArgs, service: &ServiceConfig) -> ApplyArgs {
 /// The hosts a redeploy can reach: those of the playbook's plays (under `--limit`), in
 /// order, and their health checks when the playbook gives some. Loading checks the
 /// playbook and inventory (exit 5 before anything runs).
-fn redeployable_hosts(apply: &ApplyArgs) -> Result<(Vec<String>, Option<WatchSpec>), Error> {
+fn redeployable_hosts(apply: &ApplyArgs) -> Result<(Vec<Redeployable>, Option<WatchSpec>), Error> {
     let loaded = Loaded::load(apply)?;
     let input = &loaded.input;
     let plan = RolloutPlan::new(&input.playbook, &input.inventory, apply.input.limit.as_deref(), 0)?;
     let hosts = spec::watched_hosts(&plan);
     let health = spec::build(input, &plan, &loaded.templater, &SpecFlags::default(), &hosts).ok();
+    let hosts = hosts
+        .into_iter()
+        .map(|name| Redeployable {
+            address: input
+                .inventory
+                .host_vars(&name)
+                .get("ansible_host")
+                .and_then(|v| v.as_str())
+                .map(str::to_owned),
+            name,
+        })
+        .collect();
     Ok((hosts, health))
 }
 

@@ -127,37 +127,78 @@ pub struct Wanted {
     pub skipped: Vec<String>,
 }
 
-/// What `critical` checks ask to redeploy, given the hosts the inventory can redeploy
-/// (`hosts`, in inventory order). A check on a node that is one of `hosts` heals that host;
-/// a service check on another node (a check through the load balancer) heals the whole
-/// service; a node check on another node is skipped. When every host is critical, the
-/// whole service is redeployed at once, as `zdd watch` does.
-pub fn wanted(critical: &[&Check], hosts: &[String]) -> Wanted {
+/// A host the playbook can redeploy, and the names Consul may know it by.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Redeployable {
+    /// The inventory name.
+    pub name: String,
+    /// Its `ansible_host`, when set (a Consul node is often named by its address or FQDN).
+    pub address: Option<String>,
+}
+
+impl Redeployable {
+    pub fn named(name: &str) -> Redeployable {
+        Redeployable {
+            name: name.to_owned(),
+            address: None,
+        }
+    }
+}
+
+/// The host a check's node is: the inventory name, else the host whose `ansible_host` it
+/// is, else the host named by the node's first label (`web2.dc1.example.com` is `web2`).
+pub fn host_of<'a>(node: &str, hosts: &'a [Redeployable]) -> Option<&'a str> {
+    let short = node.split('.').next().unwrap_or(node);
+    hosts
+        .iter()
+        .find(|h| h.name == node)
+        .or_else(|| hosts.iter().find(|h| h.address.as_deref() == Some(node)))
+        .or_else(|| hosts.iter().find(|h| h.name == short))
+        .map(|h| h.name.as_str())
+}
+
+/// What `critical` checks ask to redeploy, given the hosts the playbook can redeploy
+/// (`hosts`, in play order). A check on a node that is one of `hosts` (`host_of`) heals
+/// that host; a service check on another node (a check through the load balancer) heals
+/// the whole service; a node check on another node is skipped. When every host is
+/// critical, the whole service is redeployed at once, as `zdd watch` does.
+pub fn wanted(critical: &[&Check], hosts: &[Redeployable]) -> Wanted {
     let mut out = Wanted::default();
     for check in critical {
-        if hosts.contains(&check.node) {
-            if !out.hosts.contains(&check.node) {
-                out.hosts.push(check.node.clone());
+        if let Some(host) = host_of(&check.node, hosts) {
+            if !out.hosts.iter().any(|h| h == host) {
+                out.hosts.push(host.to_owned());
             }
-            out.reasons.push(check.describe());
+            out.reasons.push(with_host(check, host));
         } else if !check.service_name.is_empty() {
             out.whole_service = true;
             out.reasons.push(check.describe());
         } else {
             out.skipped.push(format!(
-                "{} (node `{}` is not an inventory host, and the check belongs to no service)",
+                "{} (node `{}` is not a host of the playbook, and the check belongs to no service)",
                 check.describe(),
                 check.node
             ));
         }
     }
-    if !hosts.is_empty() && hosts.iter().all(|h| out.hosts.contains(h)) {
+    if !hosts.is_empty() && hosts.iter().all(|h| out.hosts.contains(&h.name)) {
         out.whole_service = true;
     }
     if out.whole_service {
         out.hosts.clear();
     }
     out
+}
+
+/// The check described under the inventory name of its host ("web2: ..."), with the node's
+/// own name when it differs.
+fn with_host(check: &Check, host: &str) -> String {
+    let text = check.describe();
+    if check.node == host {
+        return text;
+    }
+    let rest = text.strip_prefix(&format!("{}: ", check.node)).unwrap_or(&text);
+    format!("{host}: {rest} (node {})", check.node)
 }
 
 #[cfg(test)]
@@ -179,7 +220,11 @@ mod tests {
         }
     }
 
-    fn hosts(names: &[&str]) -> Vec<String> {
+    fn hosts(names: &[&str]) -> Vec<Redeployable> {
+        names.iter().map(|s| Redeployable::named(s)).collect()
+    }
+
+    fn names(names: &[&str]) -> Vec<String> {
         names.iter().map(|s| s.to_string()).collect()
     }
 
@@ -247,7 +292,7 @@ mod tests {
     fn a_critical_host_check_heals_that_host_only() {
         let c = check("web2", "web", "critical");
         let w = wanted(&[&c], &hosts(&["web1", "web2", "web3"]));
-        assert_eq!(w.hosts, hosts(&["web2"]));
+        assert_eq!(w.hosts, names(&["web2"]));
         assert!(!w.whole_service);
         assert_eq!(
             w.reasons,
@@ -265,8 +310,34 @@ mod tests {
         assert!(w.hosts.is_empty());
         assert_eq!(w.reasons.len(), 3);
         let w = wanted(&[&a, &b_again], &hosts(&["web1", "web2", "web3"]));
-        assert_eq!(w.hosts, hosts(&["web1", "web2"]));
+        assert_eq!(w.hosts, names(&["web1", "web2"]));
         assert!(!w.whole_service);
+    }
+
+    #[test]
+    fn a_node_is_found_by_its_name_its_address_or_its_first_label() {
+        let hosts = vec![
+            Redeployable {
+                name: "web1".into(),
+                address: Some("10.0.0.11".into()),
+            },
+            Redeployable {
+                name: "web2".into(),
+                address: Some("10.0.0.12".into()),
+            },
+        ];
+        assert_eq!(host_of("web1", &hosts), Some("web1"));
+        assert_eq!(host_of("10.0.0.12", &hosts), Some("web2"));
+        assert_eq!(host_of("web2.dc1.example.com", &hosts), Some("web2"));
+        assert_eq!(host_of("web3", &hosts), None);
+        assert_eq!(host_of("10.0.0.13", &hosts), None);
+        let c = check("web2.dc1.example.com", "web", "critical");
+        let w = wanted(&[&c], &hosts);
+        assert_eq!(w.hosts, names(&["web2"]));
+        assert_eq!(
+            w.reasons,
+            vec!["web2: Service 'web' check is critical: connection refused (node web2.dc1.example.com)"]
+        );
     }
 
     #[test]
@@ -277,7 +348,7 @@ mod tests {
         c.service_name.clear();
         let w = wanted(&[&c], &hosts(&["web1"]));
         assert_eq!(w, Wanted {
-            skipped: vec!["db1: Serf Health Status is critical: connection refused (node `db1` is not an inventory host, and the check belongs to no service)".into()],
+            skipped: vec!["db1: Serf Health Status is critical: connection refused (node `db1` is not a host of the playbook, and the check belongs to no service)".into()],
             ..Wanted::default()
         });
     }
