@@ -525,7 +525,7 @@ pub fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
 
 #[derive(Debug, Args)]
 #[command(
-    after_help = "Examples:\n  zdd heal --playbook site.yml -i hosts.ini < payload.json\n  zdd heal --config /etc/zdd/heal.yml --state-dir /var/lib/zdd\n\nA critical check whose Node is an inventory host redeploys that host (--limit HOST); a critical service check on any other node (a check through the load balancer) redeploys every host; when every host is critical, one redeploy of all. Passing and warning checks do nothing.\n\nExit codes: 0 healed, or nothing to heal, or another run holds the rollout lock (nothing done); 2 not healed or given up (over --max-redeploys this hour); 4 a host unreachable; 5 a bad payload, config, playbook or inventory (nothing touched); 130 interrupted."
+    after_help = "Examples:\n  zdd heal --playbook site.yml -i hosts.ini < payload.json\n  zdd heal --config /etc/zdd/heal.yml --state-dir /var/lib/zdd\n\nA critical check whose Node is a host of the playbook (by name, ansible_host, or first label) redeploys that host (--limit HOST); a critical service check on any other node (a check through the load balancer) redeploys every host; when every host is critical, one redeploy of all. Passing and warning checks do nothing.\n\nExit codes: 0 healed, or nothing to heal, or another run holds the rollout lock (nothing done); 2 not healed or given up (over --max-redeploys this hour); 4 a host unreachable; 5 a bad payload, config, playbook or inventory (nothing touched); 130 interrupted."
 )]
 pub struct HealArgs {
     /// The playbook that redeploys (with -i); for one service, without --config.
