@@ -280,6 +280,7 @@ fn hide_vault_secrets(event: &mut Event) {
         Event::Warning { message } | Event::NoMoreHosts { reason: message } => mask_in_place(message),
         Event::OutOfRotation { servers } => servers.iter_mut().for_each(|s| mask_in_place(&mut s.command)),
         Event::Rotation { server, .. } => mask_in_place(&mut server.command),
+        Event::HealPlan { critical, .. } => critical.iter_mut().for_each(mask_in_place),
         Event::HealthCheck { detail, .. } | Event::WatchRotation { place: detail, .. } => {
             mask_in_place(detail)
         }
