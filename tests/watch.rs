@@ -209,17 +209,28 @@ fn a_host_the_redeploy_cannot_fix_is_given_up_and_left_out_while_the_others_serv
     assert_eq!(bodies[3]["out_of_rotation"][0]["server"], "loadbalancer/web2");
 }
 
+/// Ctrl-C while the redeploy's batch runs: the batch finishes (as `apply` finishes it), the
+/// host passes its check and stays in rotation, the watch ends with 130 and status says so.
 #[test]
-fn a_watch_interrupted_during_a_redeploy_ends_130_and_status_tells_what_it_left() {
+fn a_watch_interrupted_during_a_redeploy_finishes_its_batch_and_ends_130() {
     let lab = Lab::start(2);
     let work = tempfile::tempdir().unwrap();
     assert!(lab.service("web1", "stop").status.success());
     let mut running = watch(&lab, work.path()).spawn();
     running.wait_for_line("web1: out of rotation", LINE_WAIT);
-    running.wait_for_line("TASK [Drain the server out of haproxy]", LINE_WAIT);
+    running.wait_for_line("TASK [Write the web server configuration]", LINE_WAIT);
     running.interrupt();
     let outcome = running.wait();
     outcome.assert_code(130);
+    // Its last batch done, the run exits 0 (healed) or 130 (interrupted, healthy anyway).
+    let said = |text: &str| outcome.stdout.contains(text);
+    assert!(
+        said("web1: healed in ")
+            || said("web1: interrupted (the redeploy exited 130); it passes its check and is in rotation"),
+        "{outcome}"
+    );
+    assert!(!outcome.stdout.contains("OUT OF ROTATION"), "{outcome}");
+    lab.assert_up("web1");
     let status = lab
         .zdd()
         .status_of_journal(work.path().join("journal.json"))
@@ -227,17 +238,15 @@ fn a_watch_interrupted_during_a_redeploy_ends_130_and_status_tells_what_it_left(
     status.assert_code(0);
     assert!(status.stdout.contains("WATCH\nthe last watch (pid "), "{status}");
     assert!(status.stdout.contains("with exit code 130"), "{status}");
-    // The batch in flight finished: web1 was healed and put back, or it is reported out
-    // with the way back, by the watch and by status.
-    if outcome.stdout.contains("web1: healed in ") {
-        lab.assert_up("web1");
-    } else {
-        assert!(outcome.stdout.contains("OUT OF ROTATION"), "{outcome}");
-        assert!(
-            status.stdout.contains("enable server loadbalancer/web1"),
-            "{status}"
-        );
-    }
+    assert!(
+        status.stdout.contains("web1, exit 0 (healed)")
+            || status.stdout.contains("web1, exit 130 (interrupted)"),
+        "{status}"
+    );
+    assert!(
+        !status.stdout.contains("left out of rotation by the watch"),
+        "{status}"
+    );
 }
 
 #[test]
@@ -291,4 +300,60 @@ fn with_a_strict_haproxy_no_request_fails_after_the_take_out() {
     outcome.assert_code(130);
     assert_eq!(after.failed, 0, "{after:?}\n{outcome}");
     lab.assert_up("web3");
+}
+
+#[test]
+fn a_host_without_a_health_check_or_a_bad_interval_is_exit_5_before_anything_is_contacted() {
+    let dir = tempfile::tempdir().unwrap();
+    let playbook = dir.path().join("site.yml");
+    std::fs::write(&playbook, "- hosts: web\n  tasks:\n  - debug: msg=hi\n").unwrap();
+    let inventory = dir.path().join("hosts.ini");
+    // Addresses nobody listens on: a contact would fail, not hang.
+    std::fs::write(&inventory, "[web]\nweb1 ansible_host=127.0.0.1 ansible_port=9\nweb2 ansible_host=127.0.0.1 ansible_port=9 zdd_health_port=9\n").unwrap();
+    let zdd = || {
+        support::Zdd::new()
+            .inventory(&inventory)
+            .current_dir(dir.path())
+            .arg("watch")
+            .arg(&playbook)
+    };
+    let out = zdd().run();
+    out.assert_code(5);
+    assert!(
+        out.stderr
+            .contains("no health check for web1: zdd watch cannot tell whether it is healthy"),
+        "{out}"
+    );
+    assert!(out.stderr.contains("--health-url"), "{out}");
+    let out = zdd().args(["--health-url", "https://{{ ansible_host }}/"]).run();
+    out.assert_code(5);
+    assert!(out.stderr.contains("https:// is not supported"), "{out}");
+    let out = zdd().args(["--health-port", "80", "--interval", "2x"]).run();
+    out.assert_code(5);
+    assert!(out.stderr.contains("`x` is not a unit of time"), "{out}");
+    assert!(!dir.path().join(".zdd").exists(), "nothing written");
+}
+
+#[test]
+fn when_every_web_server_is_down_the_whole_service_is_redeployed_once() {
+    let lab = Lab::start(2);
+    let work = tempfile::tempdir().unwrap();
+    for host in ["web1", "web2"] {
+        assert!(lab.service(host, "stop").status.success());
+    }
+    let mut running = watch(&lab, work.path()).spawn();
+    running.wait_for_line("service: critical after 2 failed checks (HTTP 503)", LINE_WAIT);
+    running.wait_for_line("service: healing, redeploy 1 of at most 3 this hour", LINE_WAIT);
+    running.wait_for_line("service: healed in ", Duration::from_secs(60));
+    running.interrupt();
+    let outcome = running.wait();
+    outcome.assert_code(130);
+    let recap = outcome.recap();
+    assert_eq!(recap.keys().collect::<Vec<_>>(), ["web1", "web2"], "{outcome}");
+    assert!(
+        !outcome.stdout.contains("web1: healing"),
+        "no host redeployed alone:\n{outcome}"
+    );
+    lab.assert_up("web1");
+    lab.assert_up("web2");
 }

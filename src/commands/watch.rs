@@ -26,8 +26,8 @@ use std::time::{Duration, Instant, SystemTime};
 struct Watched {
     check: Check,
     tracker: Tracker,
-    /// When its failed checks in a row began (the fault seen), for the healing timeline.
-    failing_since: Option<SystemTime>,
+    /// When its checks made it critical (the fault detected), for the healing timeline.
+    critical_since: Option<SystemTime>,
     /// A failed redeploy (or a busy lock) waits until then.
     not_before: Option<Instant>,
 }
@@ -81,6 +81,19 @@ pub async fn watch(args: WatchArgs) -> Result<i32, Error> {
         &apply_args,
         input.config.log_path.value.as_deref(),
     )?));
+    // The last watch was killed with servers out: nobody else will say so.
+    if let Some(last) = WatchState::load(&state_path)
+        .filter(|w| w.ended.is_none() && !w.out_of_rotation.is_empty() && !crate::journal::pid_alive(w.pid))
+    {
+        for s in &last.out_of_rotation {
+            events.emit(Event::Warning {
+                message: format!(
+                    "the last watch (pid {}) was killed with {} out of rotation ({} on {}); to put it back, run there: {}",
+                    last.pid, s.host, s.server, s.load_balancer, s.command
+                ),
+            });
+        }
+    }
     let stop = Arc::new(StopSignal::default());
     watch_signals(stop.clone(), events.clone());
 
@@ -164,7 +177,7 @@ pub async fn watch(args: WatchArgs) -> Result<i32, Error> {
             if let Some(url) = &notify {
                 notify_post(url, &events, json!({"event": "healing", "target": target, "hosts": request.hosts, "reason": request.reason})).await;
             }
-            for name in heal_targets(&request) {
+            for name in heal_targets(&request, &targets) {
                 if let Some(t) = targets.get_mut(&name) {
                     t.tracker.set(HealthState::Healing, "");
                 }
@@ -185,12 +198,12 @@ pub async fn watch(args: WatchArgs) -> Result<i32, Error> {
                 }
                 HealOutcome::Interrupted => (HealthState::Critical, None),
             };
-            for name in heal_targets(&request) {
+            for name in heal_targets(&request, &targets) {
                 if let Some(t) = targets.get_mut(&name) {
                     t.tracker.set(to, "");
                     t.not_before = not_before;
                     if to == HealthState::Healed {
-                        t.failing_since = None;
+                        t.critical_since = None;
                     }
                     state
                         .lock()
@@ -269,7 +282,7 @@ fn watched(check: Check, failures: u32) -> Watched {
     Watched {
         check,
         tracker: Tracker::new(failures),
-        failing_since: None,
+        critical_since: None,
         not_before: None,
     }
 }
@@ -289,11 +302,12 @@ fn observe(
         ms: result.took.as_millis() as u64,
     });
     if result.ok {
-        target.failing_since = None;
-    } else {
-        target.failing_since.get_or_insert_with(SystemTime::now);
+        target.critical_since = None;
     }
     if let Some(t) = target.tracker.observe(result.ok, &result.detail) {
+        if t.to == HealthState::Critical {
+            target.critical_since.get_or_insert_with(SystemTime::now);
+        }
         events.emit(Event::HealthState {
             target: name.to_owned(),
             from: t.from,
@@ -311,10 +325,10 @@ fn observe(
     });
 }
 
-/// The targets a request puts in `healing`.
-fn heal_targets(request: &HealRequest) -> Vec<String> {
+/// The targets a request puts in `healing`: its hosts, or every target for the service.
+fn heal_targets(request: &HealRequest, targets: &IndexMap<String, Watched>) -> Vec<String> {
     if request.hosts.is_empty() {
-        vec![SERVICE.to_owned()]
+        targets.keys().cloned().collect()
     } else {
         request.hosts.clone()
     }
@@ -338,7 +352,7 @@ fn next_to_heal(targets: &IndexMap<String, Watched>) -> Option<(HealRequest, Opt
         } else {
             "every host is critical".to_owned()
         };
-        let since = targets.values().filter_map(|t| t.failing_since).min();
+        let since = targets.values().filter_map(|t| t.critical_since).min();
         return Some((
             HealRequest {
                 hosts: Vec::new(),
@@ -353,7 +367,7 @@ fn next_to_heal(targets: &IndexMap<String, Watched>) -> Option<(HealRequest, Opt
                 hosts: vec![name.clone()],
                 reason: format!("{name}: {} failed checks", t.tracker.failed_in_a_row()),
             },
-            t.failing_since,
+            t.critical_since,
         )
     })
 }

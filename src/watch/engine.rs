@@ -242,19 +242,36 @@ impl Healer {
         self.last_exit_code = Some(code);
         // Out since the redeploy took it out, when the watch could not.
         let out_at = out_at.or_else(|| capture.first_out());
-        let failing = if code == 0 {
+        let interrupted = self.stop.level() > 0;
+        // Interrupted, the batch in flight still finished: the host may well be fine.
+        let failing = if code == 0 || interrupted {
             self.recheck(&request.hosts).await
         } else {
             Some(format!("the redeploy exited {code}"))
         };
-        let healed = failing.is_none();
+        let healthy = failing.is_none();
+        let healed = healthy && code == 0;
         let now = now_secs();
-        self.attempts
-            .entry(target.clone())
-            .or_default()
-            .push(Attempt { at: now, healed });
+        self.attempts.entry(target.clone()).or_default().push(Attempt {
+            at: now,
+            healed: healthy,
+        });
         self.save_history();
-        let interrupted = self.stop.level() > 0;
+        if healthy && !healed {
+            // Interrupted after the batch that healed it: back in rotation, and said so.
+            for place in &places {
+                self.put_back(&rotation, place).await;
+            }
+            for host in &request.hosts {
+                self.left_out.shift_remove(host);
+            }
+            rotation.close().await;
+            let detail =
+                format!("interrupted (the redeploy exited {code}); it passes its check and is in rotation");
+            self.end_event(&target, request, "interrupted", Some(code), started, detail);
+            self.finish_redeploy("interrupted", code);
+            return HealOutcome::Interrupted;
+        }
         if healed {
             for place in &places {
                 self.put_back(&rotation, place).await;
@@ -294,6 +311,11 @@ impl Healer {
         }
         rotation.close().await;
         let why = failing.unwrap_or_default();
+        let why = if code != 0 && !why.starts_with("the redeploy exited") {
+            format!("the redeploy exited {code}; {why}")
+        } else {
+            why
+        };
         if interrupted {
             self.end_event(
                 &target,
