@@ -6,7 +6,8 @@
 //! check through the load balancer redeploys the whole service (`--config`). Without a
 //! lab: passing checks contact no host (the audit log stays empty), a bad payload or
 //! config is exit 5 with its position, a service the config does not name is skipped, and
-//! while another run holds the rollout lock nothing is done (exit 0).
+//! while another run holds the rollout lock nothing is done (exit 0). Interrupted while it
+//! waits to retry, it exits 130 and names what is left out of rotation.
 
 mod support;
 
@@ -480,4 +481,44 @@ fn a_redeploy_that_cannot_heal_is_retried_after_its_backoff_then_given_up_and_le
     lab.assert_maint("web2");
     lab.assert_up("web1");
     assert!(lab.page("web1").contains("<title>web1</title>"));
+}
+
+#[test]
+fn interrupted_while_waiting_to_retry_it_exits_130_and_says_what_is_out_of_rotation() {
+    let lab = Lab::start(2);
+    let state = tempfile::tempdir().unwrap();
+    lab.service("web2", "stop");
+    lab.break_doc_root("web2");
+    let file = state.path().join("payload.json");
+    std::fs::write(
+        &file,
+        payload(&[check("web2", "web", "critical", "connection refused")]),
+    )
+    .unwrap();
+    let mut running = heal(&lab, state.path())
+        .args(["--backoff", "30s"])
+        .arg("--payload")
+        .arg(&file)
+        .spawn();
+    running.wait_for_line(
+        "web2: not healed (the redeploy exited 2); next try in 30s",
+        Duration::from_secs(30),
+    );
+    let asked = std::time::Instant::now();
+    running.interrupt();
+    let out = running.wait();
+    out.assert_code(130);
+    assert!(
+        asked.elapsed() < Duration::from_secs(5),
+        "it waited out the backoff"
+    );
+    let screen = out
+        .screen("OUT OF ROTATION")
+        .unwrap_or_else(|| panic!("no OUT OF ROTATION:\n{out}"));
+    assert!(
+        screen.contains("web2: loadbalancer/web2 is disabled on lb; to put it back, run there:\n    echo \"enable server loadbalancer/web2\" | socat stdio "),
+        "{screen}"
+    );
+    lab.assert_maint("web2");
+    lab.assert_up("web1");
 }

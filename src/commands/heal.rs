@@ -86,6 +86,7 @@ pub async fn heal(args: HealArgs) -> Result<i32, Error> {
         crate::commands::apply::watch_signals(stop.clone(), events.clone());
     }
     let mut code = exit::OK;
+    let mut left_out = Vec::new();
     for job in jobs {
         let history = job.state_path("heal.json");
         let limits = HealLimits {
@@ -125,6 +126,16 @@ pub async fn heal(args: HealArgs) -> Result<i32, Error> {
             // Busy: the healer said who holds the lock; that run is in charge.
             code = worse(code, outcome_code(&outcome));
         }
+        left_out.extend(healer.left_out());
+        if stop.level() > 0 {
+            code = worse(code, exit::INTERRUPTED);
+            break;
+        }
+    }
+    // What the healer took out and could not put back (given up, interrupted), with the
+    // commands that put it back, as `apply` ends.
+    if !left_out.is_empty() {
+        events.emit(Event::OutOfRotation { servers: left_out });
     }
     events.emit(Event::RunEnd { exit_code: code });
     Ok(code)
