@@ -478,8 +478,25 @@ pub struct WatchArgs {
     #[arg(short = 'f', long = "forks", value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
     pub forks: Option<u32>,
 
-    #[command(flatten)]
-    pub traffic: TrafficArgs,
+    /// While the watch runs, send requests to this URL (the load balancer) and report
+    /// requests, failures and latency when it ends.
+    #[arg(long = "probe", value_name = "URL")]
+    pub probe: Option<String>,
+
+    /// How many probe requests are in flight at once.
+    #[arg(
+        long = "probe-concurrency",
+        value_name = "N",
+        default_value_t = 4,
+        requires = "probe"
+    )]
+    pub probe_concurrency: usize,
+
+    /// POST a JSON document to this http:// URL when a healing starts and when it ends
+    /// (healed, not healed, given up with what is left out of rotation). A failed POST is
+    /// reported, never changes anything else.
+    #[arg(long = "notify", value_name = "URL")]
+    pub notify: Option<String>,
 
     /// `human`: a line per failed check and state change, and each redeploy as `apply`
     /// prints it. `json`: one JSON event per line on stdout (every check included).

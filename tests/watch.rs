@@ -357,3 +357,36 @@ fn when_every_web_server_is_down_the_whole_service_is_redeployed_once() {
     lab.assert_up("web1");
     lab.assert_up("web2");
 }
+
+/// A human's rollout holds the lock: the watch checks on, heals nothing, and says why.
+#[test]
+fn while_another_run_holds_the_rollout_lock_the_watch_checks_but_heals_nothing() {
+    let lab = Lab::start(2);
+    let work = tempfile::tempdir().unwrap();
+    let locks = tempfile::tempdir().unwrap();
+    let inventory = lab.inventory().display().to_string();
+    let _held = zdd::lock::RolloutLock::acquire(
+        locks.path(),
+        &zdd::lock::lock_key(&[inventory]),
+        "started by the test, playbook upgrade.yml",
+    )
+    .unwrap();
+    assert!(lab.service("web2", "stop").status.success());
+    let outcome = watch(&lab, work.path())
+        .env("ZDD_LOCK_DIR", locks.path())
+        .args(["--for", "4s"])
+        .run();
+    outcome.assert_code(0);
+    assert!(
+        outcome.stdout.contains("web2: a deploy is running (zdd pid ")
+            && outcome
+                .stdout
+                .contains("started by the test, playbook upgrade.yml): not healed now, checks go on"),
+        "{outcome}"
+    );
+    assert!(!outcome.stdout.contains("healing"), "{outcome}");
+    assert!(
+        lab.service("web2", "status").status.code() != Some(0),
+        "web2 was left alone"
+    );
+}

@@ -33,7 +33,7 @@ struct Watched {
 }
 
 pub async fn watch(args: WatchArgs) -> Result<i32, Error> {
-    let notify = match &args.traffic.notify {
+    let notify = match &args.notify {
         Some(url) => Some(NotifyUrl::parse(url).map_err(|e| Error::invalid(Diagnostic::new(e)))?),
         None => None,
     };
@@ -141,10 +141,10 @@ pub async fn watch(args: WatchArgs) -> Result<i32, Error> {
     });
 
     // --probe: the traffic through the load balancer over the whole watch.
-    let probe = match &args.traffic.probe {
+    let probe = match &args.probe {
         Some(url) => Some(crate::probe::Probe::start(
             crate::probe::Target::parse(url).map_err(|e| Error::invalid(Diagnostic::new(e)))?,
-            args.traffic.probe_concurrency,
+            args.probe_concurrency,
         )),
         None => None,
     };
