@@ -32,7 +32,8 @@ fn a_crashed_web_server_is_taken_out_redeployed_and_put_back_without_a_failed_re
     let lab = Lab::start(3);
     let work = tempfile::tempdir().unwrap();
     let probe = lab.probe(4);
-    let mut running = watch(&lab, work.path()).spawn();
+    let audit = work.path().join("audit.jsonl");
+    let mut running = watch(&lab, work.path()).arg("--audit-log").arg(&audit).spawn();
     running.wait_for_line("WATCH [3 hosts, service http://", LINE_WAIT);
     std::thread::sleep(Duration::from_millis(1500));
     let crashed = Instant::now();
@@ -69,6 +70,22 @@ fn a_crashed_web_server_is_taken_out_redeployed_and_put_back_without_a_failed_re
     // The redeploy ran as apply runs it, limited to web2.
     assert_eq!(outcome.recap().keys().collect::<Vec<_>>(), ["web2"], "{outcome}");
     assert!(lab.page("web2").contains("version: 1"));
+    // The watch's own take-out is in the audit log, before the redeploy's commands.
+    let audit = std::fs::read_to_string(&audit).unwrap();
+    let tasks: Vec<String> = audit
+        .lines()
+        .map(|l| {
+            serde_json::from_str::<serde_json::Value>(l).unwrap()["task"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        })
+        .collect();
+    let take_out = tasks
+        .iter()
+        .position(|t| t == "rotation: disable server loadbalancer/web2");
+    let drain = tasks.iter().position(|t| t == "Drain the server out of haproxy");
+    assert!(take_out.is_some() && take_out < drain, "{tasks:?}");
     // Interval x failures (2 s) plus a round, and a redeploy of a few seconds.
     assert!(detected < Duration::from_secs(5), "detected after {detected:?}");
     assert!(back < Duration::from_secs(30), "back after {back:?}");
@@ -389,4 +406,26 @@ fn while_another_run_holds_the_rollout_lock_the_watch_checks_but_heals_nothing()
         lab.service("web2", "status").status.code() != Some(0),
         "web2 was left alone"
     );
+}
+
+/// A crashed host that cannot be reached for its redeploy: out of rotation, not healed,
+/// exit 4 when the watch ends, and it is reported out.
+#[test]
+fn a_host_unreachable_for_its_redeploy_stays_out_and_the_watch_ends_4() {
+    let lab = Lab::start(2);
+    let work = tempfile::tempdir().unwrap();
+    lab.stop_sshd("web2");
+    assert!(lab.service("web2", "stop").status.success());
+    let outcome = watch(&lab, work.path()).args(["--for", "6s"]).run();
+    outcome.assert_code(4);
+    assert!(outcome.stdout.contains("web2: out of rotation"), "{outcome}");
+    assert!(
+        outcome
+            .stdout
+            .contains("web2: not healed (the redeploy exited 4); next try in 30s"),
+        "{outcome}"
+    );
+    assert!(outcome.stdout.contains("OUT OF ROTATION"), "{outcome}");
+    lab.assert_maint("web2");
+    lab.assert_up("web1");
 }

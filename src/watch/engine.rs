@@ -214,10 +214,21 @@ impl Healer {
                 self.budget.max_per_hour
             ),
         );
+        // The take-out and put-back commands go to the audit log too.
+        let mut opts = crate::commands::apply::run_options(&args, &loaded);
+        opts.audit = match args
+            .audit_log
+            .as_deref()
+            .map(crate::audit::AuditLog::open)
+            .transpose()
+        {
+            Ok(log) => log.map(Arc::new),
+            Err(e) => return self.load_failed(&target, request, e, started),
+        };
         let rotation = Rotation::new(
             &loaded.input,
             loaded.templater.clone(),
-            &crate::commands::apply::run_options(&args, &loaded),
+            &opts,
             self.events.clone(),
         );
         let places: Vec<Place> = request.hosts.iter().flat_map(|h| rotation.places(h)).collect();
