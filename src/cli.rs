@@ -55,6 +55,11 @@ pub enum Command {
     /// safety net of `apply` on) and put back once its check passes. Runs until stopped
     /// (or for `--for`).
     Watch(WatchArgs),
+    /// Redeploy what a Consul `checks` watch reports critical: reads the watch's JSON
+    /// payload on stdin (as Consul passes it to a handler), maps each critical check to a
+    /// host or a whole service, and redeploys it as `zdd watch` would (one at a time, the
+    /// rollout lock, at most `--max-redeploys` per host per hour, kept across calls).
+    Heal(HealArgs),
     /// Print the manual page (roff) on stdout: `zdd man | man -l -`, or save it as
     /// `zdd.1` in a `man1` directory.
     Man,
@@ -533,4 +538,100 @@ pub fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
         return Err(format!("`{text}`: a duration must be more than 0"));
     }
     Ok(Duration::from_secs_f64(seconds))
+}
+
+#[derive(Debug, Args)]
+#[command(
+    after_help = "Examples:\n  zdd heal --playbook site.yml -i hosts.ini < payload.json\n  zdd heal --config /etc/zdd/heal.yml --state-dir /var/lib/zdd\n\nA critical check whose Node is a host of the playbook (by name, ansible_host, or first label) redeploys that host (--limit HOST); a critical service check on any other node (a check through the load balancer) redeploys every host; when every host is critical, one redeploy of all. Passing and warning checks do nothing.\n\nExit codes: 0 healed, or nothing to heal, or another run holds the rollout lock (nothing done); 2 not healed or given up (over --max-redeploys this hour); 4 a host unreachable; 5 a bad payload, config, playbook or inventory (nothing touched); 130 interrupted."
+)]
+pub struct HealArgs {
+    /// The playbook that redeploys (with -i); for one service, without --config.
+    #[arg(
+        long = "playbook",
+        value_name = "PLAYBOOK",
+        required_unless_present = "config",
+        conflicts_with = "config"
+    )]
+    pub playbook: Option<PathBuf>,
+
+    /// Inventory sources for --playbook, as for `apply`.
+    #[arg(
+        short = 'i',
+        long = "inventory",
+        value_name = "SOURCE",
+        conflicts_with = "config"
+    )]
+    pub inventory: Vec<String>,
+
+    /// A YAML file naming, per Consul service, the playbook and inventory that redeploy it
+    /// (`services: {NAME: {playbook, inventory, hosts, extra_vars}}`); checks of other
+    /// services are reported and skipped.
+    #[arg(long = "config", value_name = "FILE")]
+    pub config: Option<PathBuf>,
+
+    /// Read the payload from this file instead of standard input.
+    #[arg(long = "payload", value_name = "FILE")]
+    pub payload: Option<PathBuf>,
+
+    /// Extra variables for the redeploy, as for `apply` (after a service's `extra_vars`).
+    #[arg(short = 'e', long = "extra-vars", value_name = "VARS")]
+    pub extra_vars: Vec<String>,
+
+    /// Only ever redeploy hosts matching this pattern.
+    #[arg(
+        short = 'l',
+        long = "limit",
+        value_name = "PATTERN",
+        conflicts_with = "config"
+    )]
+    pub limit: Option<String>,
+
+    /// At most this many redeploys per host in any hour; then zdd gives up on it (exit 2)
+    /// and leaves it out of rotation.
+    #[arg(long = "max-redeploys", value_name = "N", default_value_t = 3)]
+    pub max_redeploys: u32,
+
+    /// The wait before a second redeploy of a host that was not healed, doubled for each
+    /// further one (`30s`, `2m`, `500ms`).
+    #[arg(long = "backoff", value_name = "DURATION", default_value = "30s", value_parser = parse_duration)]
+    pub backoff: std::time::Duration,
+
+    /// Where the journals and the redeploy history are kept, so the per-hour limit holds
+    /// across Consul's calls (default `.zdd/journal` in the current directory; Consul runs
+    /// handlers in its own: give an absolute path).
+    #[arg(long = "state-dir", value_name = "DIR")]
+    pub state_dir: Option<PathBuf>,
+
+    /// `human` or `json` (one JSON event per line on stdout), as for `apply`.
+    #[arg(long = "output", short = 'o', value_enum, default_value_t = OutputFormat::Human)]
+    pub output: OutputFormat,
+
+    /// Append one JSON line per command run on a host, as for `apply`.
+    #[arg(long = "audit-log", value_name = "FILE")]
+    pub audit_log: Option<PathBuf>,
+
+    /// POST JSON to this http:// URL when a heal starts (`healing`) and when it ends
+    /// (`healed`, `not_healed`, `given_up` with what is left out of rotation, `busy`,
+    /// `interrupted`). A failed POST is reported, never changes the exit code.
+    #[arg(long = "notify", value_name = "URL")]
+    pub notify: Option<String>,
+
+    /// More output, as for `apply`.
+    #[arg(short = 'v', long = "verbose", action = clap::ArgAction::Count)]
+    pub verbose: u8,
+
+    /// Vault password file, as for `apply`. May be repeated.
+    #[arg(
+        long = "vault-password-file",
+        visible_alias = "vault-pass-file",
+        value_name = "FILE"
+    )]
+    pub vault_password_files: Vec<PathBuf>,
+
+    /// A vault password with its label (`[LABEL@]FILE` or `[LABEL@]SCRIPT`), as for `apply`.
+    #[arg(long = "vault-id", value_name = "[LABEL@]SOURCE")]
+    pub vault_ids: Vec<String>,
+
+    #[command(flatten)]
+    pub connection: ConnectionArgs,
 }

@@ -188,6 +188,25 @@ pub enum Event {
         took_ms: u64,
         detail: String,
     },
+    /// `zdd heal`: what the Consul payload holds and what it redeploys.
+    HealPlan {
+        /// How many checks the payload holds.
+        checks: usize,
+        /// Its critical checks, described ("web2: Service 'web' check is critical: ...").
+        critical: Vec<String>,
+        redeploys: Vec<HealTarget>,
+    },
+}
+
+/// One redeploy `zdd heal` runs: a service's playbook and inventory, on some hosts.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct HealTarget {
+    /// The Consul service name, when `--config` mapped it.
+    pub service: Option<String>,
+    pub playbook: String,
+    pub inventory: Vec<String>,
+    /// The critical hosts, each redeployed alone; empty: every host of the service at once.
+    pub hosts: Vec<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -261,6 +280,7 @@ fn hide_vault_secrets(event: &mut Event) {
         Event::Warning { message } | Event::NoMoreHosts { reason: message } => mask_in_place(message),
         Event::OutOfRotation { servers } => servers.iter_mut().for_each(|s| mask_in_place(&mut s.command)),
         Event::Rotation { server, .. } => mask_in_place(&mut server.command),
+        Event::HealPlan { critical, .. } => critical.iter_mut().for_each(mask_in_place),
         Event::HealthCheck { detail, .. } | Event::WatchRotation { place: detail, .. } => {
             mask_in_place(detail)
         }

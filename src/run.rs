@@ -12,6 +12,7 @@ pub fn run(cli: Cli) -> i32 {
         Command::Check(c) => c.input.verbose,
         Command::Plan(p) => p.input.verbose,
         Command::Rollback(r) => r.input.verbose,
+        Command::Heal(h) => h.verbose,
         Command::Watch(w) => w.input.verbose,
         Command::Status(_) | Command::Completions(_) | Command::Man | Command::Config(_) => 0,
     };
@@ -35,6 +36,7 @@ pub fn run(cli: Cli) -> i32 {
             Command::Completions(args) => completions::completions(args),
             Command::Man => man::man(),
             Command::Config(args) => config::config(args),
+            Command::Heal(args) => heal::heal(args).await,
         }
     });
     match result {

@@ -5,6 +5,7 @@ pub mod apply;
 pub mod check;
 pub mod completions;
 pub mod config;
+pub mod heal;
 pub mod list;
 pub mod man;
 pub mod plan;

@@ -100,6 +100,14 @@ impl<W: Write + Send> Reporter for HumanReporter<W> {
             Event::PlaybookStart { .. } | Event::Rotation { .. } => {}
             // `zdd apply` says on stderr when a notification could not be sent.
             Event::RunEnd { .. } | Event::Notify { .. } => {}
+            Event::HealPlan {
+                checks,
+                critical,
+                redeploys,
+            } => {
+                let text = heal_plan(*checks, critical, redeploys);
+                self.line(&text);
+            }
             Event::Preflight {
                 hosts,
                 sudo_checked,
@@ -364,6 +372,30 @@ fn write_json(out: &mut String, value: &Value, depth: Option<usize>) {
         }
         other => out.push_str(&other.to_string()),
     }
+}
+
+/// `zdd heal`'s first lines: how many checks are critical, each of them, and what is
+/// redeployed.
+fn heal_plan(checks: usize, critical: &[String], redeploys: &[crate::events::HealTarget]) -> String {
+    if critical.is_empty() {
+        let s = if checks == 1 { "" } else { "s" };
+        return format!("HEAL [{checks} check{s}, none critical]: nothing to heal");
+    }
+    let s = if checks == 1 { "" } else { "s" };
+    let mut out = format!("HEAL [{} of {checks} check{s} critical]", critical.len());
+    for check in critical {
+        out.push_str(&format!("\n  critical: {check}"));
+    }
+    for r in redeploys {
+        let what = match (&r.service, r.hosts.is_empty()) {
+            (Some(service), true) => format!("every host of {service}"),
+            (None, true) => "every host".to_owned(),
+            (_, false) => r.hosts.join(", then "),
+        };
+        let inventory: String = r.inventory.iter().map(|i| format!(" -i {i}")).collect();
+        out.push_str(&format!("\n  redeploy: {what} with {}{inventory}", r.playbook));
+    }
+    out
 }
 
 #[cfg(test)]

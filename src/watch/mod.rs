@@ -4,7 +4,9 @@
 
 mod capture;
 pub mod check;
+pub mod consul;
 pub mod engine;
+pub mod heal_config;
 pub mod human;
 pub mod rotation;
 pub mod spec;
