@@ -203,7 +203,7 @@ fn in_dir(lab: &Lab, cwd: &Path) -> Zdd {
 /// `zdd apply PLAYBOOK -e version=VERSION` succeeds.
 fn deploy(zdd: Zdd, playbook: &Path, version: &str) {
     zdd.apply(playbook)
-        .extra(&format!("version={version}"))
+        .extra(format!("version={version}"))
         .arg("--no-progress")
         .run()
         .assert_code(0);
