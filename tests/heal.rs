@@ -186,6 +186,13 @@ fn a_critical_host_is_redeployed_and_serves_again_with_no_failed_request() {
         "{out}"
     );
     assert!(!out.human().contains("PLAY RECAP"), "{out}");
+    // This process took nothing out before, yet the host given up takes no traffic.
+    assert!(
+        out.human()
+            .contains("left out of rotation: echo \"enable server loadbalancer/web2\""),
+        "{out}"
+    );
+    assert_eq!(lab.server_state("web2"), "MAINT");
     lab.service("web2", "start");
 }
 

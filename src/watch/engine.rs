@@ -184,6 +184,9 @@ impl Healer {
             Allowance::Go { n } => n,
             Allowance::Wait(retry_in) => return HealOutcome::Waiting { retry_in },
             Allowance::Spent { max } => {
+                // Spent before this call tried anything (a new `zdd heal` process knows
+                // nothing of what an earlier one took out): it still takes no traffic.
+                self.keep_out(request).await;
                 let reason = format!("given up: {max} redeploys within the hour already");
                 return self.give_up(&target, request, reason, started);
             }
@@ -218,23 +221,10 @@ impl Healer {
                 self.budget.max_per_hour
             ),
         );
-        // The take-out and put-back commands go to the audit log too.
-        let mut opts = crate::commands::apply::run_options(&args, &loaded);
-        opts.audit = match args
-            .audit_log
-            .as_deref()
-            .map(crate::audit::AuditLog::open)
-            .transpose()
-        {
-            Ok(log) => log.map(Arc::new),
+        let rotation = match self.rotation(&args, &loaded) {
+            Ok(rotation) => rotation,
             Err(e) => return self.load_failed(&target, request, e, started),
         };
-        let rotation = Rotation::new(
-            &loaded.input,
-            loaded.templater.clone(),
-            &opts,
-            self.events.clone(),
-        );
         let places: Vec<Place> = request.hosts.iter().flat_map(|h| rotation.places(h)).collect();
         let mut out_at = None;
         for place in &places {
@@ -425,6 +415,51 @@ impl Healer {
             exit_code: code,
             retry_in,
         }
+    }
+
+    /// The rotation commands of a run of `args`; they go to the audit log too.
+    fn rotation(&self, args: &ApplyArgs, loaded: &Loaded) -> Result<Rotation, Error> {
+        let mut opts = crate::commands::apply::run_options(args, loaded);
+        opts.audit = args
+            .audit_log
+            .as_deref()
+            .map(crate::audit::AuditLog::open)
+            .transpose()?
+            .map(Arc::new);
+        Ok(Rotation::new(
+            &loaded.input,
+            loaded.templater.clone(),
+            &opts,
+            self.events.clone(),
+        ))
+    }
+
+    /// Take the request's hosts out of rotation without a redeploy (over the limit), so
+    /// that a host given up takes no traffic whoever took it out first.
+    async fn keep_out(&mut self, request: &HealRequest) {
+        if request.hosts.is_empty() {
+            return;
+        }
+        let mut args = self.args.clone();
+        args.input.limit = Some(request.hosts.join(","));
+        let rotation = match Loaded::load(&args).and_then(|loaded| self.rotation(&args, &loaded)) {
+            Ok(rotation) => rotation,
+            Err(e) => {
+                let first = e.render().lines().next().unwrap_or_default().to_owned();
+                self.events.emit(Event::Warning {
+                    message: format!(
+                        "cannot take {} out of rotation: {first}",
+                        request.hosts.join(", ")
+                    ),
+                });
+                return;
+            }
+        };
+        let places: Vec<Place> = request.hosts.iter().flat_map(|h| rotation.places(h)).collect();
+        for place in &places {
+            self.take_out(&rotation, place).await;
+        }
+        rotation.close().await;
     }
 
     async fn take_out(&mut self, rotation: &Rotation, place: &Place) {
