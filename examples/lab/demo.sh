@@ -5,7 +5,7 @@
 #
 #   examples/lab/demo.sh                      # zdd (built with cargo build --release)
 #   ZDD_RUNNER=ansible examples/lab/demo.sh   # ansible-playbook, for comparison
-#   examples/lab/demo.sh --scenario blue-green   # or rolling (default), cloud-lb, cluster
+#   examples/lab/demo.sh --scenario blue-green   # or rolling (default), cloud-lb, cluster, self-healing
 #
 # A scenario other than `rolling` lives in examples/lab/demo-NAME.sh, which defines
 # scenario_lab_args (extra `lab.sh start` flags, one per line), scenario_probe_url,
