@@ -455,20 +455,8 @@ pub struct WatchArgs {
     #[arg(long = "failures", value_name = "N", default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..), help_heading = "Health checks")]
     pub failures: u32,
 
-    /// Redeploys per host in any hour; then zdd gives up on it and leaves it out of
-    /// rotation.
-    #[arg(
-        long = "max-redeploys",
-        value_name = "N",
-        default_value_t = 3,
-        help_heading = "Healing"
-    )]
-    pub max_redeploys: u32,
-
-    /// The wait before a failed redeploy is retried, doubled for each further one (at most
-    /// 10 minutes).
-    #[arg(long = "backoff", value_name = "DURATION", default_value = "30s", value_parser = parse_duration, help_heading = "Healing")]
-    pub backoff: std::time::Duration,
+    #[command(flatten)]
+    pub healing: HealingArgs,
 
     /// Stop after this long (for tests, CI and cron).
     #[arg(long = "for", value_name = "DURATION", value_parser = parse_duration)]
@@ -514,6 +502,36 @@ pub struct WatchArgs {
 
     #[command(flatten)]
     pub access: crate::access::AccessArgs,
+}
+
+/// How often `zdd watch` and `zdd heal` may redeploy a host.
+#[derive(Debug, Clone, Args)]
+pub struct HealingArgs {
+    /// At most this many redeploys per host in any hour; then zdd gives up on it (exit 2)
+    /// and leaves it out of rotation.
+    #[arg(
+        long = "max-redeploys",
+        value_name = "N",
+        default_value_t = 3,
+        help_heading = "Healing"
+    )]
+    pub max_redeploys: u32,
+
+    /// The wait before a redeploy that did not heal is retried, doubled for each further
+    /// one, at most 10 minutes (`30s`, `2m`, `500ms`).
+    #[arg(long = "backoff", value_name = "DURATION", default_value = "30s", value_parser = parse_duration, help_heading = "Healing")]
+    pub backoff: std::time::Duration,
+}
+
+impl HealingArgs {
+    /// The healer's limits; `history`: where they are kept between processes.
+    pub fn limits(&self, history: Option<PathBuf>) -> crate::watch::engine::HealLimits {
+        crate::watch::engine::HealLimits {
+            max_redeploys_per_hour: self.max_redeploys,
+            backoff: self.backoff,
+            history,
+        }
+    }
 }
 
 /// `500ms`, `2s`, `1m`, `1h`, or a bare number of seconds.
@@ -586,15 +604,8 @@ pub struct HealArgs {
     )]
     pub limit: Option<String>,
 
-    /// At most this many redeploys per host in any hour; then zdd gives up on it (exit 2)
-    /// and leaves it out of rotation.
-    #[arg(long = "max-redeploys", value_name = "N", default_value_t = 3)]
-    pub max_redeploys: u32,
-
-    /// The wait before a second redeploy of a host that was not healed, doubled for each
-    /// further one (`30s`, `2m`, `500ms`).
-    #[arg(long = "backoff", value_name = "DURATION", default_value = "30s", value_parser = parse_duration)]
-    pub backoff: std::time::Duration,
+    #[command(flatten)]
+    pub healing: HealingArgs,
 
     /// Where the journals and the redeploy history are kept, so the per-hour limit holds
     /// across Consul's calls (default `.zdd/journal` in the current directory; Consul runs

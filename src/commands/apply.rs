@@ -13,7 +13,7 @@ use crate::probe::{Probe, Target};
 use crate::report::human::HumanReporter;
 use crate::report::json::JsonReporter;
 use crate::report::junit::JunitReporter;
-use crate::report::notify::{post, NotifyReporter, NotifyUrl, SummaryHandle};
+use crate::report::notify::{post_reported, NotifyReporter, NotifyUrl};
 use crate::report::progress::{self, Progress};
 use crate::runner::{RunOptions, Runner, StopSignal};
 use crate::template::Templater;
@@ -54,7 +54,7 @@ pub async fn apply(args: ApplyArgs) -> Result<i32, Error> {
     };
     events.emit(Event::RunEnd { exit_code: code });
     if let Some((url, summary)) = notify {
-        send_notification(&url, &summary, &events).await;
+        post_reported(&url, &events, "the summary", summary.json()).await;
     }
     result
 }
@@ -183,26 +183,6 @@ impl Reporter for Forward {
     fn event(&mut self, event: &Event) {
         self.0.emit(event.clone());
     }
-}
-
-/// POST the run's summary. A failure is said on stderr (whatever `--output`) and in the
-/// events (`notify` with its `error`), and changes nothing else.
-async fn send_notification(url: &NotifyUrl, summary: &SummaryHandle, events: &EventSink) {
-    let (status, error) = match post(url, &summary.json()).await {
-        Ok(status) => (Some(status), None),
-        Err(why) => {
-            eprintln!(
-                "[WARNING]: --notify: could not POST the summary to {}: {why}",
-                url.display
-            );
-            (None, Some(why))
-        }
-    };
-    events.emit(Event::Notify {
-        url: url.display.clone(),
-        status,
-        error,
-    });
 }
 
 /// The renderers `args` ask for: human (on stdout, or on stderr with `--output json`),

@@ -7,17 +7,17 @@
 //! until it heals or the limit gives up on it.
 
 use crate::access::AccessArgs;
-use crate::cli::{ApplyArgs, HealArgs, InputArgs, OutputFormat, TrafficArgs};
+use crate::cli::{ApplyArgs, HealArgs, InputArgs, OutputFormat};
 use crate::commands::apply::Loaded;
 use crate::error::{exit, Diagnostic, Error};
 use crate::events::{Event, EventSink, HealTarget, Reporter};
 use crate::plan::RolloutPlan;
 use crate::report::human::HumanReporter;
 use crate::report::json::JsonReporter;
-use crate::report::notify::{post, NotifyUrl};
+use crate::report::notify::{post_reported, NotifyUrl};
 use crate::runner::StopSignal;
 use crate::watch::consul::{self, Check, Redeployable, Wanted};
-use crate::watch::engine::{HealLimits, HealOutcome, HealRequest, Healer};
+use crate::watch::engine::{redeploy_args, HealOutcome, HealRequest, Healer};
 use crate::watch::heal_config::{HealConfig, ServiceConfig};
 use crate::watch::spec::{self, SpecFlags, WatchSpec};
 use serde_json::json;
@@ -89,11 +89,7 @@ pub async fn heal(args: HealArgs) -> Result<i32, Error> {
     let mut left_out = Vec::new();
     for job in jobs {
         let history = job.state_path("heal.json");
-        let limits = HealLimits {
-            max_redeploys_per_hour: args.max_redeploys,
-            backoff: args.backoff,
-            history: Some(history),
-        };
+        let limits = args.healing.limits(Some(history));
         let requests = job.requests();
         let mut healer = Healer::new(job.apply, limits, events.clone(), stop.clone())?;
         if let Some(spec) = job.health {
@@ -106,9 +102,9 @@ pub async fn heal(args: HealArgs) -> Result<i32, Error> {
             }
             let about = json!({"service": job.name, "target": request.target(), "hosts": request.hosts, "reason": request.reason});
             if let Some(url) = &notify {
-                notify_post(url, &events, with_event(&about, "healing")).await;
+                post_reported(url, &events, "the notification", with_event(&about, "healing")).await;
             }
-            let outcome = heal_until_done(&mut healer, &request, args.max_redeploys, &stop).await;
+            let outcome = heal_until_done(&mut healer, &request, args.healing.max_redeploys, &stop).await;
             if let Some(url) = &notify {
                 let mut body = with_event(&about, outcome.word());
                 match &outcome {
@@ -121,7 +117,7 @@ pub async fn heal(args: HealArgs) -> Result<i32, Error> {
                     HealOutcome::Busy { holder } => body["holder"] = json!(holder),
                     HealOutcome::Interrupted | HealOutcome::Waiting { .. } => {}
                 }
-                notify_post(url, &events, body).await;
+                post_reported(url, &events, "the notification", body).await;
             }
             // Busy: the healer said who holds the lock; that run is in charge.
             code = worse(code, outcome_code(&outcome));
@@ -247,22 +243,6 @@ fn with_event(about: &serde_json::Value, event: &str) -> serde_json::Value {
     body
 }
 
-/// POST `body`; a failure is said on stderr and in the `notify` event, nothing more.
-async fn notify_post(url: &NotifyUrl, events: &EventSink, body: serde_json::Value) {
-    let (status, error) = match post(url, &body).await {
-        Ok(status) => (Some(status), None),
-        Err(why) => {
-            eprintln!("[WARNING]: --notify: could not POST to {}: {why}", url.display);
-            (None, Some(why))
-        }
-    };
-    events.emit(Event::Notify {
-        url: url.display.clone(),
-        status,
-        error,
-    });
-}
-
 /// The exit code of one heal (see `zdd heal --help`).
 fn outcome_code(outcome: &HealOutcome) -> i32 {
     match outcome {
@@ -378,8 +358,8 @@ fn apply_args(args: &HealArgs, service: &ServiceConfig) -> ApplyArgs {
         .unwrap_or_else(|| PathBuf::from(crate::journal::DEFAULT_DIR));
     let journal = crate::journal::default_path(&service.playbook, &service.inventory);
     let journal = state_dir.join(journal.file_name().unwrap_or_default());
-    ApplyArgs {
-        input: InputArgs {
+    redeploy_args(
+        InputArgs {
             playbook: service.playbook.clone(),
             inventory: service.inventory.clone(),
             extra_vars,
@@ -390,32 +370,12 @@ fn apply_args(args: &HealArgs, service: &ServiceConfig) -> ApplyArgs {
             ask_vault_pass: false,
             connection: args.connection.clone(),
         },
-        forks: None,
-        tags: Vec::new(),
-        skip_tags: Vec::new(),
-        check: false,
-        diff: false,
-        traffic: TrafficArgs {
-            probe: None,
-            probe_concurrency: 4,
-            max_failed_requests: None,
-            notify: None,
-        },
-        no_preflight: false,
-        output: args.output,
-        journal: Some(journal),
-        resume: false,
-        force: false,
-        audit_log: args.audit_log.clone(),
-        junit: None,
-        no_progress: true,
-        syntax_check: false,
-        list_hosts: false,
-        list_tasks: false,
-        start_at_task: None,
-        access: AccessArgs::default(),
-        rollback: None,
-    }
+        None,
+        args.output,
+        Some(journal),
+        args.audit_log.clone(),
+        AccessArgs::default(),
+    )
 }
 
 /// The hosts a redeploy can reach: those of the playbook's plays (under `--limit`), in

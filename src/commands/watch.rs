@@ -3,17 +3,17 @@
 //! critical one to the healer (never two redeploys at once). Runs until a signal, or for
 //! `--for`.
 
-use crate::cli::{ApplyArgs, TrafficArgs, WatchArgs};
+use crate::cli::{ApplyArgs, WatchArgs};
 use crate::commands::apply::{reporters, watch_signals, Loaded};
 use crate::error::{exit, Diagnostic, Error};
 use crate::events::{Event, EventSink};
 use crate::journal::utc_timestamp;
 use crate::lock::{self, RolloutLock};
 use crate::plan::RolloutPlan;
-use crate::report::notify::{post, NotifyUrl};
+use crate::report::notify::{post_reported, NotifyUrl};
 use crate::runner::StopSignal;
 use crate::watch::check::{self, CheckResult};
-use crate::watch::engine::{HealLimits, HealOutcome, HealRequest, Healer, SERVICE};
+use crate::watch::engine::{redeploy_args, HealOutcome, HealRequest, Healer, SERVICE};
 use crate::watch::spec::{self, Check, SpecFlags};
 use crate::watch::state_file::{self, Ended, LastCheck, WatchState};
 use crate::watch::tracker::{HealthState, Tracker};
@@ -118,11 +118,7 @@ pub async fn watch(args: WatchArgs) -> Result<i32, Error> {
             s.target(name);
         }
     }
-    let limits = HealLimits {
-        max_redeploys_per_hour: args.max_redeploys,
-        backoff: args.backoff,
-        history: None,
-    };
+    let limits = args.healing.limits(None);
     drop(loaded);
     let mut healer = Healer::new(apply_args, limits, events.clone(), stop.clone())?
         .with_checks(
@@ -137,7 +133,7 @@ pub async fn watch(args: WatchArgs) -> Result<i32, Error> {
         service: spec.service.as_ref().map(Check::describe),
         interval_ms: args.interval.as_millis() as u64,
         failures: args.failures,
-        max_redeploys: args.max_redeploys,
+        max_redeploys: args.healing.max_redeploys,
     });
 
     // --probe: the traffic through the load balancer over the whole watch.
@@ -175,7 +171,7 @@ pub async fn watch(args: WatchArgs) -> Result<i32, Error> {
         if let Some((request, detected)) = next_to_heal(&targets) {
             let target = request.target();
             if let Some(url) = &notify {
-                notify_post(url, &events, json!({"event": "healing", "target": target, "hosts": request.hosts, "reason": request.reason})).await;
+                post_reported(url, &events, "the notification", json!({"event": "healing", "target": target, "hosts": request.hosts, "reason": request.reason})).await;
             }
             for name in heal_targets(&request, &targets) {
                 if let Some(t) = targets.get_mut(&name) {
@@ -228,7 +224,7 @@ pub async fn watch(args: WatchArgs) -> Result<i32, Error> {
                         }
                         _ => {}
                     }
-                    notify_post(url, &events, body).await;
+                    post_reported(url, &events, "the notification", body).await;
                 }
             }
             if matches!(outcome, HealOutcome::Interrupted) || stop.level() > 0 {
@@ -372,52 +368,17 @@ fn next_to_heal(targets: &IndexMap<String, Watched>) -> Option<(HealRequest, Opt
     })
 }
 
-async fn notify_post(url: &NotifyUrl, events: &EventSink, body: serde_json::Value) {
-    let (status, error) = match post(url, &body).await {
-        Ok(status) => (Some(status), None),
-        Err(why) => {
-            eprintln!("[WARNING]: --notify: could not POST to {}: {why}", url.display);
-            (None, Some(why))
-        }
-    };
-    events.emit(Event::Notify {
-        url: url.display.clone(),
-        status,
-        error,
-    });
-}
-
 /// The `apply` every redeploy runs: the watch's playbook, inventory, `-e`, connection
 /// flags, journal and audit log; its own output.
 fn apply_args(args: &WatchArgs) -> ApplyArgs {
-    ApplyArgs {
-        input: args.input.clone(),
-        forks: args.forks,
-        tags: Vec::new(),
-        skip_tags: Vec::new(),
-        check: false,
-        diff: false,
-        traffic: TrafficArgs {
-            probe: None,
-            probe_concurrency: 4,
-            max_failed_requests: None,
-            notify: None,
-        },
-        no_preflight: false,
-        output: args.output,
-        journal: args.journal.clone(),
-        resume: false,
-        force: false,
-        audit_log: args.audit_log.clone(),
-        junit: None,
-        no_progress: true,
-        syntax_check: false,
-        list_hosts: false,
-        list_tasks: false,
-        start_at_task: None,
-        access: args.access.clone(),
-        rollback: None,
-    }
+    redeploy_args(
+        args.input.clone(),
+        args.forks,
+        args.output,
+        args.journal.clone(),
+        args.audit_log.clone(),
+        args.access.clone(),
+    )
 }
 
 #[cfg(test)]

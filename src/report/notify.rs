@@ -297,6 +297,26 @@ async fn post_once(url: &NotifyUrl, body: &Value) -> Result<u16, String> {
     }
 }
 
+/// POST `body` (`what` it is, for the warning). A failure is said on stderr (whatever
+/// `--output`) and in the events (`notify` with its `error`), and changes nothing else.
+pub async fn post_reported(url: &NotifyUrl, events: &crate::events::EventSink, what: &str, body: Value) {
+    let (status, error) = match post(url, &body).await {
+        Ok(status) => (Some(status), None),
+        Err(why) => {
+            eprintln!(
+                "[WARNING]: --notify: could not POST {what} to {}: {why}",
+                url.display
+            );
+            (None, Some(why))
+        }
+    };
+    events.emit(Event::Notify {
+        url: url.display.clone(),
+        status,
+        error,
+    });
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

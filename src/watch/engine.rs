@@ -11,7 +11,8 @@ use super::rotation::{Place, Rotation, TakeOut};
 use super::spec::{Check, WatchSpec};
 use super::state_file::{Redeploy, WatchState};
 use super::tracker::{Allowance, Attempt, Budget, HealthState};
-use crate::cli::ApplyArgs;
+use crate::access::AccessArgs;
+use crate::cli::{ApplyArgs, InputArgs, OutputFormat, TrafficArgs};
 use crate::commands::apply::{lock_about, run_apply, Loaded};
 use crate::error::Error;
 use crate::events::{Event, EventSink, OutOfRotation};
@@ -23,6 +24,47 @@ use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+/// The `apply` a redeploy runs, for `zdd watch` and `zdd heal` alike: every safety net
+/// of `apply` (preflight, the lock, the journal), no tags, no check mode, no probe of its
+/// own, no progress line.
+pub fn redeploy_args(
+    input: InputArgs,
+    forks: Option<u32>,
+    output: OutputFormat,
+    journal: Option<PathBuf>,
+    audit_log: Option<PathBuf>,
+    access: AccessArgs,
+) -> ApplyArgs {
+    ApplyArgs {
+        input,
+        forks,
+        tags: Vec::new(),
+        skip_tags: Vec::new(),
+        check: false,
+        diff: false,
+        traffic: TrafficArgs {
+            probe: None,
+            probe_concurrency: 4,
+            max_failed_requests: None,
+            notify: None,
+        },
+        no_preflight: false,
+        output,
+        journal,
+        resume: false,
+        force: false,
+        audit_log,
+        junit: None,
+        no_progress: true,
+        syntax_check: false,
+        list_hosts: false,
+        list_tasks: false,
+        start_at_task: None,
+        access,
+        rollback: None,
+    }
+}
 
 /// How often a host may be redeployed.
 #[derive(Debug, Clone)]
