@@ -347,6 +347,18 @@ mod tests {
         assert_eq!(states, want);
     }
 
+    /// The action script run here against a socket that is not there.
+    fn run_action(action: Action, server: &str) -> std::process::Output {
+        let script = HAPROXY
+            .action_script("/nonexistent.sock", action, server)
+            .unwrap();
+        std::process::Command::new("sh")
+            .arg("-c")
+            .arg(&script)
+            .output()
+            .unwrap()
+    }
+
     #[test]
     fn the_action_script_sends_one_command_and_refuses_names_that_smuggle_another() {
         let script = HAPROXY
@@ -362,14 +374,7 @@ mod tests {
             "*/web1",
             "a/b/c",
         ] {
-            let script = HAPROXY
-                .action_script("/nonexistent.sock", Action::Enable, bad)
-                .unwrap();
-            let out = std::process::Command::new("sh")
-                .arg("-c")
-                .arg(&script)
-                .output()
-                .unwrap();
+            let out = run_action(Action::Enable, bad);
             assert_eq!(out.status.code(), Some(2), "{bad}");
             assert!(
                 String::from_utf8_lossy(&out.stderr).contains("not a HAProxy backend/server name"),
@@ -378,14 +383,7 @@ mod tests {
             );
         }
         // A good name gets as far as the socket.
-        let script = HAPROXY
-            .action_script("/nonexistent.sock", Action::Drain, "lb/web1")
-            .unwrap();
-        let out = std::process::Command::new("sh")
-            .arg("-c")
-            .arg(&script)
-            .output()
-            .unwrap();
+        let out = run_action(Action::Drain, "lb/web1");
         assert_eq!(out.status.code(), Some(1));
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert!(

@@ -115,15 +115,7 @@ impl Runner {
                     true => Some("local".to_owned()),
                     false => task.connection.clone(),
                 };
-                for item_ctx in self.static_item_contexts(task, &ctx) {
-                    let Ok(remote) = self.remote_for(task, &item_ctx) else {
-                        continue;
-                    };
-                    let via = match self.delegate_in(task, &item_ctx) {
-                        Some(Ok(name)) => name,
-                        Some(Err(_)) => continue,
-                        None => host.to_owned(),
-                    };
+                for (item_ctx, remote, via) in self.static_item_sites(task, &ctx, host) {
                     let rendered: serde_json::Map<String, Value> = raw
                         .iter()
                         .filter_map(|(k, v)| {

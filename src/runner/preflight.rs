@@ -243,17 +243,7 @@ impl Runner {
     ) {
         let ctx = self.context(env, host, task, shared);
         let run_as = self.become_for(env, task, &ctx);
-        for item_ctx in self.static_item_contexts(task, &ctx) {
-            // A templated `remote_user` that reads a registered result: decided at run time.
-            let Ok(remote) = self.remote_for(task, &item_ctx) else {
-                continue;
-            };
-            let target = match self.delegate_in(task, &item_ctx) {
-                Some(Ok(name)) => name,
-                // Decided at run time (it reads a registered result, say).
-                Some(Err(_)) => continue,
-                None => host.to_owned(),
-            };
+        for (item_ctx, remote, target) in self.static_item_sites(task, &ctx, host) {
             if local || self.spec_for(&target).is_ok_and(|s| s.local) {
                 let here = if local { "localhost".to_owned() } else { target };
                 for endpoint in self.endpoints_named(task, &item_ctx) {
@@ -275,6 +265,29 @@ impl Runner {
             }
             plan.hosts.insert((target, remote));
         }
+    }
+
+    /// Each context a task runs in (`static_item_contexts`) with the remote user and the
+    /// host it runs on (its delegate, else `host`). Left out: an item whose `remote_user`
+    /// or `delegate_to` is decided at run time (it reads a registered result, say).
+    pub(super) fn static_item_sites(
+        &self,
+        task: &Task,
+        ctx: &Context,
+        host: &str,
+    ) -> Vec<(Context, ConnectDefaults, String)> {
+        self.static_item_contexts(task, ctx)
+            .into_iter()
+            .filter_map(|item_ctx| {
+                let remote = self.remote_for(task, &item_ctx).ok()?;
+                let target = match self.delegate_in(task, &item_ctx) {
+                    Some(Ok(name)) => name,
+                    Some(Err(_)) => return None,
+                    None => host.to_owned(),
+                };
+                Some((item_ctx, remote, target))
+            })
+            .collect()
     }
 
     /// The contexts a task runs in: one per loop item, or just one. Empty when the items
