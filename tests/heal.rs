@@ -237,6 +237,13 @@ fn heal_unreachable(inventory: &Path) -> Zdd {
         .inventory(inventory)
 }
 
+/// `zdd heal --config DIR/heal.yml`, that file written with `config`.
+fn heal_with_config(dir: &Path, config: &str) -> Zdd {
+    let path = dir.join("heal.yml");
+    std::fs::write(&path, config).unwrap();
+    Zdd::new().arg("heal").arg("--config").arg(path)
+}
+
 /// The payload of one check of `service` on `node`, critical: connection refused.
 fn refused(node: &str, service: &str) -> String {
     payload(&[check(node, service, "critical", "connection refused")])
@@ -315,17 +322,11 @@ fn a_bad_payload_is_exit_5_with_its_line_and_column() {
 #[test]
 fn a_bad_config_is_exit_5_at_its_line_before_the_payload_is_read() {
     let dir = tempfile::tempdir().unwrap();
-    let config = dir.path().join("heal.yml");
-    std::fs::write(
-        &config,
+    let out = heal_with_config(
+        dir.path(),
         "services:\n  web:\n    playbok: site.yml\n    inventory: hosts\n",
     )
-    .unwrap();
-    let out = Zdd::new()
-        .arg("heal")
-        .arg("--config")
-        .arg(&config)
-        .run_with_stdin("not even JSON");
+    .run_with_stdin("not even JSON");
     out.assert_code(5);
     let stderr = out.stderr.replace(&dir.path().display().to_string(), "[DIR]");
     assert_eq!(
@@ -338,21 +339,13 @@ fn a_bad_config_is_exit_5_at_its_line_before_the_payload_is_read() {
 fn checks_of_services_the_config_does_not_name_are_skipped() {
     let dir = tempfile::tempdir().unwrap();
     let inventory = unreachable_inventory(dir.path());
-    let config = dir.path().join("heal.yml");
-    std::fs::write(
-        &config,
-        format!(
-            "services:\n  web:\n    playbook: {}\n    inventory: {}\n",
-            repo_root().join(PLAYBOOK).display(),
-            inventory.display()
-        ),
-    )
-    .unwrap();
+    let config = format!(
+        "services:\n  web:\n    playbook: {}\n    inventory: {}\n",
+        repo_root().join(PLAYBOOK).display(),
+        inventory.display()
+    );
     let audit = dir.path().join("audit.jsonl");
-    let out = Zdd::new()
-        .arg("heal")
-        .arg("--config")
-        .arg(&config)
+    let out = heal_with_config(dir.path(), &config)
         .arg("--audit-log")
         .arg(&audit)
         .run_with_stdin(&refused("db1", "postgres"));
@@ -397,13 +390,19 @@ fn while_another_run_holds_the_rollout_lock_nothing_is_done() {
     assert_no_host_contacted(&audit);
 }
 
-#[test]
-fn a_redeploy_that_cannot_heal_is_retried_after_its_backoff_then_given_up_and_left_out() {
+/// A lab of two with web2 stopped and a state dir: the upgrade cannot write web2's page,
+/// so no redeploy heals it.
+fn web2_down_for_good() -> (Lab, tempfile::TempDir) {
     let lab = Lab::start(2);
     let state = tempfile::tempdir().unwrap();
     lab.service("web2", "stop");
-    // The upgrade cannot write web2's page: no redeploy heals it.
     lab.break_doc_root("web2");
+    (lab, state)
+}
+
+#[test]
+fn a_redeploy_that_cannot_heal_is_retried_after_its_backoff_then_given_up_and_left_out() {
+    let (lab, state) = web2_down_for_good();
     // Consul knows the node by its address here: it is web2's ansible_host.
     let node = lab.address("web2");
     let out = heal(&lab, state.path())
@@ -435,10 +434,7 @@ fn a_redeploy_that_cannot_heal_is_retried_after_its_backoff_then_given_up_and_le
 
 #[test]
 fn interrupted_while_waiting_to_retry_it_exits_130_and_says_what_is_out_of_rotation() {
-    let lab = Lab::start(2);
-    let state = tempfile::tempdir().unwrap();
-    lab.service("web2", "stop");
-    lab.break_doc_root("web2");
+    let (lab, state) = web2_down_for_good();
     let file = state.path().join("payload.json");
     std::fs::write(&file, refused("web2", "web")).unwrap();
     let mut running = heal(&lab, state.path())

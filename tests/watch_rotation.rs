@@ -317,15 +317,21 @@ async fn a_drain_over_the_tcp_api_waits_for_the_request_in_flight() {
     rotation.close().await;
 }
 
+/// DIR/inventory.ini with `text`; its path.
+fn write_inventory(dir: &Path, text: &str) -> std::path::PathBuf {
+    let path = dir.join("inventory.ini");
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
 /// Without a lab: which tasks name a place for a host, rendered for it (no connection).
 #[test]
 fn places_are_the_tasks_that_take_the_host_out_rendered_for_it() {
     let dir = tempfile::tempdir().unwrap();
-    std::fs::write(
-        dir.path().join("inventory.ini"),
+    let inventory = write_inventory(
+        dir.path(),
         "[loadbalancers]\nlb1\nlb2\n\n[web]\nweb1\nweb2\nweb3\n\n[all:vars]\nsock=/run/haproxy/admin.sock\n",
-    )
-    .unwrap();
+    );
     std::fs::write(
         dir.path().join("playbook.yml"),
         r#"- hosts: web
@@ -364,11 +370,7 @@ fn places_are_the_tasks_that_take_the_host_out_rendered_for_it() {
 "#,
     )
     .unwrap();
-    let (rotation, _) = rotation_over(
-        &dir.path().join("playbook.yml"),
-        &dir.path().join("inventory.ini"),
-        None,
-    );
+    let (rotation, _) = rotation_over(&dir.path().join("playbook.yml"), &inventory, None);
     let places: Vec<(String, String, String, usize)> = rotation
         .places("web2")
         .into_iter()
@@ -400,12 +402,10 @@ fn places_are_the_tasks_that_take_the_host_out_rendered_for_it() {
 #[test]
 fn a_play_over_hosts_made_by_add_host_names_no_place() {
     let dir = tempfile::tempdir().unwrap();
-    let inventory = dir.path().join("inventory.ini");
-    std::fs::write(
-        &inventory,
+    let inventory = write_inventory(
+        dir.path(),
         "[webappservers]\nweb1\nweb2\n\n[all:vars]\nhaproxy_api=127.0.0.1:9999\nhaproxy_backend=loadbalancer\n",
-    )
-    .unwrap();
+    );
     let (rotation, _) = rotation_over(
         &repo_root().join("playbooks/cloud-lb-drain.yml"),
         &inventory,
