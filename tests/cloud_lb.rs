@@ -22,28 +22,6 @@ fn slow_get(addr: &str) -> std::io::Result<(u16, String)> {
     )
 }
 
-/// The servers HAProxy counts a session on now.
-fn busy_servers(lab: &Lab) -> Vec<String> {
-    lab.haproxy_command("show stat")
-        .lines()
-        .map(|l| l.split(',').collect::<Vec<_>>())
-        .filter(|f| f.len() > 17 && f[0] == "loadbalancer" && f[1].starts_with("web") && f[4] != "0")
-        .map(|f| f[1].to_owned())
-        .collect()
-}
-
-/// The servers that held a session in each of five looks 50 ms apart: the probe's requests
-/// take a millisecond, so what stays is a slow request.
-fn servers_holding_a_long_request(lab: &Lab) -> Vec<String> {
-    let mut held = busy_servers(lab);
-    for _ in 0..4 {
-        std::thread::sleep(Duration::from_millis(50));
-        let now = busy_servers(lab);
-        held.retain(|s| now.contains(s));
-    }
-    held
-}
-
 type SlowRequest = std::thread::JoinHandle<std::io::Result<(u16, String)>>;
 
 /// Slow requests through the load balancer until one is in flight on a node of the first
@@ -55,7 +33,7 @@ fn slow_request_on_first_batch(lab: &Lab) -> (Vec<SlowRequest>, String) {
         let addr = lb.clone();
         requests.push(std::thread::spawn(move || slow_get(&addr)));
         std::thread::sleep(Duration::from_millis(100));
-        let held = servers_holding_a_long_request(lab);
+        let held = lab.servers_holding_a_long_request();
         if let Some(node) = held.into_iter().find(|s| s == "web1" || s == "web2") {
             return (requests, node);
         }

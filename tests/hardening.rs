@@ -6,7 +6,7 @@
 mod support;
 
 use serde_json::Value;
-use std::io::{Read, Write};
+use std::io::Write;
 use std::net::TcpListener;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
@@ -108,34 +108,8 @@ fn echo_server(delay: Duration) -> (u16, Arc<Mutex<Vec<String>>>) {
     std::thread::spawn(move || {
         for stream in listener.incoming() {
             let Ok(mut stream) = stream else { continue };
-            stream.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
-            let mut request = Vec::new();
-            let mut buf = [0u8; 4096];
-            // The head, then as many body bytes as Content-Length says.
-            loop {
-                let n = stream.read(&mut buf).unwrap_or(0);
-                if n == 0 {
-                    break;
-                }
-                request.extend_from_slice(&buf[..n]);
-                let text = String::from_utf8_lossy(&request).into_owned();
-                if let Some((head, body)) = text.split_once("\r\n\r\n") {
-                    let want = head
-                        .lines()
-                        .find_map(|l| {
-                            l.to_ascii_lowercase()
-                                .strip_prefix("content-length:")
-                                .map(|v| v.trim().to_owned())
-                        })
-                        .and_then(|v| v.parse::<usize>().ok())
-                        .unwrap_or(0);
-                    if body.len() >= want {
-                        break;
-                    }
-                }
-            }
+            let text = support::read_request(&mut stream).text;
             std::thread::sleep(delay);
-            let text = String::from_utf8_lossy(&request).into_owned();
             seen.lock().unwrap().push(text.clone());
             let _ = write!(
                 stream,

@@ -11,10 +11,9 @@
 
 mod support;
 
-use std::io::{Read, Write};
 use std::path::Path;
 use std::time::Duration;
-use support::{repo_root, Lab, Zdd};
+use support::{notify_sink, repo_root, Lab, Zdd};
 
 const PLAYBOOK: &str = "examples/lab/self-healing.yml";
 
@@ -48,46 +47,6 @@ fn heal(lab: &Lab, state: &Path) -> Zdd {
         .args(["--playbook", PLAYBOOK])
         .arg("--state-dir")
         .arg(state)
-}
-
-/// A one-thread HTTP server that answers 200 to every request and passes on the bodies.
-fn notify_sink() -> (String, std::sync::mpsc::Receiver<String>) {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let url = format!("http://{}/hook", listener.local_addr().unwrap());
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for conn in listener.incoming() {
-            let Ok(mut conn) = conn else { break };
-            conn.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
-            let mut got = Vec::new();
-            let mut buf = [0u8; 4096];
-            while let Ok(n) = conn.read(&mut buf) {
-                if n == 0 {
-                    break;
-                }
-                got.extend_from_slice(&buf[..n]);
-                let text = String::from_utf8_lossy(&got);
-                let Some((head, body)) = text.split_once("\r\n\r\n") else {
-                    continue;
-                };
-                let len = head
-                    .lines()
-                    .find_map(|l| {
-                        l.to_ascii_lowercase()
-                            .strip_prefix("content-length:")
-                            .map(|v| v.trim().to_owned())
-                    })
-                    .and_then(|v| v.parse::<usize>().ok())
-                    .unwrap_or(0);
-                if body.len() >= len {
-                    let _ = tx.send(body.to_owned());
-                    break;
-                }
-            }
-            let _ = conn.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
-        }
-    });
-    (url, rx)
 }
 
 #[test]
@@ -270,6 +229,34 @@ fn unreachable_inventory(dir: &Path) -> std::path::PathBuf {
     path
 }
 
+/// `zdd heal --playbook self-healing.yml` on `inventory`, without a lab.
+fn heal_unreachable(inventory: &Path) -> Zdd {
+    Zdd::new()
+        .arg("heal")
+        .args(["--playbook", PLAYBOOK])
+        .inventory(inventory)
+}
+
+/// `zdd heal --config DIR/heal.yml`, that file written with `config`.
+fn heal_with_config(dir: &Path, config: &str) -> Zdd {
+    let path = dir.join("heal.yml");
+    std::fs::write(&path, config).unwrap();
+    Zdd::new().arg("heal").arg("--config").arg(path)
+}
+
+/// The payload of one check of `service` on `node`, critical: connection refused.
+fn refused(node: &str, service: &str) -> String {
+    payload(&[check(node, service, "critical", "connection refused")])
+}
+
+/// The audit log says no host was contacted.
+fn assert_no_host_contacted(audit: &Path) {
+    assert!(
+        std::fs::read_to_string(audit).unwrap_or_default().is_empty(),
+        "a host was contacted"
+    );
+}
+
 #[test]
 fn passing_checks_do_nothing_and_contact_no_host() {
     let dir = tempfile::tempdir().unwrap();
@@ -279,10 +266,7 @@ fn passing_checks_do_nothing_and_contact_no_host() {
         check("web1", "web", "passing", "HTTP GET: 200 OK"),
         check("web1", "web", "warning", "slow"),
     ]);
-    let out = Zdd::new()
-        .arg("heal")
-        .args(["--playbook", PLAYBOOK])
-        .inventory(&inventory)
+    let out = heal_unreachable(&inventory)
         .arg("--state-dir")
         .arg(dir.path().join("state"))
         .arg("--audit-log")
@@ -291,16 +275,10 @@ fn passing_checks_do_nothing_and_contact_no_host() {
     out.assert_code(0);
     assert_eq!(out.stdout, "HEAL [2 checks, none critical]: nothing to heal\n");
     assert_eq!(out.stderr, "");
-    assert!(
-        std::fs::read_to_string(&audit).unwrap_or_default().is_empty(),
-        "a host was contacted"
-    );
+    assert_no_host_contacted(&audit);
     // Consul's `null` (no check in that state) and an empty list are nothing to heal too.
     for empty in ["null", "[]"] {
-        let out = Zdd::new()
-            .arg("heal")
-            .args(["--playbook", PLAYBOOK])
-            .inventory(&inventory)
+        let out = heal_unreachable(&inventory)
             .arg("--state-dir")
             .arg(dir.path().join("state"))
             .json()
@@ -319,11 +297,8 @@ fn passing_checks_do_nothing_and_contact_no_host() {
 fn a_bad_payload_is_exit_5_with_its_line_and_column() {
     let dir = tempfile::tempdir().unwrap();
     let inventory = unreachable_inventory(dir.path());
-    let out = Zdd::new()
-        .arg("heal")
-        .args(["--playbook", PLAYBOOK])
-        .inventory(&inventory)
-        .run_with_stdin("[\n  {\"Node\": \"web1\", \"Status\": critical}\n]\n");
+    let out =
+        heal_unreachable(&inventory).run_with_stdin("[\n  {\"Node\": \"web1\", \"Status\": critical}\n]\n");
     out.assert_code(5);
     assert_eq!(
         out.stderr,
@@ -333,13 +308,7 @@ fn a_bad_payload_is_exit_5_with_its_line_and_column() {
     // A file given with --payload is named in the error.
     let file = dir.path().join("payload.json");
     std::fs::write(&file, "[{\"Node\": \"web1\"}]").unwrap();
-    let out = Zdd::new()
-        .arg("heal")
-        .args(["--playbook", PLAYBOOK])
-        .inventory(&inventory)
-        .arg("--payload")
-        .arg(&file)
-        .run();
+    let out = heal_unreachable(&inventory).arg("--payload").arg(&file).run();
     out.assert_code(5);
     assert!(
         out.stderr.starts_with(
@@ -353,17 +322,11 @@ fn a_bad_payload_is_exit_5_with_its_line_and_column() {
 #[test]
 fn a_bad_config_is_exit_5_at_its_line_before_the_payload_is_read() {
     let dir = tempfile::tempdir().unwrap();
-    let config = dir.path().join("heal.yml");
-    std::fs::write(
-        &config,
+    let out = heal_with_config(
+        dir.path(),
         "services:\n  web:\n    playbok: site.yml\n    inventory: hosts\n",
     )
-    .unwrap();
-    let out = Zdd::new()
-        .arg("heal")
-        .arg("--config")
-        .arg(&config)
-        .run_with_stdin("not even JSON");
+    .run_with_stdin("not even JSON");
     out.assert_code(5);
     let stderr = out.stderr.replace(&dir.path().display().to_string(), "[DIR]");
     assert_eq!(
@@ -376,38 +339,22 @@ fn a_bad_config_is_exit_5_at_its_line_before_the_payload_is_read() {
 fn checks_of_services_the_config_does_not_name_are_skipped() {
     let dir = tempfile::tempdir().unwrap();
     let inventory = unreachable_inventory(dir.path());
-    let config = dir.path().join("heal.yml");
-    std::fs::write(
-        &config,
-        format!(
-            "services:\n  web:\n    playbook: {}\n    inventory: {}\n",
-            repo_root().join(PLAYBOOK).display(),
-            inventory.display()
-        ),
-    )
-    .unwrap();
+    let config = format!(
+        "services:\n  web:\n    playbook: {}\n    inventory: {}\n",
+        repo_root().join(PLAYBOOK).display(),
+        inventory.display()
+    );
     let audit = dir.path().join("audit.jsonl");
-    let out = Zdd::new()
-        .arg("heal")
-        .arg("--config")
-        .arg(&config)
+    let out = heal_with_config(dir.path(), &config)
         .arg("--audit-log")
         .arg(&audit)
-        .run_with_stdin(&payload(&[check(
-            "db1",
-            "postgres",
-            "critical",
-            "connection refused",
-        )]));
+        .run_with_stdin(&refused("db1", "postgres"));
     out.assert_code(0);
     assert_eq!(
         out.stdout,
         "HEAL [1 of 1 check critical]\n  critical: db1: Service 'postgres' check is critical: connection refused\n[WARNING]: not healed: db1: Service 'postgres' check is critical: connection refused (service `postgres` is not in the config)\n"
     );
-    assert!(
-        std::fs::read_to_string(&audit).unwrap_or_default().is_empty(),
-        "a host was contacted"
-    );
+    assert_no_host_contacted(&audit);
 }
 
 #[test]
@@ -419,21 +366,13 @@ fn while_another_run_holds_the_rollout_lock_nothing_is_done() {
     let _held =
         zdd::lock::RolloutLock::acquire(&locks, &key, "started by the test, playbook site.yml").unwrap();
     let audit = dir.path().join("audit.jsonl");
-    let out = Zdd::new()
-        .arg("heal")
-        .args(["--playbook", PLAYBOOK])
-        .inventory(&inventory)
+    let out = heal_unreachable(&inventory)
         .env("ZDD_LOCK_DIR", &locks)
         .arg("--state-dir")
         .arg(dir.path().join("state"))
         .arg("--audit-log")
         .arg(&audit)
-        .run_with_stdin(&payload(&[check(
-            "web1",
-            "web",
-            "critical",
-            "connection refused",
-        )]));
+        .run_with_stdin(&refused("web1", "web"));
     out.assert_code(0);
     // web1 is the inventory's only web host: every host critical, the whole service.
     assert!(out.stdout.contains("\n  redeploy: every host with "), "{out}");
@@ -448,24 +387,27 @@ fn while_another_run_holds_the_rollout_lock_nothing_is_done() {
         "{out}"
     );
     assert!(!out.stdout.contains("PLAY RECAP"), "{out}");
-    assert!(
-        std::fs::read_to_string(&audit).unwrap_or_default().is_empty(),
-        "a host was contacted"
-    );
+    assert_no_host_contacted(&audit);
+}
+
+/// A lab of two with web2 stopped and a state dir: the upgrade cannot write web2's page,
+/// so no redeploy heals it.
+fn web2_down_for_good() -> (Lab, tempfile::TempDir) {
+    let lab = Lab::start(2);
+    let state = tempfile::tempdir().unwrap();
+    lab.service("web2", "stop");
+    lab.break_doc_root("web2");
+    (lab, state)
 }
 
 #[test]
 fn a_redeploy_that_cannot_heal_is_retried_after_its_backoff_then_given_up_and_left_out() {
-    let lab = Lab::start(2);
-    let state = tempfile::tempdir().unwrap();
-    lab.service("web2", "stop");
-    // The upgrade cannot write web2's page: no redeploy heals it.
-    lab.break_doc_root("web2");
+    let (lab, state) = web2_down_for_good();
     // Consul knows the node by its address here: it is web2's ansible_host.
     let node = lab.address("web2");
     let out = heal(&lab, state.path())
         .args(["--max-redeploys", "2", "--backoff", "1s"])
-        .run_with_stdin(&payload(&[check(&node, "web", "critical", "connection refused")]));
+        .run_with_stdin(&refused(&node, "web"));
     out.assert_code(2);
     let human = out.human();
     let critical = format!(
@@ -492,16 +434,9 @@ fn a_redeploy_that_cannot_heal_is_retried_after_its_backoff_then_given_up_and_le
 
 #[test]
 fn interrupted_while_waiting_to_retry_it_exits_130_and_says_what_is_out_of_rotation() {
-    let lab = Lab::start(2);
-    let state = tempfile::tempdir().unwrap();
-    lab.service("web2", "stop");
-    lab.break_doc_root("web2");
+    let (lab, state) = web2_down_for_good();
     let file = state.path().join("payload.json");
-    std::fs::write(
-        &file,
-        payload(&[check("web2", "web", "critical", "connection refused")]),
-    )
-    .unwrap();
+    std::fs::write(&file, refused("web2", "web")).unwrap();
     let mut running = heal(&lab, state.path())
         .args(["--backoff", "30s"])
         .arg("--payload")

@@ -5,10 +5,9 @@
 
 mod support;
 
-use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
-use support::{repo_root, Lab};
+use support::{notify_sink, repo_root, Lab};
 
 fn self_healing() -> PathBuf {
     repo_root().join("examples/lab/self-healing.yml")
@@ -26,6 +25,21 @@ fn watch(lab: &Lab, work: &Path) -> support::Zdd {
 }
 
 const LINE_WAIT: Duration = Duration::from_secs(30);
+
+/// web1 stopped, a `watch` running on the lab, once it has taken web1 out of rotation.
+fn watch_web1_taken_out(lab: &Lab, work: &Path) -> support::Running {
+    assert!(lab.service("web1", "stop").status.success());
+    let mut running = watch(lab, work).spawn();
+    running.wait_for_line("web1: out of rotation", LINE_WAIT);
+    running
+}
+
+/// `zdd status` of the watch's journal in `work`, which exits 0.
+fn watch_status(lab: &Lab, work: &Path) -> support::Outcome {
+    let status = lab.zdd().status_of_journal(work.join("journal.json")).run();
+    status.assert_code(0);
+    status
+}
 
 #[test]
 fn a_crashed_web_server_is_taken_out_redeployed_and_put_back_without_a_failed_request() {
@@ -115,46 +129,6 @@ impl Drop for Immutable {
     }
 }
 
-/// A one-thread HTTP server that answers 200 to every request and keeps the bodies.
-fn notify_sink() -> (String, std::sync::mpsc::Receiver<String>) {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let url = format!("http://{}/hook", listener.local_addr().unwrap());
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for conn in listener.incoming() {
-            let Ok(mut conn) = conn else { break };
-            conn.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
-            let mut got = Vec::new();
-            let mut buf = [0u8; 4096];
-            // Headers, then Content-Length bytes of body.
-            while let Ok(n) = conn.read(&mut buf) {
-                if n == 0 {
-                    break;
-                }
-                got.extend_from_slice(&buf[..n]);
-                let text = String::from_utf8_lossy(&got);
-                if let Some((head, body)) = text.split_once("\r\n\r\n") {
-                    let len = head
-                        .lines()
-                        .find_map(|l| {
-                            l.to_ascii_lowercase()
-                                .strip_prefix("content-length:")
-                                .map(|v| v.trim().to_owned())
-                        })
-                        .and_then(|v| v.parse::<usize>().ok())
-                        .unwrap_or(0);
-                    if body.len() >= len {
-                        let _ = tx.send(body.to_owned());
-                        break;
-                    }
-                }
-            }
-            let _ = conn.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
-        }
-    });
-    (url, rx)
-}
-
 #[test]
 fn a_host_the_redeploy_cannot_fix_is_given_up_and_left_out_while_the_others_serve() {
     let lab = Lab::start(2);
@@ -232,9 +206,7 @@ fn a_host_the_redeploy_cannot_fix_is_given_up_and_left_out_while_the_others_serv
 fn a_watch_interrupted_during_a_redeploy_finishes_its_batch_and_ends_130() {
     let lab = Lab::start(2);
     let work = tempfile::tempdir().unwrap();
-    assert!(lab.service("web1", "stop").status.success());
-    let mut running = watch(&lab, work.path()).spawn();
-    running.wait_for_line("web1: out of rotation", LINE_WAIT);
+    let mut running = watch_web1_taken_out(&lab, work.path());
     running.wait_for_line("TASK [Write the web server configuration]", LINE_WAIT);
     running.interrupt();
     let outcome = running.wait();
@@ -248,11 +220,7 @@ fn a_watch_interrupted_during_a_redeploy_finishes_its_batch_and_ends_130() {
     );
     assert!(!outcome.stdout.contains("OUT OF ROTATION"), "{outcome}");
     lab.assert_up("web1");
-    let status = lab
-        .zdd()
-        .status_of_journal(work.path().join("journal.json"))
-        .run();
-    status.assert_code(0);
+    let status = watch_status(&lab, work.path());
     assert!(status.stdout.contains("WATCH\nthe last watch (pid "), "{status}");
     assert!(status.stdout.contains("with exit code 130"), "{status}");
     assert!(
@@ -270,18 +238,12 @@ fn a_watch_interrupted_during_a_redeploy_finishes_its_batch_and_ends_130() {
 fn a_watch_killed_during_a_redeploy_leaves_the_host_out_with_its_restore_command_in_status() {
     let lab = Lab::start(2);
     let work = tempfile::tempdir().unwrap();
-    assert!(lab.service("web1", "stop").status.success());
-    let mut running = watch(&lab, work.path()).spawn();
-    running.wait_for_line("web1: out of rotation", LINE_WAIT);
+    let running = watch_web1_taken_out(&lab, work.path());
     let pid = i32::try_from(running.pid()).unwrap();
     assert_eq!(unsafe { libc::kill(pid, libc::SIGKILL) }, 0);
     let _ = running.wait();
     lab.assert_maint("web1");
-    let status = lab
-        .zdd()
-        .status_of_journal(work.path().join("journal.json"))
-        .run();
-    status.assert_code(0);
+    let status = watch_status(&lab, work.path());
     assert!(
         status.stdout.contains("was killed: it is gone without ending"),
         "{status}"

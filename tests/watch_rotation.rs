@@ -208,23 +208,33 @@ fn release_lock(mut child: std::process::Child, lock: &str) {
     let _ = std::fs::remove_file(lock);
 }
 
-/// The servers holding a session in five looks 50 ms apart: what stays is a slow request.
-fn servers_holding_a_long_request(lab: &Lab) -> Vec<String> {
-    let busy = || -> Vec<String> {
-        lab.haproxy_command("show stat")
-            .lines()
-            .map(|l| l.split(',').collect::<Vec<_>>())
-            .filter(|f| f.len() > 17 && f[0] == "loadbalancer" && f[1].starts_with("web") && f[4] != "0")
-            .map(|f| f[1].to_owned())
-            .collect()
-    };
-    let mut held = busy();
-    for _ in 0..4 {
-        std::thread::sleep(Duration::from_millis(50));
-        let now = busy();
-        held.retain(|s| now.contains(s));
+type SlowRequest = std::thread::JoinHandle<std::io::Result<(u16, String)>>;
+
+/// A request of `seconds` through the load balancer, then its node taken out (done, and in
+/// MAINT): the request, its node, the node's place and how long the take-out took.
+async fn take_out_under_a_slow_request(
+    lab: &Lab,
+    rotation: &Rotation,
+    seconds: u64,
+) -> (SlowRequest, String, Place, Duration) {
+    let lb = format!("{}:{}", lab.lb_address(), support::LB_PORT);
+    let request = std::thread::spawn(move || {
+        support::http_get_within(&lb, &format!("/cgi-bin/slow?{seconds}"), Duration::from_secs(20))
+    });
+    let mut held = Vec::new();
+    for _ in 0..20 {
+        held = lab.servers_holding_a_long_request();
+        if !held.is_empty() {
+            break;
+        }
     }
-    held
+    let node = held.first().expect("the slow request is on a node").clone();
+    let place = only_place(rotation, &node);
+    let started = Instant::now();
+    assert_eq!(rotation.take_out(&place).await, Ok(TakeOut::Done));
+    let waited = started.elapsed();
+    lab.assert_maint(&node);
+    (request, node, place, waited)
 }
 
 /// cloud-lb-drain.yml's rotation tasks on the inventory's hosts: HAProxy's API on TCP,
@@ -266,23 +276,7 @@ async fn a_drain_over_the_tcp_api_waits_for_the_request_in_flight() {
     }
 
     // A slow request in flight on some node.
-    let lb = format!("{}:{}", lab.lb_address(), support::LB_PORT);
-    let request = std::thread::spawn(move || {
-        support::http_get_within(&lb, &format!("/cgi-bin/slow?{SLOW}"), Duration::from_secs(20))
-    });
-    let mut held = Vec::new();
-    for _ in 0..20 {
-        held = servers_holding_a_long_request(&lab);
-        if !held.is_empty() {
-            break;
-        }
-    }
-    let node = held.first().expect("the slow request is on a node").clone();
-    let place = only_place(&rotation, &node);
-    let started = Instant::now();
-    assert_eq!(rotation.take_out(&place).await, Ok(TakeOut::Done));
-    let waited = started.elapsed();
-    lab.assert_maint(&node);
+    let (request, node, place, waited) = take_out_under_a_slow_request(&lab, &rotation, SLOW).await;
     let (status, body) = request.join().unwrap().expect("the slow request got an answer");
     assert_eq!(status, 200, "{body}");
     assert_eq!(body.trim(), format!("slow request served by {node}"));
@@ -304,23 +298,7 @@ async fn a_drain_over_the_tcp_api_waits_for_the_request_in_flight() {
     // still gets its answer (a disabled server finishes its sessions).
     let (rotation, recorder) = build(&lab, &playbook, &audit);
     let rotation = rotation.with_drain_limit(Duration::from_secs(1));
-    let lb = format!("{}:{}", lab.lb_address(), support::LB_PORT);
-    let request = std::thread::spawn(move || {
-        support::http_get_within(&lb, &format!("/cgi-bin/slow?{SLOW}"), Duration::from_secs(20))
-    });
-    let mut held = Vec::new();
-    for _ in 0..20 {
-        held = servers_holding_a_long_request(&lab);
-        if !held.is_empty() {
-            break;
-        }
-    }
-    let node = held.first().expect("the slow request is on a node").clone();
-    let place = only_place(&rotation, &node);
-    let started = Instant::now();
-    assert_eq!(rotation.take_out(&place).await, Ok(TakeOut::Done));
-    let waited = started.elapsed();
-    lab.assert_maint(&node);
+    let (request, node, place, waited) = take_out_under_a_slow_request(&lab, &rotation, SLOW).await;
     assert!(
         waited < Duration::from_secs(3),
         "bounded by the drain limit: {waited:?}"
@@ -339,15 +317,21 @@ async fn a_drain_over_the_tcp_api_waits_for_the_request_in_flight() {
     rotation.close().await;
 }
 
+/// DIR/inventory.ini with `text`; its path.
+fn write_inventory(dir: &Path, text: &str) -> std::path::PathBuf {
+    let path = dir.join("inventory.ini");
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
 /// Without a lab: which tasks name a place for a host, rendered for it (no connection).
 #[test]
 fn places_are_the_tasks_that_take_the_host_out_rendered_for_it() {
     let dir = tempfile::tempdir().unwrap();
-    std::fs::write(
-        dir.path().join("inventory.ini"),
+    let inventory = write_inventory(
+        dir.path(),
         "[loadbalancers]\nlb1\nlb2\n\n[web]\nweb1\nweb2\nweb3\n\n[all:vars]\nsock=/run/haproxy/admin.sock\n",
-    )
-    .unwrap();
+    );
     std::fs::write(
         dir.path().join("playbook.yml"),
         r#"- hosts: web
@@ -386,11 +370,7 @@ fn places_are_the_tasks_that_take_the_host_out_rendered_for_it() {
 "#,
     )
     .unwrap();
-    let (rotation, _) = rotation_over(
-        &dir.path().join("playbook.yml"),
-        &dir.path().join("inventory.ini"),
-        None,
-    );
+    let (rotation, _) = rotation_over(&dir.path().join("playbook.yml"), &inventory, None);
     let places: Vec<(String, String, String, usize)> = rotation
         .places("web2")
         .into_iter()
@@ -422,12 +402,10 @@ fn places_are_the_tasks_that_take_the_host_out_rendered_for_it() {
 #[test]
 fn a_play_over_hosts_made_by_add_host_names_no_place() {
     let dir = tempfile::tempdir().unwrap();
-    let inventory = dir.path().join("inventory.ini");
-    std::fs::write(
-        &inventory,
+    let inventory = write_inventory(
+        dir.path(),
         "[webappservers]\nweb1\nweb2\n\n[all:vars]\nhaproxy_api=127.0.0.1:9999\nhaproxy_backend=loadbalancer\n",
-    )
-    .unwrap();
+    );
     let (rotation, _) = rotation_over(
         &repo_root().join("playbooks/cloud-lb-drain.yml"),
         &inventory,

@@ -289,6 +289,28 @@ impl Lab {
         String::from_utf8_lossy(&out.stdout).into_owned()
     }
 
+    /// The web servers haproxy counts a session on now.
+    pub fn busy_servers(&self) -> Vec<String> {
+        self.haproxy_command("show stat")
+            .lines()
+            .map(|l| l.split(',').collect::<Vec<_>>())
+            .filter(|f| f.len() > 17 && f[0] == "loadbalancer" && f[1].starts_with("web") && f[4] != "0")
+            .map(|f| f[1].to_owned())
+            .collect()
+    }
+
+    /// The web servers that held a session in each of five looks 50 ms apart: the probe's
+    /// requests take a millisecond, so what stays is a slow request.
+    pub fn servers_holding_a_long_request(&self) -> Vec<String> {
+        let mut held = self.busy_servers();
+        for _ in 0..4 {
+            std::thread::sleep(Duration::from_millis(50));
+            let now = self.busy_servers();
+            held.retain(|s| now.contains(s));
+        }
+        held
+    }
+
     /// haproxy's status of a server of backend `loadbalancer`, from `show stat`: `UP`,
     /// `DOWN`, `MAINT`, or a transition such as `UP 1/2`.
     pub fn server_state(&self, name: &str) -> String {
@@ -490,6 +512,69 @@ pub fn http_get_within(addr: &str, path: &str, wait: Duration) -> std::io::Resul
         .and_then(|s| s.parse().ok())
         .ok_or_else(|| std::io::Error::other(format!("not an HTTP response: {head:?}")))?;
     Ok((status, body.to_string()))
+}
+
+/// One HTTP request as a test server read it.
+pub struct Request {
+    /// All that was read: the head and what came of the body.
+    pub text: String,
+    /// The body, once as many bytes as Content-Length says have come.
+    pub body: Option<String>,
+}
+
+/// Reads one HTTP request from `stream` (5 s per read at most): its head, then as many body
+/// bytes as Content-Length says, or what came before the peer closed or went quiet.
+pub fn read_request(stream: &mut TcpStream) -> Request {
+    stream.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    let mut got = Vec::new();
+    let mut buf = [0u8; 4096];
+    while let Ok(n) = stream.read(&mut buf) {
+        if n == 0 {
+            break;
+        }
+        got.extend_from_slice(&buf[..n]);
+        let text = String::from_utf8_lossy(&got);
+        let Some((head, body)) = text.split_once("\r\n\r\n") else {
+            continue;
+        };
+        let len = head
+            .lines()
+            .find_map(|l| {
+                l.to_ascii_lowercase()
+                    .strip_prefix("content-length:")
+                    .map(|v| v.trim().to_owned())
+            })
+            .and_then(|v| v.parse::<usize>().ok())
+            .unwrap_or(0);
+        if body.len() >= len {
+            return Request {
+                body: Some(body.to_owned()),
+                text: text.into_owned(),
+            };
+        }
+    }
+    Request {
+        text: String::from_utf8_lossy(&got).into_owned(),
+        body: None,
+    }
+}
+
+/// A one-thread HTTP server on loopback, for `--notify URL`: it answers 200 to every request
+/// and passes on each whole body. (its URL, the bodies)
+pub fn notify_sink() -> (String, std::sync::mpsc::Receiver<String>) {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/hook", listener.local_addr().unwrap());
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for conn in listener.incoming() {
+            let Ok(mut conn) = conn else { break };
+            if let Some(body) = read_request(&mut conn).body {
+                let _ = tx.send(body);
+            }
+            let _ = conn.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+        }
+    });
+    (url, rx)
 }
 
 /// What the probe saw.
