@@ -34,8 +34,7 @@ scenario_check() {
       echo "demo-cluster: web$i does not serve version $want" >&2
       bad=1
     fi
-    state=$(echo "show stat" | socat stdio "UNIX-CONNECT:$dir/haproxy.sock" |
-      awk -F, -v s="web$i" '$1 == "loadbalancer" && $2 == s { print $18 }')
+    state=$(haproxy_state "web$i")
     if [ "$state" != UP ]; then
       echo "demo-cluster: web$i is '$state' in haproxy, not UP" >&2
       bad=1

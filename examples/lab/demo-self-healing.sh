@@ -1,4 +1,4 @@
-# shellcheck shell=bash disable=SC2154  # repo here dir net hosts zdd version: set by demo.sh
+# shellcheck shell=bash disable=SC2154  # repo here dir net hosts zdd version: set by demo.sh; helpers too
 # `demo.sh --scenario self-healing`: examples/lab/self-healing.yml deploys version 2, then
 # `zdd watch` checks every web server each second; web2's web server is stopped behind its
 # back, and the watch takes web2 out of haproxy, redeploys it and puts it back, all under
@@ -46,17 +46,11 @@ scenario_run() {
 
 # Every web host serves the version and haproxy has every server UP.
 scenario_check() {
-  local i page state bad=0
+  local i bad=0
+  every_host_serves_the_version || bad=1
   for ((i = 1; i <= hosts; i++)); do
-    page=$(curl -fsS "http://$net.$((10 + i)):8081/" 2>/dev/null || true)
-    if [[ $page != *"<p>version: $version</p>"* ]]; then
-      echo "demo-self-healing: web$i does not serve version $version" >&2
-      bad=1
-    fi
-    state=$(echo "show stat" | socat stdio "UNIX-CONNECT:$dir/haproxy.sock" |
-      awk -F, -v s="web$i" '$1 == "loadbalancer" && $2 == s { print $18 }')
-    if [ "$state" != UP ]; then
-      echo "demo-self-healing: web$i is '$state' in haproxy, not UP" >&2
+    if [ "$(haproxy_state "web$i")" != UP ]; then
+      echo "demo-self-healing: web$i is '$(haproxy_state "web$i")' in haproxy, not UP" >&2
       bad=1
     fi
   done

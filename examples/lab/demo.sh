@@ -41,7 +41,10 @@ say() { echo "demo: $*"; }
 scenario_lab_args() { :; }
 scenario_probe_url() { echo "http://$net.10:8080/"; }
 scenario_run() { run_upgrade; }
-scenario_check() {
+scenario_check() { every_host_serves_the_version; }
+
+# Helpers for the scenarios' checks.
+every_host_serves_the_version() {
   local i stale=0
   for ((i = 1; i <= hosts; i++)); do
     if ! curl -fsS "http://$net.$((10 + i)):8081/" | grep -qF "version: $version<"; then
@@ -50,6 +53,12 @@ scenario_check() {
     fi
   done
   return "$stale"
+}
+
+# The state haproxy gives server NAME of the lab's backend: UP, MAINT, DOWN...
+haproxy_state() {
+  echo "show stat" | socat -t 5 stdio "UNIX-CONNECT:$dir/haproxy.sock" |
+    awk -F, -v s="$1" '$1 == "loadbalancer" && $2 == s { print $18 }'
 }
 
 install_missing() {
