@@ -46,7 +46,7 @@ pub async fn apply(args: ApplyArgs) -> Result<i32, Error> {
     });
     let events = Arc::new(EventSink::new(reporters));
     let stop = Arc::new(StopSignal::default());
-    watch_signals(stop.clone(), events.clone());
+    watch_signals(stop.clone(), events.clone(), FIRST_SIGNAL);
     let result = run_apply(&args, loaded, events.clone(), stop).await;
     let code = match &result {
         Ok(code) => *code,
@@ -230,10 +230,15 @@ pub fn reporters(
     Ok(reporters)
 }
 
-/// SIGINT and SIGTERM: the first finishes the batch in flight and stops, the second
-/// stops after the running task. Either way connections are closed and no master is
-/// left behind.
-pub fn watch_signals(stop: Arc<StopSignal>, events: Arc<EventSink>) {
+/// What the first signal makes `apply` do, in its warning.
+pub const FIRST_SIGNAL: &str =
+    "interrupted: finishing the batch in flight (post_tasks included), then stopping; \
+                                interrupt again to stop after the running task";
+
+/// SIGINT and SIGTERM: the first finishes the batch in flight and stops (`first` says so
+/// in a warning), the second stops after the running task. Either way connections are
+/// closed and no master is left behind.
+pub fn watch_signals(stop: Arc<StopSignal>, events: Arc<EventSink>, first: &'static str) {
     use tokio::signal::unix::{signal, SignalKind};
     let (Ok(mut int), Ok(mut term)) = (signal(SignalKind::interrupt()), signal(SignalKind::terminate()))
     else {
@@ -247,8 +252,7 @@ pub fn watch_signals(stop: Arc<StopSignal>, events: Arc<EventSink>) {
                 _ = term.recv() => {}
             }
             let message = if stop.escalate() == StopSignal::FINISH_BATCH {
-                "interrupted: finishing the batch in flight (post_tasks included), then stopping; \
-                 interrupt again to stop after the running task"
+                first
             } else {
                 "interrupted again: stopping after the running task"
             };

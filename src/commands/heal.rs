@@ -83,7 +83,11 @@ pub async fn heal(args: HealArgs) -> Result<i32, Error> {
     }
     let stop = Arc::new(StopSignal::default());
     if !jobs.is_empty() {
-        crate::commands::apply::watch_signals(stop.clone(), events.clone());
+        crate::commands::apply::watch_signals(
+            stop.clone(),
+            events.clone(),
+            crate::watch::engine::FIRST_SIGNAL,
+        );
     }
     let mut code = exit::OK;
     let mut left_out = Vec::new();

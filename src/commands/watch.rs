@@ -95,7 +95,7 @@ pub async fn watch(args: WatchArgs) -> Result<i32, Error> {
         }
     }
     let stop = Arc::new(StopSignal::default());
-    watch_signals(stop.clone(), events.clone());
+    watch_signals(stop.clone(), events.clone(), crate::watch::engine::FIRST_SIGNAL);
 
     let mut targets: IndexMap<String, Watched> = spec
         .hosts

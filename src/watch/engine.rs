@@ -25,6 +25,9 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+/// What the first SIGINT/SIGTERM makes `zdd watch` and `zdd heal` do, in its warning.
+pub const FIRST_SIGNAL: &str = "interrupted: stopping; a redeploy in flight finishes its batch (post_tasks included) first; interrupt again to stop after the running task";
+
 /// The `apply` a redeploy runs, for `zdd watch` and `zdd heal` alike: every safety net
 /// of `apply` (preflight, the lock, the journal), no tags, no check mode, no probe of its
 /// own, no progress line.
@@ -149,6 +152,9 @@ pub struct Healer {
     state: Option<(Arc<Mutex<WatchState>>, PathBuf)>,
     /// The exit code of the last redeploy that ran.
     pub last_exit_code: Option<i32>,
+    /// Who held the rollout lock when the last heal found it taken: said once, not each
+    /// round while that deploy runs.
+    busy_with: Option<String>,
 }
 
 impl Healer {
@@ -180,6 +186,7 @@ impl Healer {
             left_out: IndexMap::new(),
             state: None,
             last_exit_code: None,
+            busy_with: None,
         })
     }
 
@@ -246,10 +253,16 @@ impl Healer {
             &lock::lock_key(&loaded.input.inventory_sources),
             &format!("{} (zdd watch healing {target})", lock_about(&args)),
         ) {
-            Ok(Ok(lock)) => lock,
+            Ok(Ok(lock)) => {
+                self.busy_with = None;
+                lock
+            }
             Ok(Err(holder)) => {
-                let detail = format!("a deploy is running ({holder}): not healed now, checks go on");
-                self.end_event(&target, request, "busy", None, started, detail);
+                if self.busy_with.as_ref() != Some(&holder) {
+                    let detail = format!("a deploy is running ({holder}): not healed now, checks go on");
+                    self.end_event(&target, request, "busy", None, started, detail);
+                    self.busy_with = Some(holder.clone());
+                }
                 return HealOutcome::Busy { holder };
             }
             Err(e) => return self.load_failed(&target, request, e, started),
