@@ -60,9 +60,25 @@ pub enum Command {
     /// host or a whole service, and redeploys it as `zdd watch` would (one at a time, the
     /// rollout lock, at most `--max-redeploys` per host per hour, kept across calls).
     Heal(HealArgs),
+    /// Draw the HTML report of a run afterwards: from the output of `--output json`
+    /// saved to a file, or from a journal (with the events file zdd writes beside it).
+    #[command(
+        after_help = "Examples:\n  zdd apply site.yml -i hosts.ini --output json > run.ndjson; zdd report run.ndjson\n  zdd report .zdd/journal/site-hosts.json -o last-deploy.html\n\nExit codes: 0 written, 5 an input that cannot be read (the file and line), or an output that cannot be written."
+    )]
+    Report(ReportArgs),
     /// Print the manual page (roff) on stdout: `zdd man | man -l -`, or save it as
     /// `zdd.1` in a `man1` directory.
     Man,
+}
+
+#[derive(Debug, Args)]
+pub struct ReportArgs {
+    /// A saved `--output json` stream (one event per line), or a journal.
+    pub input: PathBuf,
+
+    /// Where to write the page (default: INPUT with the extension `.html`).
+    #[arg(short = 'o', long = "out", value_name = "OUT.html")]
+    pub out: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -222,6 +238,13 @@ pub struct ApplyArgs {
     #[arg(long = "no-preflight")]
     pub no_preflight: bool,
 
+    /// A run needing more SSH connections (masters) than this keeps open only those of
+    /// the batch in flight, the next batch (opened while this one runs), the delegates
+    /// and the load balancers' hosts, and closes each batch's when it ends: at most
+    /// about 2 x batch + delegates. 0: keep every connection open.
+    #[arg(long = "max-connections", value_name = "N", default_value_t = 256)]
+    pub max_connections: u32,
+
     /// `human`: Ansible-style output. `json`: one JSON event per line on stdout (the
     /// human output then goes to stderr).
     #[arg(long = "output", short = 'o', value_enum, default_value_t = OutputFormat::Human)]
@@ -250,6 +273,11 @@ pub struct ApplyArgs {
     /// task), for CI systems.
     #[arg(long = "junit", value_name = "FILE")]
     pub junit: Option<PathBuf>,
+
+    /// Write an HTML report to FILE when the run ends: one self-contained page with the
+    /// timeline of each host, the probe's traffic, the recap and the command line.
+    #[arg(long = "report", value_name = "FILE.html")]
+    pub report: Option<PathBuf>,
 
     /// No live progress line (it is only drawn when stdout is a terminal).
     #[arg(long = "no-progress")]
@@ -304,6 +332,13 @@ pub struct RollbackArgs {
     #[arg(short = 'f', long = "forks", value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
     pub forks: Option<u32>,
 
+    /// A run needing more SSH connections (masters) than this keeps open only those of
+    /// the batch in flight, the next batch (opened while this one runs), the delegates
+    /// and the load balancers' hosts, and closes each batch's when it ends: at most
+    /// about 2 x batch + delegates. 0: keep every connection open.
+    #[arg(long = "max-connections", value_name = "N", default_value_t = 256)]
+    pub max_connections: u32,
+
     #[command(flatten)]
     pub traffic: TrafficArgs,
 
@@ -327,6 +362,10 @@ pub struct RollbackArgs {
     /// Write a JUnit XML report to FILE when the run ends.
     #[arg(long = "junit", value_name = "FILE")]
     pub junit: Option<PathBuf>,
+
+    /// Write an HTML report of the rollback to FILE when it ends, as for `apply`.
+    #[arg(long = "report", value_name = "FILE.html")]
+    pub report: Option<PathBuf>,
 
     /// No live progress line.
     #[arg(long = "no-progress")]
@@ -466,6 +505,13 @@ pub struct WatchArgs {
     #[arg(short = 'f', long = "forks", value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
     pub forks: Option<u32>,
 
+    /// A run needing more SSH connections (masters) than this keeps open only those of
+    /// the batch in flight, the next batch (opened while this one runs), the delegates
+    /// and the load balancers' hosts, and closes each batch's when it ends: at most
+    /// about 2 x batch + delegates. 0: keep every connection open.
+    #[arg(long = "max-connections", value_name = "N", default_value_t = 256)]
+    pub max_connections: u32,
+
     /// While the watch runs, send requests to this URL (the load balancer) and report
     /// requests, failures and latency when it ends.
     #[arg(long = "probe", value_name = "URL")]
@@ -499,6 +545,11 @@ pub struct WatchArgs {
     /// Append one JSON line per command run on a host, as for `apply`.
     #[arg(long = "audit-log", value_name = "FILE")]
     pub audit_log: Option<PathBuf>,
+
+    /// Write an HTML report to FILE after each redeploy and when the watch ends: the
+    /// timeline of each host, the probe's traffic, the health states and redeploys.
+    #[arg(long = "report", value_name = "FILE.html")]
+    pub report: Option<PathBuf>,
 
     #[command(flatten)]
     pub access: crate::access::AccessArgs,

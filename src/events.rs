@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::sync::Mutex;
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "event", rename_all = "snake_case")]
 pub enum Event {
     PlaybookStart {
@@ -23,7 +23,7 @@ pub enum Event {
         sockets: Vec<String>,
         /// Every other load balancer checked, as `NAME at host:endpoint` (nginx and its
         /// upstream file).
-        #[serde(skip_serializing_if = "Vec::is_empty")]
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
         other_load_balancers: Vec<String>,
         duration_ms: u64,
     },
@@ -42,7 +42,7 @@ pub enum Event {
         section: Section,
         handler: bool,
         /// The module is not zdd's: the task runs through Ansible.
-        #[serde(skip_serializing_if = "std::ops::Not::not")]
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
         via_ansible: bool,
     },
     /// A host begins a task (it holds one of the forks); its `HostResult` follows.
@@ -84,7 +84,7 @@ pub enum Event {
         interrupted: bool,
         duration_ms: u64,
         /// Handlers each host was notified of but did not run, by name.
-        #[serde(skip_serializing_if = "IndexMap::is_empty")]
+        #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
         pending_handlers: IndexMap<String, Vec<String>>,
     },
     /// Every host of the batch failed, or a failure rule ended the play.
@@ -125,9 +125,19 @@ pub enum Event {
     Recap {
         hosts: IndexMap<String, HostStats>,
         duration_ms: u64,
+        /// The most SSH masters open at once, when `--max-connections` made the run close
+        /// and reopen them.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        peak_masters: Option<usize>,
     },
     /// What `--probe` saw during the run.
     Probe(crate::probe::ProbeReport),
+    /// One second of `--probe` traffic, emitted as each second ends (the last, partial
+    /// one when the probe stops): what the report's traffic chart draws.
+    ProbeSample(crate::probe::ProbeSample),
+    /// Where and how the run was started: the first event of `apply` and `watch`, for
+    /// the HTML report. The command line has its secrets censored.
+    RunInfo(RunInfo),
     /// The run is over; what `zdd apply` exits with (the probe's budget counted).
     RunEnd {
         exit_code: i32,
@@ -198,8 +208,27 @@ pub enum Event {
     },
 }
 
+/// The run's context (`Event::RunInfo`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RunInfo {
+    /// `apply`, `watch`, `heal`.
+    pub command: String,
+    /// The command line, each argument as given, secrets censored.
+    pub argv: Vec<String>,
+    /// `zdd 0.1.0 (abc1234)`.
+    pub zdd_version: String,
+    /// The controller: its host name.
+    pub machine: String,
+    /// `Debian GNU/Linux 12 (bookworm), x86_64, 2 CPUs`.
+    pub platform: String,
+    /// The user running zdd.
+    pub user: String,
+    /// RFC 3339, UTC.
+    pub started: String,
+}
+
 /// One redeploy `zdd heal` runs: a service's playbook and inventory, on some hosts.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct HealTarget {
     /// The Consul service name, when `--config` mapped it.
     pub service: Option<String>,
@@ -209,7 +238,7 @@ pub struct HealTarget {
     pub hosts: Vec<String>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Status {
     Ok,
@@ -219,7 +248,7 @@ pub enum Status {
     Unreachable,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct HostResult {
     pub host: String,
     /// Where the task ran, when it was delegated to another host.
@@ -253,6 +282,26 @@ pub fn censored_result(changed: bool) -> Value {
 pub const CENSORED_ITEM: &str = "(censored due to no_log)";
 
 impl HostResult {
+    /// A whole-task result of `task` on `host`, run there (no delegate, no loop item),
+    /// `changed` as `status` says; the other fields as a plain result has them.
+    pub fn new(host: &str, task: &str, status: Status, result: Value) -> HostResult {
+        HostResult {
+            host: host.into(),
+            delegate: None,
+            delegate_address: None,
+            task: task.into(),
+            status,
+            changed: status == Status::Changed,
+            item: None,
+            looped: false,
+            ignored: false,
+            rc: None,
+            duration_ms: 0,
+            result,
+            show_result: false,
+        }
+    }
+
     /// Hide the result as `no_log: true` hides it: the output and the item, not the status.
     pub fn censor(&mut self) {
         self.result = censored_result(self.changed);
@@ -264,7 +313,7 @@ impl HostResult {
 /// Every output draws these events, so this is where values that came from Vault are kept
 /// out of all of them (human, JSON, JUnit, journal): a result or item holding one is
 /// censored as a `no_log` result is, and any other text masks it.
-fn hide_vault_secrets(event: &mut Event) {
+pub(crate) fn hide_vault_secrets(event: &mut Event) {
     use crate::vault::{mask, reveals, reveals_str};
     let mask_in_place = |s: &mut String| {
         if reveals_str(s) {
@@ -288,6 +337,7 @@ fn hide_vault_secrets(event: &mut Event) {
         Event::WatchStart {
             service: Some(url), ..
         } => mask_in_place(url),
+        Event::RunInfo(info) => info.argv.iter_mut().for_each(mask_in_place),
         Event::PreflightFailed {
             unreachable,
             problems,
@@ -300,7 +350,7 @@ fn hide_vault_secrets(event: &mut Event) {
 }
 
 /// One host's problem found by preflight.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct HostProblem {
     pub host: String,
     pub message: String,
@@ -331,7 +381,7 @@ pub enum RotationState {
 }
 
 /// Ansible's per-host counters, as `PLAY RECAP` prints them.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct HostStats {
     pub ok: u32,
     pub changed: u32,

@@ -243,6 +243,12 @@ pub fn default_path(playbook: &Path, inventory: &[String]) -> PathBuf {
     Path::new(DEFAULT_DIR).join(format!("{playbook}-{inventory}.json"))
 }
 
+/// The events file beside the journal at `path` (`X.json` -> `X.events.ndjson`): every
+/// event of the journal's last run, one `--output json` line each, for `zdd report`.
+pub fn events_path(path: &Path) -> PathBuf {
+    path.with_extension("events.ndjson")
+}
+
 impl Journal {
     /// The journal at `path`; `None` when there is none.
     pub fn load(path: &Path) -> Result<Option<Journal>, Error> {
@@ -502,6 +508,36 @@ pub fn utc_timestamp(t: SystemTime) -> String {
         rem % 60,
         since.subsec_millis()
     )
+}
+
+/// Milliseconds since the Unix epoch of a `utc_timestamp` (`2024-05-01T12:34:56.789Z`,
+/// the fraction optional); `None` for anything else.
+pub fn parse_utc_timestamp(text: &str) -> Option<u64> {
+    let text = text.strip_suffix('Z')?;
+    let (date, time) = text.split_once('T')?;
+    let mut date = date.splitn(3, '-').map(str::parse::<i64>);
+    let (year, month, day) = (date.next()?.ok()?, date.next()?.ok()?, date.next()?.ok()?);
+    let (hms, fraction) = time.split_once('.').unwrap_or((time, "0"));
+    let mut hms = hms.splitn(3, ':').map(str::parse::<u64>);
+    let (h, m, s) = (hms.next()?.ok()?, hms.next()?.ok()?, hms.next()?.ok()?);
+    if !(1..=12).contains(&month) || !(1..=31).contains(&day) || h > 23 || m > 59 || s > 60 {
+        return None;
+    }
+    let millis: u64 = format!("{fraction:0<3}").get(..3)?.parse().ok()?;
+    let days = u64::try_from(days_from_civil(year, month as u32, day as u32)).ok()?;
+    Some(((days * 86_400 + h * 3600 + m * 60 + s) * 1000) + millis)
+}
+
+/// The day count since 1970-01-01 of a proleptic Gregorian date (the inverse of
+/// `civil_from_days`).
+fn days_from_civil(year: i64, month: u32, day: u32) -> i64 {
+    let year = year - i64::from(month <= 2);
+    let era = year.div_euclid(400);
+    let yoe = year.rem_euclid(400);
+    let mp = i64::from((month + 9) % 12);
+    let doy = (153 * mp + 2) / 5 + i64::from(day) - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
 }
 
 /// The proleptic Gregorian date of a day count since 1970-01-01 (Howard Hinnant's

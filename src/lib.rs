@@ -25,6 +25,7 @@ pub mod playbook;
 pub mod probe;
 pub mod report;
 mod run;
+pub mod run_info;
 pub mod runner;
 pub mod template;
 pub mod validate;

@@ -2,7 +2,9 @@
 //! count the ones that fail. This is how a user proves zero downtime; with a budget
 //! (`--max-failed-requests`), the first batch that breaks it stops the rollout.
 
-use serde::Serialize;
+use crate::events::{Event, EventSink};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -51,8 +53,21 @@ impl Target {
     }
 }
 
+/// One second of traffic (`Event::ProbeSample`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ProbeSample {
+    /// Seconds since the probe started; this sample covers [second, second + 1).
+    pub second: u64,
+    /// Requests that ended in that second, and how many of them failed.
+    pub requests: u64,
+    pub failed: u64,
+    /// Latency of the requests that ended in that second (0 when there were none).
+    pub p50_ms: f64,
+    pub p99_ms: f64,
+}
+
 /// What the probe saw, at the end of the run.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ProbeReport {
     pub url: String,
     pub requests: u64,
@@ -65,12 +80,78 @@ pub struct ProbeReport {
     pub first_failure: Option<String>,
 }
 
-#[derive(Debug, Default)]
+#[derive(Debug)]
 struct Stats {
+    started: Instant,
     requests: AtomicU64,
     failed: AtomicU64,
     latencies_us: Mutex<Vec<u32>>,
     first_failure: Mutex<Option<String>>,
+    seconds: Mutex<Seconds>,
+}
+
+/// The requests of each second since the probe started, by the second they ended in,
+/// until a `ProbeSample` takes them.
+#[derive(Debug, Default)]
+pub struct Seconds {
+    /// The first second not taken yet.
+    next: u64,
+    pending: BTreeMap<u64, Second>,
+}
+
+#[derive(Debug, Default)]
+struct Second {
+    requests: u64,
+    failed: u64,
+    latencies_us: Vec<u32>,
+}
+
+impl Seconds {
+    /// A request that ended `second` seconds after the start. One that ends in a second
+    /// already taken (a tick raced it) counts in the next one, so that no request is lost.
+    pub fn record(&mut self, second: u64, latency_us: u32, failed: bool) {
+        let bucket = self.pending.entry(second.max(self.next)).or_default();
+        bucket.requests += 1;
+        bucket.failed += u64::from(failed);
+        bucket.latencies_us.push(latency_us);
+    }
+
+    /// The samples of every second before `until` not taken yet, in order, one per
+    /// second (a second without requests is a sample of zero).
+    pub fn take_before(&mut self, until: u64) -> Vec<ProbeSample> {
+        let samples = (self.next..until)
+            .map(|second| {
+                let mut bucket = self.pending.remove(&second).unwrap_or_default();
+                bucket.latencies_us.sort_unstable();
+                ProbeSample {
+                    second,
+                    requests: bucket.requests,
+                    failed: bucket.failed,
+                    p50_ms: percentile(&bucket.latencies_us, 0.50),
+                    p99_ms: percentile(&bucket.latencies_us, 0.99),
+                }
+            })
+            .collect();
+        self.next = self.next.max(until);
+        samples
+    }
+
+    /// Every second left, up to and including `now` (the partial second the probe stopped
+    /// in) and the last one that holds a request.
+    pub fn take_rest(&mut self, now: u64) -> Vec<ProbeSample> {
+        let last = self.pending.keys().next_back().copied().unwrap_or(0).max(now);
+        self.take_before(last + 1)
+    }
+}
+
+/// The `p` quantile (0..=1) of sorted latencies in microseconds, in milliseconds (the
+/// nearest rank); 0 for none.
+fn percentile(sorted_us: &[u32], p: f64) -> f64 {
+    if sorted_us.is_empty() {
+        return 0.0;
+    }
+    let i = ((sorted_us.len() as f64 * p).ceil() as usize).clamp(1, sorted_us.len()) - 1;
+    f64::from(sorted_us[i]) / 1000.0
 }
 
 pub struct Probe {
@@ -78,6 +159,9 @@ pub struct Probe {
     stats: Arc<Stats>,
     stop: Arc<AtomicBool>,
     workers: Vec<tokio::task::JoinHandle<()>>,
+    /// `--report` and `--output json`: the ticker that emits a `ProbeSample` each second,
+    /// and the sink the last, partial one goes to.
+    samples: Option<(tokio::task::JoinHandle<()>, Arc<EventSink>)>,
 }
 
 /// The pause between one worker's requests: a steady load, not a flood.
@@ -87,7 +171,14 @@ const REQUEST_TIMEOUT: Duration = Duration::from_secs(5);
 impl Probe {
     /// Start `concurrency` workers sending requests until `stop`.
     pub fn start(target: Target, concurrency: usize) -> Probe {
-        let stats = Arc::new(Stats::default());
+        let stats = Arc::new(Stats {
+            started: Instant::now(),
+            requests: AtomicU64::new(0),
+            failed: AtomicU64::new(0),
+            latencies_us: Mutex::default(),
+            first_failure: Mutex::default(),
+            seconds: Mutex::default(),
+        });
         let stop = Arc::new(AtomicBool::new(false));
         let workers = (0..concurrency.max(1))
             .map(|_| {
@@ -109,7 +200,30 @@ impl Probe {
             stats,
             stop,
             workers,
+            samples: None,
         }
+    }
+
+    /// Emit a `ProbeSample` on `events` as each second ends (and the last, partial one
+    /// when the probe stops, before the caller's `Event::Probe`).
+    pub fn with_samples(mut self, events: Arc<EventSink>) -> Probe {
+        let (stats, sink) = (self.stats.clone(), events.clone());
+        let ticker = tokio::spawn(async move {
+            let mut tick = tokio::time::interval_at(
+                tokio::time::Instant::from_std(stats.started) + Duration::from_secs(1),
+                Duration::from_secs(1),
+            );
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                tick.tick().await;
+                let samples = stats.take_before_now();
+                for sample in samples {
+                    sink.emit(Event::ProbeSample(sample));
+                }
+            }
+        });
+        self.samples = Some((ticker, events));
+        self
     }
 
     pub fn failed(&self) -> u64 {
@@ -126,16 +240,21 @@ impl Probe {
         for w in self.workers {
             let _ = w.await;
         }
+        if let Some((ticker, events)) = self.samples {
+            // A tick takes and emits its seconds with no await in between: aborted, it
+            // has emitted all of them or none.
+            ticker.abort();
+            let _ = ticker.await;
+            let now = self.stats.started.elapsed().as_secs();
+            let rest = self.stats.seconds().take_rest(now);
+            for sample in rest {
+                events.emit(Event::ProbeSample(sample));
+            }
+        }
         let mut latencies =
             std::mem::take(&mut *self.stats.latencies_us.lock().unwrap_or_else(|e| e.into_inner()));
         latencies.sort_unstable();
-        let pct = |p: f64| -> f64 {
-            if latencies.is_empty() {
-                return 0.0;
-            }
-            let i = ((latencies.len() as f64 * p).ceil() as usize).clamp(1, latencies.len()) - 1;
-            f64::from(latencies[i]) / 1000.0
-        };
+        let pct = |p: f64| percentile(&latencies, p);
         ProbeReport {
             url: self.target.url.clone(),
             requests: self.stats.requests.load(Ordering::Relaxed),
@@ -155,16 +274,37 @@ impl Probe {
 }
 
 impl Stats {
+    fn seconds(&self) -> std::sync::MutexGuard<'_, Seconds> {
+        self.seconds.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The samples of the seconds that ended; the clock is read under the lock, so a
+    /// request recorded after this tick ends in a second it did not take.
+    fn take_before_now(&self) -> Vec<ProbeSample> {
+        let mut seconds = self.seconds();
+        let now = self.started.elapsed().as_secs();
+        seconds.take_before(now)
+    }
+
     fn record(&self, took: Duration, outcome: Result<u16, String>) {
+        let latency_us = took.as_micros().min(u128::from(u32::MAX)) as u32;
+        let failure = match outcome {
+            Ok(status) if (200..400).contains(&status) => None,
+            Ok(status) => Some(format!("HTTP {status}")),
+            Err(e) => Some(e),
+        };
+        {
+            let mut seconds = self.seconds();
+            let second = self.started.elapsed().as_secs();
+            seconds.record(second, latency_us, failure.is_some());
+        }
         self.requests.fetch_add(1, Ordering::Relaxed);
         self.latencies_us
             .lock()
             .unwrap_or_else(|e| e.into_inner())
-            .push(took.as_micros().min(u128::from(u32::MAX)) as u32);
-        let failure = match outcome {
-            Ok(status) if (200..400).contains(&status) => return,
-            Ok(status) => format!("HTTP {status}"),
-            Err(e) => e,
+            .push(latency_us);
+        let Some(failure) = failure else {
+            return;
         };
         self.failed.fetch_add(1, Ordering::Relaxed);
         let mut first = self.first_failure.lock().unwrap_or_else(|e| e.into_inner());
@@ -222,6 +362,55 @@ mod tests {
     }
 
     #[test]
+    fn requests_are_counted_in_the_second_they_ended_in() {
+        let mut seconds = Seconds::default();
+        seconds.record(0, 2_000, false);
+        seconds.record(0, 4_000, true);
+        seconds.record(2, 10_000, false);
+        let samples = seconds.take_before(2);
+        assert_eq!(
+            samples,
+            [
+                ProbeSample {
+                    second: 0,
+                    requests: 2,
+                    failed: 1,
+                    p50_ms: 2.0,
+                    p99_ms: 4.0
+                },
+                // A second without a request is a sample too: the chart shows the gap.
+                ProbeSample {
+                    second: 1,
+                    requests: 0,
+                    failed: 0,
+                    p50_ms: 0.0,
+                    p99_ms: 0.0
+                },
+            ]
+        );
+        assert_eq!(seconds.take_before(2), []);
+        // A request that ends in a second already taken counts in the next one.
+        seconds.record(1, 6_000, false);
+        let rest = seconds.take_rest(3);
+        assert_eq!(
+            rest.iter().map(|s| (s.second, s.requests)).collect::<Vec<_>>(),
+            [(2, 2), (3, 0)]
+        );
+        assert_eq!(rest[0].p50_ms, 6.0);
+        assert_eq!(rest[0].p99_ms, 10.0);
+        assert_eq!(seconds.take_rest(3), []);
+    }
+
+    #[test]
+    fn the_rest_reaches_the_last_second_with_a_request() {
+        let mut seconds = Seconds::default();
+        seconds.record(4, 1_000, false);
+        let rest = seconds.take_rest(1);
+        assert_eq!(rest.len(), 5);
+        assert_eq!(rest[4].requests, 1);
+    }
+
+    #[test]
     fn status_lines() {
         assert_eq!(parse_status(b"HTTP/1.0 503 Service Unavailable\r\n\r\n"), Ok(503));
         assert_eq!(parse_status(b"HTTP/1.1 200 OK\r\n"), Ok(200));
@@ -251,12 +440,27 @@ mod tests {
                     .await;
             }
         });
-        let probe = Probe::start(Target::parse(&format!("http://{addr}/")).unwrap(), 2);
+        let recorder = crate::events::Recorder::default();
+        let sink = Arc::new(EventSink::new(vec![Box::new(recorder.clone())]));
+        let probe = Probe::start(Target::parse(&format!("http://{addr}/")).unwrap(), 2).with_samples(sink);
         while probe.requests() < 20 {
             tokio::time::sleep(Duration::from_millis(5)).await;
         }
         let report = probe.stop().await;
         server.abort();
+        let samples: Vec<ProbeSample> = recorder
+            .events
+            .lock()
+            .unwrap()
+            .iter()
+            .filter_map(|e| match e {
+                Event::ProbeSample(s) => Some(s.clone()),
+                _ => None,
+            })
+            .collect();
+        assert!(!samples.is_empty());
+        assert_eq!(samples.iter().map(|s| s.requests).sum::<u64>(), report.requests);
+        assert_eq!(samples.iter().map(|s| s.failed).sum::<u64>(), 2);
         assert!(report.requests >= 20);
         assert_eq!(report.failed, 2);
         assert_eq!(report.first_failure.as_deref(), Some("HTTP 503"));

@@ -14,7 +14,11 @@ pub fn run(cli: Cli) -> i32 {
         Command::Rollback(r) => r.input.verbose,
         Command::Heal(h) => h.verbose,
         Command::Watch(w) => w.input.verbose,
-        Command::Status(_) | Command::Completions(_) | Command::Man | Command::Config(_) => 0,
+        Command::Status(_)
+        | Command::Completions(_)
+        | Command::Man
+        | Command::Config(_)
+        | Command::Report(_) => 0,
     };
     init_tracing(verbosity);
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
@@ -37,6 +41,7 @@ pub fn run(cli: Cli) -> i32 {
             Command::Man => man::man(),
             Command::Config(args) => config::config(args),
             Command::Heal(args) => heal::heal(args).await,
+            Command::Report(args) => report::report(args),
         }
     });
     match result {

@@ -17,6 +17,33 @@ fn deploy(lab: &Lab, vars: &[&str]) -> Outcome {
     zdd.run()
 }
 
+/// `zdd report` of the run's `--output json` stream shows the switch and the live color.
+fn assert_report_shows_the_switch(out: &Outcome, from: &str, to: &str) {
+    let dir = tempfile::tempdir().unwrap();
+    let stream = dir.path().join("run.ndjson");
+    std::fs::write(&stream, &out.stdout).unwrap();
+    let drawn = support::Zdd::new()
+        .no_inventory()
+        .arg("report")
+        .arg(&stream)
+        .run();
+    drawn.assert_code(0);
+    let page = std::fs::read_to_string(dir.path().join("run.html")).unwrap();
+    let start = page
+        .find("<section class=\"card color-switch\">")
+        .unwrap_or_else(|| panic!("no color switch in the report:\n{page}"));
+    let section = &page[start..start + page[start..].find("</section>").unwrap()];
+    let color = |c: &str| format!("<span class=\"color color-{c}\">{c}</span>");
+    assert!(
+        section.contains(&format!("{} → {}", color(from), color(to))),
+        "the switch {from} -> {to} is not in:\n{section}"
+    );
+    assert!(
+        section.contains(&format!("Live color: {}", color(to))),
+        "{section}"
+    );
+}
+
 /// The color nginx routes to, read back from its upstream file, and the ports there.
 fn live_in_nginx(lab: &Lab) -> (String, Vec<String>) {
     let text = std::fs::read_to_string(lab.nginx_upstream_file()).unwrap();
@@ -127,6 +154,7 @@ fn blue_green_switches_both_ways_and_never_switches_to_a_broken_color() {
     assert_eq!(switch["previous_servers"].as_array().unwrap().len(), 2);
     assert_live(&lab, "green", "2");
     assert!(!color_running(&lab, "web1", "blue"), "the old color is stopped");
+    assert_report_shows_the_switch(&out, "blue", "green");
 
     deploy(&lab, &["version=3"]).assert_code(0);
     assert_live(&lab, "blue", "3");

@@ -135,6 +135,23 @@ fn a_critical_host_is_redeployed_and_serves_again_with_no_failed_request() {
     let history = std::fs::read_to_string(state.path().join("self-healing-inventory.heal.json")).unwrap();
     assert!(history.contains("\"web2\""), "{history}");
     lab.service("web2", "stop");
+    // Over its limit while a deploy holds the rollout lock: the heal is busy and takes
+    // nothing out (that deploy decides what is in rotation).
+    {
+        let locks = tempfile::tempdir().unwrap();
+        let key = zdd::lock::lock_key(&[lab.inventory().display().to_string()]);
+        let _held = zdd::lock::RolloutLock::acquire(locks.path(), &key, "started by the test").unwrap();
+        let out = heal(&lab, state.path())
+            .env("ZDD_LOCK_DIR", locks.path())
+            .args(["--max-redeploys", "1"])
+            .run_with_stdin(&web2_critical);
+        out.assert_code(0);
+        assert!(
+            out.human().contains("web2: a deploy is running (zdd pid "),
+            "{out}"
+        );
+        assert_ne!(lab.server_state("web2"), "MAINT");
+    }
     let out = heal(&lab, state.path())
         .args(["--max-redeploys", "1"])
         .run_with_stdin(&web2_critical);

@@ -174,6 +174,50 @@ fn stop_ends_every_recorded_process_and_removes_the_init_scripts() {
     lab.stop();
 }
 
+/// Above 200 web hosts the lab goes on in the next /24 and one sshd serves 16 hosts (sshd
+/// takes at most 16 ListenAddress sockets): the first 200 are where a small lab has them.
+#[test]
+fn a_lab_of_201_hosts_takes_two_nets_and_one_sshd_per_16_hosts() {
+    let mut lab = Lab::start(201);
+    let (prefix, x) = lab.net().rsplit_once('.').unwrap();
+    let next = format!("{prefix}.{}", x.parse::<u8>().unwrap() + 1);
+    assert_eq!(lab.address("web200"), format!("{}.210", lab.net()));
+    assert_eq!(lab.address("web201"), format!("{next}.11"));
+    let inventory = std::fs::read_to_string(lab.inventory()).unwrap();
+    assert!(
+        inventory.contains(&format!("\nweb201 ansible_host={next}.11 ")),
+        "{inventory}"
+    );
+    assert!(
+        inventory.contains("\nhaproxy_backend=loadbalancer\n"),
+        "{inventory}"
+    );
+    // lb, the last host of the first sshd, the first of the second, the last one.
+    for host in ["lb", "web15", "web16", "web201"] {
+        let out = lab.ssh(host, "sudo -n id -u");
+        assert_eq!(stdout(&out), "0\n", "ssh {host}: {}", stderr(&out));
+        if host != "lb" {
+            assert_eq!(lab.server_state(host), "UP", "{host}");
+        }
+    }
+    assert!(lab.page("web201").contains("host: web201<"));
+    assert!(lab.service("web201", "restart").status.success());
+    assert_eq!(lab.version("web201"), "1");
+
+    let names = std::fs::read_to_string(lab.dir().join("pids")).unwrap();
+    let sshds: Vec<_> = names.lines().filter(|l| l.contains(" sshd-")).collect();
+    // 202 addresses, 16 per sshd.
+    assert_eq!(sshds.len(), 13, "{names}");
+    assert!(sshds.iter().all(|l| l.contains(" sshd-group")), "{sshds:?}");
+    let pids = lab.pids();
+    let dir = lab.dir().display().to_string();
+    lab.stop();
+    for pid in pids {
+        assert!(!runs_in(pid, &dir), "pid {pid} survived stop");
+    }
+    assert!(!std::path::Path::new(&format!("/etc/init.d/{}", lab.web_service("web201"))).exists());
+}
+
 // The runner of zdd itself (support/run.rs): recap parsing, redactions, host order.
 
 #[test]

@@ -7,10 +7,13 @@ mod support;
 use std::time::{Duration, Instant};
 use support::{Lab, Zdd};
 
+/// The journals in `dir` (not their events files).
 fn journals(dir: &std::path::Path) -> Vec<String> {
     std::fs::read_dir(dir)
         .map(|d| {
-            d.map(|e| std::fs::read_to_string(e.unwrap().path()).unwrap())
+            d.map(|e| e.unwrap().path())
+                .filter(|p| p.extension().is_some_and(|x| x == "json"))
+                .map(|p| std::fs::read_to_string(p).unwrap())
                 .collect()
         })
         .unwrap_or_default()

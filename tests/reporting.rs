@@ -84,7 +84,8 @@ fn json_stream_of_a_successful_rollout_parses_line_by_line_and_matches_the_recap
     out.assert_code(0);
     let events = events(&out);
 
-    assert_eq!(events[0]["event"], "playbook_start");
+    assert_eq!(events[0]["event"], "run_info");
+    assert_eq!(events[1]["event"], "playbook_start");
     let batches = of_kind(&events, "batch_start");
     assert_eq!(batches.len(), 2, "serial: 1 over two hosts");
     assert_eq!(batches[1]["index"], 2);
@@ -202,12 +203,12 @@ fn unreachable_host_is_an_event_with_the_reason_and_exits_4() {
     let kinds: Vec<&str> = events.iter().map(|e| e["event"].as_str().unwrap()).collect();
     assert_eq!(
         kinds,
-        ["playbook_start", "preflight_failed", "run_end"],
+        ["run_info", "playbook_start", "preflight_failed", "run_end"],
         "nothing ran"
     );
-    assert_eq!(events[2]["exit_code"], 4);
-    assert_eq!(events[1]["problems"], serde_json::json!([]));
-    let hosts = events[1]["unreachable"].as_object().unwrap();
+    assert_eq!(events[3]["exit_code"], 4);
+    assert_eq!(events[2]["problems"], serde_json::json!([]));
+    let hosts = events[2]["unreachable"].as_object().unwrap();
     assert_eq!(hosts.keys().collect::<Vec<_>>(), ["web2"]);
     let why = hosts["web2"].as_str().unwrap();
     let ssh_says = format!(

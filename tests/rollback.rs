@@ -22,11 +22,7 @@ fn local_project() -> (tempfile::TempDir, PathBuf) {
     )
     .unwrap();
     // An inventory of its own: the rollout lock is per inventory, and tests run at once.
-    std::fs::write(
-        dir.path().join("hosts.ini"),
-        "localhost ansible_connection=local\n",
-    )
-    .unwrap();
+    support::local_inventory(dir.path());
     (dir, playbook)
 }
 

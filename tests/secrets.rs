@@ -78,12 +78,15 @@ fn a_template_error_names_the_variable_but_not_its_value() {
     )
     .unwrap();
     let junit = work.path().join("junit.xml");
+    let report = work.path().join("report.html");
     let out = lab
         .zdd()
         .current_dir(work.path())
         .apply(&playbook)
         .args(["--output", "json", "--no-progress", "--junit"])
         .arg(&junit)
+        .arg("--report")
+        .arg(&report)
         .run();
     out.assert_code(2);
     let (stdout, stderr) = (&out.stdout, &out.stderr);
@@ -97,11 +100,19 @@ fn a_template_error_names_the_variable_but_not_its_value() {
         .map(|e| std::fs::read_to_string(e.unwrap().path()).unwrap())
         .collect();
     let junit = std::fs::read_to_string(&junit).unwrap();
+    // The page marks the failure with its message, which holds no value.
+    let report = std::fs::read_to_string(&report).unwrap();
+    assert!(
+        report.contains("<g class=\"failure\" data-host=\"web1\"")
+            && report.contains("tried to use + operator"),
+        "{report}"
+    );
     for (what, text) in [
         ("output", stderr.as_str()),
         ("JSON", stdout.as_str()),
         ("journal", journal.as_str()),
         ("JUnit", junit.as_str()),
+        ("HTML report", report.as_str()),
     ] {
         assert!(!text.contains(SECRET), "the {what} holds the secret:\n{text}");
     }
@@ -127,11 +138,13 @@ fn a_templated_no_log_decided_per_host_censors_everything() {
         ),
     )
     .unwrap();
+    let report = work.path().join("report.html");
     let out = lab
         .zdd()
         .current_dir(work.path())
         .apply(&playbook)
-        .args(["-vv", "--output", "json", "--no-progress"])
+        .args(["-vv", "--output", "json", "--no-progress", "--report"])
+        .arg(&report)
         .run();
     // web2 cannot render `maybe_flag`: it fails that task, its output hidden.
     out.assert_code(2);
@@ -152,10 +165,17 @@ fn a_templated_no_log_decided_per_host_censors_everything() {
                 .collect()
         })
         .unwrap_or_default();
+    // The page marks web2's failure, its result censored.
+    let report = std::fs::read_to_string(&report).unwrap();
+    assert!(
+        report.contains("<g class=\"failure\" data-host=\"web2\"") && report.contains("no_log"),
+        "{report}"
+    );
     for (what, text) in [
         ("output", stderr.as_str()),
         ("JSON", stdout.as_str()),
         ("journal", journal.as_str()),
+        ("HTML report", report.as_str()),
     ] {
         assert!(!text.contains(SECRET), "the {what} holds the secret:\n{text}");
     }

@@ -28,11 +28,7 @@ fn project(files: &[(&str, &str)]) -> tempfile::TempDir {
     )
     .unwrap();
     // An inventory naming localhost: zdd's implicit localhost does not read group_vars/all.
-    std::fs::write(
-        dir.path().join("hosts.ini"),
-        "localhost ansible_connection=local\n",
-    )
-    .unwrap();
+    support::local_inventory(dir.path());
     for (name, text) in files {
         let path = dir.path().join(name);
         std::fs::create_dir_all(path.parent().unwrap()).unwrap();
@@ -236,6 +232,7 @@ fn values_from_vault_appear_in_no_output_log_or_process_list() {
     let dir = project(&[("site.yml", play)]);
     let junit = dir.path().join("junit.xml");
     let audit = dir.path().join("audit.jsonl");
+    let report = dir.path().join("report.html");
     // The slow script holds `inline-secret-9x` for a second, as root: watch for it.
     let (out, seen) = support::process_lines_showing(SECRETS[1], || {
         lab.zdd()
@@ -253,6 +250,8 @@ fn values_from_vault_appear_in_no_output_log_or_process_list() {
             .arg(&junit)
             .arg("--audit-log")
             .arg(&audit)
+            .arg("--report")
+            .arg(&report)
             .run()
     });
     out.assert_code(0);
@@ -271,6 +270,8 @@ fn values_from_vault_appear_in_no_output_log_or_process_list() {
         .collect();
     let junit = std::fs::read_to_string(&junit).unwrap();
     let audit = std::fs::read_to_string(&audit).unwrap();
+    let report = std::fs::read_to_string(&report).unwrap();
+    assert!(report.contains("A message built from one"), "{report}");
     for secret in SECRETS {
         for (what, text) in [
             ("stderr", stderr.as_str()),
@@ -278,6 +279,7 @@ fn values_from_vault_appear_in_no_output_log_or_process_list() {
             ("journal", journal.as_str()),
             ("JUnit", junit.as_str()),
             ("audit log", audit.as_str()),
+            ("HTML report", report.as_str()),
         ] {
             assert!(!text.contains(secret), "the {what} holds `{secret}`:\n{text}");
         }

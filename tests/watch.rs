@@ -351,11 +351,15 @@ fn while_another_run_holds_the_rollout_lock_the_watch_checks_but_heals_nothing()
     )
     .unwrap();
     assert!(lab.service("web2", "stop").status.success());
+    let (hook, posted) = notify_sink();
     let outcome = watch(&lab, work.path())
         .env("ZDD_LOCK_DIR", locks.path())
-        .args(["--for", "4s"])
+        .args(["--for", "4s", "--notify", &hook])
         .run();
     outcome.assert_code(0);
+    // No redeploy started, so nothing to notify: no `healing` POST each round.
+    let bodies: Vec<String> = posted.try_iter().collect();
+    assert!(bodies.is_empty(), "{bodies:?}");
     assert!(
         outcome.stdout.contains("web2: a deploy is running (zdd pid ")
             && outcome

@@ -14,7 +14,9 @@
 # Environment: ZDD_RUNNER (zdd | ansible), ZDD_DEMO_HOSTS (4), ZDD_DEMO_NET (127.0.99),
 # ZDD_DEMO_STRICT=1 (haproxy without retries: see lab.sh --strict),
 # ANSIBLE_PLAYBOOK (path of ansible-playbook; default /work/venv-ansible/bin/ansible-playbook
-# or the one on PATH). Run as root.
+# or the one on PATH). Run as root. A zdd rollout writes its HTML report (`--report`) to
+# /tmp/zdd-demo-report.XXXXXX.html with its own probe's traffic (`--probe`); the demo prints
+# its path (scenarios may pass "$report" too).
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -77,7 +79,8 @@ install_missing() {
 run_upgrade() {
   case $runner in
     zdd)
-      "$zdd" apply "$here/zero-downtime.yml" -i "$dir/inventory.ini" -e "version=$version"
+      "$zdd" apply "$here/zero-downtime.yml" -i "$dir/inventory.ini" -e "version=$version" \
+        --probe "$(scenario_probe_url)" --report "$report"
       ;;
     ansible)
       local playbook=${ANSIBLE_PLAYBOOK:-}
@@ -125,6 +128,10 @@ if [ "$runner" = zdd ]; then
 fi
 
 dir=$(mktemp -d /tmp/zdd-demo.XXXXXX)
+# The HTML report of the rollout (zdd's runs), kept after the lab is gone.
+report=$(mktemp --suffix=.html /tmp/zdd-demo-report.XXXXXX)
+# Readable by the user who opens it in a browser (the demo runs as root).
+chmod 644 "$report"
 probe_pid=
 cleanup() {
   if [ -n "$probe_pid" ]; then kill "$probe_pid" 2>/dev/null || true; fi
@@ -156,6 +163,7 @@ result=$(head -n1 "$dir/probe.out")
 say "$result"
 say "$(sed -n 2p "$dir/probe.out")"
 say "$runner took ${elapsed}s (exit $status)"
+[ -s "$report" ] || { rm -f "$report"; report=; }
 
 stale=0
 scenario_check || stale=1
@@ -163,6 +171,8 @@ scenario_check || stale=1
 failed=$(echo "$result" | sed -n 's/.*failed=\([0-9]*\).*/\1/p')
 if [ "$status" -ne 0 ] || [ "$stale" -ne 0 ] || [ "${failed:-1}" -ne 0 ]; then
   say "FAILED"
+  [ -z "$report" ] || say "report: $report"
   exit 1
 fi
 say "zero downtime: every host serves version $version, no request failed"
+[ -z "$report" ] || say "report: $report"

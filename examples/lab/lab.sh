@@ -10,6 +10,14 @@
 # Per host one sshd on 127.0.X.(10+i):2222 (lb is i=0, webI is i=I), one busybox httpd per
 # web host on 127.0.X.(10+I):8081 behind a sysv-style init script /etc/init.d/zdd-lab-X-webI,
 # and one haproxy on 127.0.X.10:8080 with its runtime API on DIR/haproxy.sock.
+#
+# Big labs (--hosts above 200, up to 1000): 200 web hosts per /24 on consecutive nets, so
+# lb stays 127.0.X.10, web1-200 are 127.0.X.11-210 as above, web201-400 127.0.(X+1).11-210,
+# and so on (webI: 127.0.(X + (I-1)/200).(11 + (I-1)%200)); every net is locked and checked.
+# One sshd serves 16 hosts' addresses (OpenSSH's MAX_LISTEN_SOCKS: sshd refuses a 17th
+# ListenAddress), DIR/sshd_config.groupG, log DIR/log/sshd.groupG.log; haproxy checks every
+# server each 2 s instead of 200 ms (every 200 ms while a server is down or changing state),
+# or 1000 servers' checks would keep the machine busy forking httpd children.
 # DIR/inventory.ini is an Ansible INI inventory for all of it.
 # Users (kept between labs, created once): `deploy` logs in with DIR's key, sudo without a
 # password; `deploy-pw` (password zdd-lab-pw) logs in with the key or that password, and its
@@ -36,7 +44,11 @@
 # Exit codes: 0 ok, 1 error, 2 usage, 3 the net is in use (pick another one).
 set -euo pipefail
 
-readonly SSH_PORT=2222 HTTP_PORT=8081 LB_PORT=8080 MAX_HOSTS=200
+readonly SSH_PORT=2222 HTTP_PORT=8081 LB_PORT=8080 MAX_HOSTS=1000
+# Web hosts per /24 (127.0.X.11-210); above it the lab is a big one (see the header).
+readonly PER_NET=200
+# sshd refuses more ListenAddress sockets than this (MAX_LISTEN_SOCKS in OpenSSH's sshd.c).
+readonly SSHD_MAX_LISTEN=16
 readonly LOCKS=/run/zdd-lab
 readonly SUDOERS=/etc/sudoers.d/zdd-lab-deploy
 readonly DEPLOY_USER=deploy
@@ -100,14 +112,37 @@ check_start_args() {
     die "--net must be 127.A.B, a loopback /24 (got '${NET}')"
   local a=${BASH_REMATCH[1]} b=${BASH_REMATCH[2]}
   [ "$a" -le 255 ] && [ "$b" -le 255 ] || die "--net $NET is not an address"
+  # A big lab spreads its web hosts over consecutive nets from NET on.
+  local count=$(((HOSTS + PER_NET - 1) / PER_NET)) k
+  [ $((b + count - 1)) -le 255 ] ||
+    die "--hosts $HOSTS needs $count nets from $NET on, past 127.$a.255"
+  NETS=()
+  for ((k = 0; k < count; k++)); do NETS+=("127.$a.$((b + k))"); done
+  lab_addresses
   # Names of init scripts: zdd-lab-X-webI for 127.0.X.
   if [ "$a" -eq 0 ]; then TAG=$b; else TAG=$a-$b; fi
   [ "$(id -u)" -eq 0 ] || die "start must run as root (it adds a user, sudoers and init scripts)"
   [ -z "$CLUSTERS" ] || check_clusters
 }
 
-# One lab per net at a time: mkdir is atomic. A lock whose lab has no live process is stale.
+# The address of every host: HOST_ADDR[0] is lb's, HOST_ADDR[I] webI's (see the header).
+lab_addresses() {
+  local i
+  HOST_ADDR=("$NET.10")
+  for ((i = 1; i <= HOSTS; i++)); do
+    HOST_ADDR[i]=${NETS[(i - 1) / PER_NET]}.$((11 + (i - 1) % PER_NET))
+  done
+}
+
+# Each of the lab's nets (one unless the lab is big).
 lock_net() {
+  local net
+  for net in "${NETS[@]}"; do lock_one_net "$net"; done
+}
+
+# One lab per net at a time: mkdir is atomic. A lock whose lab has no live process is stale.
+lock_one_net() {
+  local NET=$1
   mkdir -p "$LOCKS"
   local lock=$LOCKS/$NET
   if ! mkdir "$lock" 2>/dev/null; then
@@ -119,14 +154,18 @@ lock_net() {
       # is taken, whatever it holds. Only an old lock with no live process is stale.
       if [ "$age" -lt 60 ] || { [ -n "$owner" ] && [ -n "$(live_pids "$owner")" ]; }; then
         echo "lab.sh: net $NET is in use by the lab in ${owner:-(starting)}" >&2
+        unlock_net
         exit 3
       fi
     fi
     rm -rf "$lock"
-    mkdir "$lock" 2>/dev/null || { echo "lab.sh: net $NET is being taken by another lab" >&2; exit 3; }
+    mkdir "$lock" 2>/dev/null || {
+      echo "lab.sh: net $NET is being taken by another lab" >&2
+      unlock_net
+      exit 3
+    }
   fi
   echo "$DIR" >"$lock/dir"
-  LOCKED=$lock
 }
 
 unlock_net() {
@@ -137,13 +176,16 @@ unlock_net() {
   return 0
 }
 
-# Someone outside the lab's locks may already listen on this net.
+# Someone outside the lab's locks may already listen on one of its nets.
 check_net_free() {
   local busy
-  busy=$(ss -Hltn | awk -v net="$NET." '$4 ~ "^" net { print $4 }' | head -3 | tr '\n' ' ')
+  busy=$(ss -Hltn | awk -v nets="${NETS[*]}" '
+    BEGIN { n = split(nets, net, " ") }
+    { for (k = 1; k <= n; k++) if (index($4, net[k] ".") == 1) { print $4; next } }' |
+    head -3 | tr '\n' ' ')
   if [ -n "$busy" ]; then
-    echo "lab.sh: something already listens on $NET.* ($busy)" >&2
-    rm -rf "$LOCKED"
+    echo "lab.sh: something already listens on ${NETS[*]/%/.*} ($busy)" >&2
+    unlock_net
     exit 3
   fi
 }
@@ -201,15 +243,23 @@ make_keys() {
   local host_key i
   host_key=$(cut -d' ' -f1,2 "$DIR/ssh_host_ed25519_key.pub")
   for ((i = 0; i <= HOSTS; i++)); do
-    echo "[$NET.$((10 + i))]:$SSH_PORT $host_key"
+    echo "[${HOST_ADDR[i]}]:$SSH_PORT $host_key"
   done >"$DIR/known_hosts"
 }
 
+# One sshd's configuration: NAME ADDRESS... (a big lab's sshd serves several hosts).
 write_sshd_config() {
-  local name=$1 address=$2
-  cat >"$DIR/sshd_config.$name" <<EOF
-# zdd lab: sshd for $name
-ListenAddress $address:$SSH_PORT
+  local name=$1 address
+  shift
+  {
+    echo "# zdd lab: sshd for $name"
+    for address in "$@"; do echo "ListenAddress $address:$SSH_PORT"; done
+    if [ $# -gt 1 ]; then
+      echo "# Several hosts' connections: as many may log in at once (sshd's default, 10:30:100,"
+      echo "# drops some above 10 unauthenticated ones)."
+      echo "MaxStartups 256:30:512"
+    fi
+    cat <<EOF
 HostKey $DIR/ssh_host_ed25519_key
 AuthorizedKeysFile $DIR/authorized_keys
 PidFile none
@@ -226,6 +276,7 @@ PrintMotd no
 LogLevel INFO
 Subsystem sftp internal-sftp
 EOF
+  } >"$DIR/sshd_config.$name"
 }
 
 write_haproxy_config() {
@@ -263,9 +314,11 @@ backend loadbalancer
     balance roundrobin
     option httpchk GET /
 EOF
-    local i
+    local i check="check inter 200ms fall 2 rise 1"
+    # A big lab: see the header.
+    [ "$HOSTS" -le $PER_NET ] || check="check inter 2s fastinter 200ms downinter 200ms fall 2 rise 1"
     for ((i = 1; i <= HOSTS; i++)); do
-      echo "    server web$i $NET.$((10 + i)):$HTTP_PORT check inter 200ms fall 2 rise 1"
+      echo "    server web$i ${HOST_ADDR[i]}:$HTTP_PORT $check"
     done
   } >"$DIR/haproxy.cfg"
 }
@@ -276,9 +329,12 @@ write_web_conf() {
   printf '# busybox httpd configuration of web%s, as the lab shipped it\n' "$i" >"$DIR/conf/web$i.conf"
 }
 
+# The writers below fill a variable with `read` and write it with printf, both builtins: a
+# `cat` per file would be three processes per host, a good part of a big lab's start time.
+# (read -d '' returns 1 at the end of its input, which is where it should stop.)
 write_index() {
-  local i=$1
-  cat >"$DIR/www/web$i/index.html" <<EOF
+  local i=$1 text
+  IFS= read -r -d '' text <<EOF || true
 <!DOCTYPE html>
 <html>
 <head><title>web$i</title></head>
@@ -288,13 +344,14 @@ write_index() {
 </body>
 </html>
 EOF
+  printf '%s' "$text" >"$DIR/www/web$i/index.html"
 }
 
 # The web server's service: what the playbook's `service` handler restarts.
 write_init_script() {
-  local i=$1 name
+  local i=$1 name text
   name=zdd-lab-$TAG-web$i
-  cat >"/etc/init.d/$name" <<EOF
+  IFS= read -r -d '' text <<EOF || true
 #!/bin/sh
 ### BEGIN INIT INFO
 # Provides:          $name
@@ -302,12 +359,12 @@ write_init_script() {
 # Required-Stop:
 # Default-Start:
 # Default-Stop:
-# Short-Description: zdd lab web server web$i (busybox httpd on $NET.$((10 + i)):$HTTP_PORT)
+# Short-Description: zdd lab web server web$i (busybox httpd on ${HOST_ADDR[i]}:$HTTP_PORT)
 ### END INIT INFO
 # Installed by zdd's examples/lab/lab.sh for the lab in $DIR; \`lab.sh stop\` removes it.
 
 NAME=$name
-ADDR=$NET.$((10 + i))
+ADDR=${HOST_ADDR[i]}
 PORT=$HTTP_PORT
 DOCROOT=$DIR/www/web$i
 CONF=$DIR/conf/web$i.conf
@@ -315,7 +372,14 @@ PIDFILE=$DIR/run/web$i.pid
 LOG=$DIR/log/web$i.httpd.log
 PIDS=$DIR/pids
 EOF
-  cat >>"/etc/init.d/$name" <<'EOF'
+  [ -n "${INIT_BODY:-}" ] || init_script_body
+  printf '%s%s' "$text" "$INIT_BODY" >"/etc/init.d/$name"
+  echo "/etc/init.d/$name" >>"$DIR/init-scripts"
+}
+
+# What every web host's init script runs (its variables come first): INIT_BODY.
+init_script_body() {
+  IFS= read -r -d '' INIT_BODY <<'EOF' || true
 
 # The pid file's process serves this document root (pids get reused).
 running() {
@@ -404,7 +468,6 @@ case "$1" in
     ;;
 esac
 EOF
-  echo "/etc/init.d/$name" >>"$DIR/init-scripts"
 }
 
 write_inventory() {
@@ -416,7 +479,7 @@ write_inventory() {
     echo
     echo "[webappservers]"
     for ((i = 1; i <= HOSTS; i++)); do
-      echo "web$i ansible_host=$NET.$((10 + i)) doc_root=$DIR/www/web$i web_conf=$DIR/conf/web$i.conf web_service=zdd-lab-$TAG-web$i http_port=$HTTP_PORT"
+      echo "web$i ansible_host=${HOST_ADDR[i]} doc_root=$DIR/www/web$i web_conf=$DIR/conf/web$i.conf web_service=zdd-lab-$TAG-web$i http_port=$HTTP_PORT"
     done
     echo
     echo "[all:vars]"
@@ -521,18 +584,23 @@ start() {
   mkdir -p "$DIR/www" "$DIR/run" "$DIR/log" "$DIR/conf"
   chmod 755 "$DIR" "$DIR/www" "$DIR/conf"
   rm -f "$DIR/pids" "$DIR/init-scripts" "$DIR/run/"*
-  echo "NET=$NET HOSTS=$HOSTS TAG=$TAG" >"$DIR/lab.env"
+  # PER_NET: a big lab's webI is on net (I-1)/PER_NET after NET (see the header).
+  echo "NET=$NET HOSTS=$HOSTS TAG=$TAG PER_NET=$PER_NET" >"$DIR/lab.env"
   ensure_deploy_user
   make_keys
 
   local i name
   : >"$DIR/run/listeners"
-  for ((i = 0; i <= HOSTS; i++)); do
-    if [ "$i" -eq 0 ]; then name=lb; else name=web$i; fi
-    write_sshd_config "$name" "$NET.$((10 + i))"
-    echo "$NET.$((10 + i)):$SSH_PORT" >>"$DIR/run/listeners"
-  done
-  /usr/sbin/sshd -t -f "$DIR/sshd_config.lb" || die "sshd rejects $DIR/sshd_config.lb"
+  if [ "$HOSTS" -le $PER_NET ]; then
+    for ((i = 0; i <= HOSTS; i++)); do
+      if [ "$i" -eq 0 ]; then name=lb; else name=web$i; fi
+      write_sshd_config "$name" "${HOST_ADDR[i]}"
+      echo "${HOST_ADDR[i]}:$SSH_PORT" >>"$DIR/run/listeners"
+    done
+    /usr/sbin/sshd -t -f "$DIR/sshd_config.lb" || die "sshd rejects $DIR/sshd_config.lb"
+  else
+    write_sshd_group_configs
+  fi
   local docroots=()
   for ((i = 1; i <= HOSTS; i++)); do docroots+=("$DIR/www/web$i"); done
   mkdir -p "${docroots[@]}"
@@ -540,22 +608,26 @@ start() {
     write_index "$i"
     write_web_conf "$i"
     write_init_script "$i"
-    echo "$NET.$((10 + i)):$HTTP_PORT" >>"$DIR/run/listeners"
+    echo "${HOST_ADDR[i]}:$HTTP_PORT" >>"$DIR/run/listeners"
   done
   xargs chmod 755 <"$DIR/init-scripts"
   write_haproxy_config
   if [ "$HAPROXY_TCP" -eq 1 ]; then tcp_api_haproxy_config && tcp_api_slow_pages; fi
   haproxy -c -q -f "$DIR/haproxy.cfg" || die "haproxy rejects $DIR/haproxy.cfg"
 
-  for ((i = 0; i <= HOSTS; i++)); do
-    if [ "$i" -eq 0 ]; then name=lb; else name=web$i; fi
-    # sshd re-executes itself, so it needs its absolute path.
-    spawn "sshd-$name" "$DIR/log/sshd.$name.log" /usr/sbin/sshd -D -e -f "$DIR/sshd_config.$name"
-  done
+  if [ "$HOSTS" -le $PER_NET ]; then
+    for ((i = 0; i <= HOSTS; i++)); do
+      if [ "$i" -eq 0 ]; then name=lb; else name=web$i; fi
+      # sshd re-executes itself, so it needs its absolute path.
+      spawn "sshd-$name" "$DIR/log/sshd.$name.log" /usr/sbin/sshd -D -e -f "$DIR/sshd_config.$name"
+    done
+  else
+    start_sshd_groups
+  fi
   # The same command as the init script's start, launched all at once and waited for below.
   for ((i = 1; i <= HOSTS; i++)); do
     spawn "zdd-lab-$TAG-web$i" "$DIR/log/web$i.httpd.log" \
-      busybox httpd -f -p "$NET.$((10 + i)):$HTTP_PORT" -h "$DIR/www/web$i" -c "$DIR/conf/web$i.conf"
+      busybox httpd -f -p "${HOST_ADDR[i]}:$HTTP_PORT" -h "$DIR/www/web$i" -c "$DIR/conf/web$i.conf"
     echo "$SPAWNED" >"$DIR/run/web$i.pid"
   done
   wait_listening || false
@@ -572,6 +644,32 @@ start() {
   [ -z "$CLUSTERS" ] || write_clusters
   STARTED=1
   echo "lab: $HOSTS web hosts behind http://$NET.10:$LB_PORT/ (inventory $DIR/inventory.ini)"
+}
+
+# --- big labs (--hosts above 200) --------------------------------------------------------
+# One sshd per SSHD_MAX_LISTEN hosts (lb and web1-15, web16-31, ...): sshd_config.groupG.
+
+write_sshd_group_configs() {
+  local g i addresses
+  for ((g = 0; g * SSHD_MAX_LISTEN <= HOSTS; g++)); do
+    addresses=()
+    for ((i = g * SSHD_MAX_LISTEN; i < (g + 1) * SSHD_MAX_LISTEN && i <= HOSTS; i++)); do
+      addresses+=("${HOST_ADDR[i]}")
+      echo "${HOST_ADDR[i]}:$SSH_PORT" >>"$DIR/run/listeners"
+    done
+    write_sshd_config "group$g" "${addresses[@]}"
+  done
+  /usr/sbin/sshd -t -f "$DIR/sshd_config.group0" || die "sshd rejects $DIR/sshd_config.group0"
+}
+
+start_sshd_groups() {
+  local g
+  # Room for 1000 hosts' connections, haproxy's sockets and checks (a daemon keeps the
+  # limit it is started with; haproxy as root raises its own as far as this hard limit).
+  ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
+  for ((g = 0; g * SSHD_MAX_LISTEN <= HOSTS; g++)); do
+    spawn "sshd-group$g" "$DIR/log/sshd.group$g.log" /usr/sbin/sshd -D -e -f "$DIR/sshd_config.group$g"
+  done
 }
 
 # --- blue/green (--blue-green) ------------------------------------------------------------
@@ -608,12 +706,12 @@ bg_write_init_script() {
   name=zdd-lab-$TAG-web$i-$color
   {
     sed -n '1,/^### END INIT INFO/p' "$base" |
-      sed "s/zdd-lab-$TAG-web$i\$/$name/; s/web server web$i (busybox httpd on [^)]*)/web$i $color (busybox httpd on $NET.$((10 + i)):$(bg_port "$color"))/"
+      sed "s/zdd-lab-$TAG-web$i\$/$name/; s/web server web$i (busybox httpd on [^)]*)/web$i $color (busybox httpd on ${HOST_ADDR[i]}:$(bg_port "$color"))/"
     cat <<EOF
 # Installed by zdd's examples/lab/lab.sh for the lab in $DIR; \`lab.sh stop\` removes it.
 
 NAME=$name
-ADDR=$NET.$((10 + i))
+ADDR=${HOST_ADDR[i]}
 PORT=$(bg_port "$color")
 DOCROOT=$DIR/www/web$i-$color
 CONF=$DIR/conf/web$i-$color.conf
@@ -635,7 +733,7 @@ bg_write_upstream() {
     echo "# zdd-color: blue"
     echo "upstream $BG_UPSTREAM {"
     for ((i = 1; i <= HOSTS; i++)); do
-      echo "    server $NET.$((10 + i)):$BG_BLUE_PORT;"
+      echo "    server ${HOST_ADDR[i]}:$BG_BLUE_PORT;"
     done
     echo "}"
   } >"$DIR/nginx/upstream.conf"
@@ -701,9 +799,9 @@ start_blue_green() {
       bg_write_init_script "$i" "$color"
     done
     spawn "zdd-lab-$TAG-web$i-blue" "$DIR/log/web$i-blue.httpd.log" \
-      busybox httpd -f -p "$NET.$((10 + i)):$BG_BLUE_PORT" -h "$DIR/www/web$i-blue" -c "$DIR/conf/web$i-blue.conf"
+      busybox httpd -f -p "${HOST_ADDR[i]}:$BG_BLUE_PORT" -h "$DIR/www/web$i-blue" -c "$DIR/conf/web$i-blue.conf"
     echo "$SPAWNED" >"$DIR/run/web$i-blue.pid"
-    listeners+=("$NET.$((10 + i)):$BG_BLUE_PORT")
+    listeners+=("${HOST_ADDR[i]}:$BG_BLUE_PORT")
   done
   bg_write_upstream
   bg_write_nginx_config
@@ -806,13 +904,14 @@ stop() {
     sleep 0.05
   done
   if [ -f "$DIR/init-scripts" ]; then
-    local script
+    local scripts=() script
     while read -r script; do
-      # Only scripts that still say they belong to this lab.
-      if [ -f "$script" ] && grep -qF "for the lab in $DIR;" "$script"; then
-        rm -f "$script"
-      fi
+      if [ -f "$script" ]; then scripts+=("$script"); fi
     done <"$DIR/init-scripts"
+    # Only scripts that still say they belong to this lab (one grep for all of them).
+    if [ ${#scripts[@]} -gt 0 ]; then
+      { grep -lZF -- "for the lab in $DIR;" "${scripts[@]}" || true; } | xargs -0r rm -f --
+    fi
     rm -f "$DIR/init-scripts"
   fi
   rm -f "$DIR/haproxy.sock"

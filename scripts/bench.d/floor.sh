@@ -44,8 +44,14 @@ done
 : "${NET:?}" "${HOSTS:?}" "${TAG:?}"
 SOCK=$LAB/haproxy.sock
 
+# Each host's address, from the lab's inventory (a lab of more than 200 hosts spreads over
+# several nets).
+declare -A ADDRESS
+while read -r name rest; do
+  [[ $rest =~ (^|[[:space:]])ansible_host=([^[:space:]]+) ]] && ADDRESS[$name]=${BASH_REMATCH[2]}
+done <"$LAB/inventory.ini"
 address() { # lb | webI
-  if [ "$1" = lb ]; then echo "$NET.10"; else echo "$NET.$((10 + ${1#web}))"; fi
+  echo "${ADDRESS[$1]:?no address for $1 in $LAB/inventory.ini}"
 }
 
 # One ssh process: the command over the host's master (opened by `open`). FLOOR_SSH_ARGS

@@ -5,11 +5,12 @@ use crate::audit::AuditLog;
 use crate::cli::{ApplyArgs, CheckArgs, OutputFormat};
 use crate::commands::resume::JournalSession;
 use crate::error::{exit, Diagnostic, Error};
-use crate::events::{Event, EventSink, Reporter};
+use crate::events::{Event, EventSink, Reporter, RunInfo};
 use crate::journal::JournalReporter;
 use crate::load::load_valid;
 use crate::lock::{self, RolloutLock};
 use crate::probe::{Probe, Target};
+use crate::report::html::HtmlReporter;
 use crate::report::human::HumanReporter;
 use crate::report::json::JsonReporter;
 use crate::report::junit::JunitReporter;
@@ -45,6 +46,12 @@ pub async fn apply(args: ApplyArgs) -> Result<i32, Error> {
         (url, summary)
     });
     let events = Arc::new(EventSink::new(reporters));
+    let command = if args.rollback.is_some() {
+        "rollback"
+    } else {
+        "apply"
+    };
+    events.emit(Event::RunInfo(RunInfo::start(command)));
     let stop = Arc::new(StopSignal::default());
     watch_signals(stop.clone(), events.clone(), FIRST_SIGNAL);
     let result = run_apply(&args, loaded, events.clone(), stop).await;
@@ -123,7 +130,8 @@ pub async fn run_apply(
     };
     let Loaded { input, templater, .. } = loaded;
     let mut runner = Runner::new(input, plan, templater, events.clone(), opts, stop);
-    let probe = probe_target.map(|t| Arc::new(Probe::start(t, args.traffic.probe_concurrency)));
+    let probe = probe_target
+        .map(|t| Arc::new(Probe::start(t, args.traffic.probe_concurrency).with_samples(events.clone())));
     if let (Some(probe), Some(budget)) = (&probe, args.traffic.max_failed_requests) {
         let probe = probe.clone();
         runner = runner.with_gate(Box::new(move || match probe.failed() {
@@ -168,6 +176,7 @@ pub fn run_options(args: &ApplyArgs, loaded: &Loaded) -> RunOptions {
         tags: args.tags.clone(),
         skip_tags: args.skip_tags.clone(),
         no_preflight: args.no_preflight,
+        max_connections: args.max_connections as usize,
         start_at_task: args.start_at_task.clone(),
         access: loaded.access.clone(),
         connection: input.settings.connection.clone(),
@@ -186,8 +195,8 @@ impl Reporter for Forward {
 }
 
 /// The renderers `args` ask for: human (on stdout, or on stderr with `--output json`),
-/// JSON, the live progress line on a terminal, the JUnit report, and the human output
-/// appended to `log_path` of the Ansible configuration.
+/// JSON, the live progress line on a terminal, the JUnit and HTML reports, and the human
+/// output appended to `log_path` of the Ansible configuration.
 pub fn reporters(
     args: &ApplyArgs,
     log_path: Option<&std::path::Path>,
@@ -226,6 +235,15 @@ pub fn reporters(
             )))
         })?;
         reporters.push(Box::new(junit));
+    }
+    if let Some(path) = &args.report {
+        let report = HtmlReporter::create(path).map_err(|e| {
+            Error::invalid(Diagnostic::new(format!(
+                "cannot write the report {}: {e}",
+                path.display()
+            )))
+        })?;
+        reporters.push(Box::new(report));
     }
     Ok(reporters)
 }

@@ -95,7 +95,8 @@ pub async fn heal(args: HealArgs) -> Result<i32, Error> {
         let history = job.state_path("heal.json");
         let limits = args.healing.limits(Some(history));
         let requests = job.requests();
-        let mut healer = Healer::new(job.apply, limits, events.clone(), stop.clone())?;
+        let mut healer = Healer::new(job.apply, limits, events.clone(), stop.clone())?
+            .with_notify(notify.clone(), json!({"service": job.name}));
         if let Some(spec) = job.health {
             healer = healer.with_checks(spec, CHECK_TIMEOUT, RECHECK_WITHIN);
         }
@@ -105,9 +106,6 @@ pub async fn heal(args: HealArgs) -> Result<i32, Error> {
                 break;
             }
             let about = json!({"service": job.name, "target": request.target(), "hosts": request.hosts, "reason": request.reason});
-            if let Some(url) = &notify {
-                post_reported(url, &events, "the notification", with_event(&about, "healing")).await;
-            }
             let outcome = heal_until_done(&mut healer, &request, args.healing.max_redeploys, &stop).await;
             if let Some(url) = &notify {
                 let mut body = with_event(&about, outcome.word());

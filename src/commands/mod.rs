@@ -1,4 +1,4 @@
-//! One file per subcommand (`apply`, `check`, `plan`, `status`, `rollback`, `completions`, `man`), and the parts of `apply`
+//! One file per subcommand (`apply`, `check`, `plan`, `status`, `rollback`, `watch`, `heal`, `report`, `completions`, `man`), and the parts of `apply`
 //! that sit around the runner: `--list-hosts`/`--list-tasks` and the journal (resume).
 
 pub mod apply;
@@ -10,6 +10,7 @@ pub mod list;
 pub mod man;
 pub mod plan;
 pub mod prompt;
+pub mod report;
 pub mod resume;
 pub mod rollback;
 pub mod status;

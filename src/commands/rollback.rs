@@ -85,10 +85,11 @@ fn changed_since(target: &RunRecord, playbook: &Path) -> Vec<String> {
         ));
     }
     for e in target.inputs.iter().flat_map(|i| &i.extra_vars) {
-        if let ExtraVarsInput::VaultedFile { file, sha256 } = e {
+        if let ExtraVarsInput::VaultedFile { file, sha256 } | ExtraVarsInput::SecretFile { file, sha256 } = e
+        {
             if journal::file_sha256(file).as_ref() != Some(sha256) {
                 notes.push(format!(
-                    "the vaulted {} changed since the run started {} (its values were never recorded): \
+                    "{} changed since the run started {} (its values were never recorded): \
                      it is read as it is now",
                     file.display(),
                     target.started
@@ -191,12 +192,14 @@ fn apply_args(args: RollbackArgs, plan: &RollbackPlan, path: PathBuf) -> ApplyAr
         diff: args.diff,
         traffic: args.traffic,
         no_preflight: false,
+        max_connections: args.max_connections,
         output: args.output,
         journal: Some(path),
         resume: false,
         force: false,
         audit_log: args.audit_log,
         junit: args.junit,
+        report: args.report,
         no_progress: args.no_progress,
         syntax_check: false,
         list_hosts: false,

@@ -78,9 +78,13 @@ pub async fn watch(args: WatchArgs) -> Result<i32, Error> {
         .unwrap_or_else(|| crate::journal::default_path(&args.input.playbook, &input.inventory_sources));
     let state_path = state_file::path_for(&journal_path);
     let events = Arc::new(EventSink::new(reporters(
-        &apply_args,
+        &ApplyArgs {
+            report: args.report.clone(),
+            ..apply_args.clone()
+        },
         input.config.log_path.value.as_deref(),
     )?));
+    events.emit(Event::RunInfo(crate::events::RunInfo::start("watch")));
     // The last watch was killed with servers out: nobody else will say so.
     if let Some(last) = WatchState::load(&state_path)
         .filter(|w| w.ended.is_none() && !w.out_of_rotation.is_empty() && !crate::journal::pid_alive(w.pid))
@@ -126,7 +130,8 @@ pub async fn watch(args: WatchArgs) -> Result<i32, Error> {
             args.check_timeout,
             args.interval.max(Duration::from_secs(5)),
         )
-        .with_state_file(state.clone(), state_path.clone());
+        .with_state_file(state.clone(), state_path.clone())
+        .with_notify(notify.clone(), json!({}));
     healer.save_state();
     events.emit(Event::WatchStart {
         targets: hosts.clone(),
@@ -138,10 +143,13 @@ pub async fn watch(args: WatchArgs) -> Result<i32, Error> {
 
     // --probe: the traffic through the load balancer over the whole watch.
     let probe = match &args.probe {
-        Some(url) => Some(crate::probe::Probe::start(
-            crate::probe::Target::parse(url).map_err(|e| Error::invalid(Diagnostic::new(e)))?,
-            args.probe_concurrency,
-        )),
+        Some(url) => Some(
+            crate::probe::Probe::start(
+                crate::probe::Target::parse(url).map_err(|e| Error::invalid(Diagnostic::new(e)))?,
+                args.probe_concurrency,
+            )
+            .with_samples(events.clone()),
+        ),
         None => None,
     };
     let deadline = args.for_.map(|d| Instant::now() + d);
@@ -170,9 +178,6 @@ pub async fn watch(args: WatchArgs) -> Result<i32, Error> {
         }
         if let Some((request, detected)) = next_to_heal(&targets) {
             let target = request.target();
-            if let Some(url) = &notify {
-                post_reported(url, &events, "the notification", json!({"event": "healing", "target": target, "hosts": request.hosts, "reason": request.reason})).await;
-            }
             for name in heal_targets(&request, &targets) {
                 if let Some(t) = targets.get_mut(&name) {
                     t.tracker.set(HealthState::Healing, "");
@@ -371,14 +376,17 @@ fn next_to_heal(targets: &IndexMap<String, Watched>) -> Option<(HealRequest, Opt
 /// The `apply` every redeploy runs: the watch's playbook, inventory, `-e`, connection
 /// flags, journal and audit log; its own output.
 fn apply_args(args: &WatchArgs) -> ApplyArgs {
-    redeploy_args(
-        args.input.clone(),
-        args.forks,
-        args.output,
-        args.journal.clone(),
-        args.audit_log.clone(),
-        args.access.clone(),
-    )
+    ApplyArgs {
+        max_connections: args.max_connections,
+        ..redeploy_args(
+            args.input.clone(),
+            args.forks,
+            args.output,
+            args.journal.clone(),
+            args.audit_log.clone(),
+            args.access.clone(),
+        )
+    }
 }
 
 #[cfg(test)]

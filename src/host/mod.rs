@@ -14,6 +14,7 @@ pub mod local;
 pub mod password;
 pub mod pool;
 pub mod settings;
+pub mod shell;
 pub mod ssh;
 
 pub use password::Password;
@@ -463,22 +464,25 @@ pub fn stdin_payload(cmd: &RemoteCommand) -> Vec<u8> {
 /// The line that ends the become password lines: random per run.
 fn password_end_line() -> &'static str {
     static LINE: std::sync::OnceLock<String> = std::sync::OnceLock::new();
-    LINE.get_or_init(|| {
-        let mut bytes = [0u8; 12];
-        let random = std::fs::File::open("/dev/urandom")
-            .and_then(|mut f| std::io::Read::read_exact(&mut f, &mut bytes));
-        if random.is_err() {
-            // No /dev/urandom: the time and pid still make a line no one types.
-            let seed = std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .unwrap_or_default()
-                .as_nanos()
-                ^ u128::from(std::process::id());
-            bytes.copy_from_slice(&seed.to_le_bytes()[..12]);
-        }
-        let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
-        format!("zdd-end-{hex}")
-    })
+    LINE.get_or_init(|| random_token("zdd-end"))
+}
+
+/// `PREFIX-` and 24 random hex digits: a line or mark no one types (from /dev/urandom, or
+/// where there is none, the time and pid).
+pub(crate) fn random_token(prefix: &str) -> String {
+    let mut bytes = [0u8; 12];
+    let random =
+        std::fs::File::open("/dev/urandom").and_then(|mut f| std::io::Read::read_exact(&mut f, &mut bytes));
+    if random.is_err() {
+        let seed = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap_or_default()
+            .as_nanos()
+            ^ u128::from(std::process::id());
+        bytes.copy_from_slice(&seed.to_le_bytes()[..12]);
+    }
+    let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    format!("{prefix}-{hex}")
 }
 
 /// The command as `-vv` shows it: the script, or `<censored>` for a `no_log` task or a

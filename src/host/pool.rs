@@ -1,4 +1,5 @@
-//! All connections of a run: opened together before the first batch, closed at any exit.
+//! All connections of a run: opened by preflight, closed at any exit. A run with more
+//! hosts than `--max-connections` closes some (`close`) and opens them again later (`get`).
 
 use super::local::LocalHost;
 use super::ssh::{control_path, SshHost};
@@ -26,7 +27,13 @@ struct Inner {
     /// `get` waits for the first one's open; a task with another `remote_user` or `port`
     /// gets a connection of its own.
     hosts: Mutex<HashMap<ConnectSpec, Arc<OnceCell<Opened>>>>,
-    masters: Mutex<Vec<Arc<SshHost>>>,
+    masters: Mutex<Vec<(ConnectSpec, Arc<SshHost>)>>,
+    /// The most masters open at once so far.
+    peak: AtomicUsize,
+    /// Masters started again after `close`.
+    reopened: AtomicUsize,
+    /// Specs `close` closed: a later open of one of them is a reopen.
+    closed_once: Mutex<std::collections::HashSet<ConnectSpec>>,
     dir: Mutex<Option<ControlDir>>,
     /// `control_path_dir`: where the control directory is made instead of `/tmp`.
     control_base: Option<PathBuf>,
@@ -48,10 +55,15 @@ impl Connections {
     /// Connections whose control sockets go under `base` (`control_path_dir`), created
     /// (0700) if missing; `None`: under `/tmp`.
     pub fn with_control_dir(base: Option<PathBuf>) -> Self {
+        // Here, not where connections open: preflight and the window open them one by one.
+        raise_fd_limit();
         Connections {
             inner: Arc::new(Inner {
                 hosts: Mutex::default(),
                 masters: Mutex::default(),
+                peak: AtomicUsize::new(0),
+                reopened: AtomicUsize::new(0),
+                closed_once: Mutex::default(),
                 dir: Mutex::default(),
                 control_base: base,
                 next_socket: AtomicUsize::new(0),
@@ -62,7 +74,6 @@ impl Connections {
 
     /// Open every connection concurrently; one result per spec, in order.
     pub async fn open_all(&self, specs: &[ConnectSpec]) -> Vec<Result<Arc<dyn Host>, HostError>> {
-        raise_fd_limit();
         let tasks: Vec<_> = specs
             .iter()
             .map(|spec| {
@@ -87,14 +98,66 @@ impl Connections {
         self.inner.get(spec).await
     }
 
+    /// Open `specs`, at most `at_once` at a time; failures are left in place for the
+    /// first `get` to report (the host is then unreachable, as a task finds it).
+    pub async fn open_ahead(&self, specs: &[ConnectSpec], at_once: usize) {
+        let turns = Semaphore::new(at_once.max(1));
+        let opens = specs.iter().map(|spec| {
+            let turns = &turns;
+            async move {
+                let _turn = turns.acquire().await;
+                let _ = self.inner.get(spec).await;
+            }
+        });
+        futures::future::join_all(opens).await;
+    }
+
+    /// Close the master of `spec` and wait for its process; a later `get` opens it again.
+    /// Refused (false) while anything else holds the connection: a task running over it,
+    /// or a command still reading its result.
+    pub async fn close(&self, spec: &ConnectSpec) -> bool {
+        let master = {
+            let mut hosts = lock(&self.inner.hosts);
+            let mut masters = lock(&self.inner.masters);
+            let Some(at) = masters.iter().position(|(s, _)| s == spec) else {
+                // Never opened, or it failed to open: forget a cached failure too.
+                hosts.remove(spec);
+                return true;
+            };
+            // One count in `masters`, one in the open cell: anything more is a user.
+            if Arc::strong_count(&masters[at].1) > 2 {
+                return false;
+            }
+            hosts.remove(spec);
+            lock(&self.inner.closed_once).insert(spec.clone());
+            masters.swap_remove(at).1
+        };
+        tracing::debug!(target: "zdd::ssh", "<{}> closing its connection (master pid {})", spec.name, master.master_pid());
+        master.close().await;
+        true
+    }
+
+    /// The specs of the masters open now.
+    pub fn open_specs(&self) -> Vec<ConnectSpec> {
+        lock(&self.inner.masters).iter().map(|(s, _)| s.clone()).collect()
+    }
+
+    /// The most masters that were open at once, and how many were opened again after a close.
+    pub fn peak_masters(&self) -> (usize, usize) {
+        (
+            self.inner.peak.load(Ordering::Relaxed),
+            self.inner.reopened.load(Ordering::Relaxed),
+        )
+    }
+
     /// Close every master. Called on every exit path, signals included.
     pub async fn close_all(&self) {
         let masters = std::mem::take(&mut *lock(&self.inner.masters));
         lock(&self.inner.hosts).clear();
-        for master in &masters {
+        for (_, master) in &masters {
             master.stop_now();
         }
-        for master in &masters {
+        for (_, master) in &masters {
             master.close().await;
         }
         lock(&self.inner.dir).take();
@@ -102,7 +165,10 @@ impl Connections {
 
     /// The pids of the `ssh` master processes currently open.
     pub fn master_pids(&self) -> Vec<u32> {
-        lock(&self.inner.masters).iter().map(|m| m.master_pid()).collect()
+        lock(&self.inner.masters)
+            .iter()
+            .map(|(_, m)| m.master_pid())
+            .collect()
     }
 
     /// The directory holding the control sockets, once one master was started.
@@ -113,7 +179,7 @@ impl Connections {
 
 impl Drop for Connections {
     fn drop(&mut self) {
-        for master in lock(&self.inner.masters).iter() {
+        for (_, master) in lock(&self.inner.masters).iter() {
             master.stop_now();
         }
     }
@@ -141,7 +207,15 @@ impl Inner {
         };
         let _turn = self.handshakes.acquire().await;
         let host = Arc::new(SshHost::connect(spec, &ctl).await?);
-        lock(&self.masters).push(host.clone());
+        let open = {
+            let mut masters = lock(&self.masters);
+            masters.push((spec.clone(), host.clone()));
+            masters.len()
+        };
+        self.peak.fetch_max(open, Ordering::Relaxed);
+        if lock(&self.closed_once).contains(spec) {
+            self.reopened.fetch_add(1, Ordering::Relaxed);
+        }
         Ok(host)
     }
 }

@@ -6,16 +6,19 @@
 //! (one socket connection and one SSH channel per command, no local process).
 
 use super::askpass::{self, AskpassFile};
+use super::shell::{self, kill_script, Shell, StartFailure};
+use super::Become;
 use super::RemoteCommand;
 use super::{
     command_line, is_sudo_refusal, stdin_payload, trace_text, CommandOutput, ConnectSpec, Host, HostError,
 };
 use async_trait::async_trait;
 use openssh::{Session, Stdio};
+use std::collections::HashSet;
 use std::io;
 use std::path::{Path, PathBuf};
 use std::process::Stdio as ProcessStdio;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -58,8 +61,10 @@ enum MasterState {
 struct Link {
     /// The master's control socket (`hold` runs a plain `ssh` client through it).
     ctl: PathBuf,
-    session: Session,
+    session: Arc<Session>,
     master_pid: u32,
+    /// Long-lived framed shells on this master (see `shell.rs`), by become user.
+    shells: Mutex<ShellPool>,
     state: watch::Receiver<MasterState>,
     stop: watch::Sender<bool>,
 }
@@ -68,8 +73,9 @@ impl Link {
     fn over(ctl: &Path, master: Master) -> Link {
         Link {
             ctl: ctl.to_owned(),
-            session: Session::resume_mux(ctl.into(), None),
+            session: Arc::new(Session::resume_mux(ctl.into(), None)),
             master_pid: master.pid,
+            shells: Mutex::default(),
             state: master.state,
             stop: master.stop,
         }
@@ -113,6 +119,11 @@ pub struct SshHost {
     renewing: tokio::sync::Mutex<()>,
     slots: Semaphore,
     closed: Mutex<bool>,
+    /// Ordinary commands go through the link's shells.
+    framed: AtomicBool,
+    /// Commands being ended on the host after their caller gave up on them: `close`
+    /// waits for them.
+    kills: Arc<Mutex<Vec<tokio::task::JoinHandle<()>>>>,
 }
 
 impl SshHost {
@@ -165,6 +176,8 @@ impl SshHost {
             renewing: tokio::sync::Mutex::new(()),
             slots: Semaphore::new(SESSIONS_PER_HOST),
             closed: Mutex::new(false),
+            framed: AtomicBool::new(true),
+            kills: Arc::default(),
         }
     }
 
@@ -244,8 +257,17 @@ impl SshHost {
         self.link().master_pid
     }
 
-    /// Ask the master (and any retired one) to stop without waiting (for `Drop` paths).
+    /// Ask the master (and any retired one) to stop without waiting, unless a command that
+    /// timed out is still being ended over it (`close` stops it after that).
     pub fn stop_now(&self) {
+        if lock(&self.kills).iter().any(|kill| !kill.is_finished()) {
+            return;
+        }
+        self.stop_masters();
+    }
+
+    /// Ask the master (and any retired one) to stop without waiting (for `Drop` paths).
+    fn stop_masters(&self) {
         let _ = self.link().stop.send(true);
         for link in lock(&self.retired).iter() {
             let _ = link.stop.send(true);
@@ -300,19 +322,133 @@ impl SshHost {
         })
     }
 
-    async fn run_in_slot(&self, cmd: &RemoteCommand) -> Result<CommandOutput, HostError> {
-        let _slot = self
-            .slots
-            .acquire()
-            .await
-            .map_err(|_| self.unreachable("closed"))?;
-        let mut refusals = 0;
+    async fn run_in_slot(
+        &self,
+        cmd: &RemoteCommand,
+        deadline: Option<Instant>,
+    ) -> Result<CommandOutput, HostError> {
+        let timed_out = || HostError::Timeout(cmd.timeout.unwrap_or_default());
+        let acquire = self.slots.acquire();
+        let _slot = match deadline {
+            Some(deadline) => tokio::time::timeout_at(deadline.into(), acquire)
+                .await
+                .map_err(|_| timed_out())?,
+            None => acquire.await,
+        }
+        .map_err(|_| self.unreachable("closed"))?;
         let link = self.link();
+        if self.framed.load(Ordering::Relaxed) && shell::frameable(cmd) {
+            if let Some(done) = self.run_framed(&link, cmd, deadline).await {
+                return done;
+            }
+        }
+        let fresh = self.run_fresh(&link, cmd);
+        match deadline {
+            Some(deadline) => tokio::time::timeout_at(deadline.into(), fresh)
+                .await
+                .map_err(|_| timed_out())?,
+            None => fresh.await,
+        }
+    }
+
+    /// Run `cmd` in one of the link's shells for its user, starting one if there is room;
+    /// `None` where it takes a fresh session instead (no room, or no shell could start:
+    /// the fresh session then fails as commands always did, e.g. a sudo that refuses).
+    async fn run_framed(
+        &self,
+        link: &Arc<Link>,
+        cmd: &RemoteCommand,
+        deadline: Option<Instant>,
+    ) -> Option<Result<CommandOutput, HostError>> {
+        let user = cmd.run_as.clone();
+        let lease = lock(&link.shells).take(&user);
+        let mut shell = match lease {
+            Lease::Fresh => return None,
+            Lease::Idle(shell) => shell,
+            Lease::Start => {
+                let started = Instant::now();
+                match Shell::start(&link.session, user.clone()).await {
+                    Ok(shell) => {
+                        tracing::debug!(target: "zdd::ssh", "<{}> shell started in {} ms (pid {}, pgid {})", self.name, started.elapsed().as_millis(), shell.pid, shell.pgid);
+                        shell
+                    }
+                    Err(failure) => {
+                        let mut pool = lock(&link.shells);
+                        pool.open -= 1;
+                        tracing::debug!(target: "zdd::ssh", "<{}> no shell: {failure:?}", self.name);
+                        if let StartFailure::Ended(said) = failure {
+                            if user.is_some() && is_sudo_refusal(&said) {
+                                pool.refused.insert(user);
+                            }
+                        }
+                        return None;
+                    }
+                }
+            }
+        };
+        let Some(frame) = shell.frame(cmd) else {
+            lock(&link.shells).idle.push((user, shell));
+            return None;
+        };
+        tracing::debug!(target: "zdd::cmd", "<{}> EXEC {}", self.name, trace_text(cmd));
+        let started = Instant::now();
+        // Until the command has answered: if this future is dropped (the task's own
+        // `timeout`, a cancelled run), the command is ended on the host behind our back.
+        let mut running = Running {
+            link: link.clone(),
+            pid: shell.pid,
+            user: user.clone(),
+            kills: self.kills.clone(),
+            answered: false,
+        };
+        let exec = shell.exec(&frame);
+        let result = match deadline {
+            Some(deadline) => tokio::time::timeout_at(deadline.into(), exec).await,
+            None => Ok(exec.await),
+        };
+        match result {
+            Ok(Ok(out)) => {
+                running.answered = true;
+                tracing::debug!(target: "zdd::cmd", "<{}> rc={} in {} ms", self.name, out.rc, started.elapsed().as_millis());
+                lock(&link.shells).idle.push((user, shell));
+                Some(Ok(out))
+            }
+            Ok(Err(e)) => {
+                running.answered = true;
+                drop(shell);
+                lock(&link.shells).open -= 1;
+                if let Some(message) = link.exit(Duration::from_secs(2)).await {
+                    return Some(Err(self.unreachable(&message)));
+                }
+                // The shell died under its command (the command killed it): as a session
+                // whose process ended by a signal.
+                Some(Ok(CommandOutput {
+                    rc: -1,
+                    stdout: String::new(),
+                    stderr: format!("remote process terminated ({e})"),
+                }))
+            }
+            Err(_) => {
+                running.answered = true;
+                let pid = shell.pid;
+                drop(shell);
+                lock(&link.shells).open -= 1;
+                // The command goes on running on the host: end it, with the shell and
+                // every process below it, as the same user.
+                kill_below(link.clone(), pid, user).await;
+                tracing::debug!(target: "zdd::cmd", "<{}> timed out: ended the shell {pid} and what ran below it", self.name);
+                Some(Err(HostError::Timeout(cmd.timeout.unwrap_or_default())))
+            }
+        }
+    }
+
+    async fn run_fresh(&self, link: &Link, cmd: &RemoteCommand) -> Result<CommandOutput, HostError> {
+        let mut refusals = 0;
         loop {
             if let Some(message) = link.exit(Duration::ZERO).await {
                 return Err(self.unreachable(&message));
             }
-            match self.run_once(&link, cmd).await {
+            match self.run_once(link, cmd).await {
                 Ok(out) => return Ok(out),
                 Err(failure) => {
                     // Whatever went wrong, a master that is gone means the host is.
@@ -340,6 +476,99 @@ impl SshHost {
                 }
             }
         }
+    }
+
+    /// Send ordinary commands through long-lived shells (the default) or a fresh session
+    /// each (for comparison: the per-command benchmark).
+    pub fn set_framed(&self, on: bool) {
+        self.framed.store(on, Ordering::Relaxed);
+    }
+}
+
+/// A framed command in flight (see `run_framed`).
+struct Running {
+    link: Arc<Link>,
+    pid: u32,
+    user: Option<Become>,
+    kills: Arc<Mutex<Vec<tokio::task::JoinHandle<()>>>>,
+    answered: bool,
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        if self.answered {
+            return;
+        }
+        // Its shell is dropped with it.
+        lock(&self.link.shells).open -= 1;
+        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            let kill = kill_below(self.link.clone(), self.pid, self.user.take());
+            lock(&self.kills).push(runtime.spawn(kill));
+        }
+    }
+}
+
+/// End the shell `pid` and every process below it on the host, as `user`, over a fresh
+/// session (10 s at most).
+async fn kill_below(link: Arc<Link>, pid: u32, user: Option<Become>) {
+    let kill = RemoteCommand {
+        script: kill_script(pid),
+        run_as: user,
+        ..Default::default()
+    };
+    let run = async {
+        let mut command = link.session.raw_command(command_line(&kill));
+        command
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
+        if let Ok(mut child) = command.spawn().await {
+            if let Some(mut stdin) = child.stdin().take() {
+                let _ = stdin.write_all(&stdin_payload(&kill)).await;
+            }
+            let _ = child.wait().await;
+        }
+    };
+    let _ = tokio::time::timeout(Duration::from_secs(10), run).await;
+}
+
+/// Shells kept per master, over all users: with the fresh sessions beside them (raw,
+/// large input, held locks, more commands at once) a host stays under sshd's MaxSessions.
+const SHELLS_PER_HOST: usize = 4;
+
+#[derive(Debug, Default)]
+struct ShellPool {
+    idle: Vec<(Option<Become>, Shell)>,
+    /// Shells started and not yet dropped, idle or running a command.
+    open: usize,
+    /// Users no shell could start as (sudo refused): their commands take fresh sessions.
+    refused: HashSet<Option<Become>>,
+}
+
+enum Lease {
+    Idle(Shell),
+    Start,
+    Fresh,
+}
+
+impl ShellPool {
+    fn take(&mut self, user: &Option<Become>) -> Lease {
+        if self.refused.contains(user) {
+            return Lease::Fresh;
+        }
+        if let Some(i) = self.idle.iter().position(|(u, _)| u == user) {
+            return Lease::Idle(self.idle.swap_remove(i).1);
+        }
+        if self.open >= SHELLS_PER_HOST {
+            if self.idle.is_empty() {
+                return Lease::Fresh;
+            }
+            // An idle shell of another user makes room.
+            self.idle.remove(0);
+            self.open -= 1;
+        }
+        self.open += 1;
+        Lease::Start
     }
 }
 
@@ -389,13 +618,8 @@ impl Host for SshHost {
     }
 
     async fn run(&self, cmd: &RemoteCommand) -> Result<CommandOutput, HostError> {
-        let run = self.run_in_slot(cmd);
-        let out = match cmd.timeout {
-            Some(limit) => tokio::time::timeout(limit, run)
-                .await
-                .map_err(|_| HostError::Timeout(limit))?,
-            None => run.await,
-        }?;
+        let deadline = cmd.timeout.map(|limit| Instant::now() + limit);
+        let out = self.run_in_slot(cmd, deadline).await?;
         if cmd.run_as.is_some() && out.rc != 0 && is_sudo_refusal(&out.stderr) {
             return Err(HostError::Become(out.stderr.trim().to_owned()));
         }
@@ -411,8 +635,12 @@ impl Host for SshHost {
             *closed = true;
         }
         self.slots.close();
+        let kills = std::mem::take(&mut *lock(&self.kills));
+        for kill in kills {
+            let _ = kill.await;
+        }
         // A reconnect in flight sees `closed` and stops its own master.
-        self.stop_now();
+        self.stop_masters();
         let retired = std::mem::take(&mut *lock(&self.retired));
         // Wait until the masters are reaped, so that no process outlives `close`.
         for link in retired.iter().chain([&self.link()]) {
@@ -452,7 +680,7 @@ impl Host for SshHost {
 
 impl Drop for SshHost {
     fn drop(&mut self) {
-        self.stop_now();
+        self.stop_masters();
     }
 }
 

@@ -4,7 +4,9 @@
 //!
 //! Secrets stay out: a `-e @file` that is vaulted, or holds a `!vault` value, is recorded as
 //! a reference to the file (its path and the SHA-256 of its encrypted bytes), never its
-//! values; an inline `-e` that holds a vault secret is withheld.
+//! values; a plain `-e @file` with a secret-looking key (`db_password`, `api_token`: the
+//! names `zdd`'s command-line censoring uses) is recorded the same way, as a reference; an
+//! inline `-e` that holds a vault secret or a secret-looking key is withheld.
 
 use super::{absolute, sha256_hex, RunState};
 use crate::vars::VarMap;
@@ -61,7 +63,9 @@ pub enum ExtraVarsInput {
     File { file: PathBuf, vars: VarMap },
     /// `-e @file` that is vaulted or holds `!vault` values: the file, never its values.
     VaultedFile { file: PathBuf, sha256: String },
-    /// An inline `-e` that holds a vault secret: not recorded.
+    /// `-e @file` of plain variables, one of them secret-looking: the file, never its values.
+    SecretFile { file: PathBuf, sha256: String },
+    /// An inline `-e` that holds a vault secret or a secret-looking key: not recorded.
     Withheld,
 }
 
@@ -71,7 +75,9 @@ impl ExtraVarsInput {
         match self {
             ExtraVarsInput::Text { text } => Some(text.clone()),
             ExtraVarsInput::File { vars, .. } => serde_json::to_string(vars).ok(),
-            ExtraVarsInput::VaultedFile { file, .. } => Some(format!("@{}", file.display())),
+            ExtraVarsInput::VaultedFile { file, .. } | ExtraVarsInput::SecretFile { file, .. } => {
+                Some(format!("@{}", file.display()))
+            }
             ExtraVarsInput::Withheld => None,
         }
     }
@@ -85,7 +91,10 @@ impl ExtraVarsInput {
                 format!("@{} ({})", file.display(), values.join(" "))
             }
             ExtraVarsInput::VaultedFile { file, .. } => format!("@{} (vaulted)", file.display()),
-            ExtraVarsInput::Withheld => "(withheld: it holds a vault secret)".into(),
+            ExtraVarsInput::SecretFile { file, .. } => {
+                format!("@{} (secret-looking values, not recorded)", file.display())
+            }
+            ExtraVarsInput::Withheld => "(withheld: it holds a secret)".into(),
         }
     }
 }
@@ -106,7 +115,7 @@ pub fn record_extra_vars(args: &[String]) -> Vec<ExtraVarsInput> {
 fn record_one(arg: &str) -> ExtraVarsInput {
     let trimmed = arg.trim();
     let Some(file) = trimmed.strip_prefix('@') else {
-        return if crate::vault::reveals_str(arg) {
+        return if crate::vault::reveals_str(arg) || crate::run_info::names_a_secret(arg) {
             ExtraVarsInput::Withheld
         } else {
             ExtraVarsInput::Text { text: arg.to_owned() }
@@ -123,7 +132,18 @@ fn record_one(arg: &str) -> ExtraVarsInput {
         return reference();
     }
     match crate::parse::parse_extra_vars(arg) {
-        Ok(vars) if !vars.values().any(crate::vault::reveals) => ExtraVarsInput::File {
+        Ok(vars) if vars.values().any(crate::vault::reveals) => reference(),
+        Ok(vars)
+            if vars.iter().any(|(k, v)| {
+                crate::run_info::is_secret_name(k) || crate::run_info::value_names_a_secret(v)
+            }) =>
+        {
+            ExtraVarsInput::SecretFile {
+                file: absolute(path),
+                sha256: sha256_hex(&bytes),
+            }
+        }
+        Ok(vars) => ExtraVarsInput::File {
             file: absolute(path),
             vars,
         },

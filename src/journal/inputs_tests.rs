@@ -89,6 +89,38 @@ fn a_value_that_came_out_of_the_vault_is_withheld_or_recorded_by_reference() {
     assert!(!serde_json::to_string(&recorded).unwrap().contains("s3cret"));
 }
 
+#[test]
+fn a_secret_looking_key_is_withheld_inline_and_referenced_in_a_file() {
+    // Not from the vault: typed on the command line or kept in a plain file. The journal
+    // (and what it replays) must not hold it either.
+    for arg in [
+        "db_password=plain-Qx7-hush version=3",
+        r#"{"api_token": "plain-Qx7-hush"}"#,
+        "repo=https://ci:plain-Qx7-hush@git.example/app.git",
+    ] {
+        let recorded = record_extra_vars(&[arg.into()]);
+        assert_eq!(recorded, [ExtraVarsInput::Withheld], "{arg}");
+        assert_eq!(recorded[0].describe(), "(withheld: it holds a secret)");
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("deploy.yml");
+    std::fs::write(&file, "version: 3\ndb_password: plain-Qx7-hush\n").unwrap();
+    let recorded = record_extra_vars(&[format!("@{}", file.display())]);
+    let ExtraVarsInput::SecretFile { file: path, sha256 } = &recorded[0] else {
+        panic!("{recorded:?}")
+    };
+    assert_eq!(Some(sha256.clone()), crate::journal::file_sha256(path));
+    assert_eq!(recorded[0].replay().unwrap(), format!("@{}", path.display()));
+    assert!(!serde_json::to_string(&recorded).unwrap().contains("Qx7"));
+    // Nothing secret-looking: kept as typed, as before.
+    assert_eq!(
+        record_extra_vars(&["version=3 channel=stable".into()])[0]
+            .replay()
+            .unwrap(),
+        "version=3 channel=stable"
+    );
+}
+
 fn upstream_result(host: &str, delegate: Option<&str>, status: Status, result: Value) -> Event {
     Event::HostResult(HostResult {
         host: host.into(),

@@ -146,12 +146,12 @@ fn check_inputs(plan: RollbackPlan, path: &Path) -> Result<RollbackPlan, Diagnos
         .any(|e| matches!(e, super::ExtraVarsInput::Withheld))
     {
         return Err(Diagnostic::new(format!(
-            "cannot roll back to the run started {} (journal {}): one of its -e values held a vault \
-             secret, so the journal did not record it",
+            "cannot roll back to the run started {} (journal {}): one of its -e values held a secret (a \
+             vault value, or a secret-looking key such as a password or token), so the journal did not record it",
             plan.target.started,
             path.display()
         ))
-        .hint("put the secret in a vaulted file and pass it with `-e @FILE`: the journal records the file"));
+        .hint("put the secret in a file (vaulted or not) and pass it with `-e @FILE`: the journal records the file, not its values"));
     }
     Ok(plan)
 }

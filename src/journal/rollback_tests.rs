@@ -207,7 +207,7 @@ fn a_run_still_going_or_without_recorded_inputs_is_refused() {
     let mut withheld = run(1, Completed, "2");
     withheld.inputs.as_mut().unwrap().extra_vars = vec![ExtraVarsInput::Withheld];
     let err = decide(vec![withheld, run(2, Completed, "3")], false).unwrap_err();
-    assert!(err.message.contains("held a vault secret"), "{}", err.message);
+    assert!(err.message.contains("held a secret"), "{}", err.message);
 }
 
 #[test]

@@ -17,6 +17,19 @@ fn identity(hash: &str) -> Identity {
     }
 }
 
+/// A new run of the journal at `path`, with nothing planned.
+fn fresh_run(path: &std::path::Path) -> JournalWriter {
+    JournalWriter::begin(
+        path,
+        identity("abc"),
+        &empty_plan(),
+        &Resume::default(),
+        RunInputs::default(),
+        Vec::new(),
+    )
+    .unwrap()
+}
+
 fn host(outcome: HostOutcome) -> HostRecord {
     HostRecord {
         outcome,
@@ -87,6 +100,24 @@ fn timestamps_are_rfc3339_utc_with_millis() {
     assert_eq!(utc_timestamp(t), "2000-02-29T12:34:56.789Z");
     let t = SystemTime::UNIX_EPOCH + Duration::from_secs(1_735_689_599);
     assert_eq!(utc_timestamp(t), "2024-12-31T23:59:59.000Z");
+}
+
+#[test]
+fn timestamps_read_back_to_the_millisecond() {
+    for ms in [0u64, 1_714_566_896_789, 951_782_400_000, 4_102_444_799_999] {
+        let t = SystemTime::UNIX_EPOCH + Duration::from_millis(ms);
+        assert_eq!(parse_utc_timestamp(&utc_timestamp(t)), Some(ms));
+    }
+    assert_eq!(
+        parse_utc_timestamp("2024-05-01T12:34:56Z"),
+        Some(1_714_566_896_000)
+    );
+    assert_eq!(
+        parse_utc_timestamp("2024-05-01T12:34:56.5Z"),
+        Some(1_714_566_896_500)
+    );
+    assert_eq!(parse_utc_timestamp("t0"), None);
+    assert_eq!(parse_utc_timestamp("2024-13-01T00:00:00Z"), None);
 }
 
 #[test]
@@ -245,15 +276,7 @@ fn failed_result(hostname: &str, task: &str, result: serde_json::Value) -> Event
 fn the_reporter_records_each_batch_with_each_hosts_outcome_and_failure() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("j.json");
-    let writer = JournalWriter::begin(
-        &path,
-        identity("abc"),
-        &empty_plan(),
-        &Resume::default(),
-        RunInputs::default(),
-        Vec::new(),
-    )
-    .unwrap();
+    let writer = fresh_run(&path);
     let writer = Arc::new(Mutex::new(writer));
     let mut reporter = JournalReporter::new(writer.clone());
     let start = |index: usize, hosts: &[&str]| Event::BatchStart {
@@ -306,21 +329,42 @@ fn the_reporter_records_each_batch_with_each_hosts_outcome_and_failure() {
     let j = Journal::load(&path).unwrap().unwrap();
     assert_eq!((j.state, j.exit_code), (RunState::Failed, Some(2)));
     assert!(j.finished.is_some());
+
+    // Beside it, every event heard as `--output json` writes it, then how the run ended.
+    let events_file = dir.path().join("j.events.ndjson");
+    assert_eq!(events_path(&path), events_file);
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(&events_file).unwrap().permissions().mode();
+    assert_eq!(mode & 0o777, 0o600, "private, as the journal");
+    let text = std::fs::read_to_string(&events_file).unwrap();
+    let timed: Vec<crate::report::html::Timed> =
+        text.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let kinds: Vec<&str> = text
+        .lines()
+        .map(|l| l.split('"').nth(3).unwrap_or_default())
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            "batch_start",
+            "host_result",
+            "host_result",
+            "batch_end",
+            "run_end"
+        ]
+    );
+    assert_eq!(timed[4].event, Event::RunEnd { exit_code: 2 });
+    // The next run of this journal starts it over.
+    drop(writer);
+    fresh_run(&path);
+    assert_eq!(std::fs::read_to_string(&events_file).unwrap(), "");
 }
 
 #[test]
 fn finish_records_interruptions_errors_and_the_probes_verdict() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("j.json");
-    let mut w = JournalWriter::begin(
-        &path,
-        identity("abc"),
-        &empty_plan(),
-        &Resume::default(),
-        RunInputs::default(),
-        Vec::new(),
-    )
-    .unwrap();
+    let mut w = fresh_run(&path);
     let interrupted = RunSummary {
         interrupted: true,
         ..Default::default()

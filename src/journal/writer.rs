@@ -5,20 +5,27 @@ use super::{
     RunInputs, RunRecord, RunState, SwitchRecord, FORMAT,
 };
 use crate::error::{exit, Diagnostic, Error};
-use crate::events::{Event, Reporter, RotationState, Status};
+use crate::events::{Event, Reporter, RotationState, RunInfo, Status};
 use crate::plan::RolloutPlan;
+use crate::report::json::JsonReporter;
 use crate::runner::RunSummary;
 use indexmap::IndexMap;
 use std::collections::HashMap;
+use std::fs::File;
+use std::io::BufWriter;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::SystemTime;
 
-/// The journal of the run in progress, written on every change.
+/// The journal of the run in progress, written on every change, and its events file.
 #[derive(Debug)]
 pub struct JournalWriter {
     path: PathBuf,
     journal: Journal,
+    /// `<journal stem>.events.ndjson`: this run's events as `--output json` writes them;
+    /// `None` when it could not be created (a warning: the journal itself is what
+    /// `--resume` needs).
+    events: Option<JsonReporter<BufWriter<File>>>,
 }
 
 impl JournalWriter {
@@ -60,10 +67,25 @@ impl JournalWriter {
                     .hint("pass a writable path to --journal"),
             )
         })?;
-        Ok(JournalWriter {
+        let mut writer = JournalWriter {
             path: path.to_owned(),
             journal,
-        })
+            events: open_events_file(path),
+        };
+        if let Some(info) = RunInfo::this_run() {
+            // Not through a sink: vault values are masked here.
+            let mut event = Event::RunInfo(info);
+            crate::events::hide_vault_secrets(&mut event);
+            writer.record_event(&event);
+        }
+        Ok(writer)
+    }
+
+    /// Append one event to the events file (the sink has censored it already).
+    pub fn record_event(&mut self, event: &Event) {
+        if let Some(events) = &mut self.events {
+            events.event(event);
+        }
     }
 
     pub fn path(&self) -> &Path {
@@ -98,12 +120,41 @@ impl JournalWriter {
         self.journal.in_flight = None;
         self.journal.finished = Some(utc_timestamp(SystemTime::now()));
         self.save();
+        // The caller's `RunEnd` goes to its own sink, after this run's: the events file
+        // ends with the same code.
+        self.record_event(&Event::RunEnd { exit_code: code });
     }
 
     fn save(&mut self) {
         self.journal.updated = utc_timestamp(SystemTime::now());
         if let Err(e) = self.journal.save(&self.path) {
             tracing::warn!("cannot write the journal {}: {e}", self.path.display());
+        }
+    }
+}
+
+/// The events file beside the journal at `path`, emptied for the run that starts.
+fn open_events_file(path: &Path) -> Option<JsonReporter<BufWriter<File>>> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let events = super::events_path(path);
+    // Private, as the journal is: results are in it.
+    let file = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(&events)
+        .and_then(|file| {
+            // `mode` is for a new file; one an older run left is made private too.
+            use std::os::unix::fs::PermissionsExt;
+            file.set_permissions(std::fs::Permissions::from_mode(0o600))?;
+            Ok(file)
+        });
+    match file {
+        Ok(file) => Some(JsonReporter::new(BufWriter::new(file))),
+        Err(e) => {
+            tracing::warn!("cannot write the events file {}: {e}", events.display());
+            None
         }
     }
 }
@@ -131,6 +182,10 @@ impl JournalReporter {
 
 impl Reporter for JournalReporter {
     fn event(&mut self, event: &Event) {
+        self.writer
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .record_event(event);
         match event {
             Event::BatchStart {
                 play,

@@ -16,17 +16,22 @@ exists=0; [ -e "$dest" ] && exists=1
 if [ $exists = 1 ] && [ "$force" = 0 ]; then
   cat >/dev/null; echo "${m}changed=0"; echo "${m}dest=$dest"; exit 0
 fi
-# Leftovers of writes killed before this run began (a crash of the target): the staging
-# names zdd uses, untouched since before the run (a write still going on is newer).
-run_began=$(( $(date +%s) - age ))
-stale() { [ "$(stat -c %Y -- "$@" 2>/dev/null | sort -n | tail -n 1)" -lt "$run_began" ] 2>/dev/null; }
+# Leftovers of writes killed earlier (a crash of the target): the staging names zdd uses,
+# untouched since before this run began and for 10 minutes. A write still going on, of this
+# run or of another zdd writing as the same user on this host, is newer.
+now=$(date +%s)
+run_began=$(( now - age ))
+cutoff=$(( run_began < now - 600 ? run_began : now - 600 ))
+stale() { [ "$(stat -c %Y -- "$@" 2>/dev/null | sort -n | tail -n 1)" -lt "$cutoff" ] 2>/dev/null; }
 for f in "$dir"/.zdd.??????; do
   if [ -f "$f" ] && [ ! -L "$f" ] && stale "$f"; then rm -f -- "$f"; fi
 done
 root=${HOME:-/nonexistent}/.zdd/tmp
 if mkdir -p "$root" 2>/dev/null && stage=$(mktemp -d "$root/put.XXXXXX" 2>/dev/null); then
-  for d in "$root"/put.??????; do
-    if [ "$d" != "$stage" ] && [ -d "$d" ] && stale "$d" "$d"/*; then rm -rf -- "$d"; fi
+  # One `find` for the candidates: the staging dirs of other writes in progress (a batch's
+  # hosts sharing a home, as on a lab) are many, and cost nothing here.
+  find "$root" -maxdepth 1 -name 'put.??????' -type d -mmin +10 2>/dev/null | while IFS= read -r d; do
+    if [ "$d" != "$stage" ] && stale "$d" "$d"/*; then rm -rf -- "$d"; fi
   done
 else
   stage=$(mktemp -d) || exit 4

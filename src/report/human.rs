@@ -96,8 +96,11 @@ impl<W: Write + Send> Reporter for HumanReporter<W> {
     fn event(&mut self, event: &Event) {
         match event {
             // OUT OF ROTATION at the end says what is still out; the steps are for JSON and
-            // the journal.
-            Event::PlaybookStart { .. } | Event::Rotation { .. } => {}
+            // the journal. Probe samples and the run's context are for the HTML report.
+            Event::PlaybookStart { .. }
+            | Event::Rotation { .. }
+            | Event::ProbeSample(_)
+            | Event::RunInfo(_) => {}
             // `zdd apply` says on stderr when a notification could not be sent.
             Event::RunEnd { .. } | Event::Notify { .. } => {}
             Event::HealPlan {
@@ -405,19 +408,8 @@ mod tests {
 
     fn result(status: Status) -> HostResult {
         HostResult {
-            host: "web1".into(),
-            delegate: None,
-            delegate_address: None,
-            task: "t".into(),
-            status,
-            changed: status == Status::Changed,
-            item: None,
-            looped: false,
-            ignored: false,
-            rc: None,
             duration_ms: 1,
-            result: json!({"changed": status == Status::Changed}),
-            show_result: false,
+            ..HostResult::new("web1", "t", status, json!({"changed": status == Status::Changed}))
         }
     }
 

@@ -7,6 +7,7 @@ use serde_json::Value;
 use std::io::Write;
 use std::time::{SystemTime, UNIX_EPOCH};
 
+#[derive(Debug)]
 pub struct JsonReporter<W: Write + Send> {
     out: W,
 }
@@ -70,6 +71,7 @@ mod tests {
                 )]
                 .into(),
                 duration_ms: 40,
+                peak_masters: None,
             });
         }
         let text = String::from_utf8(buf).unwrap();

@@ -344,19 +344,13 @@ mod tests {
     #[test]
     fn a_failed_command_says_why_and_its_rc() {
         let r = HostResult {
-            host: "web1".into(),
-            delegate: None,
-            delegate_address: None,
-            task: "t".into(),
-            status: Status::Failed,
-            changed: false,
-            item: None,
-            looped: false,
-            ignored: false,
             rc: Some(3),
-            duration_ms: 1,
-            result: json!({"msg": "non-zero return code", "stderr": "no such file\n", "rc": 3}),
-            show_result: false,
+            ..HostResult::new(
+                "web1",
+                "t",
+                Status::Failed,
+                json!({"msg": "non-zero return code", "stderr": "no such file\n", "rc": 3}),
+            )
         };
         assert_eq!(message(&r), "non-zero return code: no such file (rc=3)");
     }

@@ -52,7 +52,9 @@ impl RunSummary {
             {
                 add(&mut self.changed, &r.host)
             }
-            Event::Recap { hosts, duration_ms } => {
+            Event::Recap {
+                hosts, duration_ms, ..
+            } => {
                 self.hosts = hosts.keys().cloned().collect();
                 for (host, stats) in hosts {
                     if stats.failed > 0 || stats.unreachable > 0 {
@@ -324,20 +326,11 @@ mod tests {
     use indexmap::IndexMap;
 
     fn result(host: &str, delegate: Option<&str>, changed: bool, result: Value) -> Event {
+        let status = if changed { Status::Changed } else { Status::Ok };
         Event::HostResult(HostResult {
-            host: host.into(),
             delegate: delegate.map(str::to_owned),
-            delegate_address: None,
-            task: "t".into(),
-            status: if changed { Status::Changed } else { Status::Ok },
-            changed,
-            item: None,
-            looped: false,
-            ignored: false,
-            rc: None,
             duration_ms: 1,
-            result,
-            show_result: false,
+            ..HostResult::new(host, "t", status, result)
         })
     }
 
@@ -375,6 +368,7 @@ mod tests {
             Event::Recap {
                 hosts,
                 duration_ms: 4321,
+                peak_masters: None,
             },
             Event::Probe(ProbeReport {
                 url: "http://user:pw@127.0.0.1:8080/?token=x".into(),

@@ -104,9 +104,16 @@ impl Runner {
             });
             let started = Instant::now();
             progress.started.extend(batch.iter().cloned());
-            let (flow, active, pending_handlers) = self
-                .run_batch(&env, play_index, batch, &mut progress.start_at)
-                .await;
+            // `--max-connections`: the next batch connects while this one runs.
+            let next = self.batch_after(play_index, &batches, i);
+            let ((flow, active, pending_handlers), ()) = futures::future::join(
+                self.run_batch(&env, play_index, batch, &mut progress.start_at),
+                self.open_ahead(&next),
+            )
+            .await;
+            if matches!(flow, Flow::Continue | Flow::EndBatch | Flow::EndPlay) {
+                self.close_behind(&next).await;
+            }
             if matches!(flow, Flow::Continue | Flow::EndBatch | Flow::EndPlay) {
                 progress.completed.extend(active.iter().cloned());
             }

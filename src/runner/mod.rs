@@ -18,6 +18,7 @@ mod rotation;
 mod rules;
 mod scope;
 mod task;
+mod window;
 
 pub use block::tags_select;
 pub use places::RotationSite;
@@ -57,6 +58,9 @@ pub struct RunOptions {
     pub skip_tags: Vec<String>,
     /// Skip the sudo and socket checks, and let unreachable hosts fail their first task.
     pub no_preflight: bool,
+    /// `--max-connections`: above this many masters, only the batch in flight, the next
+    /// one and the delegates and load balancers' hosts stay connected; 0: no limit.
+    pub max_connections: usize,
     /// Batches to skip, as (1-based play index, hosts of the batch): those a resumed run
     /// completed before. Keyed by hosts so a changed inventory never skips the wrong ones.
     pub skip_batches: HashSet<(usize, Vec<String>)>,
@@ -218,6 +222,8 @@ pub struct Runner {
     local: Arc<LocalHost>,
     rotation: rotation::RotationLedger,
     gate: Option<BatchGate>,
+    /// Which masters stay open between batches (`--max-connections`).
+    window: Mutex<window::Window>,
 }
 
 /// What stays the same for every task of a play.
@@ -278,6 +284,7 @@ impl Runner {
             local: Arc::new(LocalHost::new("localhost")),
             rotation: Default::default(),
             gate: None,
+            window: Mutex::default(),
         }
     }
 
@@ -315,6 +322,7 @@ impl Runner {
         let result = self.run_plays(&mut progress).await;
         // Also after a second Ctrl-C: what the load balancers say before anything is printed.
         self.final_rotation_check().await;
+        let peak_masters = self.report_peak_masters();
         self.conns.close_all().await;
         let interrupted = match result {
             Ok(flow) => flow == Flow::Interrupted,
@@ -331,6 +339,7 @@ impl Runner {
         self.events.emit(Event::Recap {
             hosts: summary.stats.clone(),
             duration_ms: started.elapsed().as_millis() as u64,
+            peak_masters,
         });
         Ok(summary)
     }
@@ -380,13 +389,18 @@ impl Runner {
     /// The planned hosts of each play minus those of the batches a resumed run skips:
     /// those are not contacted at all, not even by preflight.
     fn planned_hosts_to_run(&self) -> Vec<Vec<String>> {
+        let batches = self.planned_batches_to_run();
+        batches.into_iter().map(|b| b.concat()).collect()
+    }
+
+    /// The planned batches of each play, without those a resumed run skips.
+    fn planned_batches_to_run(&self) -> Vec<Vec<Vec<String>>> {
         let plays = self.plan.plays.iter().enumerate();
         plays
             .map(|(i, play)| {
                 let batches = play.batches.iter();
                 batches
                     .filter(|b| !self.opts.skip_batches.contains(&(i + 1, b.to_vec())))
-                    .flatten()
                     .cloned()
                     .collect()
             })

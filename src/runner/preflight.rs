@@ -1,11 +1,13 @@
-//! Preflight, before the first batch: reach every host and every delegate at once, check
-//! that sudo works wherever `become` is used, and that every load balancer endpoint the
-//! playbook names (an HAProxy socket) answers. Anything wrong stops the run here, having changed nothing.
+//! Preflight, before the first batch: reach every host and every delegate (`--forks` at a
+//! time), check that sudo works wherever `become` is used, and that every load balancer
+//! endpoint the playbook names (an HAProxy socket) answers. Anything wrong stops the run
+//! here, having changed nothing. Above `--max-connections`, hosts of later batches are
+//! disconnected once checked (see `window`).
 
 use super::{PlayEnv, Runner};
 use crate::error::{Diagnostic, Error};
 use crate::events::{Event, HostProblem};
-use crate::host::{is_wrong_password, Become, ConnectDefaults, Held, HostError, RemoteCommand};
+use crate::host::{is_wrong_password, Become, ConnectDefaults, ConnectSpec, Held, HostError, RemoteCommand};
 use crate::lb::Endpoint;
 use crate::modules::registry;
 use crate::playbook::Task;
@@ -14,6 +16,20 @@ use indexmap::{IndexMap, IndexSet};
 use serde_json::Value;
 use std::sync::Arc;
 use std::time::Instant;
+
+/// One host's part of preflight: its connections and checks.
+struct Unit {
+    host: String,
+    specs: Vec<ConnectSpec>,
+    /// Disconnect it once checked (`--max-connections`: it runs in a later batch).
+    close: bool,
+}
+
+struct UnitOutcome {
+    host: String,
+    unreachable: Option<String>,
+    failures: Vec<(String, String)>,
+}
 
 /// What preflight will check, worked out without touching anything.
 #[derive(Debug, Default)]
@@ -26,6 +42,8 @@ struct Plan {
     sudo: IndexSet<(String, ConnectDefaults, Become)>,
     /// (host, how, endpoint, become): the load balancer must answer there.
     sockets: IndexSet<(String, ConnectDefaults, Endpoint, Option<Become>)>,
+    /// Hosts tasks are delegated to (they stay connected for the whole run).
+    delegates: IndexSet<String>,
     /// Become settings zdd cannot follow (a method it does not know, su with a password),
     /// found before connecting: (host, why).
     refused: IndexSet<(String, String)>,
@@ -57,44 +75,37 @@ impl Runner {
         if !problems.is_empty() {
             return Err(Error::Invalid(problems));
         }
-        let results = self.conns.open_all(&specs).await;
+        let units = self.set_window(&plan, specs);
+        // Hosts closed after their checks go first, at most `--max-connections` (and
+        // `--forks`) at a time; those kept open after them, `--forks` at a time.
+        let forks = self.opts.forks.max(1);
+        let (closed, kept): (Vec<Unit>, Vec<Unit>) = units.into_iter().partition(|u| u.close);
+        let limit = match self.opts.max_connections {
+            0 => forks,
+            n => forks.min(n),
+        };
+        let mut outcomes = self.check_units(&plan, closed, limit).await;
+        outcomes.extend(self.check_units(&plan, kept, forks).await);
         if self.opts.no_preflight {
             // Unreachable hosts are then found by their first task, as in Ansible.
             return Ok(Vec::new());
         }
-        let unreachable: Vec<(String, String)> = specs
-            .iter()
-            .zip(results)
-            .filter_map(|(spec, r)| r.err().map(|e| (spec.name.clone(), e.to_string())))
-            .fold(Vec::new(), |mut seen: Vec<(String, String)>, (host, why)| {
-                // One line per host, even when it is reached as two users.
-                if !seen.iter().any(|(h, _)| *h == host) {
-                    seen.push((host, why));
-                }
-                seen
-            })
-            .into_iter()
-            .collect();
+        let mut unreachable: IndexMap<String, String> = IndexMap::new();
+        let mut failures: Vec<(String, String)> = Vec::new();
+        for outcome in outcomes {
+            if let Some(why) = outcome.unreachable {
+                unreachable.entry(outcome.host).or_insert(why);
+            } else {
+                failures.extend(outcome.failures);
+            }
+        }
         if !unreachable.is_empty() {
             self.events.emit(Event::PreflightFailed {
-                unreachable: unreachable.iter().cloned().collect(),
+                unreachable: unreachable.clone(),
                 problems: Vec::new(),
             });
-            return Err(Error::Unreachable(unreachable));
+            return Err(Error::Unreachable(unreachable.into_iter().collect()));
         }
-        let sudo = plan
-            .sudo
-            .iter()
-            .map(|(host, remote, run_as)| self.check_sudo(host, remote, run_as));
-        let sockets = plan.sockets.iter().map(|(host, remote, endpoint, run_as)| {
-            self.check_socket(host, remote, endpoint, run_as.as_ref())
-        });
-        let (sudo, sockets) = futures::future::join(
-            futures::future::join_all(sudo),
-            futures::future::join_all(sockets),
-        )
-        .await;
-        let failures: Vec<(String, String)> = sudo.into_iter().chain(sockets).flatten().collect();
         if !failures.is_empty() {
             self.events.emit(Event::PreflightFailed {
                 unreachable: IndexMap::new(),
@@ -131,6 +142,115 @@ impl Runner {
             duration_ms: started.elapsed().as_millis() as u64,
         });
         Ok(locks)
+    }
+
+    /// Split preflight's work by host and decide which hosts stay connected after it
+    /// (all of them, unless the run has more masters than `--max-connections`).
+    fn set_window(&self, plan: &Plan, specs: Vec<ConnectSpec>) -> Vec<Unit> {
+        let mut by_host: IndexMap<String, Vec<ConnectSpec>> = IndexMap::new();
+        for spec in &specs {
+            by_host.entry(spec.name.clone()).or_default().push(spec.clone());
+        }
+        let limit = self.opts.max_connections;
+        let mut window = self.window();
+        window.active = limit > 0 && specs.len() > limit;
+        window.pinned = plan.delegates.iter().cloned().collect();
+        window
+            .pinned
+            .extend(plan.sockets.iter().map(|(h, _, _, _)| h.clone()));
+        window.plays = self.planned_batches_to_run();
+        let kept = window.kept_after_preflight();
+        let active = window.active;
+        if active {
+            tracing::debug!(
+                target: "zdd::ssh",
+                "{} masters for --max-connections {limit}: keeping {} open after preflight",
+                specs.len(),
+                by_host.keys().filter(|h| kept.contains(*h)).count()
+            );
+        }
+        window.specs = by_host.clone();
+        drop(window);
+        let mut units: IndexMap<String, Unit> = by_host
+            .into_iter()
+            .map(|(host, specs)| {
+                let close = active && !kept.contains(&host);
+                (host.clone(), Unit { host, specs, close })
+            })
+            .collect();
+        // Checks on hosts reached without SSH (a load balancer's API from here).
+        let local = plan
+            .sudo
+            .iter()
+            .map(|(h, _, _)| h)
+            .chain(plan.sockets.iter().map(|(h, _, _, _)| h));
+        for host in local {
+            if !units.contains_key(host) {
+                let unit = Unit {
+                    host: host.clone(),
+                    specs: Vec::new(),
+                    close: false,
+                };
+                units.insert(host.clone(), unit);
+            }
+        }
+        units.into_values().collect()
+    }
+
+    /// Connect to each unit's host and run its checks, `at_once` hosts at a time; a unit
+    /// marked `close` is disconnected once checked.
+    async fn check_units(&self, plan: &Plan, units: Vec<Unit>, at_once: usize) -> Vec<UnitOutcome> {
+        let turns = tokio::sync::Semaphore::new(at_once.max(1));
+        let checks = units.into_iter().map(|unit| {
+            let turns = &turns;
+            async move {
+                let _turn = turns.acquire().await;
+                let outcome = self.check_unit(plan, &unit).await;
+                if unit.close {
+                    for spec in &unit.specs {
+                        self.conns.close(spec).await;
+                    }
+                }
+                outcome
+            }
+        });
+        futures::future::join_all(checks).await
+    }
+
+    async fn check_unit(&self, plan: &Plan, unit: &Unit) -> UnitOutcome {
+        let mut outcome = UnitOutcome {
+            host: unit.host.clone(),
+            unreachable: None,
+            failures: Vec::new(),
+        };
+        for spec in &unit.specs {
+            if let Err(e) = self.conns.get(spec).await {
+                outcome.unreachable = Some(e.to_string());
+                return outcome;
+            }
+        }
+        if self.opts.no_preflight {
+            return outcome;
+        }
+        let sudo = plan
+            .sudo
+            .iter()
+            .filter(|(host, _, _)| *host == unit.host)
+            .map(|(host, remote, run_as)| self.check_sudo(host, remote, run_as));
+        let sockets = plan
+            .sockets
+            .iter()
+            .filter(|(host, _, _, _)| *host == unit.host)
+            .map(|(host, remote, endpoint, run_as)| {
+                self.check_socket(host, remote, endpoint, run_as.as_ref())
+            });
+        let (sudo, sockets) = futures::future::join(
+            futures::future::join_all(sudo),
+            futures::future::join_all(sockets),
+        )
+        .await;
+        outcome.failures = sudo.into_iter().chain(sockets).flatten().collect();
+        outcome
     }
 
     /// Take zdd's rollout lock on every load balancer the playbook talks to, held for the
@@ -262,6 +382,9 @@ impl Runner {
             for endpoint in self.endpoints_named(task, &item_ctx) {
                 plan.sockets
                     .insert((target.clone(), remote.clone(), endpoint, run_as.clone()));
+            }
+            if target != host {
+                plan.delegates.insert(target.clone());
             }
             plan.hosts.insert((target, remote));
         }

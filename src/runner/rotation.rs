@@ -167,7 +167,9 @@ impl RotationLedger {
     }
 
     /// What the load balancer at `asker` says now, for the servers touched there. Returns
-    /// the servers whose state it told, with that state.
+    /// the servers whose state is news: asked for the first time since a command, or changed
+    /// since it was last told. (Not every touched server each time: a 1000-host run through
+    /// one load balancer asks 2000 times, and each event rewrites the journal.)
     fn observe(&self, asker: &Asker, states: &[(String, bool)]) -> Vec<(OutOfRotation, RotationState)> {
         let mut touched = self.lock();
         let mut told = Vec::new();
@@ -179,7 +181,9 @@ impl RotationLedger {
             else {
                 continue;
             };
-            t.now_in = Some(in_rotation);
+            if t.now_in.replace(in_rotation) == Some(in_rotation) {
+                continue;
+            }
             let state = if in_rotation {
                 RotationState::Back
             } else {
@@ -344,8 +348,17 @@ mod tests {
             &site("web1"),
             &[],
         );
-        ledger.observe(&asker(), &states(&[("lb/web1", true)]));
+        let told = ledger.observe(
+            &asker(),
+            &states(&[("lb/web1", true), ("lb/web2", true), ("lb/web3", false)]),
+        );
         assert!(ledger.out_of_rotation().is_empty());
+        // Only web1 is news: the others were told already and have not changed.
+        let told: Vec<_> = told.iter().map(|(o, s)| (o.server.as_str(), *s)).collect();
+        assert_eq!(told, [("lb/web1", RotationState::Back)]);
+        assert!(ledger.observe(&asker(), &states(&[("lb/web1", true)])).is_empty());
+        let told = ledger.observe(&asker(), &states(&[("lb/web2", false)]));
+        assert_eq!(told.len(), 1, "a change is news");
     }
 
     #[test]

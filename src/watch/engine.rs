@@ -53,12 +53,14 @@ pub fn redeploy_args(
             notify: None,
         },
         no_preflight: false,
+        max_connections: 256,
         output,
         journal,
         resume: false,
         force: false,
         audit_log,
         junit: None,
+        report: None,
         no_progress: true,
         syntax_check: false,
         list_hosts: false,
@@ -155,6 +157,9 @@ pub struct Healer {
     /// Who held the rollout lock when the last heal found it taken: said once, not each
     /// round while that deploy runs.
     busy_with: Option<String>,
+    /// `--notify`: where a `healing` POST goes once a redeploy holds the rollout lock, with
+    /// the fields every body of this caller carries.
+    notify: Option<(crate::report::notify::NotifyUrl, serde_json::Value)>,
 }
 
 impl Healer {
@@ -187,6 +192,7 @@ impl Healer {
             state: None,
             last_exit_code: None,
             busy_with: None,
+            notify: None,
         })
     }
 
@@ -196,6 +202,18 @@ impl Healer {
         self.checks = Some(checks);
         self.check_timeout = timeout;
         self.recheck_within = within;
+        self
+    }
+
+    /// POST `{"event": "healing", "target", "hosts", "reason"}` plus `base`'s fields to `url`
+    /// when a redeploy starts: after it took the rollout lock, so a deploy that holds the
+    /// lock (the heal is then busy) causes no POST each round.
+    pub fn with_notify(
+        mut self,
+        url: Option<crate::report::notify::NotifyUrl>,
+        base: serde_json::Value,
+    ) -> Healer {
+        self.notify = url.map(|url| (url, base));
         self
     }
 
@@ -235,7 +253,9 @@ impl Healer {
             Allowance::Spent { max } => {
                 // Spent before this call tried anything (a new `zdd heal` process knows
                 // nothing of what an earlier one took out): it still takes no traffic.
-                self.keep_out(request).await;
+                if let Some(holder) = self.keep_out(request).await {
+                    return self.busy(&target, request, holder, started);
+                }
                 let reason = format!("given up: {max} redeploys within the hour already");
                 return self.give_up(&target, request, reason, started);
             }
@@ -257,16 +277,17 @@ impl Healer {
                 self.busy_with = None;
                 lock
             }
-            Ok(Err(holder)) => {
-                if self.busy_with.as_ref() != Some(&holder) {
-                    let detail = format!("a deploy is running ({holder}): not healed now, checks go on");
-                    self.end_event(&target, request, "busy", None, started, detail);
-                    self.busy_with = Some(holder.clone());
-                }
-                return HealOutcome::Busy { holder };
-            }
+            Ok(Err(holder)) => return self.busy(&target, request, holder, started),
             Err(e) => return self.load_failed(&target, request, e, started),
         };
+        if let Some((url, base)) = &self.notify {
+            let mut body = base.clone();
+            body["event"] = "healing".into();
+            body["target"] = target.clone().into();
+            body["hosts"] = serde_json::json!(request.hosts);
+            body["reason"] = serde_json::json!(request.reason);
+            crate::report::notify::post_reported(url, &self.events, "the notification", body).await;
+        }
         self.emit_state(
             &target,
             HealthState::Critical,
@@ -491,14 +512,41 @@ impl Healer {
 
     /// Take the request's hosts out of rotation without a redeploy (over the limit), so
     /// that a host given up takes no traffic whoever took it out first.
-    async fn keep_out(&mut self, request: &HealRequest) {
+    /// A deploy holds the rollout lock: said once per holder, not each round.
+    fn busy(&mut self, target: &str, request: &HealRequest, holder: String, started: Instant) -> HealOutcome {
+        if self.busy_with.as_ref() != Some(&holder) {
+            let detail = format!("a deploy is running ({holder}): not healed now, checks go on");
+            self.end_event(target, request, "busy", None, started, detail);
+            self.busy_with = Some(holder.clone());
+        }
+        HealOutcome::Busy { holder }
+    }
+
+    /// Take `request`'s hosts out of rotation without a redeploy, under the rollout lock
+    /// as a redeploy would be. Returns the lock's holder when a deploy holds it: then
+    /// nothing is touched (that deploy decides what is in rotation).
+    async fn keep_out(&mut self, request: &HealRequest) -> Option<String> {
         if request.hosts.is_empty() {
-            return;
+            return None;
         }
         let mut args = self.args.clone();
         args.input.limit = Some(request.hosts.join(","));
-        let rotation = match Loaded::load(&args).and_then(|loaded| self.rotation(&args, &loaded)) {
-            Ok(rotation) => rotation,
+        let target = request.target();
+        let locked = Loaded::load(&args).and_then(|loaded| {
+            let lock = RolloutLock::try_acquire(
+                &lock::lock_dir(),
+                &lock::lock_key(&loaded.input.inventory_sources),
+                &format!("{} (zdd watch keeping {target} out)", lock_about(&args)),
+            )?;
+            Ok((loaded, lock))
+        });
+        let rotation = match locked {
+            Ok((_, Err(holder))) => return Some(holder),
+            Ok((loaded, Ok(lock))) => self.rotation(&args, &loaded).map(|r| (r, lock)),
+            Err(e) => Err(e),
+        };
+        let (rotation, _lock) = match rotation {
+            Ok(held) => held,
             Err(e) => {
                 let first = e.render().lines().next().unwrap_or_default().to_owned();
                 self.events.emit(Event::Warning {
@@ -507,7 +555,7 @@ impl Healer {
                         request.hosts.join(", ")
                     ),
                 });
-                return;
+                return None;
             }
         };
         let places: Vec<Place> = request.hosts.iter().flat_map(|h| rotation.places(h)).collect();
@@ -515,6 +563,7 @@ impl Healer {
             self.take_out(&rotation, place).await;
         }
         rotation.close().await;
+        None
     }
 
     async fn take_out(&mut self, rotation: &Rotation, place: &Place) {

@@ -269,19 +269,8 @@ left out of rotation by the watch:
     fn it_round_trips_through_an_atomic_write() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("sub/x.watch.json");
-        let mut state = WatchState {
-            pid: 7,
-            started: "2026-11-30T22:00:00Z".into(),
-            interval_ms: 1000,
-            failures: 2,
-            ..Default::default()
-        };
-        state.target("web1").last_check = Some(LastCheck {
-            at: "t".into(),
-            ok: false,
-            detail: "connection refused".into(),
-        });
-        state.target("web1").state = super::super::tracker::HealthState::Critical;
+        // Every part of the file: targets, redeploys, what is out of rotation.
+        let state = sample();
         state.save(&path).unwrap();
         assert_eq!(WatchState::load(&path), Some(state));
         assert_eq!(

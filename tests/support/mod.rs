@@ -15,6 +15,7 @@
 //! Needs root (the lab adds a `deploy` user, sudoers and init scripts), as on CI.
 #![allow(dead_code, unused_imports)]
 
+pub mod browser;
 pub mod differential;
 mod outcome;
 mod redact;
@@ -51,6 +52,14 @@ pub fn probe_script() -> PathBuf {
 }
 
 /// The lab's own zero-downtime playbook.
+/// `DIR/hosts.ini` naming localhost with the local connection: an inventory of a test's
+/// own (the rollout lock is per inventory, and tests run at once).
+pub fn local_inventory(dir: &Path) -> PathBuf {
+    let path = dir.join("hosts.ini");
+    std::fs::write(&path, "localhost ansible_connection=local\n").unwrap();
+    path
+}
+
 pub fn lab_playbook() -> PathBuf {
     repo_root().join("examples/lab/zero-downtime.yml")
 }
@@ -176,17 +185,21 @@ impl Lab {
         std::iter::once("lb".to_string()).chain(self.hosts()).collect()
     }
 
-    /// The address of an inventory host: `lb` is 127.0.X.10, `webI` 127.0.X.(10+I).
+    /// The address of an inventory host: `lb` is 127.0.X.10, `webI` 127.0.X.(10+I); above
+    /// 200 web hosts the lab goes on in the next nets, 200 each (lab.sh's header):
+    /// `webI` is 127.0.(X + (I-1)/200).(11 + (I-1)%200).
     pub fn address(&self, host: &str) -> String {
-        let index = if host == "lb" {
-            0
-        } else {
-            host.strip_prefix("web")
-                .and_then(|i| i.parse::<usize>().ok())
-                .filter(|i| (1..=self.hosts).contains(i))
-                .unwrap_or_else(|| panic!("no host `{host}` in this lab"))
-        };
-        format!("{}.{}", self.net, 10 + index)
+        if host == "lb" {
+            return format!("{}.10", self.net);
+        }
+        let index = host
+            .strip_prefix("web")
+            .and_then(|i| i.parse::<usize>().ok())
+            .filter(|i| (1..=self.hosts).contains(i))
+            .unwrap_or_else(|| panic!("no host `{host}` in this lab"));
+        let (prefix, x) = self.net.rsplit_once('.').expect("a net is 127.A.B");
+        let x: usize = x.parse().expect("a net is 127.A.B");
+        format!("{prefix}.{}.{}", x + (index - 1) / 200, 11 + (index - 1) % 200)
     }
 
     pub fn lb_address(&self) -> String {
