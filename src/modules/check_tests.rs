@@ -102,6 +102,23 @@ fn bad_choices_suggest_the_close_one() {
     assert_eq!(err.hint.as_deref(), Some("did you mean `directory`?"));
     let err = check("wait_for", json!({"port": 80, "state": "strated"})).unwrap_err();
     assert_eq!(err.hint.as_deref(), Some("did you mean `started`?"));
+    let err = check(
+        "cron",
+        json!({"name": "x", "job": "true", "special_time": "dayly"}),
+    )
+    .unwrap_err();
+    assert_eq!(err.hint.as_deref(), Some("did you mean `daily`?"));
+    let err = check(
+        "cron",
+        json!({"name": "PATH", "env": true, "job": "/bin", "insertafter": "A", "insertbefore": "B"}),
+    )
+    .unwrap_err();
+    assert_eq!(err.key.as_deref(), Some("insertbefore"));
+    assert!(check(
+        "cron",
+        json!({"name": "x", "dow": "1-5", "dom": "1", "value": "true"})
+    )
+    .is_ok());
 }
 
 #[test]

@@ -28,6 +28,7 @@ mod authorized_key;
 mod blockinfile;
 mod command;
 mod copy;
+mod cron;
 mod debug;
 mod edit_file;
 mod fail;
@@ -564,6 +565,7 @@ pub fn registry() -> &'static Registry {
             Box::new(pip::Pip),
             Box::new(mount::Mount),
             Box::new(hostname::Hostname),
+            Box::new(cron::Cron),
         ],
     })
 }
