@@ -268,3 +268,27 @@ fn the_readme_module_table_matches_the_registry() {
         );
     }
 }
+
+#[test]
+fn apt_key_sources_are_mutually_exclusive_and_state_a_choice() {
+    assert!(check("apt_key", json!({"id": "BABEC2C4", "state": "absent"})).is_ok());
+    assert!(check("apt_key", json!({"data": "{{ key }}", "keyring": "/k.gpg"})).is_ok());
+    assert!(check(
+        "apt_key",
+        json!({"id": "BABEC2C4", "keyserver": "keyserver.ubuntu.com"})
+    )
+    .is_ok());
+    let err = check("apt_key", json!({"file": "/k.asc", "url": "https://x/k.asc"})).unwrap_err();
+    assert_eq!(
+        err.message,
+        "parameters are mutually exclusive: data|file|keyserver|url"
+    );
+    assert_eq!(err.key.as_deref(), Some("url"));
+    let err = check("apt_key", json!({"id": "BABEC2C4", "state": "absnet"})).unwrap_err();
+    assert_eq!(
+        (err.key.as_deref(), err.hint.as_deref()),
+        (Some("state"), Some("did you mean `absent`?"))
+    );
+    let err = check("apt_key", json!({"id": "BABEC2C4", "key_ring": "/k.gpg"})).unwrap_err();
+    assert_eq!(err.hint.as_deref(), Some("did you mean `keyring`?"));
+}

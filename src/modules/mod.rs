@@ -20,6 +20,7 @@ use serde_json::{Map, Value};
 use std::path::Path;
 
 mod add_host;
+mod apt_key;
 mod apt_repository;
 pub mod args;
 mod assert;
@@ -561,6 +562,7 @@ pub fn registry() -> &'static Registry {
             Box::new(service_facts::ServiceFacts),
             Box::new(yum_repository::YumRepository),
             Box::new(sysctl::Sysctl),
+            Box::new(apt_key::AptKey),
             Box::new(nginx_upstream::NginxUpstream),
             Box::new(pip::Pip),
             Box::new(mount::Mount),
