@@ -372,22 +372,18 @@ impl TypedModule for AptKey {
         o.extra.insert("fp".into(), json!(key.fp));
         o.extra.insert("key_id".into(), json!(key.full));
         let short = key.full.chars().count() == 8;
-        let list_cmd =
-            |r: &Reply| format!("{} adv --list-public-keys --keyid-format=long", remote.apt_key(r));
+        let list_failed = |r: &Reply| {
+            let rc = r.code("list_rc");
+            let cmd = format!("{} adv --list-public-keys --keyid-format=long", remote.apt_key(r));
+            (rc != 0).then(|| command_failed("Unable to list public keys", cmd, rc, &r.out, &r.stderr))
+        };
 
         let reply = remote.run("list", "", None, None).await?;
         if let Some(r) = stopped(&reply, &url) {
             return Ok(r);
         }
-        if reply.code("list_rc") != 0 {
-            let cmd = list_cmd(&reply);
-            return Ok(command_failed(
-                "Unable to list public keys",
-                cmd,
-                reply.code("list_rc"),
-                &reply.out,
-                &reply.stderr,
-            ));
+        if let Some(failed) = list_failed(&reply) {
+            return Ok(failed);
         }
         let before = keys_listed(&reply.out, short);
         o.extra.insert("before".into(), json!(before));
@@ -484,15 +480,8 @@ impl TypedModule for AptKey {
                 ),
             });
         }
-        if reply.code("list_rc") != 0 {
-            let cmd = list_cmd(&reply);
-            return Ok(command_failed(
-                "Unable to list public keys",
-                cmd,
-                reply.code("list_rc"),
-                &reply.out,
-                &reply.stderr,
-            ));
+        if let Some(failed) = list_failed(&reply) {
+            return Ok(failed);
         }
         let after = keys_listed(&reply.out, short);
         o.extra.insert("after".into(), json!(after));
