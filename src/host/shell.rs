@@ -278,12 +278,15 @@ fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
 /// The script that ends a timed-out command: TERM to the shell `pid` and every process
 /// below it (read from /proc), then KILL to what is left after about 2 s. Not the process
 /// group: background jobs a command started earlier (`async`) share it and must live on.
+/// A zombie counts as ended: an orphan whose new parent (PID 1 of a container, say) does
+/// not reap it would otherwise hold the wait for its full 2 s.
 pub fn kill_script(pid: u32) -> String {
     format!(
         "zdd_tree() {{ echo \"$1\"; for s in /proc/[0-9]*/stat; do \
          {{ read -r p c st pp rest <\"$s\"; }} 2>/dev/null && [ \"$pp\" = \"$1\" ] && zdd_tree \"$p\"; done; }}\n\
          pids=$(zdd_tree {pid}); kill -TERM $pids 2>/dev/null; i=0\n\
-         while [ $i -lt 20 ]; do a=; for p in $pids; do kill -0 \"$p\" 2>/dev/null && a=1; done; \
+         while [ $i -lt 20 ]; do a=; for p in $pids; do \
+         {{ read -r q c st rest <\"/proc/$p/stat\"; }} 2>/dev/null && [ \"$st\" != Z ] && a=1; done; \
          [ -n \"$a\" ] || break; sleep 0.1; i=$((i+1)); done\n\
          kill -KILL $pids 2>/dev/null; true\n"
     )
@@ -408,6 +411,23 @@ mod tests {
             .unwrap();
         assert!(killed.success());
         assert_eq!(sleeping(), 0);
+    }
+
+    #[test]
+    fn a_zombie_left_by_the_kill_does_not_hold_the_script_for_its_2_s() {
+        // Nobody reaps this `sleep` until the end of the test: once TERM ends it, it is a
+        // zombie, as an orphan is where PID 1 does not reap (a container's, say).
+        let mut sleeper = std::process::Command::new("sleep").arg("60").spawn().unwrap();
+        let started = std::time::Instant::now();
+        let killed = std::process::Command::new("sh")
+            .args(["-c", &kill_script(sleeper.id())])
+            .status()
+            .unwrap();
+        let took = started.elapsed();
+        let ended = sleeper.wait().unwrap();
+        assert!(killed.success());
+        assert_eq!(std::os::unix::process::ExitStatusExt::signal(&ended), Some(15));
+        assert!(took < std::time::Duration::from_secs(1), "the kill took {took:?}");
     }
 
     #[test]
